@@ -1,0 +1,70 @@
+// kiln train: a kiln HDF5 dataset → a trained model file.
+#include <cstdio>
+#include <memory>
+
+#include "apps/commands.hpp"
+#include "nn/zoo.hpp"
+#include "pipeline/training.hpp"
+
+namespace kiln::apps {
+
+void add_train_command(CLI::App& app) {
+  auto request = std::make_shared<pipeline::TrainRequest>();
+  auto flip = std::make_shared<float>(0.f);
+  CLI::App* cmd = app.add_subcommand(
+      "train", "Train a model on a kiln HDF5 dataset with streaming augmentation; write a model file.");
+  cmd->add_option("data", request->train_path, "Training dataset (.h5 from kiln preprocess)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("-o,--output", request->output_path, "Model file to write (replaced atomically)")
+      ->required();
+  cmd->add_option("--validation", request->validation_path,
+                  "Dataset evaluated after every epoch (never augmented, never trained on)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--model", request->model, "Built-in model")
+      ->check(CLI::IsMember(nn::builtin_model_names()))
+      ->capture_default_str();
+  cmd->add_option("--epochs", request->epochs, "Passes over the training data")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  cmd->add_option("--batch-size", request->batch_size, "Samples per optimizer step")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  cmd->add_option("--lr", request->learning_rate, "Learning rate of SGD")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--momentum", request->momentum, "SGD momentum in [0, 1)")
+      ->check(CLI::Range(0.0, 0.999999))
+      ->capture_default_str();
+  cmd->add_flag("--nesterov", request->nesterov, "Use Nesterov momentum");
+  cmd->add_option("--flip", *flip, "Probability of a random horizontal flip per training sample")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--seed", request->seed,
+                  "Seed of every random choice (initialization, order, augmentation); same seed, "
+                  "same model")
+      ->capture_default_str();
+  cmd->add_option("--threads", request->threads, "Worker threads (0: all cores)")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
+  cmd->add_option("--limit", request->limit, "Train on the first N samples only (0: all)")
+      ->check(CLI::NonNegativeNumber);
+
+  cmd->callback([request, flip] {
+    if (*flip > 0.f) request->train_stages = {{{"type", "horizontal_flip"}, {"p", *flip}}};
+    pipeline::TrainObserver observer;
+    observer.on_start = [](const std::string& summary) { std::printf("%s", summary.c_str()); };
+    observer.on_epoch = [](const pipeline::EpochReport& r) {
+      std::printf("epoch %lld/%lld  loss %.4f  acc %.4f", static_cast<long long>(r.train.epoch),
+                  static_cast<long long>(r.epochs), r.train.loss, r.train.accuracy);
+      if (r.validation) std::printf("  val_loss %.4f  val_acc %.4f", r.validation->loss, r.validation->accuracy);
+      std::printf("  %.1f s  %.0f img/s\n", r.train.seconds,
+                  r.train.seconds > 0 ? static_cast<double>(r.train.samples) / r.train.seconds : 0.0);
+      std::fflush(stdout);
+    };
+    pipeline::train_model(*request, observer);
+    std::printf("wrote %s\n", request->output_path.c_str());
+  });
+}
+
+}  // namespace kiln::apps

@@ -1,0 +1,13 @@
+// The kiln subcommands. Each cmd_*.cpp adds one subcommand to the CLI11 app: its flags with help
+// text and a callback that calls one library function. No behaviour lives here.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace kiln::apps {
+
+void add_preprocess_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_evaluate_command(CLI::App& app);
+
+}  // namespace kiln::apps

@@ -1,0 +1,43 @@
+// kiln: one executable, one subcommand per job. Turns every kiln::Error into one line on stderr.
+//   exit 0: success; 1: the job failed (kiln::Error); 2: the command line is wrong.
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "apps/command_line.hpp"
+#include "apps/commands.hpp"
+#include "nn/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"kiln: from a folder of images to a trained, evaluated CNN.\n"
+               "  kiln preprocess → dataset.h5 → kiln train → model.h5 → kiln evaluate"};
+  app.set_version_flag("--version", "kiln 0.1.0");
+  app.require_subcommand(1);
+  kiln::apps::add_preprocess_command(app);
+  kiln::apps::add_train_command(app);
+  kiln::apps::add_evaluate_command(app);
+
+  kiln::apps::set_command_line(argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line naming the problem, and where to look.
+    std::string where = "kiln";
+    for (const CLI::App* sub : app.get_subcommands()) where += " " + sub->get_name();
+    std::fprintf(stderr, "%s: error: %s (see '%s --help')\n", where.c_str(), e.what(), where.c_str());
+    return 2;
+  } catch (const kiln::Error& e) {
+    std::fprintf(stderr, "kiln: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kiln: internal error: %s (please report it)\n", e.what());
+    return 1;
+  }
+  return 0;
+}

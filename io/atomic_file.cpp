@@ -1,0 +1,36 @@
+#include "io/atomic_file.hpp"
+
+#include <unistd.h>
+
+#include <system_error>
+
+#include "nn/error.hpp"
+
+namespace kiln::io {
+
+AtomicFile::AtomicFile(std::filesystem::path target) : target_(std::move(target)) {
+  const auto parent = target_.parent_path();
+  std::error_code ec;
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (ec) {
+    throw Error(target_.string() + ": cannot create folder " + parent.string() + ": " + ec.message());
+  }
+  temp_ = target_;
+  temp_ += ".tmp-" + std::to_string(::getpid());
+}
+
+AtomicFile::~AtomicFile() {
+  if (!committed_) {
+    std::error_code ignored;
+    std::filesystem::remove(temp_, ignored);
+  }
+}
+
+void AtomicFile::commit() {
+  std::error_code ec;
+  std::filesystem::rename(temp_, target_, ec);
+  if (ec) throw Error(target_.string() + ": cannot move the finished file into place: " + ec.message());
+  committed_ = true;
+}
+
+}  // namespace kiln::io

@@ -1,0 +1,31 @@
+// AtomicFile: write to a temporary name beside the target, then rename into place (DESIGN
+// contract 4). A reader sees the previous good file or the complete new one, never a half-written
+// one; if the writer dies or throws before commit(), the temporary is removed (or, after SIGKILL,
+// left as "<name>.tmp-<pid>", which nothing reads).
+#pragma once
+
+#include <filesystem>
+
+namespace kiln::io {
+
+class AtomicFile {
+ public:
+  // Creates the target's parent folder if needed. Throws kiln::Error when it cannot.
+  explicit AtomicFile(std::filesystem::path target);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  const std::filesystem::path& temp_path() const { return temp_; }
+  const std::filesystem::path& target() const { return target_; }
+
+  // Renames the temporary onto the target (atomic on POSIX within one file system).
+  void commit();
+
+ private:
+  std::filesystem::path target_;
+  std::filesystem::path temp_;
+  bool committed_ = false;
+};
+
+}  // namespace kiln::io

@@ -1,0 +1,93 @@
+#include "io/dataset_reader.hpp"
+
+#include "io/h5.hpp"
+#include "nn/error.hpp"
+
+namespace kiln::io {
+
+struct DatasetReader::Handles {
+  h5::File file;
+  h5::Dataset images;
+};
+
+DatasetReader::DatasetReader(const std::string& path) : h5_(std::make_unique<Handles>()), path_(path) {
+  h5_->file = h5::File::open_read(path);
+  h5::File& f = h5_->file;
+  if (!f.has_attribute("format") || f.string_attribute("format") != kDatasetFormat) {
+    throw Error(path + ": not a kiln dataset (no format = \"kiln-dataset\" attribute); create it with "
+                "kiln preprocess");
+  }
+  const std::int64_t version = f.int_attribute("format_version");
+  if (version != kDatasetFormatVersion) {
+    throw Error(path + ": dataset format version " + std::to_string(version) +
+                " is not supported by this kiln (reads version " +
+                std::to_string(kDatasetFormatVersion) + "); re-run kiln preprocess");
+  }
+  h5_->images = f.open_dataset("images");
+  const auto dims = h5_->images.dims();
+  if (dims.size() != 4 || !h5_->images.has_type(h5::Type::kU8)) {
+    throw Error(path + ": /images must be uint8 (N, H, W, C)");
+  }
+  height_ = static_cast<std::int64_t>(dims[1]);
+  width_ = static_cast<std::int64_t>(dims[2]);
+  channels_ = static_cast<std::int64_t>(dims[3]);
+
+  h5::Dataset labels = f.open_dataset("labels");
+  const auto label_dims = labels.dims();
+  if (label_dims.size() != 1 || label_dims[0] != dims[0]) {
+    throw Error(path + ": /labels holds " + std::to_string(label_dims.empty() ? 0 : label_dims[0]) +
+                " labels for " + std::to_string(dims[0]) + " images; the file is damaged");
+  }
+  labels_.resize(label_dims[0]);
+  if (!labels_.empty()) labels.read(labels_.data(), h5::Type::kI32);
+
+  class_names_ = f.strings_attribute("class_names");
+  channel_order_ = f.string_attribute("channel_order");
+  for (std::size_t i = 0; i < labels_.size(); ++i) {
+    if (labels_[i] < 0 || labels_[i] >= static_cast<std::int32_t>(class_names_.size())) {
+      throw Error(path + ": label " + std::to_string(labels_[i]) + " of image " + std::to_string(i) +
+                  " is outside the " + std::to_string(class_names_.size()) + " classes");
+    }
+  }
+
+  h5::Group norm = f.open_group("normalization");
+  statistics_.count = norm.int_attribute("count");
+  for (auto* target : {&statistics_.mean, &statistics_.std}) {
+    h5::Dataset d = norm.open_dataset(target == &statistics_.mean ? "mean" : "std");
+    if (d.dims() != std::vector<std::uint64_t>{static_cast<std::uint64_t>(channels_)}) {
+      throw Error(d.where() + ": expected " + std::to_string(channels_) + " values, one per channel");
+    }
+    target->resize(static_cast<std::size_t>(channels_));
+    d.read(target->data(), h5::Type::kF64);
+  }
+
+  if (f.exists("skipped")) {
+    h5::Group skipped = f.open_group("skipped");
+    const auto paths = skipped.read_strings("paths");
+    const auto reasons = skipped.read_strings("reasons");
+    for (std::size_t i = 0; i < paths.size() && i < reasons.size(); ++i) {
+      skipped_.push_back({paths[i], reasons[i]});
+    }
+  }
+}
+
+DatasetReader::~DatasetReader() = default;
+
+void DatasetReader::read_image(std::int64_t index, std::span<std::uint8_t> out) const {
+  read_images(index, 1, out);
+}
+
+void DatasetReader::read_images(std::int64_t first, std::int64_t count, std::span<std::uint8_t> out) const {
+  if (first < 0 || count < 0 || first + count > size()) {
+    throw Error(path_ + ": images [" + std::to_string(first) + ", " + std::to_string(first + count) +
+                ") requested, the file holds " + std::to_string(size()));
+  }
+  if (static_cast<std::int64_t>(out.size()) != count * image_bytes()) {
+    throw Error(path_ + ": read buffer of " + std::to_string(out.size()) + " bytes for " +
+                std::to_string(count) + " images");
+  }
+  h5_->images.read_rows(static_cast<std::uint64_t>(first), static_cast<std::uint64_t>(count), out.data(),
+                        h5::Type::kU8);
+}
+
+}  // namespace kiln::io

@@ -1,0 +1,54 @@
+// DatasetReader: opens a kiln HDF5 dataset (io/dataset_format.hpp), checks its schema, and reads
+// images by index. Opening validates everything a training run would otherwise trip over later:
+// format and version, image/label counts, label range, types.
+// THREAD SAFETY: read_image/read_images may be called concurrently (libhdf5 is thread-safe).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "io/dataset_format.hpp"
+
+namespace kiln::io {
+
+class DatasetReader {
+ public:
+  // Throws kiln::Error naming the file and what is wrong with it.
+  explicit DatasetReader(const std::string& path);
+  ~DatasetReader();
+  DatasetReader(const DatasetReader&) = delete;
+  DatasetReader& operator=(const DatasetReader&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::int64_t size() const { return static_cast<std::int64_t>(labels_.size()); }
+  std::int64_t height() const { return height_; }
+  std::int64_t width() const { return width_; }
+  std::int64_t channels() const { return channels_; }
+  std::int64_t image_bytes() const { return height_ * width_ * channels_; }
+  const std::string& channel_order() const { return channel_order_; }
+  const std::vector<std::string>& class_names() const { return class_names_; }
+  const std::vector<std::int32_t>& labels() const { return labels_; }
+  const ChannelStatistics& statistics() const { return statistics_; }
+  const std::vector<SkippedInput>& skipped() const { return skipped_; }
+
+  // out: image_bytes() bytes, (H, W, C).
+  void read_image(std::int64_t index, std::span<std::uint8_t> out) const;
+  // out: count * image_bytes() bytes, images [first, first + count).
+  void read_images(std::int64_t first, std::int64_t count, std::span<std::uint8_t> out) const;
+
+ private:
+  struct Handles;
+  std::unique_ptr<Handles> h5_;
+  std::string path_;
+  std::int64_t height_ = 0, width_ = 0, channels_ = 0;
+  std::string channel_order_;
+  std::vector<std::string> class_names_;
+  std::vector<std::int32_t> labels_;
+  ChannelStatistics statistics_;
+  std::vector<SkippedInput> skipped_;
+};
+
+}  // namespace kiln::io

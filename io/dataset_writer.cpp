@@ -1,0 +1,138 @@
+#include "io/dataset_writer.hpp"
+
+#include <cmath>
+
+#include "io/atomic_file.hpp"
+#include "io/h5.hpp"
+#include "nn/error.hpp"
+
+namespace kiln::io {
+namespace {
+// Rows per HDF5 chunk: about 1 MiB of pixels, so a random read touches little more than it needs.
+std::uint64_t chunk_rows(std::int64_t image_bytes) {
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(1, (1 << 20) / image_bytes));
+}
+}  // namespace
+
+struct DatasetWriter::State {
+  DatasetSpec spec;
+  AtomicFile atomic;
+  h5::File file;
+  h5::Dataset images;
+  h5::Dataset labels;
+  std::vector<SkippedInput> skipped;
+  std::vector<std::uint64_t> sum, sum_squares;  // per channel, exact
+  std::int64_t pixels = 0;
+
+  State(std::filesystem::path path, DatasetSpec s)
+      : spec(std::move(s)), atomic(std::move(path)), file(h5::File::create(atomic.temp_path().string())) {}
+};
+
+DatasetWriter::DatasetWriter(std::filesystem::path path, DatasetSpec spec) {
+  if (spec.height <= 0 || spec.width <= 0 || (spec.channels != 1 && spec.channels != 3)) {
+    throw Error(path.string() + ": image size must be positive with 1 or 3 channels, got " +
+                std::to_string(spec.height) + "x" + std::to_string(spec.width) + "x" +
+                std::to_string(spec.channels));
+  }
+  if (spec.class_names.empty()) throw Error(path.string() + ": a dataset needs at least one class name");
+  if (spec.channel_order.empty()) spec.channel_order = spec.channels == 1 ? "L" : "RGB";
+  state_ = std::make_unique<State>(std::move(path), std::move(spec));
+  const DatasetSpec& s = state_->spec;
+  const auto h = static_cast<std::uint64_t>(s.height), w = static_cast<std::uint64_t>(s.width),
+             c = static_cast<std::uint64_t>(s.channels);
+  const std::uint64_t rows = chunk_rows(s.height * s.width * s.channels);
+  state_->images = state_->file.create_dataset(
+      "images", h5::Type::kU8, {0, h, w, c}, {true, {rows, h, w, c}, s.gzip_level});
+  state_->labels = state_->file.create_dataset("labels", h5::Type::kI32, {0},
+                                               {true, {std::max<std::uint64_t>(rows, 4096)}, 0});
+  state_->sum.assign(c, 0);
+  state_->sum_squares.assign(c, 0);
+}
+
+DatasetWriter::~DatasetWriter() = default;
+
+void DatasetWriter::append(std::span<const std::uint8_t> images, std::span<const std::int32_t> labels) {
+  const DatasetSpec& s = state_->spec;
+  const auto image_bytes = static_cast<std::size_t>(s.height * s.width * s.channels);
+  if (images.size() != labels.size() * image_bytes) {
+    throw Error(state_->atomic.target().string() + ": append got " + std::to_string(images.size()) +
+                " bytes for " + std::to_string(labels.size()) + " images of " +
+                std::to_string(image_bytes) + " bytes");
+  }
+  for (const std::int32_t label : labels) {
+    if (label < 0 || label >= static_cast<std::int32_t>(s.class_names.size())) {
+      throw Error(state_->atomic.target().string() + ": label " + std::to_string(label) +
+                  " is outside the " + std::to_string(s.class_names.size()) +
+                  " classes; pass one class name per label");
+    }
+  }
+  const auto n = static_cast<std::uint64_t>(labels.size());
+  const auto row = static_cast<std::uint64_t>(rows_);
+  state_->images.resize_rows(row + n);
+  state_->images.write_rows(row, n, images.data(), h5::Type::kU8);
+  state_->labels.resize_rows(row + n);
+  state_->labels.write_rows(row, n, labels.data(), h5::Type::kI32);
+
+  const auto channels = static_cast<std::size_t>(s.channels);
+  for (std::size_t i = 0; i < images.size(); i += channels) {
+    for (std::size_t ch = 0; ch < channels; ++ch) {
+      const std::uint64_t v = images[i + ch];
+      state_->sum[ch] += v;
+      state_->sum_squares[ch] += v * v;
+    }
+  }
+  state_->pixels += static_cast<std::int64_t>(images.size() / channels);
+  rows_ += static_cast<std::int64_t>(n);
+}
+
+void DatasetWriter::record_skipped(const SkippedInput& skipped) { state_->skipped.push_back(skipped); }
+
+void DatasetWriter::commit() {
+  State& st = *state_;
+  const DatasetSpec& s = st.spec;
+  if (rows_ == 0) {
+    throw Error(st.atomic.target().string() + ": no images were written; nothing to save");
+  }
+  h5::File& f = st.file;
+  f.set_attribute("format", std::string(kDatasetFormat));
+  f.set_attribute("format_version", kDatasetFormatVersion);
+  f.set_attribute("layout", std::string("NHWC"));
+  f.set_attribute("channel_order", s.channel_order);
+  f.set_attribute("class_names", s.class_names);
+  f.set_attribute("source", s.source);
+  f.set_attribute("command_line", s.command_line);
+  f.set_attribute("kiln_version", std::string("0.1.0"));
+
+  h5::Group skipped = f.create_group("skipped");
+  std::vector<std::string> paths, reasons;
+  for (const auto& item : st.skipped) {
+    paths.push_back(item.path);
+    reasons.push_back(item.reason);
+  }
+  skipped.write_strings("paths", paths);
+  skipped.write_strings("reasons", reasons);
+
+  // mean = S / n; var = S2 / n - mean^2, from exact integer sums (no accumulated rounding).
+  const auto c = static_cast<std::uint64_t>(s.channels);
+  std::vector<double> mean(c), stddev(c);
+  const auto n = static_cast<double>(st.pixels);
+  for (std::size_t ch = 0; ch < c; ++ch) {
+    mean[ch] = static_cast<double>(st.sum[ch]) / n;
+    const double variance = static_cast<double>(st.sum_squares[ch]) / n - mean[ch] * mean[ch];
+    stddev[ch] = std::sqrt(std::max(variance, 0.0));
+  }
+  h5::Group norm = f.create_group("normalization");
+  norm.set_attribute("count", st.pixels);
+  norm.set_attribute("channel_order", s.channel_order);
+  norm.create_dataset("mean", h5::Type::kF64, {c}).write(mean.data(), h5::Type::kF64);
+  norm.create_dataset("std", h5::Type::kF64, {c}).write(stddev.data(), h5::Type::kF64);
+
+  st.images = {};
+  st.labels = {};
+  skipped = {};
+  norm = {};
+  f.close();
+  st.atomic.commit();
+}
+
+}  // namespace kiln::io

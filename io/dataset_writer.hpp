@@ -1,0 +1,52 @@
+// DatasetWriter: writes the kiln HDF5 dataset schema (io/dataset_format.hpp) in streaming appends.
+// The file is built under a temporary name and renamed into place by commit(): an interrupted or
+// failed preprocess leaves the previous file or none (DESIGN contract 4). While appending it sums
+// the pixels per channel in exact integers, so the normalization it stores does not depend on
+// how the data was chunked.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "io/dataset_format.hpp"
+
+namespace kiln::io {
+
+struct DatasetSpec {
+  std::int64_t height = 0, width = 0, channels = 0;
+  std::vector<std::string> class_names;  // label i is class_names[i]
+  std::string channel_order;             // "L" (1 channel) or "RGB"
+  std::string source;                    // where the data came from
+  std::string command_line;              // how the file was made
+  int gzip_level = 0;                    // 0: uncompressed (fastest to read)
+};
+
+class DatasetWriter {
+ public:
+  // Throws kiln::Error when the spec is invalid or the file cannot be created.
+  DatasetWriter(std::filesystem::path path, DatasetSpec spec);
+  ~DatasetWriter();  // without commit(): removes the temporary file
+  DatasetWriter(const DatasetWriter&) = delete;
+  DatasetWriter& operator=(const DatasetWriter&) = delete;
+
+  // images: labels.size() images of (H, W, C) uint8, contiguous. Labels must be in
+  // [0, class_names.size()).
+  void append(std::span<const std::uint8_t> images, std::span<const std::int32_t> labels);
+  void record_skipped(const SkippedInput& skipped);
+
+  std::int64_t size() const { return rows_; }
+
+  // Writes statistics and attributes, closes, and renames into place.
+  void commit();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+  std::int64_t rows_ = 0;
+};
+
+}  // namespace kiln::io

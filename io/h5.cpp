@@ -1,0 +1,395 @@
+#include "io/h5.hpp"
+
+#include <hdf5.h>
+
+#include <cstdio>
+#include <cstring>
+#include <type_traits>
+
+#include "nn/error.hpp"
+
+namespace kiln::io::h5 {
+static_assert(std::is_same_v<hid_t, Id>, "h5::Id must be hid_t");
+
+namespace {
+
+// HDF5 prints its error stack to stderr by default; kiln reports errors itself, once.
+struct SilenceHdf5 {
+  SilenceHdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+};
+void silence() { static const SilenceHdf5 once; }
+
+// Owns a short-lived id (dataspace, datatype, property list, attribute).
+class Temp {
+ public:
+  Temp(hid_t id, herr_t (*closer)(hid_t)) : id_(id), closer_(closer) {}
+  ~Temp() {
+    if (id_ >= 0) closer_(id_);
+  }
+  Temp(Temp&& other) noexcept : id_(other.id_), closer_(other.closer_) { other.id_ = -1; }
+  Temp(const Temp&) = delete;
+  Temp& operator=(const Temp&) = delete;
+  Temp& operator=(Temp&&) = delete;
+  hid_t get() const { return id_; }
+  bool ok() const { return id_ >= 0; }
+
+ private:
+  hid_t id_;
+  herr_t (*closer_)(hid_t);
+};
+
+hid_t native(Type type) {
+  switch (type) {
+    case Type::kU8: return H5T_NATIVE_UINT8;
+    case Type::kI32: return H5T_NATIVE_INT32;
+    case Type::kI64: return H5T_NATIVE_INT64;
+    case Type::kF32: return H5T_NATIVE_FLOAT;
+    case Type::kF64: return H5T_NATIVE_DOUBLE;
+  }
+  return -1;
+}
+
+// Little-endian on disk whatever the host, so files move between machines.
+hid_t stored(Type type) {
+  switch (type) {
+    case Type::kU8: return H5T_STD_U8LE;
+    case Type::kI32: return H5T_STD_I32LE;
+    case Type::kI64: return H5T_STD_I64LE;
+    case Type::kF32: return H5T_IEEE_F32LE;
+    case Type::kF64: return H5T_IEEE_F64LE;
+  }
+  return -1;
+}
+
+Temp vlen_string_type() {
+  Temp t(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(t.get(), H5T_VARIABLE);
+  H5Tset_cset(t.get(), H5T_CSET_UTF8);
+  return t;
+}
+
+void check(herr_t status, const std::string& where, const std::string& what) {
+  if (status < 0) throw Error(where + ": " + what + " failed");
+}
+
+std::string join(const std::string& parent, const std::string& child) {
+  if (parent.empty() || parent == "/") return "/" + child;
+  return parent + "/" + child;
+}
+
+std::vector<std::string> read_vlen_strings(hid_t obj, hid_t space, bool is_attribute,
+                                           const std::string& where) {
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  std::vector<char*> raw(static_cast<std::size_t>(n), nullptr);
+  Temp type = vlen_string_type();
+  const herr_t status = is_attribute ? H5Aread(obj, type.get(), raw.data())
+                                     : H5Dread(obj, type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data());
+  check(status, where, "reading strings");
+  std::vector<std::string> out;
+  out.reserve(raw.size());
+  for (char* s : raw) out.emplace_back(s ? s : "");
+  H5Dvlen_reclaim(type.get(), space, H5P_DEFAULT, raw.data());
+  return out;
+}
+
+}  // namespace
+
+// Object
+
+Object::Object(Kind kind, Id id, std::shared_ptr<const std::string> file, std::string name)
+    : kind_(kind), id_(id), file_(std::move(file)), name_(std::move(name)) {}
+
+Object::~Object() { close_handle(); }
+
+Object::Object(Object&& other) noexcept
+    : kind_(other.kind_), id_(other.id_), file_(std::move(other.file_)), name_(std::move(other.name_)) {
+  other.id_ = -1;
+}
+
+Object& Object::operator=(Object&& other) noexcept {
+  if (this != &other) {
+    close_handle();
+    kind_ = other.kind_;
+    id_ = other.id_;
+    file_ = std::move(other.file_);
+    name_ = std::move(other.name_);
+    other.id_ = -1;
+  }
+  return *this;
+}
+
+void Object::close_handle() noexcept {
+  if (id_ < 0) return;
+  switch (kind_) {
+    case Kind::kFile: H5Fclose(id_); break;
+    case Kind::kGroup: H5Gclose(id_); break;
+    case Kind::kDataset: H5Dclose(id_); break;
+  }
+  id_ = -1;
+}
+
+bool Object::has_attribute(const std::string& key) const { return H5Aexists(id_, key.c_str()) > 0; }
+
+namespace {
+void write_attribute(hid_t obj, const std::string& key, hid_t file_type, hid_t mem_type,
+                     const std::vector<hsize_t>& dims, const void* data, const std::string& where) {
+  if (H5Aexists(obj, key.c_str()) > 0) H5Adelete(obj, key.c_str());
+  Temp space(dims.empty() ? H5Screate(H5S_SCALAR)
+                          : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+             H5Sclose);
+  Temp attr(H5Acreate2(obj, key.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (!attr.ok()) throw Error(where + ": cannot create attribute '" + key + "'");
+  check(H5Awrite(attr.get(), mem_type, data), where, "writing attribute '" + key + "'");
+}
+}  // namespace
+
+void Object::set_attribute(const std::string& key, const std::string& value) {
+  Temp type = vlen_string_type();
+  const char* p = value.c_str();
+  write_attribute(id_, key, type.get(), type.get(), {}, &p, where());
+}
+
+void Object::set_attribute(const std::string& key, std::int64_t value) {
+  write_attribute(id_, key, H5T_STD_I64LE, H5T_NATIVE_INT64, {}, &value, where());
+}
+
+void Object::set_attribute(const std::string& key, double value) {
+  write_attribute(id_, key, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {}, &value, where());
+}
+
+void Object::set_attribute(const std::string& key, const std::vector<std::string>& values) {
+  Temp type = vlen_string_type();
+  std::vector<const char*> ptrs;
+  for (const auto& v : values) ptrs.push_back(v.c_str());
+  write_attribute(id_, key, type.get(), type.get(), {values.size()}, ptrs.data(), where());
+}
+
+namespace {
+Temp open_attribute(hid_t obj, const std::string& key, const std::string& where) {
+  Temp attr(H5Aopen(obj, key.c_str(), H5P_DEFAULT), H5Aclose);
+  if (!attr.ok()) throw Error(where + ": attribute '" + key + "' is missing");
+  return attr;
+}
+}  // namespace
+
+std::vector<std::string> Object::strings_attribute(const std::string& key) const {
+  Temp attr = open_attribute(id_, key, where());
+  Temp type(H5Aget_type(attr.get()), H5Tclose);
+  if (H5Tget_class(type.get()) != H5T_STRING) {
+    throw Error(where() + ": attribute '" + key + "' is not text");
+  }
+  Temp space(H5Aget_space(attr.get()), H5Sclose);
+  if (H5Tis_variable_str(type.get()) > 0) return read_vlen_strings(attr.get(), space.get(), true, where());
+  // Fixed-length strings (as some other tools write them).
+  const std::size_t size = H5Tget_size(type.get());
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  std::vector<char> buffer(size * static_cast<std::size_t>(n));
+  check(H5Aread(attr.get(), type.get(), buffer.data()), where(), "reading attribute '" + key + "'");
+  std::vector<std::string> out;
+  for (hssize_t i = 0; i < n; ++i) {
+    const char* s = buffer.data() + static_cast<std::size_t>(i) * size;
+    out.emplace_back(s, strnlen(s, size));
+  }
+  return out;
+}
+
+std::string Object::string_attribute(const std::string& key) const {
+  auto values = strings_attribute(key);
+  if (values.size() != 1) throw Error(where() + ": attribute '" + key + "' is not a single string");
+  return values[0];
+}
+
+std::int64_t Object::int_attribute(const std::string& key) const {
+  Temp attr = open_attribute(id_, key, where());
+  std::int64_t value = 0;
+  check(H5Aread(attr.get(), H5T_NATIVE_INT64, &value), where(), "reading attribute '" + key + "'");
+  return value;
+}
+
+double Object::double_attribute(const std::string& key) const {
+  Temp attr = open_attribute(id_, key, where());
+  double value = 0;
+  check(H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &value), where(), "reading attribute '" + key + "'");
+  return value;
+}
+
+// Location
+
+bool Location::exists(const std::string& path) const {
+  return H5Lexists(id_, path.c_str(), H5P_DEFAULT) > 0 &&
+         H5Oexists_by_name(id_, path.c_str(), H5P_DEFAULT) > 0;
+}
+
+Group Location::create_group(const std::string& name) {
+  const hid_t g = H5Gcreate2(id_, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (g < 0) throw Error(where() + ": cannot create group '" + name + "'");
+  return Group(Kind::kGroup, g, file_, join(name_, name));
+}
+
+Group Location::open_group(const std::string& name) const {
+  if (!exists(name)) throw Error(*file_ + ": group " + join(name_, name) + " is missing");
+  const hid_t g = H5Gopen2(id_, name.c_str(), H5P_DEFAULT);
+  if (g < 0) throw Error(*file_ + ": " + join(name_, name) + " is not a group");
+  return Group(Kind::kGroup, g, file_, join(name_, name));
+}
+
+Dataset Location::create_dataset(const std::string& name, Type type,
+                                 const std::vector<std::uint64_t>& dims,
+                                 const DatasetOptions& options) {
+  const std::vector<hsize_t> current(dims.begin(), dims.end());
+  std::vector<hsize_t> maximum = current;
+  if (options.extendible && !maximum.empty()) maximum[0] = H5S_UNLIMITED;
+  Temp space(H5Screate_simple(static_cast<int>(current.size()), current.data(), maximum.data()),
+             H5Sclose);
+  Temp plist(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  if (!options.chunk.empty()) {
+    const std::vector<hsize_t> chunk(options.chunk.begin(), options.chunk.end());
+    check(H5Pset_chunk(plist.get(), static_cast<int>(chunk.size()), chunk.data()), where(),
+          "setting chunks of '" + name + "'");
+    if (options.gzip_level > 0) {
+      H5Pset_shuffle(plist.get());
+      check(H5Pset_deflate(plist.get(), static_cast<unsigned>(options.gzip_level)), where(),
+            "setting compression of '" + name + "'");
+    }
+  }
+  const hid_t d = H5Dcreate2(id_, name.c_str(), stored(type), space.get(), H5P_DEFAULT, plist.get(),
+                             H5P_DEFAULT);
+  if (d < 0) throw Error(where() + ": cannot create dataset '" + name + "'");
+  return Dataset(Kind::kDataset, d, file_, join(name_, name));
+}
+
+Dataset Location::open_dataset(const std::string& name) const {
+  if (!exists(name)) {
+    throw Error(*file_ + ": dataset " + join(name_, name) +
+                " is missing; is this a kiln file? (kiln preprocess writes them)");
+  }
+  const hid_t d = H5Dopen2(id_, name.c_str(), H5P_DEFAULT);
+  if (d < 0) throw Error(*file_ + ": " + join(name_, name) + " is not a dataset");
+  return Dataset(Kind::kDataset, d, file_, join(name_, name));
+}
+
+void Location::write_strings(const std::string& name, const std::vector<std::string>& values) {
+  Temp type = vlen_string_type();
+  const hsize_t n = values.size();
+  Temp space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  const hid_t d = H5Dcreate2(id_, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
+                             H5P_DEFAULT);
+  if (d < 0) throw Error(where() + ": cannot create dataset '" + name + "'");
+  Dataset dataset(Kind::kDataset, d, file_, join(name_, name));
+  if (n == 0) return;
+  std::vector<const char*> ptrs;
+  for (const auto& v : values) ptrs.push_back(v.c_str());
+  check(H5Dwrite(d, type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), dataset.where(),
+        "writing strings");
+}
+
+std::vector<std::string> Location::read_strings(const std::string& name) const {
+  Dataset d = open_dataset(name);
+  Temp type(H5Dget_type(d.id()), H5Tclose);
+  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) <= 0) {
+    throw Error(d.where() + ": expected variable-length strings");
+  }
+  Temp space(H5Dget_space(d.id()), H5Sclose);
+  if (H5Sget_simple_extent_npoints(space.get()) == 0) return {};
+  return read_vlen_strings(d.id(), space.get(), false, d.where());
+}
+
+// File
+
+File File::create(const std::string& path) {
+  silence();
+  const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (f < 0) throw Error(path + ": cannot create the HDF5 file (is the folder writable?)");
+  return File(Kind::kFile, f, std::make_shared<const std::string>(path), "/");
+}
+
+File File::open_read(const std::string& path) {
+  silence();
+  std::FILE* probe = std::fopen(path.c_str(), "rb");
+  if (!probe) throw Error(path + ": cannot open: no such file or not readable");
+  std::fclose(probe);
+  if (H5Fis_hdf5(path.c_str()) <= 0) {
+    throw Error(path + ": not an HDF5 file (kiln reads the .h5 files that kiln preprocess writes)");
+  }
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) throw Error(path + ": cannot open the HDF5 file (damaged?)");
+  return File(Kind::kFile, f, std::make_shared<const std::string>(path), "/");
+}
+
+void File::close() {
+  if (id_ < 0) return;
+  const herr_t status = H5Fclose(id_);
+  id_ = -1;
+  if (status < 0) throw Error(*file_ + ": closing the HDF5 file failed (disk full?)");
+}
+
+// Dataset
+
+std::vector<std::uint64_t> Dataset::dims() const {
+  Temp space(H5Dget_space(id_), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  std::vector<hsize_t> d(static_cast<std::size_t>(std::max(rank, 0)));
+  H5Sget_simple_extent_dims(space.get(), d.data(), nullptr);
+  return {d.begin(), d.end()};
+}
+
+bool Dataset::has_type(Type type) const {
+  Temp actual(H5Dget_type(id_), H5Tclose);
+  Temp wanted(H5Tget_native_type(stored(type), H5T_DIR_ASCEND), H5Tclose);
+  Temp actual_native(H5Tget_native_type(actual.get(), H5T_DIR_ASCEND), H5Tclose);
+  return H5Tequal(actual_native.get(), wanted.get()) > 0;
+}
+
+void Dataset::write(const void* data, Type type) {
+  check(H5Dwrite(id_, native(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data), where(), "writing");
+}
+
+void Dataset::read(void* data, Type type) const {
+  check(H5Dread(id_, native(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data), where(), "reading");
+}
+
+namespace {
+// Selects rows [row, row + count) of `dataset`; returns (file space, memory space).
+std::pair<Temp, Temp> select_rows(hid_t dataset, std::uint64_t row, std::uint64_t count,
+                                  const std::string& where) {
+  Temp file_space(H5Dget_space(dataset), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(file_space.get());
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  H5Sget_simple_extent_dims(file_space.get(), dims.data(), nullptr);
+  if (rank < 1 || row + count > dims[0]) {
+    throw Error(where + ": rows [" + std::to_string(row) + ", " + std::to_string(row + count) +
+                ") are outside the " + std::to_string(rank >= 1 ? dims[0] : 0) + " stored");
+  }
+  std::vector<hsize_t> start(dims.size(), 0), extent = dims;
+  start[0] = row;
+  extent[0] = count;
+  check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(),
+                            nullptr),
+        where, "selecting rows");
+  Temp memory_space(H5Screate_simple(rank, extent.data(), nullptr), H5Sclose);
+  return {std::move(file_space), std::move(memory_space)};
+}
+}  // namespace
+
+void Dataset::write_rows(std::uint64_t row, std::uint64_t count, const void* data, Type type) {
+  if (count == 0) return;
+  auto [file_space, memory_space] = select_rows(id_, row, count, where());
+  check(H5Dwrite(id_, native(type), memory_space.get(), file_space.get(), H5P_DEFAULT, data), where(),
+        "writing rows");
+}
+
+void Dataset::read_rows(std::uint64_t row, std::uint64_t count, void* data, Type type) const {
+  if (count == 0) return;
+  auto [file_space, memory_space] = select_rows(id_, row, count, where());
+  check(H5Dread(id_, native(type), memory_space.get(), file_space.get(), H5P_DEFAULT, data), where(),
+        "reading rows");
+}
+
+void Dataset::resize_rows(std::uint64_t rows) {
+  std::vector<std::uint64_t> d = dims();
+  d[0] = rows;
+  const std::vector<hsize_t> extent(d.begin(), d.end());
+  check(H5Dset_extent(id_, extent.data()), where(), "growing the dataset");
+}
+
+}  // namespace kiln::io::h5

@@ -1,0 +1,134 @@
+#include "io/model_file.hpp"
+
+#include <cstdio>
+
+#include "io/atomic_file.hpp"
+#include "io/h5.hpp"
+#include "nn/error.hpp"
+
+namespace kiln::io {
+namespace {
+
+constexpr const char* kModelFormat = "kiln-model";
+constexpr std::int64_t kModelFormatVersion = 1;
+
+std::string layer_group_name(std::size_t index, std::string_view type) {
+  char prefix[16];
+  std::snprintf(prefix, sizeof prefix, "%02zu_", index);
+  return prefix + std::string(type);
+}
+
+std::vector<std::uint64_t> dims_of(const nn::Shape& s) {
+  return {static_cast<std::uint64_t>(s.n), static_cast<std::uint64_t>(s.c),
+          static_cast<std::uint64_t>(s.h), static_cast<std::uint64_t>(s.w)};
+}
+
+Json parse_json_attribute(const h5::Object& obj, const std::string& key) {
+  try {
+    return Json::parse(obj.string_attribute(key));
+  } catch (const Json::exception& e) {
+    throw Error(obj.where() + ": attribute '" + key + "' is not valid JSON: " + e.what());
+  }
+}
+
+}  // namespace
+
+void save_model(const std::string& path, nn::Sequential& model, const nn::Optimizer& optimizer,
+                const nn::TrainState& state, const Json& preprocessing,
+                const std::vector<std::string>& class_names) {
+  AtomicFile atomic(path);
+  {
+    h5::File f = h5::File::create(atomic.temp_path().string());
+    f.set_attribute("format", std::string(kModelFormat));
+    f.set_attribute("format_version", kModelFormatVersion);
+    f.set_attribute("config", model.config().dump());
+    f.set_attribute("optimizer", optimizer.config().dump());
+    f.set_attribute("preprocessing", preprocessing.dump());
+    f.set_attribute("class_names", class_names);
+
+    {
+      h5::Group weights = f.create_group("weights");
+      for (std::size_t i = 0; i < model.size(); ++i) {
+        nn::Layer& layer = model.layer(i);
+        h5::Group g = weights.create_group(layer_group_name(i, layer.type()));
+        for (nn::Parameter* p : layer.parameters()) {
+          g.create_dataset(p->name, h5::Type::kF32, dims_of(p->value.shape()))
+              .write(p->value.data(), h5::Type::kF32);
+        }
+      }
+    }
+    {
+      const nn::OptimizerState opt = optimizer.state();
+      h5::Group g = f.create_group("optimizer");
+      g.set_attribute("iterations", opt.iterations);
+      g.set_attribute("slot_arrays", static_cast<std::int64_t>(opt.slots.size()));
+      for (std::size_t i = 0; i < opt.slots.size(); ++i) {
+        g.create_dataset("state" + std::to_string(i), h5::Type::kF32, {opt.slots[i].size()})
+            .write(opt.slots[i].data(), h5::Type::kF32);
+      }
+    }
+    {
+      h5::Group g = f.create_group("train_state");
+      g.set_attribute("seed", static_cast<std::int64_t>(state.seed));
+      g.set_attribute("epoch", state.epoch);
+      g.set_attribute("step", state.step);
+      g.set_attribute("learning_rate", static_cast<double>(state.learning_rate));
+    }
+    f.close();
+  }
+  atomic.commit();
+}
+
+ModelBundle load_model(const std::string& path) {
+  h5::File f = h5::File::open_read(path);
+  if (!f.has_attribute("format") || f.string_attribute("format") != kModelFormat) {
+    throw Error(path + ": not a kiln model file (no format = \"kiln-model\" attribute); "
+                "kiln train writes them");
+  }
+  const std::int64_t version = f.int_attribute("format_version");
+  if (version != kModelFormatVersion) {
+    throw Error(path + ": model format version " + std::to_string(version) +
+                " is not supported (this kiln reads version " + std::to_string(kModelFormatVersion) + ")");
+  }
+  ModelBundle bundle{nn::Sequential::from_config(parse_json_attribute(f, "config")),
+                     parse_json_attribute(f, "optimizer"),
+                     {},
+                     {},
+                     parse_json_attribute(f, "preprocessing"),
+                     f.strings_attribute("class_names")};
+
+  h5::Group weights = f.open_group("weights");
+  for (std::size_t i = 0; i < bundle.model.size(); ++i) {
+    nn::Layer& layer = bundle.model.layer(i);
+    const auto params = layer.parameters();
+    if (params.empty()) continue;
+    h5::Group g = weights.open_group(layer_group_name(i, layer.type()));
+    for (nn::Parameter* p : params) {
+      h5::Dataset d = g.open_dataset(p->name);
+      if (d.dims() != dims_of(p->value.shape())) {
+        throw Error(d.where() + ": shape does not match the layer's " + p->value.shape().str() +
+                    "; the file is damaged");
+      }
+      d.read(p->value.data(), h5::Type::kF32);
+    }
+  }
+
+  h5::Group opt = f.open_group("optimizer");
+  bundle.optimizer_state.iterations = opt.int_attribute("iterations");
+  const std::int64_t slot_arrays = opt.int_attribute("slot_arrays");
+  for (std::int64_t i = 0; i < slot_arrays; ++i) {
+    h5::Dataset d = opt.open_dataset("state" + std::to_string(i));
+    std::vector<float> values(d.dims().at(0));
+    if (!values.empty()) d.read(values.data(), h5::Type::kF32);
+    bundle.optimizer_state.slots.push_back(std::move(values));
+  }
+
+  h5::Group ts = f.open_group("train_state");
+  bundle.train_state.seed = static_cast<std::uint64_t>(ts.int_attribute("seed"));
+  bundle.train_state.epoch = ts.int_attribute("epoch");
+  bundle.train_state.step = ts.int_attribute("step");
+  bundle.train_state.learning_rate = static_cast<float>(ts.double_attribute("learning_rate"));
+  return bundle;
+}
+
+}  // namespace kiln::io

@@ -1,0 +1,38 @@
+// Model files (HDF5): everything needed to use a trained model, and to resume training it.
+//   root attributes: format = "kiln-model", format_version, config (model JSON),
+//                    optimizer (optimizer JSON), preprocessing (JSON: normalization + eval stages,
+//                    DESIGN contract 2), class_names
+//   /weights/<ii>_<type>/<parameter>   float32, the parameter's (N, C, H, W) shape
+//   /optimizer/slot<s>/<p>             float32 state, flat, in parameter order; attribute iterations
+//   /train_state                       attributes seed, epoch, step, learning_rate
+// Written atomically: a crash while saving leaves the previous model file intact.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nn/json.hpp"
+#include "nn/model.hpp"
+#include "nn/optimizer.hpp"
+#include "nn/trainer.hpp"
+
+namespace kiln::io {
+
+struct ModelBundle {
+  nn::Sequential model;
+  Json optimizer_config;
+  nn::OptimizerState optimizer_state;
+  nn::TrainState train_state;
+  Json preprocessing;
+  std::vector<std::string> class_names;
+};
+
+void save_model(const std::string& path, nn::Sequential& model, const nn::Optimizer& optimizer,
+                const nn::TrainState& state, const Json& preprocessing,
+                const std::vector<std::string>& class_names);
+
+// Throws kiln::Error naming the file when it is not a kiln model or does not match its config.
+ModelBundle load_model(const std::string& path);
+
+}  // namespace kiln::io

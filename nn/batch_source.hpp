@@ -1,0 +1,31 @@
+// BatchSource: the seam between data and training (DESIGN.md). nn defines it; kiln::pipeline
+// implements it with the TBB flow graph; tests implement it with in-memory vectors.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "nn/tensor.hpp"
+
+namespace kiln::nn {
+
+struct Batch {
+  Tensor inputs;                        // (N, C, H, W), normalized float
+  std::vector<std::int32_t> labels;     // N
+  std::vector<std::uint64_t> indices;   // N dataset indices: the key of per-sample randomness
+  std::int64_t size() const { return static_cast<std::int64_t>(labels.size()); }
+};
+
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  virtual Shape sample_shape() const = 0;        // per sample, n = 1
+  virtual std::int64_t num_samples() const = 0;  // samples in one epoch
+  // Starts (or restarts) the stream of `epoch`. Abandons whatever is left of a previous epoch.
+  virtual void start_epoch(std::uint64_t epoch) = 0;
+  // Fills `batch` with the next batch of the epoch; returns false when the epoch is over.
+  // Throws kiln::Error when the data cannot be read (and the error policy says stop).
+  virtual bool next(Batch& batch) = 0;
+};
+
+}  // namespace kiln::nn

@@ -1,0 +1,68 @@
+// Layer: the interface every kiln::nn layer implements.
+//
+// A layer must:
+//   1. type()     return its registry name ("dense"), also the key in the model file;
+//   2. build()    accept the per-sample input shape, allocate its parameters, return its output shape;
+//   3. forward()  compute y from x for a batch; it may cache what backward needs;
+//   4. backward() given dy = dL/dy, ASSIGN dx = dL/dx and ADD dL/dθ into each parameter's grad
+//                 (the trainer zeroes grads before each step, so gradients of a shared step sum);
+//   5. config()   return the options make_layer(type(), config()) needs to rebuild it;
+//   6. register one line in nn/layers/registry.cpp and have a gradient-check test.
+// Precisely (as dlib defines it): backward computes the gradients of f = dot(y, dy) w.r.t. x and θ.
+// Mode is an argument of forward, never stored: a layer has no hidden train/eval phase.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nn/json.hpp"
+#include "nn/random.hpp"
+#include "nn/tensor.hpp"
+
+namespace kiln::nn {
+
+enum class Mode { kTrain, kEval };
+
+// What a forward pass may depend on besides x. rows[i] is the dataset index of batch row i, so
+// per-sample randomness (dropout masks) is keyed by the sample, not by its position in the batch.
+struct StepContext {
+  Mode mode = Mode::kEval;
+  std::uint64_t run_seed = 0;
+  std::uint64_t epoch = 0;
+  std::span<const std::uint64_t> rows;
+};
+
+struct Parameter {
+  std::string name;  // "weight", "bias": the dataset name in the model file
+  Tensor value;
+  Tensor grad;  // same shape as value
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+
+  virtual std::string_view type() const = 0;
+
+  // requires: input.n is ignored (per-sample shape). ensures: parameters() are allocated.
+  // Throws kiln::Error when the layer cannot take this input shape.
+  virtual Shape build(const Shape& input) = 0;
+
+  // Fills parameters from rng (keyed per layer by the model). Default: nothing to initialize.
+  virtual void initialize(Rng& /*rng*/) {}
+
+  // x: (N, ...input), y: resized by the layer to (N, ...output).
+  virtual void forward(const Tensor& x, Tensor& y, const StepContext& ctx) = 0;
+
+  // x and y are the tensors of the last forward(); dy has y's shape; dx is resized to x's shape.
+  virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) = 0;
+
+  virtual std::vector<Parameter*> parameters() { return {}; }
+
+  virtual Json config() const = 0;
+};
+
+}  // namespace kiln::nn

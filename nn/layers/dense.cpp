@@ -1,0 +1,99 @@
+#include "nn/layers/dense.hpp"
+
+#include <Eigen/Core>
+#include <cmath>
+
+#include "nn/error.hpp"
+#include "nn/init.hpp"
+#include "nn/parallel.hpp"
+
+namespace kiln::nn {
+namespace {
+
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using MatrixMap = Eigen::Map<RowMatrix>;
+using ConstMatrixMap = Eigen::Map<const RowMatrix>;
+
+// Batch rows per task. Fixed, so the arithmetic of each row never depends on the thread count.
+constexpr std::int64_t kRowChunk = 32;
+// Output features per task in the weight-gradient product.
+constexpr std::int64_t kFeatureChunk = 64;
+
+}  // namespace
+
+Dense::Dense(DenseOptions options) : options_(std::move(options)) {
+  if (options_.units <= 0) {
+    throw Error("dense: units must be > 0, got " + std::to_string(options_.units));
+  }
+  check_initializer_name(options_.init, "dense");
+}
+
+Shape Dense::build(const Shape& input) {
+  in_features_ = input.per_sample();
+  if (in_features_ <= 0) throw Error("dense: input shape " + input.str() + " has no features");
+  weight_ = {"weight", Tensor({options_.units, in_features_, 1, 1}), Tensor({options_.units, in_features_, 1, 1})};
+  if (options_.use_bias) {
+    bias_ = {"bias", Tensor({options_.units, 1, 1, 1}), Tensor({options_.units, 1, 1, 1})};
+  }
+  return {1, options_.units, 1, 1};
+}
+
+void Dense::initialize(Rng& rng) {
+  // fan_in = K inputs per unit, fan_out = units.
+  fill_initializer(options_.init, weight_.value.span(), in_features_, options_.units, rng);
+  if (options_.use_bias) bias_.value.fill(0.f);
+}
+
+void Dense::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
+  const std::int64_t n = x.shape().n;
+  y.resize({n, options_.units, 1, 1});
+  const ConstMatrixMap w(weight_.value.data(), options_.units, in_features_);
+  parallel_chunks(n, kRowChunk, [&](std::int64_t r0, std::int64_t r1) {
+    const ConstMatrixMap xs(x.data() + r0 * in_features_, r1 - r0, in_features_);  // (rows, K)
+    MatrixMap ys(y.data() + r0 * options_.units, r1 - r0, options_.units);         // (rows, units)
+    ys.noalias() = xs * w.transpose();
+    if (options_.use_bias) {
+      const Eigen::Map<const Eigen::RowVectorXf> b(bias_.value.data(), options_.units);
+      ys.rowwise() += b;
+    }
+  });
+}
+
+void Dense::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor& dx) {
+  const std::int64_t n = x.shape().n;
+  dx.resize(x.shape());
+  const ConstMatrixMap w(weight_.value.data(), options_.units, in_features_);
+  const ConstMatrixMap dys(dy.data(), n, options_.units);  // (N, units)
+  const ConstMatrixMap xs(x.data(), n, in_features_);      // (N, K)
+
+  // dx (N, K) = dy (N, units) · W (units, K), by row chunks.
+  parallel_chunks(n, kRowChunk, [&](std::int64_t r0, std::int64_t r1) {
+    MatrixMap dxs(dx.data() + r0 * in_features_, r1 - r0, in_features_);
+    dxs.noalias() = dys.middleRows(r0, r1 - r0) * w;
+  });
+
+  // dW (units, K) += dyᵀ · x and db += Σ_n dy, by output-feature chunks: each element's sum over
+  // the batch is computed by one task, in one fixed order.
+  parallel_chunks(options_.units, kFeatureChunk, [&](std::int64_t o0, std::int64_t o1) {
+    MatrixMap dw(weight_.grad.data() + o0 * in_features_, o1 - o0, in_features_);
+    dw.noalias() += dys.middleCols(o0, o1 - o0).transpose() * xs;
+    if (options_.use_bias) {
+      for (std::int64_t o = o0; o < o1; ++o) {
+        float sum = 0.f;
+        for (std::int64_t r = 0; r < n; ++r) sum += dys(r, o);
+        bias_.grad[o] += sum;
+      }
+    }
+  });
+}
+
+std::vector<Parameter*> Dense::parameters() {
+  if (options_.use_bias) return {&weight_, &bias_};
+  return {&weight_};
+}
+
+Json Dense::config() const {
+  return {{"units", options_.units}, {"init", options_.init}, {"use_bias", options_.use_bias}};
+}
+
+}  // namespace kiln::nn

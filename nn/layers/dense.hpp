@@ -1,0 +1,40 @@
+// Dense (fully connected): y = x · Wᵀ + b.
+// x is read as (N, K) with K = C·H·W of its per-sample shape (so no Flatten is needed before it);
+// weight is (units, K), bias is (units), y is (N, units, 1, 1).
+// Options: units (> 0), init ("he_normal" | "glorot_uniform"), use_bias (default true).
+// Rows are computed in fixed chunks (nn/parallel.hpp), so results do not depend on the thread count.
+#pragma once
+
+#include "nn/layer.hpp"
+
+namespace kiln::nn {
+
+struct DenseOptions {
+  std::int64_t units = 0;
+  std::string init = "he_normal";
+  bool use_bias = true;
+};
+
+class Dense final : public Layer {
+ public:
+  explicit Dense(DenseOptions options);
+  static constexpr std::string_view kType = "dense";
+
+  std::string_view type() const override { return kType; }
+  Shape build(const Shape& input) override;
+  void initialize(Rng& rng) override;
+  void forward(const Tensor& x, Tensor& y, const StepContext& ctx) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
+  std::vector<Parameter*> parameters() override;
+  Json config() const override;
+
+  const DenseOptions& options() const { return options_; }
+
+ private:
+  DenseOptions options_;
+  std::int64_t in_features_ = 0;
+  Parameter weight_;  // (units, in_features)
+  Parameter bias_;    // (units)
+};
+
+}  // namespace kiln::nn

@@ -1,0 +1,91 @@
+#include "nn/trainer.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+#include "nn/error.hpp"
+#include "nn/loss.hpp"
+
+namespace kiln::nn {
+namespace {
+
+void check_source_fits(const Sequential& model, const BatchSource& source) {
+  if (source.sample_shape() != model.input_shape()) {
+    throw Error("the data has samples of shape " + source.sample_shape().str() +
+                " but the model expects " + model.input_shape().str() +
+                "; preprocess the data to the model's input size or build a new model");
+  }
+}
+
+}  // namespace
+
+void Trainer::fit(Sequential& model, Optimizer& optimizer, BatchSource& source, TrainState& state,
+                  std::int64_t epochs, std::span<Callback* const> callbacks) {
+  check_source_fits(model, source);
+  const std::vector<Parameter*> params = model.parameters();
+  Batch batch;
+  Tensor dlogits;
+  while (state.epoch < epochs) {
+    const auto start = std::chrono::steady_clock::now();
+    source.start_epoch(static_cast<std::uint64_t>(state.epoch));
+    double loss_sum = 0.0;
+    std::int64_t correct = 0, samples = 0, batch_index = 0;
+    while (source.next(batch)) {
+      const StepContext ctx{Mode::kTrain, state.seed, static_cast<std::uint64_t>(state.epoch),
+                            batch.indices};
+      model.zero_grad();
+      const Tensor& logits = model.forward(batch.inputs, ctx);
+      const auto result = SoftmaxCrossEntropy::compute(logits, batch.labels, &dlogits);
+      if (!std::isfinite(result.loss)) {
+        std::ostringstream msg;
+        msg << "training loss became " << result.loss << " at epoch " << state.epoch + 1
+            << ", step " << state.step << "; the learning rate (" << state.learning_rate
+            << ") is the usual cause: lower it";
+        throw Error(msg.str());
+      }
+      model.backward(batch.inputs, dlogits);
+      optimizer.step(params, state.learning_rate);
+      ++state.step;
+      loss_sum += result.loss * static_cast<double>(batch.size());
+      correct += result.correct;
+      samples += batch.size();
+      for (Callback* cb : callbacks) cb->on_batch_end(state, batch_index, result.loss);
+      ++batch_index;
+    }
+    ++state.epoch;
+    EpochLogs logs;
+    logs.epoch = state.epoch;
+    logs.samples = samples;
+    logs.loss = samples ? loss_sum / static_cast<double>(samples) : 0.0;
+    logs.accuracy = samples ? static_cast<double>(correct) / static_cast<double>(samples) : 0.0;
+    logs.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    bool stop = false;
+    for (Callback* cb : callbacks) stop |= cb->on_epoch_end(state, logs) == Verdict::kStop;
+    if (stop) break;
+  }
+}
+
+EvalResult Trainer::evaluate(Sequential& model, BatchSource& source) {
+  check_source_fits(model, source);
+  source.start_epoch(0);
+  Batch batch;
+  EvalResult out;
+  double loss_sum = 0.0;
+  std::int64_t correct = 0;
+  while (source.next(batch)) {
+    const StepContext ctx{Mode::kEval, 0, 0, batch.indices};
+    const Tensor& logits = model.forward(batch.inputs, ctx);
+    const auto result = SoftmaxCrossEntropy::compute(logits, batch.labels, nullptr);
+    loss_sum += result.loss * static_cast<double>(batch.size());
+    correct += result.correct;
+    out.samples += batch.size();
+  }
+  if (out.samples > 0) {
+    out.loss = loss_sum / static_cast<double>(out.samples);
+    out.accuracy = static_cast<double>(correct) / static_cast<double>(out.samples);
+  }
+  return out;
+}
+
+}  // namespace kiln::nn

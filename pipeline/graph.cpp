@@ -1,0 +1,229 @@
+#include "pipeline/graph.hpp"
+
+#include <tbb/flow_graph.h>
+#include <tbb/task_arena.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+#include "nn/error.hpp"
+#include "pipeline/pack.hpp"
+#include "pipeline/sample.hpp"
+
+namespace kiln::pipeline {
+
+using SamplePtr = std::shared_ptr<Sample>;
+namespace flow = tbb::flow;
+
+struct EpochGraph::Impl {
+  EpochSpec spec;
+  tbb::task_arena arena;  // concurrency from spec.threads
+  std::unique_ptr<flow::graph> graph;
+
+  // Batcher state: touched only by the serial batcher node.
+  nn::Batch pending;
+  std::uint64_t received = 0;
+  bool failed = false;
+
+  // Hand-off to the consumer.
+  std::mutex mutex;
+  std::deque<BatchItem> ready;
+  std::atomic<std::int64_t> in_flight{0};
+  std::atomic<std::int64_t> peak{0};
+
+  std::unique_ptr<flow::input_node<std::uint64_t>> input;
+  std::unique_ptr<flow::limiter_node<std::uint64_t, std::int64_t>> limiter;
+  std::unique_ptr<flow::function_node<std::uint64_t, SamplePtr>> read;
+  std::unique_ptr<flow::function_node<SamplePtr, SamplePtr>> augment;
+  std::unique_ptr<flow::function_node<SamplePtr, SamplePtr>> pack;
+  std::unique_ptr<flow::sequencer_node<SamplePtr>> sequencer;
+  std::unique_ptr<flow::function_node<SamplePtr, flow::continue_msg>> batcher;
+
+  explicit Impl(EpochSpec s)
+      : spec(std::move(s)),
+        arena(spec.threads > 0 ? spec.threads : tbb::task_arena::automatic) {}
+  void build();
+  void push(BatchItem item) {
+    std::lock_guard lock(mutex);
+    ready.push_back(std::move(item));
+  }
+  void start_batch();
+  void add_to_batch(const Sample& sample);
+};
+
+void EpochGraph::Impl::start_batch() {
+  const io::DatasetReader& r = *spec.reader;
+  pending = {};
+  pending.inputs.resize({spec.batch_size, r.channels(), r.height(), r.width()});
+  pending.labels.reserve(static_cast<std::size_t>(spec.batch_size));
+  pending.indices.reserve(static_cast<std::size_t>(spec.batch_size));
+}
+
+void EpochGraph::Impl::add_to_batch(const Sample& sample) {
+  const std::size_t row = pending.labels.size();
+  std::memcpy(pending.inputs.data() + row * sample.packed.size(), sample.packed.data(),
+              sample.packed.size() * sizeof(float));
+  pending.labels.push_back(sample.label);
+  pending.indices.push_back(sample.index);
+}
+
+void EpochGraph::Impl::build() {
+  graph = std::make_unique<flow::graph>();
+  flow::graph& g = *graph;
+  const std::uint64_t total = spec.order.size();
+
+  // Positions of the epoch, in order. input_node runs serially, so a plain counter is safe.
+  input = std::make_unique<flow::input_node<std::uint64_t>>(
+      g, [this, next = std::uint64_t{0}, total](tbb::flow_control& control) mutable {
+        if (next == total) {
+          control.stop();
+          return std::uint64_t{0};
+        }
+        return next++;
+      });
+
+  limiter = std::make_unique<flow::limiter_node<std::uint64_t, std::int64_t>>(
+      g, static_cast<std::size_t>(spec.max_in_flight));
+
+  read = std::make_unique<flow::function_node<std::uint64_t, SamplePtr>>(
+      g, flow::unlimited, [this](std::uint64_t position) {
+        // Counted here, past the limiter: this is what the limiter bounds.
+        const std::int64_t now = ++in_flight;
+        std::int64_t seen = peak.load();
+        while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+        }
+        auto s = std::make_shared<Sample>();
+        s->position = position;
+        s->index = spec.order[position];
+        try {
+          const io::DatasetReader& r = *spec.reader;
+          s->label = r.labels()[s->index];
+          s->image.create(static_cast<int>(r.height()), static_cast<int>(r.width()),
+                          CV_8UC(static_cast<int>(r.channels())));
+          r.read_image(static_cast<std::int64_t>(s->index),
+                       {s->image.data, static_cast<std::size_t>(r.image_bytes())});
+        } catch (const std::exception& e) {
+          s->error = e.what();
+        }
+        return s;
+      });
+
+  // Stage j (1-based) of the list draws from Rng{seed, epoch, index, j}.
+  augment = std::make_unique<flow::function_node<SamplePtr, SamplePtr>>(
+      g, flow::unlimited, [this](SamplePtr s) {
+        if (!s->error.empty()) return s;
+        try {
+          std::uint32_t slot = 1;
+          for (const auto& stage : *spec.stages) {
+            stage->run(s->image, spec.mode, {spec.seed, spec.epoch, s->index, slot++});
+          }
+        } catch (const std::exception& e) {
+          s->error = e.what();
+        }
+        return s;
+      });
+
+  pack = std::make_unique<flow::function_node<SamplePtr, SamplePtr>>(
+      g, flow::unlimited, [this](SamplePtr s) {
+        if (!s->error.empty()) return s;
+        try {
+          const io::DatasetReader& r = *spec.reader;
+          if (s->image.rows != r.height() || s->image.cols != r.width()) {
+            throw Error("a stage changed the image size to " + std::to_string(s->image.cols) + "x" +
+                        std::to_string(s->image.rows) + "; batches need every sample at the same size");
+          }
+          if (!s->image.isContinuous()) s->image = s->image.clone();
+          s->packed.resize(static_cast<std::size_t>(r.image_bytes()));
+          pack_image(s->image, *spec.normalization, s->packed);
+          s->image.release();
+        } catch (const std::exception& e) {
+          s->error = e.what();
+        }
+        return s;
+      });
+
+  sequencer = std::make_unique<flow::sequencer_node<SamplePtr>>(
+      g, [](const SamplePtr& s) { return static_cast<std::size_t>(s->position); });
+
+  // Serial: assembles batches in order and hands them over. Never blocks (the limiter bounds
+  // how much can pile up in `ready`).
+  batcher = std::make_unique<flow::function_node<SamplePtr, flow::continue_msg>>(
+      g, flow::serial, [this, total](SamplePtr s) {
+        ++received;
+        if (failed) return flow::continue_msg();
+        if (!s->error.empty()) {
+          failed = true;
+          push({{}, false, spec.reader->path() + ": sample " + std::to_string(s->index) + ": " + s->error});
+          return flow::continue_msg();
+        }
+        if (pending.labels.empty()) start_batch();
+        add_to_batch(*s);
+        const bool last = received == total;
+        if (static_cast<std::int64_t>(pending.labels.size()) == spec.batch_size ||
+            (last && !pending.labels.empty() && !spec.drop_last)) {
+          const auto rows = static_cast<std::int64_t>(pending.labels.size());
+          pending.inputs.resize(pending.inputs.shape().with_n(rows));
+          push({std::move(pending), false, {}});
+          pending = {};
+        }
+        if (last) push({{}, true, {}});
+        return flow::continue_msg();
+      });
+
+  flow::make_edge(*input, *limiter);
+  flow::make_edge(*limiter, *read);
+  flow::make_edge(*read, *augment);
+  flow::make_edge(*augment, *pack);
+  flow::make_edge(*pack, *sequencer);
+  flow::make_edge(*sequencer, *batcher);
+}
+
+EpochGraph::EpochGraph(EpochSpec spec) : impl_(std::make_unique<Impl>(std::move(spec))) {
+  Impl& im = *impl_;
+  if (im.spec.batch_size < 1) throw Error("batch size must be >= 1");
+  im.spec.max_in_flight = std::max(im.spec.max_in_flight, im.spec.batch_size);
+  im.arena.execute([&] {
+    im.build();
+    if (im.spec.order.empty()) {
+      im.push({{}, true, {}});
+    } else {
+      im.input->activate();
+    }
+  });
+}
+
+EpochGraph::~EpochGraph() {
+  Impl& im = *impl_;
+  im.arena.execute([&] {
+    im.graph->cancel();
+    im.graph->wait_for_all();
+  });
+}
+
+BatchItem EpochGraph::next() {
+  Impl& im = *impl_;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    {
+      std::lock_guard lock(im.mutex);
+      if (!im.ready.empty()) {
+        BatchItem item = std::move(im.ready.front());
+        im.ready.pop_front();
+        // The consumer owns these samples now: free their slots so the graph refills.
+        if (const std::int64_t rows = item.batch.size(); rows > 0) {
+          im.in_flight -= rows;
+          im.arena.execute([&] { im.limiter->decrementer().try_put(rows); });
+        }
+        return item;
+      }
+    }
+    // Nothing ready: help run the graph until it is idle. Idle means the limiter is full or the
+    // epoch is done; either way a batch (or the end) is then ready, since max_in_flight >= batch.
+    im.arena.execute([&] { im.graph->wait_for_all(); });
+  }
+  throw Error("internal error: the pipeline went idle without producing a batch");
+}
+
+std::int64_t EpochGraph::peak_in_flight() const { return impl_->peak.load(); }
+
+}  // namespace kiln::pipeline

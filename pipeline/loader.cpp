@@ -1,0 +1,66 @@
+#include "pipeline/loader.hpp"
+
+#include <algorithm>
+
+#include "nn/error.hpp"
+#include "pipeline/epoch_order.hpp"
+#include "pipeline/graph.hpp"
+
+namespace kiln::pipeline {
+
+Loader::Loader(std::shared_ptr<const io::DatasetReader> reader, Normalization normalization,
+               std::vector<std::unique_ptr<Stage>> stages, LoaderOptions options)
+    : reader_(std::move(reader)),
+      normalization_(std::move(normalization)),
+      stages_(std::move(stages)),
+      options_(options) {
+  if (options_.batch_size < 1) {
+    throw Error("batch size must be >= 1, got " + std::to_string(options_.batch_size));
+  }
+  if (options_.prefetch_batches < 1) {
+    throw Error("prefetch must be >= 1 batch, got " + std::to_string(options_.prefetch_batches));
+  }
+  if (options_.limit < 0) throw Error("limit must be >= 0, got " + std::to_string(options_.limit));
+  normalization_.check_compatible(reader_->channels(), reader_->channel_order(), reader_->path());
+}
+
+Loader::~Loader() = default;
+
+nn::Shape Loader::sample_shape() const {
+  return {1, reader_->channels(), reader_->height(), reader_->width()};
+}
+
+std::int64_t Loader::num_samples() const {
+  return options_.limit > 0 ? std::min(options_.limit, reader_->size()) : reader_->size();
+}
+
+void Loader::start_epoch(std::uint64_t epoch) {
+  graph_.reset();  // abandons (cancels) what is left of the previous epoch
+  EpochSpec spec;
+  spec.reader = reader_.get();
+  spec.stages = &stages_;
+  spec.normalization = &normalization_;
+  spec.mode = options_.mode;
+  spec.seed = options_.seed;
+  spec.epoch = epoch;
+  const bool shuffle = options_.shuffle && options_.mode == nn::Mode::kTrain;
+  spec.order = epoch_order(static_cast<std::uint64_t>(num_samples()), options_.seed, epoch, shuffle);
+  spec.batch_size = options_.batch_size;
+  spec.max_in_flight = max_in_flight();
+  spec.drop_last = options_.drop_last;
+  spec.threads = options_.threads;
+  graph_ = std::make_unique<EpochGraph>(std::move(spec));
+}
+
+bool Loader::next(nn::Batch& batch) {
+  if (!graph_) throw Error("Loader::next() called before start_epoch()");
+  BatchItem item = graph_->next();
+  if (!item.error.empty()) throw Error(item.error);
+  if (item.end) return false;
+  batch = std::move(item.batch);
+  return true;
+}
+
+std::int64_t Loader::peak_in_flight() const { return graph_ ? graph_->peak_in_flight() : 0; }
+
+}  // namespace kiln::pipeline

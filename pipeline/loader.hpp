@@ -1,0 +1,56 @@
+// Loader: a kiln HDF5 dataset streamed through the flow graph (pipeline/graph.hpp) as an
+// nn::BatchSource. Train mode shuffles and runs the stages' random draws; eval mode keeps the
+// stored order and uses the stages' deterministic eval() forms.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "io/dataset_reader.hpp"
+#include "nn/batch_source.hpp"
+#include "nn/layer.hpp"
+#include "pipeline/normalize.hpp"
+#include "pipeline/transform.hpp"
+
+namespace kiln::pipeline {
+
+class EpochGraph;
+
+struct LoaderOptions {
+  std::int64_t batch_size = 128;
+  std::uint64_t seed = 0;
+  nn::Mode mode = nn::Mode::kTrain;
+  bool shuffle = true;          // only in train mode
+  bool drop_last = false;
+  std::int64_t prefetch_batches = 4;  // samples in flight = prefetch_batches * batch_size
+  int threads = 0;              // 0: all cores
+  std::int64_t limit = 0;       // > 0: use only the first `limit` samples
+};
+
+class Loader final : public nn::BatchSource {
+ public:
+  // Throws kiln::Error when the options are out of range or the normalization does not fit the
+  // dataset's channels.
+  Loader(std::shared_ptr<const io::DatasetReader> reader, Normalization normalization,
+         std::vector<std::unique_ptr<Stage>> stages, LoaderOptions options);
+  ~Loader() override;
+
+  nn::Shape sample_shape() const override;
+  std::int64_t num_samples() const override;
+  void start_epoch(std::uint64_t epoch) override;
+  bool next(nn::Batch& batch) override;
+
+  // Peak samples in flight during the current epoch (never above prefetch_batches * batch_size).
+  std::int64_t peak_in_flight() const;
+  std::int64_t max_in_flight() const { return options_.prefetch_batches * options_.batch_size; }
+
+ private:
+  std::shared_ptr<const io::DatasetReader> reader_;
+  Normalization normalization_;
+  std::vector<std::unique_ptr<Stage>> stages_;
+  LoaderOptions options_;
+  std::unique_ptr<EpochGraph> graph_;
+};
+
+}  // namespace kiln::pipeline

@@ -1,0 +1,23 @@
+// Sample: one image travelling through the flow graph (DESIGN "Data flow inside the pipeline").
+// position orders the epoch (the sequencer's key); index is the dataset index (the RNG key).
+// Failures travel as data in `error`: an exception thrown in a graph body would cancel the graph.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+namespace kiln::pipeline {
+
+struct Sample {
+  std::uint64_t position = 0;  // place in this epoch's order: 0, 1, 2, ...
+  std::uint64_t index = 0;     // index in the dataset
+  std::int32_t label = 0;
+  cv::Mat image;               // (H, W, C) uint8, RGB or L, until packed
+  std::vector<float> packed;   // (C, H, W) normalized float, filled by the pack stage
+  std::string error;           // non-empty: what went wrong with this sample
+};
+
+}  // namespace kiln::pipeline

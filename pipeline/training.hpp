@@ -1,0 +1,52 @@
+// train_model: the whole of `kiln train` as a library call: open the data, build the stages,
+// the model and the optimizer, run the trainer with per-epoch validation, save the model file
+// with its preprocessing (normalization + eval stages, DESIGN contract 2).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "nn/json.hpp"
+#include "nn/trainer.hpp"
+
+namespace kiln::pipeline {
+
+struct TrainRequest {
+  std::string train_path;       // kiln HDF5 dataset
+  std::string validation_path;  // optional: evaluated after every epoch
+  std::string output_path;      // model file, written atomically
+  std::string model = "mlp";    // built-in model name (nn/zoo.hpp)
+  std::int64_t epochs = 5;
+  std::int64_t batch_size = 128;
+  float learning_rate = 0.01f;
+  float momentum = 0.9f;
+  bool nesterov = false;
+  std::uint64_t seed = 1;
+  int threads = 0;              // 0: all cores
+  Json train_stages = Json::array();  // e.g. [{"type": "horizontal_flip", "p": 0.5}]
+  std::int64_t limit = 0;       // > 0: train on the first `limit` samples only
+};
+
+struct EpochReport {
+  nn::EpochLogs train;
+  std::optional<nn::EvalResult> validation;
+  std::int64_t epochs = 0;  // planned
+};
+
+struct TrainObserver {
+  std::function<void(const std::string& model_summary)> on_start;
+  std::function<void(const EpochReport&)> on_epoch;
+};
+
+struct TrainResult {
+  nn::EpochLogs last_epoch;
+  std::optional<nn::EvalResult> validation;
+};
+
+// Throws kiln::Error for bad options, unreadable data or a diverging loss; the output file is
+// written only when training completes.
+TrainResult train_model(const TrainRequest& request, const TrainObserver& observer = {});
+
+}  // namespace kiln::pipeline
