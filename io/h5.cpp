@@ -259,11 +259,18 @@ Dataset Location::create_dataset(const std::string& name, Type type,
 }
 
 Dataset Location::open_dataset(const std::string& name) const {
+  return open_dataset(name, std::size_t{1} << 20);  // HDF5's default chunk cache
+}
+
+Dataset Location::open_dataset(const std::string& name, std::size_t chunk_cache_bytes) const {
   if (!exists(name)) {
     throw Error(*file_ + ": dataset " + join(name_, name) +
                 " is missing; is this a kiln file? (kiln preprocess writes them)");
   }
-  const hid_t d = H5Dopen2(id_, name.c_str(), H5P_DEFAULT);
+  Temp access(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose);
+  // 12421 hash slots: a prime, as the HDF5 guide advises, ample for the chunks a cache holds.
+  H5Pset_chunk_cache(access.get(), 12421, chunk_cache_bytes, 1.0);
+  const hid_t d = H5Dopen2(id_, name.c_str(), access.get());
   if (d < 0) throw Error(*file_ + ": " + join(name_, name) + " is not a dataset");
   return Dataset(Kind::kDataset, d, file_, join(name_, name));
 }
@@ -338,6 +345,11 @@ bool Dataset::has_type(Type type) const {
   Temp wanted(H5Tget_native_type(stored(type), H5T_DIR_ASCEND), H5Tclose);
   Temp actual_native(H5Tget_native_type(actual.get(), H5T_DIR_ASCEND), H5Tclose);
   return H5Tequal(actual_native.get(), wanted.get()) > 0;
+}
+
+bool Dataset::is_filtered() const {
+  Temp plist(H5Dget_create_plist(id_), H5Pclose);
+  return H5Pget_nfilters(plist.get()) > 0;
 }
 
 void Dataset::write(const void* data, Type type) {

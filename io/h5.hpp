@@ -71,6 +71,9 @@ class Location : public Object {
   Dataset create_dataset(const std::string& name, Type type, const std::vector<std::uint64_t>& dims,
                          const DatasetOptions& options = {});
   Dataset open_dataset(const std::string& name) const;
+  // With an explicit chunk cache size in bytes. 0 makes uncompressed reads go straight to the file
+  // for just the selected bytes, the right choice for random access to single rows.
+  Dataset open_dataset(const std::string& name, std::size_t chunk_cache_bytes) const;
   // One-dimensional dataset of variable-length UTF-8 strings (h5py reads them as str/bytes).
   void write_strings(const std::string& name, const std::vector<std::string>& values);
   std::vector<std::string> read_strings(const std::string& name) const;
@@ -99,6 +102,8 @@ class Dataset : public Object {
   std::vector<std::uint64_t> dims() const;
   // Whether the stored element type is `type` (class, size and signedness).
   bool has_type(Type type) const;
+  // Whether the data passes through filters (compression) on its way to disk.
+  bool is_filtered() const;
 
   // Whole-dataset transfer; the buffer holds product(dims) elements of `type`.
   void write(const void* data, Type type);

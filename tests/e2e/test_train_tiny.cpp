@@ -1,0 +1,114 @@
+// End to end on a small synthetic IDX set: import → train (streamed, augmented) → evaluate,
+// through the same library calls the kiln commands make.
+#include <gtest/gtest.h>
+
+#include <tbb/global_control.h>
+
+#include "io/dataset_reader.hpp"
+#include "io/idx_import.hpp"
+#include "io/model_file.hpp"
+#include "nn/error.hpp"
+#include "pipeline/evaluator.hpp"
+#include "pipeline/training.hpp"
+#include "tests/support/dataset_files.hpp"
+#include "tests/support/idx_files.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace kiln {
+namespace {
+
+class TinyRun : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string d = dir_.path().string();
+    auto [train_images, train_labels] = testing::write_synthetic_idx(d, "train", 600, 12, 10, 4, 1);
+    auto [test_images, test_labels] = testing::write_synthetic_idx(d, "test", 200, 12, 10, 4, 2);
+    io::import_idx({train_images, train_labels, dir_.file("train.h5"), {"n", "e", "s", "w"}, "test", 0});
+    io::import_idx({test_images, test_labels, dir_.file("test.h5"), {"n", "e", "s", "w"}, "test", 0});
+  }
+
+  pipeline::TrainRequest request(const std::string& output) const {
+    pipeline::TrainRequest r;
+    r.train_path = dir_.file("train.h5");
+    r.validation_path = dir_.file("test.h5");
+    r.output_path = dir_.file(output);
+    r.epochs = 3;
+    r.batch_size = 32;
+    r.learning_rate = 0.01f;
+    r.seed = 5;
+    r.train_stages = Json::array({{{"type", "horizontal_flip"}, {"p", 0.5}}});
+    return r;
+  }
+
+  testing::TempDir dir_;
+};
+
+TEST_F(TinyRun, TrainsAndEvaluatesFromTheModelFile) {
+  std::vector<pipeline::EpochReport> epochs;
+  pipeline::TrainObserver observer;
+  observer.on_epoch = [&](const pipeline::EpochReport& r) { epochs.push_back(r); };
+  const auto result = pipeline::train_model(request("model.h5"), observer);
+  ASSERT_EQ(epochs.size(), 3u);
+  EXPECT_LT(epochs.back().train.loss, epochs.front().train.loss);
+  ASSERT_TRUE(result.validation.has_value());
+
+  const auto report = pipeline::evaluate_model({dir_.file("model.h5"), dir_.file("test.h5"), 64, 0});
+  EXPECT_EQ(report.result.samples, 200);
+  EXPECT_GT(report.result.accuracy, 0.95);
+  // Evaluate reproduces the validation of the last epoch: same data, same preprocessing.
+  EXPECT_NEAR(report.result.accuracy, result.validation->accuracy, 1e-12);
+  EXPECT_NEAR(report.result.loss, result.validation->loss, 1e-6);
+  EXPECT_EQ(report.class_names, (std::vector<std::string>{"n", "e", "s", "w"}));
+}
+
+TEST_F(TinyRun, SameSeedSameWeightsWithOneOrTwoThreads) {
+  {
+    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, 1);
+    pipeline::train_model(request("one.h5"));
+  }
+  {
+    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, 2);
+    pipeline::train_model(request("two.h5"));
+  }
+  auto one = io::load_model(dir_.file("one.h5"));
+  auto two = io::load_model(dir_.file("two.h5"));
+  auto a = one.model.parameters(), b = two.model.parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ASSERT_TRUE(std::equal(a[i]->value.span().begin(), a[i]->value.span().end(), b[i]->value.span().begin()))
+        << "parameter " << i << " differs between 1 and 2 threads";
+  }
+}
+
+TEST_F(TinyRun, EvaluationUsesTheModelsNormalizationNotTheDatasets) {
+  pipeline::train_model(request("model.h5"));
+  const auto before = pipeline::evaluate_model({dir_.file("model.h5"), dir_.file("test.h5"), 64, 0});
+  // A dataset with the same images but other statistics (fitted on a different set) must give
+  // the same result: the statistics come from the model file.
+  const std::string d = dir_.path().string();
+  auto [images, labels] = testing::write_synthetic_idx(d, "test", 200, 12, 10, 4, 2);
+  const auto model = io::load_model(dir_.file("model.h5"));
+  const auto stored_mean = model.preprocessing.at("normalization").at("mean").at(0).get<double>();
+  const io::DatasetReader test(dir_.file("test.h5"));
+  ASSERT_NE(stored_mean, test.statistics().mean[0]);  // the test set's own mean differs
+  const auto again = pipeline::evaluate_model({dir_.file("model.h5"), dir_.file("test.h5"), 17, 1});
+  EXPECT_EQ(before.result.accuracy, again.result.accuracy);
+  EXPECT_NEAR(before.result.loss, again.result.loss, 1e-6);
+}
+
+TEST_F(TinyRun, MismatchedDataIsAClearError) {
+  pipeline::train_model(request("model.h5"));
+  testing::write_indexed_dataset(dir_.file("rgb.h5"), 10, 12, 10, 3, 4);
+  try {
+    pipeline::evaluate_model({dir_.file("model.h5"), dir_.file("rgb.h5"), 8, 0});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("channel"), std::string::npos) << e.what();
+  }
+  testing::write_indexed_dataset(dir_.file("big.h5"), 10, 20, 20, 1, 4);
+  EXPECT_THROW(pipeline::evaluate_model({dir_.file("model.h5"), dir_.file("big.h5"), 8, 0}), Error);
+  EXPECT_THROW(pipeline::evaluate_model({dir_.file("test.h5"), dir_.file("test.h5"), 8, 0}), Error);
+}
+
+}  // namespace
+}  // namespace kiln

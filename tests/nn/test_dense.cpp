@@ -1,0 +1,97 @@
+#include <gtest/gtest.h>
+
+#include <tbb/global_control.h>
+
+#include "nn/error.hpp"
+#include "nn/layers/activations.hpp"
+#include "nn/layers/dense.hpp"
+#include "nn/layers/registry.hpp"
+#include "tests/support/gradient_check.hpp"
+
+namespace kiln::nn {
+namespace {
+
+TEST(Dense, GradientsMatchFiniteDifferences) {
+  Dense dense({7, "he_normal", true});
+  testing::expect_gradients_match(dense, {3, 2, 3, 2});
+}
+
+TEST(Dense, GradientsMatchWithoutBiasOnLargeBatch) {
+  // 70 rows: more than one row chunk, so the chunked paths are checked too.
+  Dense dense({3, "glorot_uniform", false});
+  testing::expect_gradients_match(dense, {70, 4, 1, 1});
+}
+
+TEST(Dense, ForwardMatchesHandComputedValues) {
+  Dense dense({2, "he_normal", true});
+  dense.build({1, 3, 1, 1});
+  auto params = dense.parameters();
+  // W = [[1, 2, 3], [-1, 0, 1]], b = [0.5, -0.5]
+  const float w[] = {1, 2, 3, -1, 0, 1};
+  std::copy(std::begin(w), std::end(w), params[0]->value.data());
+  params[1]->value[0] = 0.5f;
+  params[1]->value[1] = -0.5f;
+  Tensor x({2, 3, 1, 1});
+  const float xs[] = {1, 1, 1, 2, 0, -1};
+  std::copy(std::begin(xs), std::end(xs), x.data());
+  Tensor y;
+  dense.forward(x, y, {});
+  ASSERT_EQ(y.shape(), (Shape{2, 2, 1, 1}));
+  EXPECT_FLOAT_EQ(y[0], 6.5f);   // 1+2+3+0.5
+  EXPECT_FLOAT_EQ(y[1], -0.5f);  // -1+0+1-0.5
+  EXPECT_FLOAT_EQ(y[2], -0.5f);  // 2+0-3+0.5
+  EXPECT_FLOAT_EQ(y[3], -3.5f);  // -2+0-1-0.5
+}
+
+TEST(Dense, ResultsDoNotDependOnTheThreadCount) {
+  auto run = [](int threads) {
+    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+    Dense dense({33, "he_normal", true});
+    dense.build({1, 50, 1, 1});
+    Rng rng({1, 0, 0, kSlotInit});
+    dense.initialize(rng);
+    Tensor x({200, 50, 1, 1}), y, dy({200, 33, 1, 1}), dx;
+    testing::fill_uniform(x, 1, -1, 1);
+    testing::fill_uniform(dy, 2, -1, 1);
+    dense.forward(x, y, {});
+    dense.backward(x, y, dy, dx);
+    std::vector<float> all(y.span().begin(), y.span().end());
+    all.insert(all.end(), dx.span().begin(), dx.span().end());
+    for (Parameter* p : dense.parameters()) all.insert(all.end(), p->grad.span().begin(), p->grad.span().end());
+    return all;
+  };
+  EXPECT_EQ(run(1), run(2));
+}
+
+TEST(Dense, RejectsBadOptions) {
+  EXPECT_THROW(Dense({0, "he_normal", true}), Error);
+  EXPECT_THROW(Dense({3, "uniformish", true}), Error);
+}
+
+TEST(Relu, GradientsMatchFiniteDifferences) {
+  Relu relu;
+  // Inputs kept away from the kink at 0, where the derivative is undefined.
+  testing::GradientCheckOptions o;
+  o.epsilon = 1e-3f;
+  o.input_lo = 0.05f;
+  testing::expect_gradients_match(relu, {2, 3, 4, 5}, o);
+  Relu negative;
+  o.input_lo = -1.f;
+  o.input_hi = -0.05f;
+  testing::expect_gradients_match(negative, {2, 3, 4, 5}, o);
+}
+
+TEST(Registry, BuildsLayersAndRejectsTypos) {
+  EXPECT_EQ(make_layer("dense", {{"units", 4}})->type(), "dense");
+  EXPECT_EQ(make_layer("relu", Json::object())->type(), "relu");
+  try {
+    make_layer("dense", {{"unit", 4}});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown option 'unit'"), std::string::npos);
+  }
+  EXPECT_THROW(make_layer("conv9d", Json::object()), Error);
+}
+
+}  // namespace
+}  // namespace kiln::nn

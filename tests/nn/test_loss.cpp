@@ -1,0 +1,72 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "nn/error.hpp"
+#include "nn/loss.hpp"
+#include "tests/support/gradient_check.hpp"
+
+namespace kiln::nn {
+namespace {
+
+TEST(SoftmaxCrossEntropy, UniformLogitsGiveLogK) {
+  Tensor logits({2, 4, 1, 1}, 0.3f);
+  const std::vector<std::int32_t> labels = {1, 3};
+  const auto r = SoftmaxCrossEntropy::compute(logits, labels, nullptr);
+  EXPECT_NEAR(r.loss, std::log(4.0), 1e-6);
+}
+
+TEST(SoftmaxCrossEntropy, HandComputedCase) {
+  Tensor logits({1, 3, 1, 1});
+  logits[0] = 1.f;
+  logits[1] = 2.f;
+  logits[2] = 3.f;
+  const std::vector<std::int32_t> labels = {0};
+  Tensor grad, probs;
+  const auto r = SoftmaxCrossEntropy::compute(logits, labels, &grad, &probs);
+  const double z = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
+  EXPECT_NEAR(r.loss, -std::log(std::exp(1.0) / z), 1e-6);
+  EXPECT_NEAR(probs[2], std::exp(3.0) / z, 1e-6);
+  EXPECT_NEAR(grad[0], std::exp(1.0) / z - 1.0, 1e-6);
+  EXPECT_EQ(r.correct, 0);
+}
+
+TEST(SoftmaxCrossEntropy, GradientMatchesFiniteDifferences) {
+  Tensor logits({5, 7, 1, 1});
+  testing::fill_uniform(logits, 9, -3.f, 3.f);
+  const std::vector<std::int32_t> labels = {0, 6, 3, 3, 1};
+  Tensor grad;
+  SoftmaxCrossEntropy::compute(logits, labels, &grad);
+  const float eps = 1e-3f;
+  for (std::int64_t i = 0; i < logits.size(); ++i) {
+    const float saved = logits[i];
+    logits[i] = saved + eps;
+    const double plus = SoftmaxCrossEntropy::compute(logits, labels, nullptr).loss;
+    logits[i] = saved - eps;
+    const double minus = SoftmaxCrossEntropy::compute(logits, labels, nullptr).loss;
+    logits[i] = saved;
+    EXPECT_NEAR(grad[i], (plus - minus) / (2.0 * eps), 1e-4) << "logit " << i;
+  }
+}
+
+TEST(SoftmaxCrossEntropy, IsStableForHugeLogits) {
+  Tensor logits({1, 3, 1, 1});
+  logits[0] = 1000.f;
+  logits[1] = -1000.f;
+  logits[2] = 999.f;
+  const std::vector<std::int32_t> labels = {2};
+  Tensor grad;
+  const auto r = SoftmaxCrossEntropy::compute(logits, labels, &grad);
+  EXPECT_TRUE(std::isfinite(r.loss));
+  EXPECT_NEAR(r.loss, std::log(1.0 + std::exp(-1.0)) + 1.0, 1e-4);
+  for (float g : grad.span()) EXPECT_TRUE(std::isfinite(g));
+}
+
+TEST(SoftmaxCrossEntropy, RejectsLabelsOutsideTheOutputs) {
+  Tensor logits({1, 3, 1, 1});
+  const std::vector<std::int32_t> labels = {3};
+  EXPECT_THROW(SoftmaxCrossEntropy::compute(logits, labels, nullptr), Error);
+}
+
+}  // namespace
+}  // namespace kiln::nn

@@ -1,0 +1,125 @@
+#include <gtest/gtest.h>
+
+#include "nn/error.hpp"
+#include "nn/model.hpp"
+#include "nn/trainer.hpp"
+#include "nn/zoo.hpp"
+#include "tests/support/gradient_check.hpp"
+
+namespace kiln::nn {
+namespace {
+
+// Two Gaussian blobs per class in 8 dimensions: an MLP separates them easily.
+class InMemorySource final : public BatchSource {
+ public:
+  explicit InMemorySource(std::int64_t n) : n_(n) {}
+  Shape sample_shape() const override { return {1, 8, 1, 1}; }
+  std::int64_t num_samples() const override { return n_; }
+  void start_epoch(std::uint64_t) override { next_ = 0; }
+  bool next(Batch& batch) override {
+    if (next_ >= n_) return false;
+    const std::int64_t rows = std::min<std::int64_t>(16, n_ - next_);
+    batch.inputs.resize({rows, 8, 1, 1});
+    batch.labels.clear();
+    batch.indices.clear();
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const std::int64_t i = next_ + r;
+      Rng rng({3, 0, static_cast<std::uint64_t>(i), 1});
+      const int label = static_cast<int>(i % 3);
+      for (int f = 0; f < 8; ++f) batch.inputs[r * 8 + f] = (f % 3 == label ? 2.f : 0.f) + rng.normal(0, 0.5f);
+      batch.labels.push_back(label);
+      batch.indices.push_back(static_cast<std::uint64_t>(i));
+    }
+    next_ += rows;
+    return true;
+  }
+
+ private:
+  std::int64_t n_;
+  std::int64_t next_ = 0;
+};
+
+TEST(Sequential, ConfigRoundTripsAndInfersShapes) {
+  Sequential model = Sequential::from_config(builtin_model("mlp", {1, 1, 28, 28}, 10));
+  EXPECT_EQ(model.output_shape(), (Shape{1, 10, 1, 1}));
+  EXPECT_EQ(model.parameter_count(), 784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10);
+  Sequential again = Sequential::from_config(model.config());
+  EXPECT_EQ(again.config(), model.config());
+  EXPECT_NE(model.summary().find("Total params: 669706"), std::string::npos);
+}
+
+TEST(Sequential, RejectsMalformedConfigs) {
+  EXPECT_THROW(Sequential::from_config({{"layers", Json::array()}}), Error);
+  EXPECT_THROW(Sequential::from_config({{"input", {1, 2, 2}}, {"layers", Json::array()}}), Error);
+  EXPECT_THROW(Sequential::from_config({{"input", {1, 2, 2}}, {"layers", {{{"units", 3}}}}}), Error);
+  EXPECT_THROW(builtin_model("resnet9000", {1, 1, 28, 28}, 10), Error);
+}
+
+TEST(Sequential, WholeModelGradientMatchesFiniteDifferences) {
+  Sequential model = Sequential::from_config(
+      {{"input", {4, 1, 1}},
+       {"layers", {{{"type", "dense"}, {"units", 5}}, {{"type", "relu"}}, {{"type", "dense"}, {"units", 3}}}}});
+  model.initialize(2);
+  Tensor x({2, 4, 1, 1});
+  testing::fill_uniform(x, 4, -1, 1);
+  Tensor dy({2, 3, 1, 1});
+  testing::fill_uniform(dy, 6, -1, 1);
+  model.zero_grad();
+  model.forward(x, {});
+  model.backward(x, dy);
+  const float eps = 1e-2f;
+  for (Parameter* p : model.parameters()) {
+    for (std::int64_t i = 0; i < p->value.size(); ++i) {
+      const float saved = p->value[i];
+      p->value[i] = saved + eps;
+      const double plus = testing::dot_with(model.forward(x, {}), dy);
+      p->value[i] = saved - eps;
+      const double minus = testing::dot_with(model.forward(x, {}), dy);
+      p->value[i] = saved;
+      EXPECT_NEAR(p->grad[i], (plus - minus) / (2 * eps), 2e-2) << p->name << "[" << i << "]";
+    }
+  }
+}
+
+TEST(Trainer, LearnsASeparableProblem) {
+  Sequential model = Sequential::from_config(
+      {{"input", {8, 1, 1}},
+       {"layers", {{{"type", "dense"}, {"units", 16}}, {{"type", "relu"}}, {{"type", "dense"}, {"units", 3}}}}});
+  model.initialize(1);
+  Sgd sgd({0.9f, false});
+  InMemorySource data(300);
+  const EvalResult before = Trainer::evaluate(model, data);
+  TrainState state;
+  state.learning_rate = 0.05f;
+  Trainer::fit(model, sgd, data, state, 5);
+  const EvalResult after = Trainer::evaluate(model, data);
+  EXPECT_EQ(state.epoch, 5);
+  EXPECT_EQ(state.step, 5 * 19);
+  EXPECT_LT(after.loss, before.loss * 0.5);
+  EXPECT_GT(after.accuracy, 0.95);
+}
+
+TEST(Trainer, StopsWithAClearErrorWhenTheLossDiverges) {
+  Sequential model = Sequential::from_config(
+      {{"input", {8, 1, 1}}, {"layers", {{{"type", "dense"}, {"units", 3}}}}});
+  model.initialize(1);
+  Sgd sgd({0.f, false});
+  InMemorySource data(300);
+  TrainState state;
+  state.learning_rate = 1e38f;  // weights overflow to inf within a few steps
+  try {
+    Trainer::fit(model, sgd, data, state, 3);
+    FAIL() << "expected divergence";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("learning rate"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Trainer, RejectsDataOfTheWrongShape) {
+  Sequential model = Sequential::from_config(builtin_model("mlp", {1, 1, 28, 28}, 10));
+  InMemorySource data(10);
+  EXPECT_THROW(Trainer::evaluate(model, data), Error);
+}
+
+}  // namespace
+}  // namespace kiln::nn

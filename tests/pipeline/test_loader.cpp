@@ -1,0 +1,158 @@
+#include <gtest/gtest.h>
+
+#include <tbb/global_control.h>
+
+#include <set>
+
+#include "io/dataset_reader.hpp"
+#include "nn/error.hpp"
+#include "pipeline/loader.hpp"
+#include "pipeline/transforms/registry.hpp"
+#include "tests/support/dataset_files.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace kiln::pipeline {
+namespace {
+
+struct Epoch {
+  std::vector<std::vector<float>> inputs;
+  std::vector<std::vector<std::int32_t>> labels;
+  std::vector<std::vector<std::uint64_t>> indices;
+  std::int64_t peak = 0;
+};
+
+class LoaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = dir_.file("data.h5");
+    testing::write_indexed_dataset(path_, 103, 4, 5, 3, 4);
+    reader_ = std::make_shared<const io::DatasetReader>(path_);
+  }
+
+  Normalization identity() const { return {"RGB", {0.f, 0.f, 0.f}, {1.f, 1.f, 1.f}}; }
+
+  Epoch run(LoaderOptions options, std::uint64_t epoch, const Json& stages = Json::array()) {
+    Loader loader(reader_, identity(), make_stages(stages), options);
+    loader.start_epoch(epoch);
+    Epoch out;
+    nn::Batch batch;
+    while (loader.next(batch)) {
+      out.inputs.emplace_back(batch.inputs.span().begin(), batch.inputs.span().end());
+      out.labels.push_back(batch.labels);
+      out.indices.push_back(batch.indices);
+    }
+    out.peak = loader.peak_in_flight();
+    return out;
+  }
+
+  testing::TempDir dir_;
+  std::string path_;
+  std::shared_ptr<const io::DatasetReader> reader_;
+};
+
+TEST_F(LoaderTest, EveryEpochVisitsEverySampleOnceWithItsOwnPixels) {
+  LoaderOptions options;
+  options.batch_size = 10;
+  options.seed = 3;
+  const Epoch e = run(options, 0);
+  ASSERT_EQ(e.indices.size(), 11u);  // 10 full batches and one of 3
+  EXPECT_EQ(e.indices.back().size(), 3u);
+  std::set<std::uint64_t> seen;
+  for (std::size_t b = 0; b < e.indices.size(); ++b) {
+    for (std::size_t r = 0; r < e.indices[b].size(); ++r) {
+      const std::uint64_t index = e.indices[b][r];
+      EXPECT_TRUE(seen.insert(index).second) << "index " << index << " seen twice";
+      EXPECT_EQ(e.labels[b][r], static_cast<std::int32_t>(index % 4));
+      // Packed as (C, H, W): element (c, y, x) comes from HWC offset (y*W + x)*C + c.
+      const float* sample = e.inputs[b].data() + r * 60;
+      for (int c = 0; c < 3; ++c) {
+        for (int y = 0; y < 4; ++y) {
+          for (int x = 0; x < 5; ++x) {
+            ASSERT_EQ(sample[(c * 4 + y) * 5 + x],
+                      testing::pixel_value(static_cast<std::int64_t>(index), (y * 5 + x) * 3 + c));
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(seen.size(), 103u);
+}
+
+TEST_F(LoaderTest, SameSeedSameBatchesWhateverTheThreadCount) {
+  LoaderOptions options;
+  options.batch_size = 8;
+  options.seed = 11;
+  const Json stages = Json::array({{{"type", "horizontal_flip"}, {"p", 0.5}}});
+  Epoch one, two, four;
+  {
+    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, 1);
+    one = run(options, 1, stages);
+  }
+  {
+    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, 2);
+    two = run(options, 1, stages);
+  }
+  options.threads = 4;
+  four = run(options, 1, stages);
+  EXPECT_EQ(one.inputs, two.inputs);
+  EXPECT_EQ(one.indices, two.indices);
+  EXPECT_EQ(one.inputs, four.inputs);
+  // A different epoch gives a different order and different flips.
+  EXPECT_NE(run(options, 2, stages).indices, one.indices);
+}
+
+TEST_F(LoaderTest, SamplesInFlightStayWithinTheLimit) {
+  LoaderOptions options;
+  options.batch_size = 4;
+  options.prefetch_batches = 2;
+  const Epoch e = run(options, 0);
+  EXPECT_GT(e.peak, 0);
+  EXPECT_LE(e.peak, 8);
+}
+
+TEST_F(LoaderTest, EvalModeKeepsTheStoredOrderAndDropLastDrops) {
+  LoaderOptions options;
+  options.batch_size = 10;
+  options.mode = nn::Mode::kEval;
+  options.drop_last = true;
+  const Epoch e = run(options, 5, Json::array({{{"type", "horizontal_flip"}, {"p", 1.0}}}));
+  ASSERT_EQ(e.indices.size(), 10u);
+  for (std::size_t b = 0; b < e.indices.size(); ++b) {
+    for (std::size_t r = 0; r < 10; ++r) EXPECT_EQ(e.indices[b][r], b * 10 + r);
+  }
+  // p = 1 but eval mode: the first pixel of image 0 is unflipped.
+  EXPECT_EQ(e.inputs[0][0], testing::pixel_value(0, 0));
+}
+
+TEST_F(LoaderTest, AbandoningAnEpochHalfWayIsSafe) {
+  LoaderOptions options;
+  options.batch_size = 5;
+  Loader loader(reader_, identity(), {}, options);
+  nn::Batch batch;
+  loader.start_epoch(0);
+  ASSERT_TRUE(loader.next(batch));
+  loader.start_epoch(1);  // the rest of epoch 0 is cancelled
+  int batches = 0;
+  while (loader.next(batch)) ++batches;
+  EXPECT_EQ(batches, 21);
+}
+
+TEST_F(LoaderTest, LimitUsesTheFirstSamplesOnly) {
+  LoaderOptions options;
+  options.batch_size = 4;
+  options.limit = 6;
+  const Epoch e = run(options, 0);
+  std::set<std::uint64_t> seen;
+  for (const auto& b : e.indices) seen.insert(b.begin(), b.end());
+  EXPECT_EQ(seen, (std::set<std::uint64_t>{0, 1, 2, 3, 4, 5}));
+}
+
+TEST_F(LoaderTest, RejectsANormalizationForOtherChannels) {
+  EXPECT_THROW(Loader(reader_, {"L", {0.f}, {1.f}}, {}, {}), Error);
+  LoaderOptions zero;
+  zero.batch_size = 0;
+  EXPECT_THROW(Loader(reader_, identity(), {}, zero), Error);
+}
+
+}  // namespace
+}  // namespace kiln::pipeline

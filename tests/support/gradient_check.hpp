@@ -1,0 +1,78 @@
+// expect_gradients_match: checks a layer's backward() against central finite differences.
+// f(x, θ) = dot(forward(x), dy) for a fixed random dy, accumulated in double (dlib's definition of
+// backward). Each checked element: (f(v + ε) - f(v - ε)) / 2ε against the analytic gradient,
+// |analytic - numeric| <= tolerance · max(1, |analytic|, |numeric|).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "nn/layer.hpp"
+#include "nn/random.hpp"
+
+namespace kiln::testing {
+
+inline double dot_with(const nn::Tensor& y, const nn::Tensor& dy) {
+  double sum = 0.0;
+  for (std::int64_t i = 0; i < y.size(); ++i) sum += static_cast<double>(y[i]) * dy[i];
+  return sum;
+}
+
+// Fills t with uniform values in [lo, hi) drawn from a fixed key.
+inline void fill_uniform(nn::Tensor& t, std::uint64_t seed, float lo, float hi) {
+  nn::Rng rng({seed, 0, 0, 99});
+  for (float& v : t.span()) v = rng.uniform(lo, hi);
+}
+
+struct GradientCheckOptions {
+  float epsilon = 1e-2f;
+  double tolerance = 1e-2;
+  float input_lo = -1.f, input_hi = 1.f;
+};
+
+inline void expect_gradients_match(nn::Layer& layer, nn::Shape input, GradientCheckOptions o = {}) {
+  const nn::Shape out_per_sample = layer.build(input.with_n(1));
+  nn::Rng init({1, 0, 0, nn::kSlotInit});
+  layer.initialize(init);
+  // Non-zero parameters everywhere (biases start at 0), so every path is exercised.
+  for (nn::Parameter* p : layer.parameters()) fill_uniform(p->value, 11 + p->value.size(), -0.5f, 0.5f);
+
+  nn::Tensor x(input), y, dx;
+  fill_uniform(x, 3, o.input_lo, o.input_hi);
+  nn::Tensor dy(out_per_sample.with_n(input.n));
+  fill_uniform(dy, 5, -1.f, 1.f);
+  const nn::StepContext ctx{nn::Mode::kTrain, 1, 0, {}};
+
+  layer.forward(x, y, ctx);
+  ASSERT_EQ(y.shape(), dy.shape());
+  for (nn::Parameter* p : layer.parameters()) p->grad.fill(0.f);
+  layer.backward(x, y, dy, dx);
+  ASSERT_EQ(dx.shape(), x.shape());
+
+  auto f = [&]() {
+    nn::Tensor out;
+    layer.forward(x, out, ctx);
+    return dot_with(out, dy);
+  };
+  auto check = [&](nn::Tensor& values, const nn::Tensor& analytic, const std::string& what) {
+    for (std::int64_t i = 0; i < values.size(); ++i) {
+      const float saved = values[i];
+      values[i] = saved + o.epsilon;
+      const double plus = f();
+      values[i] = saved - o.epsilon;
+      const double minus = f();
+      values[i] = saved;
+      const double numeric = (plus - minus) / (2.0 * o.epsilon);
+      const double a = analytic[i];
+      const double scale = std::max({1.0, std::abs(a), std::abs(numeric)});
+      ASSERT_LE(std::abs(a - numeric), o.tolerance * scale)
+          << what << "[" << i << "]: analytic " << a << " vs numeric " << numeric;
+    }
+  };
+  check(x, dx, "dx");
+  for (nn::Parameter* p : layer.parameters()) check(p->value, p->grad, "d" + p->name);
+}
+
+}  // namespace kiln::testing
