@@ -26,8 +26,9 @@ void add_evaluate_command(CLI::App& app) {
       ->capture_default_str();
   cmd->callback([request] {
     const pipeline::EvalReport report = pipeline::evaluate_model(*request);
-    std::printf("samples %lld\nloss %.4f\naccuracy %.4f\n", static_cast<long long>(report.result.samples),
-                report.result.loss, report.result.accuracy);
+    std::printf("samples %lld\nloss %.4f\naccuracy %.4f\n",
+                static_cast<long long>(report.result.samples), report.result.loss,
+                report.result.accuracy);
   });
 }
 

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "apps/commands.hpp"
+#include "apps/validators.hpp"
 #include "nn/zoo.hpp"
 #include "pipeline/training.hpp"
 
@@ -12,7 +13,8 @@ void add_train_command(CLI::App& app) {
   auto request = std::make_shared<pipeline::TrainRequest>();
   auto flip = std::make_shared<float>(0.f);
   CLI::App* cmd = app.add_subcommand(
-      "train", "Train a model on a kiln HDF5 dataset with streaming augmentation; write a model file.");
+      "train",
+      "Train a model on a kiln HDF5 dataset with streaming augmentation; write a model file.");
   cmd->add_option("data", request->train_path, "Training dataset (.h5 from kiln preprocess)")
       ->required()
       ->check(CLI::ExistingFile);
@@ -31,7 +33,7 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
   cmd->add_option("--lr", request->learning_rate, "Learning rate of SGD")
-      ->check(CLI::PositiveNumber)
+      ->check(positive_number())
       ->capture_default_str();
   cmd->add_option("--momentum", request->momentum, "SGD momentum in [0, 1)")
       ->check(CLI::Range(0.0, 0.999999))
@@ -57,9 +59,11 @@ void add_train_command(CLI::App& app) {
     observer.on_epoch = [](const pipeline::EpochReport& r) {
       std::printf("epoch %lld/%lld  loss %.4f  acc %.4f", static_cast<long long>(r.train.epoch),
                   static_cast<long long>(r.epochs), r.train.loss, r.train.accuracy);
-      if (r.validation) std::printf("  val_loss %.4f  val_acc %.4f", r.validation->loss, r.validation->accuracy);
-      std::printf("  %.1f s  %.0f img/s\n", r.train.seconds,
-                  r.train.seconds > 0 ? static_cast<double>(r.train.samples) / r.train.seconds : 0.0);
+      if (r.validation)
+        std::printf("  val_loss %.4f  val_acc %.4f", r.validation->loss, r.validation->accuracy);
+      std::printf(
+          "  %.1f s  %.0f img/s\n", r.train.seconds,
+          r.train.seconds > 0 ? static_cast<double>(r.train.samples) / r.train.seconds : 0.0);
       std::fflush(stdout);
     };
     pipeline::train_model(*request, observer);

@@ -9,10 +9,13 @@
 #include "nn/error.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"kiln: from a folder of images to a trained, evaluated CNN.\n"
-               "  kiln preprocess → dataset.h5 → kiln train → model.h5 → kiln evaluate"};
+  CLI::App app{
+      "kiln: from a folder of images to a trained, evaluated CNN.\n"
+      "  kiln preprocess → dataset.h5 → kiln train → model.h5 → kiln evaluate"};
   app.set_version_flag("--version", "kiln 0.1.0");
-  app.require_subcommand(1);
+  // At most one subcommand; "none" is reported after parsing, so that an unknown flag such as
+  // `kiln --bogus` is named in the error rather than hidden behind "a subcommand is required".
+  app.require_subcommand(0, 1);
   kiln::apps::add_preprocess_command(app);
   kiln::apps::add_train_command(app);
   kiln::apps::add_evaluate_command(app);
@@ -20,6 +23,12 @@ int main(int argc, char** argv) {
   kiln::apps::set_command_line(argc, argv);
   try {
     app.parse(argc, argv);
+    if (app.get_subcommands().empty()) {
+      std::fprintf(stderr,
+                   "kiln: error: a subcommand is required: preprocess, train or evaluate "
+                   "(see 'kiln --help')\n");
+      return 2;
+    }
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
@@ -30,7 +39,8 @@ int main(int argc, char** argv) {
     // One line naming the problem, and where to look.
     std::string where = "kiln";
     for (const CLI::App* sub : app.get_subcommands()) where += " " + sub->get_name();
-    std::fprintf(stderr, "%s: error: %s (see '%s --help')\n", where.c_str(), e.what(), where.c_str());
+    std::fprintf(stderr, "%s: error: %s (see '%s --help')\n", where.c_str(), e.what(),
+                 where.c_str());
     return 2;
   } catch (const kiln::Error& e) {
     std::fprintf(stderr, "kiln: error: %s\n", e.what());

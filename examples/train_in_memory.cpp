@@ -3,8 +3,8 @@
 // kiln::nn consumes batches through one small interface, nn::BatchSource. kiln's own pipeline
 // implements it by streaming HDF5 through a TBB flow graph; here we implement it over a vector,
 // to show the seam. The problem: points in 2-D, labelled by the quadrant they fall in.
-#include <cstdio>
 #include <array>
+#include <cstdio>
 #include <vector>
 
 #include "nn/batch_source.hpp"
@@ -60,7 +60,8 @@ int main() {
   // A model is a JSON config: the per-sample input shape (C, H, W) and a list of layers.
   nn::Sequential model = nn::Sequential::from_config({
       {"input", {2, 1, 1}},
-      {"layers", {{{"type", "dense"}, {"units", 32}}, {{"type", "relu"}}, {{"type", "dense"}, {"units", 4}}}},
+      {"layers",
+       {{{"type", "dense"}, {"units", 32}}, {{"type", "relu"}}, {{"type", "dense"}, {"units", 4}}}},
   });
   model.initialize(/*seed=*/1);
   std::printf("%s", model.summary().c_str());

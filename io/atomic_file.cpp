@@ -13,7 +13,8 @@ AtomicFile::AtomicFile(std::filesystem::path target) : target_(std::move(target)
   std::error_code ec;
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   if (ec) {
-    throw Error(target_.string() + ": cannot create folder " + parent.string() + ": " + ec.message());
+    throw Error(target_.string() + ": cannot create folder " + parent.string() + ": " +
+                ec.message());
   }
   temp_ = target_;
   temp_ += ".tmp-" + std::to_string(::getpid());
@@ -29,7 +30,8 @@ AtomicFile::~AtomicFile() {
 void AtomicFile::commit() {
   std::error_code ec;
   std::filesystem::rename(temp_, target_, ec);
-  if (ec) throw Error(target_.string() + ": cannot move the finished file into place: " + ec.message());
+  if (ec)
+    throw Error(target_.string() + ": cannot move the finished file into place: " + ec.message());
   committed_ = true;
 }
 

@@ -10,11 +10,13 @@ struct DatasetReader::Handles {
   h5::Dataset images;
 };
 
-DatasetReader::DatasetReader(const std::string& path) : h5_(std::make_unique<Handles>()), path_(path) {
+DatasetReader::DatasetReader(const std::string& path)
+    : h5_(std::make_unique<Handles>()), path_(path) {
   h5_->file = h5::File::open_read(path);
   h5::File& f = h5_->file;
   if (!f.has_attribute("format") || f.string_attribute("format") != kDatasetFormat) {
-    throw Error(path + ": not a kiln dataset (no format = \"kiln-dataset\" attribute); create it with "
+    throw Error(path +
+                ": not a kiln dataset (no format = \"kiln-dataset\" attribute); create it with "
                 "kiln preprocess");
   }
   const std::int64_t version = f.int_attribute("format_version");
@@ -53,8 +55,9 @@ DatasetReader::DatasetReader(const std::string& path) : h5_(std::make_unique<Han
   channel_order_ = f.string_attribute("channel_order");
   for (std::size_t i = 0; i < labels_.size(); ++i) {
     if (labels_[i] < 0 || labels_[i] >= static_cast<std::int32_t>(class_names_.size())) {
-      throw Error(path + ": label " + std::to_string(labels_[i]) + " of image " + std::to_string(i) +
-                  " is outside the " + std::to_string(class_names_.size()) + " classes");
+      throw Error(path + ": label " + std::to_string(labels_[i]) + " of image " +
+                  std::to_string(i) + " is outside the " + std::to_string(class_names_.size()) +
+                  " classes");
     }
   }
 
@@ -63,7 +66,8 @@ DatasetReader::DatasetReader(const std::string& path) : h5_(std::make_unique<Han
   for (auto* target : {&statistics_.mean, &statistics_.std}) {
     h5::Dataset d = norm.open_dataset(target == &statistics_.mean ? "mean" : "std");
     if (d.dims() != std::vector<std::uint64_t>{static_cast<std::uint64_t>(channels_)}) {
-      throw Error(d.where() + ": expected " + std::to_string(channels_) + " values, one per channel");
+      throw Error(d.where() + ": expected " + std::to_string(channels_) +
+                  " values, one per channel");
     }
     target->resize(static_cast<std::size_t>(channels_));
     d.read(target->data(), h5::Type::kF64);
@@ -85,17 +89,19 @@ void DatasetReader::read_image(std::int64_t index, std::span<std::uint8_t> out) 
   read_images(index, 1, out);
 }
 
-void DatasetReader::read_images(std::int64_t first, std::int64_t count, std::span<std::uint8_t> out) const {
+void DatasetReader::read_images(std::int64_t first, std::int64_t count,
+                                std::span<std::uint8_t> out) const {
   if (first < 0 || count < 0 || first + count > size()) {
-    throw Error(path_ + ": images [" + std::to_string(first) + ", " + std::to_string(first + count) +
-                ") requested, the file holds " + std::to_string(size()));
+    throw Error(path_ + ": images [" + std::to_string(first) + ", " +
+                std::to_string(first + count) + ") requested, the file holds " +
+                std::to_string(size()));
   }
   if (static_cast<std::int64_t>(out.size()) != count * image_bytes()) {
     throw Error(path_ + ": read buffer of " + std::to_string(out.size()) + " bytes for " +
                 std::to_string(count) + " images");
   }
-  h5_->images.read_rows(static_cast<std::uint64_t>(first), static_cast<std::uint64_t>(count), out.data(),
-                        h5::Type::kU8);
+  h5_->images.read_rows(static_cast<std::uint64_t>(first), static_cast<std::uint64_t>(count),
+                        out.data(), h5::Type::kU8);
 }
 
 }  // namespace kiln::io

@@ -25,7 +25,9 @@ struct DatasetWriter::State {
   std::int64_t pixels = 0;
 
   State(std::filesystem::path path, DatasetSpec s)
-      : spec(std::move(s)), atomic(std::move(path)), file(h5::File::create(atomic.temp_path().string())) {}
+      : spec(std::move(s)),
+        atomic(std::move(path)),
+        file(h5::File::create(atomic.temp_path().string())) {}
 };
 
 DatasetWriter::DatasetWriter(std::filesystem::path path, DatasetSpec spec) {
@@ -34,15 +36,16 @@ DatasetWriter::DatasetWriter(std::filesystem::path path, DatasetSpec spec) {
                 std::to_string(spec.height) + "x" + std::to_string(spec.width) + "x" +
                 std::to_string(spec.channels));
   }
-  if (spec.class_names.empty()) throw Error(path.string() + ": a dataset needs at least one class name");
+  if (spec.class_names.empty())
+    throw Error(path.string() + ": a dataset needs at least one class name");
   if (spec.channel_order.empty()) spec.channel_order = spec.channels == 1 ? "L" : "RGB";
   state_ = std::make_unique<State>(std::move(path), std::move(spec));
   const DatasetSpec& s = state_->spec;
   const auto h = static_cast<std::uint64_t>(s.height), w = static_cast<std::uint64_t>(s.width),
              c = static_cast<std::uint64_t>(s.channels);
   const std::uint64_t rows = chunk_rows(s.height * s.width * s.channels);
-  state_->images = state_->file.create_dataset(
-      "images", h5::Type::kU8, {0, h, w, c}, {true, {rows, h, w, c}, s.gzip_level});
+  state_->images = state_->file.create_dataset("images", h5::Type::kU8, {0, h, w, c},
+                                               {true, {rows, h, w, c}, s.gzip_level});
   state_->labels = state_->file.create_dataset("labels", h5::Type::kI32, {0},
                                                {true, {std::max<std::uint64_t>(rows, 4096)}, 0});
   state_->sum.assign(c, 0);
@@ -51,7 +54,8 @@ DatasetWriter::DatasetWriter(std::filesystem::path path, DatasetSpec spec) {
 
 DatasetWriter::~DatasetWriter() = default;
 
-void DatasetWriter::append(std::span<const std::uint8_t> images, std::span<const std::int32_t> labels) {
+void DatasetWriter::append(std::span<const std::uint8_t> images,
+                           std::span<const std::int32_t> labels) {
   const DatasetSpec& s = state_->spec;
   const auto image_bytes = static_cast<std::size_t>(s.height * s.width * s.channels);
   if (images.size() != labels.size() * image_bytes) {
@@ -85,7 +89,9 @@ void DatasetWriter::append(std::span<const std::uint8_t> images, std::span<const
   rows_ += static_cast<std::int64_t>(n);
 }
 
-void DatasetWriter::record_skipped(const SkippedInput& skipped) { state_->skipped.push_back(skipped); }
+void DatasetWriter::record_skipped(const SkippedInput& skipped) {
+  state_->skipped.push_back(skipped);
+}
 
 void DatasetWriter::commit() {
   State& st = *state_;

@@ -40,11 +40,16 @@ class Temp {
 
 hid_t native(Type type) {
   switch (type) {
-    case Type::kU8: return H5T_NATIVE_UINT8;
-    case Type::kI32: return H5T_NATIVE_INT32;
-    case Type::kI64: return H5T_NATIVE_INT64;
-    case Type::kF32: return H5T_NATIVE_FLOAT;
-    case Type::kF64: return H5T_NATIVE_DOUBLE;
+    case Type::kU8:
+      return H5T_NATIVE_UINT8;
+    case Type::kI32:
+      return H5T_NATIVE_INT32;
+    case Type::kI64:
+      return H5T_NATIVE_INT64;
+    case Type::kF32:
+      return H5T_NATIVE_FLOAT;
+    case Type::kF64:
+      return H5T_NATIVE_DOUBLE;
   }
   return -1;
 }
@@ -52,11 +57,16 @@ hid_t native(Type type) {
 // Little-endian on disk whatever the host, so files move between machines.
 hid_t stored(Type type) {
   switch (type) {
-    case Type::kU8: return H5T_STD_U8LE;
-    case Type::kI32: return H5T_STD_I32LE;
-    case Type::kI64: return H5T_STD_I64LE;
-    case Type::kF32: return H5T_IEEE_F32LE;
-    case Type::kF64: return H5T_IEEE_F64LE;
+    case Type::kU8:
+      return H5T_STD_U8LE;
+    case Type::kI32:
+      return H5T_STD_I32LE;
+    case Type::kI64:
+      return H5T_STD_I64LE;
+    case Type::kF32:
+      return H5T_IEEE_F32LE;
+    case Type::kF64:
+      return H5T_IEEE_F64LE;
   }
   return -1;
 }
@@ -82,8 +92,9 @@ std::vector<std::string> read_vlen_strings(hid_t obj, hid_t space, bool is_attri
   const hssize_t n = H5Sget_simple_extent_npoints(space);
   std::vector<char*> raw(static_cast<std::size_t>(n), nullptr);
   Temp type = vlen_string_type();
-  const herr_t status = is_attribute ? H5Aread(obj, type.get(), raw.data())
-                                     : H5Dread(obj, type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data());
+  const herr_t status = is_attribute
+                            ? H5Aread(obj, type.get(), raw.data())
+                            : H5Dread(obj, type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data());
   check(status, where, "reading strings");
   std::vector<std::string> out;
   out.reserve(raw.size());
@@ -102,7 +113,10 @@ Object::Object(Kind kind, Id id, std::shared_ptr<const std::string> file, std::s
 Object::~Object() { close_handle(); }
 
 Object::Object(Object&& other) noexcept
-    : kind_(other.kind_), id_(other.id_), file_(std::move(other.file_)), name_(std::move(other.name_)) {
+    : kind_(other.kind_),
+      id_(other.id_),
+      file_(std::move(other.file_)),
+      name_(std::move(other.name_)) {
   other.id_ = -1;
 }
 
@@ -121,9 +135,15 @@ Object& Object::operator=(Object&& other) noexcept {
 void Object::close_handle() noexcept {
   if (id_ < 0) return;
   switch (kind_) {
-    case Kind::kFile: H5Fclose(id_); break;
-    case Kind::kGroup: H5Gclose(id_); break;
-    case Kind::kDataset: H5Dclose(id_); break;
+    case Kind::kFile:
+      H5Fclose(id_);
+      break;
+    case Kind::kGroup:
+      H5Gclose(id_);
+      break;
+    case Kind::kDataset:
+      H5Dclose(id_);
+      break;
   }
   id_ = -1;
 }
@@ -137,7 +157,8 @@ void write_attribute(hid_t obj, const std::string& key, hid_t file_type, hid_t m
   Temp space(dims.empty() ? H5Screate(H5S_SCALAR)
                           : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
              H5Sclose);
-  Temp attr(H5Acreate2(obj, key.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  Temp attr(H5Acreate2(obj, key.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+            H5Aclose);
   if (!attr.ok()) throw Error(where + ": cannot create attribute '" + key + "'");
   check(H5Awrite(attr.get(), mem_type, data), where, "writing attribute '" + key + "'");
 }
@@ -179,7 +200,8 @@ std::vector<std::string> Object::strings_attribute(const std::string& key) const
     throw Error(where() + ": attribute '" + key + "' is not text");
   }
   Temp space(H5Aget_space(attr.get()), H5Sclose);
-  if (H5Tis_variable_str(type.get()) > 0) return read_vlen_strings(attr.get(), space.get(), true, where());
+  if (H5Tis_variable_str(type.get()) > 0)
+    return read_vlen_strings(attr.get(), space.get(), true, where());
   // Fixed-length strings (as some other tools write them).
   const std::size_t size = H5Tget_size(type.get());
   const hssize_t n = H5Sget_simple_extent_npoints(space.get());
@@ -279,8 +301,8 @@ void Location::write_strings(const std::string& name, const std::vector<std::str
   Temp type = vlen_string_type();
   const hsize_t n = values.size();
   Temp space(H5Screate_simple(1, &n, nullptr), H5Sclose);
-  const hid_t d = H5Dcreate2(id_, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
-                             H5P_DEFAULT);
+  const hid_t d =
+      H5Dcreate2(id_, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (d < 0) throw Error(where() + ": cannot create dataset '" + name + "'");
   Dataset dataset(Kind::kDataset, d, file_, join(name_, name));
   if (n == 0) return;
@@ -386,15 +408,15 @@ std::pair<Temp, Temp> select_rows(hid_t dataset, std::uint64_t row, std::uint64_
 void Dataset::write_rows(std::uint64_t row, std::uint64_t count, const void* data, Type type) {
   if (count == 0) return;
   auto [file_space, memory_space] = select_rows(id_, row, count, where());
-  check(H5Dwrite(id_, native(type), memory_space.get(), file_space.get(), H5P_DEFAULT, data), where(),
-        "writing rows");
+  check(H5Dwrite(id_, native(type), memory_space.get(), file_space.get(), H5P_DEFAULT, data),
+        where(), "writing rows");
 }
 
 void Dataset::read_rows(std::uint64_t row, std::uint64_t count, void* data, Type type) const {
   if (count == 0) return;
   auto [file_space, memory_space] = select_rows(id_, row, count, where());
-  check(H5Dread(id_, native(type), memory_space.get(), file_space.get(), H5P_DEFAULT, data), where(),
-        "reading rows");
+  check(H5Dread(id_, native(type), memory_space.get(), file_space.get(), H5P_DEFAULT, data),
+        where(), "reading rows");
 }
 
 void Dataset::resize_rows(std::uint64_t rows) {

@@ -56,9 +56,9 @@ class Object {
 };
 
 struct DatasetOptions {
-  bool extendible = false;            // first dimension unlimited (append rows)
-  std::vector<std::uint64_t> chunk;   // chunk dims; required when extendible or compressed
-  int gzip_level = 0;                 // 0: uncompressed
+  bool extendible = false;           // first dimension unlimited (append rows)
+  std::vector<std::uint64_t> chunk;  // chunk dims; required when extendible or compressed
+  int gzip_level = 0;                // 0: uncompressed
 };
 
 // A file or a group: a place that holds groups and datasets.

@@ -16,8 +16,10 @@ ImportSummary import_idx(const IdxImport& request) {
   IdxReader images(request.images_path);
   const auto& dims = images.dims();
   if (dims.size() != 3 && dims.size() != 4) {
-    throw Error(request.images_path + ": an IDX image file has 3 dimensions (N, H, W) or 4 (N, H, W, C); "
-                "this one has " + std::to_string(dims.size()) +
+    throw Error(request.images_path +
+                ": an IDX image file has 3 dimensions (N, H, W) or 4 (N, H, W, C); "
+                "this one has " +
+                std::to_string(dims.size()) +
                 (dims.size() == 1 ? " (is it a label file? pass it with --labels)" : ""));
   }
   const std::int64_t channels = dims.size() == 4 ? dims[3] : 1;

@@ -15,13 +15,20 @@ constexpr std::uint8_t kTypeUint8 = 0x08;
 
 std::string type_name(std::uint8_t code) {
   switch (code) {
-    case 0x08: return "uint8";
-    case 0x09: return "int8";
-    case 0x0B: return "int16";
-    case 0x0C: return "int32";
-    case 0x0D: return "float32";
-    case 0x0E: return "float64";
-    default: return "unknown";
+    case 0x08:
+      return "uint8";
+    case 0x09:
+      return "int8";
+    case 0x0B:
+      return "int16";
+    case 0x0C:
+      return "int32";
+    case 0x0D:
+      return "float32";
+    case 0x0E:
+      return "float64";
+    default:
+      return "unknown";
   }
 }
 
@@ -52,14 +59,15 @@ IdxReader::IdxReader(std::string path) : path_(std::move(path)) {
   if (magic[2] != kTypeUint8) {
     char code[8];
     std::snprintf(code, sizeof code, "0x%02X", magic[2]);
-    throw Error(path_ + ": IDX element type " + code + " (" +
-                type_name(magic[2]) + ") is not supported; kiln reads uint8 (0x08) image and label files");
+    throw Error(path_ + ": IDX element type " + code + " (" + type_name(magic[2]) +
+                ") is not supported; kiln reads uint8 (0x08) image and label files");
   }
   dims_.resize(magic[3]);
   for (auto& d : dims_) {
     std::array<std::uint8_t, 4> b{};
     if (gzread(file, b.data(), 4) != 4) throw Error(path_ + ": truncated IDX header");
-    d = (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) | b[3];
+    d = (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) |
+        b[3];
   }
 }
 
@@ -91,8 +99,9 @@ void IdxReader::read(std::span<std::uint8_t> out) {
     if (got == 0) {
       const std::uint64_t total = (items_read_ * item_bytes() + done);
       throw Error(path_ + ": truncated: the header promises " + std::to_string(count()) +
-                  " items (" + std::to_string(count() * item_bytes()) + " payload bytes) but the file " +
-                  "ends after " + std::to_string(total) + " bytes; re-download or re-extract it");
+                  " items (" + std::to_string(count() * item_bytes()) +
+                  " payload bytes) but the file " + "ends after " + std::to_string(total) +
+                  " bytes; re-download or re-extract it");
     }
     done += static_cast<std::size_t>(got);
   }

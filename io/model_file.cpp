@@ -82,13 +82,15 @@ void save_model(const std::string& path, nn::Sequential& model, const nn::Optimi
 ModelBundle load_model(const std::string& path) {
   h5::File f = h5::File::open_read(path);
   if (!f.has_attribute("format") || f.string_attribute("format") != kModelFormat) {
-    throw Error(path + ": not a kiln model file (no format = \"kiln-model\" attribute); "
+    throw Error(path +
+                ": not a kiln model file (no format = \"kiln-model\" attribute); "
                 "kiln train writes them");
   }
   const std::int64_t version = f.int_attribute("format_version");
   if (version != kModelFormatVersion) {
     throw Error(path + ": model format version " + std::to_string(version) +
-                " is not supported (this kiln reads version " + std::to_string(kModelFormatVersion) + ")");
+                " is not supported (this kiln reads version " +
+                std::to_string(kModelFormatVersion) + ")");
   }
   ModelBundle bundle{nn::Sequential::from_config(parse_json_attribute(f, "config")),
                      parse_json_attribute(f, "optimizer"),

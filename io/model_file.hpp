@@ -3,8 +3,8 @@
 //                    optimizer (optimizer JSON), preprocessing (JSON: normalization + eval stages,
 //                    DESIGN contract 2), class_names
 //   /weights/<ii>_<type>/<parameter>   float32, the parameter's (N, C, H, W) shape
-//   /optimizer/slot<s>/<p>             float32 state, flat, in parameter order; attribute iterations
-//   /train_state                       attributes seed, epoch, step, learning_rate
+//   /optimizer/slot<s>/<p>             float32 state, flat, in parameter order; attribute
+//   iterations /train_state                       attributes seed, epoch, step, learning_rate
 // Written atomically: a crash while saving leaves the previous model file intact.
 #pragma once
 

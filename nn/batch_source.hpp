@@ -10,9 +10,9 @@
 namespace kiln::nn {
 
 struct Batch {
-  Tensor inputs;                        // (N, C, H, W), normalized float
-  std::vector<std::int32_t> labels;     // N
-  std::vector<std::uint64_t> indices;   // N dataset indices: the key of per-sample randomness
+  Tensor inputs;                       // (N, C, H, W), normalized float
+  std::vector<std::int32_t> labels;    // N
+  std::vector<std::uint64_t> indices;  // N dataset indices: the key of per-sample randomness
   std::int64_t size() const { return static_cast<std::int64_t>(labels.size()); }
 };
 

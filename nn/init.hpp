@@ -1,6 +1,7 @@
 // Weight initializers, keyed by the model as (run seed, 0, layer position, kSlotInit).
 //   he_normal:      N(0, sqrt(2 / fan_in))                      (He et al. 2015)
-//   glorot_uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out))  (Glorot & Bengio 2010, Keras default)
+//   glorot_uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out))  (Glorot & Bengio 2010, Keras
+//   default)
 // For a dense layer fan_in = inputs per unit and fan_out = units.
 #pragma once
 

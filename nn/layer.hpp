@@ -2,7 +2,8 @@
 //
 // A layer must:
 //   1. type()     return its registry name ("dense"), also the key in the model file;
-//   2. build()    accept the per-sample input shape, allocate its parameters, return its output shape;
+//   2. build()    accept the per-sample input shape, allocate its parameters, return its output
+//   shape;
 //   3. forward()  compute y from x for a batch; it may cache what backward needs;
 //   4. backward() given dy = dL/dy, ASSIGN dx = dL/dx and ADD dL/dθ into each parameter's grad
 //                 (the trainer zeroes grads before each step, so gradients of a shared step sum);

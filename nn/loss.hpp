@@ -15,8 +15,8 @@ namespace kiln::nn {
 // Labels must be in [0, K): anything else throws kiln::Error naming the label.
 struct SoftmaxCrossEntropy {
   struct Result {
-    double loss = 0.0;           // batch mean
-    std::int64_t correct = 0;    // rows whose arg-max equals the label
+    double loss = 0.0;         // batch mean
+    std::int64_t correct = 0;  // rows whose arg-max equals the label
   };
 
   // logits: (N, K). labels: N ints. dlogits (resized to N, K) may be null for evaluation;

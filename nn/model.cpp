@@ -110,8 +110,8 @@ std::string Sequential::summary() {
     for (Parameter* p : layers_[i]->parameters()) count += p->value.size();
     total += count;
     const Shape& s = output_shapes_[i];
-    const std::string shape = "(" + std::to_string(s.c) + ", " + std::to_string(s.h) + ", " +
-                              std::to_string(s.w) + ")";
+    const std::string shape =
+        "(" + std::to_string(s.c) + ", " + std::to_string(s.h) + ", " + std::to_string(s.w) + ")";
     const std::string name = std::to_string(i) + "_" + std::string(layers_[i]->type());
     std::snprintf(line, sizeof line, "%-20s %-22s %12lld\n", name.c_str(), shape.c_str(),
                   static_cast<long long>(count));

@@ -18,7 +18,8 @@ Sgd::Sgd(SgdOptions options) : options_(options) {
 
 void Sgd::step(std::span<Parameter* const> params, float learning_rate) {
   if (state_.slots.empty()) {
-    for (const Parameter* p : params) state_.slots.emplace_back(static_cast<std::size_t>(p->value.size()), 0.f);
+    for (const Parameter* p : params)
+      state_.slots.emplace_back(static_cast<std::size_t>(p->value.size()), 0.f);
   }
   const float mu = options_.momentum;
   for (std::size_t i = 0; i < params.size(); ++i) {

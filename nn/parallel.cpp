@@ -1,7 +1,8 @@
 #include "nn/parallel.hpp"
 
-#include <algorithm>
 #include <tbb/parallel_for.h>
+
+#include <algorithm>
 
 namespace kiln::nn {
 
@@ -14,9 +15,8 @@ void parallel_chunks(std::int64_t n, std::int64_t chunk,
     body(0, n);
     return;
   }
-  tbb::parallel_for(std::int64_t{0}, chunks, [&](std::int64_t i) {
-    body(i * chunk, std::min(n, (i + 1) * chunk));
-  });
+  tbb::parallel_for(std::int64_t{0}, chunks,
+                    [&](std::int64_t i) { body(i * chunk, std::min(n, (i + 1) * chunk)); });
 }
 
 }  // namespace kiln::nn

@@ -1,9 +1,9 @@
 // Every random draw in kiln comes from an Rng built from a SeedKey (DESIGN contract 1).
-// A key names *which* draw this is: (run seed, epoch or step, sample index, slot). Streams are keyed,
-// not sequential, so the same key gives the same numbers whatever thread or order asks for them, and
-// a resumed run needs nothing but (seed, epoch, step).
-// Generator: SplitMix64 hashes the key into the state of PCG32 (O'Neill 2014). Distributions are our
-// own code because std::*_distribution differ between standard libraries.
+// A key names *which* draw this is: (run seed, epoch or step, sample index, slot). Streams are
+// keyed, not sequential, so the same key gives the same numbers whatever thread or order asks for
+// them, and a resumed run needs nothing but (seed, epoch, step). Generator: SplitMix64 hashes the
+// key into the state of PCG32 (O'Neill 2014). Distributions are our own code because
+// std::*_distribution differ between standard libraries.
 #pragma once
 
 #include <cstdint>
@@ -29,9 +29,9 @@ class Rng {
   explicit Rng(const SeedKey& key);
 
   std::uint32_t next_u32();
-  float uniform(float lo = 0.f, float hi = 1.f);       // [lo, hi), 24 random bits
-  float normal(float mean = 0.f, float stddev = 1.f);  // Box-Muller
-  bool bernoulli(float p);                             // true with probability p
+  float uniform(float lo = 0.f, float hi = 1.f);                     // [lo, hi), 24 random bits
+  float normal(float mean = 0.f, float stddev = 1.f);                // Box-Muller
+  bool bernoulli(float p);                                           // true with probability p
   std::int64_t randint(std::int64_t lo, std::int64_t hi_exclusive);  // unbiased, by rejection
 
  private:

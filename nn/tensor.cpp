@@ -9,7 +9,8 @@ std::string Shape::str() const {
          std::to_string(w) + ")";
 }
 
-Tensor::Tensor(Shape shape, float fill) : shape_(shape), data_(static_cast<std::size_t>(shape.count()), fill) {}
+Tensor::Tensor(Shape shape, float fill)
+    : shape_(shape), data_(static_cast<std::size_t>(shape.count()), fill) {}
 
 void Tensor::resize(Shape shape) {
   shape_ = shape;

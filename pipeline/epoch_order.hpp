@@ -9,6 +9,7 @@
 namespace kiln::pipeline {
 
 std::vector<std::uint64_t> epoch_order(std::uint64_t size, std::uint64_t seed, std::uint64_t epoch,
-                                       bool shuffle, std::uint64_t rank = 0, std::uint64_t shards = 1);
+                                       bool shuffle, std::uint64_t rank = 0,
+                                       std::uint64_t shards = 1);
 
 }  // namespace kiln::pipeline

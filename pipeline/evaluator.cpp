@@ -17,7 +17,8 @@ EvalReport evaluate_model(const EvalRequest& request) {
 
   const Json& preprocessing = bundle.preprocessing;
   if (!preprocessing.contains("normalization")) {
-    throw Error(request.model_path + ": the model file has no normalization; re-train it with kiln train");
+    throw Error(request.model_path +
+                ": the model file has no normalization; re-train it with kiln train");
   }
   const Normalization normalization = Normalization::from_json(preprocessing.at("normalization"));
   normalization.check_compatible(data->channels(), data->channel_order(), request.data_path);
@@ -34,7 +35,8 @@ EvalReport evaluate_model(const EvalRequest& request) {
   options.mode = nn::Mode::kEval;
   options.shuffle = false;
   options.threads = request.threads;
-  Loader loader(data, normalization, make_stages(preprocessing.value("eval_stages", Json::array())), options);
+  Loader loader(data, normalization, make_stages(preprocessing.value("eval_stages", Json::array())),
+                options);
   return {nn::Trainer::evaluate(bundle.model, loader), bundle.class_names};
 }
 

@@ -41,8 +41,7 @@ struct EpochGraph::Impl {
   std::unique_ptr<flow::function_node<SamplePtr, flow::continue_msg>> batcher;
 
   explicit Impl(EpochSpec s)
-      : spec(std::move(s)),
-        arena(spec.threads > 0 ? spec.threads : tbb::task_arena::automatic) {}
+      : spec(std::move(s)), arena(spec.threads > 0 ? spec.threads : tbb::task_arena::automatic) {}
   void build();
   void push(BatchItem item) {
     std::lock_guard lock(mutex);
@@ -131,7 +130,8 @@ void EpochGraph::Impl::build() {
           const io::DatasetReader& r = *spec.reader;
           if (s->image.rows != r.height() || s->image.cols != r.width()) {
             throw Error("a stage changed the image size to " + std::to_string(s->image.cols) + "x" +
-                        std::to_string(s->image.rows) + "; batches need every sample at the same size");
+                        std::to_string(s->image.rows) +
+                        "; batches need every sample at the same size");
           }
           if (!s->image.isContinuous()) s->image = s->image.clone();
           s->packed.resize(static_cast<std::size_t>(r.image_bytes()));
@@ -154,7 +154,9 @@ void EpochGraph::Impl::build() {
         if (failed) return flow::continue_msg();
         if (!s->error.empty()) {
           failed = true;
-          push({{}, false, spec.reader->path() + ": sample " + std::to_string(s->index) + ": " + s->error});
+          push({{},
+                false,
+                spec.reader->path() + ": sample " + std::to_string(s->index) + ": " + s->error});
           return flow::continue_msg();
         }
         if (pending.labels.empty()) start_batch();

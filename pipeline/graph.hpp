@@ -35,9 +35,9 @@ struct EpochSpec {
   std::uint64_t epoch = 0;
   std::vector<std::uint64_t> order;  // dataset indices in visiting order
   std::int64_t batch_size = 1;
-  std::int64_t max_in_flight = 1;    // >= batch_size
+  std::int64_t max_in_flight = 1;  // >= batch_size
   bool drop_last = false;
-  int threads = 0;                   // 0: all cores
+  int threads = 0;  // 0: all cores
 };
 
 // What the batcher hands to the consumer: a batch, the end of the epoch, or a failure.

@@ -44,7 +44,8 @@ void Loader::start_epoch(std::uint64_t epoch) {
   spec.seed = options_.seed;
   spec.epoch = epoch;
   const bool shuffle = options_.shuffle && options_.mode == nn::Mode::kTrain;
-  spec.order = epoch_order(static_cast<std::uint64_t>(num_samples()), options_.seed, epoch, shuffle);
+  spec.order =
+      epoch_order(static_cast<std::uint64_t>(num_samples()), options_.seed, epoch, shuffle);
   spec.batch_size = options_.batch_size;
   spec.max_in_flight = max_in_flight();
   spec.drop_last = options_.drop_last;

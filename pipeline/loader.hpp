@@ -21,11 +21,11 @@ struct LoaderOptions {
   std::int64_t batch_size = 128;
   std::uint64_t seed = 0;
   nn::Mode mode = nn::Mode::kTrain;
-  bool shuffle = true;          // only in train mode
+  bool shuffle = true;  // only in train mode
   bool drop_last = false;
   std::int64_t prefetch_batches = 4;  // samples in flight = prefetch_batches * batch_size
-  int threads = 0;              // 0: all cores
-  std::int64_t limit = 0;       // > 0: use only the first `limit` samples
+  int threads = 0;                    // 0: all cores
+  std::int64_t limit = 0;             // > 0: use only the first `limit` samples
 };
 
 class Loader final : public nn::BatchSource {

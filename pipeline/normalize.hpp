@@ -24,7 +24,8 @@ struct Normalization {
   static Normalization from_json(const Json& json);
 
   // Throws kiln::Error when data with this channel count and order cannot use this normalization.
-  void check_compatible(std::int64_t channels, const std::string& order, const std::string& what) const;
+  void check_compatible(std::int64_t channels, const std::string& order,
+                        const std::string& what) const;
 };
 
 }  // namespace kiln::pipeline

@@ -2,9 +2,8 @@
 //   out[c][y][x] = (in[y][x][c] - mean[c]) / std[c]
 #pragma once
 
-#include <span>
-
 #include <opencv2/core.hpp>
+#include <span>
 
 #include "pipeline/normalize.hpp"
 

@@ -16,8 +16,10 @@ namespace {
 
 void check_request(const TrainRequest& r) {
   if (r.epochs < 1) throw Error("--epochs must be >= 1, got " + std::to_string(r.epochs));
-  if (r.batch_size < 1) throw Error("--batch-size must be >= 1, got " + std::to_string(r.batch_size));
-  if (!(r.learning_rate > 0.f)) throw Error("--lr must be > 0, got " + std::to_string(r.learning_rate));
+  if (r.batch_size < 1)
+    throw Error("--batch-size must be >= 1, got " + std::to_string(r.batch_size));
+  if (!(r.learning_rate > 0.f))
+    throw Error("--lr must be > 0, got " + std::to_string(r.learning_rate));
   if (r.output_path.empty()) throw Error("an output model path is required (--output)");
 }
 
@@ -26,7 +28,11 @@ class EpochReporter final : public nn::Callback {
  public:
   EpochReporter(nn::Sequential& model, nn::BatchSource* validation, const TrainObserver& observer,
                 std::int64_t epochs, TrainResult& result)
-      : model_(model), validation_(validation), observer_(observer), epochs_(epochs), result_(result) {}
+      : model_(model),
+        validation_(validation),
+        observer_(observer),
+        epochs_(epochs),
+        result_(result) {}
 
   nn::Verdict on_epoch_end(nn::TrainState& /*state*/, const nn::EpochLogs& logs) override {
     EpochReport report{logs, std::nullopt, epochs_};
@@ -66,9 +72,11 @@ TrainResult train_model(const TrainRequest& request, const TrainObserver& observ
   std::unique_ptr<Loader> validation_loader;
   if (!request.validation_path.empty()) {
     auto validation_data = std::make_shared<const io::DatasetReader>(request.validation_path);
-    if (validation_data->height() != train_data->height() || validation_data->width() != train_data->width()) {
-      throw Error(request.validation_path + ": images are " + std::to_string(validation_data->height()) +
-                  "x" + std::to_string(validation_data->width()) + " but the training images are " +
+    if (validation_data->height() != train_data->height() ||
+        validation_data->width() != train_data->width()) {
+      throw Error(request.validation_path + ": images are " +
+                  std::to_string(validation_data->height()) + "x" +
+                  std::to_string(validation_data->width()) + " but the training images are " +
                   std::to_string(train_data->height()) + "x" + std::to_string(train_data->width()));
     }
     LoaderOptions eval_options = train_options;
@@ -79,8 +87,8 @@ TrainResult train_model(const TrainRequest& request, const TrainObserver& observ
   }
 
   const auto classes = static_cast<std::int64_t>(train_data->class_names().size());
-  nn::Sequential model =
-      nn::Sequential::from_config(nn::builtin_model(request.model, train_loader.sample_shape(), classes));
+  nn::Sequential model = nn::Sequential::from_config(
+      nn::builtin_model(request.model, train_loader.sample_shape(), classes));
   model.initialize(request.seed);
   if (observer.on_start) observer.on_start(model.summary());
 
@@ -95,11 +103,13 @@ TrainResult train_model(const TrainRequest& request, const TrainObserver& observ
   nn::Trainer::fit(model, optimizer, train_loader, state, request.epochs, callbacks);
 
   // The stages' eval() forms are what evaluate/predict run; the train list is kept for the record.
-  const Json preprocessing = {{"normalization", normalization.to_json()},
-                              {"eval_stages", train_stages_config},
-                              {"train_stages", train_stages_config},
-                              {"input", {train_data->channels(), train_data->height(), train_data->width()}}};
-  io::save_model(request.output_path, model, optimizer, state, preprocessing, train_data->class_names());
+  const Json preprocessing = {
+      {"normalization", normalization.to_json()},
+      {"eval_stages", train_stages_config},
+      {"train_stages", train_stages_config},
+      {"input", {train_data->channels(), train_data->height(), train_data->width()}}};
+  io::save_model(request.output_path, model, optimizer, state, preprocessing,
+                 train_data->class_names());
   return result;
 }
 

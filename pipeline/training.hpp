@@ -24,9 +24,9 @@ struct TrainRequest {
   float momentum = 0.9f;
   bool nesterov = false;
   std::uint64_t seed = 1;
-  int threads = 0;              // 0: all cores
+  int threads = 0;                    // 0: all cores
   Json train_stages = Json::array();  // e.g. [{"type": "horizontal_flip", "p": 0.5}]
-  std::int64_t limit = 0;       // > 0: train on the first `limit` samples only
+  std::int64_t limit = 0;             // > 0: train on the first `limit` samples only
 };
 
 struct EpochReport {

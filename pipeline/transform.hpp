@@ -4,8 +4,8 @@
 //   static constexpr std::string_view kName;    its registry name
 //   struct Draw { ... };                         every random decision, made up front
 //   Draw draw(cv::Size, nn::Rng&) const;         training: all randomness happens here
-//   Draw eval(cv::Size) const;                   evaluation: no Rng parameter, so it cannot be random
-//   void apply(const Draw&, cv::Mat& rgb) const; pure: same Draw and image ⇒ same output
+//   Draw eval(cv::Size) const;                   evaluation: no Rng parameter, so it cannot be
+//   random void apply(const Draw&, cv::Mat& rgb) const; pure: same Draw and image ⇒ same output
 //   Json config() const;                         options, so the registry can rebuild it
 // ("plan, then apply", as albumentations splits get_params from apply.)
 //
@@ -15,9 +15,8 @@
 #pragma once
 
 #include <concepts>
-#include <string_view>
-
 #include <opencv2/core.hpp>
+#include <string_view>
 
 #include "nn/json.hpp"
 #include "nn/layer.hpp"

@@ -31,7 +31,8 @@ Dense::Dense(DenseOptions options) : options_(std::move(options)) {
 Shape Dense::build(const Shape& input) {
   in_features_ = input.per_sample();
   if (in_features_ <= 0) throw Error("dense: input shape " + input.str() + " has no features");
-  weight_ = {"weight", Tensor({options_.units, in_features_, 1, 1}), Tensor({options_.units, in_features_, 1, 1})};
+  weight_ = {"weight", Tensor({options_.units, in_features_, 1, 1}),
+             Tensor({options_.units, in_features_, 1, 1})};
   if (options_.use_bias) {
     bias_ = {"bias", Tensor({options_.units, 1, 1, 1}), Tensor({options_.units, 1, 1, 1})};
   }

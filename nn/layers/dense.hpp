@@ -2,7 +2,8 @@
 // x is read as (N, K) with K = C·H·W of its per-sample shape (so no Flatten is needed before it);
 // weight is (units, K), bias is (units), y is (N, units, 1, 1).
 // Options: units (> 0), init ("he_normal" | "glorot_uniform"), use_bias (default true).
-// Rows are computed in fixed chunks (nn/parallel.hpp), so results do not depend on the thread count.
+// Rows are computed in fixed chunks (nn/parallel.hpp), so results do not depend on the thread
+// count.
 #pragma once
 
 #include "nn/layer.hpp"

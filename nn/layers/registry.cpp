@@ -11,15 +11,17 @@
 namespace kiln::nn {
 namespace {
 
-// Rejects options the layer does not know, so a typo ("unit": 10) is an error, not a silent default.
-void check_keys(const std::string& type, const Json& options, const std::set<std::string>& allowed) {
+// Rejects options the layer does not know, so a typo ("unit": 10) is an error, not a silent
+// default.
+void check_keys(const std::string& type, const Json& options,
+                const std::set<std::string>& allowed) {
   if (!options.is_object()) throw Error("layer '" + type + "': options must be a JSON object");
   for (const auto& [key, value] : options.items()) {
     if (!allowed.contains(key)) {
       std::string names;
       for (const auto& a : allowed) names += (names.empty() ? "" : ", ") + a;
-      throw Error("layer '" + type + "': unknown option '" + key + "'; allowed: " +
-                  (names.empty() ? "none" : names));
+      throw Error("layer '" + type + "': unknown option '" + key +
+                  "'; allowed: " + (names.empty() ? "none" : names));
     }
   }
 }
@@ -30,7 +32,8 @@ T get_or(const std::string& type, const Json& options, const std::string& key, T
   try {
     return options.at(key).get<T>();
   } catch (const Json::exception&) {
-    throw Error("layer '" + type + "': option '" + key + "' has the wrong type: " + options.at(key).dump());
+    throw Error("layer '" + type + "': option '" + key +
+                "' has the wrong type: " + options.at(key).dump());
   }
 }
 
@@ -38,7 +41,8 @@ using Factory = std::function<std::unique_ptr<Layer>(const Json&)>;
 
 const std::map<std::string, Factory>& factories() {
   static const std::map<std::string, Factory> table = {
-      {"dense", [](const Json& o) {
+      {"dense",
+       [](const Json& o) {
          check_keys("dense", o, {"units", "init", "use_bias"});
          DenseOptions d;
          d.units = get_or<std::int64_t>("dense", o, "units", 0);
@@ -46,7 +50,8 @@ const std::map<std::string, Factory>& factories() {
          d.use_bias = get_or<bool>("dense", o, "use_bias", d.use_bias);
          return std::make_unique<Dense>(d);
        }},
-      {"relu", [](const Json& o) {
+      {"relu",
+       [](const Json& o) {
          check_keys("relu", o, {});
          return std::make_unique<Relu>();
        }},

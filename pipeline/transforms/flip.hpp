@@ -2,9 +2,8 @@
 // Options: p in [0, 1], default 0.5.
 #pragma once
 
-#include <string_view>
-
 #include <opencv2/core.hpp>
+#include <string_view>
 
 #include "nn/json.hpp"
 #include "nn/random.hpp"

@@ -6,7 +6,8 @@
 namespace kiln::pipeline {
 namespace {
 
-void check_keys(const std::string& name, const Json& options, std::initializer_list<const char*> allowed) {
+void check_keys(const std::string& name, const Json& options,
+                std::initializer_list<const char*> allowed) {
   for (const auto& [key, value] : options.items()) {
     bool known = false;
     std::string names;
@@ -14,7 +15,8 @@ void check_keys(const std::string& name, const Json& options, std::initializer_l
       known |= key == a;
       names += (names.empty() ? "" : ", ") + std::string(a);
     }
-    if (!known) throw Error("stage '" + name + "': unknown option '" + key + "'; allowed: " + names);
+    if (!known)
+      throw Error("stage '" + name + "': unknown option '" + key + "'; allowed: " + names);
   }
 }
 
@@ -24,7 +26,8 @@ std::unique_ptr<Stage> make_stage(const std::string& name, const Json& options) 
   try {
     if (name == HorizontalFlip::kName) {
       check_keys(name, options, {"p"});
-      return std::make_unique<TransformStage<HorizontalFlip>>(HorizontalFlip(options.value("p", 0.5f)));
+      return std::make_unique<TransformStage<HorizontalFlip>>(
+          HorizontalFlip(options.value("p", 0.5f)));
     }
   } catch (const Json::exception& e) {
     throw Error("stage '" + name + "': malformed option: " + e.what());

@@ -47,7 +47,8 @@ TEST(Cli, EverySubcommandDescribesItsFlags) {
   EXPECT_NE(kiln("preprocess --help").output.find("--labels"), std::string::npos);
   const Invocation train = kiln("train --help");
   EXPECT_EQ(train.exit_code, 0);
-  for (const char* flag : {"--epochs", "--batch-size", "--lr", "--momentum", "--seed", "--flip", "--validation"}) {
+  for (const char* flag :
+       {"--epochs", "--batch-size", "--lr", "--momentum", "--seed", "--flip", "--validation"}) {
     EXPECT_NE(train.output.find(flag), std::string::npos) << flag;
   }
   EXPECT_NE(kiln("evaluate --help").output.find("--batch-size"), std::string::npos);
@@ -59,6 +60,20 @@ TEST(Cli, WrongFlagIsOneLineAndNonZero) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(lines(r.output), 1) << r.output;
   EXPECT_NE(r.output.find("--epochz"), std::string::npos) << r.output;
+}
+
+TEST(Cli, UnknownTopLevelFlagAndMissingSubcommandAreNamed) {
+  const Invocation bogus = kiln("--bogus");
+  EXPECT_EQ(bogus.exit_code, 2);
+  EXPECT_EQ(lines(bogus.output), 1) << bogus.output;
+  EXPECT_NE(bogus.output.find("--bogus"), std::string::npos) << bogus.output;
+  const Invocation bare = kiln("");
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_NE(bare.output.find("subcommand"), std::string::npos) << bare.output;
+  const Invocation negative = kiln("train " + std::string(KILN_BINARY) + " -o x.h5 --lr -1");
+  EXPECT_EQ(negative.exit_code, 2);
+  EXPECT_NE(negative.output.find("--lr: must be a number > 0, got -1"), std::string::npos)
+      << negative.output;
 }
 
 TEST(Cli, MissingFileIsOneLineNamingIt) {
@@ -73,8 +88,8 @@ TEST(Cli, BadDataFileIsOneLineNamingIt) {
   std::FILE* f = std::fopen(dir.file("junk.gz").c_str(), "w");
   std::fputs("not an idx file at all", f);
   std::fclose(f);
-  const Invocation r = kiln("preprocess " + dir.file("junk.gz") + " --labels " + dir.file("junk.gz") + " -o " +
-                     dir.file("out.h5"));
+  const Invocation r = kiln("preprocess " + dir.file("junk.gz") + " --labels " +
+                            dir.file("junk.gz") + " -o " + dir.file("out.h5"));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(lines(r.output), 1) << r.output;
   EXPECT_NE(r.output.find("junk.gz"), std::string::npos) << r.output;
@@ -86,10 +101,15 @@ TEST(Cli, PreprocessTrainEvaluate) {
   const std::string d = dir.path().string();
   auto [train_images, train_labels] = testing::write_synthetic_idx(d, "train", 400, 8, 8, 4, 1);
   auto [test_images, test_labels] = testing::write_synthetic_idx(d, "test", 100, 8, 8, 4, 2);
-  ASSERT_EQ(kiln("preprocess " + train_images + " --labels " + train_labels + " -o " + d + "/train.h5").exit_code, 0);
-  ASSERT_EQ(kiln("preprocess " + test_images + " --labels " + test_labels + " -o " + d + "/test.h5").exit_code, 0);
+  ASSERT_EQ(
+      kiln("preprocess " + train_images + " --labels " + train_labels + " -o " + d + "/train.h5")
+          .exit_code,
+      0);
+  ASSERT_EQ(kiln("preprocess " + test_images + " --labels " + test_labels + " -o " + d + "/test.h5")
+                .exit_code,
+            0);
   const Invocation train = kiln("train " + d + "/train.h5 --validation " + d + "/test.h5 -o " + d +
-                         "/model.h5 --epochs 2 --batch-size 32 --flip 0.5");
+                                "/model.h5 --epochs 2 --batch-size 32 --flip 0.5");
   ASSERT_EQ(train.exit_code, 0) << train.output;
   EXPECT_NE(train.output.find("epoch 2/2"), std::string::npos) << train.output;
   const Invocation eval = kiln("evaluate " + d + "/model.h5 " + d + "/test.h5");

@@ -1,7 +1,6 @@
 // End to end on a small synthetic IDX set: import → train (streamed, augmented) → evaluate,
 // through the same library calls the kiln commands make.
 #include <gtest/gtest.h>
-
 #include <tbb/global_control.h>
 
 #include "io/dataset_reader.hpp"
@@ -23,8 +22,10 @@ class TinyRun : public ::testing::Test {
     const std::string d = dir_.path().string();
     auto [train_images, train_labels] = testing::write_synthetic_idx(d, "train", 600, 12, 10, 4, 1);
     auto [test_images, test_labels] = testing::write_synthetic_idx(d, "test", 200, 12, 10, 4, 2);
-    io::import_idx({train_images, train_labels, dir_.file("train.h5"), {"n", "e", "s", "w"}, "test", 0});
-    io::import_idx({test_images, test_labels, dir_.file("test.h5"), {"n", "e", "s", "w"}, "test", 0});
+    io::import_idx(
+        {train_images, train_labels, dir_.file("train.h5"), {"n", "e", "s", "w"}, "test", 0});
+    io::import_idx(
+        {test_images, test_labels, dir_.file("test.h5"), {"n", "e", "s", "w"}, "test", 0});
   }
 
   pipeline::TrainRequest request(const std::string& output) const {
@@ -52,7 +53,8 @@ TEST_F(TinyRun, TrainsAndEvaluatesFromTheModelFile) {
   EXPECT_LT(epochs.back().train.loss, epochs.front().train.loss);
   ASSERT_TRUE(result.validation.has_value());
 
-  const auto report = pipeline::evaluate_model({dir_.file("model.h5"), dir_.file("test.h5"), 64, 0});
+  const auto report =
+      pipeline::evaluate_model({dir_.file("model.h5"), dir_.file("test.h5"), 64, 0});
   EXPECT_EQ(report.result.samples, 200);
   EXPECT_GT(report.result.accuracy, 0.95);
   // Evaluate reproduces the validation of the last epoch: same data, same preprocessing.
@@ -75,14 +77,16 @@ TEST_F(TinyRun, SameSeedSameWeightsWithOneOrTwoThreads) {
   auto a = one.model.parameters(), b = two.model.parameters();
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) {
-    ASSERT_TRUE(std::equal(a[i]->value.span().begin(), a[i]->value.span().end(), b[i]->value.span().begin()))
+    ASSERT_TRUE(std::equal(a[i]->value.span().begin(), a[i]->value.span().end(),
+                           b[i]->value.span().begin()))
         << "parameter " << i << " differs between 1 and 2 threads";
   }
 }
 
 TEST_F(TinyRun, EvaluationUsesTheModelsNormalizationNotTheDatasets) {
   pipeline::train_model(request("model.h5"));
-  const auto before = pipeline::evaluate_model({dir_.file("model.h5"), dir_.file("test.h5"), 64, 0});
+  const auto before =
+      pipeline::evaluate_model({dir_.file("model.h5"), dir_.file("test.h5"), 64, 0});
   // A dataset with the same images but other statistics (fitted on a different set) must give
   // the same result: the statistics come from the model file.
   const std::string d = dir_.path().string();

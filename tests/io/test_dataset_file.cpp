@@ -70,7 +70,8 @@ TEST(DatasetFile, RoundTripsImagesLabelsAndAttributes) {
     }
     const double mean = sum / n;
     EXPECT_NEAR(reader.statistics().mean[static_cast<std::size_t>(c)], mean, 1e-9);
-    EXPECT_NEAR(reader.statistics().std[static_cast<std::size_t>(c)], std::sqrt(sum_sq / n - mean * mean), 1e-9);
+    EXPECT_NEAR(reader.statistics().std[static_cast<std::size_t>(c)],
+                std::sqrt(sum_sq / n - mean * mean), 1e-9);
   }
   EXPECT_EQ(reader.statistics().count, 5 * 6);
 }

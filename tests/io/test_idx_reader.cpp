@@ -85,7 +85,9 @@ TEST_P(IdxReaderTest, UnsupportedElementTypeIsNamed) {
 }
 
 INSTANTIATE_TEST_SUITE_P(PlainAndGzip, IdxReaderTest, ::testing::Bool(),
-                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "gzip" : "plain"; });
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "gzip" : "plain";
+                         });
 
 TEST(IdxReader, MissingAndEmptyFiles) {
   testing::TempDir dir;
@@ -111,7 +113,8 @@ TEST(IdxReader, CorruptGzipIsReported) {
 
 TEST(IdxImport, WritesADatasetAndRejectsMismatchedLabels) {
   testing::TempDir dir;
-  auto [images, labels] = testing::write_synthetic_idx(dir.path().string(), "train", 50, 8, 6, 4, 1);
+  auto [images, labels] =
+      testing::write_synthetic_idx(dir.path().string(), "train", 50, 8, 6, 4, 1);
   IdxImport request{images, labels, dir.file("out.h5"), {"a", "b", "c", "d"}, "test", 0};
   const ImportSummary s = import_idx(request);
   EXPECT_EQ(s.images, 50);
@@ -121,7 +124,8 @@ TEST(IdxImport, WritesADatasetAndRejectsMismatchedLabels) {
   EXPECT_TRUE(std::filesystem::exists(dir.file("out.h5")));
 
   // Label file of another size: clear error, and no output file.
-  auto [images2, labels2] = testing::write_synthetic_idx(dir.path().string(), "other", 40, 8, 6, 4, 1);
+  auto [images2, labels2] =
+      testing::write_synthetic_idx(dir.path().string(), "other", 40, 8, 6, 4, 1);
   IdxImport mismatched{images, labels2, dir.file("bad.h5"), {}, "test", 0};
   expect_error([&] { import_idx(mismatched); }, {labels2, "40 labels", "50 images"});
   EXPECT_FALSE(std::filesystem::exists(dir.file("bad.h5")));
@@ -138,14 +142,20 @@ TEST(IdxImport, WritesADatasetAndRejectsMismatchedLabels) {
 
 TEST(IdxImport, TruncatedImagesLeaveNoOutputAndKeepAnOldOne) {
   testing::TempDir dir;
-  auto [images, labels] = testing::write_synthetic_idx(dir.path().string(), "train", 30, 4, 4, 2, 1);
+  auto [images, labels] =
+      testing::write_synthetic_idx(dir.path().string(), "train", 30, 4, 4, 2, 1);
   const std::string out = dir.file("out.h5");
   import_idx({images, labels, out, {}, "first", 0});
   const auto size_before = std::filesystem::file_size(out);
 
   const std::string short_images = dir.file("short.idx");
-  write_file(short_images, idx_bytes(0x08, {30, 4, 4}, std::vector<std::uint8_t>(30 * 16 - 5, 9)), false);
-  expect_error([&] { import_idx({short_images, labels, out, {}, "second", 0}); }, {short_images, "truncated"});
+  write_file(short_images, idx_bytes(0x08, {30, 4, 4}, std::vector<std::uint8_t>(30 * 16 - 5, 9)),
+             false);
+  expect_error(
+      [&] {
+        import_idx({short_images, labels, out, {}, "second", 0});
+      },
+      {short_images, "truncated"});
   EXPECT_EQ(std::filesystem::file_size(out), size_before);  // the previous good file survives
   for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
     EXPECT_EQ(entry.path().string().find(".tmp-"), std::string::npos) << entry.path();

@@ -27,7 +27,8 @@ TEST(ModelFile, RoundTripsWeightsOptimizerAndState) {
   auto a = model.parameters(), b = loaded.model.parameters();
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) {
-    EXPECT_TRUE(std::equal(a[i]->value.span().begin(), a[i]->value.span().end(), b[i]->value.span().begin()));
+    EXPECT_TRUE(std::equal(a[i]->value.span().begin(), a[i]->value.span().end(),
+                           b[i]->value.span().begin()));
   }
   EXPECT_EQ(loaded.optimizer_state.iterations, 1);
   EXPECT_EQ(loaded.optimizer_state.slots, sgd.state().slots);

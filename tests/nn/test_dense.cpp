@@ -1,5 +1,4 @@
 #include <gtest/gtest.h>
-
 #include <tbb/global_control.h>
 
 #include "nn/error.hpp"
@@ -57,7 +56,8 @@ TEST(Dense, ResultsDoNotDependOnTheThreadCount) {
     dense.backward(x, y, dy, dx);
     std::vector<float> all(y.span().begin(), y.span().end());
     all.insert(all.end(), dx.span().begin(), dx.span().end());
-    for (Parameter* p : dense.parameters()) all.insert(all.end(), p->grad.span().begin(), p->grad.span().end());
+    for (Parameter* p : dense.parameters())
+      all.insert(all.end(), p->grad.span().begin(), p->grad.span().end());
     return all;
   };
   EXPECT_EQ(run(1), run(2));

@@ -26,7 +26,8 @@ class InMemorySource final : public BatchSource {
       const std::int64_t i = next_ + r;
       Rng rng({3, 0, static_cast<std::uint64_t>(i), 1});
       const int label = static_cast<int>(i % 3);
-      for (int f = 0; f < 8; ++f) batch.inputs[r * 8 + f] = (f % 3 == label ? 2.f : 0.f) + rng.normal(0, 0.5f);
+      for (int f = 0; f < 8; ++f)
+        batch.inputs[r * 8 + f] = (f % 3 == label ? 2.f : 0.f) + rng.normal(0, 0.5f);
       batch.labels.push_back(label);
       batch.indices.push_back(static_cast<std::uint64_t>(i));
     }
@@ -51,14 +52,17 @@ TEST(Sequential, ConfigRoundTripsAndInfersShapes) {
 TEST(Sequential, RejectsMalformedConfigs) {
   EXPECT_THROW(Sequential::from_config({{"layers", Json::array()}}), Error);
   EXPECT_THROW(Sequential::from_config({{"input", {1, 2, 2}}, {"layers", Json::array()}}), Error);
-  EXPECT_THROW(Sequential::from_config({{"input", {1, 2, 2}}, {"layers", {{{"units", 3}}}}}), Error);
+  EXPECT_THROW(Sequential::from_config({{"input", {1, 2, 2}}, {"layers", {{{"units", 3}}}}}),
+               Error);
   EXPECT_THROW(builtin_model("resnet9000", {1, 1, 28, 28}, 10), Error);
 }
 
 TEST(Sequential, WholeModelGradientMatchesFiniteDifferences) {
-  Sequential model = Sequential::from_config(
-      {{"input", {4, 1, 1}},
-       {"layers", {{{"type", "dense"}, {"units", 5}}, {{"type", "relu"}}, {{"type", "dense"}, {"units", 3}}}}});
+  Sequential model = Sequential::from_config({{"input", {4, 1, 1}},
+                                              {"layers",
+                                               {{{"type", "dense"}, {"units", 5}},
+                                                {{"type", "relu"}},
+                                                {{"type", "dense"}, {"units", 3}}}}});
   model.initialize(2);
   Tensor x({2, 4, 1, 1});
   testing::fill_uniform(x, 4, -1, 1);
@@ -82,9 +86,11 @@ TEST(Sequential, WholeModelGradientMatchesFiniteDifferences) {
 }
 
 TEST(Trainer, LearnsASeparableProblem) {
-  Sequential model = Sequential::from_config(
-      {{"input", {8, 1, 1}},
-       {"layers", {{{"type", "dense"}, {"units", 16}}, {{"type", "relu"}}, {{"type", "dense"}, {"units", 3}}}}});
+  Sequential model = Sequential::from_config({{"input", {8, 1, 1}},
+                                              {"layers",
+                                               {{{"type", "dense"}, {"units", 16}},
+                                                {{"type", "relu"}},
+                                                {{"type", "dense"}, {"units", 3}}}}});
   model.initialize(1);
   Sgd sgd({0.9f, false});
   InMemorySource data(300);

@@ -1,5 +1,4 @@
 #include <gtest/gtest.h>
-
 #include <tbb/global_control.h>
 
 #include <set>

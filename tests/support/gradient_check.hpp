@@ -37,7 +37,8 @@ inline void expect_gradients_match(nn::Layer& layer, nn::Shape input, GradientCh
   nn::Rng init({1, 0, 0, nn::kSlotInit});
   layer.initialize(init);
   // Non-zero parameters everywhere (biases start at 0), so every path is exercised.
-  for (nn::Parameter* p : layer.parameters()) fill_uniform(p->value, 11 + p->value.size(), -0.5f, 0.5f);
+  for (nn::Parameter* p : layer.parameters())
+    fill_uniform(p->value, 11 + p->value.size(), -0.5f, 0.5f);
 
   nn::Tensor x(input), y, dx;
   fill_uniform(x, 3, o.input_lo, o.input_hi);

@@ -14,7 +14,8 @@
 
 namespace kiln::testing {
 
-inline std::vector<std::uint8_t> idx_bytes(std::uint8_t type, const std::vector<std::uint32_t>& dims,
+inline std::vector<std::uint8_t> idx_bytes(std::uint8_t type,
+                                           const std::vector<std::uint32_t>& dims,
                                            const std::vector<std::uint8_t>& payload) {
   std::vector<std::uint8_t> out = {0, 0, type, static_cast<std::uint8_t>(dims.size())};
   for (std::uint32_t d : dims) {
@@ -35,7 +36,8 @@ inline void write_file(const std::string& path, const std::vector<std::uint8_t>&
     gzclose(f);
   } else {
     std::ofstream f(path, std::ios::binary);
-    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    f.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   }
 }
 
@@ -58,7 +60,8 @@ inline SyntheticSet synthetic_set(std::uint32_t n, std::uint32_t h, std::uint32_
       for (std::uint32_t x = 0; x < w; ++x) {
         const bool lit = y / band == label;
         const float value = (lit ? 170.f : 40.f) + rng.uniform(-40.f, 40.f);
-        set.images[(static_cast<std::size_t>(i) * h + y) * w + x] = static_cast<std::uint8_t>(value);
+        set.images[(static_cast<std::size_t>(i) * h + y) * w + x] =
+            static_cast<std::uint8_t>(value);
       }
     }
   }
@@ -66,10 +69,9 @@ inline SyntheticSet synthetic_set(std::uint32_t n, std::uint32_t h, std::uint32_
 }
 
 // Writes images + labels as gzipped IDX files; returns {images path, labels path}.
-inline std::pair<std::string, std::string> write_synthetic_idx(const std::string& dir, const std::string& name,
-                                                               std::uint32_t n, std::uint32_t h,
-                                                               std::uint32_t w, std::uint32_t classes,
-                                                               std::uint64_t seed) {
+inline std::pair<std::string, std::string> write_synthetic_idx(
+    const std::string& dir, const std::string& name, std::uint32_t n, std::uint32_t h,
+    std::uint32_t w, std::uint32_t classes, std::uint64_t seed) {
   const SyntheticSet set = synthetic_set(n, h, w, classes, seed);
   const std::string images = dir + "/" + name + "-images-idx3-ubyte.gz";
   const std::string labels = dir + "/" + name + "-labels-idx1-ubyte.gz";
