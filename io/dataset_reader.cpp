@@ -1,5 +1,6 @@
 #include "io/dataset_reader.hpp"
 
+#include "io/file_format.hpp"
 #include "io/h5.hpp"
 #include "nn/error.hpp"
 
@@ -14,17 +15,8 @@ DatasetReader::DatasetReader(const std::string& path)
     : h5_(std::make_unique<Handles>()), path_(path) {
   h5_->file = h5::File::open_read(path);
   h5::File& f = h5_->file;
-  if (!f.has_attribute("format") || f.string_attribute("format") != kDatasetFormat) {
-    throw Error(path +
-                ": not a kiln dataset (no format = \"kiln-dataset\" attribute); create it with "
-                "kiln preprocess");
-  }
-  const std::int64_t version = f.int_attribute("format_version");
-  if (version != kDatasetFormatVersion) {
-    throw Error(path + ": dataset format version " + std::to_string(version) +
-                " is not supported by this kiln (reads version " +
-                std::to_string(kDatasetFormatVersion) + "); re-run kiln preprocess");
-  }
+  check_file_format(f, kDatasetFormat, kDatasetFormatVersion,
+                    "create it with kiln preprocess, or re-run kiln preprocess");
   // Training reads single images in random order. Uncompressed: no chunk cache, so each read
   // fetches just that image (a cached ~1 MiB chunk per random image made reading 1000x slower).
   // Compressed: a chunk must be inflated whole, so keep many of them.

@@ -40,10 +40,12 @@ std::string hex32(const std::array<std::uint8_t, 4>& b) {
 
 }  // namespace
 
+void IdxReader::GzClose::operator()(void* file) const { gzclose(static_cast<gzFile>(file)); }
+
 IdxReader::IdxReader(std::string path) : path_(std::move(path)) {
-  gz_ = gzopen(path_.c_str(), "rb");  // reads plain files transparently
+  gz_.reset(gzopen(path_.c_str(), "rb"));  // reads plain files transparently
   if (!gz_) throw Error(path_ + ": cannot open: no such file or not readable");
-  const auto file = static_cast<gzFile>(gz_);
+  const auto file = static_cast<gzFile>(gz_.get());
   gzbuffer(file, 1 << 17);
 
   std::array<std::uint8_t, 4> magic{};
@@ -71,9 +73,8 @@ IdxReader::IdxReader(std::string path) : path_(std::move(path)) {
   }
 }
 
-IdxReader::~IdxReader() {
-  if (gz_) gzclose(static_cast<gzFile>(gz_));
-}
+IdxReader::~IdxReader() = default;
+IdxReader::IdxReader(IdxReader&&) noexcept = default;
 
 std::uint64_t IdxReader::item_bytes() const {
   std::uint64_t bytes = 1;
@@ -82,7 +83,7 @@ std::uint64_t IdxReader::item_bytes() const {
 }
 
 void IdxReader::read(std::span<std::uint8_t> out) {
-  const auto file = static_cast<gzFile>(gz_);
+  const auto file = static_cast<gzFile>(gz_.get());
   const std::uint64_t items = out.size() / item_bytes();
   if (items_read_ + items > count()) {
     throw Error(path_ + ": asked for item " + std::to_string(items_read_ + items) + " of " +
@@ -109,7 +110,7 @@ void IdxReader::read(std::span<std::uint8_t> out) {
 }
 
 void IdxReader::expect_end() {
-  const auto file = static_cast<gzFile>(gz_);
+  const auto file = static_cast<gzFile>(gz_.get());
   std::array<std::uint8_t, 4096> scratch{};
   std::uint64_t extra = 0;
   while (true) {

@@ -20,6 +20,7 @@ class IdxReader {
   ~IdxReader();
   IdxReader(const IdxReader&) = delete;
   IdxReader& operator=(const IdxReader&) = delete;
+  IdxReader(IdxReader&&) noexcept;
 
   const std::string& path() const { return path_; }
   const std::vector<std::uint32_t>& dims() const { return dims_; }  // dims()[0]: item count
@@ -35,7 +36,11 @@ class IdxReader {
 
  private:
   std::string path_;
-  void* gz_ = nullptr;  // gzFile
+  // gzFile, owned: closed even when the constructor throws on a bad header.
+  struct GzClose {
+    void operator()(void* file) const;
+  };
+  std::unique_ptr<void, GzClose> gz_;
   std::vector<std::uint32_t> dims_;
   std::uint64_t items_read_ = 0;
 };

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "io/atomic_file.hpp"
+#include "io/file_format.hpp"
 #include "io/h5.hpp"
 #include "nn/error.hpp"
 
@@ -81,17 +82,7 @@ void save_model(const std::string& path, nn::Sequential& model, const nn::Optimi
 
 ModelBundle load_model(const std::string& path) {
   h5::File f = h5::File::open_read(path);
-  if (!f.has_attribute("format") || f.string_attribute("format") != kModelFormat) {
-    throw Error(path +
-                ": not a kiln model file (no format = \"kiln-model\" attribute); "
-                "kiln train writes them");
-  }
-  const std::int64_t version = f.int_attribute("format_version");
-  if (version != kModelFormatVersion) {
-    throw Error(path + ": model format version " + std::to_string(version) +
-                " is not supported (this kiln reads version " +
-                std::to_string(kModelFormatVersion) + ")");
-  }
+  check_file_format(f, kModelFormat, kModelFormatVersion, "kiln train writes model files");
   ModelBundle bundle{nn::Sequential::from_config(parse_json_attribute(f, "config")),
                      parse_json_attribute(f, "optimizer"),
                      {},

@@ -16,6 +16,21 @@ namespace kiln::pipeline {
 using SamplePtr = std::shared_ptr<Sample>;
 namespace flow = tbb::flow;
 
+namespace {
+// Runs one stage's work on a sample that has not failed yet. An exception becomes the sample's
+// error: thrown out of a graph body it would cancel the whole graph (and lose the message).
+template <class Work>
+SamplePtr guarded(SamplePtr s, Work&& work) {
+  if (!s->error.empty()) return s;
+  try {
+    work(*s);
+  } catch (const std::exception& e) {
+    s->error = e.what();
+  }
+  return s;
+}
+}  // namespace
+
 struct EpochGraph::Impl {
   EpochSpec spec;
   tbb::task_arena arena;  // concurrency from spec.threads
@@ -95,52 +110,41 @@ void EpochGraph::Impl::build() {
         auto s = std::make_shared<Sample>();
         s->position = position;
         s->index = spec.order[position];
-        try {
+        return guarded(std::move(s), [this](Sample& sample) {
           const io::DatasetReader& r = *spec.reader;
-          s->label = r.labels()[s->index];
-          s->image.create(static_cast<int>(r.height()), static_cast<int>(r.width()),
-                          CV_8UC(static_cast<int>(r.channels())));
-          r.read_image(static_cast<std::int64_t>(s->index),
-                       {s->image.data, static_cast<std::size_t>(r.image_bytes())});
-        } catch (const std::exception& e) {
-          s->error = e.what();
-        }
-        return s;
+          sample.label = r.labels()[sample.index];
+          sample.image.create(static_cast<int>(r.height()), static_cast<int>(r.width()),
+                              CV_8UC(static_cast<int>(r.channels())));
+          r.read_image(static_cast<std::int64_t>(sample.index),
+                       {sample.image.data, static_cast<std::size_t>(r.image_bytes())});
+        });
       });
 
   // Stage j (1-based) of the list draws from Rng{seed, epoch, index, j}.
   augment = std::make_unique<flow::function_node<SamplePtr, SamplePtr>>(
       g, flow::unlimited, [this](SamplePtr s) {
-        if (!s->error.empty()) return s;
-        try {
+        return guarded(std::move(s), [this](Sample& sample) {
           std::uint32_t slot = 1;
           for (const auto& stage : *spec.stages) {
-            stage->run(s->image, spec.mode, {spec.seed, spec.epoch, s->index, slot++});
+            stage->run(sample.image, spec.mode, {spec.seed, spec.epoch, sample.index, slot++});
           }
-        } catch (const std::exception& e) {
-          s->error = e.what();
-        }
-        return s;
+        });
       });
 
   pack = std::make_unique<flow::function_node<SamplePtr, SamplePtr>>(
       g, flow::unlimited, [this](SamplePtr s) {
-        if (!s->error.empty()) return s;
-        try {
+        return guarded(std::move(s), [this](Sample& sample) {
           const io::DatasetReader& r = *spec.reader;
-          if (s->image.rows != r.height() || s->image.cols != r.width()) {
-            throw Error("a stage changed the image size to " + std::to_string(s->image.cols) + "x" +
-                        std::to_string(s->image.rows) +
+          if (sample.image.rows != r.height() || sample.image.cols != r.width()) {
+            throw Error("a stage changed the image size to " + std::to_string(sample.image.cols) +
+                        "x" + std::to_string(sample.image.rows) +
                         "; batches need every sample at the same size");
           }
-          if (!s->image.isContinuous()) s->image = s->image.clone();
-          s->packed.resize(static_cast<std::size_t>(r.image_bytes()));
-          pack_image(s->image, *spec.normalization, s->packed);
-          s->image.release();
-        } catch (const std::exception& e) {
-          s->error = e.what();
-        }
-        return s;
+          if (!sample.image.isContinuous()) sample.image = sample.image.clone();
+          sample.packed.resize(static_cast<std::size_t>(r.image_bytes()));
+          pack_image(sample.image, *spec.normalization, sample.packed);
+          sample.image.release();
+        });
       });
 
   sequencer = std::make_unique<flow::sequencer_node<SamplePtr>>(

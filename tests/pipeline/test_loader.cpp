@@ -146,6 +146,43 @@ TEST_F(LoaderTest, LimitUsesTheFirstSamplesOnly) {
   EXPECT_EQ(seen, (std::set<std::uint64_t>{0, 1, 2, 3, 4, 5}));
 }
 
+// A stage that fails on one sample, as a corrupt image would.
+class FailOnIndex final : public Stage {
+ public:
+  explicit FailOnIndex(std::uint64_t index) : index_(index) {}
+  std::string_view name() const override { return "fail_on_index"; }
+  Json config() const override { return Json::object(); }
+  void run(cv::Mat&, nn::Mode, const nn::SeedKey& key) const override {
+    if (key.index == index_) throw Error("cannot augment this one");
+  }
+
+ private:
+  std::uint64_t index_;
+};
+
+TEST_F(LoaderTest, AFailingSampleStopsTheEpochWithItsIndexAndReason) {
+  std::vector<std::unique_ptr<Stage>> stages;
+  stages.push_back(std::make_unique<FailOnIndex>(57));
+  LoaderOptions options;
+  options.batch_size = 8;
+  options.mode = nn::Mode::kEval;
+  Loader loader(reader_, identity(), std::move(stages), options);
+  loader.start_epoch(0);
+  nn::Batch batch;
+  int batches = 0;
+  try {
+    while (loader.next(batch)) ++batches;
+    FAIL() << "expected the failure of sample 57";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("sample 57"), std::string::npos) << message;
+    EXPECT_NE(message.find("cannot augment this one"), std::string::npos) << message;
+    EXPECT_NE(message.find(path_), std::string::npos) << message;
+  }
+  EXPECT_EQ(batches, 7);  // the batches before sample 57 (eval order) were delivered
+  loader.start_epoch(1);  // and the loader is usable again
+}
+
 TEST_F(LoaderTest, RejectsANormalizationForOtherChannels) {
   EXPECT_THROW(Loader(reader_, {"L", {0.f}, {1.f}}, {}, {}), Error);
   LoaderOptions zero;

@@ -1,0 +1,19 @@
+# kiln_module(<name> SOURCES ... [PUBLIC ...] [PRIVATE ...]): one kiln library module.
+# Creates target kiln_<name> with alias and export name kiln::<name>, headers from the repo root
+# ("nn/tensor.hpp"), installed with its headers under include/kiln/<name>/.
+function(kiln_module name)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "SOURCES;PUBLIC;PRIVATE")
+  set(target kiln_${name})
+  add_library(${target} ${arg_SOURCES})
+  add_library(kiln::${name} ALIAS ${target})
+  set_target_properties(${target} PROPERTIES EXPORT_NAME ${name} OUTPUT_NAME ${target})
+  target_compile_features(${target} PUBLIC cxx_std_20)
+  target_include_directories(${target} PUBLIC
+    $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}/kiln>)
+  target_link_libraries(${target} PUBLIC ${arg_PUBLIC} PRIVATE ${arg_PRIVATE} kiln_warnings kiln_arch)
+  add_dependencies(${target} kiln_layering)
+  install(TARGETS ${target} EXPORT kilnTargets)
+  install(DIRECTORY ./ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/kiln/${name}
+          FILES_MATCHING PATTERN "*.hpp")
+endfunction()

@@ -1,0 +1,16 @@
+// check_file_format: the first check on every kiln HDF5 file read back (datasets, models):
+// the `format` attribute names the kind of file and `format_version` one this kiln reads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "io/h5.hpp"
+
+namespace kiln::io {
+
+// Throws kiln::Error naming the file, what it is not, and `how_to_make` ("kiln train writes them").
+void check_file_format(const h5::File& file, const std::string& format, std::int64_t version,
+                       const std::string& how_to_make);
+
+}  // namespace kiln::io
