@@ -10,7 +10,9 @@ function(run)
 endfunction()
 run(${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${SCRATCH}/prefix")
 run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/examples" -B "${SCRATCH}/build" -G "${GENERATOR}"
-    "-DCMAKE_PREFIX_PATH=${SCRATCH}/prefix" -DCMAKE_BUILD_TYPE=Release)
+    "-DCMAKE_PREFIX_PATH=${SCRATCH}/prefix" -DCMAKE_BUILD_TYPE=Release
+    # The same compiler flags as the kiln build: a sanitizer build's libraries need its runtime.
+    "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${LINKER_FLAGS}")
 run(${CMAKE_COMMAND} --build "${SCRATCH}/build")
 run("${SCRATCH}/build/train_in_memory")
 if(NOT EXISTS "${SCRATCH}/prefix/bin/kiln")
