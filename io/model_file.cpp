@@ -56,6 +56,10 @@ void save_model(const std::string& path, nn::Sequential& model, const nn::Optimi
           g.create_dataset(p->name, h5::Type::kF32, dims_of(p->value.shape()))
               .write(p->value.data(), h5::Type::kF32);
         }
+        for (nn::Buffer* b : layer.buffers()) {
+          g.create_dataset(b->name, h5::Type::kF32, dims_of(b->value.shape()))
+              .write(b->value.data(), h5::Type::kF32);
+        }
       }
     }
     {
@@ -93,16 +97,18 @@ ModelBundle load_model(const std::string& path) {
   h5::Group weights = f.open_group("weights");
   for (std::size_t i = 0; i < bundle.model.size(); ++i) {
     nn::Layer& layer = bundle.model.layer(i);
-    const auto params = layer.parameters();
-    if (params.empty()) continue;
+    std::vector<std::pair<std::string, nn::Tensor*>> tensors;
+    for (nn::Parameter* p : layer.parameters()) tensors.emplace_back(p->name, &p->value);
+    for (nn::Buffer* b : layer.buffers()) tensors.emplace_back(b->name, &b->value);
+    if (tensors.empty()) continue;
     h5::Group g = weights.open_group(layer_group_name(i, layer.type()));
-    for (nn::Parameter* p : params) {
-      h5::Dataset d = g.open_dataset(p->name);
-      if (d.dims() != dims_of(p->value.shape())) {
-        throw Error(d.where() + ": shape does not match the layer's " + p->value.shape().str() +
+    for (auto& [name, tensor] : tensors) {
+      h5::Dataset d = g.open_dataset(name);
+      if (d.dims() != dims_of(tensor->shape())) {
+        throw Error(d.where() + ": shape does not match the layer's " + tensor->shape().str() +
                     "; the file is damaged");
       }
-      d.read(p->value.data(), h5::Type::kF32);
+      d.read(tensor->data(), h5::Type::kF32);
     }
   }
 

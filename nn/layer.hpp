@@ -9,6 +9,8 @@
 //                 (the trainer zeroes grads before each step, so gradients of a shared step sum);
 //   5. config()   return the options make_layer(type(), config()) needs to rebuild it;
 //   6. register one line in nn/layers/registry.cpp and have a gradient-check test.
+// Randomness (dropout) is keyed by Rng{run_seed, epoch, rows[i], kSlotLayerBase + layer}: the
+// sample and the layer's position, never the batch row or the thread.
 // Precisely (as dlib defines it): backward computes the gradients of f = dot(y, dy) w.r.t. x and θ.
 // Mode is an argument of forward, never stored: a layer has no hidden train/eval phase.
 #pragma once
@@ -34,12 +36,19 @@ struct StepContext {
   std::uint64_t run_seed = 0;
   std::uint64_t epoch = 0;
   std::span<const std::uint64_t> rows;
+  std::uint32_t layer = 0;  // position of the layer in its model, set by Sequential
 };
 
 struct Parameter {
   std::string name;  // "weight", "bias": the dataset name in the model file
   Tensor value;
   Tensor grad;  // same shape as value
+};
+
+// State that is saved with the model but not trained by the optimizer (batch-norm running stats).
+struct Buffer {
+  std::string name;
+  Tensor value;
 };
 
 class Layer {
@@ -62,6 +71,7 @@ class Layer {
   virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) = 0;
 
   virtual std::vector<Parameter*> parameters() { return {}; }
+  virtual std::vector<Buffer*> buffers() { return {}; }
 
   virtual Json config() const = 0;
 };

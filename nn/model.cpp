@@ -63,8 +63,10 @@ const Tensor& Sequential::forward(const Tensor& x, const StepContext& ctx) {
                 " but the model expects " + input_.str());
   }
   const Tensor* in = &x;
+  StepContext layer_ctx = ctx;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
-    layers_[i]->forward(*in, activations_[i], ctx);
+    layer_ctx.layer = static_cast<std::uint32_t>(i);
+    layers_[i]->forward(*in, activations_[i], layer_ctx);
     in = &activations_[i];
   }
   return activations_.back();

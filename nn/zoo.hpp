@@ -1,5 +1,8 @@
 // Built-in model definitions by name, as configs for Sequential::from_config.
-//   mlp: Dense 512 - ReLU - Dense 512 - ReLU - Dense num_classes (the Keras MNIST MLP).
+//   mlp        Dense 512 - ReLU - Dense 512 - ReLU - Dense classes (the Keras MNIST MLP)
+//   mnist_cnn  Keras mnist_cnn.py: Conv32-Conv64-MaxPool-Dropout.25-Dense128-Dropout.5-Dense
+//   cifar_cnn  Keras cifar10_cnn.py: 2x(Conv-Conv-MaxPool-Dropout) - Dense512 - Dropout.5 - Dense
+//   lenet5     LeCun 1998 with ReLU and max pooling: Conv6x5-Pool-Conv16x5-Pool-120-84-classes
 #pragma once
 
 #include <string>

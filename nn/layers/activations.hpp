@@ -1,17 +1,38 @@
-// Element-wise activation layers. They keep the input shape and have no parameters.
-//   relu: y = max(x, 0);  dy/dx = 1 where y > 0, else 0 (the subgradient at 0 is taken as 0).
+// Element-wise activation layers (and softmax, which works along the channel axis). They keep the
+// input shape and have no parameters.
+//   relu:       y = max(x, 0);            dy/dx = 1 where y > 0, else 0 (0 at the kink)
+//   leaky_relu: y = x if x > 0 else α·x;  dy/dx = 1 or α            (option alpha, default 0.3)
+//   sigmoid:    y = 1 / (1 + e^−x);       dy/dx = y·(1 − y)
+//   tanh:       y = tanh(x);              dy/dx = 1 − y²
+//   softmax:    y[c] = e^x[c] / Σ_k e^x[k] over C, per (n, h, w); dx = y ⊙ (dy − Σ_c dy·y)
 #pragma once
 
 #include "nn/layer.hpp"
 
 namespace kiln::nn {
 
-class Relu final : public Layer {
- public:
-  static constexpr std::string_view kType = "relu";
+enum class Activation { kRelu, kLeakyRelu, kSigmoid, kTanh };
 
+class ElementwiseActivation final : public Layer {
+ public:
+  explicit ElementwiseActivation(Activation kind, float alpha = 0.3f);
+
+  std::string_view type() const override;
+  Shape build(const Shape& input) override { return input.with_n(1); }
+  void forward(const Tensor& x, Tensor& y, const StepContext& ctx) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
+  Json config() const override;
+
+ private:
+  Activation kind_;
+  float alpha_;
+};
+
+class Softmax final : public Layer {
+ public:
+  static constexpr std::string_view kType = "softmax";
   std::string_view type() const override { return kType; }
-  Shape build(const Shape& input) override { return input; }
+  Shape build(const Shape& input) override { return input.with_n(1); }
   void forward(const Tensor& x, Tensor& y, const StepContext& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
   Json config() const override { return Json::object(); }

@@ -2,7 +2,6 @@
 #include <tbb/global_control.h>
 
 #include "nn/error.hpp"
-#include "nn/layers/activations.hpp"
 #include "nn/layers/dense.hpp"
 #include "nn/layers/registry.hpp"
 #include "tests/support/gradient_check.hpp"
@@ -66,19 +65,6 @@ TEST(Dense, ResultsDoNotDependOnTheThreadCount) {
 TEST(Dense, RejectsBadOptions) {
   EXPECT_THROW(Dense({0, "he_normal", true}), Error);
   EXPECT_THROW(Dense({3, "uniformish", true}), Error);
-}
-
-TEST(Relu, GradientsMatchFiniteDifferences) {
-  Relu relu;
-  // Inputs kept away from the kink at 0, where the derivative is undefined.
-  testing::GradientCheckOptions o;
-  o.epsilon = 1e-3f;
-  o.input_lo = 0.05f;
-  testing::expect_gradients_match(relu, {2, 3, 4, 5}, o);
-  Relu negative;
-  o.input_lo = -1.f;
-  o.input_hi = -0.05f;
-  testing::expect_gradients_match(negative, {2, 3, 4, 5}, o);
 }
 
 TEST(Registry, BuildsLayersAndRejectsTypos) {

@@ -1,7 +1,7 @@
 // expect_gradients_match: checks a layer's backward() against central finite differences.
 // f(x, θ) = dot(forward(x), dy) for a fixed random dy, accumulated in double (dlib's definition of
 // backward). Each checked element: (f(v + ε) - f(v - ε)) / 2ε against the analytic gradient,
-// |analytic - numeric| <= tolerance · max(1, |analytic|, |numeric|).
+// |analytic - numeric| <= tolerance · max(floor, |analytic|, |numeric|).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -29,6 +29,7 @@ inline void fill_uniform(nn::Tensor& t, std::uint64_t seed, float lo, float hi) 
 struct GradientCheckOptions {
   float epsilon = 1e-2f;
   double tolerance = 1e-2;
+  double floor = 1.0;  // below this magnitude the error is judged in absolute terms
   float input_lo = -1.f, input_hi = 1.f;
 };
 
@@ -67,7 +68,7 @@ inline void expect_gradients_match(nn::Layer& layer, nn::Shape input, GradientCh
       values[i] = saved;
       const double numeric = (plus - minus) / (2.0 * o.epsilon);
       const double a = analytic[i];
-      const double scale = std::max({1.0, std::abs(a), std::abs(numeric)});
+      const double scale = std::max({o.floor, std::abs(a), std::abs(numeric)});
       ASSERT_LE(std::abs(a - numeric), o.tolerance * scale)
           << what << "[" << i << "]: analytic " << a << " vs numeric " << numeric;
     }

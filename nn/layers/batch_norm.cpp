@@ -1,0 +1,118 @@
+#include "nn/layers/batch_norm.hpp"
+
+#include <cmath>
+
+#include "nn/error.hpp"
+#include "nn/parallel.hpp"
+
+namespace kiln::nn {
+
+BatchNorm::BatchNorm(float momentum, float epsilon) : momentum_(momentum), epsilon_(epsilon) {
+  if (!(momentum_ >= 0.f && momentum_ < 1.f)) {
+    throw Error("batch_norm: momentum must be in [0, 1), got " + std::to_string(momentum_));
+  }
+  if (!(epsilon_ > 0.f))
+    throw Error("batch_norm: epsilon must be > 0, got " + std::to_string(epsilon_));
+}
+
+Shape BatchNorm::build(const Shape& input) {
+  const Shape c{input.c, 1, 1, 1};
+  gamma_ = {"gamma", Tensor(c, 1.f), Tensor(c)};
+  beta_ = {"beta", Tensor(c), Tensor(c)};
+  running_mean_ = {"running_mean", Tensor(c, 0.f)};
+  running_var_ = {"running_var", Tensor(c, 1.f)};
+  return input.with_n(1);
+}
+
+void BatchNorm::initialize(Rng& /*rng*/) {
+  gamma_.value.fill(1.f);
+  beta_.value.fill(0.f);
+  running_mean_.value.fill(0.f);
+  running_var_.value.fill(1.f);
+}
+
+void BatchNorm::forward(const Tensor& x, Tensor& y, const StepContext& ctx) {
+  const Shape& s = x.shape();
+  const std::int64_t channels = s.c, area = s.h * s.w, count = s.n * area;
+  y.resize(s);
+  xhat_.resize(static_cast<std::size_t>(x.size()));
+  inv_std_.resize(static_cast<std::size_t>(channels));
+  last_was_train_ = ctx.mode == Mode::kTrain;
+  // One task per channel group: every channel's sums run in one fixed order.
+  parallel_chunks(channels, 4, [&](std::int64_t c0, std::int64_t c1) {
+    for (std::int64_t c = c0; c < c1; ++c) {
+      double mean, var;
+      if (last_was_train_) {
+        double sum = 0.0;
+        for (std::int64_t n = 0; n < s.n; ++n) {
+          const float* p = x.data() + (n * channels + c) * area;
+          for (std::int64_t i = 0; i < area; ++i) sum += p[i];
+        }
+        mean = sum / static_cast<double>(count);
+        double sq = 0.0;  // two passes: no cancellation in Σx² − (Σx)²
+        for (std::int64_t n = 0; n < s.n; ++n) {
+          const float* p = x.data() + (n * channels + c) * area;
+          for (std::int64_t i = 0; i < area; ++i) sq += (p[i] - mean) * (p[i] - mean);
+        }
+        var = sq / static_cast<double>(count);
+        const double unbiased =
+            count > 1 ? var * static_cast<double>(count) / static_cast<double>(count - 1) : var;
+        running_mean_.value[c] =
+            static_cast<float>(momentum_ * running_mean_.value[c] + (1.0 - momentum_) * mean);
+        running_var_.value[c] =
+            static_cast<float>(momentum_ * running_var_.value[c] + (1.0 - momentum_) * unbiased);
+      } else {
+        mean = running_mean_.value[c];
+        var = running_var_.value[c];
+      }
+      const float inv_std = static_cast<float>(1.0 / std::sqrt(var + epsilon_));
+      inv_std_[static_cast<std::size_t>(c)] = inv_std;
+      const float g = gamma_.value[c], b = beta_.value[c], m = static_cast<float>(mean);
+      for (std::int64_t n = 0; n < s.n; ++n) {
+        const std::int64_t base = (n * channels + c) * area;
+        for (std::int64_t i = 0; i < area; ++i) {
+          const float xh = (x[base + i] - m) * inv_std;
+          xhat_[static_cast<std::size_t>(base + i)] = xh;
+          y[base + i] = g * xh + b;
+        }
+      }
+    }
+  });
+}
+
+void BatchNorm::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor& dx) {
+  const Shape& s = x.shape();
+  const std::int64_t channels = s.c, area = s.h * s.w;
+  const auto count = static_cast<double>(s.n * area);
+  dx.resize(s);
+  parallel_chunks(channels, 4, [&](std::int64_t c0, std::int64_t c1) {
+    for (std::int64_t c = c0; c < c1; ++c) {
+      double sum_dy = 0.0, sum_dy_xhat = 0.0;
+      for (std::int64_t n = 0; n < s.n; ++n) {
+        const std::int64_t base = (n * channels + c) * area;
+        for (std::int64_t i = 0; i < area; ++i) {
+          sum_dy += dy[base + i];
+          sum_dy_xhat += dy[base + i] * xhat_[static_cast<std::size_t>(base + i)];
+        }
+      }
+      gamma_.grad[c] += static_cast<float>(sum_dy_xhat);
+      beta_.grad[c] += static_cast<float>(sum_dy);
+      const float g_inv = gamma_.value[c] * inv_std_[static_cast<std::size_t>(c)];
+      for (std::int64_t n = 0; n < s.n; ++n) {
+        const std::int64_t base = (n * channels + c) * area;
+        for (std::int64_t i = 0; i < area; ++i) {
+          if (last_was_train_) {
+            // dx = γ/σ · (dy − mean(dy) − x̂·mean(dy·x̂)): μ and σ depend on x too.
+            const double xh = xhat_[static_cast<std::size_t>(base + i)];
+            dx[base + i] = static_cast<float>(
+                g_inv * (dy[base + i] - sum_dy / count - xh * sum_dy_xhat / count));
+          } else {
+            dx[base + i] = g_inv * dy[base + i];
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace kiln::nn

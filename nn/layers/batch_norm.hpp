@@ -1,0 +1,40 @@
+// BatchNorm (Ioffe & Szegedy 2015), per channel over (N, H, W): after dense layers (N, C, 1, 1)
+// and after convolutions (N, C, H, W) alike.
+//   train: μ, σ² of the batch (biased), x̂ = (x − μ) / sqrt(σ² + ε), y = γ·x̂ + β;
+//          running_mean ← m·running_mean + (1 − m)·μ, running_var ← m·running_var + (1 −
+//          m)·σ²·M/(M−1)
+//   eval:  the same with the running statistics: no dependence on the batch.
+// Options: momentum m in [0, 1) (default 0.99, Keras), epsilon > 0 (default 1e-3).
+// γ, β are trained; running_mean and running_var are buffers, saved in model files.
+#pragma once
+
+#include <vector>
+
+#include "nn/layer.hpp"
+
+namespace kiln::nn {
+
+class BatchNorm final : public Layer {
+ public:
+  BatchNorm(float momentum, float epsilon);
+  static constexpr std::string_view kType = "batch_norm";
+
+  std::string_view type() const override { return kType; }
+  Shape build(const Shape& input) override;
+  void initialize(Rng& rng) override;
+  void forward(const Tensor& x, Tensor& y, const StepContext& ctx) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
+  std::vector<Parameter*> parameters() override { return {&gamma_, &beta_}; }
+  std::vector<Buffer*> buffers() override { return {&running_mean_, &running_var_}; }
+  Json config() const override { return {{"momentum", momentum_}, {"epsilon", epsilon_}}; }
+
+ private:
+  float momentum_, epsilon_;
+  Parameter gamma_, beta_;             // (C)
+  Buffer running_mean_, running_var_;  // (C)
+  std::vector<float> xhat_;            // last forward's normalized input, like x
+  std::vector<float> inv_std_;         // (C) of the last forward
+  bool last_was_train_ = false;
+};
+
+}  // namespace kiln::nn

@@ -1,0 +1,177 @@
+#include "nn/layers/conv2d.hpp"
+
+#include <Eigen/Core>
+#include <algorithm>
+
+#include "nn/init.hpp"
+#include "nn/parallel.hpp"
+
+namespace kiln::nn {
+namespace {
+
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using MatrixMap = Eigen::Map<RowMatrix>;
+using ConstMatrixMap = Eigen::Map<const RowMatrix>;
+
+// Samples per task. Fixed: the order in which weight gradients are summed depends on it alone.
+constexpr std::int64_t kSampleChunk = 4;
+
+}  // namespace
+
+Conv2D::Conv2D(Conv2DOptions options) : options_(std::move(options)) {
+  const auto& o = options_;
+  if (o.filters <= 0) throw Error("conv2d: filters must be > 0, got " + std::to_string(o.filters));
+  if (o.kernel.h <= 0 || o.kernel.w <= 0) throw Error("conv2d: kernel_size must be > 0");
+  if (o.strides.h <= 0 || o.strides.w <= 0) throw Error("conv2d: strides must be > 0");
+  check_initializer_name(o.init, "conv2d");
+}
+
+Shape Conv2D::build(const Shape& input) {
+  in_ = input.with_n(1);
+  rows_ = window_1d(in_.h, options_.kernel.h, options_.strides.h, options_.padding);
+  cols_ = window_1d(in_.w, options_.kernel.w, options_.strides.w, options_.padding);
+  if (rows_.out <= 0 || cols_.out <= 0) {
+    throw Error("conv2d: a " + std::to_string(options_.kernel.h) + "x" +
+                std::to_string(options_.kernel.w) + " kernel does not fit the input " +
+                input.str() + " with padding \"valid\"; use padding \"same\" or a smaller kernel");
+  }
+  const Shape w{options_.filters, in_.c, options_.kernel.h, options_.kernel.w};
+  weight_ = {"weight", Tensor(w), Tensor(w)};
+  if (options_.use_bias)
+    bias_ = {"bias", Tensor({options_.filters, 1, 1, 1}), Tensor({options_.filters, 1, 1, 1})};
+  return {1, options_.filters, rows_.out, cols_.out};
+}
+
+void Conv2D::initialize(Rng& rng) {
+  const std::int64_t area = options_.kernel.h * options_.kernel.w;
+  fill_initializer(options_.init, weight_.value.span(), in_.c * area, options_.filters * area, rng);
+  if (options_.use_bias) bias_.value.fill(0.f);
+}
+
+void Conv2D::im2col(const float* x, float* col) const {
+  const std::int64_t kh = options_.kernel.h, kw = options_.kernel.w;
+  const std::int64_t sh = options_.strides.h, sw = options_.strides.w;
+  const std::int64_t oh = rows_.out, ow = cols_.out;
+  for (std::int64_t c = 0; c < in_.c; ++c) {
+    const float* plane = x + c * in_.h * in_.w;
+    for (std::int64_t i = 0; i < kh; ++i) {
+      for (std::int64_t j = 0; j < kw; ++j) {
+        float* out = col + ((c * kh + i) * kw + j) * oh * ow;
+        for (std::int64_t oy = 0; oy < oh; ++oy) {
+          const std::int64_t y = oy * sh - rows_.pad_before + i;
+          float* row = out + oy * ow;
+          if (y < 0 || y >= in_.h) {
+            std::fill(row, row + ow, 0.f);
+            continue;
+          }
+          const float* src = plane + y * in_.w;
+          for (std::int64_t ox = 0; ox < ow; ++ox) {
+            const std::int64_t x_pos = ox * sw - cols_.pad_before + j;
+            row[ox] = (x_pos >= 0 && x_pos < in_.w) ? src[x_pos] : 0.f;
+          }
+        }
+      }
+    }
+  }
+}
+
+void Conv2D::col2im_add(const float* col, float* dx) const {
+  const std::int64_t kh = options_.kernel.h, kw = options_.kernel.w;
+  const std::int64_t sh = options_.strides.h, sw = options_.strides.w;
+  const std::int64_t oh = rows_.out, ow = cols_.out;
+  for (std::int64_t c = 0; c < in_.c; ++c) {
+    float* plane = dx + c * in_.h * in_.w;
+    for (std::int64_t i = 0; i < kh; ++i) {
+      for (std::int64_t j = 0; j < kw; ++j) {
+        const float* in = col + ((c * kh + i) * kw + j) * oh * ow;
+        for (std::int64_t oy = 0; oy < oh; ++oy) {
+          const std::int64_t y = oy * sh - rows_.pad_before + i;
+          if (y < 0 || y >= in_.h) continue;
+          float* dst = plane + y * in_.w;
+          const float* row = in + oy * ow;
+          for (std::int64_t ox = 0; ox < ow; ++ox) {
+            const std::int64_t x_pos = ox * sw - cols_.pad_before + j;
+            if (x_pos >= 0 && x_pos < in_.w) dst[x_pos] += row[ox];
+          }
+        }
+      }
+    }
+  }
+}
+
+void Conv2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
+  const std::int64_t n = x.shape().n;
+  const std::int64_t f = options_.filters, k = in_.c * options_.kernel.h * options_.kernel.w;
+  const std::int64_t spatial = rows_.out * cols_.out;
+  y.resize({n, f, rows_.out, cols_.out});
+  const ConstMatrixMap w(weight_.value.data(), f, k);
+  parallel_chunks(n, kSampleChunk, [&](std::int64_t s0, std::int64_t s1) {
+    std::vector<float> col(static_cast<std::size_t>(k * spatial));
+    for (std::int64_t s = s0; s < s1; ++s) {
+      im2col(x.data() + s * in_.per_sample(), col.data());
+      MatrixMap ys(y.data() + s * f * spatial, f, spatial);  // (F, OH·OW)
+      ys.noalias() = w * ConstMatrixMap(col.data(), k, spatial);
+      if (options_.use_bias)
+        ys.colwise() += Eigen::Map<const Eigen::VectorXf>(bias_.value.data(), f);
+    }
+  });
+}
+
+void Conv2D::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor& dx) {
+  const std::int64_t n = x.shape().n;
+  const std::int64_t f = options_.filters, k = in_.c * options_.kernel.h * options_.kernel.w;
+  const std::int64_t spatial = rows_.out * cols_.out;
+  dx.resize(x.shape());
+  dx.fill(0.f);
+  const ConstMatrixMap w(weight_.value.data(), f, k);
+  const std::int64_t chunks = (n + kSampleChunk - 1) / kSampleChunk;
+  // One partial weight (and bias) gradient per chunk, summed below in chunk order.
+  std::vector<float> partial_w(static_cast<std::size_t>(chunks * f * k), 0.f);
+  std::vector<float> partial_b(static_cast<std::size_t>(chunks * f), 0.f);
+  parallel_chunks(n, kSampleChunk, [&](std::int64_t s0, std::int64_t s1) {
+    const std::int64_t chunk = s0 / kSampleChunk;
+    MatrixMap dw(partial_w.data() + chunk * f * k, f, k);
+    std::vector<float> col(static_cast<std::size_t>(k * spatial)), dcol(col.size());
+    for (std::int64_t s = s0; s < s1; ++s) {
+      const ConstMatrixMap dys(dy.data() + s * f * spatial, f, spatial);  // (F, OH·OW)
+      im2col(x.data() + s * in_.per_sample(), col.data());
+      const ConstMatrixMap cols(col.data(), k, spatial);
+      dw.noalias() += dys * cols.transpose();  // dW (F, K) += dy · colᵀ
+      MatrixMap dcols(dcol.data(), k, spatial);
+      dcols.noalias() = w.transpose() * dys;  // dcol (K, OH·OW) = Wᵀ · dy
+      col2im_add(dcol.data(), dx.data() + s * in_.per_sample());
+      if (options_.use_bias) {
+        for (std::int64_t o = 0; o < f; ++o)
+          partial_b[static_cast<std::size_t>(chunk * f + o)] += dys.row(o).sum();
+      }
+    }
+  });
+  parallel_chunks(f * k, 1 << 14, [&](std::int64_t e0, std::int64_t e1) {
+    for (std::int64_t c = 0; c < chunks; ++c) {
+      const float* part = partial_w.data() + c * f * k;
+      for (std::int64_t e = e0; e < e1; ++e) weight_.grad[e] += part[e];
+    }
+  });
+  if (options_.use_bias) {
+    for (std::int64_t c = 0; c < chunks; ++c) {
+      for (std::int64_t o = 0; o < f; ++o)
+        bias_.grad[o] += partial_b[static_cast<std::size_t>(c * f + o)];
+    }
+  }
+}
+
+std::vector<Parameter*> Conv2D::parameters() {
+  if (options_.use_bias) return {&weight_, &bias_};
+  return {&weight_};
+}
+
+Json Conv2D::config() const {
+  return {{"filters", options_.filters},
+          {"kernel_size", options_.kernel.to_json()},
+          {"strides", options_.strides.to_json()},
+          {"padding", padding_name(options_.padding)},
+          {"init", options_.init},
+          {"use_bias", options_.use_bias}};
+}
+
+}  // namespace kiln::nn

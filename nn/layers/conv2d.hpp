@@ -1,0 +1,50 @@
+// Conv2D: 2-D cross-correlation, as every framework's "convolution".
+//   y[n, f, oy, ox] = b[f] + Σ_c Σ_i Σ_j w[f, c, i, j] · x[n, c, oy·sh − pt + i, ox·sw − pl + j]
+//   x (N, C, H, W), weight (F, C, KH, KW), bias (F), y (N, F, OH, OW); zero outside the image.
+// Computed as im2col + GEMM per sample: col (C·KH·KW, OH·OW), y[n] = W (F, C·KH·KW) · col.
+// fan_in = C·KH·KW, fan_out = F·KH·KW (Keras' convention for initializers).
+// Options: filters, kernel_size (int or [h, w]), strides (default 1), padding ("valid" | "same"),
+// init, use_bias.
+// Determinism: samples are processed in fixed chunks; each chunk sums its own weight gradient and
+// the partial sums are added in chunk order, so the result does not depend on the thread count.
+#pragma once
+
+#include "nn/layer.hpp"
+#include "nn/layers/window.hpp"
+
+namespace kiln::nn {
+
+struct Conv2DOptions {
+  std::int64_t filters = 0;
+  Size2 kernel{3, 3};
+  Size2 strides{1, 1};
+  Padding padding = Padding::kValid;
+  std::string init = "he_normal";
+  bool use_bias = true;
+};
+
+class Conv2D final : public Layer {
+ public:
+  explicit Conv2D(Conv2DOptions options);
+  static constexpr std::string_view kType = "conv2d";
+
+  std::string_view type() const override { return kType; }
+  Shape build(const Shape& input) override;
+  void initialize(Rng& rng) override;
+  void forward(const Tensor& x, Tensor& y, const StepContext& ctx) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
+  std::vector<Parameter*> parameters() override;
+  Json config() const override;
+
+ private:
+  void im2col(const float* x_chw, float* col) const;       // col (C·KH·KW, OH·OW)
+  void col2im_add(const float* col, float* dx_chw) const;  // dx (C, H, W) += scatter(col)
+
+  Conv2DOptions options_;
+  Shape in_;              // per sample
+  Window1d rows_, cols_;  // output geometry along H and W
+  Parameter weight_;      // (F, C, KH, KW)
+  Parameter bias_;        // (F)
+};
+
+}  // namespace kiln::nn

@@ -1,0 +1,48 @@
+#include "nn/layers/dropout.hpp"
+
+#include "nn/error.hpp"
+#include "nn/parallel.hpp"
+
+namespace kiln::nn {
+
+Dropout::Dropout(float rate) : rate_(rate) {
+  if (!(rate_ >= 0.f && rate_ < 1.f))
+    throw Error("dropout: rate must be in [0, 1), got " + std::to_string(rate_));
+}
+
+void Dropout::forward(const Tensor& x, Tensor& y, const StepContext& ctx) {
+  y.resize(x.shape());
+  last_was_train_ = ctx.mode == Mode::kTrain && rate_ > 0.f;
+  if (!last_was_train_) {
+    std::copy(x.span().begin(), x.span().end(), y.span().begin());
+    return;
+  }
+  const std::int64_t n = x.shape().n, per_sample = x.shape().per_sample();
+  const float keep_scale = 1.f / (1.f - rate_);
+  mask_.resize(static_cast<std::size_t>(x.size()));
+  parallel_chunks(n, 8, [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t r = r0; r < r1; ++r) {
+      const std::uint64_t sample =
+          ctx.rows.empty() ? static_cast<std::uint64_t>(r) : ctx.rows[static_cast<std::size_t>(r)];
+      Rng rng({ctx.run_seed, ctx.epoch, sample, kSlotLayerBase + ctx.layer});
+      for (std::int64_t e = r * per_sample; e < (r + 1) * per_sample; ++e) {
+        const float m = rng.uniform() < rate_ ? 0.f : keep_scale;
+        mask_[static_cast<std::size_t>(e)] = m;
+        y[e] = x[e] * m;
+      }
+    }
+  });
+}
+
+void Dropout::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor& dx) {
+  dx.resize(x.shape());
+  if (!last_was_train_) {
+    std::copy(dy.span().begin(), dy.span().end(), dx.span().begin());
+    return;
+  }
+  parallel_chunks(x.size(), 1 << 15, [&](std::int64_t e0, std::int64_t e1) {
+    for (std::int64_t e = e0; e < e1; ++e) dx[e] = dy[e] * mask_[static_cast<std::size_t>(e)];
+  });
+}
+
+}  // namespace kiln::nn

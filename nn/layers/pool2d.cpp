@@ -1,0 +1,158 @@
+#include "nn/layers/pool2d.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "nn/parallel.hpp"
+
+namespace kiln::nn {
+namespace {
+constexpr std::int64_t kPlaneChunk = 16;  // (sample, channel) planes per task
+}  // namespace
+
+// max_pool2d / avg_pool2d
+
+Pool2D::Pool2D(PoolKind kind, Pool2DOptions options) : kind_(kind), options_(options) {
+  if (options_.pool.h <= 0 || options_.pool.w <= 0)
+    throw Error(std::string(type()) + ": pool_size must be > 0");
+  if (options_.strides.h <= 0 || options_.strides.w <= 0)
+    throw Error(std::string(type()) + ": strides must be > 0");
+}
+
+Shape Pool2D::build(const Shape& input) {
+  in_ = input.with_n(1);
+  rows_ = window_1d(in_.h, options_.pool.h, options_.strides.h, options_.padding);
+  cols_ = window_1d(in_.w, options_.pool.w, options_.strides.w, options_.padding);
+  if (rows_.out <= 0 || cols_.out <= 0) {
+    throw Error(std::string(type()) + ": pool " + std::to_string(options_.pool.h) + "x" +
+                std::to_string(options_.pool.w) + " does not fit the input " + input.str());
+  }
+  return {1, in_.c, rows_.out, cols_.out};
+}
+
+void Pool2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
+  const std::int64_t planes = x.shape().n * in_.c;
+  const std::int64_t oh = rows_.out, ow = cols_.out, plane_in = in_.h * in_.w;
+  y.resize({x.shape().n, in_.c, oh, ow});
+  if (kind_ == PoolKind::kMax) argmax_.resize(static_cast<std::size_t>(y.size()));
+  parallel_chunks(planes, kPlaneChunk, [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {
+      const float* in = x.data() + p * plane_in;
+      float* out = y.data() + p * oh * ow;
+      for (std::int64_t oy = 0; oy < oh; ++oy) {
+        const std::int64_t y0 =
+            std::max<std::int64_t>(oy * options_.strides.h - rows_.pad_before, 0);
+        const std::int64_t y1 =
+            std::min(oy * options_.strides.h - rows_.pad_before + options_.pool.h, in_.h);
+        for (std::int64_t ox = 0; ox < ow; ++ox) {
+          const std::int64_t x0 =
+              std::max<std::int64_t>(ox * options_.strides.w - cols_.pad_before, 0);
+          const std::int64_t x1 =
+              std::min(ox * options_.strides.w - cols_.pad_before + options_.pool.w, in_.w);
+          const std::int64_t o = oy * ow + ox;
+          if (kind_ == PoolKind::kMax) {
+            float best = -std::numeric_limits<float>::infinity();
+            std::int64_t best_at = y0 * in_.w + x0;
+            for (std::int64_t yy = y0; yy < y1; ++yy) {
+              for (std::int64_t xx = x0; xx < x1; ++xx) {
+                if (in[yy * in_.w + xx] > best) {
+                  best = in[yy * in_.w + xx];
+                  best_at = yy * in_.w + xx;
+                }
+              }
+            }
+            out[o] = best;
+            argmax_[static_cast<std::size_t>(p * oh * ow + o)] = static_cast<std::int32_t>(best_at);
+          } else {
+            float sum = 0.f;
+            for (std::int64_t yy = y0; yy < y1; ++yy) {
+              for (std::int64_t xx = x0; xx < x1; ++xx) sum += in[yy * in_.w + xx];
+            }
+            out[o] = sum / static_cast<float>((y1 - y0) * (x1 - x0));
+          }
+        }
+      }
+    }
+  });
+}
+
+void Pool2D::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor& dx) {
+  const std::int64_t planes = x.shape().n * in_.c;
+  const std::int64_t oh = rows_.out, ow = cols_.out, plane_in = in_.h * in_.w;
+  dx.resize(x.shape());
+  parallel_chunks(planes, kPlaneChunk, [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {
+      float* din = dx.data() + p * plane_in;
+      std::fill(din, din + plane_in, 0.f);
+      const float* dout = dy.data() + p * oh * ow;
+      if (kind_ == PoolKind::kMax) {
+        const std::int32_t* at = argmax_.data() + p * oh * ow;
+        for (std::int64_t o = 0; o < oh * ow; ++o) din[at[o]] += dout[o];
+        continue;
+      }
+      for (std::int64_t oy = 0; oy < oh; ++oy) {
+        const std::int64_t y0 =
+            std::max<std::int64_t>(oy * options_.strides.h - rows_.pad_before, 0);
+        const std::int64_t y1 =
+            std::min(oy * options_.strides.h - rows_.pad_before + options_.pool.h, in_.h);
+        for (std::int64_t ox = 0; ox < ow; ++ox) {
+          const std::int64_t x0 =
+              std::max<std::int64_t>(ox * options_.strides.w - cols_.pad_before, 0);
+          const std::int64_t x1 =
+              std::min(ox * options_.strides.w - cols_.pad_before + options_.pool.w, in_.w);
+          const float share = dout[oy * ow + ox] / static_cast<float>((y1 - y0) * (x1 - x0));
+          for (std::int64_t yy = y0; yy < y1; ++yy) {
+            for (std::int64_t xx = x0; xx < x1; ++xx) din[yy * in_.w + xx] += share;
+          }
+        }
+      }
+    }
+  });
+}
+
+Json Pool2D::config() const {
+  return {{"pool_size", options_.pool.to_json()},
+          {"strides", options_.strides.to_json()},
+          {"padding", padding_name(options_.padding)}};
+}
+
+// global_avg_pool2d
+
+void GlobalAvgPool2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
+  const Shape& s = x.shape();
+  const std::int64_t area = s.h * s.w;
+  y.resize({s.n, s.c, 1, 1});
+  parallel_chunks(s.n * s.c, 64, [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {
+      const float* in = x.data() + p * area;
+      float sum = 0.f;
+      for (std::int64_t i = 0; i < area; ++i) sum += in[i];
+      y[p] = sum / static_cast<float>(area);
+    }
+  });
+}
+
+void GlobalAvgPool2D::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor& dx) {
+  const Shape& s = x.shape();
+  const std::int64_t area = s.h * s.w;
+  dx.resize(s);
+  parallel_chunks(s.n * s.c, 64, [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p)
+      std::fill(dx.data() + p * area, dx.data() + (p + 1) * area, dy[p] / static_cast<float>(area));
+  });
+}
+
+// flatten
+
+void Flatten::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
+  y.resize({x.shape().n, x.shape().per_sample(), 1, 1});
+  std::memcpy(y.data(), x.data(), static_cast<std::size_t>(x.size()) * sizeof(float));
+}
+
+void Flatten::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor& dx) {
+  dx.resize(x.shape());
+  std::memcpy(dx.data(), dy.data(), static_cast<std::size_t>(dy.size()) * sizeof(float));
+}
+
+}  // namespace kiln::nn

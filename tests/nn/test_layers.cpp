@@ -1,0 +1,299 @@
+// Every layer but dense: finite-difference gradients (train mode), naive references for
+// convolution and pooling on odd shapes, and the train/eval behaviours.
+#include <gtest/gtest.h>
+#include <tbb/global_control.h>
+
+#include <cmath>
+
+#include "nn/error.hpp"
+#include "nn/layers/activations.hpp"
+#include "nn/layers/batch_norm.hpp"
+#include "nn/layers/conv2d.hpp"
+#include "nn/layers/dropout.hpp"
+#include "nn/layers/pool2d.hpp"
+#include "nn/layers/registry.hpp"
+#include "tests/support/gradient_check.hpp"
+
+namespace kiln::nn {
+namespace {
+
+using testing::expect_gradients_match;
+using testing::fill_uniform;
+
+// Direct definition of the convolution, in double: the reference for im2col + GEMM.
+std::vector<double> naive_conv(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride,
+                               std::int64_t pad_top, std::int64_t pad_left, std::int64_t oh,
+                               std::int64_t ow) {
+  const Shape& xs = x.shape();
+  const Shape& ws = w.shape();
+  std::vector<double> y(static_cast<std::size_t>(xs.n * ws.n * oh * ow));
+  for (std::int64_t n = 0; n < xs.n; ++n)
+    for (std::int64_t f = 0; f < ws.n; ++f)
+      for (std::int64_t oy = 0; oy < oh; ++oy)
+        for (std::int64_t ox = 0; ox < ow; ++ox) {
+          double sum = b.size() ? b[f] : 0.0;
+          for (std::int64_t c = 0; c < xs.c; ++c)
+            for (std::int64_t i = 0; i < ws.h; ++i)
+              for (std::int64_t j = 0; j < ws.w; ++j) {
+                const std::int64_t yy = oy * stride.h - pad_top + i,
+                                   xx = ox * stride.w - pad_left + j;
+                if (yy < 0 || yy >= xs.h || xx < 0 || xx >= xs.w) continue;
+                sum += static_cast<double>(w[((f * xs.c + c) * ws.h + i) * ws.w + j]) *
+                       x[((n * xs.c + c) * xs.h + yy) * xs.w + xx];
+              }
+          y[static_cast<std::size_t>(((n * ws.n + f) * oh + oy) * ow + ox)] = sum;
+        }
+  return y;
+}
+
+struct ConvCase {
+  Shape input;
+  std::int64_t filters;
+  Size2 kernel, stride;
+  Padding padding;
+  std::int64_t oh, ow, pad_top, pad_left;  // expected geometry, worked out by hand
+};
+
+class ConvReference : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(ConvReference, MatchesTheDirectDefinition) {
+  const ConvCase& k = GetParam();
+  Conv2D conv({k.filters, k.kernel, k.stride, k.padding, "glorot_uniform", true});
+  const Shape out = conv.build(k.input.with_n(1));
+  ASSERT_EQ(out, (Shape{1, k.filters, k.oh, k.ow}));
+  Rng rng({3, 0, 0, kSlotInit});
+  conv.initialize(rng);
+  fill_uniform(conv.parameters()[1]->value, 4, -1, 1);
+  Tensor x(k.input), y;
+  fill_uniform(x, 5, -1, 1);
+  conv.forward(x, y, {});
+  const auto expected = naive_conv(x, conv.parameters()[0]->value, conv.parameters()[1]->value,
+                                   k.stride, k.pad_top, k.pad_left, k.oh, k.ow);
+  ASSERT_EQ(static_cast<std::size_t>(y.size()), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    ASSERT_NEAR(y[static_cast<std::int64_t>(i)], expected[i], 1e-4) << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(OddShapes, ConvReference,
+                         ::testing::Values(
+                             // non-square input, valid: (7-3)/1+1 = 5, (5-3)/1+1 = 3
+                             ConvCase{{2, 3, 7, 5}, 4, {3, 3}, {1, 1}, Padding::kValid, 5, 3, 0, 0},
+                             // stride 2, same: ceil(7/2) = 4, ceil(6/2) = 3; pad total (4-1)*2+3-7
+                             // = 2 → 1 before; (3-1)*2+3-6 = 1 → 0 before
+                             ConvCase{{2, 2, 7, 6}, 3, {3, 3}, {2, 2}, Padding::kSame, 4, 3, 1, 0},
+                             // 1x1 kernel: a per-pixel linear map
+                             ConvCase{{3, 5, 4, 3}, 2, {1, 1}, {1, 1}, Padding::kValid, 4, 3, 0, 0},
+                             // 2x4 kernel, strides (1, 3), same: H: out 5, pad (5-1)+2-5 = 1 → 0
+                             // before; W: out ceil(8/3) = 3, pad (3-1)*3+4-8 = 2 → 1 before
+                             ConvCase{
+                                 {1, 2, 5, 8}, 3, {2, 4}, {1, 3}, Padding::kSame, 5, 3, 0, 1}));
+
+TEST(Conv2D, GradientsMatchFiniteDifferences) {
+  Conv2D conv({3, {3, 2}, {2, 1}, Padding::kSame, "he_normal", true});
+  expect_gradients_match(conv, {5, 2, 5, 4});  // 5 samples: two chunks of the weight-gradient sum
+}
+
+TEST(Conv2D, ResultsDoNotDependOnTheThreadCount) {
+  auto run = [](int threads) {
+    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+    Conv2D conv({8, {3, 3}, {1, 1}, Padding::kSame, "he_normal", true});
+    conv.build({1, 3, 9, 9});
+    Rng rng({1, 0, 0, kSlotInit});
+    conv.initialize(rng);
+    Tensor x({33, 3, 9, 9}), y, dy({33, 8, 9, 9}), dx;
+    fill_uniform(x, 1, -1, 1);
+    fill_uniform(dy, 2, -1, 1);
+    conv.forward(x, y, {});
+    conv.backward(x, y, dy, dx);
+    std::vector<float> all(y.span().begin(), y.span().end());
+    all.insert(all.end(), dx.span().begin(), dx.span().end());
+    for (Parameter* p : conv.parameters())
+      all.insert(all.end(), p->grad.span().begin(), p->grad.span().end());
+    return all;
+  };
+  EXPECT_EQ(run(1), run(2));
+}
+
+TEST(Conv2D, RejectsAKernelThatDoesNotFit) {
+  Conv2D conv({2, {5, 5}, {1, 1}, Padding::kValid, "he_normal", true});
+  EXPECT_THROW(conv.build({1, 1, 4, 4}), Error);
+}
+
+TEST(MaxPool2D, MatchesHandComputedValuesAndRoutesGradients) {
+  Pool2D pool(PoolKind::kMax, {{2, 2}, {2, 2}, Padding::kValid});
+  pool.build({1, 1, 3, 5});  // odd sizes: the last row and column are dropped (valid)
+  Tensor x({1, 1, 3, 5});
+  const float v[] = {1, 5, 2, 0, 9,  //
+                     3, 4, 8, 7, 9,  //
+                     6, 6, 6, 6, 6};
+  std::copy(std::begin(v), std::end(v), x.data());
+  Tensor y, dx;
+  pool.forward(x, y, {});
+  ASSERT_EQ(y.shape(), (Shape{1, 1, 1, 2}));
+  EXPECT_EQ(y[0], 5.f);
+  EXPECT_EQ(y[1], 8.f);
+  Tensor dy({1, 1, 1, 2});
+  dy[0] = 10.f;
+  dy[1] = 20.f;
+  pool.backward(x, y, dy, dx);
+  for (std::int64_t i = 0; i < 15; ++i) EXPECT_EQ(dx[i], i == 1 ? 10.f : i == 7 ? 20.f : 0.f) << i;
+}
+
+TEST(AvgPool2D, SamePaddingAveragesOnlyPixelsInTheImage) {
+  Pool2D pool(PoolKind::kAverage, {{2, 2}, {2, 2}, Padding::kSame});
+  ASSERT_EQ(pool.build({1, 1, 3, 3}), (Shape{1, 1, 2, 2}));
+  Tensor x({1, 1, 3, 3});
+  for (int i = 0; i < 9; ++i) x[i] = static_cast<float>(i);
+  Tensor y;
+  pool.forward(x, y, {});
+  EXPECT_FLOAT_EQ(y[0], (0 + 1 + 3 + 4) / 4.f);
+  EXPECT_FLOAT_EQ(y[1], (2 + 5) / 2.f);
+  EXPECT_FLOAT_EQ(y[2], (6 + 7) / 2.f);
+  EXPECT_FLOAT_EQ(y[3], 8.f);
+}
+
+TEST(Pooling, GradientsMatchFiniteDifferences) {
+  Pool2D avg(PoolKind::kAverage, {{3, 2}, {2, 1}, Padding::kSame});
+  expect_gradients_match(avg, {2, 3, 5, 4});
+  GlobalAvgPool2D global;
+  expect_gradients_match(global, {2, 3, 4, 5});
+  // Max pooling is piecewise linear: well-separated inputs keep the arg-max stable under ±ε.
+  Pool2D max(PoolKind::kMax, {{2, 2}, {2, 2}, Padding::kValid});
+  testing::GradientCheckOptions o;
+  o.epsilon = 1e-4f;
+  expect_gradients_match(max, {2, 2, 4, 6}, o);
+}
+
+TEST(Flatten, KeepsTheOrder) {
+  Flatten flatten;
+  EXPECT_EQ(flatten.build({1, 2, 3, 4}), (Shape{1, 24, 1, 1}));
+  expect_gradients_match(flatten, {2, 2, 3, 4});
+}
+
+TEST(Activations, GradientsMatchFiniteDifferences) {
+  testing::GradientCheckOptions away_from_kink;
+  away_from_kink.epsilon = 1e-3f;
+  away_from_kink.input_lo = 0.05f;
+  ElementwiseActivation relu(Activation::kRelu);
+  expect_gradients_match(relu, {2, 3, 4, 5}, away_from_kink);
+  ElementwiseActivation leaky(Activation::kLeakyRelu, 0.1f);
+  away_from_kink.input_lo = -1.f;
+  away_from_kink.input_hi = -0.05f;
+  expect_gradients_match(leaky, {2, 3, 4, 5}, away_from_kink);
+  testing::GradientCheckOptions smooth;
+  smooth.epsilon = 1e-3f;
+  ElementwiseActivation sigmoid(Activation::kSigmoid), tanh_layer(Activation::kTanh);
+  expect_gradients_match(sigmoid, {2, 3, 2, 2}, smooth);
+  expect_gradients_match(tanh_layer, {2, 3, 2, 2}, smooth);
+  Softmax softmax;
+  expect_gradients_match(softmax, {3, 5, 2, 1}, smooth);
+}
+
+TEST(Activations, HandComputedValues) {
+  Tensor x({1, 3, 1, 1}), y;
+  x[0] = -2.f;
+  x[1] = 0.f;
+  x[2] = 3.f;
+  ElementwiseActivation(Activation::kLeakyRelu, 0.5f).forward(x, y, {});
+  EXPECT_FLOAT_EQ(y[0], -1.f);
+  EXPECT_FLOAT_EQ(y[2], 3.f);
+  ElementwiseActivation(Activation::kSigmoid).forward(x, y, {});
+  EXPECT_FLOAT_EQ(y[1], 0.5f);
+  Softmax().forward(x, y, {});
+  const double z = std::exp(-2.0) + 1.0 + std::exp(3.0);
+  EXPECT_NEAR(y[2], std::exp(3.0) / z, 1e-6);
+}
+
+TEST(Dropout, EvalIsTheIdentityAndTrainScalesTheKeptOnes) {
+  Dropout dropout(0.25f);
+  dropout.build({1, 100, 1, 1});
+  Tensor x({40, 100, 1, 1}, 2.f), y;
+  dropout.forward(x, y, {Mode::kEval, 1, 0, {}, 3});
+  for (float v : y.span()) ASSERT_EQ(v, 2.f);
+  dropout.forward(x, y, {Mode::kTrain, 1, 0, {}, 3});
+  int dropped = 0;
+  for (float v : y.span()) {
+    ASSERT_TRUE(v == 0.f || std::abs(v - 2.f / 0.75f) < 1e-6f) << v;
+    dropped += v == 0.f;
+  }
+  EXPECT_NEAR(dropped / 4000.0, 0.25, 0.03);
+}
+
+TEST(Dropout, MasksFollowTheSampleNotTheRow) {
+  Dropout dropout(0.5f);
+  dropout.build({1, 64, 1, 1});
+  Tensor x({2, 64, 1, 1}, 1.f), y_ab, y_ba;
+  const std::uint64_t ab[] = {10, 20}, ba[] = {20, 10};
+  dropout.forward(x, y_ab, {Mode::kTrain, 7, 1, ab, 2});
+  dropout.forward(x, y_ba, {Mode::kTrain, 7, 1, ba, 2});
+  for (std::int64_t e = 0; e < 64; ++e) {
+    ASSERT_EQ(y_ab[e], y_ba[64 + e]);  // sample 10's mask, in row 0 or in row 1
+    ASSERT_EQ(y_ab[64 + e], y_ba[e]);
+  }
+  Tensor y_other_layer;
+  dropout.forward(x, y_other_layer, {Mode::kTrain, 7, 1, ab, 3});
+  EXPECT_NE(std::vector<float>(y_ab.span().begin(), y_ab.span().end()),
+            std::vector<float>(y_other_layer.span().begin(), y_other_layer.span().end()));
+}
+
+TEST(Dropout, GradientsMatchFiniteDifferences) {
+  Dropout dropout(0.3f);  // the mask is keyed, so every forward of the check draws the same one
+  expect_gradients_match(dropout, {3, 4, 2, 2});
+}
+
+TEST(BatchNorm, GradientsMatchFiniteDifferencesAfterDenseAndConv) {
+  testing::GradientCheckOptions o;
+  // Batch-norm input gradients are small (they sum to zero per channel): judge them relatively.
+  o.epsilon = 1e-2f;
+  o.tolerance = 2e-2;
+  o.floor = 1e-2;
+  BatchNorm after_dense(0.9f, 1e-3f);
+  expect_gradients_match(after_dense, {6, 4, 1, 1}, o);
+  BatchNorm after_conv(0.9f, 1e-3f);
+  expect_gradients_match(after_conv, {3, 2, 3, 4}, o);
+}
+
+TEST(BatchNorm, TrainNormalizesTheBatchAndEvalUsesRunningStatistics) {
+  BatchNorm bn(0.5f, 1e-5f);
+  bn.build({1, 2, 2, 2});
+  Tensor x({4, 2, 2, 2}), y;
+  fill_uniform(x, 8, 3.f, 7.f);
+  bn.forward(x, y, {Mode::kTrain, 0, 0, {}, 0});
+  for (int c = 0; c < 2; ++c) {
+    double sum = 0, sq = 0;
+    for (int n = 0; n < 4; ++n)
+      for (int i = 0; i < 4; ++i) {
+        const double v = y[(n * 2 + c) * 4 + i];
+        sum += v;
+        sq += v * v;
+      }
+    EXPECT_NEAR(sum / 16, 0.0, 1e-5);
+    EXPECT_NEAR(sq / 16, 1.0, 1e-3);
+  }
+  // running_mean after one step with momentum 0.5: 0.5·0 + 0.5·batch mean (about 5).
+  const float running_mean = bn.buffers()[0]->value[0];
+  EXPECT_NEAR(running_mean, 2.5f, 0.3f);
+  // Eval: a single sample is normalized by the running statistics, not by itself.
+  Tensor one({1, 2, 2, 2}, 5.f), y_eval;
+  bn.forward(one, y_eval, {Mode::kEval, 0, 0, {}, 0});
+  const float running_var = bn.buffers()[1]->value[0];
+  EXPECT_NEAR(y_eval[0], (5.f - running_mean) / std::sqrt(running_var + 1e-5f), 1e-4);
+}
+
+TEST(Registry, BuildsEveryLayerTypeFromItsConfig) {
+  for (const std::string& type : layer_types()) {
+    Json options = Json::object();
+    if (type == "dense") options = {{"units", 3}};
+    if (type == "conv2d") options = {{"filters", 2}};
+    auto layer = make_layer(type, options);
+    EXPECT_EQ(layer->type(), type);
+    auto again = make_layer(type, layer->config());
+    EXPECT_EQ(again->config(), layer->config()) << type;
+  }
+  EXPECT_THROW(make_layer("conv2d", {{"filters", 2}, {"kernel", 3}}), Error);
+  EXPECT_THROW(make_layer("conv2d", {{"filters", 2}, {"padding", "full"}}), Error);
+  EXPECT_THROW(make_layer("dropout", {{"rate", 1.0}}), Error);
+}
+
+}  // namespace
+}  // namespace kiln::nn
