@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "nn/aligned_vector.hpp"
+
 namespace kiln::nn {
 
 struct Shape {
@@ -41,7 +43,7 @@ class Tensor {
 
  private:
   Shape shape_;
-  std::vector<float> data_;
+  AlignedVector<float> data_;  // 64-byte aligned: see nn/aligned_vector.hpp
 };
 
 }  // namespace kiln::nn

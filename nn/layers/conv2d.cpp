@@ -3,6 +3,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 
+#include "nn/aligned_vector.hpp"
 #include "nn/init.hpp"
 #include "nn/parallel.hpp"
 
@@ -106,7 +107,7 @@ void Conv2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
   y.resize({n, f, rows_.out, cols_.out});
   const ConstMatrixMap w(weight_.value.data(), f, k);
   parallel_chunks(n, kSampleChunk, [&](std::int64_t s0, std::int64_t s1) {
-    std::vector<float> col(static_cast<std::size_t>(k * spatial));
+    AlignedVector<float> col(static_cast<std::size_t>(k * spatial));
     for (std::int64_t s = s0; s < s1; ++s) {
       im2col(x.data() + s * in_.per_sample(), col.data());
       MatrixMap ys(y.data() + s * f * spatial, f, spatial);  // (F, OH·OW)
@@ -131,7 +132,7 @@ void Conv2D::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Te
   parallel_chunks(n, kSampleChunk, [&](std::int64_t s0, std::int64_t s1) {
     const std::int64_t chunk = s0 / kSampleChunk;
     MatrixMap dw(partial_w.data() + chunk * f * k, f, k);
-    std::vector<float> col(static_cast<std::size_t>(k * spatial)), dcol(col.size());
+    AlignedVector<float> col(static_cast<std::size_t>(k * spatial)), dcol(col.size());
     for (std::int64_t s = s0; s < s1; ++s) {
       const ConstMatrixMap dys(dy.data() + s * f * spatial, f, spatial);  // (F, OH·OW)
       im2col(x.data() + s * in_.per_sample(), col.data());
@@ -141,8 +142,14 @@ void Conv2D::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Te
       dcols.noalias() = w.transpose() * dys;  // dcol (K, OH·OW) = Wᵀ · dy
       col2im_add(dcol.data(), dx.data() + s * in_.per_sample());
       if (options_.use_bias) {
-        for (std::int64_t o = 0; o < f; ++o)
-          partial_b[static_cast<std::size_t>(chunk * f + o)] += dys.row(o).sum();
+        // A plain loop, not Eigen's .sum(): Eigen's vectorized reductions start at the first
+        // aligned address, so their rounding would depend on where malloc put the buffer.
+        for (std::int64_t o = 0; o < f; ++o) {
+          const float* row = dy.data() + (s * f + o) * spatial;
+          float sum = 0.f;
+          for (std::int64_t i = 0; i < spatial; ++i) sum += row[i];
+          partial_b[static_cast<std::size_t>(chunk * f + o)] += sum;
+        }
       }
     }
   });
