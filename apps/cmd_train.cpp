@@ -4,6 +4,7 @@
 
 #include "apps/commands.hpp"
 #include "apps/validators.hpp"
+#include "nn/optimizer.hpp"
 #include "nn/zoo.hpp"
 #include "pipeline/training.hpp"
 
@@ -12,6 +13,14 @@ namespace kiln::apps {
 void add_train_command(CLI::App& app) {
   auto request = std::make_shared<pipeline::TrainRequest>();
   auto flip = std::make_shared<float>(0.f);
+  struct OptimizerFlags {
+    std::string type = "sgd";
+    float momentum = 0.9f;
+    bool nesterov = false;
+    float weight_decay = 0.01f;
+    float clip_norm = 0.f;
+  };
+  auto opt = std::make_shared<OptimizerFlags>();
   CLI::App* cmd = app.add_subcommand(
       "train",
       "Train a model on a kiln HDF5 dataset with streaming augmentation; write a model file.");
@@ -32,13 +41,23 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--batch-size", request->batch_size, "Samples per optimizer step")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
-  cmd->add_option("--lr", request->learning_rate, "Learning rate of SGD")
+  cmd->add_option("--optimizer", opt->type, "sgd, adagrad, rmsprop, adam or adamw")
+      ->check(CLI::IsMember(nn::optimizer_types()))
+      ->capture_default_str();
+  cmd->add_option("--lr", request->learning_rate, "Learning rate")
       ->check(positive_number())
       ->capture_default_str();
-  cmd->add_option("--momentum", request->momentum, "SGD momentum in [0, 1)")
+  cmd->add_option("--momentum", opt->momentum, "SGD momentum in [0, 1)")
       ->check(CLI::Range(0.0, 0.999999))
       ->capture_default_str();
-  cmd->add_flag("--nesterov", request->nesterov, "Use Nesterov momentum");
+  cmd->add_flag("--nesterov", opt->nesterov, "Use Nesterov momentum (SGD)");
+  cmd->add_option("--weight-decay", opt->weight_decay, "AdamW's decoupled weight decay")
+      ->check(positive_number())
+      ->capture_default_str();
+  cmd->add_option("--clip-norm", opt->clip_norm,
+                  "Rescale the gradients when their global L2 norm exceeds this (0: off)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--flip", *flip, "Probability of a random horizontal flip per training sample")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
@@ -52,7 +71,13 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--limit", request->limit, "Train on the first N samples only (0: all)")
       ->check(CLI::NonNegativeNumber);
 
-  cmd->callback([request, flip] {
+  cmd->callback([request, flip, opt] {
+    request->optimizer = {{"type", opt->type}, {"clip_norm", opt->clip_norm}};
+    if (opt->type == "sgd") {
+      request->optimizer["momentum"] = opt->momentum;
+      request->optimizer["nesterov"] = opt->nesterov;
+    }
+    if (opt->type == "adamw") request->optimizer["weight_decay"] = opt->weight_decay;
     if (*flip > 0.f) request->train_stages = {{{"type", "horizontal_flip"}, {"p", *flip}}};
     pipeline::TrainObserver observer;
     observer.on_start = [](const std::string& summary) { std::printf("%s", summary.c_str()); };

@@ -67,7 +67,7 @@ int main() {
   std::printf("%s", model.summary().c_str());
 
   QuadrantSource train(2000), test(500);
-  nn::Sgd sgd({/*momentum=*/0.9f, /*nesterov=*/false});
+  nn::Sgd sgd(/*momentum=*/0.9f, /*nesterov=*/false);
   nn::TrainState state;
   state.seed = 1;
   state.learning_rate = 0.05f;

@@ -92,7 +92,7 @@ TrainResult train_model(const TrainRequest& request, const TrainObserver& observ
   model.initialize(request.seed);
   if (observer.on_start) observer.on_start(model.summary());
 
-  nn::Sgd optimizer({request.momentum, request.nesterov});
+  const std::unique_ptr<nn::Optimizer> optimizer = nn::make_optimizer(request.optimizer);
   nn::TrainState state;
   state.seed = request.seed;
   state.learning_rate = request.learning_rate;
@@ -100,7 +100,7 @@ TrainResult train_model(const TrainRequest& request, const TrainObserver& observ
   TrainResult result;
   EpochReporter reporter(model, validation_loader.get(), observer, request.epochs, result);
   nn::Callback* callbacks[] = {&reporter};
-  nn::Trainer::fit(model, optimizer, train_loader, state, request.epochs, callbacks);
+  nn::Trainer::fit(model, *optimizer, train_loader, state, request.epochs, callbacks);
 
   // The stages' eval() forms are what evaluate/predict run; the train list is kept for the record.
   const Json preprocessing = {
@@ -108,7 +108,7 @@ TrainResult train_model(const TrainRequest& request, const TrainObserver& observ
       {"eval_stages", train_stages_config},
       {"train_stages", train_stages_config},
       {"input", {train_data->channels(), train_data->height(), train_data->width()}}};
-  io::save_model(request.output_path, model, optimizer, state, preprocessing,
+  io::save_model(request.output_path, model, *optimizer, state, preprocessing,
                  train_data->class_names());
   return result;
 }

@@ -21,8 +21,7 @@ struct TrainRequest {
   std::int64_t epochs = 5;
   std::int64_t batch_size = 128;
   float learning_rate = 0.01f;
-  float momentum = 0.9f;
-  bool nesterov = false;
+  Json optimizer = {{"type", "sgd"}, {"momentum", 0.9}};  // nn::make_optimizer's config
   std::uint64_t seed = 1;
   int threads = 0;                    // 0: all cores
   Json train_stages = Json::array();  // e.g. [{"type": "horizontal_flip", "p": 0.5}]

@@ -14,7 +14,7 @@ TEST(ModelFile, RoundTripsWeightsOptimizerAndState) {
   testing::TempDir dir;
   nn::Sequential model = nn::Sequential::from_config(nn::builtin_model("mlp", {1, 1, 4, 4}, 3));
   model.initialize(5);
-  nn::Sgd sgd({0.9f, true});
+  nn::Sgd sgd(0.9f, true);
   for (nn::Parameter* p : model.parameters()) p->grad.fill(0.25f);
   auto params = model.parameters();
   sgd.step(params, 0.1f);
@@ -47,7 +47,7 @@ TEST(ModelFile, RoundTripsWeightsOptimizerAndState) {
 TEST(ModelFile, RejectsADatasetPassedAsModel) {
   testing::TempDir dir;
   nn::Sequential model = nn::Sequential::from_config(nn::builtin_model("mlp", {1, 1, 2, 2}, 2));
-  nn::Sgd sgd({0.f, false});
+  nn::Sgd sgd(0.f, false);
   save_model(dir.file("m.h5"), model, sgd, {}, Json::object(), {"x", "y"});
   EXPECT_NO_THROW(load_model(dir.file("m.h5")));
   EXPECT_THROW(load_model(dir.file("missing.h5")), Error);

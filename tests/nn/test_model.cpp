@@ -92,7 +92,7 @@ TEST(Trainer, LearnsASeparableProblem) {
                                                 {{"type", "relu"}},
                                                 {{"type", "dense"}, {"units", 3}}}}});
   model.initialize(1);
-  Sgd sgd({0.9f, false});
+  Sgd sgd(0.9f, false);
   InMemorySource data(300);
   const EvalResult before = Trainer::evaluate(model, data);
   TrainState state;
@@ -109,7 +109,7 @@ TEST(Trainer, StopsWithAClearErrorWhenTheLossDiverges) {
   Sequential model = Sequential::from_config(
       {{"input", {8, 1, 1}}, {"layers", {{{"type", "dense"}, {"units", 3}}}}});
   model.initialize(1);
-  Sgd sgd({0.f, false});
+  Sgd sgd(0.f, false);
   InMemorySource data(300);
   TrainState state;
   state.learning_rate = 1e38f;  // weights overflow to inf within a few steps

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "nn/error.hpp"
 #include "nn/optimizer.hpp"
 
@@ -12,7 +14,7 @@ Parameter scalar(float value, float grad) {
 }
 
 TEST(Sgd, PlainStepIsWMinusLrG) {
-  Sgd sgd({0.f, false});
+  Sgd sgd(0.f, false);
   Parameter p = scalar(1.f, 2.f);
   Parameter* params[] = {&p};
   sgd.step(params, 0.1f);
@@ -21,7 +23,7 @@ TEST(Sgd, PlainStepIsWMinusLrG) {
 
 TEST(Sgd, MomentumMatchesHandComputedSteps) {
   // v1 = -0.1*1 = -0.1, w1 = 0.9; v2 = 0.9*(-0.1) - 0.1*1 = -0.19, w2 = 0.71
-  Sgd sgd({0.9f, false});
+  Sgd sgd(0.9f, false);
   Parameter p = scalar(1.f, 1.f);
   Parameter* params[] = {&p};
   sgd.step(params, 0.1f);
@@ -33,7 +35,7 @@ TEST(Sgd, MomentumMatchesHandComputedSteps) {
 
 TEST(Sgd, NesterovMatchesHandComputedSteps) {
   // v1 = -0.1, w1 = 1 + 0.9*(-0.1) - 0.1 = 0.81
-  Sgd sgd({0.9f, true});
+  Sgd sgd(0.9f, true);
   Parameter p = scalar(1.f, 1.f);
   Parameter* params[] = {&p};
   sgd.step(params, 0.1f);
@@ -41,11 +43,11 @@ TEST(Sgd, NesterovMatchesHandComputedSteps) {
 }
 
 TEST(Sgd, StateRoundTripGivesTheSameNextStep) {
-  Sgd a({0.9f, false});
+  Sgd a(0.9f, false);
   Parameter pa = scalar(1.f, 1.f);
   Parameter* params_a[] = {&pa};
   a.step(params_a, 0.1f);
-  Sgd b({0.9f, false});
+  Sgd b(0.9f, false);
   b.load(a.state());
   Parameter pb = pa;
   Parameter* params_b[] = {&pb};
@@ -55,9 +57,93 @@ TEST(Sgd, StateRoundTripGivesTheSameNextStep) {
 }
 
 TEST(Sgd, RejectsMomentumOutOfRange) {
-  EXPECT_THROW(Sgd({1.f, false}), Error);
+  EXPECT_THROW(Sgd(1.f, false), Error);
   EXPECT_THROW(make_optimizer({{"type", "sgd"}, {"momentun", 0.9}}), Error);
   EXPECT_THROW(make_optimizer({{"type", "adamx"}}), Error);
+}
+
+// Two parameters, two steps, every number worked out by hand in the comments.
+TEST(AdaGrad, MatchesHandComputedSteps) {
+  // G0 = 0.1; g = 2: G1 = 4.1, w1 = 1 - 0.5·2/(√4.1 + ε) = 0.50611...; G2 = 8.1, w2 = w1 - 1/√8.1
+  AdaGrad opt(0.1f, 1e-7f);
+  Parameter p = scalar(1.f, 2.f);
+  Parameter* params[] = {&p};
+  opt.step(params, 0.5f);
+  EXPECT_NEAR(p.value[0], 1.0 - 1.0 / std::sqrt(4.1), 1e-6);
+  opt.step(params, 0.5f);
+  EXPECT_NEAR(p.value[0], 1.0 - 1.0 / std::sqrt(4.1) - 1.0 / std::sqrt(8.1), 1e-6);
+}
+
+TEST(RmsProp, MatchesHandComputedSteps) {
+  // ρ = 0.9, g = 1: E1 = 0.1, w1 = 1 - 0.01/√0.1; E2 = 0.19, w2 = w1 - 0.01/√0.19
+  RmsProp opt(0.9f, 1e-7f);
+  Parameter p = scalar(1.f, 1.f);
+  Parameter* params[] = {&p};
+  opt.step(params, 0.01f);
+  EXPECT_NEAR(p.value[0], 1.0 - 0.01 / std::sqrt(0.1), 1e-6);
+  opt.step(params, 0.01f);
+  EXPECT_NEAR(p.value[0], 1.0 - 0.01 / std::sqrt(0.1) - 0.01 / std::sqrt(0.19), 1e-6);
+}
+
+TEST(Adam, AppliesTheFullBiasCorrection) {
+  // Step 1 with any g: m̂ = g, v̂ = g², so w moves by exactly lr·g/(|g| + ε) ≈ lr·sign(g).
+  Adam opt(0.9f, 0.999f, 1e-8f, 0.f);
+  Parameter p = scalar(1.f, 0.5f);
+  Parameter* params[] = {&p};
+  opt.step(params, 0.1f);
+  EXPECT_NEAR(p.value[0], 0.9, 1e-6);
+  // Step 2 with g = -0.25: m = 0.09·... by hand:
+  //   m1 = 0.05, v1 = 0.00025; m2 = 0.9·0.05 + 0.1·(-0.25) = 0.02, v2 = 0.999·0.00025 +
+  //   0.001·0.0625 m̂ = 0.02 / (1 - 0.81) = 0.105263..., v̂ = 0.00031225 / (1 - 0.998001) =
+  //   0.156203...
+  p.grad[0] = -0.25f;
+  opt.step(params, 0.1f);
+  const double m_hat = 0.02 / 0.19,
+               v_hat = (0.999 * 0.00025 + 0.001 * 0.0625) / (1 - 0.999 * 0.999);
+  EXPECT_NEAR(p.value[0], 0.9 - 0.1 * m_hat / (std::sqrt(v_hat) + 1e-8), 1e-5);
+  EXPECT_EQ(opt.state().iterations, 2);
+  EXPECT_EQ(opt.state().slots.size(), 2u);  // m and v of the one parameter
+}
+
+TEST(AdamW, DecaysTheWeightApartFromTheGradient) {
+  // g = 0: Adam alone would not move w; AdamW moves it by lr·λ·w.
+  auto adamw = make_optimizer({{"type", "adamw"}, {"weight_decay", 0.1}});
+  EXPECT_EQ(adamw->type(), "adamw");
+  Parameter p = scalar(2.f, 0.f);
+  Parameter* params[] = {&p};
+  adamw->step(params, 0.5f);
+  EXPECT_NEAR(p.value[0], 2.0 - 0.5 * 0.1 * 2.0, 1e-6);
+  EXPECT_THROW(make_optimizer({{"type", "adam"}, {"weight_decay", 0.1}}), Error);
+}
+
+TEST(ClipNorm, RescalesAllGradientsByTheirGlobalNorm) {
+  // Gradients (3) and (4): global norm 5, clipped to 1 → (0.6) and (0.8); plain SGD with lr 1.
+  auto sgd = make_optimizer({{"type", "sgd"}, {"clip_norm", 1.0}});
+  Parameter a = scalar(0.f, 3.f), b = scalar(0.f, 4.f);
+  Parameter* params[] = {&a, &b};
+  sgd->step(params, 1.f);
+  EXPECT_NEAR(a.value[0], -0.6, 1e-6);
+  EXPECT_NEAR(b.value[0], -0.8, 1e-6);
+  // Below the threshold nothing changes.
+  auto loose = make_optimizer({{"type", "sgd"}, {"clip_norm", 10.0}});
+  Parameter c = scalar(0.f, 3.f);
+  Parameter* one[] = {&c};
+  loose->step(one, 1.f);
+  EXPECT_NEAR(c.value[0], -3.0, 1e-6);
+}
+
+TEST(Optimizers, ConfigsRoundTripAndStateMustFitTheModel) {
+  for (const std::string& type : optimizer_types()) {
+    auto opt = make_optimizer({{"type", type}});
+    EXPECT_EQ(make_optimizer(opt->config())->config(), opt->config()) << type;
+  }
+  auto adam = make_optimizer({{"type", "adam"}});
+  Parameter p = scalar(1.f, 1.f);
+  Parameter* params[] = {&p};
+  adam->step(params, 0.1f);
+  Parameter big{"w", Tensor({3, 1, 1, 1}), Tensor({3, 1, 1, 1})};
+  Parameter* other[] = {&big};
+  EXPECT_THROW(adam->step(other, 0.1f), Error);  // state of a 1-element parameter, model of 3
 }
 
 }  // namespace
