@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   kiln::apps::add_preprocess_command(app);
   kiln::apps::add_train_command(app);
   kiln::apps::add_evaluate_command(app);
+  kiln::apps::add_bench_command(app);
 
   kiln::apps::set_command_line(argc, argv);
   try {

@@ -73,6 +73,10 @@ class Layer {
   virtual std::vector<Parameter*> parameters() { return {}; }
   virtual std::vector<Buffer*> buffers() { return {}; }
 
+  // Multiply-accumulates of one sample's forward pass (dense and convolution layers; 0 for the
+  // cheap element-wise ones), for FLOP counts in benchmarks. Valid after build().
+  virtual std::int64_t macs() const { return 0; }
+
   virtual Json config() const = 0;
 };
 

@@ -35,6 +35,9 @@ class Conv2D final : public Layer {
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
   std::vector<Parameter*> parameters() override;
   Json config() const override;
+  std::int64_t macs() const override {
+    return rows_.out * cols_.out * options_.filters * in_.c * options_.kernel.h * options_.kernel.w;
+  }
 
  private:
   void im2col(const float* x_chw, float* col) const;       // col (C·KH·KW, OH·OW)

@@ -28,6 +28,7 @@ class Dense final : public Layer {
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
   std::vector<Parameter*> parameters() override;
   Json config() const override;
+  std::int64_t macs() const override { return in_features_ * options_.units; }
 
   const DenseOptions& options() const { return options_; }
 

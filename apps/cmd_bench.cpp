@@ -1,0 +1,88 @@
+// kiln bench: throughput measurements to compare with the peers in ../shared/bench.
+//   kiln bench train --model NAME --batch 128 --threads 2
+#include <tbb/global_control.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "apps/commands.hpp"
+#include "nn/optimizer.hpp"
+#include "nn/throughput.hpp"
+#include "nn/zoo.hpp"
+
+namespace kiln::apps {
+namespace {
+
+struct BenchTrainFlags {
+  std::string model = "mnist_cnn";
+  std::vector<std::int64_t> input;  // C H W; empty: the model's usual input
+  std::int64_t classes = 10;
+  int threads = 2;
+  nn::ThroughputOptions options;
+};
+
+nn::Shape usual_input(const std::string& model) {
+  if (model == "cifar_cnn") return {1, 3, 32, 32};
+  return {1, 1, 28, 28};
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  CLI::App* bench =
+      app.add_subcommand("bench", "Measure throughput (images/s) to compare with other tools.");
+  bench->require_subcommand(1);
+  auto flags = std::make_shared<BenchTrainFlags>();
+  CLI::App* train =
+      bench->add_subcommand("train",
+                            "Training step (forward + loss + backward + SGD momentum step) and "
+                            "inference images/s of a built-in "
+                            "model on synthetic data; median of timed windows, with GFLOP/s.");
+  train->add_option("--model", flags->model, "Built-in model")
+      ->check(CLI::IsMember(nn::builtin_model_names()))
+      ->capture_default_str();
+  train
+      ->add_option("--input", flags->input,
+                   "Input shape C H W (default: 1 28 28; 3 32 32 for cifar_cnn)")
+      ->expected(3);
+  train->add_option("--batch", flags->options.batch, "Batch size")
+      ->check(CLI::Range(1, 1 << 16))
+      ->capture_default_str();
+  train->add_option("--threads", flags->threads, "Threads")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  train->add_option("--windows", flags->options.windows, "Timed windows")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  train->add_option("--window-seconds", flags->options.window_seconds, "Length of each window")
+      ->check(CLI::Range(0.05, 600.0))
+      ->capture_default_str();
+  train->callback([flags] {
+    tbb::global_control threads(tbb::global_control::max_allowed_parallelism,
+                                static_cast<std::size_t>(flags->threads));
+    const nn::Shape input = flags->input.empty()
+                                ? usual_input(flags->model)
+                                : nn::Shape{1, flags->input[0], flags->input[1], flags->input[2]};
+    nn::Sequential model =
+        nn::Sequential::from_config(nn::builtin_model(flags->model, input, flags->classes));
+    model.initialize(flags->options.seed);
+    const auto optimizer = nn::make_optimizer({{"type", "sgd"}, {"momentum", 0.9}});
+    const nn::ThroughputReport r = nn::measure_throughput(model, *optimizer, flags->options);
+    std::printf(
+        "model %s  input (%lld, %lld, %lld)  batch %lld  threads %d  %.2f MFLOP forward, %.2f "
+        "MFLOP train per image\n",
+        flags->model.c_str(), static_cast<long long>(input.c), static_cast<long long>(input.h),
+        static_cast<long long>(input.w), static_cast<long long>(flags->options.batch),
+        flags->threads, r.forward_flops / 1e6, r.train_flops / 1e6);
+    auto line = [](const char* mode, const std::vector<double>& rates, double flops) {
+      const auto [lo, hi] = std::minmax_element(rates.begin(), rates.end());
+      const double mid = nn::median(rates);
+      std::printf("%-6s %9.0f img/s median  (min %.0f, max %.0f, %zu windows)  %6.1f GFLOP/s\n",
+                  mode, mid, *lo, *hi, rates.size(), mid * flops / 1e9);
+    };
+    line("train", r.train_images_per_second, r.train_flops);
+    line("infer", r.infer_images_per_second, r.forward_flops);
+  });
+}
+
+}  // namespace kiln::apps
