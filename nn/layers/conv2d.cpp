@@ -49,6 +49,21 @@ void Conv2D::initialize(Rng& rng) {
   if (options_.use_bias) bias_.value.fill(0.f);
 }
 
+// For kernel column j, the output columns whose input column ox·sw − pl + j lies in the image:
+// [first, last). Outside them the column reads padding (zeros).
+static std::pair<std::int64_t, std::int64_t> valid_output_range(std::int64_t j, std::int64_t stride,
+                                                                std::int64_t pad, std::int64_t in,
+                                                                std::int64_t out) {
+  // ox·s − pad + j >= 0  ⇔  ox >= ceil((pad − j) / s);   ox·s − pad + j < in  ⇔  ox < ceil((in +
+  // pad − j) / s)
+  auto ceil_div = [](std::int64_t a, std::int64_t b) {
+    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+  };
+  const std::int64_t first = std::clamp<std::int64_t>(ceil_div(pad - j, stride), 0, out);
+  const std::int64_t last = std::clamp<std::int64_t>(ceil_div(in + pad - j, stride), first, out);
+  return {first, last};
+}
+
 void Conv2D::im2col(const float* x, float* col) const {
   const std::int64_t kh = options_.kernel.h, kw = options_.kernel.w;
   const std::int64_t sh = options_.strides.h, sw = options_.strides.w;
@@ -58,6 +73,7 @@ void Conv2D::im2col(const float* x, float* col) const {
     for (std::int64_t i = 0; i < kh; ++i) {
       for (std::int64_t j = 0; j < kw; ++j) {
         float* out = col + ((c * kh + i) * kw + j) * oh * ow;
+        const auto [first, last] = valid_output_range(j, sw, cols_.pad_before, in_.w, ow);
         for (std::int64_t oy = 0; oy < oh; ++oy) {
           const std::int64_t y = oy * sh - rows_.pad_before + i;
           float* row = out + oy * ow;
@@ -65,11 +81,14 @@ void Conv2D::im2col(const float* x, float* col) const {
             std::fill(row, row + ow, 0.f);
             continue;
           }
-          const float* src = plane + y * in_.w;
-          for (std::int64_t ox = 0; ox < ow; ++ox) {
-            const std::int64_t x_pos = ox * sw - cols_.pad_before + j;
-            row[ox] = (x_pos >= 0 && x_pos < in_.w) ? src[x_pos] : 0.f;
+          std::fill(row, row + first, 0.f);
+          const float* src = plane + y * in_.w + first * sw - cols_.pad_before + j;
+          if (sw == 1) {
+            std::copy(src, src + (last - first), row + first);
+          } else {
+            for (std::int64_t ox = first; ox < last; ++ox) row[ox] = src[(ox - first) * sw];
           }
+          std::fill(row + last, row + ow, 0.f);
         }
       }
     }
@@ -85,15 +104,13 @@ void Conv2D::col2im_add(const float* col, float* dx) const {
     for (std::int64_t i = 0; i < kh; ++i) {
       for (std::int64_t j = 0; j < kw; ++j) {
         const float* in = col + ((c * kh + i) * kw + j) * oh * ow;
+        const auto [first, last] = valid_output_range(j, sw, cols_.pad_before, in_.w, ow);
         for (std::int64_t oy = 0; oy < oh; ++oy) {
           const std::int64_t y = oy * sh - rows_.pad_before + i;
           if (y < 0 || y >= in_.h) continue;
-          float* dst = plane + y * in_.w;
+          float* dst = plane + y * in_.w + first * sw - cols_.pad_before + j;
           const float* row = in + oy * ow;
-          for (std::int64_t ox = 0; ox < ow; ++ox) {
-            const std::int64_t x_pos = ox * sw - cols_.pad_before + j;
-            if (x_pos >= 0 && x_pos < in_.w) dst[x_pos] += row[ox];
-          }
+          for (std::int64_t ox = first; ox < last; ++ox) dst[(ox - first) * sw] += row[ox];
         }
       }
     }
