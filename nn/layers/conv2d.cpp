@@ -24,7 +24,7 @@ Conv2D::Conv2D(Conv2DOptions options) : options_(std::move(options)) {
   if (o.filters <= 0) throw Error("conv2d: filters must be > 0, got " + std::to_string(o.filters));
   if (o.kernel.h <= 0 || o.kernel.w <= 0) throw Error("conv2d: kernel_size must be > 0");
   if (o.strides.h <= 0 || o.strides.w <= 0) throw Error("conv2d: strides must be > 0");
-  check_initializer_name(o.init, "conv2d");
+  check_initializer_name(o.init.type, "conv2d");
 }
 
 Shape Conv2D::build(const Shape& input) {
@@ -46,7 +46,7 @@ Shape Conv2D::build(const Shape& input) {
 void Conv2D::initialize(Rng& rng) {
   const std::int64_t area = options_.kernel.h * options_.kernel.w;
   fill_initializer(options_.init, weight_.value.span(), in_.c * area, options_.filters * area, rng);
-  if (options_.use_bias) bias_.value.fill(0.f);
+  if (options_.use_bias) bias_.value.fill(options_.bias_init);
 }
 
 // For kernel column j, the output columns whose input column ox·sw − pl + j lies in the image:
@@ -190,11 +190,9 @@ std::vector<Parameter*> Conv2D::parameters() {
 }
 
 Json Conv2D::config() const {
-  return {{"filters", options_.filters},
-          {"kernel_size", options_.kernel.to_json()},
-          {"strides", options_.strides.to_json()},
-          {"padding", padding_name(options_.padding)},
-          {"init", options_.init},
+  return {{"filters", options_.filters},           {"kernel_size", options_.kernel.to_json()},
+          {"strides", options_.strides.to_json()}, {"padding", padding_name(options_.padding)},
+          {"init", options_.init.to_json()},       {"bias_init", options_.bias_init},
           {"use_bias", options_.use_bias}};
 }
 

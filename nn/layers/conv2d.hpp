@@ -4,11 +4,12 @@
 // Computed as im2col + GEMM per sample: col (C·KH·KW, OH·OW), y[n] = W (F, C·KH·KW) · col.
 // fan_in = C·KH·KW, fan_out = F·KH·KW (Keras' convention for initializers).
 // Options: filters, kernel_size (int or [h, w]), strides (default 1), padding ("valid" | "same"),
-// init, use_bias.
+// init, bias_init, use_bias.
 // Determinism: samples are processed in fixed chunks; each chunk sums its own weight gradient and
 // the partial sums are added in chunk order, so the result does not depend on the thread count.
 #pragma once
 
+#include "nn/init.hpp"
 #include "nn/layer.hpp"
 #include "nn/layers/window.hpp"
 
@@ -19,8 +20,9 @@ struct Conv2DOptions {
   Size2 kernel{3, 3};
   Size2 strides{1, 1};
   Padding padding = Padding::kValid;
-  std::string init = "he_normal";
+  Initializer init{"he_normal"};
   bool use_bias = true;
+  float bias_init = 0.f;  // a small positive constant (e.g. 0.1) keeps ReLUs alive at the start
 };
 
 class Conv2D final : public Layer {

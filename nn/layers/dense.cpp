@@ -25,7 +25,7 @@ Dense::Dense(DenseOptions options) : options_(std::move(options)) {
   if (options_.units <= 0) {
     throw Error("dense: units must be > 0, got " + std::to_string(options_.units));
   }
-  check_initializer_name(options_.init, "dense");
+  check_initializer_name(options_.init.type, "dense");
 }
 
 Shape Dense::build(const Shape& input) {
@@ -42,7 +42,7 @@ Shape Dense::build(const Shape& input) {
 void Dense::initialize(Rng& rng) {
   // fan_in = K inputs per unit, fan_out = units.
   fill_initializer(options_.init, weight_.value.span(), in_features_, options_.units, rng);
-  if (options_.use_bias) bias_.value.fill(0.f);
+  if (options_.use_bias) bias_.value.fill(options_.bias_init);
 }
 
 void Dense::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
@@ -94,7 +94,10 @@ std::vector<Parameter*> Dense::parameters() {
 }
 
 Json Dense::config() const {
-  return {{"units", options_.units}, {"init", options_.init}, {"use_bias", options_.use_bias}};
+  return {{"units", options_.units},
+          {"init", options_.init.to_json()},
+          {"bias_init", options_.bias_init},
+          {"use_bias", options_.use_bias}};
 }
 
 }  // namespace kiln::nn

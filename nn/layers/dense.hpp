@@ -1,19 +1,22 @@
 // Dense (fully connected): y = x · Wᵀ + b.
 // x is read as (N, K) with K = C·H·W of its per-sample shape (so no Flatten is needed before it);
 // weight is (units, K), bias is (units), y is (N, units, 1, 1).
-// Options: units (> 0), init ("he_normal" | "glorot_uniform"), use_bias (default true).
+// Options: units (> 0), init (nn/init.hpp, default he_normal), bias_init (constant, default 0),
+// use_bias (default true).
 // Rows are computed in fixed chunks (nn/parallel.hpp), so results do not depend on the thread
 // count.
 #pragma once
 
+#include "nn/init.hpp"
 #include "nn/layer.hpp"
 
 namespace kiln::nn {
 
 struct DenseOptions {
   std::int64_t units = 0;
-  std::string init = "he_normal";
+  Initializer init{"he_normal"};
   bool use_bias = true;
+  float bias_init = 0.f;  // a small positive constant (e.g. 0.1) keeps ReLUs alive at the start
 };
 
 class Dense final : public Layer {

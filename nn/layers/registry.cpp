@@ -5,6 +5,7 @@
 #include <set>
 
 #include "nn/error.hpp"
+#include "nn/init.hpp"
 #include "nn/layers/activations.hpp"
 #include "nn/layers/batch_norm.hpp"
 #include "nn/layers/conv2d.hpp"
@@ -46,6 +47,10 @@ class Options {
     return options_.contains(key) ? parse_size2(options_.at(key), type_, key) : fallback;
   }
   Padding padding() const { return parse_padding(get<std::string>("padding", "valid"), type_); }
+  Initializer initializer(const Initializer& fallback) const {
+    return options_.contains("init") ? Initializer::from_json(options_.at("init"), type_)
+                                     : fallback;
+  }
 
  private:
   std::string type_;
@@ -69,21 +74,26 @@ const std::map<std::string, Factory>& factories() {
   static const std::map<std::string, Factory> table = {
       {"dense",
        [](const Json& o) {
-         const Options opt("dense", o, {"units", "init", "use_bias"});
-         return std::make_unique<Dense>(DenseOptions{opt.get<std::int64_t>("units", 0),
-                                                     opt.get<std::string>("init", "he_normal"),
-                                                     opt.get<bool>("use_bias", true)});
+         const Options opt("dense", o, {"units", "init", "bias_init", "use_bias"});
+         DenseOptions d;
+         d.units = opt.get<std::int64_t>("units", 0);
+         d.init = opt.initializer(d.init);
+         d.bias_init = opt.get<float>("bias_init", 0.f);
+         d.use_bias = opt.get<bool>("use_bias", true);
+         return std::make_unique<Dense>(d);
        }},
       {"conv2d",
        [](const Json& o) {
-         const Options opt("conv2d", o,
-                           {"filters", "kernel_size", "strides", "padding", "init", "use_bias"});
+         const Options opt(
+             "conv2d", o,
+             {"filters", "kernel_size", "strides", "padding", "init", "bias_init", "use_bias"});
          Conv2DOptions c;
          c.filters = opt.get<std::int64_t>("filters", 0);
          c.kernel = opt.size2("kernel_size", {3, 3});
          c.strides = opt.size2("strides", {1, 1});
          c.padding = opt.padding();
-         c.init = opt.get<std::string>("init", c.init);
+         c.init = opt.initializer(c.init);
+         c.bias_init = opt.get<float>("bias_init", 0.f);
          c.use_bias = opt.get<bool>("use_bias", true);
          return std::make_unique<Conv2D>(c);
        }},

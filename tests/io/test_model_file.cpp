@@ -44,6 +44,36 @@ TEST(ModelFile, RoundTripsWeightsOptimizerAndState) {
   }
 }
 
+TEST(ModelFile, KeepsConvWeightsAndBatchNormRunningStatistics) {
+  testing::TempDir dir;
+  const Json config = {{"input", {1, 6, 6}},
+                       {"layers",
+                        {{{"type", "conv2d"}, {"filters", 2}, {"padding", "same"}},
+                         {{"type", "batch_norm"}},
+                         {{"type", "flatten"}},
+                         {{"type", "dense"}, {"units", 3}}}}};
+  nn::Sequential model = nn::Sequential::from_config(config);
+  model.initialize(3);
+  nn::Tensor x({4, 1, 6, 6}, 0.5f);
+  x[3] = 2.f;
+  model.forward(x, {nn::Mode::kTrain, 1, 0, {}, 0});  // moves the running statistics
+  nn::Sgd sgd(0.f, false);
+  save_model(dir.file("m.h5"), model, sgd, {}, Json::object(), {"a", "b", "c"});
+  ModelBundle loaded = load_model(dir.file("m.h5"));
+  nn::Layer& bn = loaded.model.layer(1);
+  ASSERT_EQ(bn.buffers().size(), 2u);
+  for (std::size_t b = 0; b < 2; ++b) {
+    const auto& saved = model.layer(1).buffers()[b]->value;
+    const auto& read = bn.buffers()[b]->value;
+    EXPECT_TRUE(std::equal(saved.span().begin(), saved.span().end(), read.span().begin())) << b;
+  }
+  EXPECT_NE(bn.buffers()[0]->value[0], 0.f);  // really moved, really saved
+  // Same eval output from the original and the loaded model.
+  const nn::Tensor a = model.forward(x, {});
+  const nn::Tensor b = loaded.model.forward(x, {});
+  EXPECT_TRUE(std::equal(a.span().begin(), a.span().end(), b.span().begin()));
+}
+
 TEST(ModelFile, RejectsADatasetPassedAsModel) {
   testing::TempDir dir;
   nn::Sequential model = nn::Sequential::from_config(nn::builtin_model("mlp", {1, 1, 2, 2}, 2));

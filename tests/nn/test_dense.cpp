@@ -64,7 +64,7 @@ TEST(Dense, ResultsDoNotDependOnTheThreadCount) {
 
 TEST(Dense, RejectsBadOptions) {
   EXPECT_THROW(Dense({0, "he_normal", true}), Error);
-  EXPECT_THROW(Dense({3, "uniformish", true}), Error);
+  EXPECT_THROW(Dense({3, "uniformish", true, 0.f}), Error);
 }
 
 TEST(Registry, BuildsLayersAndRejectsTypos) {

@@ -49,6 +49,21 @@ TEST(Sequential, ConfigRoundTripsAndInfersShapes) {
   EXPECT_NE(model.summary().find("Total params: 669706"), std::string::npos);
 }
 
+// Parameter counts as Keras' model.summary() prints them for the same architectures.
+TEST(Zoo, BuiltInModelsHaveTheirKnownParameterCounts) {
+  auto count = [](const char* name, Shape input) {
+    return Sequential::from_config(builtin_model(name, input, 10)).parameter_count();
+  };
+  EXPECT_EQ(count("mnist_cnn", {1, 1, 28, 28}), 1199882);
+  EXPECT_EQ(count("cifar_cnn", {1, 3, 32, 32}), 1250858);
+  // lenet5 by hand: 6·(25+1) + 16·(6·25+1) + 400·120+120 + 120·84+84 + 84·10+10
+  EXPECT_EQ(count("lenet5", {1, 1, 28, 28}), 156 + 2416 + 48120 + 10164 + 850);
+  for (const std::string& name : builtin_model_names()) {
+    Sequential model = Sequential::from_config(builtin_model(name, {1, 1, 28, 28}, 10));
+    EXPECT_EQ(model.output_shape(), (Shape{1, 10, 1, 1})) << name;
+  }
+}
+
 TEST(Sequential, RejectsMalformedConfigs) {
   EXPECT_THROW(Sequential::from_config({{"layers", Json::array()}}), Error);
   EXPECT_THROW(Sequential::from_config({{"input", {1, 2, 2}}, {"layers", Json::array()}}), Error);
