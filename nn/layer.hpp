@@ -23,6 +23,7 @@
 
 #include "nn/json.hpp"
 #include "nn/random.hpp"
+#include "nn/regularizer.hpp"
 #include "nn/tensor.hpp"
 
 namespace kiln::nn {
@@ -42,7 +43,8 @@ struct StepContext {
 struct Parameter {
   std::string name;  // "weight", "bias": the dataset name in the model file
   Tensor value;
-  Tensor grad;  // same shape as value
+  Tensor grad;                      // same shape as value
+  Regularization regularization{};  // applied by Sequential (nn/regularizer.hpp)
 };
 
 // State that is saved with the model but not trained by the optimizer (batch-norm running stats).

@@ -1,28 +1,63 @@
-// Losses. A loss turns the model's output and the labels into one number (the batch mean) and
-// its gradient with respect to the output, in one fused pass (as llm.c does).
+// Losses. A loss turns the model's output (N, K) and the labels into one number (the batch mean)
+// and its gradient with respect to the output, in one fused pass (as llm.c does). Labels are class
+// indices in [0, K); anything else throws kiln::Error naming the label.
+//   softmax_cross_entropy:        p = softmax(z) (computed as exp(z − max z) / Σ, stable for any z)
+//                                 L = (1/N) Σ_n −log p[n, y_n];          dL/dz = (p − onehot(y)) /
+//                                 N
+//   sigmoid_binary_cross_entropy: per output, t = onehot(y), σ = 1/(1+e^−z):
+//                                 L = (1/(N·K)) Σ max(z,0) − z·t + log(1 + e^−|z|)  (stable form)
+//                                 dL/dz = (σ − t) / (N·K)                (Keras'
+//                                 binary_crossentropy)
+//   mean_squared_error:           L = (1/(N·K)) Σ (z − t)²;              dL/dz = 2(z − t) / (N·K)
+// `correct` counts rows whose arg-max is the label, for every loss.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <string>
+#include <string_view>
 
 #include "nn/tensor.hpp"
 
 namespace kiln::nn {
 
-// Softmax cross-entropy over logits (N, K):
-//   p = softmax(z) computed as exp(z - max z) / Σ exp(z - max z)  (stable for any z),
-//   L = (1/N) Σ_n -log p[n, label_n],   dL/dz = (p - onehot(label)) / N.
-// Labels must be in [0, K): anything else throws kiln::Error naming the label.
-struct SoftmaxCrossEntropy {
-  struct Result {
-    double loss = 0.0;         // batch mean
-    std::int64_t correct = 0;  // rows whose arg-max equals the label
-  };
-
-  // logits: (N, K). labels: N ints. dlogits (resized to N, K) may be null for evaluation;
-  // probabilities (resized to N, K) may be null when not needed.
-  static Result compute(const Tensor& logits, std::span<const std::int32_t> labels, Tensor* dlogits,
-                        Tensor* probabilities = nullptr);
+struct LossResult {
+  double loss = 0.0;         // batch mean
+  std::int64_t correct = 0;  // rows whose arg-max equals the label
 };
+
+class Loss {
+ public:
+  virtual ~Loss() = default;
+  virtual std::string_view name() const = 0;
+  // output: (N, K). doutput (resized to N, K) may be null when only the value is needed.
+  virtual LossResult compute(const Tensor& output, std::span<const std::int32_t> labels,
+                             Tensor* doutput) const = 0;
+};
+
+struct SoftmaxCrossEntropy final : Loss {
+  std::string_view name() const override { return "softmax_cross_entropy"; }
+  LossResult compute(const Tensor& logits, std::span<const std::int32_t> labels,
+                     Tensor* dlogits) const override;
+  // Also writes the probabilities (N, K) when `probabilities` is not null.
+  static LossResult compute(const Tensor& logits, std::span<const std::int32_t> labels,
+                            Tensor* dlogits, Tensor* probabilities);
+};
+
+struct SigmoidBinaryCrossEntropy final : Loss {
+  std::string_view name() const override { return "sigmoid_binary_cross_entropy"; }
+  LossResult compute(const Tensor& logits, std::span<const std::int32_t> labels,
+                     Tensor* dlogits) const override;
+};
+
+struct MeanSquaredError final : Loss {
+  std::string_view name() const override { return "mean_squared_error"; }
+  LossResult compute(const Tensor& output, std::span<const std::int32_t> labels,
+                     Tensor* doutput) const override;
+};
+
+// Throws kiln::Error listing the known names.
+std::unique_ptr<Loss> make_loss(const std::string& name);
 
 }  // namespace kiln::nn

@@ -94,6 +94,20 @@ void Sequential::zero_grad() {
   for (Parameter* p : parameters()) p->grad.fill(0.f);
 }
 
+double Sequential::regularization_penalty() {
+  double total = 0.0;
+  for (Parameter* p : parameters()) total += nn::regularization_penalty(*p);
+  return total;
+}
+
+void Sequential::add_regularization_gradients() {
+  for (Parameter* p : parameters()) add_regularization_gradient(*p);
+}
+
+void Sequential::apply_constraints() {
+  for (Parameter* p : parameters()) apply_max_norm(*p);
+}
+
 std::int64_t Sequential::parameter_count() {
   std::int64_t total = 0;
   for (Parameter* p : parameters()) total += p->value.size();

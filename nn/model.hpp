@@ -30,6 +30,11 @@ class Sequential {
 
   std::vector<Parameter*> parameters();
   void zero_grad();
+
+  // Regularization (nn/regularizer.hpp) of every parameter, in parameter order.
+  double regularization_penalty();
+  void add_regularization_gradients();
+  void apply_constraints();  // max-norm, after an optimizer step
   std::int64_t parameter_count();
 
   Shape input_shape() const { return input_; }    // per sample, n = 1

@@ -77,7 +77,7 @@ ThroughputReport measure_throughput(Sequential& model, Optimizer& optimizer,
         const StepContext ctx{Mode::kTrain, o.seed, step_index++, rows};
         model.zero_grad();
         const Tensor& logits = model.forward(x, ctx);
-        SoftmaxCrossEntropy::compute(logits, labels, &dlogits);
+        SoftmaxCrossEntropy::compute(logits, labels, &dlogits, nullptr);
         model.backward(x, dlogits);
         optimizer.step(params, 0.01f);
       },

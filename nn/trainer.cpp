@@ -21,7 +21,7 @@ void check_source_fits(const Sequential& model, const BatchSource& source) {
 }  // namespace
 
 void Trainer::fit(Sequential& model, Optimizer& optimizer, BatchSource& source, TrainState& state,
-                  std::int64_t epochs, std::span<Callback* const> callbacks) {
+                  std::int64_t epochs, std::span<Callback* const> callbacks, const Loss& loss) {
   check_source_fits(model, source);
   const std::vector<Parameter*> params = model.parameters();
   Batch batch;
@@ -36,7 +36,8 @@ void Trainer::fit(Sequential& model, Optimizer& optimizer, BatchSource& source, 
                             batch.indices};
       model.zero_grad();
       const Tensor& logits = model.forward(batch.inputs, ctx);
-      const auto result = SoftmaxCrossEntropy::compute(logits, batch.labels, &dlogits);
+      LossResult result = loss.compute(logits, batch.labels, &dlogits);
+      result.loss += model.regularization_penalty();
       if (!std::isfinite(result.loss)) {
         std::ostringstream msg;
         msg << "training loss became " << result.loss << " at epoch " << state.epoch + 1
@@ -45,7 +46,9 @@ void Trainer::fit(Sequential& model, Optimizer& optimizer, BatchSource& source, 
         throw Error(msg.str());
       }
       model.backward(batch.inputs, dlogits);
+      model.add_regularization_gradients();
       optimizer.step(params, state.learning_rate);
+      model.apply_constraints();
       ++state.step;
       loss_sum += result.loss * static_cast<double>(batch.size());
       correct += result.correct;
@@ -66,7 +69,7 @@ void Trainer::fit(Sequential& model, Optimizer& optimizer, BatchSource& source, 
   }
 }
 
-EvalResult Trainer::evaluate(Sequential& model, BatchSource& source) {
+EvalResult Trainer::evaluate(Sequential& model, BatchSource& source, const Loss& loss) {
   check_source_fits(model, source);
   source.start_epoch(0);
   Batch batch;
@@ -76,7 +79,7 @@ EvalResult Trainer::evaluate(Sequential& model, BatchSource& source) {
   while (source.next(batch)) {
     const StepContext ctx{Mode::kEval, 0, 0, batch.indices};
     const Tensor& logits = model.forward(batch.inputs, ctx);
-    const auto result = SoftmaxCrossEntropy::compute(logits, batch.labels, nullptr);
+    const LossResult result = loss.compute(logits, batch.labels, nullptr);
     loss_sum += result.loss * static_cast<double>(batch.size());
     correct += result.correct;
     out.samples += batch.size();

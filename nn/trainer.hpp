@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nn/batch_source.hpp"
+#include "nn/loss.hpp"
 #include "nn/model.hpp"
 #include "nn/optimizer.hpp"
 
@@ -50,10 +51,13 @@ class Trainer {
  public:
   // Trains from state.epoch until `epochs` epochs are completed (or a callback says stop).
   // Throws kiln::Error when the source's samples do not fit the model, or the loss is not finite.
+  // The reported training loss includes the regularization penalty (Keras semantics).
   static void fit(Sequential& model, Optimizer& optimizer, BatchSource& source, TrainState& state,
-                  std::int64_t epochs, std::span<Callback* const> callbacks = {});
+                  std::int64_t epochs, std::span<Callback* const> callbacks = {},
+                  const Loss& loss = SoftmaxCrossEntropy{});
 
-  static EvalResult evaluate(Sequential& model, BatchSource& source);
+  static EvalResult evaluate(Sequential& model, BatchSource& source,
+                             const Loss& loss = SoftmaxCrossEntropy{});
 };
 
 }  // namespace kiln::nn

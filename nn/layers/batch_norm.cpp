@@ -17,8 +17,8 @@ BatchNorm::BatchNorm(float momentum, float epsilon) : momentum_(momentum), epsil
 
 Shape BatchNorm::build(const Shape& input) {
   const Shape c{input.c, 1, 1, 1};
-  gamma_ = {"gamma", Tensor(c, 1.f), Tensor(c)};
-  beta_ = {"beta", Tensor(c), Tensor(c)};
+  gamma_ = {"gamma", Tensor(c, 1.f), Tensor(c), {}};
+  beta_ = {"beta", Tensor(c), Tensor(c), {}};
   running_mean_ = {"running_mean", Tensor(c, 0.f)};
   running_var_ = {"running_var", Tensor(c, 1.f)};
   return input.with_n(1);

@@ -37,9 +37,10 @@ Shape Conv2D::build(const Shape& input) {
                 input.str() + " with padding \"valid\"; use padding \"same\" or a smaller kernel");
   }
   const Shape w{options_.filters, in_.c, options_.kernel.h, options_.kernel.w};
-  weight_ = {"weight", Tensor(w), Tensor(w)};
+  weight_ = {"weight", Tensor(w), Tensor(w), options_.kernel_regularizer};
   if (options_.use_bias)
-    bias_ = {"bias", Tensor({options_.filters, 1, 1, 1}), Tensor({options_.filters, 1, 1, 1})};
+    bias_ = {"bias", Tensor({options_.filters, 1, 1, 1}), Tensor({options_.filters, 1, 1, 1}),
+             options_.bias_regularizer};
   return {1, options_.filters, rows_.out, cols_.out};
 }
 
@@ -190,9 +191,14 @@ std::vector<Parameter*> Conv2D::parameters() {
 }
 
 Json Conv2D::config() const {
-  return {{"filters", options_.filters},           {"kernel_size", options_.kernel.to_json()},
-          {"strides", options_.strides.to_json()}, {"padding", padding_name(options_.padding)},
-          {"init", options_.init.to_json()},       {"bias_init", options_.bias_init},
+  return {{"filters", options_.filters},
+          {"kernel_size", options_.kernel.to_json()},
+          {"strides", options_.strides.to_json()},
+          {"padding", padding_name(options_.padding)},
+          {"init", options_.init.to_json()},
+          {"bias_init", options_.bias_init},
+          {"kernel_regularizer", options_.kernel_regularizer.to_json()},
+          {"bias_regularizer", options_.bias_regularizer.to_json()},
           {"use_bias", options_.use_bias}};
 }
 

@@ -23,6 +23,8 @@ struct Conv2DOptions {
   Initializer init{"he_normal"};
   bool use_bias = true;
   float bias_init = 0.f;  // a small positive constant (e.g. 0.1) keeps ReLUs alive at the start
+  Regularization kernel_regularizer{};  // l1, l2, max_norm (nn/regularizer.hpp)
+  Regularization bias_regularizer{};
 };
 
 class Conv2D final : public Layer {

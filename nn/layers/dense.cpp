@@ -31,10 +31,11 @@ Dense::Dense(DenseOptions options) : options_(std::move(options)) {
 Shape Dense::build(const Shape& input) {
   in_features_ = input.per_sample();
   if (in_features_ <= 0) throw Error("dense: input shape " + input.str() + " has no features");
-  weight_ = {"weight", Tensor({options_.units, in_features_, 1, 1}),
-             Tensor({options_.units, in_features_, 1, 1})};
+  const Shape w{options_.units, in_features_, 1, 1};
+  weight_ = {"weight", Tensor(w), Tensor(w), options_.kernel_regularizer};
   if (options_.use_bias) {
-    bias_ = {"bias", Tensor({options_.units, 1, 1, 1}), Tensor({options_.units, 1, 1, 1})};
+    bias_ = {"bias", Tensor({options_.units, 1, 1, 1}), Tensor({options_.units, 1, 1, 1}),
+             options_.bias_regularizer};
   }
   return {1, options_.units, 1, 1};
 }
@@ -97,6 +98,8 @@ Json Dense::config() const {
   return {{"units", options_.units},
           {"init", options_.init.to_json()},
           {"bias_init", options_.bias_init},
+          {"kernel_regularizer", options_.kernel_regularizer.to_json()},
+          {"bias_regularizer", options_.bias_regularizer.to_json()},
           {"use_bias", options_.use_bias}};
 }
 

@@ -47,6 +47,10 @@ class Options {
     return options_.contains(key) ? parse_size2(options_.at(key), type_, key) : fallback;
   }
   Padding padding() const { return parse_padding(get<std::string>("padding", "valid"), type_); }
+  Regularization regularization(const std::string& key) const {
+    return options_.contains(key) ? Regularization::from_json(options_.at(key), type_ + " " + key)
+                                  : Regularization{};
+  }
   Initializer initializer(const Initializer& fallback) const {
     return options_.contains("init") ? Initializer::from_json(options_.at("init"), type_)
                                      : fallback;
@@ -74,19 +78,23 @@ const std::map<std::string, Factory>& factories() {
   static const std::map<std::string, Factory> table = {
       {"dense",
        [](const Json& o) {
-         const Options opt("dense", o, {"units", "init", "bias_init", "use_bias"});
+         const Options opt(
+             "dense", o,
+             {"units", "init", "bias_init", "use_bias", "kernel_regularizer", "bias_regularizer"});
          DenseOptions d;
          d.units = opt.get<std::int64_t>("units", 0);
          d.init = opt.initializer(d.init);
          d.bias_init = opt.get<float>("bias_init", 0.f);
          d.use_bias = opt.get<bool>("use_bias", true);
+         d.kernel_regularizer = opt.regularization("kernel_regularizer");
+         d.bias_regularizer = opt.regularization("bias_regularizer");
          return std::make_unique<Dense>(d);
        }},
       {"conv2d",
        [](const Json& o) {
-         const Options opt(
-             "conv2d", o,
-             {"filters", "kernel_size", "strides", "padding", "init", "bias_init", "use_bias"});
+         const Options opt("conv2d", o,
+                           {"filters", "kernel_size", "strides", "padding", "init", "bias_init",
+                            "use_bias", "kernel_regularizer", "bias_regularizer"});
          Conv2DOptions c;
          c.filters = opt.get<std::int64_t>("filters", 0);
          c.kernel = opt.size2("kernel_size", {3, 3});
@@ -95,6 +103,8 @@ const std::map<std::string, Factory>& factories() {
          c.init = opt.initializer(c.init);
          c.bias_init = opt.get<float>("bias_init", 0.f);
          c.use_bias = opt.get<bool>("use_bias", true);
+         c.kernel_regularizer = opt.regularization("kernel_regularizer");
+         c.bias_regularizer = opt.regularization("bias_regularizer");
          return std::make_unique<Conv2D>(c);
        }},
       {"max_pool2d", [](const Json& o) { return make_pool(PoolKind::kMax, o); }},

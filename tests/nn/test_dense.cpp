@@ -63,8 +63,9 @@ TEST(Dense, ResultsDoNotDependOnTheThreadCount) {
 }
 
 TEST(Dense, RejectsBadOptions) {
-  EXPECT_THROW(Dense({0, "he_normal", true}), Error);
-  EXPECT_THROW(Dense({3, "uniformish", true, 0.f}), Error);
+  EXPECT_THROW(Dense({.units = 0, .init = "he_normal", .use_bias = true}), Error);
+  EXPECT_THROW(Dense({.units = 3, .init = "uniformish", .use_bias = true, .bias_init = 0.f}),
+               Error);
 }
 
 TEST(Registry, BuildsLayersAndRejectsTypos) {

@@ -70,7 +70,13 @@ TEST(Initializers, ParseFromConfigs) {
 
 TEST(Initializers, ConvUsesKerasFans) {
   // Conv (F=16, C=8, 3x3): fan_in = 72, fan_out = 144; glorot_uniform limit sqrt(6 / 216).
-  Conv2D conv({16, {3, 3}, {1, 1}, Padding::kValid, "glorot_uniform", true, 0.1f});
+  Conv2D conv({.filters = 16,
+               .kernel = {3, 3},
+               .strides = {1, 1},
+               .padding = Padding::kValid,
+               .init = "glorot_uniform",
+               .use_bias = true,
+               .bias_init = 0.1f});
   conv.build({1, 8, 10, 10});
   Rng rng({1, 0, 0, kSlotInit});
   conv.initialize(rng);

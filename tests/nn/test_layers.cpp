@@ -58,7 +58,11 @@ class ConvReference : public ::testing::TestWithParam<ConvCase> {};
 
 TEST_P(ConvReference, MatchesTheDirectDefinition) {
   const ConvCase& k = GetParam();
-  Conv2D conv({k.filters, k.kernel, k.stride, k.padding, "glorot_uniform", true});
+  Conv2D conv({.filters = k.filters,
+               .kernel = k.kernel,
+               .strides = k.stride,
+               .padding = k.padding,
+               .init = "glorot_uniform"});
   const Shape out = conv.build(k.input.with_n(1));
   ASSERT_EQ(out, (Shape{1, k.filters, k.oh, k.ow}));
   Rng rng({3, 0, 0, kSlotInit});
@@ -89,14 +93,24 @@ INSTANTIATE_TEST_SUITE_P(OddShapes, ConvReference,
                                  {1, 2, 5, 8}, 3, {2, 4}, {1, 3}, Padding::kSame, 5, 3, 0, 1}));
 
 TEST(Conv2D, GradientsMatchFiniteDifferences) {
-  Conv2D conv({3, {3, 2}, {2, 1}, Padding::kSame, "he_normal", true});
+  Conv2D conv({.filters = 3,
+               .kernel = {3, 2},
+               .strides = {2, 1},
+               .padding = Padding::kSame,
+               .init = "he_normal",
+               .use_bias = true});
   expect_gradients_match(conv, {5, 2, 5, 4});  // 5 samples: two chunks of the weight-gradient sum
 }
 
 TEST(Conv2D, ResultsDoNotDependOnTheThreadCount) {
   auto run = [](int threads) {
     tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
-    Conv2D conv({8, {3, 3}, {1, 1}, Padding::kSame, "he_normal", true});
+    Conv2D conv({.filters = 8,
+                 .kernel = {3, 3},
+                 .strides = {1, 1},
+                 .padding = Padding::kSame,
+                 .init = "he_normal",
+                 .use_bias = true});
     conv.build({1, 3, 9, 9});
     Rng rng({1, 0, 0, kSlotInit});
     conv.initialize(rng);
@@ -115,7 +129,12 @@ TEST(Conv2D, ResultsDoNotDependOnTheThreadCount) {
 }
 
 TEST(Conv2D, RejectsAKernelThatDoesNotFit) {
-  Conv2D conv({2, {5, 5}, {1, 1}, Padding::kValid, "he_normal", true});
+  Conv2D conv({.filters = 2,
+               .kernel = {5, 5},
+               .strides = {1, 1},
+               .padding = Padding::kValid,
+               .init = "he_normal",
+               .use_bias = true});
   EXPECT_THROW(conv.build({1, 1, 4, 4}), Error);
 }
 

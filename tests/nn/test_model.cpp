@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "nn/error.hpp"
 #include "nn/model.hpp"
 #include "nn/trainer.hpp"
@@ -118,6 +120,47 @@ TEST(Trainer, LearnsASeparableProblem) {
   EXPECT_EQ(state.step, 5 * 19);
   EXPECT_LT(after.loss, before.loss * 0.5);
   EXPECT_GT(after.accuracy, 0.95);
+}
+
+TEST(Trainer, ReportsThePenaltyInTheLossAndKeepsTheMaxNorm) {
+  auto config = [](const Json& regularizer) {
+    return Json{
+        {"input", {8, 1, 1}},
+        {"layers", {{{"type", "dense"}, {"units", 3}, {"kernel_regularizer", regularizer}}}}};
+  };
+  Sequential model = Sequential::from_config(config({{"l2", 0.5}}));
+  model.initialize(1);
+  InMemorySource data(32);
+  struct Capture final : Callback {
+    double loss = 0;
+    Verdict on_epoch_end(TrainState&, const EpochLogs& logs) override {
+      loss = logs.loss;
+      return Verdict::kContinue;
+    }
+  } capture;
+  Callback* callbacks[] = {&capture};
+  // A learning rate too small to move anything: the epoch loss is data loss + penalty, per batch.
+  const double data_loss = Trainer::evaluate(model, data).loss;
+  const double penalty = model.regularization_penalty();
+  ASSERT_GT(penalty, 0.01);
+  Sgd tiny(0.f, false);
+  TrainState state;
+  state.learning_rate = 1e-12f;
+  Trainer::fit(model, tiny, data, state, 1, callbacks);
+  EXPECT_NEAR(capture.loss, data_loss + penalty, 1e-4);
+  // Max-norm: after the steps every unit's incoming weights have norm <= 0.3.
+  Sequential constrained = Sequential::from_config(config({{"max_norm", 0.3}}));
+  constrained.initialize(1);
+  Sgd sgd(0.9f, false);
+  TrainState fresh;
+  fresh.learning_rate = 0.1f;
+  Trainer::fit(constrained, sgd, data, fresh, 2);
+  const Parameter& w = *constrained.parameters()[0];
+  for (std::int64_t unit = 0; unit < 3; ++unit) {
+    double sum = 0;
+    for (std::int64_t k = 0; k < 8; ++k) sum += w.value[unit * 8 + k] * w.value[unit * 8 + k];
+    EXPECT_LE(std::sqrt(sum), 0.3 + 1e-5);
+  }
 }
 
 TEST(Trainer, StopsWithAClearErrorWhenTheLossDiverges) {

@@ -9,7 +9,7 @@ namespace kiln::nn {
 namespace {
 
 Parameter scalar(float value, float grad) {
-  Parameter p{"w", Tensor({1, 1, 1, 1}, value), Tensor({1, 1, 1, 1}, grad)};
+  Parameter p{"w", Tensor({1, 1, 1, 1}, value), Tensor({1, 1, 1, 1}, grad), {}};
   return p;
 }
 
@@ -141,7 +141,7 @@ TEST(Optimizers, ConfigsRoundTripAndStateMustFitTheModel) {
   Parameter p = scalar(1.f, 1.f);
   Parameter* params[] = {&p};
   adam->step(params, 0.1f);
-  Parameter big{"w", Tensor({3, 1, 1, 1}), Tensor({3, 1, 1, 1})};
+  Parameter big{"w", Tensor({3, 1, 1, 1}), Tensor({3, 1, 1, 1}), {}};
   Parameter* other[] = {&big};
   EXPECT_THROW(adam->step(other, 0.1f), Error);  // state of a 1-element parameter, model of 3
 }
