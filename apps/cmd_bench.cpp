@@ -17,6 +17,7 @@ struct BenchTrainFlags {
   std::string model = "mnist_cnn";
   std::vector<std::int64_t> input;  // C H W; empty: the model's usual input
   std::int64_t classes = 10;
+  float width = 1.f;
   int threads = 2;
   nn::ThroughputOptions options;
 };
@@ -45,6 +46,8 @@ void add_bench_command(CLI::App& app) {
       ->add_option("--input", flags->input,
                    "Input shape C H W (default: 1 28 28; 3 32 32 for cifar_cnn)")
       ->expected(3);
+  train->add_option("--width", flags->width, "Channel/unit multiplier of alexnet and vgg16")
+      ->check(CLI::PositiveNumber);
   train->add_option("--batch", flags->options.batch, "Batch size")
       ->check(CLI::Range(1, 1 << 16))
       ->capture_default_str();
@@ -63,8 +66,9 @@ void add_bench_command(CLI::App& app) {
     const nn::Shape input = flags->input.empty()
                                 ? usual_input(flags->model)
                                 : nn::Shape{1, flags->input[0], flags->input[1], flags->input[2]};
-    nn::Sequential model =
-        nn::Sequential::from_config(nn::builtin_model(flags->model, input, flags->classes));
+    nn::Sequential model = nn::Sequential::from_config(
+        nn::builtin_model(flags->model, input, flags->classes,
+                          flags->width != 1.f ? Json{{"width", flags->width}} : Json::object()));
     model.initialize(flags->options.seed);
     const auto optimizer = nn::make_optimizer({{"type", "sgd"}, {"momentum", 0.9}});
     const nn::ThroughputReport r = nn::measure_throughput(model, *optimizer, flags->options);

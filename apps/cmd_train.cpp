@@ -13,6 +13,7 @@ namespace kiln::apps {
 void add_train_command(CLI::App& app) {
   auto request = std::make_shared<pipeline::TrainRequest>();
   auto flip = std::make_shared<float>(0.f);
+  auto width = std::make_shared<float>(1.f);
   struct OptimizerFlags {
     std::string type = "sgd";
     float momentum = 0.9f;
@@ -35,6 +36,9 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--model", request->model, "Built-in model")
       ->check(CLI::IsMember(nn::builtin_model_names()))
       ->capture_default_str();
+  cmd->add_option("--width", *width,
+                  "Channel/unit multiplier of alexnet and vgg16 (e.g. 0.25 for small images)")
+      ->check(positive_number());
   cmd->add_option("--epochs", request->epochs, "Passes over the training data")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
@@ -71,7 +75,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--limit", request->limit, "Train on the first N samples only (0: all)")
       ->check(CLI::NonNegativeNumber);
 
-  cmd->callback([request, flip, opt] {
+  cmd->callback([request, flip, opt, width] {
+    if (*width != 1.f) request->model_options = {{"width", *width}};
     request->optimizer = {{"type", opt->type}, {"clip_norm", opt->clip_norm}};
     if (opt->type == "sgd") {
       request->optimizer["momentum"] = opt->momentum;

@@ -3,6 +3,10 @@
 //   mnist_cnn  Keras mnist_cnn.py: Conv32-Conv64-MaxPool-Dropout.25-Dense128-Dropout.5-Dense
 //   cifar_cnn  Keras cifar10_cnn.py: 2x(Conv-Conv-MaxPool-Dropout) - Dense512 - Dropout.5 - Dense
 //   lenet5     LeCun 1998 with ReLU and max pooling: Conv6x5-Pool-Conv16x5-Pool-120-84-classes
+//   alexnet    Krizhevsky 2012, one tower with LRN; a small-image stem below 128 pixels
+//   vgg16      Simonyan & Zisserman 2015, configuration D
+// alexnet and vgg16 take {"width": w}: every channel and unit count is multiplied by w (e.g. 0.25
+// to train them on small images on a CPU).
 #pragma once
 
 #include <string>
@@ -14,7 +18,8 @@
 namespace kiln::nn {
 
 // input: per-sample (C, H, W). Throws kiln::Error for an unknown name, listing the known ones.
-Json builtin_model(const std::string& name, const Shape& input, std::int64_t num_classes);
+Json builtin_model(const std::string& name, const Shape& input, std::int64_t num_classes,
+                   const Json& options = Json::object());
 
 std::vector<std::string> builtin_model_names();
 

@@ -87,8 +87,8 @@ TrainResult train_model(const TrainRequest& request, const TrainObserver& observ
   }
 
   const auto classes = static_cast<std::int64_t>(train_data->class_names().size());
-  nn::Sequential model = nn::Sequential::from_config(
-      nn::builtin_model(request.model, train_loader.sample_shape(), classes));
+  nn::Sequential model = nn::Sequential::from_config(nn::builtin_model(
+      request.model, train_loader.sample_shape(), classes, request.model_options));
   model.initialize(request.seed);
   if (observer.on_start) observer.on_start(model.summary());
 

@@ -14,10 +14,11 @@
 namespace kiln::pipeline {
 
 struct TrainRequest {
-  std::string train_path;       // kiln HDF5 dataset
-  std::string validation_path;  // optional: evaluated after every epoch
-  std::string output_path;      // model file, written atomically
-  std::string model = "mlp";    // built-in model name (nn/zoo.hpp)
+  std::string train_path;               // kiln HDF5 dataset
+  std::string validation_path;          // optional: evaluated after every epoch
+  std::string output_path;              // model file, written atomically
+  std::string model = "mlp";            // built-in model name (nn/zoo.hpp)
+  Json model_options = Json::object();  // e.g. {"width": 0.25} for alexnet and vgg16
   std::int64_t epochs = 5;
   std::int64_t batch_size = 128;
   float learning_rate = 0.01f;

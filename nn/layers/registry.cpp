@@ -11,6 +11,7 @@
 #include "nn/layers/conv2d.hpp"
 #include "nn/layers/dense.hpp"
 #include "nn/layers/dropout.hpp"
+#include "nn/layers/lrn.hpp"
 #include "nn/layers/pool2d.hpp"
 
 namespace kiln::nn {
@@ -129,6 +130,13 @@ const std::map<std::string, Factory>& factories() {
          const Options opt("batch_norm", o, {"momentum", "epsilon"});
          return std::make_unique<BatchNorm>(opt.get<float>("momentum", 0.99f),
                                             opt.get<float>("epsilon", 1e-3f));
+       }},
+      {"lrn",
+       [](const Json& o) {
+         const Options opt("lrn", o, {"size", "alpha", "beta", "k"});
+         return std::make_unique<LocalResponseNorm>(
+             LrnOptions{opt.get<std::int64_t>("size", 5), opt.get<float>("alpha", 1e-4f),
+                        opt.get<float>("beta", 0.75f), opt.get<float>("k", 2.f)});
        }},
       {"relu",
        [](const Json& o) {

@@ -10,6 +10,7 @@
 #include "nn/layers/batch_norm.hpp"
 #include "nn/layers/conv2d.hpp"
 #include "nn/layers/dropout.hpp"
+#include "nn/layers/lrn.hpp"
 #include "nn/layers/pool2d.hpp"
 #include "nn/layers/registry.hpp"
 #include "tests/support/gradient_check.hpp"
@@ -297,6 +298,27 @@ TEST(BatchNorm, TrainNormalizesTheBatchAndEvalUsesRunningStatistics) {
   bn.forward(one, y_eval, {Mode::kEval, 0, 0, {}, 0});
   const float running_var = bn.buffers()[1]->value[0];
   EXPECT_NEAR(y_eval[0], (5.f - running_mean) / std::sqrt(running_var + 1e-5f), 1e-4);
+}
+
+TEST(LocalResponseNorm, GradientsMatchFiniteDifferencesAndHandValues) {
+  testing::GradientCheckOptions o;
+  o.epsilon = 1e-2f;
+  LocalResponseNorm strong(
+      {.size = 3, .alpha = 0.5f, .beta = 0.75f, .k = 1.f});  // large α: a real cross term
+  expect_gradients_match(strong, {2, 5, 2, 3}, o);
+  // One position, 3 channels x = (1, 2, 3), size 3, α = 1, β = 1, k = 1:
+  //   s = (1 + 1 + 4, 1 + 1 + 4 + 9, 1 + 4 + 9) = (6, 15, 14); y = x / s
+  LocalResponseNorm lrn({.size = 3, .alpha = 1.f, .beta = 1.f, .k = 1.f});
+  lrn.build({1, 3, 1, 1});
+  Tensor x({1, 3, 1, 1}), y;
+  x[0] = 1.f;
+  x[1] = 2.f;
+  x[2] = 3.f;
+  lrn.forward(x, y, {});
+  EXPECT_FLOAT_EQ(y[0], 1.f / 6.f);
+  EXPECT_FLOAT_EQ(y[1], 2.f / 15.f);
+  EXPECT_FLOAT_EQ(y[2], 3.f / 14.f);
+  EXPECT_THROW(LocalResponseNorm({.size = 4}), Error);
 }
 
 TEST(Registry, BuildsEveryLayerTypeFromItsConfig) {

@@ -61,9 +61,17 @@ TEST(Zoo, BuiltInModelsHaveTheirKnownParameterCounts) {
   // lenet5 by hand: 6·(25+1) + 16·(6·25+1) + 400·120+120 + 120·84+84 + 84·10+10
   EXPECT_EQ(count("lenet5", {1, 1, 28, 28}), 156 + 2416 + 48120 + 10164 + 850);
   for (const std::string& name : builtin_model_names()) {
-    Sequential model = Sequential::from_config(builtin_model(name, {1, 1, 28, 28}, 10));
+    const Json options =
+        name == "alexnet" || name == "vgg16" ? Json{{"width", 0.125}} : Json::object();
+    Sequential model = Sequential::from_config(builtin_model(name, {1, 1, 28, 28}, 10, options));
     EXPECT_EQ(model.output_shape(), (Shape{1, 10, 1, 1})) << name;
   }
+  // Width scales every layer; other models take no options.
+  EXPECT_LT(Sequential::from_config(builtin_model("vgg16", {1, 3, 32, 32}, 10, {{"width", 0.25}}))
+                .parameter_count(),
+            count("vgg16", {1, 3, 32, 32}) / 10);
+  EXPECT_THROW(builtin_model("mlp", {1, 1, 28, 28}, 10, {{"width", 2}}), Error);
+  EXPECT_THROW(builtin_model("vgg16", {1, 1, 28, 28}, 10, {{"width", 0}}), Error);
 }
 
 TEST(Sequential, RejectsMalformedConfigs) {
