@@ -72,6 +72,13 @@ class Layer {
   // x and y are the tensors of the last forward(); dy has y's shape; dx is resized to x's shape.
   virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) = 0;
 
+  // backward() for the first layer of a model, whose input gradient nobody reads: only the
+  // parameter gradients are added. Layers with a costly input gradient override it to skip it.
+  virtual void backward_parameters(const Tensor& x, const Tensor& y, const Tensor& dy) {
+    Tensor unused;
+    backward(x, y, dy, unused);
+  }
+
   virtual std::vector<Parameter*> parameters() { return {}; }
   virtual std::vector<Buffer*> buffers() { return {}; }
 

@@ -75,9 +75,12 @@ const Tensor& Sequential::forward(const Tensor& x, const StepContext& ctx) {
 void Sequential::backward(const Tensor& x, const Tensor& doutput) {
   const Tensor* dy = &doutput;
   for (std::size_t i = layers_.size(); i-- > 0;) {
-    const Tensor& in = i == 0 ? x : activations_[i - 1];
+    if (i == 0) {
+      layers_[0]->backward_parameters(x, activations_[0], *dy);
+      break;
+    }
     Tensor& dx = gradients_[i % 2];
-    layers_[i]->backward(in, activations_[i], *dy, dx);
+    layers_[i]->backward(activations_[i - 1], activations_[i], *dy, dx);
     dy = &dx;
   }
 }

@@ -137,11 +137,21 @@ void Conv2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
 }
 
 void Conv2D::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor& dx) {
+  backward_into(x, dy, &dx);
+}
+
+void Conv2D::backward_parameters(const Tensor& x, const Tensor& /*y*/, const Tensor& dy) {
+  backward_into(x, dy, nullptr);
+}
+
+void Conv2D::backward_into(const Tensor& x, const Tensor& dy, Tensor* dx) {
   const std::int64_t n = x.shape().n;
   const std::int64_t f = options_.filters, k = in_.c * options_.kernel.h * options_.kernel.w;
   const std::int64_t spatial = rows_.out * cols_.out;
-  dx.resize(x.shape());
-  dx.fill(0.f);
+  if (dx) {
+    dx->resize(x.shape());
+    dx->fill(0.f);
+  }
   const ConstMatrixMap w(weight_.value.data(), f, k);
   const std::int64_t chunks = (n + kSampleChunk - 1) / kSampleChunk;
   // One partial weight (and bias) gradient per chunk, summed below in chunk order.
@@ -156,9 +166,11 @@ void Conv2D::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Te
       im2col(x.data() + s * in_.per_sample(), col.data());
       const ConstMatrixMap cols(col.data(), k, spatial);
       dw.noalias() += dys * cols.transpose();  // dW (F, K) += dy · colᵀ
-      MatrixMap dcols(dcol.data(), k, spatial);
-      dcols.noalias() = w.transpose() * dys;  // dcol (K, OH·OW) = Wᵀ · dy
-      col2im_add(dcol.data(), dx.data() + s * in_.per_sample());
+      if (dx) {
+        MatrixMap dcols(dcol.data(), k, spatial);
+        dcols.noalias() = w.transpose() * dys;  // dcol (K, OH·OW) = Wᵀ · dy
+        col2im_add(dcol.data(), dx->data() + s * in_.per_sample());
+      }
       if (options_.use_bias) {
         // A plain loop, not Eigen's .sum(): Eigen's vectorized reductions start at the first
         // aligned address, so their rounding would depend on where malloc put the buffer.

@@ -37,6 +37,7 @@ class Conv2D final : public Layer {
   void initialize(Rng& rng) override;
   void forward(const Tensor& x, Tensor& y, const StepContext& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
+  void backward_parameters(const Tensor& x, const Tensor& y, const Tensor& dy) override;
   std::vector<Parameter*> parameters() override;
   Json config() const override;
   std::int64_t macs() const override {
@@ -44,8 +45,10 @@ class Conv2D final : public Layer {
   }
 
  private:
-  void im2col(const float* x_chw, float* col) const;       // col (C·KH·KW, OH·OW)
-  void col2im_add(const float* col, float* dx_chw) const;  // dx (C, H, W) += scatter(col)
+  void im2col(const float* x_chw, float* col) const;  // col (C·KH·KW, OH·OW)
+  void col2im_add(const float* col, float* dx_chw) const;
+  void backward_into(const Tensor& x, const Tensor& dy,
+                     Tensor* dx);  // dx null: parameters only  // dx (C, H, W) += scatter(col)
 
   Conv2DOptions options_;
   Shape in_;              // per sample

@@ -61,18 +61,23 @@ void Dense::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
   });
 }
 
-void Dense::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor& dx) {
+void Dense::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) {
   const std::int64_t n = x.shape().n;
   dx.resize(x.shape());
   const ConstMatrixMap w(weight_.value.data(), options_.units, in_features_);
   const ConstMatrixMap dys(dy.data(), n, options_.units);  // (N, units)
-  const ConstMatrixMap xs(x.data(), n, in_features_);      // (N, K)
-
   // dx (N, K) = dy (N, units) · W (units, K), by row chunks.
   parallel_chunks(n, kRowChunk, [&](std::int64_t r0, std::int64_t r1) {
     MatrixMap dxs(dx.data() + r0 * in_features_, r1 - r0, in_features_);
     dxs.noalias() = dys.middleRows(r0, r1 - r0) * w;
   });
+  backward_parameters(x, y, dy);
+}
+
+void Dense::backward_parameters(const Tensor& x, const Tensor& /*y*/, const Tensor& dy) {
+  const std::int64_t n = x.shape().n;
+  const ConstMatrixMap dys(dy.data(), n, options_.units);  // (N, units)
+  const ConstMatrixMap xs(x.data(), n, in_features_);      // (N, K)
 
   // dW (units, K) += dyᵀ · x and db += Σ_n dy, by output-feature chunks: each element's sum over
   // the batch is computed by one task, in one fixed order.

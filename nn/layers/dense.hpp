@@ -31,6 +31,7 @@ class Dense final : public Layer {
   void initialize(Rng& rng) override;
   void forward(const Tensor& x, Tensor& y, const StepContext& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
+  void backward_parameters(const Tensor& x, const Tensor& y, const Tensor& dy) override;
   std::vector<Parameter*> parameters() override;
   Json config() const override;
   std::int64_t macs() const override { return in_features_ * options_.units; }

@@ -321,6 +321,37 @@ TEST(LocalResponseNorm, GradientsMatchFiniteDifferencesAndHandValues) {
   EXPECT_THROW(LocalResponseNorm({.size = 4}), Error);
 }
 
+// The first layer of a model skips its input gradient; its parameter gradients must not change.
+TEST(FirstLayer, ParameterOnlyBackwardGivesTheSameGradients) {
+  for (const Json& config :
+       {Json{{"type", "dense"}, {"units", 5}},
+        Json{{"type", "conv2d"}, {"filters", 3}, {"padding", "same"}, {"strides", 2}}}) {
+    Json options = config;
+    options.erase("type");
+    auto full = make_layer(config.at("type"), options);
+    auto only = make_layer(config.at("type"), options);
+    const Shape input{6, 2, 5, 4};
+    full->build(input);
+    only->build(input);
+    Rng a({1, 0, 0, kSlotInit}), b({1, 0, 0, kSlotInit});
+    full->initialize(a);
+    only->initialize(b);
+    Tensor x(input), y, dy, dx;
+    fill_uniform(x, 2, -1, 1);
+    full->forward(x, y, {});
+    dy.resize(y.shape());
+    fill_uniform(dy, 3, -1, 1);
+    full->backward(x, y, dy, dx);
+    only->backward_parameters(x, y, dy);
+    for (std::size_t p = 0; p < full->parameters().size(); ++p) {
+      const auto& g1 = full->parameters()[p]->grad;
+      const auto& g2 = only->parameters()[p]->grad;
+      EXPECT_TRUE(std::equal(g1.span().begin(), g1.span().end(), g2.span().begin()))
+          << config.dump();
+    }
+  }
+}
+
 TEST(Registry, BuildsEveryLayerTypeFromItsConfig) {
   for (const std::string& type : layer_types()) {
     Json options = Json::object();
