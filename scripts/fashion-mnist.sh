@@ -1,34 +1,25 @@
-#!/ usr / bin / env bash
-#kiln 's main job on Fashion-MNIST (Debian' s dataset - fashion - mnist package):
-#install → build(Release) → kiln preprocess → kiln train(with augmentation) → kiln evaluate.
-#Outputs go to $KILN_RUN_DIR(default : runs / fashion - mnist).Extra arguments go to `kiln train`.
-set -
-    euo pipefail cd "$(dirname " $0 ")/.."
+#!/usr/bin/env bash
+# kiln's main job on Fashion-MNIST (Debian's dataset-fashion-mnist package):
+# install → build (Release) → kiln preprocess → kiln train (with augmentation) → kiln evaluate.
+# Outputs go to $KILN_RUN_DIR (default: runs/fashion-mnist). Extra arguments go to `kiln train`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
 
-        bash scripts /
-        install -
-    deps.sh cmake-- preset release cmake-- build-- preset release
+bash scripts/install-deps.sh
+cmake --preset release
+cmake --build --preset release
 
-        kiln = build / release / apps / kiln data = / usr / share / datasets / fashion - mnist run =
-${KILN_RUN_DIR : -runs / fashion - mnist} classes =
-    "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot" mkdir -
-    p
-    "$run"
+kiln=build/release/apps/kiln
+data=/usr/share/datasets/fashion-mnist
+run=${KILN_RUN_DIR:-runs/fashion-mnist}
+classes="T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot"
+mkdir -p "$run"
 
-    "$kiln" preprocess "$data/train-images-idx3-ubyte.gz" --labels
-    "$data/train-labels-idx1-ubyte.gz" --class
-    - names "$classes" -
-    o
-    "$run/train.h5"
-    "$kiln" preprocess "$data/t10k-images-idx3-ubyte.gz" --labels
-    "$data/t10k-labels-idx1-ubyte.gz" --class
-    - names "$classes" -
-    o
-    "$run/test.h5"
-    "$kiln" train "$run/train.h5" -
-    o "$run/model.h5" --model mlp-- epochs 10 --batch -
-    size 128 --lr 0.01 --momentum 0.9 --flip 0.5 --seed 1 "$@" echo
-                                                          "test set:"
-                                                          "$kiln" evaluate
-                                                          "$run/model.h5"
-                                                          "$run/test.h5"
+"$kiln" preprocess "$data/train-images-idx3-ubyte.gz" --labels "$data/train-labels-idx1-ubyte.gz" \
+  --class-names "$classes" -o "$run/train.h5"
+"$kiln" preprocess "$data/t10k-images-idx3-ubyte.gz" --labels "$data/t10k-labels-idx1-ubyte.gz" \
+  --class-names "$classes" -o "$run/test.h5"
+"$kiln" train "$run/train.h5" -o "$run/model.h5" --model mlp --epochs 10 --batch-size 128 \
+  --lr 0.01 --momentum 0.9 --flip 0.5 --seed 1 "$@"
+echo "test set:"
+"$kiln" evaluate "$run/model.h5" "$run/test.h5"

@@ -1,34 +1,36 @@
-#!/ usr / bin / env bash
-#Installs every Debian 12 package kiln, its tests and its default job need.
-#Non - interactive and idempotent : when every package is already installed it only runs dpkg - \
-    query
-#(well under a second) and never touches the network.
+#!/usr/bin/env bash
+# Installs every Debian 12 package kiln, its tests and its default job need.
+# Non-interactive and idempotent: when every package is already installed it only runs dpkg-query
+# (well under a second) and never touches the network.
 set -euo pipefail
 
 packages=(
-#toolchain
+  # toolchain
   build-essential cmake ninja-build pkg-config git
-#libraries kiln links
+  # libraries kiln links
   libopencv-dev libtbb-dev libeigen3-dev libhdf5-dev zlib1g-dev libturbojpeg0-dev
-#small helpers instead of hand - written code
+  # small helpers instead of hand-written code
   libcli11-dev nlohmann-json3-dev
-#tests and benchmarks
+  # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3-h5py python3-numpy
-#the default dataset of the README's main job
+  # the default dataset of the README's main job
   dataset-fashion-mnist
 )
 
 missing=()
-for p in "${packages[@]}";
-do
-  status = $(dpkg - query - W - f =
-                 '${db:Status-Status}' "$p" 2 > / dev / null || true)["$status" = "installed"] ||
-           missing += ("$p")done
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "installed" ] || missing+=("$p")
+done
 
-      if[$ { #missing[@] } - eq 0];
-then echo "install-deps: all ${#packages[@]} packages already installed" exit 0 fi
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
 
-    echo "install-deps: installing ${missing[*]}" sudo_cmd =
-        ()["$(id -u)" - eq 0] || sudo_cmd = (sudo) export DEBIAN_FRONTEND =
-            noninteractive "${sudo_cmd[@]}" apt - get update - q "${sudo_cmd[@]}" apt -
-            get install - y - q-- no - install - recommends "${missing[@]}"
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -q
+"${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
