@@ -1,43 +1,161 @@
-// kiln preprocess: raw dataset files → one kiln HDF5 dataset.
+// kiln preprocess: raw data → one kiln HDF5 dataset.
+//   a folder            class folders: root/<class>/**/<image>
+//   a .txt/.csv file    list file: "path label" per line, or CSV with "path,label" header
+//   any other file      an IDX image file (MNIST, Fashion-MNIST; plain or .gz) with --labels
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <map>
 #include <memory>
+#include <regex>
 
 #include "apps/command_line.hpp"
 #include "apps/commands.hpp"
 #include "io/idx_import.hpp"
+#include "io/image_index.hpp"
+#include "nn/error.hpp"
+#include "pipeline/dataset_builder.hpp"
 
 namespace kiln::apps {
+namespace {
+
+struct PreprocessFlags {
+  std::string input;
+  std::string labels;
+  std::string output;
+  std::string size;  // "HxW"
+  int channels = 3;
+  std::string on_error = "skip";
+  std::int64_t max_pixels = 178956970;
+  std::vector<std::string> class_names;
+  int compression = 0;
+  bool quiet = false;
+};
+
+void print_skipped(const std::vector<io::SkippedInput>& skipped, std::int64_t total) {
+  if (skipped.empty()) return;
+  std::map<std::string, int> by_reason;
+  for (const auto& s : skipped) by_reason[s.reason.substr(0, s.reason.find(':'))]++;
+  std::fprintf(stderr,
+               "kiln preprocess: skipped %zu of %lld inputs (recorded in the file's /skipped):",
+               skipped.size(), static_cast<long long>(total));
+  for (const auto& [reason, count] : by_reason)
+    std::fprintf(stderr, " %d %s;", count, reason.c_str());
+  std::fprintf(stderr, "\n");
+  for (std::size_t i = 0; i < skipped.size() && i < 10; ++i) {
+    std::fprintf(stderr, "  %s: %s\n", skipped[i].path.c_str(), skipped[i].reason.c_str());
+  }
+  if (skipped.size() > 10)
+    std::fprintf(stderr, "  ... and %zu more (kiln inspect lists them all)\n", skipped.size() - 10);
+}
+
+void run_images(const PreprocessFlags& f, const io::ImageIndex& index) {
+  std::smatch m;
+  static const std::regex size_pattern(R"((\d+)x(\d+))");
+  if (f.size.empty()) throw Error("--size HxW is required for image inputs (e.g. --size 224x224)");
+  if (!std::regex_match(f.size, m, size_pattern))
+    throw Error("--size must be HxW, e.g. 224x224; got " + f.size);
+  pipeline::BuildOptions o;
+  o.output_path = f.output;
+  o.height = std::stoll(m[1]);
+  o.width = std::stoll(m[2]);
+  o.channels = f.channels;
+  o.max_pixels = f.max_pixels;
+  o.on_error = f.on_error == "fail" ? pipeline::OnError::kFail : pipeline::OnError::kSkip;
+  o.gzip_level = f.compression;
+  o.source = std::filesystem::absolute(f.input).string();
+  o.command_line = command_line();
+  for (const auto& w : index.warnings)
+    std::fprintf(stderr, "kiln preprocess: warning: %s: %s\n", w.path.c_str(), w.reason.c_str());
+  if (index.ignored_files > 0 && !f.quiet) {
+    std::fprintf(stderr, "kiln preprocess: ignored %lld files without an image extension\n",
+                 static_cast<long long>(index.ignored_files));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto last = start;
+  const bool terminal = isatty(STDERR_FILENO) != 0;
+  auto progress = [&](std::int64_t done, std::int64_t total) {
+    const auto now = std::chrono::steady_clock::now();
+    if (f.quiet || (done < total && now - last < std::chrono::seconds(terminal ? 0 : 5))) return;
+    last = now;
+    const double seconds = std::chrono::duration<double>(now - start).count();
+    const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0.0;
+    std::fprintf(stderr, "%spreprocess: %lld/%lld images, %.0f img/s, ETA %.0f s%s",
+                 terminal ? "\r" : "", static_cast<long long>(done), static_cast<long long>(total),
+                 rate, rate > 0 ? static_cast<double>(total - done) / rate : 0.0,
+                 terminal && done < total ? "" : "\n");
+    std::fflush(stderr);
+  };
+  const pipeline::BuildSummary s = pipeline::build_dataset(index, o, progress);
+  print_skipped(s.skipped, static_cast<std::int64_t>(index.paths.size()));
+  std::printf("wrote %s: %lld images of %lldx%lldx%d, %zu classes\n", f.output.c_str(),
+              static_cast<long long>(s.written), static_cast<long long>(o.height),
+              static_cast<long long>(o.width), o.channels, index.class_names.size());
+}
+
+}  // namespace
 
 void add_preprocess_command(CLI::App& app) {
-  auto request = std::make_shared<io::IdxImport>();
-  CLI::App* cmd =
-      app.add_subcommand("preprocess",
-                         "Convert an IDX image file (MNIST, Fashion-MNIST; plain or .gz) and its "
-                         "label file into a kiln "
-                         "HDF5 dataset, fitting per-channel normalization statistics on the way.");
-  cmd->add_option("images", request->images_path,
-                  "IDX image file (e.g. train-images-idx3-ubyte.gz)")
+  auto f = std::make_shared<PreprocessFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "preprocess",
+      "Convert a dataset into one kiln HDF5 file, fitting per-channel normalization statistics on "
+      "the way. "
+      "INPUT is a folder of class folders, a list file (.txt: 'path label' lines; .csv: "
+      "'path,label' header), "
+      "or an IDX image file (MNIST, Fashion-MNIST; plain or .gz) with --labels.");
+  cmd->add_option("input", f->input, "Class-folder root, list file, or IDX image file")
       ->required()
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--labels", request->labels_path, "IDX label file belonging to the images")
-      ->required()
-      ->check(CLI::ExistingFile);
-  cmd->add_option("-o,--output", request->output_path,
-                  "HDF5 dataset to write (replaced atomically)")
+      ->check(CLI::ExistingPath);
+  cmd->add_option("-o,--output", f->output, "HDF5 dataset to write (replaced atomically)")
       ->required();
-  cmd->add_option("--class-names", request->class_names,
-                  "Class names in label order, comma separated (default: 0, 1, ...)")
+  cmd->add_option("--labels", f->labels, "IDX label file belonging to the IDX images")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--size", f->size,
+                  "Stored image size HxW: resize the short side, crop the centre (image inputs)");
+  cmd->add_option("--channels", f->channels, "1 (grey) or 3 (RGB) stored channels (image inputs)")
+      ->check(CLI::IsMember({1, 3}))
+      ->capture_default_str();
+  cmd->add_option("--on-error", f->on_error,
+                  "skip: record bad inputs and go on; fail: stop at the first one")
+      ->check(CLI::IsMember({"skip", "fail"}))
+      ->capture_default_str();
+  cmd->add_option("--max-pixels", f->max_pixels,
+                  "Refuse images with more pixels (decompression-bomb guard)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--class-names", f->class_names,
+                  "Class names in label order, comma separated (IDX, list files)")
       ->delimiter(',');
-  cmd->add_option("--compression", request->gzip_level,
+  cmd->add_option("--compression", f->compression,
                   "gzip level 0-9 for the stored images (0: none, fastest to read)")
       ->check(CLI::Range(0, 9));
-  cmd->callback([request] {
-    request->command_line = command_line();
-    const io::ImportSummary s = io::import_idx(*request);
-    std::printf("wrote %s: %lld images of %lldx%lldx%lld, %lld classes\n",
-                request->output_path.c_str(), static_cast<long long>(s.images),
-                static_cast<long long>(s.height), static_cast<long long>(s.width),
-                static_cast<long long>(s.channels), static_cast<long long>(s.classes));
+  cmd->add_flag("--quiet", f->quiet, "No progress or summary lines");
+  cmd->callback([f] {
+    namespace fs = std::filesystem;
+    if (fs::is_directory(f->input)) {
+      run_images(*f, io::index_class_folders(f->input));
+      return;
+    }
+    const std::string ext = fs::path(f->input).extension().string();
+    if (ext == ".txt" || ext == ".csv" || ext == ".lst") {
+      run_images(*f, io::index_list_file(f->input, f->class_names));
+      return;
+    }
+    if (f->labels.empty()) {
+      throw Error(
+          f->input +
+          ": an IDX image file needs its label file: --labels FILE (or pass a folder of class "
+          "folders, or a .txt/.csv list file)");
+    }
+    const io::ImportSummary s = io::import_idx(
+        {f->input, f->labels, f->output, f->class_names, command_line(), f->compression});
+    std::printf("wrote %s: %lld images of %lldx%lldx%lld, %lld classes\n", f->output.c_str(),
+                static_cast<long long>(s.images), static_cast<long long>(s.height),
+                static_cast<long long>(s.width), static_cast<long long>(s.channels),
+                static_cast<long long>(s.classes));
   });
 }
 

@@ -1,0 +1,261 @@
+#include "io/decode.hpp"
+
+#include <turbojpeg.h>
+
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+namespace kiln::io {
+namespace {
+
+enum class Format { kJpeg, kPng, kGif, kBmp, kTiff, kWebp, kPnm, kUnknown };
+
+Format sniff(std::span<const std::uint8_t> b) {
+  auto starts = [&](std::initializer_list<std::uint8_t> magic) {
+    return b.size() >= magic.size() && std::equal(magic.begin(), magic.end(), b.begin());
+  };
+  if (starts({0xFF, 0xD8, 0xFF})) return Format::kJpeg;
+  if (starts({0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'})) return Format::kPng;
+  if (starts({'G', 'I', 'F', '8'})) return Format::kGif;
+  if (starts({'B', 'M'})) return Format::kBmp;
+  if (starts({'I', 'I', 42, 0}) || starts({'M', 'M', 0, 42})) return Format::kTiff;
+  if (b.size() >= 12 && starts({'R', 'I', 'F', 'F'}) && std::memcmp(b.data() + 8, "WEBP", 4) == 0)
+    return Format::kWebp;
+  if (b.size() >= 2 && b[0] == 'P' && b[1] >= '1' && b[1] <= '6') return Format::kPnm;
+  return Format::kUnknown;
+}
+
+DecodeResult failure(std::string reason, std::string detail) {
+  return {cv::Mat(), std::move(reason), std::move(detail)};
+}
+
+DecodeResult too_many_pixels(std::int64_t w, std::int64_t h, std::int64_t max) {
+  return failure("too many pixels", std::to_string(w) + "x" + std::to_string(h) +
+                                        " is more than --max-pixels " + std::to_string(max) +
+                                        " (a decompression bomb?)");
+}
+
+// EXIF orientation (1..8) from a JPEG's APP1 segment; 1 when absent or unreadable.
+int exif_orientation(std::span<const std::uint8_t> b) {
+  std::size_t pos = 2;
+  while (pos + 4 <= b.size() && b[pos] == 0xFF) {
+    const std::uint8_t marker = b[pos + 1];
+    const std::size_t length = (std::size_t{b[pos + 2]} << 8) | b[pos + 3];
+    if (marker == 0xDA || length < 2) break;  // start of scan: no more metadata
+    const std::size_t body = pos + 4, end = pos + 2 + length;
+    if (end > b.size()) break;
+    if (marker == 0xE1 && length >= 16 && std::memcmp(b.data() + body, "Exif\0\0", 6) == 0) {
+      const std::size_t tiff = body + 6;
+      const bool little = b[tiff] == 'I';
+      auto u16 = [&](std::size_t at) -> unsigned {
+        if (at + 2 > end) return 0;
+        return little ? b[at] | (b[at + 1] << 8) : (b[at] << 8) | b[at + 1];
+      };
+      auto u32 = [&](std::size_t at) -> std::size_t {
+        if (at + 4 > end) return 0;
+        return little
+                   ? b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (std::size_t{b[at + 3]} << 24)
+                   : (std::size_t{b[at]} << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3];
+      };
+      const std::size_t ifd = tiff + u32(tiff + 4);
+      const unsigned entries = u16(ifd);
+      for (unsigned e = 0; e < entries; ++e) {
+        const std::size_t entry = ifd + 2 + 12 * e;
+        if (entry + 12 > end) break;
+        if (u16(entry) == 0x0112) {  // Orientation, SHORT
+          const unsigned value = u16(entry + 8);
+          return value >= 1 && value <= 8 ? static_cast<int>(value) : 1;
+        }
+      }
+      return 1;
+    }
+    pos = end;
+  }
+  return 1;
+}
+
+// Turns the stored orientation into the upright image (EXIF 2.3, tag 0x0112).
+void apply_orientation(cv::Mat& image, int orientation) {
+  cv::Mat out;
+  switch (orientation) {
+    case 2:
+      cv::flip(image, out, 1);
+      break;
+    case 3:
+      cv::rotate(image, out, cv::ROTATE_180);
+      break;
+    case 4:
+      cv::flip(image, out, 0);
+      break;
+    case 5:
+      cv::transpose(image, out);
+      break;
+    case 6:
+      cv::rotate(image, out, cv::ROTATE_90_CLOCKWISE);
+      break;
+    case 7:
+      cv::transpose(image, out);
+      cv::flip(out, out, -1);
+      break;
+    case 8:
+      cv::rotate(image, out, cv::ROTATE_90_COUNTERCLOCKWISE);
+      break;
+    default:
+      return;
+  }
+  image = out;
+}
+
+struct TjDeleter {
+  void operator()(void* h) const { tjDestroy(h); }
+};
+
+// The turbojpeg handle of this thread: creating one per image costs more than small decodes.
+tjhandle thread_decompressor() {
+  thread_local std::unique_ptr<void, TjDeleter> handle(tjInitDecompress());
+  return handle.get();
+}
+
+DecodeResult decode_with_opencv(std::span<const std::uint8_t> bytes, const DecodeOptions& o,
+                                bool jpeg);
+
+DecodeResult decode_jpeg(std::span<const std::uint8_t> bytes, const DecodeOptions& o) {
+  tjhandle tj = thread_decompressor();
+  int width = 0, height = 0, subsampling = 0, colorspace = 0;
+  if (tjDecompressHeader3(tj, bytes.data(), static_cast<unsigned long>(bytes.size()), &width,
+                          &height, &subsampling, &colorspace) != 0) {
+    return failure(bytes.size() < 200 ? "truncated" : "corrupt",
+                   std::string("JPEG header: ") + tjGetErrorStr2(tj));
+  }
+  if (static_cast<std::int64_t>(width) * height > o.max_pixels)
+    return too_many_pixels(width, height, o.max_pixels);
+  if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) return decode_with_opencv(bytes, o, true);
+
+  // The smallest DCT scaling that keeps the short side at or above what the caller needs.
+  tjscalingfactor chosen{1, 1};
+  if (o.min_short_side > 0) {
+    int count = 0;
+    const tjscalingfactor* factors = tjGetScalingFactors(&count);
+    int best_side = std::min(width, height);
+    for (int i = 0; i < count; ++i) {
+      const tjscalingfactor f = factors[i];
+      if (f.num > f.denom) continue;
+      const int side = std::min(TJSCALED(width, f), TJSCALED(height, f));
+      if (side >= o.min_short_side && side < best_side) {
+        best_side = side;
+        chosen = f;
+      }
+    }
+  }
+  const int w = TJSCALED(width, chosen), h = TJSCALED(height, chosen);
+  cv::Mat image(h, w, o.channels == 1 ? CV_8UC1 : CV_8UC3);
+  const int format = o.channels == 1 ? TJPF_GRAY : TJPF_RGB;
+  if (tjDecompress2(tj, bytes.data(), static_cast<unsigned long>(bytes.size()), image.data, w, 0, h,
+                    format, TJFLAG_STOPONWARNING) != 0) {
+    const std::string message = tjGetErrorStr2(tj);
+    const bool truncated = message.find("Premature end") != std::string::npos;
+    return failure(truncated ? "truncated" : "corrupt", "JPEG: " + message);
+  }
+  apply_orientation(image, exif_orientation(bytes));
+  return {image, {}, {}};
+}
+
+DecodeResult decode_with_opencv(std::span<const std::uint8_t> bytes, const DecodeOptions& o,
+                                bool jpeg) {
+  const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1,
+                       const_cast<std::uint8_t*>(bytes.data()));
+  // JPEG (CMYK) needs IMREAD_COLOR for OpenCV to apply EXIF orientation; the rest keep their depth.
+  cv::Mat decoded;
+  try {
+    decoded = cv::imdecode(buffer, jpeg ? cv::IMREAD_COLOR : cv::IMREAD_UNCHANGED);
+  } catch (const cv::Exception& e) {
+    return failure("corrupt", std::string("OpenCV: ") + e.what());
+  }
+  if (decoded.empty())
+    return failure("corrupt", "OpenCV could not decode it (damaged or truncated?)");
+  if (static_cast<std::int64_t>(decoded.cols) * decoded.rows > o.max_pixels) {
+    return too_many_pixels(decoded.cols, decoded.rows, o.max_pixels);
+  }
+  if (decoded.depth() == CV_16U) decoded.convertTo(decoded, CV_8U, 1.0 / 257.0);
+  if (decoded.depth() != CV_8U) {
+    return failure("unsupported format",
+                   "pixel depth " + std::to_string(decoded.depth()) + " (kiln reads 8 and 16 bit)");
+  }
+  cv::Mat out;
+  const int c = decoded.channels();
+  if (o.channels == 1) {
+    if (c == 1) out = decoded;
+    if (c == 3) cv::cvtColor(decoded, out, cv::COLOR_BGR2GRAY);
+    if (c == 4) cv::cvtColor(decoded, out, cv::COLOR_BGRA2GRAY);
+  } else {
+    if (c == 1) cv::cvtColor(decoded, out, cv::COLOR_GRAY2RGB);
+    if (c == 3) cv::cvtColor(decoded, out, cv::COLOR_BGR2RGB);
+    if (c == 4) cv::cvtColor(decoded, out, cv::COLOR_BGRA2RGB);
+  }
+  if (out.empty()) return failure("unsupported format", std::to_string(c) + " channels");
+  if (!out.isContinuous()) out = out.clone();
+  return {out, {}, {}};
+}
+
+// PNG's IHDR holds the size at bytes 16..23: checked before anything is inflated.
+bool png_too_large(std::span<const std::uint8_t> b, std::int64_t max_pixels, std::int64_t& w,
+                   std::int64_t& h) {
+  if (b.size() < 24) return false;
+  auto be32 = [&](std::size_t at) {
+    return (std::int64_t{b[at]} << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3];
+  };
+  w = be32(16);
+  h = be32(20);
+  return w * h > max_pixels;
+}
+
+}  // namespace
+
+DecodeResult decode_image(std::span<const std::uint8_t> bytes, const DecodeOptions& o) {
+  if (bytes.empty()) return failure("empty file", "0 bytes");
+  switch (sniff(bytes)) {
+    case Format::kJpeg:
+      return decode_jpeg(bytes, o);
+    case Format::kGif:
+      return failure("unsupported format",
+                     "GIF: OpenCV 4.6 cannot decode GIF; convert it to PNG first");
+    case Format::kPng: {
+      std::int64_t w = 0, h = 0;
+      if (png_too_large(bytes, o.max_pixels, w, h)) return too_many_pixels(w, h, o.max_pixels);
+      return decode_with_opencv(bytes, o, false);
+    }
+    case Format::kBmp:
+    case Format::kTiff:
+    case Format::kWebp:
+    case Format::kPnm:
+      return decode_with_opencv(bytes, o, false);
+    case Format::kUnknown:
+      break;
+  }
+  return failure("not an image", "the content is not JPEG, PNG, BMP, TIFF, WebP or PNM");
+}
+
+bool read_file(const std::string& path, std::vector<std::uint8_t>& bytes, std::string& error) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) {
+    error = "cannot open the file";
+    return false;
+  }
+  const std::streamsize size = in.tellg();
+  if (size < 0) {
+    error = "cannot read the file size";
+    return false;
+  }
+  bytes.resize(static_cast<std::size_t>(size));
+  in.seekg(0);
+  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size)) {
+    error = "read failed";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace kiln::io

@@ -1,0 +1,204 @@
+#include "io/image_index.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "nn/error.hpp"
+
+namespace kiln::io {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+bool has_image_extension(const fs::path& p) {
+  const std::string ext = lower(p.extension().string());
+  const auto& known = image_extensions();
+  return std::find(known.begin(), known.end(), ext) != known.end();
+}
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return {};
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+// Splits one CSV line on commas, honouring double quotes ("a, b" stays one field).
+std::vector<std::string> split_csv(const std::string& line) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (c == '"') {
+      if (quoted && i + 1 < line.size() && line[i + 1] == '"') {
+        fields.back() += '"';
+        ++i;
+      } else {
+        quoted = !quoted;
+      }
+    } else if (c == ',' && !quoted) {
+      fields.emplace_back();
+    } else {
+      fields.back() += c;
+    }
+  }
+  for (auto& f : fields) f = trim(f);
+  return fields;
+}
+
+}  // namespace
+
+const std::vector<std::string>& image_extensions() {
+  static const std::vector<std::string> extensions = {
+      ".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".gif"};
+  return extensions;
+}
+
+ImageIndex index_class_folders(const std::string& root) {
+  std::error_code ec;
+  if (!fs::is_directory(root, ec))
+    throw Error(root + ": not a folder (expected one sub-folder per class)");
+  ImageIndex index;
+  std::vector<fs::path> classes;
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    if (entry.is_directory()) classes.push_back(entry.path());
+  }
+  if (ec) throw Error(root + ": cannot list the folder: " + ec.message());
+  if (classes.empty()) {
+    throw Error(root +
+                ": holds no class folders; put the images of each class in root/<class name>/");
+  }
+  std::sort(classes.begin(), classes.end());  // byte order of the names, as torchvision and Keras
+  for (std::size_t label = 0; label < classes.size(); ++label) {
+    index.class_names.push_back(classes[label].filename().string());
+    std::vector<std::string> files;
+    for (auto it = fs::recursive_directory_iterator(
+             classes[label], fs::directory_options::follow_directory_symlink, ec);
+         it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (ec) throw Error(classes[label].string() + ": cannot list the folder: " + ec.message());
+      if (!it->is_regular_file()) continue;
+      if (has_image_extension(it->path())) {
+        files.push_back(it->path().string());
+      } else {
+        ++index.ignored_files;
+      }
+    }
+    if (files.empty())
+      index.warnings.push_back({classes[label].string(), "empty class folder: no image files"});
+    std::sort(files.begin(), files.end());
+    for (auto& f : files) {
+      index.paths.push_back(std::move(f));
+      index.labels.push_back(static_cast<std::int32_t>(label));
+    }
+  }
+  if (index.paths.empty()) {
+    std::string exts;
+    for (const auto& e : image_extensions()) exts += (exts.empty() ? "" : " ") + e;
+    throw Error(root + ": no image files found in its " + std::to_string(classes.size()) +
+                " class folders (looked for " + exts + ")");
+  }
+  return index;
+}
+
+ImageIndex index_list_file(const std::string& list_path,
+                           const std::vector<std::string>& class_names) {
+  std::ifstream in(list_path);
+  if (!in) throw Error(list_path + ": cannot open the list file");
+  const fs::path base = fs::path(list_path).parent_path();
+  const bool csv = lower(fs::path(list_path).extension().string()) == ".csv";
+  ImageIndex index;
+  index.class_names = class_names;
+  std::map<std::string, std::int32_t> by_name;
+  for (std::size_t i = 0; i < class_names.size(); ++i)
+    by_name[class_names[i]] = static_cast<std::int32_t>(i);
+  const bool names_given = !class_names.empty();
+
+  std::vector<std::string> label_texts;
+  std::vector<std::size_t> lines;
+  std::string line;
+  std::size_t line_number = 0, path_column = 0, label_column = 1;
+  bool header_read = !csv;
+  while (std::getline(in, line)) {
+    ++line_number;
+    const std::string text = trim(line);
+    if (text.empty() || text[0] == '#') continue;
+    std::vector<std::string> fields;
+    if (csv) {
+      fields = split_csv(text);
+      if (!header_read) {
+        header_read = true;
+        const auto p = std::find(fields.begin(), fields.end(), "path");
+        const auto l = std::find(fields.begin(), fields.end(), "label");
+        if (p == fields.end() || l == fields.end()) {
+          throw Error(list_path + ":" + std::to_string(line_number) +
+                      ": a CSV list needs a header with the columns \"path\" and \"label\"");
+        }
+        path_column = static_cast<std::size_t>(p - fields.begin());
+        label_column = static_cast<std::size_t>(l - fields.begin());
+        continue;
+      }
+    } else {
+      // "path label": the label is the last field, so paths may contain spaces.
+      const auto split = text.find_last_of(" \t");
+      if (split == std::string::npos) {
+        throw Error(list_path + ":" + std::to_string(line_number) +
+                    ": expected \"path label\", got \"" + text + "\"");
+      }
+      fields = {trim(text.substr(0, split)), trim(text.substr(split + 1))};
+    }
+    if (fields.size() <= std::max(path_column, label_column)) {
+      throw Error(list_path + ":" + std::to_string(line_number) + ": too few fields in \"" + text +
+                  "\"");
+    }
+    label_texts.push_back(fields[label_column]);
+    lines.push_back(line_number);
+    fs::path p = fields[path_column];
+    if (p.is_relative()) p = base / p;
+    index.paths.push_back(p.string());
+  }
+  if (index.paths.empty()) throw Error(list_path + ": the list holds no images");
+
+  // Labels: class names when given; otherwise all-integer labels are used as they are, and text
+  // labels become classes in sorted order (as class folders do).
+  auto is_integer = [](const std::string& t) {
+    return !t.empty() && t.size() < 9 &&
+           std::all_of(t.begin(), t.end(), [](unsigned char c) { return std::isdigit(c); });
+  };
+  const bool all_integers = std::all_of(label_texts.begin(), label_texts.end(), is_integer);
+  if (!names_given && !all_integers) {
+    std::vector<std::string> sorted(label_texts.begin(), label_texts.end());
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    index.class_names = sorted;
+    for (std::size_t i = 0; i < sorted.size(); ++i)
+      by_name[sorted[i]] = static_cast<std::int32_t>(i);
+  }
+  for (std::size_t i = 0; i < label_texts.size(); ++i) {
+    const std::string& t = label_texts[i];
+    if (auto it = by_name.find(t); it != by_name.end()) {
+      index.labels.push_back(it->second);
+    } else if (is_integer(t) &&
+               (!names_given || std::stoi(t) < static_cast<int>(class_names.size()))) {
+      index.labels.push_back(std::stoi(t));
+    } else {
+      throw Error(list_path + ":" + std::to_string(lines[i]) + ": label \"" + t + "\" is not " +
+                  (names_given ? "one of the given class names" : "an integer or a class name"));
+    }
+  }
+  if (index.class_names.empty()) {
+    const std::int32_t max_label = *std::max_element(index.labels.begin(), index.labels.end());
+    for (std::int32_t c = 0; c <= max_label; ++c) index.class_names.push_back(std::to_string(c));
+  }
+  return index;
+}
+
+}  // namespace kiln::io

@@ -1,0 +1,41 @@
+// ImageIndex: which image files make up a dataset and their labels, before anything is decoded.
+//   class folders  root/<class>/**/<image>: class names sorted (byte order) → labels 0, 1, ...;
+//   files
+//                  found recursively; extensions matched case-insensitively; any file name works
+//                  (spaces, non-ASCII). The layout of Keras' flow_from_directory and torchvision's
+//                  ImageFolder.
+//   list files     one "path label" per line (label an integer or a class name), or a CSV with a
+//                  header naming the columns "path" and "label"; relative paths are resolved
+//                  against the list file's folder; "#" starts a comment line.
+// Files with other extensions are not images: they are counted (ignored_files), never silently
+// dropped from the count. An empty class folder keeps its label and is reported.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "io/dataset_format.hpp"
+
+namespace kiln::io {
+
+struct ImageIndex {
+  std::vector<std::string> paths;
+  std::vector<std::int32_t> labels;
+  std::vector<std::string> class_names;
+  std::vector<SkippedInput> warnings;  // e.g. an empty class folder
+  std::int64_t ignored_files = 0;      // files without an image extension
+};
+
+// The extensions kiln looks for (lower case, with the dot). GIF is included so that GIF files are
+// reported as unsupported rather than silently passed over.
+const std::vector<std::string>& image_extensions();
+
+// Throws kiln::Error when the folder is missing or holds no class folder or no image.
+ImageIndex index_class_folders(const std::string& root);
+
+// Throws kiln::Error naming the list file and the line at fault.
+ImageIndex index_list_file(const std::string& list_path,
+                           const std::vector<std::string>& class_names = {});
+
+}  // namespace kiln::io

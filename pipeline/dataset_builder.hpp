@@ -1,0 +1,49 @@
+// build_dataset: an ImageIndex (class folders, list files) → a kiln HDF5 dataset of fixed-size
+// images. Each image is read, decoded (io/decode.hpp), resized so its short side fits, and
+// centre-cropped to the requested size. Decoding runs in parallel over fixed blocks of the index,
+// and each block is written in index order: the same input gives the same /images and /labels
+// whatever the thread count, and memory holds one block, whatever the dataset size. Bad inputs:
+// on_error "skip" records each (path, reason) in /skipped and goes on; "fail" stops at the first
+// one, naming it, and leaves no output file (the writer is atomic).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+#include "io/dataset_format.hpp"
+#include "io/image_index.hpp"
+
+namespace kiln::pipeline {
+
+enum class OnError { kSkip, kFail };
+
+struct BuildOptions {
+  std::string output_path;
+  std::int64_t height = 0, width = 0;  // stored size
+  int channels = 3;                    // 1 (grey) or 3 (RGB)
+  std::int64_t max_pixels = 178956970;
+  OnError on_error = OnError::kSkip;
+  int gzip_level = 0;
+  std::string source;
+  std::string command_line;
+  std::int64_t block = 256;  // images decoded in parallel before a write
+};
+
+struct BuildSummary {
+  std::int64_t written = 0;
+  std::vector<io::SkippedInput> skipped;  // in index order
+};
+
+// Resize so both sides cover (height, width) — the short side fits — then crop the centre.
+// INTER_AREA when shrinking (no aliasing), bilinear when enlarging.
+cv::Mat resize_and_centre_crop(const cv::Mat& image, std::int64_t height, std::int64_t width);
+
+// progress(done, total) is called after each block, from the calling thread.
+// Throws kiln::Error for a bad input in fail mode, or when no image at all could be read.
+BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& options,
+                           const std::function<void(std::int64_t, std::int64_t)>& progress = {});
+
+}  // namespace kiln::pipeline

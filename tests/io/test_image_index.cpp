@@ -1,0 +1,105 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "io/image_index.hpp"
+#include "nn/error.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace kiln::io {
+namespace {
+namespace fs = std::filesystem;
+
+void touch(const fs::path& p) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p) << "x";
+}
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ClassFolders, SortedClassesRecursiveFilesAnyNames) {
+  testing::TempDir dir;
+  const fs::path root = dir.path() / "data";
+  touch(root / "zebra" / "b.JPG");             // upper-case extension
+  touch(root / "zebra" / "nested" / "a.png");  // found recursively
+  touch(root / "ant" / "ant photo.jpeg");      // a space in the name
+  touch(root / "ant" / "fourmi_été.webp");     // non-ASCII
+  touch(root / "ant" / "notes.txt");           // not an image: counted, not indexed
+  fs::create_directories(root / "empty");      // a class without images
+  const ImageIndex index = index_class_folders(root.string());
+  EXPECT_EQ(index.class_names, (std::vector<std::string>{"ant", "empty", "zebra"}));
+  ASSERT_EQ(index.paths.size(), 4u);
+  EXPECT_EQ(index.labels, (std::vector<std::int32_t>{0, 0, 2, 2}));
+  EXPECT_EQ(fs::path(index.paths[0]).filename(), "ant photo.jpeg");
+  EXPECT_EQ(fs::path(index.paths[1]).filename(), "fourmi_été.webp");
+  EXPECT_EQ(index.ignored_files, 1);
+  ASSERT_EQ(index.warnings.size(), 1u);
+  EXPECT_NE(index.warnings[0].reason.find("empty class folder"), std::string::npos);
+}
+
+TEST(ClassFolders, ClearErrorsForFoldersWithoutImages) {
+  testing::TempDir dir;
+  EXPECT_NE(error_of([&] { index_class_folders(dir.file("missing")); }).find("not a folder"),
+            std::string::npos);
+  fs::create_directories(dir.path() / "flat");
+  touch(dir.path() / "flat" / "a.jpg");  // images but no class folders
+  EXPECT_NE(error_of([&] { index_class_folders(dir.file("flat")); }).find("no class folders"),
+            std::string::npos);
+  touch(dir.path() / "none" / "cats" / "readme.md");
+  EXPECT_NE(error_of([&] { index_class_folders(dir.file("none")); }).find("no image files"),
+            std::string::npos);
+}
+
+TEST(ListFile, PathLabelLinesResolvedAgainstTheListFolder) {
+  testing::TempDir dir;
+  std::ofstream(dir.file("train.txt")) << "# comment\n"
+                                          "images/a b.jpg dog\n"
+                                          "/abs/c.png cat\n"
+                                          "\n"
+                                          "images/d.jpg dog\n";
+  const ImageIndex index = index_list_file(dir.file("train.txt"));
+  EXPECT_EQ(index.class_names, (std::vector<std::string>{"cat", "dog"}));  // sorted
+  EXPECT_EQ(index.labels, (std::vector<std::int32_t>{1, 0, 1}));
+  EXPECT_EQ(index.paths[0], (dir.path() / "images/a b.jpg").string());
+  EXPECT_EQ(index.paths[1], "/abs/c.png");
+}
+
+TEST(ListFile, CsvWithHeaderQuotesAndIntegerLabels) {
+  testing::TempDir dir;
+  std::ofstream(dir.file("list.csv")) << "label,path\n"
+                                         "2,\"x, y.jpg\"\n"
+                                         "0,z.png\n";
+  const ImageIndex index = index_list_file(dir.file("list.csv"));
+  EXPECT_EQ(index.labels, (std::vector<std::int32_t>{2, 0}));
+  EXPECT_EQ(fs::path(index.paths[0]).filename(), "x, y.jpg");
+  EXPECT_EQ(index.class_names, (std::vector<std::string>{"0", "1", "2"}));
+}
+
+TEST(ListFile, ErrorsNameTheLine) {
+  testing::TempDir dir;
+  std::ofstream(dir.file("bad.txt")) << "a.jpg 0\nlonely\n";
+  EXPECT_NE(error_of([&] { index_list_file(dir.file("bad.txt")); }).find("bad.txt:2"),
+            std::string::npos);
+  std::ofstream(dir.file("bad.csv")) << "file,class\na.jpg,0\n";
+  EXPECT_NE(error_of([&] { index_list_file(dir.file("bad.csv")); }).find("\"path\" and \"label\""),
+            std::string::npos);
+  std::ofstream(dir.file("named.txt")) << "a.jpg bird\n";
+  EXPECT_NE(error_of([&] {
+              index_list_file(dir.file("named.txt"), {"cat", "dog"});
+            }).find("named.txt:1"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { index_list_file(dir.file("missing.txt")); }).find("cannot open"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace kiln::io

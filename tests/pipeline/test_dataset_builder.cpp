@@ -1,0 +1,124 @@
+#include <gtest/gtest.h>
+#include <tbb/global_control.h>
+
+#include <filesystem>
+#include <map>
+
+#include "io/dataset_reader.hpp"
+#include "io/image_index.hpp"
+#include "nn/error.hpp"
+#include "pipeline/dataset_builder.hpp"
+#include "tests/support/image_files.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace kiln::pipeline {
+namespace {
+namespace fs = std::filesystem;
+
+TEST(ResizeAndCrop, ShortSideFitsThenCentreCrop) {
+  // 4 rows x 8 cols, value = column: to 2x2 → scale 0.5 → 2x4 → centre columns 1, 2.
+  cv::Mat image(4, 8, CV_8UC1);
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 8; ++x) image.at<uchar>(y, x) = static_cast<uchar>(x * 10);
+  const cv::Mat out = resize_and_centre_crop(image, 2, 2);
+  ASSERT_EQ(out.size(), cv::Size(2, 2));
+  // INTER_AREA halves: resized column j averages source columns 2j, 2j+1 → 5, 25, 45, 65; keep
+  // 25, 45.
+  EXPECT_EQ(out.at<uchar>(0, 0), 25);
+  EXPECT_EQ(out.at<uchar>(1, 1), 45);
+  // Enlarging a 2x3 image to 4x4: 4x6 then the centre 4 columns.
+  EXPECT_EQ(resize_and_centre_crop(cv::Mat(2, 3, CV_8UC3, cv::Scalar(1, 2, 3)), 4, 4).size(),
+            cv::Size(4, 4));
+}
+
+class BuilderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = dir_.path() / "images";
+    fs::create_directories(root_ / "a");
+    fs::create_directories(root_ / "b");
+    for (int i = 0; i < 12; ++i) {
+      const auto name =
+          (root_ / (i % 2 ? "b" : "a") / ("img" + std::to_string(i) + ".png")).string();
+      testing::write_bytes(name, testing::encode(testing::pattern_bgr(20 + i, 16), ".png"));
+    }
+    // The bad inputs of the issue, written here: empty, truncated JPEG, text named .jpg, bomb, GIF.
+    testing::write_bytes((root_ / "a" / "x_empty.jpg").string(), {});
+    auto jpeg = testing::encode(testing::pattern_bgr(64, 64), ".jpg");
+    jpeg.resize(jpeg.size() / 2);
+    testing::write_bytes((root_ / "a" / "x_truncated.jpg").string(), jpeg);
+    const std::string text = "not an image";
+    testing::write_bytes((root_ / "b" / "x_text.jpg").string(), {text.begin(), text.end()});
+    auto png = testing::encode(testing::pattern_bgr(4, 4), ".png");
+    const std::uint8_t huge[] = {0x00, 0x01, 0x86, 0xA0};
+    std::copy(std::begin(huge), std::end(huge), png.begin() + 16);
+    std::copy(std::begin(huge), std::end(huge), png.begin() + 20);
+    testing::write_bytes((root_ / "b" / "x_bomb.png").string(), png);
+    testing::write_bytes((root_ / "b" / "x_anim.gif").string(),
+                         {'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0, 0, 0});
+  }
+
+  BuildOptions options(const std::string& name) const {
+    BuildOptions o;
+    o.output_path = dir_.file(name);
+    o.height = 8;
+    o.width = 10;
+    o.block = 5;  // several blocks
+    return o;
+  }
+
+  testing::TempDir dir_;
+  fs::path root_;
+};
+
+TEST_F(BuilderTest, SkipModeRecordsEveryBadInputWithItsReason) {
+  const io::ImageIndex index = io::index_class_folders(root_.string());
+  const BuildSummary s = build_dataset(index, options("out.h5"));
+  EXPECT_EQ(s.written, 12);
+  ASSERT_EQ(s.skipped.size(), 5u);
+  std::map<std::string, std::string> reasons;
+  for (const auto& k : s.skipped) reasons[fs::path(k.path).filename().string()] = k.reason;
+  EXPECT_EQ(reasons["x_empty.jpg"].rfind("empty file", 0), 0u);
+  EXPECT_EQ(reasons["x_truncated.jpg"].rfind("truncated", 0), 0u);
+  EXPECT_EQ(reasons["x_text.jpg"].rfind("not an image", 0), 0u);
+  EXPECT_EQ(reasons["x_bomb.png"].rfind("too many pixels", 0), 0u);
+  EXPECT_EQ(reasons["x_anim.gif"].rfind("unsupported format", 0), 0u);
+  const io::DatasetReader reader(dir_.file("out.h5"));
+  EXPECT_EQ(reader.size(), 12);
+  EXPECT_EQ(reader.skipped().size(), 5u);  // recorded in the file too
+  EXPECT_EQ(reader.channel_order(), "RGB");
+  EXPECT_EQ(reader.class_names(), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST_F(BuilderTest, FailModeStopsAtTheFirstBadInputAndLeavesNoFile) {
+  const io::ImageIndex index = io::index_class_folders(root_.string());
+  BuildOptions o = options("out.h5");
+  o.on_error = OnError::kFail;
+  try {
+    build_dataset(index, o);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("x_"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir_.file("out.h5")));
+  for (const auto& entry : fs::directory_iterator(dir_.path())) {
+    EXPECT_EQ(entry.path().string().find(".tmp-"), std::string::npos);
+  }
+}
+
+TEST_F(BuilderTest, SameImagesWhateverTheThreadCount) {
+  const io::ImageIndex index = io::index_class_folders(root_.string());
+  auto build = [&](int threads, const std::string& name) {
+    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+    build_dataset(index, options(name));
+    const io::DatasetReader reader(dir_.file(name));
+    std::vector<std::uint8_t> pixels(
+        static_cast<std::size_t>(reader.size() * reader.image_bytes()));
+    reader.read_images(0, reader.size(), pixels);
+    return std::make_pair(pixels, reader.labels());
+  };
+  EXPECT_EQ(build(1, "one.h5"), build(2, "two.h5"));
+}
+
+}  // namespace
+}  // namespace kiln::pipeline
