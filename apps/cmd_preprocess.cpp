@@ -4,6 +4,7 @@
 //   any other file      an IDX image file (MNIST, Fashion-MNIST; plain or .gz) with --labels
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +14,8 @@
 
 #include "apps/command_line.hpp"
 #include "apps/commands.hpp"
+#include "io/cifar_reader.hpp"
+#include "io/dataset_writer.hpp"
 #include "io/idx_import.hpp"
 #include "io/image_index.hpp"
 #include "nn/error.hpp"
@@ -22,7 +25,10 @@ namespace kiln::apps {
 namespace {
 
 struct PreprocessFlags {
-  std::string input;
+  std::vector<std::string> inputs;
+  std::string input;  // inputs[0]
+  int cifar = 10;
+  std::string cifar_labels = "fine";
   std::string labels;
   std::string output;
   std::string size;  // "HxW"
@@ -65,7 +71,7 @@ void run_images(const PreprocessFlags& f, const io::ImageIndex& index) {
   o.max_pixels = f.max_pixels;
   o.on_error = f.on_error == "fail" ? pipeline::OnError::kFail : pipeline::OnError::kSkip;
   o.gzip_level = f.compression;
-  o.source = std::filesystem::absolute(f.input).string();
+  o.source = std::filesystem::weakly_canonical(f.input).string();
   o.command_line = command_line();
   for (const auto& w : index.warnings)
     std::fprintf(stderr, "kiln preprocess: warning: %s: %s\n", w.path.c_str(), w.reason.c_str());
@@ -106,9 +112,18 @@ void add_preprocess_command(CLI::App& app) {
       "INPUT is a folder of class folders, a list file (.txt: 'path label' lines; .csv: "
       "'path,label' header), "
       "or an IDX image file (MNIST, Fashion-MNIST; plain or .gz) with --labels.");
-  cmd->add_option("input", f->input, "Class-folder root, list file, or IDX image file")
+  cmd->add_option("input", f->inputs,
+                  "Class-folder root, list file, IDX image file, or CIFAR .bin batch files "
+                  "(several allowed)")
       ->required()
       ->check(CLI::ExistingPath);
+  cmd->add_option("--cifar", f->cifar, "CIFAR binary flavour of .bin inputs: 10 or 100")
+      ->check(CLI::IsMember({10, 100}))
+      ->capture_default_str();
+  cmd->add_option("--cifar-labels", f->cifar_labels,
+                  "CIFAR-100 labels: fine (100 classes) or coarse (20)")
+      ->check(CLI::IsMember({"fine", "coarse"}))
+      ->capture_default_str();
   cmd->add_option("-o,--output", f->output, "HDF5 dataset to write (replaced atomically)")
       ->required();
   cmd->add_option("--labels", f->labels, "IDX label file belonging to the IDX images")
@@ -135,6 +150,34 @@ void add_preprocess_command(CLI::App& app) {
   cmd->add_flag("--quiet", f->quiet, "No progress or summary lines");
   cmd->callback([f] {
     namespace fs = std::filesystem;
+    f->input = f->inputs.front();
+    const bool all_bin = std::all_of(f->inputs.begin(), f->inputs.end(), [](const std::string& p) {
+      return fs::path(p).extension() == ".bin";
+    });
+    if (all_bin) {
+      const io::CifarKind kind = f->cifar == 10                ? io::CifarKind::kCifar10
+                                 : f->cifar_labels == "coarse" ? io::CifarKind::kCifar100Coarse
+                                                               : io::CifarKind::kCifar100Fine;
+      const io::CifarData data = io::read_cifar(f->inputs, kind);
+      io::DatasetSpec spec;
+      spec.height = 32;
+      spec.width = 32;
+      spec.channels = 3;
+      spec.class_names = f->class_names.empty() ? data.class_names : f->class_names;
+      spec.source = fs::weakly_canonical(f->input).string();
+      spec.command_line = command_line();
+      spec.gzip_level = f->compression;
+      io::DatasetWriter writer(f->output, spec);
+      writer.append(data.images, data.labels);
+      writer.commit();
+      std::printf("wrote %s: %zu images of 32x32x3, %zu classes\n", f->output.c_str(),
+                  data.labels.size(), spec.class_names.size());
+      return;
+    }
+    if (f->inputs.size() > 1) {
+      throw Error(
+          "several inputs are only for CIFAR .bin batches; pass one folder, list file or IDX file");
+    }
     if (fs::is_directory(f->input)) {
       run_images(*f, io::index_class_folders(f->input));
       return;

@@ -19,15 +19,17 @@ int main(int argc, char** argv) {
   kiln::apps::add_preprocess_command(app);
   kiln::apps::add_train_command(app);
   kiln::apps::add_evaluate_command(app);
+  kiln::apps::add_inspect_command(app);
   kiln::apps::add_bench_command(app);
 
   kiln::apps::set_command_line(argc, argv);
   try {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {
-      std::fprintf(stderr,
-                   "kiln: error: a subcommand is required: preprocess, train or evaluate "
-                   "(see 'kiln --help')\n");
+      std::fprintf(
+          stderr,
+          "kiln: error: a subcommand is required: preprocess, inspect, train, evaluate or bench "
+          "(see 'kiln --help')\n");
       return 2;
     }
   } catch (const CLI::CallForHelp& e) {

@@ -1,5 +1,7 @@
 #include "io/dataset_reader.hpp"
 
+#include <sstream>
+
 #include "io/file_format.hpp"
 #include "io/h5.hpp"
 #include "nn/error.hpp"
@@ -44,6 +46,9 @@ DatasetReader::DatasetReader(const std::string& path)
   if (!labels_.empty()) labels.read(labels_.data(), h5::Type::kI32);
 
   class_names_ = f.strings_attribute("class_names");
+  format_version_ = kDatasetFormatVersion;
+  if (f.has_attribute("source")) source_ = f.string_attribute("source");
+  if (f.has_attribute("command_line")) command_line_ = f.string_attribute("command_line");
   channel_order_ = f.string_attribute("channel_order");
   for (std::size_t i = 0; i < labels_.size(); ++i) {
     if (labels_[i] < 0 || labels_[i] >= static_cast<std::int32_t>(class_names_.size())) {
@@ -94,6 +99,35 @@ void DatasetReader::read_images(std::int64_t first, std::int64_t count,
   }
   h5_->images.read_rows(static_cast<std::uint64_t>(first), static_cast<std::uint64_t>(count),
                         out.data(), h5::Type::kU8);
+}
+
+}  // namespace kiln::io
+
+namespace kiln::io {
+
+std::string describe_dataset(const DatasetReader& r) {
+  std::ostringstream out;
+  out << r.path() << ": kiln dataset, format version " << r.format_version() << "\n";
+  out << "  /images   uint8 (" << r.size() << ", " << r.height() << ", " << r.width() << ", "
+      << r.channels() << ")  layout NHWC, channel order " << r.channel_order() << "\n";
+  out << "  /labels   int32 (" << r.size() << ")\n";
+  std::vector<std::int64_t> counts(r.class_names().size(), 0);
+  for (const std::int32_t label : r.labels()) ++counts[static_cast<std::size_t>(label)];
+  out << "  classes   " << r.class_names().size() << "\n";
+  for (std::size_t c = 0; c < counts.size(); ++c) {
+    out << "    " << c << "  " << r.class_names()[c] << ": " << counts[c] << " images\n";
+  }
+  const ChannelStatistics& s = r.statistics();
+  out << "  normalization (0..255 scale, " << s.count << " pixels per channel)\n    mean";
+  for (double m : s.mean) out << " " << m;
+  out << "\n    std ";
+  for (double d : s.std) out << " " << d;
+  out << "\n";
+  if (!r.source().empty()) out << "  source    " << r.source() << "\n";
+  if (!r.command_line().empty()) out << "  made by   " << r.command_line() << "\n";
+  out << "  skipped   " << r.skipped().size() << (r.skipped().empty() ? "\n" : " inputs:\n");
+  for (const SkippedInput& k : r.skipped()) out << "    " << k.path << ": " << k.reason << "\n";
+  return out.str();
 }
 
 }  // namespace kiln::io

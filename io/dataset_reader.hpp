@@ -33,6 +33,9 @@ class DatasetReader {
   const std::vector<std::int32_t>& labels() const { return labels_; }
   const ChannelStatistics& statistics() const { return statistics_; }
   const std::vector<SkippedInput>& skipped() const { return skipped_; }
+  const std::string& source() const { return source_; }
+  const std::string& command_line() const { return command_line_; }
+  std::int64_t format_version() const { return format_version_; }
 
   // out: image_bytes() bytes, (H, W, C).
   void read_image(std::int64_t index, std::span<std::uint8_t> out) const;
@@ -49,6 +52,12 @@ class DatasetReader {
   std::vector<std::int32_t> labels_;
   ChannelStatistics statistics_;
   std::vector<SkippedInput> skipped_;
+  std::string source_, command_line_;
+  std::int64_t format_version_ = 0;
 };
+
+// A human-readable description of a dataset file: schema, counts per class, size, statistics,
+// skipped inputs (all of them). What `kiln inspect` prints.
+std::string describe_dataset(const DatasetReader& reader);
 
 }  // namespace kiln::io

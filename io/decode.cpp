@@ -122,14 +122,22 @@ tjhandle thread_decompressor() {
 DecodeResult decode_with_opencv(std::span<const std::uint8_t> bytes, const DecodeOptions& o,
                                 bool jpeg);
 
+// A JPEG that fails to decode is "truncated" when it lacks the end-of-image marker (FF D9) that
+// every complete JPEG ends with, "corrupt" otherwise.
+DecodeResult jpeg_failure(std::span<const std::uint8_t> bytes, std::string detail) {
+  const bool complete =
+      bytes.size() >= 4 && bytes[bytes.size() - 2] == 0xFF && bytes[bytes.size() - 1] == 0xD9;
+  return failure(complete ? "corrupt" : "truncated", std::move(detail));
+}
+
 DecodeResult decode_jpeg(std::span<const std::uint8_t> bytes, const DecodeOptions& o) {
   tjhandle tj = thread_decompressor();
   int width = 0, height = 0, subsampling = 0, colorspace = 0;
   if (tjDecompressHeader3(tj, bytes.data(), static_cast<unsigned long>(bytes.size()), &width,
                           &height, &subsampling, &colorspace) != 0) {
-    return failure(bytes.size() < 200 ? "truncated" : "corrupt",
-                   std::string("JPEG header: ") + tjGetErrorStr2(tj));
+    return jpeg_failure(bytes, std::string("JPEG header: ") + tjGetErrorStr2(tj));
   }
+  if (width <= 0 || height <= 0) return jpeg_failure(bytes, "JPEG header declares no image size");
   if (static_cast<std::int64_t>(width) * height > o.max_pixels)
     return too_many_pixels(width, height, o.max_pixels);
   if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) return decode_with_opencv(bytes, o, true);
@@ -155,9 +163,7 @@ DecodeResult decode_jpeg(std::span<const std::uint8_t> bytes, const DecodeOption
   const int format = o.channels == 1 ? TJPF_GRAY : TJPF_RGB;
   if (tjDecompress2(tj, bytes.data(), static_cast<unsigned long>(bytes.size()), image.data, w, 0, h,
                     format, TJFLAG_STOPONWARNING) != 0) {
-    const std::string message = tjGetErrorStr2(tj);
-    const bool truncated = message.find("Premature end") != std::string::npos;
-    return failure(truncated ? "truncated" : "corrupt", "JPEG: " + message);
+    return jpeg_failure(bytes, std::string("JPEG: ") + tjGetErrorStr2(tj));
   }
   apply_orientation(image, exif_orientation(bytes));
   return {image, {}, {}};

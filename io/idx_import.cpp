@@ -50,8 +50,8 @@ ImportSummary import_idx(const IdxImport& request) {
   spec.channels = channels;
   spec.class_names = class_names;
   spec.channel_order = channels == 1 ? "L" : "RGB";
-  spec.source = std::filesystem::absolute(request.images_path).string() + " + " +
-                std::filesystem::absolute(request.labels_path).string();
+  spec.source = std::filesystem::weakly_canonical(request.images_path).string() + " + " +
+                std::filesystem::weakly_canonical(request.labels_path).string();
   spec.command_line = request.command_line;
   spec.gzip_level = request.gzip_level;
   DatasetWriter writer(request.output_path, spec);

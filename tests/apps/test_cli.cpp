@@ -4,9 +4,11 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <opencv2/core.hpp>
 #include <string>
 
 #include "tests/support/idx_files.hpp"
+#include "tests/support/image_files.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace kiln {
@@ -117,6 +119,61 @@ TEST(Cli, PreprocessTrainEvaluate) {
   const auto at = eval.output.find("accuracy ");
   ASSERT_NE(at, std::string::npos) << eval.output;
   EXPECT_GT(std::stod(eval.output.substr(at + 9)), 0.9) << eval.output;
+}
+
+TEST(Cli, ImageFolderPreprocessInspectTrainEvaluate) {
+  testing::TempDir dir;
+  const auto root = dir.path() / "photos";
+  // Two classes a network can tell apart: dark and bright images, with noise.
+  for (int i = 0; i < 40; ++i) {
+    const bool bright = i % 2 == 1;
+    const auto folder = root / (bright ? "bright" : "dark");
+    std::filesystem::create_directories(folder);
+    cv::Mat image(24 + i % 5, 30, CV_8UC3);
+    cv::randu(image, cv::Scalar::all(bright ? 150 : 0), cv::Scalar::all(bright ? 255 : 105));
+    testing::write_bytes((folder / ("img " + std::to_string(i) + ".png")).string(),
+                         testing::encode(image, ".png"));
+  }
+  testing::write_bytes((root / "dark" / "broken.jpg").string(), {0xFF, 0xD8, 0xFF, 0xE0});
+  const std::string d = dir.path().string();
+  const Invocation pre = kiln("preprocess " + root.string() + " --size 16x16 -o " + d + "/data.h5");
+  ASSERT_EQ(pre.exit_code, 0) << pre.output;
+  EXPECT_NE(pre.output.find("skipped 1 of 41"), std::string::npos) << pre.output;
+  const Invocation inspect = kiln("inspect " + d + "/data.h5");
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.output;
+  EXPECT_NE(inspect.output.find("bright: 20 images"), std::string::npos) << inspect.output;
+  EXPECT_NE(inspect.output.find("broken.jpg: truncated"), std::string::npos) << inspect.output;
+  const Invocation train =
+      kiln("train " + d + "/data.h5 -o " + d +
+           "/model.h5 --model lenet5 --epochs 3 --batch-size 8 --optimizer adam --lr 0.003");
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  const Invocation eval = kiln("evaluate " + d + "/model.h5 " + d + "/data.h5");
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  EXPECT_GT(std::stod(eval.output.substr(eval.output.find("accuracy ") + 9)), 0.9) << eval.output;
+  // Fail mode: non-zero, one line naming the bad file, no output file.
+  const Invocation fail =
+      kiln("preprocess " + root.string() + " --size 16x16 --on-error fail -o " + d + "/strict.h5");
+  EXPECT_EQ(fail.exit_code, 1);
+  EXPECT_EQ(lines(fail.output), 1) << fail.output;
+  EXPECT_NE(fail.output.find("broken.jpg"), std::string::npos) << fail.output;
+  EXPECT_FALSE(std::filesystem::exists(d + "/strict.h5"));
+}
+
+TEST(Cli, CifarBatches) {
+  testing::TempDir dir;
+  std::vector<std::uint8_t> batch;
+  for (int r = 0; r < 4; ++r) {
+    batch.push_back(static_cast<std::uint8_t>(r));
+    batch.insert(batch.end(), 3072, static_cast<std::uint8_t>(r * 10));
+  }
+  testing::write_bytes(dir.file("data_batch_1.bin"), batch);
+  testing::write_bytes(dir.file("data_batch_2.bin"), batch);
+  const Invocation pre = kiln("preprocess " + dir.file("data_batch_1.bin") + " " +
+                              dir.file("data_batch_2.bin") + " -o " + dir.file("cifar.h5"));
+  ASSERT_EQ(pre.exit_code, 0) << pre.output;
+  EXPECT_NE(pre.output.find("8 images of 32x32x3"), std::string::npos) << pre.output;
+  const Invocation inspect = kiln("inspect " + dir.file("cifar.h5"));
+  EXPECT_NE(inspect.output.find("automobile: 2 images"), std::string::npos) << inspect.output;
 }
 
 }  // namespace
