@@ -37,8 +37,9 @@ struct BuildSummary {
   std::vector<io::SkippedInput> skipped;  // in index order
 };
 
-// Resize so both sides cover (height, width) — the short side fits — then crop the centre.
-// INTER_AREA when shrinking (no aliasing), bilinear when enlarging.
+// Scale so both sides cover (height, width) — the short side fits — and keep the centre: the
+// centre region is cut from the source and resized straight to the target. Area averaging when
+// shrinking by more than 2x, bilinear otherwise.
 cv::Mat resize_and_centre_crop(const cv::Mat& image, std::int64_t height, std::int64_t width);
 
 // progress(done, total) is called after each block, from the calling thread.

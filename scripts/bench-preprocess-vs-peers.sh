@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# kiln preprocess --size 224x224 on a JPEG corpus, side by side in one run with the decode+resize
+# limit (../shared/bench/decode_limit.cpp built with TurboJPEG) and the Python h5py + OpenCV peer
+# (../shared/bench/peer_preprocess_h5py.py, 2 workers). Prints images/s per repetition and medians.
+# Usage: scripts/bench-preprocess-vs-peers.sh CORPUS [reps]
+#   CORPUS: e.g. /tmp/kiln-bench/jpeg/train from
+#   /usr/bin/python3 ../shared/bench/make_jpeg_corpus.py --out /tmp/kiln-bench/jpeg/train --n 1000 --seed 1234
+set -euo pipefail
+cd "$(dirname "$0")/.."
+corpus=${1:?usage: $0 CORPUS [reps]}
+reps=${2:-5}
+kiln=build/release/apps/kiln
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+limit=$work/decode_limit_tj
+g++ -O3 -march=native -std=c++17 ../shared/bench/decode_limit.cpp -o "$limit" -DKILN_HAVE_TURBOJPEG \
+  $(pkg-config --cflags --libs opencv4 libturbojpeg) -ltbb
+n=$(find "$corpus" -name '*.jpg' | wc -l)
+
+rate() { /usr/bin/python3 -c "import sys; print(f'{$n / float(sys.argv[1]):.0f}')" "$1"; }
+seconds() { local s; s=$(date +%s.%N); "$@" >/dev/null 2>&1; /usr/bin/python3 -c "import sys,time; print(time.time() - float(sys.argv[1]))" "$s"; }
+
+kiln_rates=() peer_rates=()
+for r in $(seq "$reps"); do
+  kiln_rates+=("$(rate "$(seconds "$kiln" preprocess "$corpus" --size 224x224 --quiet -o "$work/kiln.h5")")")
+  peer_rates+=("$(rate "$(seconds /usr/bin/python3 ../shared/bench/peer_preprocess_h5py.py "$corpus" "$work/peer.h5" --size 224x224 --workers 2)")")
+  echo "rep $r: kiln ${kiln_rates[-1]} img/s, python h5py peer ${peer_rates[-1]} img/s"
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+echo "kiln preprocess --size 224x224 (2 threads, whole command): median $(median "${kiln_rates[@]}") img/s"
+echo "peer_preprocess_h5py.py --size 224x224 --workers 2:       median $(median "${peer_rates[@]}") img/s"
+echo "decode limit, same run (TurboJPEG decode / decode + resize short side 256, 2 threads):"
+"$limit" "$corpus" "$reps" 2 | grep -iE "median|summary" | grep -E ",2,|threads=2| 2 " || "$limit" "$corpus" "$reps" 2 | tail -12
