@@ -38,6 +38,9 @@ struct PreprocessFlags {
   std::vector<std::string> class_names;
   int compression = 0;
   bool quiet = false;
+  double val_split = 0.0;
+  std::string val_output;
+  std::uint64_t seed = 1;
 };
 
 void print_skipped(const std::vector<io::SkippedInput>& skipped, std::int64_t total) {
@@ -57,14 +60,40 @@ void print_skipped(const std::vector<io::SkippedInput>& skipped, std::int64_t to
     std::fprintf(stderr, "  ... and %zu more (kiln inspect lists them all)\n", skipped.size() - 10);
 }
 
+void run_images_to(const PreprocessFlags& f, const io::ImageIndex& index, const std::string& output,
+                   const std::string& split);
+
+// With --val-split: a stratified split first (io::split_index), then one file per part. Each file
+// records its part and the seed in its `split` attributes.
 void run_images(const PreprocessFlags& f, const io::ImageIndex& index) {
+  if (f.val_split <= 0.0) {
+    run_images_to(f, index, f.output, "");
+    return;
+  }
+  std::string val_output = f.val_output;
+  if (val_output.empty()) {
+    const std::filesystem::path out(f.output);
+    val_output =
+        (out.parent_path() / (out.stem().string() + "-val" + out.extension().string())).string();
+  }
+  const io::IndexSplit split = io::split_index(index, f.val_split, f.seed);
+  run_images_to(f, split.train, f.output, "train");
+  run_images_to(f, split.validation, val_output, "validation");
+}
+
+void run_images_to(const PreprocessFlags& f, const io::ImageIndex& index, const std::string& output,
+                   const std::string& split) {
   std::smatch m;
   static const std::regex size_pattern(R"((\d+)x(\d+))");
   if (f.size.empty()) throw Error("--size HxW is required for image inputs (e.g. --size 224x224)");
   if (!std::regex_match(f.size, m, size_pattern))
     throw Error("--size must be HxW, e.g. 224x224; got " + f.size);
   pipeline::BuildOptions o;
-  o.output_path = f.output;
+  o.output_path = output;
+  if (!split.empty()) {
+    o.split = split + " (--val-split " + std::to_string(f.val_split) + " --seed " +
+              std::to_string(f.seed) + ")";
+  }
   o.height = std::stoll(m[1]);
   o.width = std::stoll(m[2]);
   o.channels = f.channels;
@@ -96,7 +125,7 @@ void run_images(const PreprocessFlags& f, const io::ImageIndex& index) {
   };
   const pipeline::BuildSummary s = pipeline::build_dataset(index, o, progress);
   print_skipped(s.skipped, static_cast<std::int64_t>(index.paths.size()));
-  std::printf("wrote %s: %lld images of %lldx%lldx%d, %zu classes\n", f.output.c_str(),
+  std::printf("wrote %s: %lld images of %lldx%lldx%d, %zu classes\n", output.c_str(),
               static_cast<long long>(s.written), static_cast<long long>(o.height),
               static_cast<long long>(o.width), o.channels, index.class_names.size());
 }
@@ -148,6 +177,14 @@ void add_preprocess_command(CLI::App& app) {
                   "gzip level 0-9 for the stored images (0: none, fastest to read)")
       ->check(CLI::Range(0, 9));
   cmd->add_flag("--quiet", f->quiet, "No progress or summary lines");
+  cmd->add_option(
+         "--val-split", f->val_split,
+         "Hold out this fraction of every class as a validation set (image inputs), e.g. 0.2")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--val-output", f->val_output,
+                  "Validation dataset to write (default: OUTPUT with -val before .h5)");
+  cmd->add_option("--seed", f->seed, "Seed of the validation split: same seed, same split")
+      ->capture_default_str();
   cmd->callback([f] {
     namespace fs = std::filesystem;
     f->input = f->inputs.front();
@@ -187,6 +224,9 @@ void add_preprocess_command(CLI::App& app) {
       run_images(*f, io::index_list_file(f->input, f->class_names));
       return;
     }
+    if (f->val_split > 0.0)
+      throw Error(
+          "--val-split works on class folders and list files; split IDX/CIFAR data by file");
     if (f->labels.empty()) {
       throw Error(
           f->input +

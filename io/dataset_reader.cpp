@@ -49,6 +49,7 @@ DatasetReader::DatasetReader(const std::string& path)
   format_version_ = kDatasetFormatVersion;
   if (f.has_attribute("source")) source_ = f.string_attribute("source");
   if (f.has_attribute("command_line")) command_line_ = f.string_attribute("command_line");
+  if (f.has_attribute("split")) split_ = f.string_attribute("split");
   channel_order_ = f.string_attribute("channel_order");
   for (std::size_t i = 0; i < labels_.size(); ++i) {
     if (labels_[i] < 0 || labels_[i] >= static_cast<std::int32_t>(class_names_.size())) {
@@ -125,6 +126,7 @@ std::string describe_dataset(const DatasetReader& r) {
   out << "\n";
   if (!r.source().empty()) out << "  source    " << r.source() << "\n";
   if (!r.command_line().empty()) out << "  made by   " << r.command_line() << "\n";
+  if (!r.split().empty()) out << "  split     " << r.split() << "\n";
   out << "  skipped   " << r.skipped().size() << (r.skipped().empty() ? "\n" : " inputs:\n");
   for (const SkippedInput& k : r.skipped()) out << "    " << k.path << ": " << k.reason << "\n";
   return out.str();

@@ -35,6 +35,7 @@ class DatasetReader {
   const std::vector<SkippedInput>& skipped() const { return skipped_; }
   const std::string& source() const { return source_; }
   const std::string& command_line() const { return command_line_; }
+  const std::string& split() const { return split_; }  // "" unless made with --val-split
   std::int64_t format_version() const { return format_version_; }
 
   // out: image_bytes() bytes, (H, W, C).
@@ -52,7 +53,7 @@ class DatasetReader {
   std::vector<std::int32_t> labels_;
   ChannelStatistics statistics_;
   std::vector<SkippedInput> skipped_;
-  std::string source_, command_line_;
+  std::string source_, command_line_, split_;
   std::int64_t format_version_ = 0;
 };
 

@@ -107,6 +107,7 @@ void DatasetWriter::commit() {
   f.set_attribute("class_names", s.class_names);
   f.set_attribute("source", s.source);
   f.set_attribute("command_line", s.command_line);
+  if (!s.split.empty()) f.set_attribute("split", s.split);
   f.set_attribute("kiln_version", std::string("0.1.0"));
 
   h5::Group skipped = f.create_group("skipped");

@@ -1,12 +1,14 @@
 #include "io/image_index.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 
 #include "nn/error.hpp"
+#include "nn/random.hpp"
 
 namespace kiln::io {
 namespace fs = std::filesystem;
@@ -199,6 +201,47 @@ ImageIndex index_list_file(const std::string& list_path,
     for (std::int32_t c = 0; c <= max_label; ++c) index.class_names.push_back(std::to_string(c));
   }
   return index;
+}
+
+}  // namespace kiln::io
+
+namespace kiln::io {
+
+IndexSplit split_index(const ImageIndex& index, double fraction, std::uint64_t seed) {
+  if (!(fraction > 0.0 && fraction < 1.0)) {
+    throw Error("--val-split must be in (0, 1), got " + std::to_string(fraction));
+  }
+  std::vector<std::vector<std::size_t>> by_class(index.class_names.size());
+  for (std::size_t i = 0; i < index.labels.size(); ++i)
+    by_class[static_cast<std::size_t>(index.labels[i])].push_back(i);
+  std::vector<bool> to_validation(index.paths.size(), false);
+  for (std::size_t c = 0; c < by_class.size(); ++c) {
+    auto& members = by_class[c];
+    nn::Rng rng({seed, 0, c, nn::kSlotSplit});
+    for (std::size_t i = members.size(); i > 1; --i) {  // Fisher–Yates
+      std::swap(members[i - 1],
+                members[static_cast<std::size_t>(rng.randint(0, static_cast<std::int64_t>(i)))]);
+    }
+    const auto take =
+        static_cast<std::size_t>(std::llround(fraction * static_cast<double>(members.size())));
+    for (std::size_t k = 0; k < take; ++k) to_validation[members[k]] = true;
+  }
+  IndexSplit split;
+  for (ImageIndex* part : {&split.train, &split.validation}) {
+    part->class_names = index.class_names;
+    part->ignored_files = index.ignored_files;
+  }
+  split.train.warnings = index.warnings;
+  for (std::size_t i = 0; i < index.paths.size(); ++i) {
+    ImageIndex& part = to_validation[i] ? split.validation : split.train;
+    part.paths.push_back(index.paths[i]);
+    part.labels.push_back(index.labels[i]);
+  }
+  if (split.train.paths.empty() || split.validation.paths.empty()) {
+    throw Error("--val-split " + std::to_string(fraction) + " leaves one part empty (" +
+                std::to_string(index.paths.size()) + " images); choose a fraction that keeps both");
+  }
+  return split;
 }
 
 }  // namespace kiln::io

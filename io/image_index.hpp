@@ -38,4 +38,13 @@ ImageIndex index_class_folders(const std::string& root);
 ImageIndex index_list_file(const std::string& list_path,
                            const std::vector<std::string>& class_names = {});
 
+// A stratified split: in every class, round(fraction · n) images chosen at random go to the
+// validation part, the rest to training; both keep the index order and the class names. Drawn
+// from Rng{seed, 0, class, kSlotSplit}: the same seed gives the same split on any machine, and
+// adding images to one class does not reshuffle the others. No image is in both parts.
+struct IndexSplit {
+  ImageIndex train, validation;
+};
+IndexSplit split_index(const ImageIndex& index, double fraction, std::uint64_t seed);
+
 }  // namespace kiln::io

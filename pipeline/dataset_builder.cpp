@@ -47,6 +47,7 @@ BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& o,
   spec.source = o.source;
   spec.command_line = o.command_line;
   spec.gzip_level = o.gzip_level;
+  spec.split = o.split;
   io::DatasetWriter writer(o.output_path, spec);
 
   BuildSummary summary;

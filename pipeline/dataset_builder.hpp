@@ -29,6 +29,7 @@ struct BuildOptions {
   int gzip_level = 0;
   std::string source;
   std::string command_line;
+  std::string split;         // "" or which part of a --val-split this file is
   std::int64_t block = 256;  // images decoded in parallel before a write
 };
 

@@ -150,6 +150,14 @@ TEST(Cli, ImageFolderPreprocessInspectTrainEvaluate) {
   const Invocation eval = kiln("evaluate " + d + "/model.h5 " + d + "/data.h5");
   ASSERT_EQ(eval.exit_code, 0) << eval.output;
   EXPECT_GT(std::stod(eval.output.substr(eval.output.find("accuracy ") + 9)), 0.9) << eval.output;
+  // A stratified validation split: two files, every image in exactly one.
+  const Invocation split = kiln("preprocess " + root.string() +
+                                " --size 16x16 --val-split 0.25 --seed 3 -o " + d + "/tr.h5");
+  ASSERT_EQ(split.exit_code, 0) << split.output;
+  EXPECT_NE(split.output.find("tr.h5: 30 images"), std::string::npos) << split.output;
+  EXPECT_NE(split.output.find("tr-val.h5: 10 images"), std::string::npos) << split.output;
+  EXPECT_NE(kiln("inspect " + d + "/tr-val.h5").output.find("split     validation"),
+            std::string::npos);
   // Fail mode: non-zero, one line naming the bad file, no output file.
   const Invocation fail =
       kiln("preprocess " + root.string() + " --size 16x16 --on-error fail -o " + d + "/strict.h5");

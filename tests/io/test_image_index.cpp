@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "io/image_index.hpp"
 #include "nn/error.hpp"
@@ -99,6 +100,29 @@ TEST(ListFile, ErrorsNameTheLine) {
             std::string::npos);
   EXPECT_NE(error_of([&] { index_list_file(dir.file("missing.txt")); }).find("cannot open"),
             std::string::npos);
+}
+
+TEST(Split, StratifiedDisjointAndReproducible) {
+  ImageIndex index;
+  index.class_names = {"a", "b", "c"};
+  for (int i = 0; i < 200; ++i) {
+    index.paths.push_back("img" + std::to_string(i));
+    index.labels.push_back(i < 100 ? 0 : i < 180 ? 1 : 2);  // 100 / 80 / 20: unbalanced
+  }
+  const IndexSplit s = split_index(index, 0.25, 7);
+  std::vector<int> per_class(3, 0);
+  for (const std::int32_t l : s.validation.labels) ++per_class[static_cast<std::size_t>(l)];
+  EXPECT_EQ(per_class, (std::vector<int>{25, 20, 5}));  // 25% of every class, not of the whole
+  EXPECT_EQ(s.train.paths.size() + s.validation.paths.size(), 200u);
+  std::set<std::string> seen(s.train.paths.begin(), s.train.paths.end());
+  for (const auto& p : s.validation.paths) EXPECT_FALSE(seen.contains(p)) << p << " in both parts";
+  EXPECT_TRUE(std::is_sorted(s.validation.paths.begin(), s.validation.paths.end(),
+                             [](const std::string& a, const std::string& b) {
+                               return std::stoi(a.substr(3)) < std::stoi(b.substr(3));
+                             }));
+  EXPECT_EQ(split_index(index, 0.25, 7).validation.paths, s.validation.paths);
+  EXPECT_NE(split_index(index, 0.25, 8).validation.paths, s.validation.paths);
+  EXPECT_THROW(split_index(index, 1.0, 7), Error);
 }
 
 }  // namespace
