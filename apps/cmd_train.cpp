@@ -4,6 +4,7 @@
 
 #include "apps/commands.hpp"
 #include "apps/validators.hpp"
+#include "nn/error.hpp"
 #include "nn/optimizer.hpp"
 #include "nn/zoo.hpp"
 #include "pipeline/training.hpp"
@@ -14,6 +15,7 @@ void add_train_command(CLI::App& app) {
   auto request = std::make_shared<pipeline::TrainRequest>();
   auto flip = std::make_shared<float>(0.f);
   auto width = std::make_shared<float>(1.f);
+  auto augment = std::make_shared<std::string>();
   struct OptimizerFlags {
     std::string type = "sgd";
     float momentum = 0.9f;
@@ -62,7 +64,13 @@ void add_train_command(CLI::App& app) {
                   "Rescale the gradients when their global L2 norm exceeds this (0: off)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  cmd->add_option("--flip", *flip, "Probability of a random horizontal flip per training sample")
+  cmd->add_option(
+      "--augment", *augment,
+      "Training augmentation stages as a JSON list, applied in order, e.g. "
+      "'[{\"type\": \"pad_crop\", \"padding\": 4}, {\"type\": \"color_jitter\"}]'; "
+      "stages: horizontal_flip, vertical_flip, pad_crop, color_jitter (README: Augmentation)");
+  cmd->add_option("--flip", *flip,
+                  "Probability of a random horizontal flip per training sample (after --augment)")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   cmd->add_option("--seed", request->seed,
@@ -75,7 +83,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--limit", request->limit, "Train on the first N samples only (0: all)")
       ->check(CLI::NonNegativeNumber);
 
-  cmd->callback([request, flip, opt, width] {
+  cmd->callback([request, flip, opt, width, augment] {
     if (*width != 1.f) request->model_options = {{"width", *width}};
     request->optimizer = {{"type", opt->type}, {"clip_norm", opt->clip_norm}};
     if (opt->type == "sgd") {
@@ -83,7 +91,19 @@ void add_train_command(CLI::App& app) {
       request->optimizer["nesterov"] = opt->nesterov;
     }
     if (opt->type == "adamw") request->optimizer["weight_decay"] = opt->weight_decay;
-    if (*flip > 0.f) request->train_stages = {{{"type", "horizontal_flip"}, {"p", *flip}}};
+    request->train_stages = Json::array();
+    if (!augment->empty()) {
+      try {
+        request->train_stages = Json::parse(*augment);
+      } catch (const Json::exception& e) {
+        throw Error(std::string("--augment is not valid JSON (") + e.what() +
+                    "); expected a list such as '[{\"type\": \"pad_crop\"}]'");
+      }
+    }
+    if (*flip > 0.f) {
+      if (!request->train_stages.is_array()) throw Error("--augment must be a JSON list of stages");
+      request->train_stages.push_back({{"type", "horizontal_flip"}, {"p", *flip}});
+    }
     pipeline::TrainObserver observer;
     observer.on_start = [](const std::string& summary) { std::printf("%s", summary.c_str()); };
     observer.on_epoch = [](const pipeline::EpochReport& r) {

@@ -1,38 +1,95 @@
 #include "pipeline/transforms/registry.hpp"
 
+#include <functional>
+#include <map>
+#include <set>
+
 #include "nn/error.hpp"
+#include "pipeline/transforms/color_jitter.hpp"
 #include "pipeline/transforms/flip.hpp"
+#include "pipeline/transforms/pad_crop.hpp"
 
 namespace kiln::pipeline {
 namespace {
 
-void check_keys(const std::string& name, const Json& options,
-                std::initializer_list<const char*> allowed) {
-  for (const auto& [key, value] : options.items()) {
-    bool known = false;
-    std::string names;
-    for (const char* a : allowed) {
-      known |= key == a;
-      names += (names.empty() ? "" : ", ") + std::string(a);
+// Reads a stage's options, rejecting unknown keys and values of the wrong type by name.
+class Options {
+ public:
+  Options(std::string name, const Json& options, std::set<std::string> allowed)
+      : name_(std::move(name)), options_(options) {
+    if (!options_.is_object()) throw Error("stage '" + name_ + "': options must be a JSON object");
+    for (const auto& [key, value] : options_.items()) {
+      if (!allowed.contains(key)) {
+        std::string names;
+        for (const auto& a : allowed) names += (names.empty() ? "" : ", ") + a;
+        throw Error("stage '" + name_ + "': unknown option '" + key + "'; allowed: " + names);
+      }
     }
-    if (!known)
-      throw Error("stage '" + name + "': unknown option '" + key + "'; allowed: " + names);
   }
+  template <class T>
+  T get(const std::string& key, T fallback) const {
+    if (!options_.contains(key)) return fallback;
+    if (!options_.at(key).is_number()) {
+      throw Error("stage '" + name_ + "': option '" + key + "' must be a number, got " +
+                  options_.at(key).dump());
+    }
+    return options_.at(key).get<T>();
+  }
+
+ private:
+  std::string name_;
+  const Json& options_;
+};
+
+template <class T>
+std::unique_ptr<Stage> stage(T transform) {
+  return std::make_unique<TransformStage<T>>(std::move(transform));
+}
+
+using Factory = std::function<std::unique_ptr<Stage>(const Json&)>;
+
+// The one list of stages.
+const std::map<std::string, Factory>& factories() {
+  static const std::map<std::string, Factory> table = {
+      {"horizontal_flip",
+       [](const Json& o) {
+         return stage(HorizontalFlip(Options("horizontal_flip", o, {"p"}).get("p", 0.5f)));
+       }},
+      {"vertical_flip",
+       [](const Json& o) {
+         return stage(VerticalFlip(Options("vertical_flip", o, {"p"}).get("p", 0.5f)));
+       }},
+      {"pad_crop",
+       [](const Json& o) {
+         const Options opt("pad_crop", o, {"padding", "fill"});
+         return stage(PadCrop(opt.get("padding", 4), opt.get("fill", 0)));
+       }},
+      {"color_jitter",
+       [](const Json& o) {
+         const Options opt("color_jitter", o, {"brightness", "contrast", "saturation"});
+         return stage(ColorJitter(opt.get("brightness", 0.4f), opt.get("contrast", 0.4f),
+                                  opt.get("saturation", 0.4f)));
+       }},
+  };
+  return table;
 }
 
 }  // namespace
 
+std::vector<std::string> stage_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, factory] : factories()) names.push_back(name);
+  return names;
+}
+
 std::unique_ptr<Stage> make_stage(const std::string& name, const Json& options) {
-  try {
-    if (name == HorizontalFlip::kName) {
-      check_keys(name, options, {"p"});
-      return std::make_unique<TransformStage<HorizontalFlip>>(
-          HorizontalFlip(options.value("p", 0.5f)));
-    }
-  } catch (const Json::exception& e) {
-    throw Error("stage '" + name + "': malformed option: " + e.what());
+  const auto it = factories().find(name);
+  if (it == factories().end()) {
+    std::string names;
+    for (const auto& n : stage_names()) names += (names.empty() ? "" : ", ") + n;
+    throw Error("unknown stage '" + name + "'; known stages: " + names);
   }
-  throw Error("unknown stage '" + name + "'; known stages: horizontal_flip");
+  return it->second(options.is_null() ? Json::object() : options);
 }
 
 std::vector<std::unique_ptr<Stage>> make_stages(const Json& list) {
@@ -40,7 +97,7 @@ std::vector<std::unique_ptr<Stage>> make_stages(const Json& list) {
   if (list.is_null()) return stages;
   if (!list.is_array()) throw Error("stages must be a JSON list, got " + list.dump());
   for (const Json& entry : list) {
-    if (!entry.is_object() || !entry.contains("type")) {
+    if (!entry.is_object() || !entry.contains("type") || !entry.at("type").is_string()) {
       throw Error("every stage needs a \"type\", got " + entry.dump());
     }
     Json options = entry;

@@ -78,6 +78,13 @@ TEST(Cli, UnknownTopLevelFlagAndMissingSubcommandAreNamed) {
       << negative.output;
 }
 
+TEST(Cli, BadAugmentIsOneLine) {
+  const Invocation bad_json = kiln("train " + std::string(KILN_BINARY) + " -o x.h5 --augment '[{'");
+  EXPECT_NE(bad_json.exit_code, 0);
+  EXPECT_EQ(lines(bad_json.output), 1) << bad_json.output;
+  EXPECT_NE(bad_json.output.find("--augment"), std::string::npos) << bad_json.output;
+}
+
 TEST(Cli, MissingFileIsOneLineNamingIt) {
   const Invocation r = kiln("evaluate /nonexistent/model.h5 /nonexistent/data.h5");
   EXPECT_NE(r.exit_code, 0);
@@ -111,7 +118,7 @@ TEST(Cli, PreprocessTrainEvaluate) {
                 .exit_code,
             0);
   const Invocation train = kiln("train " + d + "/train.h5 --validation " + d + "/test.h5 -o " + d +
-                                "/model.h5 --epochs 2 --batch-size 32 --flip 0.5");
+                                "/model.h5 --epochs 2 --batch-size 32 --flip 0.5 --augment '[{\"type\": \"pad_crop\", \"padding\": 1}]'");
   ASSERT_EQ(train.exit_code, 0) << train.output;
   EXPECT_NE(train.output.find("epoch 2/2"), std::string::npos) << train.output;
   const Invocation eval = kiln("evaluate " + d + "/model.h5 " + d + "/test.h5");

@@ -1,9 +1,15 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <set>
+
 #include "nn/error.hpp"
 #include "pipeline/pack.hpp"
+#include "pipeline/transforms/color_jitter.hpp"
 #include "pipeline/transforms/flip.hpp"
+#include "pipeline/transforms/pad_crop.hpp"
 #include "pipeline/transforms/registry.hpp"
+#include "tests/support/transform_contract.hpp"
 
 namespace kiln::pipeline {
 namespace {
@@ -50,6 +56,72 @@ TEST(HorizontalFlip, EvalNeverFlips) {
   cv::Mat image = ramp(2, 2, 1);
   stage->run(image, nn::Mode::kEval, {1, 0, 0, 1});
   EXPECT_EQ(cv::norm(image, ramp(2, 2, 1), cv::NORM_INF), 0.0);
+}
+
+TEST(TransformContract, EveryTransform) {
+  testing::expect_transform_contract(HorizontalFlip(0.5f));
+  testing::expect_transform_contract(VerticalFlip(0.5f));
+  testing::expect_transform_contract(PadCrop(3, 0));
+  testing::expect_transform_contract(ColorJitter(0.4f, 0.4f, 0.4f));
+}
+
+TEST(VerticalFlip, FlipsRows) {
+  cv::Mat image = ramp(2, 3, 1);  // rows [0 1 2] [3 4 5]
+  VerticalFlip(1.f).apply({true}, image);
+  const std::uint8_t expected[] = {3, 4, 5, 0, 1, 2};
+  EXPECT_TRUE(std::equal(std::begin(expected), std::end(expected), image.data));
+}
+
+TEST(PadCrop, ShiftsByTheDrawAndFillsTheGap) {
+  cv::Mat image = ramp(3, 3, 1);             // [0 1 2] [3 4 5] [6 7 8]
+  PadCrop(2, 9).apply({1, -1}, image);       // right by 1, up by 1
+  const std::uint8_t expected[] = {9, 3, 4,  //
+                                   9, 6, 7,  //
+                                   9, 9, 9};
+  EXPECT_TRUE(std::equal(std::begin(expected), std::end(expected), image.data));
+  cv::Mat same = ramp(3, 3, 1);
+  PadCrop(2, 0).apply(PadCrop(2, 0).eval({3, 3}), same);
+  EXPECT_EQ(cv::norm(same, ramp(3, 3, 1), cv::NORM_INF), 0.0);  // eval: the identity
+  // Shifts stay within [-padding, padding] and reach both ends.
+  std::set<int> dxs;
+  for (std::uint64_t i = 0; i < 500; ++i) {
+    nn::Rng rng({1, 0, i, 1});
+    const auto d = PadCrop(2, 0).draw({3, 3}, rng);
+    ASSERT_LE(std::abs(d.dx), 2);
+    ASSERT_LE(std::abs(d.dy), 2);
+    dxs.insert(d.dx);
+  }
+  EXPECT_EQ(dxs, (std::set<int>{-2, -1, 0, 1, 2}));
+}
+
+TEST(ColorJitter, FollowsItsFormulas) {
+  // Brightness only: v ← 0.5 v (rounded).
+  cv::Mat image(1, 2, CV_8UC3);
+  const std::uint8_t px[] = {100, 50, 201, 10, 20, 30};
+  std::copy(std::begin(px), std::end(px), image.data);
+  cv::Mat b = image.clone();
+  ColorJitter().apply({0.5f, 1.f, 1.f}, b);
+  const std::uint8_t half[] = {50, 25, 101, 5, 10, 15};  // 100.5 rounds to 101 (away from zero)
+  EXPECT_TRUE(std::equal(std::begin(half), std::end(half), b.data));
+  // Saturation 0: every pixel becomes its grey value 0.299 R + 0.587 G + 0.114 B.
+  cv::Mat s = image.clone();
+  ColorJitter().apply({1.f, 1.f, 0.f}, s);
+  const auto g0 = static_cast<std::uint8_t>(std::lround(0.299 * 100 + 0.587 * 50 + 0.114 * 201));
+  EXPECT_EQ(s.data[0], g0);
+  EXPECT_EQ(s.data[1], g0);
+  EXPECT_EQ(s.data[2], g0);
+  // Contrast 0: every value becomes the mean grey of the image.
+  cv::Mat c = image.clone();
+  ColorJitter().apply({1.f, 0.f, 1.f}, c);
+  const double grey1 = 0.299 * 10 + 0.587 * 20 + 0.114 * 30;
+  const auto mean =
+      static_cast<std::uint8_t>(std::lround((0.299 * 100 + 0.587 * 50 + 0.114 * 201 + grey1) / 2));
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(c.data[i], mean) << i;
+  // Clamped at 255.
+  cv::Mat bright = image.clone();
+  ColorJitter().apply({3.f, 1.f, 1.f}, bright);
+  EXPECT_EQ(bright.data[2], 255);
+  EXPECT_THROW(ColorJitter(1.5f, 0.f, 0.f), Error);
 }
 
 TEST(StageRegistry, RoundTripsConfigsAndRejectsMistakes) {
