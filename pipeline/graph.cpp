@@ -69,7 +69,8 @@ struct EpochGraph::Impl {
 void EpochGraph::Impl::start_batch() {
   const io::DatasetReader& r = *spec.reader;
   pending = {};
-  pending.inputs.resize({spec.batch_size, r.channels(), r.height(), r.width()});
+  pending.inputs.resize(
+      {spec.batch_size, r.channels(), spec.sample_size.height, spec.sample_size.width});
   pending.labels.reserve(static_cast<std::size_t>(spec.batch_size));
   pending.indices.reserve(static_cast<std::size_t>(spec.batch_size));
 }
@@ -134,14 +135,16 @@ void EpochGraph::Impl::build() {
   pack = std::make_unique<flow::function_node<SamplePtr, SamplePtr>>(
       g, flow::unlimited, [this](SamplePtr s) {
         return guarded(std::move(s), [this](Sample& sample) {
-          const io::DatasetReader& r = *spec.reader;
-          if (sample.image.rows != r.height() || sample.image.cols != r.width()) {
-            throw Error("a stage changed the image size to " + std::to_string(sample.image.cols) +
-                        "x" + std::to_string(sample.image.rows) +
-                        "; batches need every sample at the same size");
+          if (sample.image.size() != spec.sample_size) {
+            throw Error("the stages produced a " + std::to_string(sample.image.cols) + "x" +
+                        std::to_string(sample.image.rows) + " image where " +
+                        std::to_string(spec.sample_size.width) + "x" +
+                        std::to_string(spec.sample_size.height) +
+                        " was announced; batches need every sample at the same size");
           }
           if (!sample.image.isContinuous()) sample.image = sample.image.clone();
-          sample.packed.resize(static_cast<std::size_t>(r.image_bytes()));
+          sample.packed.resize(sample.image.total() *
+                               static_cast<std::size_t>(sample.image.channels()));
           pack_image(sample.image, *spec.normalization, sample.packed);
           sample.image.release();
         });

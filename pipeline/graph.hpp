@@ -37,7 +37,8 @@ struct EpochSpec {
   std::int64_t batch_size = 1;
   std::int64_t max_in_flight = 1;  // >= batch_size
   bool drop_last = false;
-  int threads = 0;  // 0: all cores
+  int threads = 0;       // 0: all cores
+  cv::Size sample_size;  // (W, H) after the stages: what every sample must be
 };
 
 // What the batcher hands to the consumer: a batch, the end of the epoch, or a failure.

@@ -27,7 +27,14 @@ Loader::Loader(std::shared_ptr<const io::DatasetReader> reader, Normalization no
 Loader::~Loader() = default;
 
 nn::Shape Loader::sample_shape() const {
-  return {1, reader_->channels(), reader_->height(), reader_->width()};
+  const cv::Size size = sample_size();
+  return {1, reader_->channels(), size.height, size.width};
+}
+
+cv::Size Loader::sample_size() const {
+  cv::Size size(static_cast<int>(reader_->width()), static_cast<int>(reader_->height()));
+  for (const auto& stage : stages_) size = stage->output_size(size);
+  return size;
 }
 
 std::int64_t Loader::num_samples() const {
@@ -50,6 +57,7 @@ void Loader::start_epoch(std::uint64_t epoch) {
   spec.max_in_flight = max_in_flight();
   spec.drop_last = options_.drop_last;
   spec.threads = options_.threads;
+  spec.sample_size = sample_size();
   graph_ = std::make_unique<EpochGraph>(std::move(spec));
 }
 

@@ -36,7 +36,7 @@ class Loader final : public nn::BatchSource {
          std::vector<std::unique_ptr<Stage>> stages, LoaderOptions options);
   ~Loader() override;
 
-  nn::Shape sample_shape() const override;
+  nn::Shape sample_shape() const override;  // the dataset's images after the stages' size changes
   std::int64_t num_samples() const override;
   void start_epoch(std::uint64_t epoch) override;
   bool next(nn::Batch& batch) override;
@@ -46,6 +46,8 @@ class Loader final : public nn::BatchSource {
   std::int64_t max_in_flight() const { return options_.prefetch_batches * options_.batch_size; }
 
  private:
+  cv::Size sample_size() const;
+
   std::shared_ptr<const io::DatasetReader> reader_;
   Normalization normalization_;
   std::vector<std::unique_ptr<Stage>> stages_;

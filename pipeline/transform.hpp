@@ -7,6 +7,8 @@
 //   Draw eval(cv::Size) const;                   evaluation: no Rng parameter, so it cannot be
 //   random void apply(const Draw&, cv::Mat& rgb) const; pure: same Draw and image ⇒ same output
 //   Json config() const;                         options, so the registry can rebuild it
+//   cv::Size output_size(cv::Size) const;        optional: for transforms that change the size
+//                                                (crops); the same in train and eval mode
 // ("plan, then apply", as albumentations splits get_params from apply.)
 //
 // A Stage is what the flow graph runs: a type-erased transform. TransformStage<T> draws from
@@ -41,6 +43,14 @@ class Stage {
   virtual Json config() const = 0;
   // key.slot is the stage's position in its list (1-based), set by the graph.
   virtual void run(cv::Mat& image, nn::Mode mode, const nn::SeedKey& key) const = 0;
+  // The size of the images this stage outputs for inputs of `input` size (train and eval alike):
+  // batches need one size, so the loader folds this over the stage list.
+  virtual cv::Size output_size(cv::Size input) const { return input; }
+};
+
+template <class T>
+concept SizeChanging = requires(const T t, cv::Size size) {
+  { t.output_size(size) } -> std::same_as<cv::Size>;
 };
 
 template <Transform T>
@@ -55,6 +65,13 @@ class TransformStage final : public Stage {
       transform_.apply(transform_.draw(image.size(), rng), image);
     } else {
       transform_.apply(transform_.eval(image.size()), image);
+    }
+  }
+  cv::Size output_size(cv::Size input) const override {
+    if constexpr (SizeChanging<T>) {
+      return transform_.output_size(input);
+    } else {
+      return input;
     }
   }
   const T& transform() const { return transform_; }

@@ -8,6 +8,7 @@
 #include "pipeline/transforms/color_jitter.hpp"
 #include "pipeline/transforms/flip.hpp"
 #include "pipeline/transforms/pad_crop.hpp"
+#include "pipeline/transforms/scale_crop.hpp"
 
 namespace kiln::pipeline {
 namespace {
@@ -63,6 +64,22 @@ const std::map<std::string, Factory>& factories() {
        [](const Json& o) {
          const Options opt("pad_crop", o, {"padding", "fill"});
          return stage(PadCrop(opt.get("padding", 4), opt.get("fill", 0)));
+       }},
+      {"scale_crop",
+       [](const Json& o) {
+         const Options opt("scale_crop", o, {"size", "scale_range", "eval_scale"});
+         const int size = opt.get("size", 224);
+         int lo = 256, hi = 480;
+         if (o.contains("scale_range")) {
+           const Json& r = o.at("scale_range");
+           if (!r.is_array() || r.size() != 2 || !r[0].is_number_integer() ||
+               !r[1].is_number_integer()) {
+             throw Error("stage 'scale_crop': scale_range must be [min, max], got " + r.dump());
+           }
+           lo = r[0].get<int>();
+           hi = r[1].get<int>();
+         }
+         return stage(ScaleCrop(size, lo, hi, opt.get("eval_scale", lo)));
        }},
       {"color_jitter",
        [](const Json& o) {

@@ -136,6 +136,18 @@ TEST_F(LoaderTest, AbandoningAnEpochHalfWayIsSafe) {
   EXPECT_EQ(batches, 21);
 }
 
+TEST_F(LoaderTest, SizeChangingStagesSetTheBatchShape) {
+  LoaderOptions options;
+  options.batch_size = 16;
+  const Json stages = Json::array({{{"type", "scale_crop"}, {"size", 3}, {"scale_range", {4, 6}}}});
+  Loader loader(reader_, identity(), make_stages(stages), options);
+  EXPECT_EQ(loader.sample_shape(), (nn::Shape{1, 3, 3, 3}));
+  loader.start_epoch(0);
+  nn::Batch batch;
+  ASSERT_TRUE(loader.next(batch));
+  EXPECT_EQ(batch.inputs.shape(), (nn::Shape{16, 3, 3, 3}));
+}
+
 TEST_F(LoaderTest, LimitUsesTheFirstSamplesOnly) {
   LoaderOptions options;
   options.batch_size = 4;

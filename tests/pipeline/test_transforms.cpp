@@ -9,6 +9,7 @@
 #include "pipeline/transforms/flip.hpp"
 #include "pipeline/transforms/pad_crop.hpp"
 #include "pipeline/transforms/registry.hpp"
+#include "pipeline/transforms/scale_crop.hpp"
 #include "tests/support/transform_contract.hpp"
 
 namespace kiln::pipeline {
@@ -63,6 +64,44 @@ TEST(TransformContract, EveryTransform) {
   testing::expect_transform_contract(VerticalFlip(0.5f));
   testing::expect_transform_contract(PadCrop(3, 0));
   testing::expect_transform_contract(ColorJitter(0.4f, 0.4f, 0.4f));
+  testing::expect_transform_contract(ScaleCrop(5, 6, 12, 7));
+}
+
+TEST(ScaleCrop, CutsTheDrawnWindowAtTheDrawnScale) {
+  // 8 wide, 4 high, value = 10·column + row.
+  cv::Mat image(4, 8, CV_8UC1);
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 8; ++x) image.at<uchar>(y, x) = static_cast<uchar>(10 * x + y);
+  // Short side already 4: no resize; u = 0.99, v = 0 → window x in [6, 8), y in [0, 2).
+  cv::Mat a = image.clone();
+  ScaleCrop(2, 4, 4, 4).apply({4, 0.99f, 0.f}, a);
+  ASSERT_EQ(a.size(), cv::Size(2, 2));
+  EXPECT_EQ(a.at<uchar>(0, 0), 60);
+  EXPECT_EQ(a.at<uchar>(1, 1), 71);
+  // Eval: centre window, floor(0.5·(8 − 2 + 1)) = 3, floor(0.5·(4 − 2 + 1)) = 1.
+  cv::Mat e = image.clone();
+  const ScaleCrop eval_crop(2, 4, 4, 4);
+  eval_crop.apply(eval_crop.eval(image.size()), e);
+  EXPECT_EQ(e.at<uchar>(0, 0), 31);
+  // Short side 2 (scale 1/2): the whole 4x2 image, then window u = 0 → the left half, averaged 2x2.
+  cv::Mat half = image.clone();
+  ScaleCrop(2, 2, 2, 2).apply({2, 0.f, 0.f}, half);
+  ASSERT_EQ(half.size(), cv::Size(2, 2));
+  EXPECT_NEAR(half.at<uchar>(0, 0), (0 + 10 + 1 + 11) / 4.0, 1.0);
+  EXPECT_NEAR(half.at<uchar>(1, 1), (20 + 30 + 21 + 31) / 4.0 + 2, 1.5);
+}
+
+TEST(ScaleCrop, DrawsScalesAcrossTheRangeAndRejectsBadOptions) {
+  std::set<int> sides;
+  const ScaleCrop crop(8, 10, 13, 10);
+  for (std::uint64_t i = 0; i < 400; ++i) {
+    nn::Rng rng({2, 0, i, 1});
+    sides.insert(crop.draw({20, 20}, rng).short_side);
+  }
+  EXPECT_EQ(sides, (std::set<int>{10, 11, 12, 13}));
+  EXPECT_THROW(ScaleCrop(8, 6, 10, 8), Error);   // min below the crop
+  EXPECT_THROW(ScaleCrop(8, 10, 9, 10), Error);  // max below min
+  EXPECT_THROW(make_stage("scale_crop", {{"size", 4}, {"scale_range", 5}}), Error);
 }
 
 TEST(VerticalFlip, FlipsRows) {

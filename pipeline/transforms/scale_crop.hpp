@@ -1,0 +1,45 @@
+// ScaleCrop: ResNet's scale augmentation (He et al. 2016 §3.4, from Simonyan & Zisserman 2015).
+//   train: resize so the short side is L, L drawn uniformly from the integers [scale_min,
+//   scale_max],
+//          then cut a size×size window at a uniformly random position;
+//   eval:  short side eval_scale (default scale_min), the centre size×size window.
+// The window is cut in source coordinates and only it is resized (one pass, no full-size
+// intermediate). Position: offset = floor(u · (free + 1)) with u in [0, 1), free = resized − size.
+// Options: size (> 0), scale_range [min, max] with size <= min <= max, eval_scale >= size.
+#pragma once
+
+#include <opencv2/core.hpp>
+#include <string_view>
+
+#include "nn/json.hpp"
+#include "nn/random.hpp"
+
+namespace kiln::pipeline {
+
+struct ScaleCrop {
+  static constexpr std::string_view kName = "scale_crop";
+  int size = 224;
+  int scale_min = 256, scale_max = 480;
+  int eval_scale = 256;
+
+  struct Draw {
+    int short_side = 0;
+    float u = 0.5f, v = 0.5f;  // window position in [0, 1): left-right, top-bottom
+    bool operator==(const Draw&) const = default;
+  };
+
+  ScaleCrop(int crop_size, int min_scale, int max_scale, int eval_short_side);
+  Draw draw(cv::Size /*size*/, nn::Rng& rng) const {
+    const int side = static_cast<int>(rng.randint(scale_min, scale_max + 1));
+    const float u = rng.uniform();
+    return {side, u, rng.uniform()};
+  }
+  Draw eval(cv::Size /*size*/) const { return {eval_scale, 0.5f, 0.5f}; }
+  void apply(const Draw& d, cv::Mat& image) const;
+  cv::Size output_size(cv::Size /*input*/) const { return {size, size}; }
+  Json config() const {
+    return {{"size", size}, {"scale_range", {scale_min, scale_max}}, {"eval_scale", eval_scale}};
+  }
+};
+
+}  // namespace kiln::pipeline
