@@ -8,6 +8,7 @@
 #include "pipeline/transforms/color_jitter.hpp"
 #include "pipeline/transforms/flip.hpp"
 #include "pipeline/transforms/pad_crop.hpp"
+#include "pipeline/transforms/resized_crop.hpp"
 #include "pipeline/transforms/scale_crop.hpp"
 
 namespace kiln::pipeline {
@@ -80,6 +81,24 @@ const std::map<std::string, Factory>& factories() {
            hi = r[1].get<int>();
          }
          return stage(ScaleCrop(size, lo, hi, opt.get("eval_scale", lo)));
+       }},
+      {"random_resized_crop",
+       [](const Json& o) {
+         const Options opt("random_resized_crop", o,
+                           {"size", "area_range", "ratio_range", "crop_fraction"});
+         auto pair = [&](const char* key, float lo, float hi) {
+           if (!o.contains(key)) return std::make_pair(lo, hi);
+           const Json& r = o.at(key);
+           if (!r.is_array() || r.size() != 2 || !r[0].is_number() || !r[1].is_number()) {
+             throw Error(std::string("stage 'random_resized_crop': ") + key +
+                         " must be [lo, hi], got " + r.dump());
+           }
+           return std::make_pair(r[0].get<float>(), r[1].get<float>());
+         };
+         const auto [area_lo, area_hi] = pair("area_range", 0.08f, 1.f);
+         const auto [ratio_lo, ratio_hi] = pair("ratio_range", 3.f / 4.f, 4.f / 3.f);
+         return stage(RandomResizedCrop(opt.get("size", 224), area_lo, area_hi, ratio_lo, ratio_hi,
+                                        opt.get("crop_fraction", 0.875f)));
        }},
       {"color_jitter",
        [](const Json& o) {

@@ -9,6 +9,7 @@
 #include "pipeline/transforms/flip.hpp"
 #include "pipeline/transforms/pad_crop.hpp"
 #include "pipeline/transforms/registry.hpp"
+#include "pipeline/transforms/resized_crop.hpp"
 #include "pipeline/transforms/scale_crop.hpp"
 #include "tests/support/transform_contract.hpp"
 
@@ -65,6 +66,37 @@ TEST(TransformContract, EveryTransform) {
   testing::expect_transform_contract(PadCrop(3, 0));
   testing::expect_transform_contract(ColorJitter(0.4f, 0.4f, 0.4f));
   testing::expect_transform_contract(ScaleCrop(5, 6, 12, 7));
+  testing::expect_transform_contract(RandomResizedCrop(6, 0.08f, 1.f, 0.75f, 4.f / 3.f, 0.875f));
+}
+
+TEST(RandomResizedCrop, EvalIsTheCentreSquareOfTheCropFraction) {
+  const RandomResizedCrop crop(4, 0.08f, 1.f, 0.75f, 4.f / 3.f, 0.875f);
+  // 100 x 80: side = round(0.875 · 80) = 70, at ((100 − 70) / 2, (80 − 70) / 2) = (15, 5).
+  EXPECT_EQ(crop.eval({100, 80}).window, cv::Rect(15, 5, 70, 70));
+  cv::Mat image(80, 100, CV_8UC3, cv::Scalar(1, 2, 3));
+  crop.apply(crop.eval(image.size()), image);
+  EXPECT_EQ(image.size(), cv::Size(4, 4));
+}
+
+TEST(RandomResizedCrop, WindowsRespectAreaAndRatioRanges) {
+  const RandomResizedCrop crop(8, 0.25f, 0.5f, 0.5f, 2.f, 0.875f);
+  for (std::uint64_t i = 0; i < 500; ++i) {
+    nn::Rng rng({3, 0, i, 1});
+    const cv::Rect w = crop.draw({200, 100}, rng).window;
+    ASSERT_TRUE((w & cv::Rect(0, 0, 200, 100)) == w) << "window outside the image";
+    const double area = static_cast<double>(w.area()) / (200 * 100);
+    const double ratio = static_cast<double>(w.width) / w.height;
+    ASSERT_GE(area, 0.24);
+    ASSERT_LE(area, 0.51);
+    ASSERT_GE(ratio, 0.48);
+    ASSERT_LE(ratio, 2.05);
+  }
+  // No window with ratio >= 3 and area >= 0.5 fits a square: after 10 tries, the centre window
+  // at the nearest allowed ratio (3): the full width, a third of the height.
+  const RandomResizedCrop wide(8, 0.5f, 1.f, 3.f, 4.f, 0.875f);
+  nn::Rng rng({1, 0, 0, 1});
+  EXPECT_EQ(wide.draw({30, 30}, rng).window, cv::Rect(0, 10, 30, 10));
+  EXPECT_THROW(RandomResizedCrop(8, 0.f, 1.f, 0.75f, 1.33f, 0.875f), Error);
 }
 
 TEST(ScaleCrop, CutsTheDrawnWindowAtTheDrawnScale) {

@@ -1,0 +1,47 @@
+// RandomResizedCrop: the Inception augmentation (Szegedy et al. 2015 §6; torchvision's semantics).
+//   train: up to 10 tries: area fraction a ~ U(area_range), log aspect ratio ~ U(log ratio_range);
+//          w = round(sqrt(a·A·ratio)), h = round(sqrt(a·A/ratio)); the first window that fits the
+//          image, at a uniform position, wins. Fallback after 10 misses: the centre window at the
+//          nearest allowed ratio (the whole image when its own ratio is allowed).
+//   eval:  the centre square of side crop_fraction × short side (0.875 = 224/256, the usual
+//          "resize to 256, centre crop 224").
+//   Both then resize the window to size×size (area averaging when it shrinks by more than 2x).
+// Options: size (> 0), area_range [lo, hi] in (0, 1], ratio_range [lo, hi] > 0, crop_fraction in
+// (0, 1].
+#pragma once
+
+#include <opencv2/core.hpp>
+#include <string_view>
+
+#include "nn/json.hpp"
+#include "nn/random.hpp"
+
+namespace kiln::pipeline {
+
+struct RandomResizedCrop {
+  static constexpr std::string_view kName = "random_resized_crop";
+  int size = 224;
+  float area_min = 0.08f, area_max = 1.f;
+  float ratio_min = 3.f / 4.f, ratio_max = 4.f / 3.f;
+  float crop_fraction = 0.875f;
+
+  struct Draw {
+    cv::Rect window;  // in source pixels
+    bool operator==(const Draw&) const = default;
+  };
+
+  RandomResizedCrop(int crop_size, float area_lo, float area_hi, float ratio_lo, float ratio_hi,
+                    float fraction);
+  Draw draw(cv::Size source, nn::Rng& rng) const;
+  Draw eval(cv::Size source) const;
+  void apply(const Draw& d, cv::Mat& image) const;
+  cv::Size output_size(cv::Size /*input*/) const { return {size, size}; }
+  Json config() const {
+    return {{"size", size},
+            {"area_range", {area_min, area_max}},
+            {"ratio_range", {ratio_min, ratio_max}},
+            {"crop_fraction", crop_fraction}};
+  }
+};
+
+}  // namespace kiln::pipeline
