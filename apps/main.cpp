@@ -20,16 +20,17 @@ int main(int argc, char** argv) {
   kiln::apps::add_train_command(app);
   kiln::apps::add_evaluate_command(app);
   kiln::apps::add_inspect_command(app);
+  kiln::apps::add_predict_command(app);
   kiln::apps::add_bench_command(app);
 
   kiln::apps::set_command_line(argc, argv);
   try {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {
-      std::fprintf(
-          stderr,
-          "kiln: error: a subcommand is required: preprocess, inspect, train, evaluate or bench "
-          "(see 'kiln --help')\n");
+      std::fprintf(stderr,
+                   "kiln: error: a subcommand is required: preprocess, inspect, train, evaluate, "
+                   "predict or bench "
+                   "(see 'kiln --help')\n");
       return 2;
     }
   } catch (const CLI::CallForHelp& e) {

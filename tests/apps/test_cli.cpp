@@ -118,7 +118,8 @@ TEST(Cli, PreprocessTrainEvaluate) {
                 .exit_code,
             0);
   const Invocation train = kiln("train " + d + "/train.h5 --validation " + d + "/test.h5 -o " + d +
-                                "/model.h5 --epochs 2 --batch-size 32 --flip 0.5 --augment '[{\"type\": \"pad_crop\", \"padding\": 1}]'");
+                                "/model.h5 --epochs 2 --batch-size 32 --flip 0.5 --augment "
+                                "'[{\"type\": \"pad_crop\", \"padding\": 1}]'");
   ASSERT_EQ(train.exit_code, 0) << train.output;
   EXPECT_NE(train.output.find("epoch 2/2"), std::string::npos) << train.output;
   const Invocation eval = kiln("evaluate " + d + "/model.h5 " + d + "/test.h5");
@@ -157,6 +158,18 @@ TEST(Cli, ImageFolderPreprocessInspectTrainEvaluate) {
   const Invocation eval = kiln("evaluate " + d + "/model.h5 " + d + "/data.h5");
   ASSERT_EQ(eval.exit_code, 0) << eval.output;
   EXPECT_GT(std::stod(eval.output.substr(eval.output.find("accuracy ") + 9)), 0.9) << eval.output;
+  // predict: the model's own preprocessing on new files; a bad file is reported, the rest
+  // predicted.
+  cv::Mat bright_image(40, 50, CV_8UC3, cv::Scalar::all(220)),
+      dark_image(20, 20, CV_8UC3, cv::Scalar::all(30));
+  testing::write_bytes(d + "/new bright.png", testing::encode(bright_image, ".png"));
+  testing::write_bytes(d + "/new dark.jpg", testing::encode(dark_image, ".jpg"));
+  const Invocation predict = kiln("predict " + d + "/model.h5 '" + d + "/new bright.png' '" + d +
+                                  "/new dark.jpg' " + root.string() + "/dark/broken.jpg --top-k 2");
+  EXPECT_EQ(predict.exit_code, 1) << predict.output;  // one image could not be read
+  EXPECT_NE(predict.output.find("new bright.png  bright "), std::string::npos) << predict.output;
+  EXPECT_NE(predict.output.find("new dark.jpg  dark "), std::string::npos) << predict.output;
+  EXPECT_NE(predict.output.find("broken.jpg: truncated"), std::string::npos) << predict.output;
   // A stratified validation split: two files, every image in exactly one.
   const Invocation split = kiln("preprocess " + root.string() +
                                 " --size 16x16 --val-split 0.25 --seed 3 -o " + d + "/tr.h5");
