@@ -80,6 +80,23 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--threads", request->threads, "Worker threads (0: all cores)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
+  cmd->add_option("--lr-schedule", request->lr_schedule,
+                  "constant, step:K:F, exponential:D, cosine[:MIN] or piecewise:0=R0,E1=R1,..., "
+                  "optionally +warmup:W (README: Training)")
+      ->capture_default_str();
+  cmd->add_option("--early-stopping", request->early_stopping_patience,
+                  "Stop after this many epochs without improvement of --monitor (-1: off)")
+      ->check(CLI::Range(static_cast<std::int64_t>(-1), static_cast<std::int64_t>(1) << 30));
+  cmd->add_flag("--restore-best", request->restore_best_weights,
+                "With --early-stopping: keep the weights of the best epoch, not the last");
+  cmd->add_option("--reduce-lr", request->reduce_lr_patience,
+                  "Multiply the rate by 0.1 after this many epochs without improvement (-1: off)")
+      ->check(CLI::Range(static_cast<std::int64_t>(-1), static_cast<std::int64_t>(1) << 30));
+  cmd->add_option("--monitor", request->monitor,
+                  "Metric watched by --early-stopping and --reduce-lr (default: val_loss with "
+                  "--validation, else loss)");
+  cmd->add_option("--log-csv", request->csv_log,
+                  "Write one CSV row per epoch (loss, accuracy, val_*, rate, seconds)");
   cmd->add_option("--limit", request->limit, "Train on the first N samples only (0: all)")
       ->check(CLI::NonNegativeNumber);
 

@@ -20,13 +20,29 @@ void check_source_fits(const Sequential& model, const BatchSource& source) {
 
 }  // namespace
 
+double EpochLogs::metric(const std::string& name) const {
+  if (name == "loss") return loss;
+  if (name == "accuracy") return accuracy;
+  if (name == "val_loss" || name == "val_accuracy") {
+    if (!validation) {
+      throw Error("the monitored metric '" + name +
+                  "' needs validation data (--validation FILE); or monitor loss");
+    }
+    return name == "val_loss" ? validation->loss : validation->accuracy;
+  }
+  throw Error("unknown metric '" + name + "'; use loss, accuracy, val_loss or val_accuracy");
+}
+
 void Trainer::fit(Sequential& model, Optimizer& optimizer, BatchSource& source, TrainState& state,
-                  std::int64_t epochs, std::span<Callback* const> callbacks, const Loss& loss) {
+                  std::int64_t epochs, std::span<Callback* const> callbacks, const Loss& loss,
+                  BatchSource* validation) {
   check_source_fits(model, source);
   const std::vector<Parameter*> params = model.parameters();
   Batch batch;
   Tensor dlogits;
   while (state.epoch < epochs) {
+    for (Callback* cb : callbacks) cb->on_epoch_begin(state);
+    const float epoch_rate = state.learning_rate;
     const auto start = std::chrono::steady_clock::now();
     source.start_epoch(static_cast<std::uint64_t>(state.epoch));
     double loss_sum = 0.0;
@@ -63,6 +79,8 @@ void Trainer::fit(Sequential& model, Optimizer& optimizer, BatchSource& source, 
     logs.loss = samples ? loss_sum / static_cast<double>(samples) : 0.0;
     logs.accuracy = samples ? static_cast<double>(correct) / static_cast<double>(samples) : 0.0;
     logs.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    logs.learning_rate = epoch_rate;
+    if (validation) logs.validation = evaluate(model, *validation, loss);
     bool stop = false;
     for (Callback* cb : callbacks) stop |= cb->on_epoch_end(state, logs) == Verdict::kStop;
     if (stop) break;

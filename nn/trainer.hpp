@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "nn/batch_source.hpp"
@@ -21,26 +23,33 @@ struct TrainState {
   float learning_rate = 0.01f;
 };
 
-struct EpochLogs {
-  std::int64_t epoch = 0;  // 1-based: the epoch just finished
-  double loss = 0.0;       // mean over the epoch's samples
-  double accuracy = 0.0;
-  std::int64_t samples = 0;
-  double seconds = 0.0;
-};
-
 struct EvalResult {
   double loss = 0.0;
   double accuracy = 0.0;
   std::int64_t samples = 0;
 };
 
+struct EpochLogs {
+  std::int64_t epoch = 0;  // 1-based: the epoch just finished
+  double loss = 0.0;       // mean over the epoch's samples (with the regularization penalty)
+  double accuracy = 0.0;
+  std::int64_t samples = 0;
+  double seconds = 0.0;
+  float learning_rate = 0.f;             // the rate this epoch trained with
+  std::optional<EvalResult> validation;  // when fit() was given a validation source
+
+  // "loss", "accuracy", "val_loss", "val_accuracy". Throws kiln::Error for an unknown name, or a
+  // val_ metric without validation data, naming the fix.
+  double metric(const std::string& name) const;
+};
+
 enum class Verdict { kContinue, kStop };
 
-// Every hook has a no-op default.
+// Every hook has a no-op default. Callbacks run in the order given.
 class Callback {
  public:
   virtual ~Callback() = default;
+  virtual void on_epoch_begin(TrainState& /*state*/) {}
   virtual void on_batch_end(const TrainState& /*state*/, std::int64_t /*batch*/, double /*loss*/) {}
   virtual Verdict on_epoch_end(TrainState& /*state*/, const EpochLogs& /*logs*/) {
     return Verdict::kContinue;
@@ -52,9 +61,10 @@ class Trainer {
   // Trains from state.epoch until `epochs` epochs are completed (or a callback says stop).
   // Throws kiln::Error when the source's samples do not fit the model, or the loss is not finite.
   // The reported training loss includes the regularization penalty (Keras semantics).
+  // `validation`, when given, is evaluated after every epoch, before the callbacks run.
   static void fit(Sequential& model, Optimizer& optimizer, BatchSource& source, TrainState& state,
                   std::int64_t epochs, std::span<Callback* const> callbacks = {},
-                  const Loss& loss = SoftmaxCrossEntropy{});
+                  const Loss& loss = SoftmaxCrossEntropy{}, BatchSource* validation = nullptr);
 
   static EvalResult evaluate(Sequential& model, BatchSource& source,
                              const Loss& loss = SoftmaxCrossEntropy{});

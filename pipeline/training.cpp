@@ -2,10 +2,15 @@
 
 #include <memory>
 
+#include "io/csv_log.hpp"
 #include "io/dataset_reader.hpp"
 #include "io/model_file.hpp"
+#include "nn/callbacks/early_stopping.hpp"
+#include "nn/callbacks/lr_schedule.hpp"
+#include "nn/callbacks/reduce_on_plateau.hpp"
 #include "nn/error.hpp"
 #include "nn/model.hpp"
+#include "nn/schedule.hpp"
 #include "nn/zoo.hpp"
 #include "pipeline/loader.hpp"
 #include "pipeline/normalize.hpp"
@@ -21,31 +26,33 @@ void check_request(const TrainRequest& r) {
   if (!(r.learning_rate > 0.f))
     throw Error("--lr must be > 0, got " + std::to_string(r.learning_rate));
   if (r.output_path.empty()) throw Error("an output model path is required (--output)");
+  nn::Schedule::parse(r.lr_schedule);  // a typo stops here, before any data is read
+  if (!r.monitor.empty()) {
+    if (r.monitor != "loss" && r.monitor != "accuracy" && r.monitor != "val_loss" &&
+        r.monitor != "val_accuracy") {
+      throw Error("--monitor " + r.monitor +
+                  " is not a metric; use loss, accuracy, val_loss or val_accuracy");
+    }
+    if (r.monitor.rfind("val_", 0) == 0 && r.validation_path.empty()) {
+      throw Error("--monitor " + r.monitor + " needs validation data: add --validation FILE");
+    }
+  }
 }
 
-// Reports every epoch and, when a validation set is given, evaluates it after each epoch.
+// Hands every epoch's logs (validation included, computed by the trainer) to the observer.
 class EpochReporter final : public nn::Callback {
  public:
-  EpochReporter(nn::Sequential& model, nn::BatchSource* validation, const TrainObserver& observer,
-                std::int64_t epochs, TrainResult& result)
-      : model_(model),
-        validation_(validation),
-        observer_(observer),
-        epochs_(epochs),
-        result_(result) {}
+  EpochReporter(const TrainObserver& observer, std::int64_t epochs, TrainResult& result)
+      : observer_(observer), epochs_(epochs), result_(result) {}
 
   nn::Verdict on_epoch_end(nn::TrainState& /*state*/, const nn::EpochLogs& logs) override {
-    EpochReport report{logs, std::nullopt, epochs_};
-    if (validation_) report.validation = nn::Trainer::evaluate(model_, *validation_);
     result_.last_epoch = logs;
-    result_.validation = report.validation;
-    if (observer_.on_epoch) observer_.on_epoch(report);
+    result_.validation = logs.validation;
+    if (observer_.on_epoch) observer_.on_epoch({logs, logs.validation, epochs_});
     return nn::Verdict::kContinue;
   }
 
  private:
-  nn::Sequential& model_;
-  nn::BatchSource* validation_;
   const TrainObserver& observer_;
   std::int64_t epochs_;
   TrainResult& result_;
@@ -98,9 +105,37 @@ TrainResult train_model(const TrainRequest& request, const TrainObserver& observ
   state.learning_rate = request.learning_rate;
 
   TrainResult result;
-  EpochReporter reporter(model, validation_loader.get(), observer, request.epochs, result);
-  nn::Callback* callbacks[] = {&reporter};
-  nn::Trainer::fit(model, *optimizer, train_loader, state, request.epochs, callbacks);
+  EpochReporter reporter(observer, request.epochs, result);
+  const std::string monitor =
+      !request.monitor.empty() ? request.monitor : (validation_loader ? "val_loss" : "loss");
+  nn::LrScheduleCallback schedule(nn::Schedule::parse(request.lr_schedule), request.learning_rate,
+                                  request.epochs);
+  std::vector<nn::Callback*> callbacks = {&schedule};
+  std::unique_ptr<nn::ReduceOnPlateau> plateau;
+  if (request.reduce_lr_patience >= 0) {
+    nn::ReduceOnPlateauOptions o;
+    o.monitor = monitor;
+    o.patience = request.reduce_lr_patience;
+    plateau = std::make_unique<nn::ReduceOnPlateau>(o);
+    callbacks.push_back(plateau.get());
+  }
+  std::unique_ptr<io::CsvLog> csv;
+  if (!request.csv_log.empty()) {
+    csv = std::make_unique<io::CsvLog>(request.csv_log);
+    callbacks.push_back(csv.get());
+  }
+  callbacks.push_back(&reporter);
+  std::unique_ptr<nn::EarlyStopping> early;  // last: the epoch is logged and reported before a stop
+  if (request.early_stopping_patience >= 0) {
+    nn::EarlyStoppingOptions o;
+    o.monitor = monitor;
+    o.patience = request.early_stopping_patience;
+    o.restore_best_weights = request.restore_best_weights;
+    early = std::make_unique<nn::EarlyStopping>(o, &model);
+    callbacks.push_back(early.get());
+  }
+  nn::Trainer::fit(model, *optimizer, train_loader, state, request.epochs, callbacks,
+                   nn::SoftmaxCrossEntropy{}, validation_loader.get());
 
   // The stages' eval() forms are what evaluate/predict run; the train list is kept for the record.
   const Json preprocessing = {

@@ -24,9 +24,17 @@ struct TrainRequest {
   float learning_rate = 0.01f;
   Json optimizer = {{"type", "sgd"}, {"momentum", 0.9}};  // nn::make_optimizer's config
   std::uint64_t seed = 1;
-  int threads = 0;                    // 0: all cores
-  Json train_stages = Json::array();  // e.g. [{"type": "horizontal_flip", "p": 0.5}]
-  std::int64_t limit = 0;             // > 0: train on the first `limit` samples only
+  int threads = 0;                       // 0: all cores
+  Json train_stages = Json::array();     // e.g. [{"type": "horizontal_flip", "p": 0.5}]
+  std::int64_t limit = 0;                // > 0: train on the first `limit` samples only
+  std::string lr_schedule = "constant";  // nn/schedule.hpp text form
+  std::string monitor;  // metric for the callbacks below; "": val_loss with validation, else loss
+  std::int64_t early_stopping_patience =
+      -1;  // >= 0: stop after this many epochs without improvement
+  bool restore_best_weights = false;
+  std::int64_t reduce_lr_patience =
+      -1;               // >= 0: rate x 0.1 after this many epochs without improvement
+  std::string csv_log;  // "": no CSV log
 };
 
 struct EpochReport {

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <tbb/global_control.h>
 
+#include <cmath>
+#include <fstream>
+
 #include "io/dataset_reader.hpp"
 #include "io/idx_import.hpp"
 #include "io/model_file.hpp"
@@ -61,6 +64,39 @@ TEST_F(TinyRun, TrainsAndEvaluatesFromTheModelFile) {
   EXPECT_NEAR(report.result.accuracy, result.validation->accuracy, 1e-12);
   EXPECT_NEAR(report.result.loss, result.validation->loss, 1e-6);
   EXPECT_EQ(report.class_names, (std::vector<std::string>{"n", "e", "s", "w"}));
+}
+
+TEST_F(TinyRun, ScheduleEarlyStoppingAndCsvLog) {
+  pipeline::TrainRequest r = request("model.h5");
+  r.epochs = 6;
+  r.lr_schedule = "step:2:0.5";
+  r.csv_log = dir_.file("log/train.csv");
+  r.early_stopping_patience = 0;  // stops at the first epoch that does not improve val_loss
+  std::vector<pipeline::EpochReport> epochs;
+  pipeline::TrainObserver observer;
+  observer.on_epoch = [&](const pipeline::EpochReport& e) { epochs.push_back(e); };
+  pipeline::train_model(r, observer);
+  ASSERT_FALSE(epochs.empty());
+  // The rates follow the schedule: 0.01, 0.01, 0.005, 0.005, 0.0025, ...
+  for (const auto& e : epochs) {
+    EXPECT_FLOAT_EQ(e.train.learning_rate,
+                    0.01f * std::pow(0.5f, static_cast<float>((e.train.epoch - 1) / 2)));
+  }
+  // One CSV row per epoch that ran, with validation columns.
+  std::ifstream csv(dir_.file("log/train.csv"));
+  std::string header, line;
+  std::getline(csv, header);
+  EXPECT_EQ(header, "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds");
+  std::size_t rows = 0;
+  while (std::getline(csv, line)) ++rows;
+  EXPECT_EQ(rows, epochs.size());
+  // If it stopped early, the last epoch did not improve on the best validation loss.
+  if (epochs.size() < 6) {
+    double best = 1e9;
+    for (std::size_t i = 0; i + 1 < epochs.size(); ++i)
+      best = std::min(best, epochs[i].validation->loss);
+    EXPECT_GE(epochs.back().validation->loss, best);
+  }
 }
 
 TEST_F(TinyRun, SameSeedSameWeightsWithOneOrTwoThreads) {

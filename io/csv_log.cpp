@@ -1,0 +1,34 @@
+#include "io/csv_log.hpp"
+
+#include <cstdio>
+#include <fstream>
+
+#include "io/atomic_file.hpp"
+#include "nn/error.hpp"
+
+namespace kiln::io {
+
+nn::Verdict CsvLog::on_epoch_end(nn::TrainState& /*state*/, const nn::EpochLogs& logs) {
+  char row[256];
+  if (logs.validation) {
+    std::snprintf(row, sizeof row, "%lld,%.6f,%.6f,%.6f,%.6f,%.8g,%.3f",
+                  static_cast<long long>(logs.epoch), logs.loss, logs.accuracy,
+                  logs.validation->loss, logs.validation->accuracy, logs.learning_rate,
+                  logs.seconds);
+  } else {
+    std::snprintf(row, sizeof row, "%lld,%.6f,%.6f,,,%.8g,%.3f", static_cast<long long>(logs.epoch),
+                  logs.loss, logs.accuracy, logs.learning_rate, logs.seconds);
+  }
+  rows_.emplace_back(row);
+  AtomicFile file(path_);
+  {
+    std::ofstream out(file.temp_path());
+    out << "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds\n";
+    for (const std::string& r : rows_) out << r << "\n";
+    if (!out) throw Error(path_ + ": cannot write the training log (disk full?)");
+  }
+  file.commit();
+  return nn::Verdict::kContinue;
+}
+
+}  // namespace kiln::io

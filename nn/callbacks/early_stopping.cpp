@@ -1,0 +1,71 @@
+#include "nn/callbacks/early_stopping.hpp"
+
+#include <limits>
+
+#include "nn/error.hpp"
+
+namespace kiln::nn {
+
+bool higher_is_better(const std::string& mode, const std::string& monitor) {
+  if (mode == "max") return true;
+  if (mode == "min") return false;
+  if (mode == "auto") return monitor.find("acc") != std::string::npos;
+  throw Error("mode must be min, max or auto, got '" + mode + "'");
+}
+
+namespace {
+// Every trained or saved tensor of the model, in a fixed order.
+std::vector<Tensor*> state_tensors(Sequential& model) {
+  std::vector<Tensor*> all;
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    for (Parameter* p : model.layer(i).parameters()) all.push_back(&p->value);
+    for (Buffer* b : model.layer(i).buffers()) all.push_back(&b->value);
+  }
+  return all;
+}
+}  // namespace
+
+EarlyStopping::EarlyStopping(EarlyStoppingOptions options, Sequential* model)
+    : options_(std::move(options)),
+      model_(model),
+      maximize_(higher_is_better(options_.mode, options_.monitor)) {
+  if (options_.patience < 0) throw Error("early stopping: patience must be >= 0");
+  if (options_.min_delta < 0) throw Error("early stopping: min_delta must be >= 0");
+  if (options_.restore_best_weights && !model_)
+    throw Error("early stopping: restore_best_weights needs the model");
+  best_ = maximize_ ? -std::numeric_limits<double>::infinity()
+                    : std::numeric_limits<double>::infinity();
+}
+
+bool EarlyStopping::improves(double value, double reference) const {
+  return maximize_ ? value > reference + options_.min_delta
+                   : value < reference - options_.min_delta;
+}
+
+Verdict EarlyStopping::on_epoch_end(TrainState& /*state*/, const EpochLogs& logs) {
+  const double value = logs.metric(options_.monitor);
+  ++wait_;
+  if (improves(value, best_)) {
+    best_ = value;
+    best_epoch_ = logs.epoch;
+    if (options_.restore_best_weights) {
+      best_weights_.clear();
+      for (Tensor* t : state_tensors(*model_))
+        best_weights_.emplace_back(t->span().begin(), t->span().end());
+    }
+    if (!options_.baseline || improves(value, *options_.baseline)) wait_ = 0;
+    return Verdict::kContinue;
+  }
+  if (wait_ >= options_.patience && logs.epoch > 1) {
+    stopped_epoch_ = logs.epoch;
+    if (options_.restore_best_weights && !best_weights_.empty()) {
+      const auto tensors = state_tensors(*model_);
+      for (std::size_t i = 0; i < tensors.size(); ++i)
+        std::copy(best_weights_[i].begin(), best_weights_[i].end(), tensors[i]->data());
+    }
+    return Verdict::kStop;
+  }
+  return Verdict::kContinue;
+}
+
+}  // namespace kiln::nn

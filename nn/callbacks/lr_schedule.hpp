@@ -1,0 +1,23 @@
+// LrScheduleCallback: sets TrainState::learning_rate from a Schedule at the start of every epoch.
+#pragma once
+
+#include "nn/schedule.hpp"
+#include "nn/trainer.hpp"
+
+namespace kiln::nn {
+
+class LrScheduleCallback final : public Callback {
+ public:
+  LrScheduleCallback(Schedule schedule, double base_rate, std::int64_t epochs)
+      : schedule_(std::move(schedule)), base_(base_rate), epochs_(epochs) {}
+  void on_epoch_begin(TrainState& state) override {
+    state.learning_rate = static_cast<float>(schedule_.rate(base_, state.epoch, epochs_));
+  }
+
+ private:
+  Schedule schedule_;
+  double base_;
+  std::int64_t epochs_;
+};
+
+}  // namespace kiln::nn

@@ -1,0 +1,138 @@
+// Schedules and callbacks against hand-computed values and scripted metric sequences.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numbers>
+
+#include "nn/callbacks/early_stopping.hpp"
+#include "nn/callbacks/reduce_on_plateau.hpp"
+#include "nn/error.hpp"
+#include "nn/schedule.hpp"
+
+namespace kiln::nn {
+namespace {
+
+TEST(Schedule, EveryFormAgainstItsFormula) {
+  EXPECT_DOUBLE_EQ(Schedule::parse("constant").rate(0.1, 7, 10), 0.1);
+  const Schedule step = Schedule::parse("step:3:0.5");
+  EXPECT_DOUBLE_EQ(step.rate(0.8, 2, 10), 0.8);
+  EXPECT_DOUBLE_EQ(step.rate(0.8, 3, 10), 0.4);
+  EXPECT_DOUBLE_EQ(step.rate(0.8, 7, 10), 0.2);
+  EXPECT_DOUBLE_EQ(Schedule::parse("exponential:0.9").rate(1.0, 2, 10), 0.81);
+  const Schedule cosine = Schedule::parse("cosine:0.01");
+  EXPECT_DOUBLE_EQ(cosine.rate(0.1, 0, 10), 0.1);
+  EXPECT_NEAR(cosine.rate(0.1, 5, 10), 0.01 + 0.09 * 0.5, 1e-12);
+  EXPECT_NEAR(cosine.rate(0.1, 10, 10), 0.01, 1e-12);
+  const Schedule pieces = Schedule::parse("piecewise:0=0.1,5=0.01,8=0.001");
+  EXPECT_DOUBLE_EQ(pieces.rate(1.0, 4, 10), 0.1);
+  EXPECT_DOUBLE_EQ(pieces.rate(1.0, 5, 10), 0.01);
+  EXPECT_DOUBLE_EQ(pieces.rate(1.0, 9, 10), 0.001);
+  const Schedule warm = Schedule::parse("step:10:0.1+warmup:4");
+  EXPECT_DOUBLE_EQ(warm.rate(0.4, 0, 20), 0.1);
+  EXPECT_DOUBLE_EQ(warm.rate(0.4, 3, 20), 0.4);
+  EXPECT_DOUBLE_EQ(warm.rate(0.4, 12, 20), 0.04);
+  for (const char* bad :
+       {"step:3", "cosine:a", "piecewise:1=0.1", "piecewise:0=0.1,0=0.2", "linear", "step:0:0.1"}) {
+    EXPECT_THROW(Schedule::parse(bad), Error) << bad;
+  }
+}
+
+EpochLogs logs_with(std::int64_t epoch, double val_loss, double val_accuracy = 0.5) {
+  EpochLogs logs;
+  logs.epoch = epoch;
+  logs.loss = val_loss;
+  logs.validation = EvalResult{val_loss, val_accuracy, 10};
+  return logs;
+}
+
+// Feeds a metric sequence; returns the 1-based epoch at which the callback said stop (0: never).
+std::int64_t stop_epoch(EarlyStopping& es, const std::vector<double>& values) {
+  TrainState state;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (es.on_epoch_end(state, logs_with(static_cast<std::int64_t>(i + 1), values[i])) ==
+        Verdict::kStop) {
+      return static_cast<std::int64_t>(i + 1);
+    }
+  }
+  return 0;
+}
+
+TEST(EarlyStopping, StopsAfterPatienceEpochsWithoutImprovement) {
+  EarlyStopping es({.monitor = "val_loss", .patience = 2}, nullptr);
+  // best 0.5 at epoch 2; epochs 3 and 4 do not improve → stop at 4.
+  EXPECT_EQ(stop_epoch(es, {0.9, 0.5, 0.6, 0.55, 0.1}), 4);
+  EXPECT_EQ(es.best_epoch(), 2);
+  EXPECT_DOUBLE_EQ(es.best(), 0.5);
+}
+
+TEST(EarlyStopping, MinDeltaModeAndBaseline) {
+  // Improvements smaller than min_delta do not count.
+  EarlyStopping delta({.monitor = "val_loss", .min_delta = 0.1, .patience = 1}, nullptr);
+  EXPECT_EQ(stop_epoch(delta, {1.0, 0.95, 0.5}), 2);
+  // Accuracy is maximized under "auto".
+  EarlyStopping acc({.monitor = "val_accuracy", .patience = 1}, nullptr);
+  TrainState s;
+  EXPECT_EQ(acc.on_epoch_end(s, logs_with(1, 1.0, 0.6)), Verdict::kContinue);
+  EXPECT_EQ(acc.on_epoch_end(s, logs_with(2, 1.0, 0.7)), Verdict::kContinue);
+  EXPECT_EQ(acc.on_epoch_end(s, logs_with(3, 1.0, 0.65)), Verdict::kStop);
+  // With a baseline, an epoch that improves on the best but not on the baseline does not reset
+  // patience: 0.9 (improves, above the 0.2 baseline: wait stays 1), 0.95 (wait 2) → stop at 2,
+  // where without a baseline the wait restarts at epoch 1 and the stop comes at 3.
+  EarlyStopping base({.monitor = "val_loss", .patience = 2, .baseline = 0.2}, nullptr);
+  EXPECT_EQ(stop_epoch(base, {0.9, 0.95, 0.97}), 2);
+  EarlyStopping no_base({.monitor = "val_loss", .patience = 2}, nullptr);
+  EXPECT_EQ(stop_epoch(no_base, {0.9, 0.95, 0.97}), 3);
+  EXPECT_THROW(EarlyStopping({.monitor = "val_loss", .mode = "up"}, nullptr), Error);
+}
+
+TEST(EarlyStopping, RestoresTheBestWeights) {
+  Sequential model = Sequential::from_config(
+      {{"input", {2, 1, 1}}, {"layers", {{{"type", "dense"}, {"units", 1}}}}});
+  EarlyStopping es({.monitor = "val_loss", .patience = 1, .restore_best_weights = true}, &model);
+  TrainState s;
+  Parameter& w = *model.parameters()[0];
+  const std::vector<double> values = {0.5, 0.3, 0.4, 0.45};
+  for (std::size_t e = 0; e < values.size(); ++e) {
+    w.value[0] = static_cast<float>(e + 1);  // the weights "trained" in epoch e + 1
+    if (es.on_epoch_end(s, logs_with(static_cast<std::int64_t>(e + 1), values[e])) ==
+        Verdict::kStop)
+      break;
+  }
+  EXPECT_EQ(es.stopped_epoch(), 3);
+  EXPECT_EQ(w.value[0], 2.f);  // epoch 2 was the best
+}
+
+TEST(ReduceOnPlateau, FollowsKerasWithCooldownAndFloor) {
+  ReduceOnPlateau plateau(
+      {.monitor = "val_loss", .factor = 0.5, .patience = 2, .min_lr = 0.2, .cooldown = 1});
+  TrainState s;
+  s.learning_rate = 1.f;
+  const std::vector<double> values = {1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0};
+  std::vector<float> rates;
+  for (std::size_t e = 0; e < values.size(); ++e) {
+    plateau.on_epoch_end(s, logs_with(static_cast<std::int64_t>(e + 1), values[e]));
+    rates.push_back(s.learning_rate);
+  }
+  // epoch 1 sets best; 2, 3 stall → ×0.5 at 3; 4 cooldown; 5, 6 stall → 0.25 at 6; 7 cooldown;
+  // 8 stalls (wait 1): the floor 0.2 is reached only later.
+  EXPECT_EQ(rates, (std::vector<float>{1.f, 1.f, 0.5f, 0.5f, 0.5f, 0.25f, 0.25f, 0.25f}));
+  TrainState t;
+  t.learning_rate = 0.25f;
+  ReduceOnPlateau floor_test({.monitor = "loss", .factor = 0.5, .patience = 0, .min_lr = 0.2});
+  floor_test.on_epoch_end(t, logs_with(1, 1.0));  // the first value is always an improvement
+  EXPECT_FLOAT_EQ(t.learning_rate, 0.25f);
+  floor_test.on_epoch_end(t, logs_with(2, 1.0));
+  EXPECT_FLOAT_EQ(t.learning_rate, 0.2f);  // max(0.125, 0.2)
+}
+
+TEST(EpochLogs, MetricsByNameWithClearErrors) {
+  EpochLogs logs;
+  logs.loss = 0.3;
+  logs.accuracy = 0.9;
+  EXPECT_DOUBLE_EQ(logs.metric("accuracy"), 0.9);
+  EXPECT_THROW(logs.metric("val_loss"), Error);  // no validation data
+  EXPECT_THROW(logs.metric("f1"), Error);
+}
+
+}  // namespace
+}  // namespace kiln::nn
