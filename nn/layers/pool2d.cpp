@@ -3,12 +3,21 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "nn/parallel.hpp"
 
 namespace kiln::nn {
 namespace {
 constexpr std::int64_t kPlaneChunk = 16;  // (sample, channel) planes per task
+
+// The input range [first, last) that output position `o` pools over, clipped to the image (so
+// padding never takes part: it cannot win a max and does not count in an average).
+std::pair<std::int64_t, std::int64_t> clipped(std::int64_t o, std::int64_t stride, std::int64_t pad,
+                                              std::int64_t window, std::int64_t size) {
+  const std::int64_t start = o * stride - pad;
+  return {std::max<std::int64_t>(start, 0), std::min(start + window, size)};
+}
 }  // namespace
 
 // max_pool2d / avg_pool2d
@@ -41,15 +50,11 @@ void Pool2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
       const float* in = x.data() + p * plane_in;
       float* out = y.data() + p * oh * ow;
       for (std::int64_t oy = 0; oy < oh; ++oy) {
-        const std::int64_t y0 =
-            std::max<std::int64_t>(oy * options_.strides.h - rows_.pad_before, 0);
-        const std::int64_t y1 =
-            std::min(oy * options_.strides.h - rows_.pad_before + options_.pool.h, in_.h);
+        const auto [y0, y1] =
+            clipped(oy, options_.strides.h, rows_.pad_before, options_.pool.h, in_.h);
         for (std::int64_t ox = 0; ox < ow; ++ox) {
-          const std::int64_t x0 =
-              std::max<std::int64_t>(ox * options_.strides.w - cols_.pad_before, 0);
-          const std::int64_t x1 =
-              std::min(ox * options_.strides.w - cols_.pad_before + options_.pool.w, in_.w);
+          const auto [x0, x1] =
+              clipped(ox, options_.strides.w, cols_.pad_before, options_.pool.w, in_.w);
           const std::int64_t o = oy * ow + ox;
           if (kind_ == PoolKind::kMax) {
             float best = -std::numeric_limits<float>::infinity();
@@ -92,15 +97,11 @@ void Pool2D::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Te
         continue;
       }
       for (std::int64_t oy = 0; oy < oh; ++oy) {
-        const std::int64_t y0 =
-            std::max<std::int64_t>(oy * options_.strides.h - rows_.pad_before, 0);
-        const std::int64_t y1 =
-            std::min(oy * options_.strides.h - rows_.pad_before + options_.pool.h, in_.h);
+        const auto [y0, y1] =
+            clipped(oy, options_.strides.h, rows_.pad_before, options_.pool.h, in_.h);
         for (std::int64_t ox = 0; ox < ow; ++ox) {
-          const std::int64_t x0 =
-              std::max<std::int64_t>(ox * options_.strides.w - cols_.pad_before, 0);
-          const std::int64_t x1 =
-              std::min(ox * options_.strides.w - cols_.pad_before + options_.pool.w, in_.w);
+          const auto [x0, x1] =
+              clipped(ox, options_.strides.w, cols_.pad_before, options_.pool.w, in_.w);
           const float share = dout[oy * ow + ox] / static_cast<float>((y1 - y0) * (x1 - x0));
           for (std::int64_t yy = y0; yy < y1; ++yy) {
             for (std::int64_t xx = x0; xx < x1; ++xx) din[yy * in_.w + xx] += share;
