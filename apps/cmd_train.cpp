@@ -95,6 +95,13 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--monitor", request->monitor,
                   "Metric watched by --early-stopping and --reduce-lr (default: val_loss with "
                   "--validation, else loss)");
+  cmd->add_option("--checkpoint", request->checkpoint_path,
+                  "Save the whole training state here after every epoch (atomically)");
+  cmd->add_option(
+         "--resume", request->resume_path,
+         "Continue from a --checkpoint file up to --epochs: same weights, optimizer state, data "
+         "order and augmentation as if never interrupted")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--log-csv", request->csv_log,
                   "Write one CSV row per epoch (loss, accuracy, val_*, rate, seconds)");
   cmd->add_option("--limit", request->limit, "Train on the first N samples only (0: all)")

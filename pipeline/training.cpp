@@ -1,7 +1,9 @@
 #include "pipeline/training.hpp"
 
 #include <memory>
+#include <optional>
 
+#include "io/checkpoint.hpp"
 #include "io/csv_log.hpp"
 #include "io/dataset_reader.hpp"
 #include "io/model_file.hpp"
@@ -94,15 +96,43 @@ TrainResult train_model(const TrainRequest& request, const TrainObserver& observ
   }
 
   const auto classes = static_cast<std::int64_t>(train_data->class_names().size());
-  nn::Sequential model = nn::Sequential::from_config(nn::builtin_model(
-      request.model, train_loader.sample_shape(), classes, request.model_options));
-  model.initialize(request.seed);
+  const Json model_config =
+      nn::builtin_model(request.model, train_loader.sample_shape(), classes, request.model_options);
+  // The stages' eval() forms are what evaluate/predict run; the train list is kept for the record.
+  const Json preprocessing = {
+      {"normalization", normalization.to_json()},
+      {"eval_stages", train_stages_config},
+      {"train_stages", train_stages_config},
+      {"input", {train_data->channels(), train_data->height(), train_data->width()}}};
+
+  // A fresh start, or everything from a checkpoint: weights, optimizer state, epoch, step, seed.
+  std::optional<io::ModelBundle> resumed;
+  if (!request.resume_path.empty()) {
+    resumed = io::load_model(request.resume_path);
+    if (resumed->model.config() != nn::Sequential::from_config(model_config).config()) {
+      throw Error("--resume " + request.resume_path +
+                  ": the checkpoint holds another model or input size; "
+                  "resume with the same --model, --width and data");
+    }
+    if (resumed->train_state.epoch >= request.epochs) {
+      throw Error("--resume " + request.resume_path + ": already trained for " +
+                  std::to_string(resumed->train_state.epoch) + " epochs; raise --epochs");
+    }
+  }
+  nn::Sequential model =
+      resumed ? std::move(resumed->model) : nn::Sequential::from_config(model_config);
+  if (!resumed) model.initialize(request.seed);
   if (observer.on_start) observer.on_start(model.summary());
 
-  const std::unique_ptr<nn::Optimizer> optimizer = nn::make_optimizer(request.optimizer);
+  const std::unique_ptr<nn::Optimizer> optimizer =
+      nn::make_optimizer(resumed ? resumed->optimizer_config : request.optimizer);
   nn::TrainState state;
   state.seed = request.seed;
   state.learning_rate = request.learning_rate;
+  if (resumed) {
+    optimizer->load(resumed->optimizer_state);
+    state = resumed->train_state;
+  }
 
   TrainResult result;
   EpochReporter reporter(observer, request.epochs, result);
@@ -125,6 +155,12 @@ TrainResult train_model(const TrainRequest& request, const TrainObserver& observ
     callbacks.push_back(csv.get());
   }
   callbacks.push_back(&reporter);
+  std::unique_ptr<io::Checkpoint> checkpoint;
+  if (!request.checkpoint_path.empty()) {
+    checkpoint = std::make_unique<io::Checkpoint>(request.checkpoint_path, model, *optimizer,
+                                                  preprocessing, train_data->class_names());
+    callbacks.push_back(checkpoint.get());
+  }
   std::unique_ptr<nn::EarlyStopping> early;  // last: the epoch is logged and reported before a stop
   if (request.early_stopping_patience >= 0) {
     nn::EarlyStoppingOptions o;
@@ -137,12 +173,6 @@ TrainResult train_model(const TrainRequest& request, const TrainObserver& observ
   nn::Trainer::fit(model, *optimizer, train_loader, state, request.epochs, callbacks,
                    nn::SoftmaxCrossEntropy{}, validation_loader.get());
 
-  // The stages' eval() forms are what evaluate/predict run; the train list is kept for the record.
-  const Json preprocessing = {
-      {"normalization", normalization.to_json()},
-      {"eval_stages", train_stages_config},
-      {"train_stages", train_stages_config},
-      {"input", {train_data->channels(), train_data->height(), train_data->width()}}};
   io::save_model(request.output_path, model, *optimizer, state, preprocessing,
                  train_data->class_names());
   return result;

@@ -33,8 +33,10 @@ struct TrainRequest {
       -1;  // >= 0: stop after this many epochs without improvement
   bool restore_best_weights = false;
   std::int64_t reduce_lr_patience =
-      -1;               // >= 0: rate x 0.1 after this many epochs without improvement
-  std::string csv_log;  // "": no CSV log
+      -1;                       // >= 0: rate x 0.1 after this many epochs without improvement
+  std::string csv_log;          // "": no CSV log
+  std::string checkpoint_path;  // "": none; else the whole training state, saved after every epoch
+  std::string resume_path;  // "": fresh start; else continue from this checkpoint up to `epochs`
 };
 
 struct EpochReport {

@@ -1,0 +1,36 @@
+// Checkpoint: saves the whole training state — weights, batch-norm statistics, optimizer state,
+// TrainState (seed, epoch, step, rate) and preprocessing — to a model file after every epoch,
+// atomically (a kill mid-save leaves the previous checkpoint). Everything else a resume needs is
+// a pure function of (seed, epoch): data order, augmentation, dropout masks, scheduled rates.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "nn/json.hpp"
+#include "nn/model.hpp"
+#include "nn/optimizer.hpp"
+#include "nn/trainer.hpp"
+
+namespace kiln::io {
+
+class Checkpoint final : public nn::Callback {
+ public:
+  Checkpoint(std::string path, nn::Sequential& model, const nn::Optimizer& optimizer,
+             Json preprocessing, std::vector<std::string> class_names)
+      : path_(std::move(path)),
+        model_(model),
+        optimizer_(optimizer),
+        preprocessing_(std::move(preprocessing)),
+        class_names_(std::move(class_names)) {}
+  nn::Verdict on_epoch_end(nn::TrainState& state, const nn::EpochLogs& logs) override;
+
+ private:
+  std::string path_;
+  nn::Sequential& model_;
+  const nn::Optimizer& optimizer_;
+  Json preprocessing_;
+  std::vector<std::string> class_names_;
+};
+
+}  // namespace kiln::io
