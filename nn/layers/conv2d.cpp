@@ -24,7 +24,7 @@ Conv2D::Conv2D(Conv2DOptions options) : options_(std::move(options)) {
   if (o.filters <= 0) throw Error("conv2d: filters must be > 0, got " + std::to_string(o.filters));
   if (o.kernel.h <= 0 || o.kernel.w <= 0) throw Error("conv2d: kernel_size must be > 0");
   if (o.strides.h <= 0 || o.strides.w <= 0) throw Error("conv2d: strides must be > 0");
-  check_initializer_name(o.init.type, "conv2d");
+  check_initializer_name(o.weights.init.type, "conv2d");
 }
 
 Shape Conv2D::build(const Shape& input) {
@@ -37,17 +37,18 @@ Shape Conv2D::build(const Shape& input) {
                 input.str() + " with padding \"valid\"; use padding \"same\" or a smaller kernel");
   }
   const Shape w{options_.filters, in_.c, options_.kernel.h, options_.kernel.w};
-  weight_ = {"weight", Tensor(w), Tensor(w), options_.kernel_regularizer};
-  if (options_.use_bias)
+  weight_ = {"weight", Tensor(w), Tensor(w), options_.weights.kernel_regularizer};
+  if (options_.weights.use_bias)
     bias_ = {"bias", Tensor({options_.filters, 1, 1, 1}), Tensor({options_.filters, 1, 1, 1}),
-             options_.bias_regularizer};
+             options_.weights.bias_regularizer};
   return {1, options_.filters, rows_.out, cols_.out};
 }
 
 void Conv2D::initialize(Rng& rng) {
   const std::int64_t area = options_.kernel.h * options_.kernel.w;
-  fill_initializer(options_.init, weight_.value.span(), in_.c * area, options_.filters * area, rng);
-  if (options_.use_bias) bias_.value.fill(options_.bias_init);
+  fill_initializer(options_.weights.init, weight_.value.span(), in_.c * area,
+                   options_.filters * area, rng);
+  if (options_.weights.use_bias) bias_.value.fill(options_.weights.bias_init);
 }
 
 // For kernel column j, the output columns whose input column ox·sw − pl + j lies in the image:
@@ -130,7 +131,7 @@ void Conv2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
       im2col(x.data() + s * in_.per_sample(), col.data());
       MatrixMap ys(y.data() + s * f * spatial, f, spatial);  // (F, OH·OW)
       ys.noalias() = w * ConstMatrixMap(col.data(), k, spatial);
-      if (options_.use_bias)
+      if (options_.weights.use_bias)
         ys.colwise() += Eigen::Map<const Eigen::VectorXf>(bias_.value.data(), f);
     }
   });
@@ -171,7 +172,7 @@ void Conv2D::backward_into(const Tensor& x, const Tensor& dy, Tensor* dx) {
         dcols.noalias() = w.transpose() * dys;  // dcol (K, OH·OW) = Wᵀ · dy
         col2im_add(dcol.data(), dx->data() + s * in_.per_sample());
       }
-      if (options_.use_bias) {
+      if (options_.weights.use_bias) {
         // A plain loop, not Eigen's .sum(): Eigen's vectorized reductions start at the first
         // aligned address, so their rounding would depend on where malloc put the buffer.
         for (std::int64_t o = 0; o < f; ++o) {
@@ -189,7 +190,7 @@ void Conv2D::backward_into(const Tensor& x, const Tensor& dy, Tensor* dx) {
       for (std::int64_t e = e0; e < e1; ++e) weight_.grad[e] += part[e];
     }
   });
-  if (options_.use_bias) {
+  if (options_.weights.use_bias) {
     for (std::int64_t c = 0; c < chunks; ++c) {
       for (std::int64_t o = 0; o < f; ++o)
         bias_.grad[o] += partial_b[static_cast<std::size_t>(c * f + o)];
@@ -198,20 +199,17 @@ void Conv2D::backward_into(const Tensor& x, const Tensor& dy, Tensor* dx) {
 }
 
 std::vector<Parameter*> Conv2D::parameters() {
-  if (options_.use_bias) return {&weight_, &bias_};
+  if (options_.weights.use_bias) return {&weight_, &bias_};
   return {&weight_};
 }
 
 Json Conv2D::config() const {
-  return {{"filters", options_.filters},
-          {"kernel_size", options_.kernel.to_json()},
-          {"strides", options_.strides.to_json()},
-          {"padding", padding_name(options_.padding)},
-          {"init", options_.init.to_json()},
-          {"bias_init", options_.bias_init},
-          {"kernel_regularizer", options_.kernel_regularizer.to_json()},
-          {"bias_regularizer", options_.bias_regularizer.to_json()},
-          {"use_bias", options_.use_bias}};
+  Json config = {{"filters", options_.filters},
+                 {"kernel_size", options_.kernel.to_json()},
+                 {"strides", options_.strides.to_json()},
+                 {"padding", padding_name(options_.padding)}};
+  options_.weights.add_to(config);
+  return config;
 }
 
 }  // namespace kiln::nn

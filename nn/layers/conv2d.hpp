@@ -9,8 +9,8 @@
 // the partial sums are added in chunk order, so the result does not depend on the thread count.
 #pragma once
 
-#include "nn/init.hpp"
 #include "nn/layer.hpp"
+#include "nn/layers/weights.hpp"
 #include "nn/layers/window.hpp"
 
 namespace kiln::nn {
@@ -20,11 +20,7 @@ struct Conv2DOptions {
   Size2 kernel{3, 3};
   Size2 strides{1, 1};
   Padding padding = Padding::kValid;
-  Initializer init{"he_normal"};
-  bool use_bias = true;
-  float bias_init = 0.f;  // a small positive constant (e.g. 0.1) keeps ReLUs alive at the start
-  Regularization kernel_regularizer{};  // l1, l2, max_norm (nn/regularizer.hpp)
-  Regularization bias_regularizer{};
+  WeightOptions weights;  // init, use_bias, bias_init, regularizers (nn/layers/weights.hpp)
 };
 
 class Conv2D final : public Layer {

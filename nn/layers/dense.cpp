@@ -25,25 +25,25 @@ Dense::Dense(DenseOptions options) : options_(std::move(options)) {
   if (options_.units <= 0) {
     throw Error("dense: units must be > 0, got " + std::to_string(options_.units));
   }
-  check_initializer_name(options_.init.type, "dense");
+  check_initializer_name(options_.weights.init.type, "dense");
 }
 
 Shape Dense::build(const Shape& input) {
   in_features_ = input.per_sample();
   if (in_features_ <= 0) throw Error("dense: input shape " + input.str() + " has no features");
   const Shape w{options_.units, in_features_, 1, 1};
-  weight_ = {"weight", Tensor(w), Tensor(w), options_.kernel_regularizer};
-  if (options_.use_bias) {
+  weight_ = {"weight", Tensor(w), Tensor(w), options_.weights.kernel_regularizer};
+  if (options_.weights.use_bias) {
     bias_ = {"bias", Tensor({options_.units, 1, 1, 1}), Tensor({options_.units, 1, 1, 1}),
-             options_.bias_regularizer};
+             options_.weights.bias_regularizer};
   }
   return {1, options_.units, 1, 1};
 }
 
 void Dense::initialize(Rng& rng) {
   // fan_in = K inputs per unit, fan_out = units.
-  fill_initializer(options_.init, weight_.value.span(), in_features_, options_.units, rng);
-  if (options_.use_bias) bias_.value.fill(options_.bias_init);
+  fill_initializer(options_.weights.init, weight_.value.span(), in_features_, options_.units, rng);
+  if (options_.weights.use_bias) bias_.value.fill(options_.weights.bias_init);
 }
 
 void Dense::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
@@ -54,7 +54,7 @@ void Dense::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
     const ConstMatrixMap xs(x.data() + r0 * in_features_, r1 - r0, in_features_);  // (rows, K)
     MatrixMap ys(y.data() + r0 * options_.units, r1 - r0, options_.units);         // (rows, units)
     ys.noalias() = xs * w.transpose();
-    if (options_.use_bias) {
+    if (options_.weights.use_bias) {
       const Eigen::Map<const Eigen::RowVectorXf> b(bias_.value.data(), options_.units);
       ys.rowwise() += b;
     }
@@ -84,7 +84,7 @@ void Dense::backward_parameters(const Tensor& x, const Tensor& /*y*/, const Tens
   parallel_chunks(options_.units, kFeatureChunk, [&](std::int64_t o0, std::int64_t o1) {
     MatrixMap dw(weight_.grad.data() + o0 * in_features_, o1 - o0, in_features_);
     dw.noalias() += dys.middleCols(o0, o1 - o0).transpose() * xs;
-    if (options_.use_bias) {
+    if (options_.weights.use_bias) {
       for (std::int64_t o = o0; o < o1; ++o) {
         float sum = 0.f;
         for (std::int64_t r = 0; r < n; ++r) sum += dys(r, o);
@@ -95,17 +95,14 @@ void Dense::backward_parameters(const Tensor& x, const Tensor& /*y*/, const Tens
 }
 
 std::vector<Parameter*> Dense::parameters() {
-  if (options_.use_bias) return {&weight_, &bias_};
+  if (options_.weights.use_bias) return {&weight_, &bias_};
   return {&weight_};
 }
 
 Json Dense::config() const {
-  return {{"units", options_.units},
-          {"init", options_.init.to_json()},
-          {"bias_init", options_.bias_init},
-          {"kernel_regularizer", options_.kernel_regularizer.to_json()},
-          {"bias_regularizer", options_.bias_regularizer.to_json()},
-          {"use_bias", options_.use_bias}};
+  Json config = {{"units", options_.units}};
+  options_.weights.add_to(config);
+  return config;
 }
 
 }  // namespace kiln::nn

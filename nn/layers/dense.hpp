@@ -7,18 +7,14 @@
 // count.
 #pragma once
 
-#include "nn/init.hpp"
 #include "nn/layer.hpp"
+#include "nn/layers/weights.hpp"
 
 namespace kiln::nn {
 
 struct DenseOptions {
   std::int64_t units = 0;
-  Initializer init{"he_normal"};
-  bool use_bias = true;
-  float bias_init = 0.f;  // a small positive constant (e.g. 0.1) keeps ReLUs alive at the start
-  Regularization kernel_regularizer{};  // l1, l2, max_norm (nn/regularizer.hpp)
-  Regularization bias_regularizer{};
+  WeightOptions weights;  // init, use_bias, bias_init, regularizers (nn/layers/weights.hpp)
 };
 
 class Dense final : public Layer {

@@ -13,6 +13,7 @@
 #include "nn/layers/dropout.hpp"
 #include "nn/layers/lrn.hpp"
 #include "nn/layers/pool2d.hpp"
+#include "nn/layers/weights.hpp"
 
 namespace kiln::nn {
 namespace {
@@ -48,14 +49,6 @@ class Options {
     return options_.contains(key) ? parse_size2(options_.at(key), type_, key) : fallback;
   }
   Padding padding() const { return parse_padding(get<std::string>("padding", "valid"), type_); }
-  Regularization regularization(const std::string& key) const {
-    return options_.contains(key) ? Regularization::from_json(options_.at(key), type_ + " " + key)
-                                  : Regularization{};
-  }
-  Initializer initializer(const Initializer& fallback) const {
-    return options_.contains("init") ? Initializer::from_json(options_.at("init"), type_)
-                                     : fallback;
-  }
 
  private:
   std::string type_;
@@ -72,6 +65,11 @@ std::unique_ptr<Layer> make_pool(PoolKind kind, const Json& o) {
   return std::make_unique<Pool2D>(kind, p);
 }
 
+std::set<std::string> with_weight_keys(std::set<std::string> keys) {
+  keys.insert(WeightOptions::keys().begin(), WeightOptions::keys().end());
+  return keys;
+}
+
 using Factory = std::function<std::unique_ptr<Layer>(const Json&)>;
 
 // The one list of layer types: one entry each.
@@ -79,33 +77,20 @@ const std::map<std::string, Factory>& factories() {
   static const std::map<std::string, Factory> table = {
       {"dense",
        [](const Json& o) {
-         const Options opt(
-             "dense", o,
-             {"units", "init", "bias_init", "use_bias", "kernel_regularizer", "bias_regularizer"});
-         DenseOptions d;
-         d.units = opt.get<std::int64_t>("units", 0);
-         d.init = opt.initializer(d.init);
-         d.bias_init = opt.get<float>("bias_init", 0.f);
-         d.use_bias = opt.get<bool>("use_bias", true);
-         d.kernel_regularizer = opt.regularization("kernel_regularizer");
-         d.bias_regularizer = opt.regularization("bias_regularizer");
-         return std::make_unique<Dense>(d);
+         const Options opt("dense", o, with_weight_keys({"units"}));
+         return std::make_unique<Dense>(
+             DenseOptions{opt.get<std::int64_t>("units", 0), WeightOptions::from_json(o, "dense")});
        }},
       {"conv2d",
        [](const Json& o) {
          const Options opt("conv2d", o,
-                           {"filters", "kernel_size", "strides", "padding", "init", "bias_init",
-                            "use_bias", "kernel_regularizer", "bias_regularizer"});
+                           with_weight_keys({"filters", "kernel_size", "strides", "padding"}));
          Conv2DOptions c;
          c.filters = opt.get<std::int64_t>("filters", 0);
          c.kernel = opt.size2("kernel_size", {3, 3});
          c.strides = opt.size2("strides", {1, 1});
          c.padding = opt.padding();
-         c.init = opt.initializer(c.init);
-         c.bias_init = opt.get<float>("bias_init", 0.f);
-         c.use_bias = opt.get<bool>("use_bias", true);
-         c.kernel_regularizer = opt.regularization("kernel_regularizer");
-         c.bias_regularizer = opt.regularization("bias_regularizer");
+         c.weights = WeightOptions::from_json(o, "conv2d");
          return std::make_unique<Conv2D>(c);
        }},
       {"max_pool2d", [](const Json& o) { return make_pool(PoolKind::kMax, o); }},

@@ -63,9 +63,10 @@ TEST(Dense, ResultsDoNotDependOnTheThreadCount) {
 }
 
 TEST(Dense, RejectsBadOptions) {
-  EXPECT_THROW(Dense({.units = 0, .init = "he_normal", .use_bias = true}), Error);
-  EXPECT_THROW(Dense({.units = 3, .init = "uniformish", .use_bias = true, .bias_init = 0.f}),
-               Error);
+  EXPECT_THROW(Dense({.units = 0, .weights = {.init = "he_normal", .use_bias = true}}), Error);
+  EXPECT_THROW(
+      Dense({.units = 3, .weights = {.init = "uniformish", .use_bias = true, .bias_init = 0.f}}),
+      Error);
 }
 
 TEST(Registry, BuildsLayersAndRejectsTypos) {
@@ -78,6 +79,23 @@ TEST(Registry, BuildsLayersAndRejectsTypos) {
     EXPECT_NE(std::string(e.what()).find("unknown option 'unit'"), std::string::npos);
   }
   EXPECT_THROW(make_layer("conv9d", Json::object()), Error);
+  // The weight options shared by dense and conv2d (nn/layers/weights.hpp) are checked by type.
+  for (const char* type : {"dense", "conv2d"}) {
+    const Json base = std::string(type) == "dense" ? Json{{"units", 2}} : Json{{"filters", 2}};
+    for (const Json& bad :
+         {Json{{"use_bias", "yes"}}, Json{{"bias_init", "small"}}, Json{{"init", "xavier_glorot"}},
+          Json{{"kernel_regularizer", {{"l2", -1}}}}}) {
+      Json options = base;
+      options.update(bad);
+      EXPECT_THROW(make_layer(type, options), Error) << type << " " << bad.dump();
+    }
+    Json good = base;
+    good.update({{"use_bias", false}, {"init", {{"type", "constant"}, {"value", 0.5}}}});
+    auto layer = make_layer(type, good);
+    layer->build({1, 1, 4, 4});
+    EXPECT_EQ(layer->parameters().size(), 1u) << "use_bias false: the weight only";
+    EXPECT_EQ(make_layer(type, good)->config().at("use_bias"), false);
+  }
 }
 
 }  // namespace

@@ -74,9 +74,7 @@ TEST(Initializers, ConvUsesKerasFans) {
                .kernel = {3, 3},
                .strides = {1, 1},
                .padding = Padding::kValid,
-               .init = "glorot_uniform",
-               .use_bias = true,
-               .bias_init = 0.1f});
+               .weights = {.init = "glorot_uniform", .use_bias = true, .bias_init = 0.1f}});
   conv.build({1, 8, 10, 10});
   Rng rng({1, 0, 0, kSlotInit});
   conv.initialize(rng);

@@ -63,7 +63,7 @@ TEST_P(ConvReference, MatchesTheDirectDefinition) {
                .kernel = k.kernel,
                .strides = k.stride,
                .padding = k.padding,
-               .init = "glorot_uniform"});
+               .weights = {.init = "glorot_uniform"}});
   const Shape out = conv.build(k.input.with_n(1));
   ASSERT_EQ(out, (Shape{1, k.filters, k.oh, k.ow}));
   Rng rng({3, 0, 0, kSlotInit});
@@ -98,8 +98,7 @@ TEST(Conv2D, GradientsMatchFiniteDifferences) {
                .kernel = {3, 2},
                .strides = {2, 1},
                .padding = Padding::kSame,
-               .init = "he_normal",
-               .use_bias = true});
+               .weights = {.init = "he_normal", .use_bias = true}});
   expect_gradients_match(conv, {5, 2, 5, 4});  // 5 samples: two chunks of the weight-gradient sum
 }
 
@@ -110,8 +109,7 @@ TEST(Conv2D, ResultsDoNotDependOnTheThreadCount) {
                  .kernel = {3, 3},
                  .strides = {1, 1},
                  .padding = Padding::kSame,
-                 .init = "he_normal",
-                 .use_bias = true});
+                 .weights = {.init = "he_normal", .use_bias = true}});
     conv.build({1, 3, 9, 9});
     Rng rng({1, 0, 0, kSlotInit});
     conv.initialize(rng);
@@ -134,8 +132,7 @@ TEST(Conv2D, RejectsAKernelThatDoesNotFit) {
                .kernel = {5, 5},
                .strides = {1, 1},
                .padding = Padding::kValid,
-               .init = "he_normal",
-               .use_bias = true});
+               .weights = {.init = "he_normal", .use_bias = true}});
   EXPECT_THROW(conv.build({1, 1, 4, 4}), Error);
 }
 
