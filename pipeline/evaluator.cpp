@@ -1,43 +1,264 @@
 #include "pipeline/evaluator.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "io/dataset_reader.hpp"
+#include "io/image_index.hpp"
 #include "io/model_file.hpp"
 #include "nn/error.hpp"
+#include "nn/loss.hpp"
+#include "pipeline/dataset_builder.hpp"
 #include "pipeline/loader.hpp"
 #include "pipeline/normalize.hpp"
 #include "pipeline/transforms/registry.hpp"
 
 namespace kiln::pipeline {
 
-EvalReport evaluate_model(const EvalRequest& request) {
-  io::ModelBundle bundle = io::load_model(request.model_path);
-  auto data = std::make_shared<const io::DatasetReader>(request.data_path);
+namespace fs = std::filesystem;
 
-  const Json& preprocessing = bundle.preprocessing;
-  if (!preprocessing.contains("normalization")) {
-    throw Error(request.model_path +
-                ": the model file has no normalization; re-train it with kiln train");
+namespace {
+
+// A folder of class folders, stored for the evaluation at the model's input size in a temporary
+// kiln dataset that is removed afterwards. Labels follow the model's class names, not the
+// folder's own sorted order, so a folder holding only some of the classes still lines up.
+class FolderDataset {
+ public:
+  FolderDataset(const std::string& folder, const io::ModelBundle& bundle,
+                const std::vector<std::int64_t>& stored) {
+    io::ImageIndex index = io::index_class_folders(folder);
+    std::vector<std::int32_t> to_model(index.class_names.size());
+    for (std::size_t c = 0; c < index.class_names.size(); ++c) {
+      const auto& names = bundle.class_names;
+      const auto it = std::find(names.begin(), names.end(), index.class_names[c]);
+      if (it == names.end()) {
+        std::string known;
+        for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+        throw Error(folder + ": class folder '" + index.class_names[c] +
+                    "' is not one of the model's classes (" + known + ")");
+      }
+      to_model[c] = static_cast<std::int32_t>(it - names.begin());
+    }
+    for (std::int32_t& label : index.labels) label = to_model[static_cast<std::size_t>(label)];
+    index.class_names = bundle.class_names;
+
+    path_ = (fs::temp_directory_path() / ("kiln-evaluate-" + std::to_string(::getpid()) + ".h5"))
+                .string();
+    BuildOptions options;
+    options.output_path = path_;
+    options.channels = static_cast<int>(stored[0]);
+    options.height = stored[1];
+    options.width = stored[2];
+    options.source = folder;
+    const BuildSummary summary = build_dataset(index, options);
+    // The rows of the file are the index's images minus the skipped ones, in order.
+    std::size_t skipped = 0;
+    for (const std::string& path : index.paths) {
+      if (skipped < summary.skipped.size() && summary.skipped[skipped].path == path) {
+        ++skipped;
+        continue;
+      }
+      sources_.push_back(path);
+    }
+    skipped_ = summary.skipped;
   }
-  const Normalization normalization = Normalization::from_json(preprocessing.at("normalization"));
-  normalization.check_compatible(data->channels(), data->channel_order(), request.data_path);
+  ~FolderDataset() {
+    std::error_code ignored;
+    fs::remove(path_, ignored);
+  }
+  FolderDataset(const FolderDataset&) = delete;
+  FolderDataset& operator=(const FolderDataset&) = delete;
 
-  const auto outputs = bundle.model.output_shape().per_sample();
-  if (static_cast<std::int64_t>(data->class_names().size()) > outputs) {
-    throw Error(request.data_path + ": has " + std::to_string(data->class_names().size()) +
+  const std::string& path() const { return path_; }
+  const std::vector<std::string>& sources() const { return sources_; }
+  const std::vector<io::SkippedInput>& skipped() const { return skipped_; }
+
+ private:
+  std::string path_;
+  std::vector<std::string> sources_;
+  std::vector<io::SkippedInput> skipped_;
+};
+
+// The model and what it needs of the data, checked once for both passes.
+struct Setup {
+  io::ModelBundle bundle;
+  Normalization normalization;
+  std::shared_ptr<const io::DatasetReader> data;
+  std::vector<std::string> sources;  // per dataset row, when known
+  cv::Size crop;                     // the model's input (W, H)
+};
+
+void check_fits(const Setup& s, const std::string& model_path, const std::string& data_path) {
+  s.normalization.check_compatible(s.data->channels(), s.data->channel_order(), data_path);
+  const auto outputs = s.bundle.model.output_shape().per_sample();
+  const auto& names = s.data->class_names();
+  if (static_cast<std::int64_t>(names.size()) > outputs) {
+    throw Error(data_path + ": has " + std::to_string(names.size()) +
                 " classes but the model predicts " + std::to_string(outputs) +
                 "; evaluate it with a model trained on the same classes");
   }
+  const auto& model_names = s.bundle.class_names;
+  for (std::size_t c = 0; c < names.size() && c < model_names.size(); ++c) {
+    if (names[c] != model_names[c]) {
+      throw Error(data_path + ": class " + std::to_string(c) + " is '" + names[c] + "' but in " +
+                  model_path + " it is '" + model_names[c] +
+                  "'; preprocess the data with the same class folders as the training data");
+    }
+  }
+}
 
+EvalPass run_pass(Setup& s, const EvalRequest& request, const std::optional<ViewOptions>& views) {
+  const Json& pre = s.bundle.preprocessing;
+  std::vector<std::unique_ptr<Stage>> stages = make_stages(pre.value("eval_stages", Json::array()));
+  if (views) {
+    std::erase_if(stages, [](const std::unique_ptr<Stage>& st) { return st->changes_size(); });
+  }
   LoaderOptions options;
   options.batch_size = request.batch_size;
   options.mode = nn::Mode::kEval;
   options.shuffle = false;
   options.threads = request.threads;
-  Loader loader(data, normalization, make_stages(preprocessing.value("eval_stages", Json::array())),
-                options);
-  return {nn::Trainer::evaluate(bundle.model, loader), bundle.class_names};
+  options.views = views;
+  Loader loader(s.data, s.normalization, std::move(stages), options);
+  const nn::Shape want = s.bundle.model.input_shape();
+  const nn::Shape got = loader.sample_shape();
+  if (got.c != want.c || got.h != want.h || got.w != want.w) {
+    throw Error(request.data_path + ": the model's stages make " + got.str() +
+                " inputs but the model takes " + want.str());
+  }
+
+  const auto classes = s.bundle.model.output_shape().per_sample();
+  EvalPass pass{
+      views ? views->describe() : "single crop (the model's eval stages)",
+      views ? views->views_per_image() : 1,
+      nn::ClassificationMetrics(classes, static_cast<int>(std::min<std::int64_t>(5, classes))),
+      {},
+      0.0};
+  pass.predictions.reserve(static_cast<std::size_t>(s.data->size()));
+  const auto start = std::chrono::steady_clock::now();
+  loader.start_epoch(0);
+  nn::Batch batch;
+  nn::Tensor probabilities;
+  std::vector<float> mean(static_cast<std::size_t>(classes));
+  const std::int64_t k = pass.views_per_image;
+  while (loader.next(batch)) {
+    const nn::StepContext ctx{nn::Mode::kEval, 0, 0, batch.indices};
+    const nn::Tensor& logits = s.bundle.model.forward(batch.inputs, ctx);
+    nn::SoftmaxCrossEntropy::compute(logits, batch.labels, nullptr, &probabilities);
+    // Rows come in groups of k views of one image (graph.hpp keeps them together).
+    for (std::int64_t first = 0; first < batch.size(); first += k) {
+      std::fill(mean.begin(), mean.end(), 0.f);
+      for (std::int64_t v = 0; v < k; ++v) {
+        const float* row = probabilities.data() + (first + v) * classes;
+        for (std::int64_t c = 0; c < classes; ++c) mean[static_cast<std::size_t>(c)] += row[c];
+      }
+      for (float& p : mean) p /= static_cast<float>(k);
+      const std::int32_t label = batch.labels[static_cast<std::size_t>(first)];
+      const std::int32_t predicted = pass.metrics.add(mean, label);
+      const std::uint64_t index = batch.indices[static_cast<std::size_t>(first)];
+      pass.predictions.push_back({index,
+                                  index < s.sources.size() ? s.sources[index] : std::string(),
+                                  label, predicted, mean[static_cast<std::size_t>(predicted)]});
+    }
+  }
+  pass.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return pass;
+}
+
+}  // namespace
+
+ViewOptions default_views(const Json& preprocessing, cv::Size stored, cv::Size crop, int crops,
+                          const std::vector<int>& scales, int padding) {
+  ViewOptions o;
+  o.crops = crops;
+  o.crop = crop;
+  o.scales = scales;
+  int trained_padding = -1;
+  for (const Json& stage : preprocessing.value("eval_stages", Json::array())) {
+    const std::string name = stage.value("type", "");
+    const Json& options = stage;  // flat: {"type": ..., option: value, ...}
+    if (scales.empty() && name == "scale_crop") {
+      o.scales = {options.at("eval_scale").get<int>()};
+    } else if (scales.empty() && name == "random_resized_crop") {
+      o.scales = {static_cast<int>(std::lround(options.at("size").get<double>() /
+                                               options.at("crop_fraction").get<double>()))};
+    } else if (name == "pad_crop") {
+      trained_padding = options.at("padding").get<int>();
+      o.fill = options.value("fill", 0);
+    }
+  }
+  if (padding >= 0) {
+    o.padding = padding;
+  } else {
+    // Room for distinct corners at the smallest scale? Without it, pad.
+    const int short_side = o.scales.empty() ? std::min(stored.width, stored.height)
+                                            : *std::min_element(o.scales.begin(), o.scales.end());
+    const bool no_room = short_side <= std::min(crop.width, crop.height);
+    o.padding = !no_room || crops == 1
+                    ? 0
+                    : (trained_padding > 0 ? trained_padding
+                                           : std::max(1, std::min(crop.width, crop.height) / 8));
+  }
+  check_view_options(o);
+  return o;
+}
+
+EvalReport evaluate_model(const EvalRequest& request) {
+  if (request.crops != 1 && request.crops != 5 && request.crops != 10) {
+    throw Error("--crops must be 1, 5 or 10, got " + std::to_string(request.crops));
+  }
+  Setup s{io::load_model(request.model_path), {}, {}, {}, {}};
+  const Json& pre = s.bundle.preprocessing;
+  if (!pre.contains("normalization") || !pre.contains("input")) {
+    throw Error(request.model_path +
+                ": the model file has no preprocessing record; re-train it with kiln train");
+  }
+  s.normalization = Normalization::from_json(pre.at("normalization"));
+  const auto stored = pre.at("input").get<std::vector<std::int64_t>>();  // (C, H, W)
+  const nn::Shape input = s.bundle.model.input_shape();
+  s.crop = cv::Size(static_cast<int>(input.w), static_cast<int>(input.h));
+
+  std::unique_ptr<FolderDataset> folder;
+  std::string data_path = request.data_path;
+  if (fs::is_directory(request.data_path)) {
+    folder = std::make_unique<FolderDataset>(request.data_path, s.bundle, stored);
+    data_path = folder->path();
+    s.sources = folder->sources();
+  }
+  s.data = std::make_shared<const io::DatasetReader>(data_path);
+  check_fits(s, request.model_path, request.data_path);
+
+  EvalReport report{s.bundle.class_names, {}};
+  if (report.class_names.empty()) report.class_names = s.data->class_names();
+  if (request.crops == 1) {
+    report.passes.push_back(run_pass(s, request, std::nullopt));
+  } else {
+    const ViewOptions views = default_views(
+        pre, cv::Size(static_cast<int>(s.data->width()), static_cast<int>(s.data->height())),
+        s.crop, request.crops, request.scales, request.padding);
+    // A crop that does not fit stops here, naming the sizes, before any image is read.
+    plan_views(cv::Size(static_cast<int>(s.data->width()), static_cast<int>(s.data->height())),
+               views);
+    if (request.compare) report.passes.push_back(run_pass(s, request, std::nullopt));
+    report.passes.push_back(run_pass(s, request, views));
+  }
+
+  if (!request.report_dir.empty()) {
+    const EvalPass& pass = report.passes.back();
+    const fs::path dir(request.report_dir);
+    io::write_confusion_csv((dir / "confusion.csv").string(), pass.metrics, report.class_names);
+    io::write_confusion_png((dir / "confusion.png").string(), pass.metrics, report.class_names);
+    io::write_per_class_csv((dir / "per_class.csv").string(), pass.metrics, report.class_names);
+    io::write_predictions_csv((dir / "predictions.csv").string(), pass.predictions,
+                              report.class_names);
+  }
+  return report;
 }
 
 }  // namespace kiln::pipeline

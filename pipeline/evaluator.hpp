@@ -1,28 +1,63 @@
 // evaluate_model: `kiln evaluate` as a library call. The normalization and the eval stages come
 // from the model file, never from the dataset or the command line (DESIGN contract 2).
+//
+// Single crop runs the model's eval stages as they are. Multi-crop (5 or 10 crops,
+// pipeline/views.hpp) runs the eval stages that keep the size (the crops and resizes are replaced
+// by the views), cuts every image into its views, batches them, and averages the softmax
+// probabilities of each image's views before taking the arg max and the loss. Probabilities rather
+// than logits: that is what ResNet, AlexNet and Caffe's oversample average, and it keeps one
+// over-confident view from outvoting the others.
 #pragma once
 
 #include <cstdint>
+#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
 
-#include "nn/trainer.hpp"
+#include "io/eval_report.hpp"
+#include "nn/json.hpp"
+#include "nn/metrics.hpp"
+#include "pipeline/views.hpp"
 
 namespace kiln::pipeline {
 
 struct EvalRequest {
   std::string model_path;
-  std::string data_path;
-  std::int64_t batch_size = 256;
+  std::string data_path;          // a kiln HDF5 dataset, or a folder with a sub-folder per class
+  std::int64_t batch_size = 256;  // images per batch (a batch holds all their views)
   int threads = 0;
+  int crops = 1;              // 1: the model's eval stages; 5 or 10: multi-crop views
+  std::vector<int> scales{};  // short sides for the views; empty: default_views()
+  int padding = -1;           // pixels around each scaled image; -1: default_views()
+  bool compare = false;       // with crops > 1: also evaluate single-crop, in the same run
+  std::string report_dir{};   // "": no files; else the files of io/eval_report.hpp
+};
+
+struct EvalPass {
+  std::string views;  // "single crop (the model's eval stages)" or ViewOptions::describe()
+  int views_per_image = 1;
+  nn::ClassificationMetrics metrics;
+  std::vector<io::ImagePrediction> predictions;  // in dataset order
+  double seconds = 0.0;                          // wall time, reading to metrics
+  double images_per_second() const {
+    return seconds > 0 ? static_cast<double>(metrics.samples()) / seconds : 0.0;
+  }
 };
 
 struct EvalReport {
-  nn::EvalResult result;
   std::vector<std::string> class_names;
+  std::vector<EvalPass> passes;  // with compare: single crop first; the last is the one asked for
 };
 
-// Throws kiln::Error when the data does not fit the model (size, channels, classes).
+// The views used when the request leaves scales or padding open:
+//   scales:  the eval short side of the model's crop stage (scale_crop: eval_scale;
+//            random_resized_crop: size / crop_fraction), else none (the image as stored);
+//   padding: when the scaled image is no larger than the crop (small images: Fashion-MNIST,
+//            CIFAR), the padding of the model's pad_crop stage, else an eighth of the crop; else 0.
+ViewOptions default_views(const Json& preprocessing, cv::Size stored, cv::Size crop, int crops,
+                          const std::vector<int>& scales, int padding);
+
+// Throws kiln::Error when the data does not fit the model (size, channels, classes), naming both.
 EvalReport evaluate_model(const EvalRequest& request);
 
 }  // namespace kiln::pipeline

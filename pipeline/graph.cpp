@@ -40,6 +40,7 @@ struct EpochGraph::Impl {
   nn::Batch pending;
   std::uint64_t received = 0;
   bool failed = false;
+  std::int64_t rows_per_sample = 1;  // the views of one sample
 
   // Hand-off to the consumer.
   std::mutex mutex;
@@ -69,18 +70,21 @@ struct EpochGraph::Impl {
 void EpochGraph::Impl::start_batch() {
   const io::DatasetReader& r = *spec.reader;
   pending = {};
-  pending.inputs.resize(
-      {spec.batch_size, r.channels(), spec.sample_size.height, spec.sample_size.width});
-  pending.labels.reserve(static_cast<std::size_t>(spec.batch_size));
-  pending.indices.reserve(static_cast<std::size_t>(spec.batch_size));
+  const std::int64_t rows = spec.batch_size * rows_per_sample;
+  pending.inputs.resize({rows, r.channels(), spec.sample_size.height, spec.sample_size.width});
+  pending.labels.reserve(static_cast<std::size_t>(rows));
+  pending.indices.reserve(static_cast<std::size_t>(rows));
 }
 
 void EpochGraph::Impl::add_to_batch(const Sample& sample) {
-  const std::size_t row = pending.labels.size();
-  std::memcpy(pending.inputs.data() + row * sample.packed.size(), sample.packed.data(),
-              sample.packed.size() * sizeof(float));
-  pending.labels.push_back(sample.label);
-  pending.indices.push_back(sample.index);
+  const std::size_t first = pending.labels.size();
+  const std::size_t floats = sample.packed.size();  // all the sample's rows
+  std::memcpy(pending.inputs.data() + first * (floats / static_cast<std::size_t>(rows_per_sample)),
+              sample.packed.data(), floats * sizeof(float));
+  for (std::int64_t v = 0; v < rows_per_sample; ++v) {
+    pending.labels.push_back(sample.label);
+    pending.indices.push_back(sample.index);
+  }
 }
 
 void EpochGraph::Impl::build() {
@@ -129,24 +133,34 @@ void EpochGraph::Impl::build() {
           for (const auto& stage : *spec.stages) {
             stage->run(sample.image, spec.mode, {spec.seed, spec.epoch, sample.index, slot++});
           }
+          if (spec.views != nullptr) {
+            make_views(sample.image, *spec.views, sample.views);
+            sample.image.release();
+          }
         });
       });
 
   pack = std::make_unique<flow::function_node<SamplePtr, SamplePtr>>(
       g, flow::unlimited, [this](SamplePtr s) {
         return guarded(std::move(s), [this](Sample& sample) {
-          if (sample.image.size() != spec.sample_size) {
-            throw Error("the stages produced a " + std::to_string(sample.image.cols) + "x" +
-                        std::to_string(sample.image.rows) + " image where " +
-                        std::to_string(spec.sample_size.width) + "x" +
-                        std::to_string(spec.sample_size.height) +
-                        " was announced; batches need every sample at the same size");
+          if (sample.views.empty()) sample.views.push_back(std::move(sample.image));
+          const std::size_t per_view = static_cast<std::size_t>(spec.sample_size.area()) *
+                                       static_cast<std::size_t>(spec.normalization->mean.size());
+          sample.packed.resize(per_view * sample.views.size());
+          for (std::size_t v = 0; v < sample.views.size(); ++v) {
+            cv::Mat& view = sample.views[v];
+            if (view.size() != spec.sample_size) {
+              throw Error("the stages produced a " + std::to_string(view.cols) + "x" +
+                          std::to_string(view.rows) + " image where " +
+                          std::to_string(spec.sample_size.width) + "x" +
+                          std::to_string(spec.sample_size.height) +
+                          " was announced; batches need every sample at the same size");
+            }
+            if (!view.isContinuous()) view = view.clone();
+            pack_image(view, *spec.normalization,
+                       std::span<float>(sample.packed).subspan(v * per_view, per_view));
           }
-          if (!sample.image.isContinuous()) sample.image = sample.image.clone();
-          sample.packed.resize(sample.image.total() *
-                               static_cast<std::size_t>(sample.image.channels()));
-          pack_image(sample.image, *spec.normalization, sample.packed);
-          sample.image.release();
+          sample.views.clear();
         });
       });
 
@@ -169,7 +183,7 @@ void EpochGraph::Impl::build() {
         if (pending.labels.empty()) start_batch();
         add_to_batch(*s);
         const bool last = received == total;
-        if (static_cast<std::int64_t>(pending.labels.size()) == spec.batch_size ||
+        if (static_cast<std::int64_t>(pending.labels.size()) == spec.batch_size * rows_per_sample ||
             (last && !pending.labels.empty() && !spec.drop_last)) {
           const auto rows = static_cast<std::int64_t>(pending.labels.size());
           pending.inputs.resize(pending.inputs.shape().with_n(rows));
@@ -192,6 +206,10 @@ EpochGraph::EpochGraph(EpochSpec spec) : impl_(std::make_unique<Impl>(std::move(
   Impl& im = *impl_;
   if (im.spec.batch_size < 1) throw Error("batch size must be >= 1");
   im.spec.max_in_flight = std::max(im.spec.max_in_flight, im.spec.batch_size);
+  if (im.spec.views != nullptr) {
+    if (im.spec.mode != nn::Mode::kEval) throw Error("views are for evaluation only");
+    im.rows_per_sample = im.spec.views->views_per_image();
+  }
   im.arena.execute([&] {
     im.build();
     if (im.spec.order.empty()) {
@@ -219,9 +237,9 @@ BatchItem EpochGraph::next() {
         BatchItem item = std::move(im.ready.front());
         im.ready.pop_front();
         // The consumer owns these samples now: free their slots so the graph refills.
-        if (const std::int64_t rows = item.batch.size(); rows > 0) {
-          im.in_flight -= rows;
-          im.arena.execute([&] { im.limiter->decrementer().try_put(rows); });
+        if (const std::int64_t samples = item.batch.size() / im.rows_per_sample; samples > 0) {
+          im.in_flight -= samples;
+          im.arena.execute([&] { im.limiter->decrementer().try_put(samples); });
         }
         return item;
       }

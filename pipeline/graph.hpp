@@ -23,6 +23,7 @@
 #include "nn/layer.hpp"
 #include "pipeline/normalize.hpp"
 #include "pipeline/transform.hpp"
+#include "pipeline/views.hpp"
 
 namespace kiln::pipeline {
 
@@ -38,7 +39,11 @@ struct EpochSpec {
   std::int64_t max_in_flight = 1;  // >= batch_size
   bool drop_last = false;
   int threads = 0;       // 0: all cores
-  cv::Size sample_size;  // (W, H) after the stages: what every sample must be
+  cv::Size sample_size;  // (W, H) after the stages (and views): what every batch row must be
+  // Evaluation only: each sample becomes views->views_per_image() consecutive batch rows, all
+  // with the sample's label and index (the multi-crop expansion, pipeline/views.hpp). batch_size
+  // still counts samples.
+  const ViewOptions* views = nullptr;
 };
 
 // What the batcher hands to the consumer: a batch, the end of the epoch, or a failure.

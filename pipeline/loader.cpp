@@ -21,6 +21,10 @@ Loader::Loader(std::shared_ptr<const io::DatasetReader> reader, Normalization no
     throw Error("prefetch must be >= 1 batch, got " + std::to_string(options_.prefetch_batches));
   }
   if (options_.limit < 0) throw Error("limit must be >= 0, got " + std::to_string(options_.limit));
+  if (options_.views) {
+    if (options_.mode != nn::Mode::kEval) throw Error("views are for evaluation only");
+    check_view_options(*options_.views);
+  }
   normalization_.check_compatible(reader_->channels(), reader_->channel_order(), reader_->path());
 }
 
@@ -34,7 +38,7 @@ nn::Shape Loader::sample_shape() const {
 cv::Size Loader::sample_size() const {
   cv::Size size(static_cast<int>(reader_->width()), static_cast<int>(reader_->height()));
   for (const auto& stage : stages_) size = stage->output_size(size);
-  return size;
+  return options_.views ? options_.views->crop : size;
 }
 
 std::int64_t Loader::num_samples() const {
@@ -58,6 +62,7 @@ void Loader::start_epoch(std::uint64_t epoch) {
   spec.drop_last = options_.drop_last;
   spec.threads = options_.threads;
   spec.sample_size = sample_size();
+  spec.views = options_.views ? &*options_.views : nullptr;
   graph_ = std::make_unique<EpochGraph>(std::move(spec));
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "io/dataset_reader.hpp"
@@ -12,6 +13,7 @@
 #include "nn/layer.hpp"
 #include "pipeline/normalize.hpp"
 #include "pipeline/transform.hpp"
+#include "pipeline/views.hpp"
 
 namespace kiln::pipeline {
 
@@ -26,6 +28,8 @@ struct LoaderOptions {
   std::int64_t prefetch_batches = 4;  // samples in flight = prefetch_batches * batch_size
   int threads = 0;                    // 0: all cores
   std::int64_t limit = 0;             // > 0: use only the first `limit` samples
+  // Eval mode only: every sample becomes views->views_per_image() consecutive rows (multi-crop).
+  std::optional<ViewOptions> views;
 };
 
 class Loader final : public nn::BatchSource {
@@ -36,7 +40,8 @@ class Loader final : public nn::BatchSource {
          std::vector<std::unique_ptr<Stage>> stages, LoaderOptions options);
   ~Loader() override;
 
-  nn::Shape sample_shape() const override;  // the dataset's images after the stages' size changes
+  // The dataset's images after the stages' size changes, or the view size with views.
+  nn::Shape sample_shape() const override;
   std::int64_t num_samples() const override;
   void start_epoch(std::uint64_t epoch) override;
   bool next(nn::Batch& batch) override;

@@ -14,9 +14,10 @@ struct Sample {
   std::uint64_t position = 0;  // place in this epoch's order: 0, 1, 2, ...
   std::uint64_t index = 0;     // index in the dataset
   std::int32_t label = 0;
-  cv::Mat image;              // (H, W, C) uint8, RGB or L, until packed
-  std::vector<float> packed;  // (C, H, W) normalized float, filled by the pack stage
-  std::string error;          // non-empty: what went wrong with this sample
+  cv::Mat image;               // (H, W, C) uint8, RGB or L, until packed
+  std::vector<cv::Mat> views;  // evaluation with views: the views of `image`, replacing it
+  std::vector<float> packed;   // (C, H, W) normalized float per view, filled by the pack stage
+  std::string error;           // non-empty: what went wrong with this sample
 };
 
 }  // namespace kiln::pipeline

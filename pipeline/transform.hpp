@@ -46,6 +46,8 @@ class Stage {
   // The size of the images this stage outputs for inputs of `input` size (train and eval alike):
   // batches need one size, so the loader folds this over the stage list.
   virtual cv::Size output_size(cv::Size input) const { return input; }
+  // True for crops and resizes: multi-crop evaluation replaces these with its views.
+  virtual bool changes_size() const { return false; }
 };
 
 template <class T>
@@ -74,6 +76,7 @@ class TransformStage final : public Stage {
       return input;
     }
   }
+  bool changes_size() const override { return SizeChanging<T>; }
   const T& transform() const { return transform_; }
 
  private:

@@ -127,6 +127,24 @@ TEST(Cli, PreprocessTrainEvaluate) {
   const auto at = eval.output.find("accuracy ");
   ASSERT_NE(at, std::string::npos) << eval.output;
   EXPECT_GT(std::stod(eval.output.substr(at + 9)), 0.9) << eval.output;
+  // Multi-crop next to single-crop, with the report files.
+  const Invocation multi = kiln("evaluate " + d + "/model.h5 " + d +
+                                "/test.h5 --crops 10 --compare --per-class --report " + d + "/rep");
+  ASSERT_EQ(multi.exit_code, 0) << multi.output;
+  EXPECT_NE(multi.output.find("single crop"), std::string::npos) << multi.output;
+  EXPECT_NE(multi.output.find("10 crops 8x8, padding 1 (10 per image)"), std::string::npos)
+      << multi.output;
+  EXPECT_NE(multi.output.find("multi-crop minus single-crop accuracy"), std::string::npos);
+  EXPECT_NE(multi.output.find("precision"), std::string::npos);
+  for (const char* file : {"confusion.csv", "confusion.png", "per_class.csv", "predictions.csv"}) {
+    EXPECT_TRUE(std::filesystem::exists(d + "/rep/" + file)) << file;
+  }
+  const Invocation too_big =
+      kiln("evaluate " + d + "/model.h5 " + d + "/test.h5 --crops 5 --scales 4");
+  EXPECT_EQ(too_big.exit_code, 1);
+  EXPECT_EQ(lines(too_big.output), 1) << too_big.output;
+  EXPECT_NE(too_big.output.find("does not fit"), std::string::npos) << too_big.output;
+  EXPECT_EQ(kiln("evaluate " + d + "/model.h5 " + d + "/test.h5 --crops 3").exit_code, 2);
 }
 
 TEST(Cli, ImageFolderPreprocessInspectTrainEvaluate) {

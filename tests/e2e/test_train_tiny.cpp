@@ -56,13 +56,15 @@ TEST_F(TinyRun, TrainsAndEvaluatesFromTheModelFile) {
   EXPECT_LT(epochs.back().train.loss, epochs.front().train.loss);
   ASSERT_TRUE(result.validation.has_value());
 
-  const auto report =
-      pipeline::evaluate_model({dir_.file("model.h5"), dir_.file("test.h5"), 64, 0});
-  EXPECT_EQ(report.result.samples, 200);
-  EXPECT_GT(report.result.accuracy, 0.95);
+  const auto report = pipeline::evaluate_model({.model_path = dir_.file("model.h5"),
+                                                .data_path = dir_.file("test.h5"),
+                                                .batch_size = 64,
+                                                .threads = 0});
+  EXPECT_EQ(report.passes.back().metrics.samples(), 200);
+  EXPECT_GT(report.passes.back().metrics.accuracy(), 0.95);
   // Evaluate reproduces the validation of the last epoch: same data, same preprocessing.
-  EXPECT_NEAR(report.result.accuracy, result.validation->accuracy, 1e-12);
-  EXPECT_NEAR(report.result.loss, result.validation->loss, 1e-6);
+  EXPECT_NEAR(report.passes.back().metrics.accuracy(), result.validation->accuracy, 1e-12);
+  EXPECT_NEAR(report.passes.back().metrics.loss(), result.validation->loss, 1e-6);
   EXPECT_EQ(report.class_names, (std::vector<std::string>{"n", "e", "s", "w"}));
 }
 
@@ -160,8 +162,10 @@ TEST_F(TinyRun, SameSeedSameWeightsWithOneOrTwoThreads) {
 
 TEST_F(TinyRun, EvaluationUsesTheModelsNormalizationNotTheDatasets) {
   pipeline::train_model(request("model.h5"));
-  const auto before =
-      pipeline::evaluate_model({dir_.file("model.h5"), dir_.file("test.h5"), 64, 0});
+  const auto before = pipeline::evaluate_model({.model_path = dir_.file("model.h5"),
+                                                .data_path = dir_.file("test.h5"),
+                                                .batch_size = 64,
+                                                .threads = 0});
   // A dataset with the same images but other statistics (fitted on a different set) must give
   // the same result: the statistics come from the model file.
   const std::string d = dir_.path().string();
@@ -170,23 +174,37 @@ TEST_F(TinyRun, EvaluationUsesTheModelsNormalizationNotTheDatasets) {
   const auto stored_mean = model.preprocessing.at("normalization").at("mean").at(0).get<double>();
   const io::DatasetReader test(dir_.file("test.h5"));
   ASSERT_NE(stored_mean, test.statistics().mean[0]);  // the test set's own mean differs
-  const auto again = pipeline::evaluate_model({dir_.file("model.h5"), dir_.file("test.h5"), 17, 1});
-  EXPECT_EQ(before.result.accuracy, again.result.accuracy);
-  EXPECT_NEAR(before.result.loss, again.result.loss, 1e-6);
+  const auto again = pipeline::evaluate_model({.model_path = dir_.file("model.h5"),
+                                               .data_path = dir_.file("test.h5"),
+                                               .batch_size = 17,
+                                               .threads = 1});
+  EXPECT_EQ(before.passes.back().metrics.accuracy(), again.passes.back().metrics.accuracy());
+  EXPECT_NEAR(before.passes.back().metrics.loss(), again.passes.back().metrics.loss(), 1e-6);
 }
 
 TEST_F(TinyRun, MismatchedDataIsAClearError) {
   pipeline::train_model(request("model.h5"));
   testing::write_indexed_dataset(dir_.file("rgb.h5"), 10, 12, 10, 3, 4);
   try {
-    pipeline::evaluate_model({dir_.file("model.h5"), dir_.file("rgb.h5"), 8, 0});
+    pipeline::evaluate_model({.model_path = dir_.file("model.h5"),
+                              .data_path = dir_.file("rgb.h5"),
+                              .batch_size = 8,
+                              .threads = 0});
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("channel"), std::string::npos) << e.what();
   }
   testing::write_indexed_dataset(dir_.file("big.h5"), 10, 20, 20, 1, 4);
-  EXPECT_THROW(pipeline::evaluate_model({dir_.file("model.h5"), dir_.file("big.h5"), 8, 0}), Error);
-  EXPECT_THROW(pipeline::evaluate_model({dir_.file("test.h5"), dir_.file("test.h5"), 8, 0}), Error);
+  EXPECT_THROW(pipeline::evaluate_model({.model_path = dir_.file("model.h5"),
+                                         .data_path = dir_.file("big.h5"),
+                                         .batch_size = 8,
+                                         .threads = 0}),
+               Error);
+  EXPECT_THROW(pipeline::evaluate_model({.model_path = dir_.file("test.h5"),
+                                         .data_path = dir_.file("test.h5"),
+                                         .batch_size = 8,
+                                         .threads = 0}),
+               Error);
 }
 
 }  // namespace

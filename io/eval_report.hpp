@@ -1,0 +1,39 @@
+// The files `kiln evaluate` writes into its report folder, each atomically (io/atomic_file.hpp):
+//   confusion.csv    rows: true class, columns: predicted class, cells: image counts
+//   confusion.png    the same matrix as a picture, each row coloured by its fraction (recall)
+//   per_class.csv    class,precision,recall,support (an empty cell where a ratio is undefined)
+//   predictions.csv  one row per image: index,source,label,true_class,predicted,predicted_class,
+//                    probability,correct (source: the image path for folder input, else empty)
+// Class names are quoted when they hold a comma or a quote, as RFC 4180 says.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "nn/metrics.hpp"
+
+namespace kiln::io {
+
+struct ImagePrediction {
+  std::uint64_t index = 0;  // row in the dataset
+  std::string source;       // where the image came from, when known
+  std::int32_t label = 0;
+  std::int32_t predicted = 0;
+  float probability = 0.f;  // of the predicted class
+};
+
+// Throws kiln::Error naming the file when it cannot be written.
+void write_confusion_csv(const std::string& path, const nn::ClassificationMetrics& metrics,
+                         const std::vector<std::string>& class_names);
+void write_per_class_csv(const std::string& path, const nn::ClassificationMetrics& metrics,
+                         const std::vector<std::string>& class_names);
+void write_predictions_csv(const std::string& path, const std::vector<ImagePrediction>& rows,
+                           const std::vector<std::string>& class_names);
+void write_confusion_png(const std::string& path, const nn::ClassificationMetrics& metrics,
+                         const std::vector<std::string>& class_names);
+
+// "a,b" → "\"a,b\"", "say \"hi\"" → "\"say \"\"hi\"\"\""; other text unchanged.
+std::string csv_field(const std::string& text);
+
+}  // namespace kiln::io
