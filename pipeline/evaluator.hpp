@@ -53,7 +53,7 @@ struct EvalReport {
 //   scales:  the eval short side of the model's crop stage (scale_crop: eval_scale;
 //            random_resized_crop: size / crop_fraction), else none (the image as stored);
 //   padding: when the scaled image is no larger than the crop (small images: Fashion-MNIST,
-//            CIFAR), the padding of the model's pad_crop stage, else an eighth of the crop; else 0.
+//            CIFAR) and the model trained with pad_crop, half its padding (at least 1); else 0.
 ViewOptions default_views(const Json& preprocessing, cv::Size stored, cv::Size crop, int crops,
                           const std::vector<int>& scales, int padding);
 

@@ -8,34 +8,65 @@
 #include "nn/error.hpp"
 #include "nn/loss.hpp"
 #include "pipeline/dataset_builder.hpp"
+#include "pipeline/evaluator.hpp"
 #include "pipeline/normalize.hpp"
 #include "pipeline/pack.hpp"
 #include "pipeline/transforms/registry.hpp"
 
 namespace kiln::pipeline {
 
-std::vector<Prediction> predict_images(const std::string& model_path,
-                                       const std::vector<std::string>& paths, int top_k) {
-  io::ModelBundle bundle = io::load_model(model_path);
+namespace {
+
+// The k most probable classes, most likely first (ties: lower class id first).
+std::vector<std::pair<std::string, float>> top_classes(std::span<const float> probabilities,
+                                                       const std::vector<std::string>& names,
+                                                       int k) {
+  std::vector<std::size_t> order(probabilities.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return probabilities[a] > probabilities[b];
+  });
+  std::vector<std::pair<std::string, float>> top;
+  for (std::size_t i = 0; i < order.size() && static_cast<int>(i) < k; ++i) {
+    const std::size_t c = order[i];
+    top.emplace_back(c < names.size() ? names[c] : std::to_string(c), probabilities[c]);
+  }
+  return top;
+}
+
+}  // namespace
+
+std::vector<Prediction> predict_images(const PredictRequest& request) {
+  io::ModelBundle bundle = io::load_model(request.model_path);
   const Json& pre = bundle.preprocessing;
   if (!pre.contains("normalization") || !pre.contains("input")) {
-    throw Error(model_path +
+    throw Error(request.model_path +
                 ": the model file has no preprocessing record; re-train it with kiln train");
   }
   const Normalization normalization = Normalization::from_json(pre.at("normalization"));
   const auto stored = pre.at("input").get<std::vector<std::int64_t>>();  // dataset (C, H, W)
   if (stored.size() != 3)
-    throw Error(model_path + ": malformed preprocessing input " + pre.at("input").dump());
-  const auto stages = make_stages(pre.value("eval_stages", Json::array()));
+    throw Error(request.model_path + ": malformed preprocessing input " + pre.at("input").dump());
   const nn::Shape input = bundle.model.input_shape();
+  const cv::Size crop(static_cast<int>(input.w), static_cast<int>(input.h));
+  const cv::Size stored_size(static_cast<int>(stored[2]), static_cast<int>(stored[1]));
+
+  auto stages = make_stages(pre.value("eval_stages", Json::array()));
+  std::optional<ViewOptions> views;
+  if (request.crops != 1) {
+    views = default_views(pre, stored_size, crop, request.crops, request.scales, request.padding);
+    plan_views(stored_size, *views);  // a crop that does not fit stops here, naming the sizes
+    std::erase_if(stages, [](const std::unique_ptr<Stage>& st) { return st->changes_size(); });
+  }
 
   io::DecodeOptions decode;
   decode.channels = static_cast<int>(stored[0]);
   decode.min_short_side = static_cast<int>(std::max(stored[1], stored[2]));
 
   std::vector<Prediction> out;
-  nn::Tensor x(input), probabilities;
-  for (const std::string& path : paths) {
+  std::vector<cv::Mat> cut;
+  nn::Tensor probabilities;
+  for (const std::string& path : request.paths) {
     Prediction p{path, {}, {}};
     std::vector<std::uint8_t> bytes;
     std::string error;
@@ -51,27 +82,35 @@ std::vector<Prediction> predict_images(const std::string& model_path,
     }
     cv::Mat image = resize_and_centre_crop(decoded.image, stored[1], stored[2]);
     for (const auto& stage : stages) stage->run(image, nn::Mode::kEval, {});
-    if (image.rows != input.h || image.cols != input.w) {
-      throw Error(model_path + ": its eval stages give " + std::to_string(image.cols) + "x" +
-                  std::to_string(image.rows) + " images but the model takes " + input.str());
+    if (views) {
+      make_views(image, *views, cut);
+    } else {
+      cut.assign(1, image);
     }
-    if (!image.isContinuous()) image = image.clone();
-    pack_image(image, normalization, x.span());
+    nn::Tensor x(input.with_n(static_cast<std::int64_t>(cut.size())));
+    const auto per_view = static_cast<std::size_t>(input.per_sample());
+    for (std::size_t v = 0; v < cut.size(); ++v) {
+      if (cut[v].rows != input.h || cut[v].cols != input.w) {
+        throw Error(request.model_path + ": its eval stages give " + std::to_string(cut[v].cols) +
+                    "x" + std::to_string(cut[v].rows) + " images but the model takes " +
+                    input.str());
+      }
+      if (!cut[v].isContinuous()) cut[v] = cut[v].clone();
+      pack_image(cut[v], normalization, x.span().subspan(v * per_view, per_view));
+    }
     const nn::Tensor& logits = bundle.model.forward(x, {});
-    const std::vector<std::int32_t> any_label = {0};
-    nn::SoftmaxCrossEntropy::compute(logits, any_label, nullptr, &probabilities);
-    std::vector<std::size_t> order(static_cast<std::size_t>(probabilities.size()));
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-      return probabilities[static_cast<std::int64_t>(a)] >
-             probabilities[static_cast<std::int64_t>(b)];
-    });
-    for (std::size_t k = 0; k < order.size() && static_cast<int>(k) < top_k; ++k) {
-      const std::size_t c = order[k];
-      const std::string name =
-          c < bundle.class_names.size() ? bundle.class_names[c] : std::to_string(c);
-      p.top.emplace_back(name, probabilities[static_cast<std::int64_t>(c)]);
+    const std::vector<std::int32_t> any_labels(cut.size(), 0);
+    nn::SoftmaxCrossEntropy::compute(logits, any_labels, nullptr, &probabilities);
+    // The mean over the views (one view: the probabilities themselves).
+    const auto classes = static_cast<std::size_t>(probabilities.size()) / cut.size();
+    std::vector<float> mean(classes, 0.f);
+    for (std::size_t v = 0; v < cut.size(); ++v) {
+      for (std::size_t c = 0; c < classes; ++c) {
+        mean[c] += probabilities[static_cast<std::int64_t>(v * classes + c)];
+      }
     }
+    for (float& m : mean) m /= static_cast<float>(cut.size());
+    p.top = top_classes(mean, bundle.class_names, request.top_k);
     out.push_back(std::move(p));
   }
   return out;

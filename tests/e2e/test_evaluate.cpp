@@ -16,6 +16,7 @@
 #include "pipeline/evaluator.hpp"
 #include "pipeline/normalize.hpp"
 #include "pipeline/pack.hpp"
+#include "pipeline/predictor.hpp"
 #include "pipeline/training.hpp"
 #include "tests/support/idx_files.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -70,12 +71,16 @@ testing::TempDir* Evaluate::dir_ = nullptr;
 TEST_F(Evaluate, DefaultViewsForSmallImagesPadByTheTrainedPadding) {
   const auto model = io::load_model(dir_->file("model.h5"));
   const auto views = pipeline::default_views(model.preprocessing, {10, 12}, {10, 12}, 10, {}, -1);
-  EXPECT_EQ(views.padding, 1);  // pad_crop's
+  EXPECT_EQ(views.padding, 1);  // half of pad_crop's 1, at least 1
   EXPECT_TRUE(views.scales.empty());
   EXPECT_EQ(views.views_per_image(), 10);
   // Explicit values win; one crop never pads.
   EXPECT_EQ(pipeline::default_views(model.preprocessing, {10, 12}, {10, 12}, 5, {}, 3).padding, 3);
   EXPECT_EQ(pipeline::default_views(model.preprocessing, {10, 12}, {10, 12}, 1, {}, -1).padding, 0);
+  const Json pad4 = {{"eval_stages", Json::array({{{"type", "pad_crop"}, {"padding", 4}}})}};
+  EXPECT_EQ(pipeline::default_views(pad4, {32, 32}, {32, 32}, 10, {}, -1).padding, 2);
+  const Json no_shift = {{"eval_stages", Json::array()}};
+  EXPECT_EQ(pipeline::default_views(no_shift, {32, 32}, {32, 32}, 10, {}, -1).padding, 0);
   // A model trained with scale_crop takes its eval scale.
   const Json scale_crop = {{"eval_stages", Json::array({{{"type", "scale_crop"},
                                                          {"size", 224},
@@ -191,6 +196,23 @@ TEST_F(Evaluate, AFolderOfClassFoldersGivesTheSameResultAsItsDataset) {
   const auto rows = read_csv(dir_->file("report-folder/predictions.csv"));
   ASSERT_EQ(rows.size(), 121u);
   EXPECT_NE(rows[1][1].find(".png"), std::string::npos) << "the source path is reported";
+
+  // predict on the same files with the same views gives the evaluator's averaged probabilities.
+  auto ten = r;
+  ten.crops = 10;
+  ten.report_dir = dir_->file("report-folder10");
+  pipeline::evaluate_model(ten);
+  const auto rows10 = read_csv(dir_->file("report-folder10/predictions.csv"));
+  pipeline::PredictRequest predict{
+      .model_path = dir_->file("model.h5"), .paths = {}, .top_k = 1, .crops = 10};
+  for (std::size_t i = 1; i <= 5; ++i) predict.paths.push_back(rows10[i][1]);
+  const auto predictions = pipeline::predict_images(predict);
+  ASSERT_EQ(predictions.size(), 5u);
+  for (std::size_t i = 0; i < 5; ++i) {
+    ASSERT_TRUE(predictions[i].error.empty()) << predictions[i].error;
+    EXPECT_EQ(predictions[i].top[0].first, rows10[i + 1][5]) << predictions[i].path;
+    EXPECT_NEAR(predictions[i].top[0].second, std::stod(rows10[i + 1][6]), 1e-5);
+  }
 
   // A class folder the model does not know is named.
   std::filesystem::create_directories(root / "zebra");
