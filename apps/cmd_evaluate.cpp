@@ -69,7 +69,9 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--report", request->report_dir,
                   "Folder for confusion.csv, confusion.png, per_class.csv and predictions.csv");
   cmd->add_flag("--per-class", *per_class, "Print precision and recall for every class");
-  cmd->add_option("--batch-size", request->batch_size, "Images per forward pass (with their views)")
+  cmd->add_option(
+         "--batch-size", request->batch_size,
+         "Rows per forward pass; with views, this many views (of batch-size / views images)")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
   cmd->add_option("--threads", request->threads, "Worker threads (0: all cores)")

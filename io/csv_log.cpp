@@ -8,6 +8,16 @@
 
 namespace kiln::io {
 
+CsvLog::CsvLog(std::string path, std::int64_t resumed_epochs) : path_(std::move(path)) {
+  if (resumed_epochs <= 0) return;
+  std::ifstream in(path_);
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    if (!line.empty() && std::stoll(line) <= resumed_epochs) rows_.push_back(line);
+  }
+}
+
 nn::Verdict CsvLog::on_epoch_end(nn::TrainState& /*state*/, const nn::EpochLogs& logs) {
   char row[256];
   if (logs.validation) {

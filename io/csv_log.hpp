@@ -3,6 +3,7 @@
 // complete and readable while training runs. Empty cells where there is no validation.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -12,7 +13,10 @@ namespace kiln::io {
 
 class CsvLog final : public nn::Callback {
  public:
-  explicit CsvLog(std::string path) : path_(std::move(path)) {}
+  // resumed_epochs > 0 (a resumed run): keeps the existing file's rows of those epochs, so the log
+  // stays one continuous history; rows of later epochs (from a run that went on after the
+  // checkpoint) are dropped, since they are about to be trained again.
+  explicit CsvLog(std::string path, std::int64_t resumed_epochs = 0);
   nn::Verdict on_epoch_end(nn::TrainState& state, const nn::EpochLogs& logs) override;
 
  private:

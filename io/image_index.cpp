@@ -207,14 +207,15 @@ ImageIndex index_list_file(const std::string& list_path,
 
 namespace kiln::io {
 
-IndexSplit split_index(const ImageIndex& index, double fraction, std::uint64_t seed) {
+std::vector<bool> stratified_holdout(const std::vector<std::int32_t>& labels, std::size_t classes,
+                                     double fraction, std::uint64_t seed) {
   if (!(fraction > 0.0 && fraction < 1.0)) {
-    throw Error("--val-split must be in (0, 1), got " + std::to_string(fraction));
+    throw Error("the validation fraction must be in (0, 1), got " + std::to_string(fraction));
   }
-  std::vector<std::vector<std::size_t>> by_class(index.class_names.size());
-  for (std::size_t i = 0; i < index.labels.size(); ++i)
-    by_class[static_cast<std::size_t>(index.labels[i])].push_back(i);
-  std::vector<bool> to_validation(index.paths.size(), false);
+  std::vector<std::vector<std::size_t>> by_class(classes);
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    by_class.at(static_cast<std::size_t>(labels[i])).push_back(i);
+  std::vector<bool> held_out(labels.size(), false);
   for (std::size_t c = 0; c < by_class.size(); ++c) {
     auto& members = by_class[c];
     nn::Rng rng({seed, 0, c, nn::kSlotSplit});
@@ -224,8 +225,17 @@ IndexSplit split_index(const ImageIndex& index, double fraction, std::uint64_t s
     }
     const auto take =
         static_cast<std::size_t>(std::llround(fraction * static_cast<double>(members.size())));
-    for (std::size_t k = 0; k < take; ++k) to_validation[members[k]] = true;
+    for (std::size_t k = 0; k < take; ++k) held_out[members[k]] = true;
   }
+  return held_out;
+}
+
+IndexSplit split_index(const ImageIndex& index, double fraction, std::uint64_t seed) {
+  if (!(fraction > 0.0 && fraction < 1.0)) {
+    throw Error("--val-split must be in (0, 1), got " + std::to_string(fraction));
+  }
+  const std::vector<bool> to_validation =
+      stratified_holdout(index.labels, index.class_names.size(), fraction, seed);
   IndexSplit split;
   for (ImageIndex* part : {&split.train, &split.validation}) {
     part->class_names = index.class_names;

@@ -47,4 +47,8 @@ struct IndexSplit {
 };
 IndexSplit split_index(const ImageIndex& index, double fraction, std::uint64_t seed);
 
+// The same draw on a plain label list: held_out[i] says whether sample i is in the validation part.
+std::vector<bool> stratified_holdout(const std::vector<std::int32_t>& labels, std::size_t classes,
+                                     double fraction, std::uint64_t seed);
+
 }  // namespace kiln::io

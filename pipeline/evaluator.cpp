@@ -120,7 +120,9 @@ EvalPass run_pass(Setup& s, const EvalRequest& request, const std::optional<View
     std::erase_if(stages, [](const std::unique_ptr<Stage>& st) { return st->changes_size(); });
   }
   LoaderOptions options;
-  options.batch_size = request.batch_size;
+  // The batch size counts forward-pass rows, so views do not multiply the memory of a batch.
+  options.batch_size =
+      std::max<std::int64_t>(1, request.batch_size / (views ? views->views_per_image() : 1));
   options.mode = nn::Mode::kEval;
   options.shuffle = false;
   options.threads = request.threads;

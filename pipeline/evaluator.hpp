@@ -24,7 +24,7 @@ namespace kiln::pipeline {
 struct EvalRequest {
   std::string model_path;
   std::string data_path;          // a kiln HDF5 dataset, or a folder with a sub-folder per class
-  std::int64_t batch_size = 256;  // images per batch (a batch holds all their views)
+  std::int64_t batch_size = 256;  // rows per forward pass: batch_size / views images (at least 1)
   int threads = 0;
   int crops = 1;              // 1: the model's eval stages; 5 or 10: multi-crop views
   std::vector<int> scales{};  // short sides for the views; empty: default_views()

@@ -21,6 +21,12 @@ Loader::Loader(std::shared_ptr<const io::DatasetReader> reader, Normalization no
     throw Error("prefetch must be >= 1 batch, got " + std::to_string(options_.prefetch_batches));
   }
   if (options_.limit < 0) throw Error("limit must be >= 0, got " + std::to_string(options_.limit));
+  for (const std::uint64_t index : options_.subset) {
+    if (index >= static_cast<std::uint64_t>(reader_->size())) {
+      throw Error(reader_->path() + ": subset index " + std::to_string(index) + " is past the " +
+                  std::to_string(reader_->size()) + " samples");
+    }
+  }
   if (options_.views) {
     if (options_.mode != nn::Mode::kEval) throw Error("views are for evaluation only");
     check_view_options(*options_.views);
@@ -42,7 +48,9 @@ cv::Size Loader::sample_size() const {
 }
 
 std::int64_t Loader::num_samples() const {
-  return options_.limit > 0 ? std::min(options_.limit, reader_->size()) : reader_->size();
+  const std::int64_t available =
+      options_.subset.empty() ? reader_->size() : static_cast<std::int64_t>(options_.subset.size());
+  return options_.limit > 0 ? std::min(options_.limit, available) : available;
 }
 
 void Loader::start_epoch(std::uint64_t epoch) {
@@ -57,6 +65,9 @@ void Loader::start_epoch(std::uint64_t epoch) {
   const bool shuffle = options_.shuffle && options_.mode == nn::Mode::kTrain;
   spec.order =
       epoch_order(static_cast<std::uint64_t>(num_samples()), options_.seed, epoch, shuffle);
+  if (!options_.subset.empty()) {
+    for (std::uint64_t& position : spec.order) position = options_.subset[position];
+  }
   spec.batch_size = options_.batch_size;
   spec.max_in_flight = max_in_flight();
   spec.drop_last = options_.drop_last;

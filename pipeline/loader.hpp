@@ -28,6 +28,8 @@ struct LoaderOptions {
   std::int64_t prefetch_batches = 4;  // samples in flight = prefetch_batches * batch_size
   int threads = 0;                    // 0: all cores
   std::int64_t limit = 0;             // > 0: use only the first `limit` samples
+  // Non-empty: the dataset indices this loader visits (a validation split); `limit` applies to it.
+  std::vector<std::uint64_t> subset{};
   // Eval mode only: every sample becomes views->views_per_image() consecutive rows (multi-crop).
   std::optional<ViewOptions> views;
 };

@@ -1,12 +1,16 @@
 #include "pipeline/training.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <optional>
 
 #include "io/checkpoint.hpp"
 #include "io/csv_log.hpp"
 #include "io/dataset_reader.hpp"
+#include "io/image_index.hpp"
 #include "io/model_file.hpp"
+#include "io/run_plots.hpp"
 #include "nn/callbacks/early_stopping.hpp"
 #include "nn/callbacks/lr_schedule.hpp"
 #include "nn/callbacks/reduce_on_plateau.hpp"
@@ -35,8 +39,9 @@ void check_request(const TrainRequest& r) {
       throw Error("--monitor " + r.monitor +
                   " is not a metric; use loss, accuracy, val_loss or val_accuracy");
     }
-    if (r.monitor.rfind("val_", 0) == 0 && r.validation_path.empty()) {
-      throw Error("--monitor " + r.monitor + " needs validation data: add --validation FILE");
+    if (r.monitor.rfind("val_", 0) == 0 && r.validation_path.empty() && r.validation_split <= 0) {
+      throw Error("--monitor " + r.monitor +
+                  " needs validation data: add --validation FILE or --validation-split F");
     }
   }
 }
@@ -44,8 +49,27 @@ void check_request(const TrainRequest& r) {
 // Hands every epoch's logs (validation included, computed by the trainer) to the observer.
 class EpochReporter final : public nn::Callback {
  public:
-  EpochReporter(const TrainObserver& observer, std::int64_t epochs, TrainResult& result)
-      : observer_(observer), epochs_(epochs), result_(result) {}
+  EpochReporter(const TrainObserver& observer, std::int64_t epochs, std::int64_t batches,
+                std::int64_t batch_size, TrainResult& result)
+      : observer_(observer),
+        epochs_(epochs),
+        batches_(batches),
+        batch_size_(batch_size),
+        result_(result) {}
+
+  void on_epoch_begin(nn::TrainState& /*state*/) override {
+    start_ = std::chrono::steady_clock::now();
+  }
+  void on_batch_end(const nn::TrainState& state, std::int64_t batch, double loss) override {
+    if (!observer_.on_batch) return;
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double rate = seconds > 0 ? static_cast<double>((batch + 1) * batch_size_) / seconds : 0;
+    const double eta = batch + 1 < batches_ ? seconds / static_cast<double>(batch + 1) *
+                                                  static_cast<double>(batches_ - batch - 1)
+                                            : 0.0;
+    observer_.on_batch({state.epoch + 1, epochs_, batch, batches_, loss, rate, eta});
+  }
 
   nn::Verdict on_epoch_end(nn::TrainState& /*state*/, const nn::EpochLogs& logs) override {
     result_.last_epoch = logs;
@@ -56,14 +80,52 @@ class EpochReporter final : public nn::Callback {
 
  private:
   const TrainObserver& observer_;
-  std::int64_t epochs_;
+  std::int64_t epochs_, batches_, batch_size_;
   TrainResult& result_;
+  std::chrono::steady_clock::time_point start_{};
 };
+
+// Stops the sanity check as soon as every training sample is classified right.
+class StopAtPerfectAccuracy final : public nn::Callback {
+ public:
+  nn::Verdict on_epoch_end(nn::TrainState& /*state*/, const nn::EpochLogs& logs) override {
+    return logs.accuracy >= 1.0 ? nn::Verdict::kStop : nn::Verdict::kContinue;
+  }
+};
+
+// The sanity check's request: the first n samples, nothing that fights memorisation.
+TrainRequest overfit_request(TrainRequest r) {
+  r.limit = r.overfit;
+  r.batch_size = std::min(r.batch_size, r.overfit);
+  r.train_stages = Json::array();
+  r.optimizer = {{"type", "sgd"}, {"momentum", 0.0}};
+  r.lr_schedule = "constant";
+  r.validation_path.clear();
+  r.validation_split = 0.0;
+  r.early_stopping.reset();
+  r.reduce_lr.reset();
+  r.monitor.clear();
+  return r;
+}
+
+// Dropout layers out, regularizers off: what the sanity check trains.
+Json without_regularization(Json model_config) {
+  Json layers = Json::array();
+  for (Json layer : model_config.at("layers")) {
+    if (layer.value("type", "") == "dropout") continue;
+    layer.erase("kernel_regularizer");
+    layer.erase("bias_regularizer");
+    layers.push_back(std::move(layer));
+  }
+  model_config["layers"] = std::move(layers);
+  return model_config;
+}
 
 }  // namespace
 
-TrainResult train_model(const TrainRequest& request, const TrainObserver& observer) {
-  check_request(request);
+TrainResult train_model(const TrainRequest& original, const TrainObserver& observer) {
+  check_request(original);
+  const TrainRequest request = original.overfit > 0 ? overfit_request(original) : original;
   auto train_data = std::make_shared<const io::DatasetReader>(request.train_path);
   const Normalization normalization =
       Normalization::from_statistics(train_data->statistics(), train_data->channel_order());
@@ -74,12 +136,33 @@ TrainResult train_model(const TrainRequest& request, const TrainObserver& observ
   train_options.mode = nn::Mode::kTrain;
   train_options.threads = request.threads;
   train_options.limit = request.limit;
+  // A validation split: a stratified, seeded hold-out of the training file, fixed for the run.
+  std::vector<std::uint64_t> held_out;
+  if (request.validation_split > 0.0) {
+    const std::vector<bool> holdout =
+        io::stratified_holdout(train_data->labels(), train_data->class_names().size(),
+                               request.validation_split, request.seed);
+    for (std::uint64_t i = 0; i < holdout.size(); ++i) {
+      (holdout[i] ? held_out : train_options.subset).push_back(i);
+    }
+    if (held_out.empty() || train_options.subset.empty()) {
+      throw Error(request.train_path + ": a validation split of " +
+                  std::to_string(request.validation_split) + " leaves one part empty");
+    }
+  }
   auto stages = make_stages(request.train_stages);
   const Json train_stages_config = stages_config(stages);
   Loader train_loader(train_data, normalization, std::move(stages), train_options);
 
   std::unique_ptr<Loader> validation_loader;
-  if (!request.validation_path.empty()) {
+  if (!held_out.empty()) {
+    LoaderOptions eval_options = train_options;
+    eval_options.mode = nn::Mode::kEval;
+    eval_options.limit = 0;
+    eval_options.subset = std::move(held_out);
+    validation_loader = std::make_unique<Loader>(train_data, normalization,
+                                                 make_stages(train_stages_config), eval_options);
+  } else if (!request.validation_path.empty()) {
     auto validation_data = std::make_shared<const io::DatasetReader>(request.validation_path);
     if (validation_data->height() != train_data->height() ||
         validation_data->width() != train_data->width()) {
@@ -96,8 +179,9 @@ TrainResult train_model(const TrainRequest& request, const TrainObserver& observ
   }
 
   const auto classes = static_cast<std::int64_t>(train_data->class_names().size());
-  const Json model_config =
+  Json model_config =
       nn::builtin_model(request.model, train_loader.sample_shape(), classes, request.model_options);
+  if (request.overfit > 0) model_config = without_regularization(std::move(model_config));
   // The stages' eval() forms are what evaluate/predict run; the train list is kept for the record.
   const Json preprocessing = {
       {"normalization", normalization.to_json()},
@@ -135,25 +219,33 @@ TrainResult train_model(const TrainRequest& request, const TrainObserver& observ
   }
 
   TrainResult result;
-  EpochReporter reporter(observer, request.epochs, result);
+  const std::int64_t batches =
+      (train_loader.num_samples() + request.batch_size - 1) / request.batch_size;
+  EpochReporter reporter(observer, request.epochs, batches, request.batch_size, result);
   const std::string monitor =
       !request.monitor.empty() ? request.monitor : (validation_loader ? "val_loss" : "loss");
   nn::LrScheduleCallback schedule(nn::Schedule::parse(request.lr_schedule), request.learning_rate,
                                   request.epochs);
   std::vector<nn::Callback*> callbacks = {&schedule};
   std::unique_ptr<nn::ReduceOnPlateau> plateau;
-  if (request.reduce_lr_patience >= 0) {
-    nn::ReduceOnPlateauOptions o;
-    o.monitor = monitor;
-    o.patience = request.reduce_lr_patience;
+  if (request.reduce_lr) {
+    nn::ReduceOnPlateauOptions o = *request.reduce_lr;
+    if (o.monitor.empty()) o.monitor = monitor;
     plateau = std::make_unique<nn::ReduceOnPlateau>(o);
     callbacks.push_back(plateau.get());
   }
   std::unique_ptr<io::CsvLog> csv;
   if (!request.csv_log.empty()) {
-    csv = std::make_unique<io::CsvLog>(request.csv_log);
+    csv = std::make_unique<io::CsvLog>(request.csv_log, resumed ? state.epoch : 0);
     callbacks.push_back(csv.get());
   }
+  std::unique_ptr<io::RunPlots> plots;
+  if (!request.run_dir.empty() && csv) {
+    plots = std::make_unique<io::RunPlots>(request.run_dir, request.csv_log);
+    callbacks.push_back(plots.get());
+  }
+  StopAtPerfectAccuracy perfect;
+  if (request.overfit > 0) callbacks.push_back(&perfect);
   callbacks.push_back(&reporter);
   std::unique_ptr<io::Checkpoint> checkpoint;
   if (!request.checkpoint_path.empty()) {
@@ -162,11 +254,9 @@ TrainResult train_model(const TrainRequest& request, const TrainObserver& observ
     callbacks.push_back(checkpoint.get());
   }
   std::unique_ptr<nn::EarlyStopping> early;  // last: the epoch is logged and reported before a stop
-  if (request.early_stopping_patience >= 0) {
-    nn::EarlyStoppingOptions o;
-    o.monitor = monitor;
-    o.patience = request.early_stopping_patience;
-    o.restore_best_weights = request.restore_best_weights;
+  if (request.early_stopping) {
+    nn::EarlyStoppingOptions o = *request.early_stopping;
+    if (o.monitor.empty()) o.monitor = monitor;
     early = std::make_unique<nn::EarlyStopping>(o, &model);
     callbacks.push_back(early.get());
   }

@@ -8,14 +8,19 @@
 #include <optional>
 #include <string>
 
+#include "nn/callbacks/early_stopping.hpp"
+#include "nn/callbacks/reduce_on_plateau.hpp"
 #include "nn/json.hpp"
 #include "nn/trainer.hpp"
 
 namespace kiln::pipeline {
 
 struct TrainRequest {
-  std::string train_path;               // kiln HDF5 dataset
-  std::string validation_path;          // optional: evaluated after every epoch
+  std::string train_path;       // kiln HDF5 dataset
+  std::string validation_path;  // optional: evaluated after every epoch
+  // In (0, 1): hold out this fraction of train_path instead, stratified per class and fixed by
+  // the seed: the same images every epoch, never augmented, never trained on.
+  double validation_split = 0.0;
   std::string output_path;              // model file, written atomically
   std::string model = "mlp";            // built-in model name (nn/zoo.hpp)
   Json model_options = Json::object();  // e.g. {"width": 0.25} for alexnet and vgg16
@@ -28,15 +33,18 @@ struct TrainRequest {
   Json train_stages = Json::array();     // e.g. [{"type": "horizontal_flip", "p": 0.5}]
   std::int64_t limit = 0;                // > 0: train on the first `limit` samples only
   std::string lr_schedule = "constant";  // nn/schedule.hpp text form
-  std::string monitor;  // metric for the callbacks below; "": val_loss with validation, else loss
-  std::int64_t early_stopping_patience =
-      -1;  // >= 0: stop after this many epochs without improvement
-  bool restore_best_weights = false;
-  std::int64_t reduce_lr_patience =
-      -1;                       // >= 0: rate x 0.1 after this many epochs without improvement
-  std::string csv_log;          // "": no CSV log
+  // The callbacks' metric when their own monitor is empty: "" means val_loss with validation data,
+  // else loss.
+  std::string monitor;
+  std::optional<nn::EarlyStoppingOptions> early_stopping;  // none: off
+  std::optional<nn::ReduceOnPlateauOptions> reduce_lr;     // none: off
+  std::string csv_log;                                     // "": no CSV log
   std::string checkpoint_path;  // "": none; else the whole training state, saved after every epoch
   std::string resume_path;  // "": fresh start; else continue from this checkpoint up to `epochs`
+  std::string run_dir;      // "": none; else plots (loss.png, accuracy.png, lr.png) go here
+  // > 0: the sanity check: the first `overfit` samples, no augmentation, dropout or
+  // regularization, plain SGD; stops once training accuracy reaches 100%.
+  std::int64_t overfit = 0;
 };
 
 struct EpochReport {
@@ -45,8 +53,17 @@ struct EpochReport {
   std::int64_t epochs = 0;  // planned
 };
 
+struct BatchProgress {
+  std::int64_t epoch = 0, epochs = 0;   // 1-based epoch of this batch, planned epochs
+  std::int64_t batch = 0, batches = 0;  // 0-based batch, batches per epoch
+  double loss = 0.0;                    // of this batch
+  double images_per_second = 0.0;       // so far in this epoch
+  double eta_seconds = 0.0;             // to the end of the epoch, at that rate
+};
+
 struct TrainObserver {
   std::function<void(const std::string& model_summary)> on_start;
+  std::function<void(const BatchProgress&)> on_batch;
   std::function<void(const EpochReport&)> on_epoch;
 };
 

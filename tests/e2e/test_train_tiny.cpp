@@ -73,7 +73,7 @@ TEST_F(TinyRun, ScheduleEarlyStoppingAndCsvLog) {
   r.epochs = 6;
   r.lr_schedule = "step:2:0.5";
   r.csv_log = dir_.file("log/train.csv");
-  r.early_stopping_patience = 0;  // stops at the first epoch that does not improve val_loss
+  r.early_stopping = nn::EarlyStoppingOptions{.monitor = "", .patience = 0};  // first non-improving epoch
   std::vector<pipeline::EpochReport> epochs;
   pipeline::TrainObserver observer;
   observer.on_epoch = [&](const pipeline::EpochReport& e) { epochs.push_back(e); };
