@@ -78,6 +78,8 @@ void save_model(const std::string& path, nn::Sequential& model, const nn::Optimi
       g.set_attribute("epoch", state.epoch);
       g.set_attribute("step", state.step);
       g.set_attribute("learning_rate", static_cast<double>(state.learning_rate));
+      g.set_attribute("rate_scale", state.rate_scale);
+      g.set_attribute("callbacks", state.callbacks.dump());
     }
     f.close();
   }
@@ -127,6 +129,12 @@ ModelBundle load_model(const std::string& path) {
   bundle.train_state.epoch = ts.int_attribute("epoch");
   bundle.train_state.step = ts.int_attribute("step");
   bundle.train_state.learning_rate = static_cast<float>(ts.double_attribute("learning_rate"));
+  if (ts.has_attribute("rate_scale")) {
+    bundle.train_state.rate_scale = ts.double_attribute("rate_scale");
+  }
+  if (ts.has_attribute("callbacks")) {
+    bundle.train_state.callbacks = parse_json_attribute(ts, "callbacks");
+  }
   return bundle;
 }
 

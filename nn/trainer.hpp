@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "nn/batch_source.hpp"
+#include "nn/json.hpp"
 #include "nn/loss.hpp"
 #include "nn/model.hpp"
 #include "nn/optimizer.hpp"
@@ -21,6 +22,12 @@ struct TrainState {
   std::int64_t epoch = 0;  // epochs completed
   std::int64_t step = 0;   // optimizer steps taken
   float learning_rate = 0.01f;
+  // Multiplies the scheduled rate: ReduceLROnPlateau's reductions, which a schedule must not undo.
+  double rate_scale = 1.0;
+  // Callback state by callback name (patience counters, best values), written by the callbacks at
+  // the end of each epoch and saved in checkpoints, so a resumed run stops and decays as the
+  // uninterrupted one would.
+  Json callbacks = Json::object();
 };
 
 struct EvalResult {

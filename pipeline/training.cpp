@@ -232,6 +232,7 @@ TrainResult train_model(const TrainRequest& original, const TrainObserver& obser
     nn::ReduceOnPlateauOptions o = *request.reduce_lr;
     if (o.monitor.empty()) o.monitor = monitor;
     plateau = std::make_unique<nn::ReduceOnPlateau>(o);
+    plateau->restore(state);
     callbacks.push_back(plateau.get());
   }
   std::unique_ptr<io::CsvLog> csv;
@@ -247,18 +248,20 @@ TrainResult train_model(const TrainRequest& original, const TrainObserver& obser
   StopAtPerfectAccuracy perfect;
   if (request.overfit > 0) callbacks.push_back(&perfect);
   callbacks.push_back(&reporter);
+  std::unique_ptr<nn::EarlyStopping> early;  // after the log and report: they see a stopping epoch
+  if (request.early_stopping) {
+    nn::EarlyStoppingOptions o = *request.early_stopping;
+    if (o.monitor.empty()) o.monitor = monitor;
+    early = std::make_unique<nn::EarlyStopping>(o, &model);
+    early->restore(state);
+    callbacks.push_back(early.get());
+  }
+  // Last: it saves the state every other callback left for this epoch.
   std::unique_ptr<io::Checkpoint> checkpoint;
   if (!request.checkpoint_path.empty()) {
     checkpoint = std::make_unique<io::Checkpoint>(request.checkpoint_path, model, *optimizer,
                                                   preprocessing, train_data->class_names());
     callbacks.push_back(checkpoint.get());
-  }
-  std::unique_ptr<nn::EarlyStopping> early;  // last: the epoch is logged and reported before a stop
-  if (request.early_stopping) {
-    nn::EarlyStoppingOptions o = *request.early_stopping;
-    if (o.monitor.empty()) o.monitor = monitor;
-    early = std::make_unique<nn::EarlyStopping>(o, &model);
-    callbacks.push_back(early.get());
   }
   nn::Trainer::fit(model, *optimizer, train_loader, state, request.epochs, callbacks,
                    nn::SoftmaxCrossEntropy{}, validation_loader.get());

@@ -42,7 +42,23 @@ bool EarlyStopping::improves(double value, double reference) const {
                    : value < reference - options_.min_delta;
 }
 
-Verdict EarlyStopping::on_epoch_end(TrainState& /*state*/, const EpochLogs& logs) {
+Verdict EarlyStopping::on_epoch_end(TrainState& state, const EpochLogs& logs) {
+  const Verdict verdict = decide(logs);
+  Json saved = {{"wait", wait_}, {"best_epoch", best_epoch_}};
+  if (best_epoch_ > 0) saved["best"] = best_;  // ±infinity has no JSON form
+  state.callbacks["early_stopping"] = saved;
+  return verdict;
+}
+
+void EarlyStopping::restore(const TrainState& state) {
+  if (!state.callbacks.contains("early_stopping")) return;
+  const Json& saved = state.callbacks.at("early_stopping");
+  wait_ = saved.value("wait", std::int64_t{0});
+  best_epoch_ = saved.value("best_epoch", std::int64_t{0});
+  if (saved.contains("best")) best_ = saved.at("best").get<double>();
+}
+
+Verdict EarlyStopping::decide(const EpochLogs& logs) {
   const double value = logs.metric(options_.monitor);
   ++wait_;
   if (improves(value, best_)) {

@@ -32,6 +32,10 @@ class EarlyStopping final : public Callback {
   // model is needed only for restore_best_weights.
   EarlyStopping(EarlyStoppingOptions options, Sequential* model);
   Verdict on_epoch_end(TrainState& state, const EpochLogs& logs) override;
+  // Takes up the counters a checkpoint saved in state.callbacks["early_stopping"], if any. The
+  // best weights themselves are not in checkpoints: after a resume, restore_best_weights restores
+  // the best epoch since the resume when it beats the saved best, else the weights it has.
+  void restore(const TrainState& state);
 
   std::int64_t best_epoch() const { return best_epoch_; }        // 1-based, 0: none yet
   std::int64_t stopped_epoch() const { return stopped_epoch_; }  // 1-based, 0: did not stop
@@ -39,6 +43,7 @@ class EarlyStopping final : public Callback {
 
  private:
   bool improves(double value, double reference) const;
+  Verdict decide(const EpochLogs& logs);
 
   EarlyStoppingOptions options_;
   Sequential* model_;

@@ -27,6 +27,8 @@ class ReduceOnPlateau final : public Callback {
  public:
   explicit ReduceOnPlateau(ReduceOnPlateauOptions options);
   Verdict on_epoch_end(TrainState& state, const EpochLogs& logs) override;
+  // Takes up the counters a checkpoint saved in state.callbacks["reduce_lr"], if any.
+  void restore(const TrainState& state);
 
  private:
   ReduceOnPlateauOptions options_;

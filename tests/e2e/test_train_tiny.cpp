@@ -5,9 +5,12 @@
 
 #include <cmath>
 #include <fstream>
+#include <opencv2/imgcodecs.hpp>
+#include <sstream>
 
 #include "io/dataset_reader.hpp"
 #include "io/idx_import.hpp"
+#include "io/image_index.hpp"
 #include "io/model_file.hpp"
 #include "nn/error.hpp"
 #include "pipeline/evaluator.hpp"
@@ -73,7 +76,8 @@ TEST_F(TinyRun, ScheduleEarlyStoppingAndCsvLog) {
   r.epochs = 6;
   r.lr_schedule = "step:2:0.5";
   r.csv_log = dir_.file("log/train.csv");
-  r.early_stopping = nn::EarlyStoppingOptions{.monitor = "", .patience = 0};  // first non-improving epoch
+  r.early_stopping =
+      nn::EarlyStoppingOptions{.monitor = "", .patience = 0};  // first non-improving epoch
   std::vector<pipeline::EpochReport> epochs;
   pipeline::TrainObserver observer;
   observer.on_epoch = [&](const pipeline::EpochReport& e) { epochs.push_back(e); };
@@ -205,6 +209,113 @@ TEST_F(TinyRun, MismatchedDataIsAClearError) {
                                          .batch_size = 8,
                                          .threads = 0}),
                Error);
+}
+
+// Keras' validation_split takes the last rows (one class on sorted data); kiln's is stratified.
+TEST_F(TinyRun, ValidationSplitIsStratifiedFixedAndDisjoint) {
+  pipeline::TrainRequest r = request("split.h5");
+  r.validation_path.clear();
+  r.validation_split = 0.25;
+  r.epochs = 2;
+  std::vector<pipeline::EpochReport> epochs;
+  pipeline::TrainObserver observer;
+  observer.on_epoch = [&](const pipeline::EpochReport& e) { epochs.push_back(e); };
+  pipeline::train_model(r, observer);
+  const io::DatasetReader data(dir_.file("train.h5"));
+  const auto held = io::stratified_holdout(data.labels(), 4, 0.25, r.seed);
+  std::int64_t expected = 0;
+  std::vector<std::int64_t> per_class(4, 0), held_per_class(4, 0);
+  for (std::size_t i = 0; i < held.size(); ++i) {
+    ++per_class[static_cast<std::size_t>(data.labels()[i])];
+    if (held[i]) ++held_per_class[static_cast<std::size_t>(data.labels()[i])], ++expected;
+  }
+  for (int c = 0; c < 4; ++c) {
+    EXPECT_EQ(held_per_class[c], std::llround(0.25 * static_cast<double>(per_class[c])))
+        << "class " << c;
+  }
+  ASSERT_EQ(epochs.size(), 2u);
+  for (const auto& e : epochs) {
+    ASSERT_TRUE(e.validation.has_value());
+    EXPECT_EQ(e.validation->samples, expected);
+    EXPECT_EQ(e.train.samples, 600 - expected);  // no image on both sides
+  }
+}
+
+TEST_F(TinyRun, OverfitTrainsTheFirstSamplesWithoutDropoutToFullAccuracy) {
+  pipeline::TrainRequest r = request("overfit.h5");
+  r.model = "mnist_cnn";  // has dropout, which the check removes
+  r.overfit = 16;
+  r.epochs = 300;
+  r.learning_rate = 0.05f;
+  const auto result = pipeline::train_model(r);
+  EXPECT_EQ(result.last_epoch.samples, 16);
+  EXPECT_EQ(result.last_epoch.accuracy, 1.0);
+  EXPECT_LT(result.last_epoch.epoch, 300) << "stops once every sample is right";
+  EXPECT_FALSE(result.validation.has_value());
+  const auto model = io::load_model(dir_.file("overfit.h5"));
+  for (const auto& layer : model.model.config().at("layers")) {
+    EXPECT_NE(layer.at("type"), "dropout");
+  }
+  EXPECT_EQ(model.optimizer_config.at("type"), "sgd");
+  EXPECT_EQ(model.optimizer_config.at("momentum"), 0.0);
+}
+
+// Callback state travels in the checkpoint: with ReduceLROnPlateau and EarlyStopping active,
+// 3 epochs + resume to 6 in a run directory equals 6 straight, weights, rates and log alike.
+TEST_F(TinyRun, RunDirectoryResumeKeepsCallbackStateAndTheLog) {
+  auto configure = [&](const std::string& run, std::int64_t epochs) {
+    pipeline::TrainRequest r = request("unused.h5");
+    r.epochs = epochs;
+    r.run_dir = dir_.file(run);
+    r.output_path = dir_.file(run + "/model.h5");
+    r.checkpoint_path = dir_.file(run + "/checkpoint.h5");
+    r.csv_log = dir_.file(run + "/log.csv");
+    r.monitor = "loss";
+    r.reduce_lr = nn::ReduceOnPlateauOptions{
+        .monitor = "", .factor = 0.5, .patience = 0, .min_delta = 1e9};  // every epoch "plateaus"
+    r.early_stopping = nn::EarlyStoppingOptions{.monitor = "", .patience = 100};
+    return r;
+  };
+  pipeline::train_model(configure("straight", 6));
+  pipeline::train_model(configure("split", 3));
+  pipeline::TrainRequest rest = configure("split", 6);
+  rest.resume_path = dir_.file("split/checkpoint.h5");
+  pipeline::train_model(rest);
+
+  auto a = io::load_model(dir_.file("straight/model.h5"));
+  auto b = io::load_model(dir_.file("split/model.h5"));
+  EXPECT_EQ(a.train_state.callbacks, b.train_state.callbacks);
+  EXPECT_EQ(a.train_state.learning_rate, b.train_state.learning_rate);
+  EXPECT_EQ(a.train_state.rate_scale, b.train_state.rate_scale);
+  // Epoch 1 sets the first best; each of epochs 2..6 then "plateaus" and halves the rate.
+  EXPECT_FLOAT_EQ(b.train_state.learning_rate, 0.01f / 32);
+  auto pa = a.model.parameters(), pb = b.model.parameters();
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    ASSERT_TRUE(std::equal(pa[i]->value.span().begin(), pa[i]->value.span().end(),
+                           pb[i]->value.span().begin()))
+        << "parameter " << i << " differs after resume";
+  }
+  // The log is one history of 6 epochs with the same rates; the plots are there.
+  auto column = [](const std::string& path, int index) {
+    std::ifstream in(path);
+    std::string line;
+    std::vector<std::string> values;
+    std::getline(in, line);
+    while (std::getline(in, line)) {
+      std::stringstream fields(line);
+      std::string f;
+      for (int k = 0; k <= index; ++k) std::getline(fields, f, ',');
+      values.push_back(f);
+    }
+    return values;
+  };
+  EXPECT_EQ(column(dir_.file("split/log.csv"), 0),
+            (std::vector<std::string>{"1", "2", "3", "4", "5", "6"}));
+  EXPECT_EQ(column(dir_.file("split/log.csv"), 5), column(dir_.file("straight/log.csv"), 5));
+  for (const char* png : {"loss.png", "accuracy.png", "lr.png"}) {
+    const cv::Mat image = cv::imread(dir_.file(std::string("split/") + png));
+    EXPECT_EQ(image.size(), cv::Size(640, 400)) << png;
+  }
 }
 
 }  // namespace

@@ -136,3 +136,69 @@ TEST(EpochLogs, MetricsByNameWithClearErrors) {
 
 }  // namespace
 }  // namespace kiln::nn
+
+namespace kiln::nn {
+namespace {
+
+// A checkpoint between any two epochs: a fresh callback restored from the saved TrainState makes
+// the same decisions as the one that ran straight through.
+TEST(CallbackState, EarlyStoppingResumesItsCountersFromTheTrainState) {
+  const std::vector<double> values = {1.0, 0.8, 0.85, 0.9, 0.7, 0.75, 0.8, 0.9, 0.95};
+  const EarlyStoppingOptions options{.monitor = "val_loss", .patience = 3};
+  EarlyStopping straight(options, nullptr);
+  const std::int64_t expected = stop_epoch(straight, values);
+  ASSERT_EQ(expected, 8);  // best at 5, then three epochs without improvement
+  for (std::size_t cut = 1; cut < static_cast<std::size_t>(expected); ++cut) {
+    EarlyStopping first(options, nullptr);
+    TrainState state;
+    for (std::size_t i = 0; i < cut; ++i) {
+      first.on_epoch_end(state, logs_with(static_cast<std::int64_t>(i + 1), values[i]));
+    }
+    const Json saved = Json::parse(state.callbacks.dump());  // through text, as a checkpoint does
+    TrainState resumed;
+    resumed.callbacks = saved;
+    EarlyStopping second(options, nullptr);
+    second.restore(resumed);
+    std::int64_t stopped = 0;
+    for (std::size_t i = cut; i < values.size() && stopped == 0; ++i) {
+      if (second.on_epoch_end(resumed, logs_with(static_cast<std::int64_t>(i + 1), values[i])) ==
+          Verdict::kStop) {
+        stopped = static_cast<std::int64_t>(i + 1);
+      }
+    }
+    EXPECT_EQ(stopped, expected) << "checkpoint after epoch " << cut;
+  }
+}
+
+TEST(CallbackState, ReduceOnPlateauResumesItsCountersFromTheTrainState) {
+  const std::vector<double> values = {1.0, 0.9, 0.95, 0.97, 0.99, 0.98, 0.97, 0.96, 0.95};
+  const ReduceOnPlateauOptions options{
+      .monitor = "val_loss", .factor = 0.5, .patience = 2, .cooldown = 1};
+  auto rates = [&](std::size_t cut) {
+    std::vector<float> out;
+    ReduceOnPlateau first(options);
+    TrainState state;
+    state.learning_rate = 1.f;
+    for (std::size_t i = 0; i < cut; ++i) {
+      first.on_epoch_end(state, logs_with(static_cast<std::int64_t>(i + 1), values[i]));
+      out.push_back(state.learning_rate);
+    }
+    TrainState resumed = state;
+    resumed.callbacks = Json::parse(state.callbacks.dump());
+    ReduceOnPlateau second(options);
+    second.restore(resumed);
+    for (std::size_t i = cut; i < values.size(); ++i) {
+      second.on_epoch_end(resumed, logs_with(static_cast<std::int64_t>(i + 1), values[i]));
+      out.push_back(resumed.learning_rate);
+    }
+    return out;
+  };
+  const std::vector<float> straight = rates(values.size());
+  EXPECT_LT(straight.back(), 1.f);  // the sequence does trigger reductions
+  for (std::size_t cut = 1; cut < values.size(); ++cut) {
+    EXPECT_EQ(rates(cut), straight) << "checkpoint after epoch " << cut;
+  }
+}
+
+}  // namespace
+}  // namespace kiln::nn
