@@ -1,12 +1,17 @@
 // The kiln binary as a user meets it: help, errors on the command line, and a whole run.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <opencv2/core.hpp>
 #include <string>
 
+#include "io/model_file.hpp"
+#include "nn/json.hpp"
 #include "tests/support/idx_files.hpp"
 #include "tests/support/image_files.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -220,6 +225,123 @@ TEST(Cli, CifarBatches) {
   EXPECT_NE(pre.output.find("8 images of 32x32x3"), std::string::npos) << pre.output;
   const Invocation inspect = kiln("inspect " + dir.file("cifar.h5"));
   EXPECT_NE(inspect.output.find("automobile: 2 images"), std::string::npos) << inspect.output;
+}
+
+}  // namespace
+}  // namespace kiln
+
+namespace kiln {
+namespace {
+
+class CliTraining : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto [images, labels] = testing::write_synthetic_idx(d(), "train", 400, 8, 8, 4, 1);
+    ASSERT_EQ(
+        kiln("preprocess " + images + " --labels " + labels + " -o " + d() + "/train.h5").exit_code,
+        0);
+  }
+  std::string d() const { return dir_.path().string(); }
+  testing::TempDir dir_;
+};
+
+TEST_F(CliTraining, ConfigFileFlagsAndSetLayerInOrder) {
+  std::ofstream(d() + "/run.json") << R"({"epochs": 9, "optimizer": {"type": "adam", "lr": 0.002},
+                                          "model": {"name": "lenet5"}})";
+  const Invocation shown = kiln("train " + d() + "/train.h5 --config " + d() +
+                                "/run.json --epochs 4 --set optimizer.lr=0.005 --print-config");
+  ASSERT_EQ(shown.exit_code, 0) << shown.output;
+  const Json config = Json::parse(shown.output);
+  EXPECT_EQ(config["epochs"], 4);                  // the flag beats the file
+  EXPECT_EQ(config["optimizer"]["type"], "adam");  // the file beats the default
+  EXPECT_EQ(config["optimizer"]["lr"], 0.005);     // --set beats everything
+  EXPECT_EQ(config["model"]["name"], "lenet5");
+  EXPECT_EQ(config["data"]["train"], d() + "/train.h5");
+
+  std::ofstream(d() + "/typo.json") << R"({"optimiser": {"lr": 0.1}})";
+  const Invocation typo = kiln("train " + d() + "/train.h5 -o x.h5 --config " + d() + "/typo.json");
+  EXPECT_EQ(typo.exit_code, 1);
+  EXPECT_EQ(lines(typo.output), 1) << typo.output;
+  EXPECT_NE(typo.output.find("typo.json: unknown key 'optimiser'"), std::string::npos)
+      << typo.output;
+  const Invocation range = kiln("train " + d() + "/train.h5 -o x.h5 --set batch_size=0");
+  EXPECT_EQ(range.exit_code, 1);
+  EXPECT_NE(range.output.find("'batch_size' must be an integer in [1, "), std::string::npos)
+      << range.output;
+}
+
+TEST_F(CliTraining, RunDirectoryHoldsEverythingAndResumes) {
+  const std::string run = d() + "/run";
+  const Invocation first = kiln("train " + d() + "/train.h5 --run-dir " + run +
+                                " --epochs 2 --validation-split 0.25 --flip 0.5");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_NE(first.output.find("val_acc"), std::string::npos) << first.output;
+  for (const char* file : {"config.json", "log.csv", "loss.png", "accuracy.png", "lr.png",
+                           "checkpoint.h5", "model.h5"}) {
+    EXPECT_TRUE(std::filesystem::exists(run + "/" + file)) << file;
+  }
+  const Invocation resumed = kiln("train --resume " + run + " --epochs 3");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("epoch 3/3"), std::string::npos) << resumed.output;
+  EXPECT_EQ(resumed.output.find("epoch 1/3"), std::string::npos) << "resumed, not restarted";
+  EXPECT_EQ(Json::parse(kiln("train --resume " + run + " --print-config").output)["epochs"], 3);
+}
+
+TEST_F(CliTraining, OverfitReportsTheSanityCheck) {
+  const Invocation ok =
+      kiln("train " + d() + "/train.h5 -o " + d() + "/of.h5 --overfit 12 --epochs 300 --lr 0.1");
+  ASSERT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_NE(ok.output.find("overfit check passed: 12 samples at 100% training accuracy"),
+            std::string::npos)
+      << ok.output;
+  const Invocation short_run =
+      kiln("train " + d() + "/train.h5 -o " + d() + "/of2.h5 --overfit 12 --epochs 1 --lr 1e-6");
+  EXPECT_EQ(short_run.exit_code, 1);
+  EXPECT_NE(short_run.output.find("overfit check FAILED"), std::string::npos) << short_run.output;
+}
+
+// A run killed with SIGKILL loses at most the epoch in progress: resuming its run directory ends
+// with the very weights of a run never interrupted.
+TEST_F(CliTraining, SigkillThenResumeEqualsAnUninterruptedRun) {
+  const std::string args = " --epochs 60 --batch-size 16 --flip 0.5 --seed 3";
+  ASSERT_EQ(kiln("train " + d() + "/train.h5 --run-dir " + d() + "/straight" + args).exit_code, 0);
+
+  const std::string run = d() + "/killed";
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::freopen("/dev/null", "w", stdout);
+    execl(KILN_BINARY, KILN_BINARY, "train", (d() + "/train.h5").c_str(), "--run-dir", run.c_str(),
+          "--epochs", "60", "--batch-size", "16", "--flip", "0.5", "--seed", "3",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Kill it once a few epochs are logged, mid-run.
+  auto logged = [&] {
+    std::ifstream log(run + "/log.csv");
+    int rows = 0;
+    for (std::string line; std::getline(log, line);) ++rows;
+    return rows - 1;
+  };
+  for (int i = 0; i < 20000 && logged() < 3; ++i) usleep(1000);
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the run finished before it could be killed";
+  EXPECT_FALSE(std::filesystem::exists(run + "/model.h5"));
+
+  const Invocation resumed = kiln("train --resume " + run);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  auto a = io::load_model(d() + "/straight/model.h5");
+  auto b = io::load_model(run + "/model.h5");
+  EXPECT_EQ(b.train_state.epoch, 60);
+  auto pa = a.model.parameters(), pb = b.model.parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    ASSERT_TRUE(std::equal(pa[i]->value.span().begin(), pa[i]->value.span().end(),
+                           pb[i]->value.span().begin()))
+        << "parameter " << i << " differs after SIGKILL and resume";
+  }
 }
 
 }  // namespace
