@@ -102,8 +102,11 @@ class Progress {
     if (terminal_) std::printf("\r\x1b[K");
     std::printf("epoch %lld/%lld  loss %.4f  acc %.4f", static_cast<long long>(r.train.epoch),
                 static_cast<long long>(r.epochs), r.train.loss, r.train.accuracy);
-    if (r.validation)
+    if (r.train.classes > 5) std::printf("  top5 %.4f", r.train.top5);
+    if (r.validation) {
       std::printf("  val_loss %.4f  val_acc %.4f", r.validation->loss, r.validation->accuracy);
+      if (r.validation->classes > 5) std::printf("  val_top5 %.4f", r.validation->top5);
+    }
     std::printf("  lr %.4g  %.1f s  %.0f img/s\n", static_cast<double>(r.train.learning_rate),
                 r.train.seconds,
                 r.train.seconds > 0 ? static_cast<double>(r.train.samples) / r.train.seconds : 0.0);

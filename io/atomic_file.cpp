@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <fstream>
 #include <system_error>
 
 #include "nn/error.hpp"
@@ -33,6 +34,18 @@ void AtomicFile::commit() {
   if (ec)
     throw Error(target_.string() + ": cannot move the finished file into place: " + ec.message());
   committed_ = true;
+}
+
+void write_file_atomically(const std::filesystem::path& target, std::string_view contents,
+                           const std::string& what) {
+  AtomicFile file(target);
+  {
+    std::ofstream out(file.temp_path(), std::ios::binary);
+    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+    out.flush();
+    if (!out) throw Error(target.string() + ": cannot write " + what + " (disk full?)");
+  }
+  file.commit();
 }
 
 }  // namespace kiln::io

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
+#include <string_view>
 
 namespace kiln::io {
 
@@ -27,5 +29,10 @@ class AtomicFile {
   std::filesystem::path temp_;
   bool committed_ = false;
 };
+
+// Replaces `target` with `contents` through an AtomicFile. Throws kiln::Error naming the file and
+// `what` it holds ("the training log") when it cannot be written.
+void write_file_atomically(const std::filesystem::path& target, std::string_view contents,
+                           const std::string& what);
 
 }  // namespace kiln::io

@@ -4,6 +4,7 @@
 // a pure function of (seed, epoch): data order, augmentation, dropout masks, scheduled rates.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,15 +15,26 @@
 
 namespace kiln::io {
 
+//
+// Best-only (Keras' ModelCheckpoint(save_best_only=True)): saves only when `monitor` improves on
+// the best value so far, which lives in state.callbacks["best_checkpoint"] so that a resumed run
+// keeps comparing against it.
+struct BestOnly {
+  std::string monitor;        // loss, accuracy, val_loss, val_accuracy
+  std::string mode = "auto";  // min, max, auto (accuracies up, losses down)
+};
+
 class Checkpoint final : public nn::Callback {
  public:
   Checkpoint(std::string path, nn::Sequential& model, const nn::Optimizer& optimizer,
-             Json preprocessing, std::vector<std::string> class_names)
+             Json preprocessing, std::vector<std::string> class_names,
+             std::optional<BestOnly> best_only = std::nullopt)
       : path_(std::move(path)),
         model_(model),
         optimizer_(optimizer),
         preprocessing_(std::move(preprocessing)),
-        class_names_(std::move(class_names)) {}
+        class_names_(std::move(class_names)),
+        best_only_(std::move(best_only)) {}
   nn::Verdict on_epoch_end(nn::TrainState& state, const nn::EpochLogs& logs) override;
 
  private:
@@ -31,6 +43,7 @@ class Checkpoint final : public nn::Callback {
   const nn::Optimizer& optimizer_;
   Json preprocessing_;
   std::vector<std::string> class_names_;
+  std::optional<BestOnly> best_only_;
 };
 
 }  // namespace kiln::io

@@ -19,25 +19,27 @@ CsvLog::CsvLog(std::string path, std::int64_t resumed_epochs) : path_(std::move(
 }
 
 nn::Verdict CsvLog::on_epoch_end(nn::TrainState& /*state*/, const nn::EpochLogs& logs) {
-  char row[256];
-  if (logs.validation) {
-    std::snprintf(row, sizeof row, "%lld,%.6f,%.6f,%.6f,%.6f,%.8g,%.3f",
-                  static_cast<long long>(logs.epoch), logs.loss, logs.accuracy,
-                  logs.validation->loss, logs.validation->accuracy, logs.learning_rate,
-                  logs.seconds);
-  } else {
-    std::snprintf(row, sizeof row, "%lld,%.6f,%.6f,,,%.8g,%.3f", static_cast<long long>(logs.epoch),
-                  logs.loss, logs.accuracy, logs.learning_rate, logs.seconds);
-  }
+  // Empty cells for what does not exist: validation without validation data, top-5 with five
+  // classes or fewer.
+  auto cell = [](bool present, double value, const char* format) {
+    char text[32] = "";
+    if (present) std::snprintf(text, sizeof text, format, value);
+    return std::string(text);
+  };
+  const bool val = logs.validation.has_value();
+  const bool top5 = logs.classes > 5;
+  const std::string row = std::to_string(logs.epoch) + "," + cell(true, logs.loss, "%.6f") + "," +
+                          cell(true, logs.accuracy, "%.6f") + "," +
+                          cell(val, val ? logs.validation->loss : 0, "%.6f") + "," +
+                          cell(val, val ? logs.validation->accuracy : 0, "%.6f") + "," +
+                          cell(true, static_cast<double>(logs.learning_rate), "%.6g") + "," +
+                          cell(true, logs.seconds, "%.3f") + "," + cell(top5, logs.top5, "%.6f") +
+                          "," + cell(top5 && val, val ? logs.validation->top5 : 0, "%.6f");
   rows_.emplace_back(row);
-  AtomicFile file(path_);
-  {
-    std::ofstream out(file.temp_path());
-    out << "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds\n";
-    for (const std::string& r : rows_) out << r << "\n";
-    if (!out) throw Error(path_ + ": cannot write the training log (disk full?)");
-  }
-  file.commit();
+  std::string text =
+      "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,top5,val_top5\n";
+  for (const std::string& r : rows_) text += r + "\n";
+  write_file_atomically(path_, text, "the training log");
   return nn::Verdict::kContinue;
 }
 

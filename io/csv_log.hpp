@@ -1,6 +1,7 @@
 // CsvLog: one row per epoch — epoch, loss, accuracy, val_loss, val_accuracy, learning_rate,
-// seconds — rewritten atomically after every epoch (io/atomic_file.hpp), so the file is always
-// complete and readable while training runs. Empty cells where there is no validation.
+// seconds, top5, val_top5 — rewritten atomically after every epoch (io/atomic_file.hpp), so the
+// file is always complete and readable while training runs. Empty cells where there is no
+// validation.
 #pragma once
 
 #include <cstdint>

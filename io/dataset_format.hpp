@@ -22,6 +22,9 @@ struct ChannelStatistics {
   std::vector<double> mean;  // C
   std::vector<double> std;   // C, population standard deviation
   std::int64_t count = 0;    // pixels per channel that were summed
+  // C×C channel covariance, row-major, population form; the basis of PCA lighting. Empty for files
+  // written before it existed.
+  std::vector<double> covariance{};
 };
 
 struct SkippedInput {

@@ -71,6 +71,17 @@ DatasetReader::DatasetReader(const std::string& path)
     d.read(target->data(), h5::Type::kF64);
   }
 
+  if (norm.exists("covariance")) {
+    h5::Dataset d = norm.open_dataset("covariance");
+    const auto c = static_cast<std::uint64_t>(channels_);
+    if (d.dims() != std::vector<std::uint64_t>{c, c}) {
+      throw Error(d.where() + ": expected a " + std::to_string(c) + "x" + std::to_string(c) +
+                  " channel covariance");
+    }
+    statistics_.covariance.resize(static_cast<std::size_t>(c * c));
+    d.read(statistics_.covariance.data(), h5::Type::kF64);
+  }
+
   if (f.exists("skipped")) {
     h5::Group skipped = f.open_group("skipped");
     const auto paths = skipped.read_strings("paths");

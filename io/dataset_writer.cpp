@@ -21,7 +21,8 @@ struct DatasetWriter::State {
   h5::Dataset images;
   h5::Dataset labels;
   std::vector<SkippedInput> skipped;
-  std::vector<std::uint64_t> sum, sum_squares;  // per channel, exact
+  std::vector<std::uint64_t> sum;       // per channel, exact
+  std::vector<std::uint64_t> products;  // C×C sums of x_i·x_j, exact (the diagonal: squares)
   std::int64_t pixels = 0;
 
   State(std::filesystem::path path, DatasetSpec s)
@@ -49,7 +50,7 @@ DatasetWriter::DatasetWriter(std::filesystem::path path, DatasetSpec spec) {
   state_->labels = state_->file.create_dataset("labels", h5::Type::kI32, {0},
                                                {true, {std::max<std::uint64_t>(rows, 4096)}, 0});
   state_->sum.assign(c, 0);
-  state_->sum_squares.assign(c, 0);
+  state_->products.assign(c * c, 0);
 }
 
 DatasetWriter::~DatasetWriter() = default;
@@ -78,11 +79,13 @@ void DatasetWriter::append(std::span<const std::uint8_t> images,
   state_->labels.write_rows(row, n, labels.data(), h5::Type::kI32);
 
   const auto channels = static_cast<std::size_t>(s.channels);
+  // Exact integer sums: 255² · 2^45 pixels still fits in 64 bits.
   for (std::size_t i = 0; i < images.size(); i += channels) {
-    for (std::size_t ch = 0; ch < channels; ++ch) {
-      const std::uint64_t v = images[i + ch];
-      state_->sum[ch] += v;
-      state_->sum_squares[ch] += v * v;
+    for (std::size_t a = 0; a < channels; ++a) {
+      const std::uint64_t v = images[i + a];
+      state_->sum[a] += v;
+      for (std::size_t b = a; b < channels; ++b)
+        state_->products[a * channels + b] += v * images[i + b];
     }
   }
   state_->pixels += static_cast<std::int64_t>(images.size() / channels);
@@ -119,20 +122,26 @@ void DatasetWriter::commit() {
   skipped.write_strings("paths", paths);
   skipped.write_strings("reasons", reasons);
 
-  // mean = S / n; var = S2 / n - mean^2, from exact integer sums (no accumulated rounding).
+  // mean = S / n; cov_ab = S_ab / n - mean_a mean_b, from exact integer sums (no accumulated
+  // rounding); std = sqrt(cov_aa).
   const auto c = static_cast<std::uint64_t>(s.channels);
-  std::vector<double> mean(c), stddev(c);
+  std::vector<double> mean(c), stddev(c), covariance(c * c);
   const auto n = static_cast<double>(st.pixels);
-  for (std::size_t ch = 0; ch < c; ++ch) {
-    mean[ch] = static_cast<double>(st.sum[ch]) / n;
-    const double variance = static_cast<double>(st.sum_squares[ch]) / n - mean[ch] * mean[ch];
-    stddev[ch] = std::sqrt(std::max(variance, 0.0));
+  for (std::size_t a = 0; a < c; ++a) mean[a] = static_cast<double>(st.sum[a]) / n;
+  for (std::size_t a = 0; a < c; ++a) {
+    for (std::size_t b = a; b < c; ++b) {
+      const double cov = static_cast<double>(st.products[a * c + b]) / n - mean[a] * mean[b];
+      covariance[a * c + b] = covariance[b * c + a] = cov;
+    }
+    stddev[a] = std::sqrt(std::max(covariance[a * c + a], 0.0));
   }
   h5::Group norm = f.create_group("normalization");
   norm.set_attribute("count", st.pixels);
   norm.set_attribute("channel_order", s.channel_order);
   norm.create_dataset("mean", h5::Type::kF64, {c}).write(mean.data(), h5::Type::kF64);
   norm.create_dataset("std", h5::Type::kF64, {c}).write(stddev.data(), h5::Type::kF64);
+  norm.create_dataset("covariance", h5::Type::kF64, {c, c})
+      .write(covariance.data(), h5::Type::kF64);
 
   st.images = {};
   st.labels = {};

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <sstream>
 
 #include "io/atomic_file.hpp"
 #include "nn/error.hpp"
@@ -26,17 +26,12 @@ std::string number(double v) {
   return text;
 }
 
-// Writes through an AtomicFile: the target is replaced only when everything was written.
+// Renders the report file into memory and replaces the target with it in one step.
 template <class Body>
 void write_atomically(const std::string& path, Body&& body) {
-  AtomicFile file(path);
-  {
-    std::ofstream out(file.temp_path(), std::ios::binary);
-    body(out);
-    out.flush();
-    if (!out) throw Error(path + ": cannot write the evaluation report (disk full?)");
-  }
-  file.commit();
+  std::ostringstream out;
+  body(out);
+  write_file_atomically(path, out.str(), "the evaluation report");
 }
 
 }  // namespace
@@ -53,7 +48,7 @@ std::string csv_field(const std::string& text) {
 
 void write_confusion_csv(const std::string& path, const nn::ClassificationMetrics& metrics,
                          const std::vector<std::string>& class_names) {
-  write_atomically(path, [&](std::ofstream& out) {
+  write_atomically(path, [&](std::ostream& out) {
     out << "true\\predicted";
     for (std::int64_t c = 0; c < metrics.classes(); ++c)
       out << ',' << csv_field(class_name(class_names, c));
@@ -68,7 +63,7 @@ void write_confusion_csv(const std::string& path, const nn::ClassificationMetric
 
 void write_per_class_csv(const std::string& path, const nn::ClassificationMetrics& metrics,
                          const std::vector<std::string>& class_names) {
-  write_atomically(path, [&](std::ofstream& out) {
+  write_atomically(path, [&](std::ostream& out) {
     out << "class,precision,recall,support\n";
     for (std::int64_t c = 0; c < metrics.classes(); ++c) {
       out << csv_field(class_name(class_names, c)) << ',' << number(metrics.precision(c)) << ','
@@ -79,7 +74,7 @@ void write_per_class_csv(const std::string& path, const nn::ClassificationMetric
 
 void write_predictions_csv(const std::string& path, const std::vector<ImagePrediction>& rows,
                            const std::vector<std::string>& class_names) {
-  write_atomically(path, [&](std::ofstream& out) {
+  write_atomically(path, [&](std::ostream& out) {
     out << "index,source,label,true_class,predicted,predicted_class,probability,correct\n";
     for (const ImagePrediction& r : rows) {
       out << r.index << ',' << csv_field(r.source) << ',' << r.label << ','
@@ -138,9 +133,8 @@ void write_confusion_png(const std::string& path, const nn::ClassificationMetric
   }
   std::vector<std::uint8_t> png;
   if (!cv::imencode(".png", canvas, png)) throw Error(path + ": could not encode the PNG");
-  write_atomically(path, [&](std::ofstream& out) {
-    out.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
-  });
+  write_file_atomically(path, {reinterpret_cast<const char*>(png.data()), png.size()},
+                        "the confusion matrix");
 }
 
 }  // namespace kiln::io

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <limits>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -87,13 +86,7 @@ void write_line_chart_png(const std::string& path, const std::string& title,
 
   std::vector<std::uint8_t> png;
   if (!cv::imencode(".png", canvas, png)) throw Error(path + ": could not encode the PNG");
-  AtomicFile file(path);
-  {
-    std::ofstream out(file.temp_path(), std::ios::binary);
-    out.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
-    if (!out) throw Error(path + ": cannot write the chart (disk full?)");
-  }
-  file.commit();
+  write_file_atomically(path, {reinterpret_cast<const char*>(png.data()), png.size()}, "the chart");
 }
 
 }  // namespace kiln::io

@@ -10,7 +10,7 @@
 namespace kiln::io {
 
 nn::Verdict RunPlots::on_epoch_end(nn::TrainState& /*state*/, const nn::EpochLogs& /*logs*/) {
-  // Columns: epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds
+  // Columns: epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,top5,val_top5
   constexpr std::size_t kColumns = 7;
   std::vector<double> column[kColumns];
   std::ifstream in(csv_log_);

@@ -28,14 +28,18 @@ std::pair<std::int64_t, std::int64_t> prepare(const Tensor& output,
   return {n, k};
 }
 
-std::int64_t argmax_hits(const Tensor& output, std::span<const std::int32_t> labels,
-                         std::int64_t k) {
-  std::int64_t correct = 0;
+// Sets result.correct (top-1) and result.correct_top5 from the rank of each row's label.
+void count_hits(const Tensor& output, std::span<const std::int32_t> labels, std::int64_t k,
+                LossResult& result) {
   for (std::size_t r = 0; r < labels.size(); ++r) {
     const float* z = output.data() + static_cast<std::int64_t>(r) * k;
-    correct += std::max_element(z, z + k) - z == labels[r];
+    const std::int32_t label = labels[r];
+    const float mine = z[label];
+    std::int64_t above = 0;
+    for (std::int32_t c = 0; c < k; ++c) above += z[c] > mine || (z[c] == mine && c < label);
+    result.correct += above == 0;
+    result.correct_top5 += above < 5;
   }
-  return correct;
 }
 
 }  // namespace
@@ -69,7 +73,7 @@ LossResult SoftmaxCrossEntropy::compute(const Tensor& logits, std::span<const st
         (*dlogits)[r * k + j] = static_cast<float>((p - (j == label ? 1.0 : 0.0)) * inv_n);
     }
   }
-  result.correct = argmax_hits(logits, labels, k);
+  count_hits(logits, labels, k, result);
   return result;
 }
 
@@ -90,7 +94,7 @@ LossResult SigmoidBinaryCrossEntropy::compute(const Tensor& logits,
         (*dlogits)[r * k + j] = static_cast<float>((1.0 / (1.0 + std::exp(-z)) - t) * scale);
     }
   }
-  result.correct = argmax_hits(logits, labels, k);
+  count_hits(logits, labels, k, result);
   return result;
 }
 
@@ -109,7 +113,7 @@ LossResult MeanSquaredError::compute(const Tensor& output, std::span<const std::
       if (doutput) (*doutput)[r * k + j] = static_cast<float>(2.0 * diff * scale);
     }
   }
-  result.correct = argmax_hits(output, labels, k);
+  count_hits(output, labels, k, result);
   return result;
 }
 

@@ -25,6 +25,8 @@ namespace kiln::nn {
 struct LossResult {
   double loss = 0.0;         // batch mean
   std::int64_t correct = 0;  // rows whose arg-max equals the label
+  // Rows whose label is among the 5 highest outputs (ties ranked by class id, as arg max does).
+  std::int64_t correct_top5 = 0;
 };
 
 class Loss {

@@ -46,7 +46,7 @@ void Trainer::fit(Sequential& model, Optimizer& optimizer, BatchSource& source, 
     const auto start = std::chrono::steady_clock::now();
     source.start_epoch(static_cast<std::uint64_t>(state.epoch));
     double loss_sum = 0.0;
-    std::int64_t correct = 0, samples = 0, batch_index = 0;
+    std::int64_t correct = 0, correct_top5 = 0, samples = 0, batch_index = 0;
     while (source.next(batch)) {
       const StepContext ctx{Mode::kTrain, state.seed, static_cast<std::uint64_t>(state.epoch),
                             batch.indices};
@@ -68,6 +68,7 @@ void Trainer::fit(Sequential& model, Optimizer& optimizer, BatchSource& source, 
       ++state.step;
       loss_sum += result.loss * static_cast<double>(batch.size());
       correct += result.correct;
+      correct_top5 += result.correct_top5;
       samples += batch.size();
       for (Callback* cb : callbacks) cb->on_batch_end(state, batch_index, result.loss);
       ++batch_index;
@@ -78,6 +79,8 @@ void Trainer::fit(Sequential& model, Optimizer& optimizer, BatchSource& source, 
     logs.samples = samples;
     logs.loss = samples ? loss_sum / static_cast<double>(samples) : 0.0;
     logs.accuracy = samples ? static_cast<double>(correct) / static_cast<double>(samples) : 0.0;
+    logs.top5 = samples ? static_cast<double>(correct_top5) / static_cast<double>(samples) : 0.0;
+    logs.classes = model.output_shape().per_sample();
     logs.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     logs.learning_rate = epoch_rate;
     if (validation) logs.validation = evaluate(model, *validation, loss);
@@ -93,18 +96,21 @@ EvalResult Trainer::evaluate(Sequential& model, BatchSource& source, const Loss&
   Batch batch;
   EvalResult out;
   double loss_sum = 0.0;
-  std::int64_t correct = 0;
+  std::int64_t correct = 0, correct_top5 = 0;
+  out.classes = model.output_shape().per_sample();
   while (source.next(batch)) {
     const StepContext ctx{Mode::kEval, 0, 0, batch.indices};
     const Tensor& logits = model.forward(batch.inputs, ctx);
     const LossResult result = loss.compute(logits, batch.labels, nullptr);
     loss_sum += result.loss * static_cast<double>(batch.size());
     correct += result.correct;
+    correct_top5 += result.correct_top5;
     out.samples += batch.size();
   }
   if (out.samples > 0) {
     out.loss = loss_sum / static_cast<double>(out.samples);
     out.accuracy = static_cast<double>(correct) / static_cast<double>(out.samples);
+    out.top5 = static_cast<double>(correct_top5) / static_cast<double>(out.samples);
   }
   return out;
 }

@@ -33,13 +33,17 @@ struct TrainState {
 struct EvalResult {
   double loss = 0.0;
   double accuracy = 0.0;
+  double top5 = 0.0;  // meaningful when classes > 5
   std::int64_t samples = 0;
+  std::int64_t classes = 0;
 };
 
 struct EpochLogs {
   std::int64_t epoch = 0;  // 1-based: the epoch just finished
   double loss = 0.0;       // mean over the epoch's samples (with the regularization penalty)
   double accuracy = 0.0;
+  double top5 = 0.0;         // label among the 5 highest outputs; meaningful when classes > 5
+  std::int64_t classes = 0;  // the model's outputs
   std::int64_t samples = 0;
   double seconds = 0.0;
   float learning_rate = 0.f;             // the rate this epoch trained with

@@ -28,6 +28,7 @@ Json default_train_config() {
       {"schedule", "constant"},
       {"callbacks",
        {{"monitor", ""},
+        {"save_best", true},
         {"early_stopping",
          {{"enabled", false},
           {"monitor", ""},
@@ -265,6 +266,7 @@ TrainRequest request_from_config(const Json& config, const std::string& origin) 
     if (q.output_path.empty()) q.output_path = (dir / "model.h5").string();
     if (q.checkpoint_path.empty()) q.checkpoint_path = (dir / "checkpoint.h5").string();
     if (q.csv_log.empty()) q.csv_log = (dir / "log.csv").string();
+    if (r.flag("callbacks.save_best")) q.best_path = (dir / "best.h5").string();
   }
   if (q.output_path.empty()) {
     throw Error(origin + ": nowhere to write the model; give -o FILE, --run-dir DIR, or 'output'");
@@ -274,13 +276,7 @@ TrainRequest request_from_config(const Json& config, const std::string& origin) 
 
 void write_run_config(const std::string& run_dir, const Json& config) {
   const std::string path = (std::filesystem::path(run_dir) / "config.json").string();
-  io::AtomicFile file(path);
-  {
-    std::ofstream out(file.temp_path());
-    out << config.dump(2) << "\n";
-    if (!out) throw Error(path + ": cannot write the run's config (disk full?)");
-  }
-  file.commit();
+  io::write_file_atomically(path, config.dump(2) + "\n", "the run's config");
 }
 
 }  // namespace kiln::pipeline

@@ -20,6 +20,7 @@
 #include "nn/zoo.hpp"
 #include "pipeline/loader.hpp"
 #include "pipeline/normalize.hpp"
+#include "pipeline/transforms/pca_lighting.hpp"
 #include "pipeline/transforms/registry.hpp"
 
 namespace kiln::pipeline {
@@ -150,7 +151,8 @@ TrainResult train_model(const TrainRequest& original, const TrainObserver& obser
                   std::to_string(request.validation_split) + " leaves one part empty");
     }
   }
-  auto stages = make_stages(request.train_stages);
+  auto stages = make_stages(with_fitted_pca(
+      request.train_stages, train_data->statistics().covariance, request.train_path));
   const Json train_stages_config = stages_config(stages);
   Loader train_loader(train_data, normalization, std::move(stages), train_options);
 
@@ -255,6 +257,12 @@ TrainResult train_model(const TrainRequest& original, const TrainObserver& obser
     early = std::make_unique<nn::EarlyStopping>(o, &model);
     early->restore(state);
     callbacks.push_back(early.get());
+  }
+  std::unique_ptr<io::Checkpoint> best;
+  if (!request.best_path.empty()) {
+    best = std::make_unique<io::Checkpoint>(request.best_path, model, *optimizer, preprocessing,
+                                            train_data->class_names(), io::BestOnly{monitor});
+    callbacks.push_back(best.get());
   }
   // Last: it saves the state every other callback left for this epoch.
   std::unique_ptr<io::Checkpoint> checkpoint;

@@ -40,6 +40,7 @@ struct TrainRequest {
   std::optional<nn::ReduceOnPlateauOptions> reduce_lr;     // none: off
   std::string csv_log;                                     // "": no CSV log
   std::string checkpoint_path;  // "": none; else the whole training state, saved after every epoch
+  std::string best_path;    // "": none; else the model of the best epoch by the monitored metric
   std::string resume_path;  // "": fresh start; else continue from this checkpoint up to `epochs`
   std::string run_dir;      // "": none; else plots (loss.png, accuracy.png, lr.png) go here
   // > 0: the sanity check: the first `overfit` samples, no augmentation, dropout or

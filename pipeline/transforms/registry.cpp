@@ -1,13 +1,17 @@
 #include "pipeline/transforms/registry.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
 
 #include "nn/error.hpp"
+#include "pipeline/transforms/affine.hpp"
 #include "pipeline/transforms/color_jitter.hpp"
 #include "pipeline/transforms/flip.hpp"
+#include "pipeline/transforms/lens.hpp"
 #include "pipeline/transforms/pad_crop.hpp"
+#include "pipeline/transforms/pca_lighting.hpp"
 #include "pipeline/transforms/resized_crop.hpp"
 #include "pipeline/transforms/scale_crop.hpp"
 
@@ -37,6 +41,24 @@ class Options {
     }
     return options_.at(key).get<T>();
   }
+  // A [lo, hi] pair of numbers.
+  std::pair<float, float> range(const std::string& key, float lo, float hi) const {
+    if (!options_.contains(key)) return {lo, hi};
+    const Json& r = options_.at(key);
+    if (!r.is_array() || r.size() != 2 || !r[0].is_number() || !r[1].is_number()) {
+      throw Error("stage '" + name_ + "': option '" + key + "' must be [lo, hi], got " + r.dump());
+    }
+    return {r[0].get<float>(), r[1].get<float>()};
+  }
+  std::string text(const std::string& key, const std::string& fallback) const {
+    if (!options_.contains(key)) return fallback;
+    if (!options_.at(key).is_string()) {
+      throw Error("stage '" + name_ + "': option '" + key + "' must be a string, got " +
+                  options_.at(key).dump());
+    }
+    return options_.at(key).get<std::string>();
+  }
+  const std::string& name() const { return name_; }
 
  private:
   std::string name_;
@@ -99,6 +121,54 @@ const std::map<std::string, Factory>& factories() {
          const auto [ratio_lo, ratio_hi] = pair("ratio_range", 3.f / 4.f, 4.f / 3.f);
          return stage(RandomResizedCrop(opt.get("size", 224), area_lo, area_hi, ratio_lo, ratio_hi,
                                         opt.get("crop_fraction", 0.875f)));
+       }},
+      {"affine",
+       [](const Json& o) {
+         const Options opt("affine", o,
+                           {"rotation", "width_shift", "height_shift", "shear", "zoom_range",
+                            "fill_mode", "fill"});
+         const auto [zoom_lo, zoom_hi] = opt.range("zoom_range", 1.f, 1.f);
+         return stage(Affine(opt.get("rotation", 0.f), opt.get("width_shift", 0.f),
+                             opt.get("height_shift", 0.f), opt.get("shear", 0.f), zoom_lo, zoom_hi,
+                             parse_fill_mode(opt.text("fill_mode", "constant"), "stage 'affine'"),
+                             opt.get("fill", 0)));
+       }},
+      {"lens_distortion",
+       [](const Json& o) {
+         const Options opt("lens_distortion", o, {"k1_range", "k2_range", "fill_mode", "fill"});
+         const auto [k1_lo, k1_hi] = opt.range("k1_range", -0.2f, 0.2f);
+         const auto [k2_lo, k2_hi] = opt.range("k2_range", 0.f, 0.f);
+         return stage(LensDistortion(
+             k1_lo, k1_hi, k2_lo, k2_hi,
+             parse_fill_mode(opt.text("fill_mode", "reflect"), "stage 'lens_distortion'"),
+             opt.get("fill", 0)));
+       }},
+      {"pca_lighting",
+       [](const Json& o) {
+         const Options opt("pca_lighting", o, {"sigma", "eigenvalues", "eigenvectors"});
+         if (!o.contains("eigenvalues") || !o.contains("eigenvectors")) {
+           throw Error(
+               "stage 'pca_lighting': needs eigenvalues and eigenvectors; kiln train fits them on "
+               "the training set when both are left out");
+         }
+         PcaBasis basis;
+         const Json& values = o.at("eigenvalues");
+         const Json& vectors = o.at("eigenvectors");
+         auto numbers = [](const Json& j) {
+           return j.is_array() && j.size() == 3 &&
+                  std::all_of(j.begin(), j.end(), [](const Json& x) { return x.is_number(); });
+         };
+         if (!numbers(values) || !vectors.is_array() || vectors.size() != 3 ||
+             !std::all_of(vectors.begin(), vectors.end(), numbers)) {
+           throw Error(
+               "stage 'pca_lighting': eigenvalues must be 3 numbers and eigenvectors 3 "
+               "lists of 3 numbers (one component per row, RGB)");
+         }
+         for (std::size_t i = 0; i < 3; ++i) {
+           basis.stddev[i] = values[i].get<float>();
+           for (std::size_t c = 0; c < 3; ++c) basis.vectors[i][c] = vectors[i][c].get<float>();
+         }
+         return stage(PcaLighting(opt.get("sigma", 0.1f), basis));
        }},
       {"color_jitter",
        [](const Json& o) {

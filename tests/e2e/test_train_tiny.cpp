@@ -92,7 +92,8 @@ TEST_F(TinyRun, ScheduleEarlyStoppingAndCsvLog) {
   std::ifstream csv(dir_.file("log/train.csv"));
   std::string header, line;
   std::getline(csv, header);
-  EXPECT_EQ(header, "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds");
+  EXPECT_EQ(header,
+            "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,top5,val_top5");
   std::size_t rows = 0;
   while (std::getline(csv, line)) ++rows;
   EXPECT_EQ(rows, epochs.size());
@@ -270,6 +271,7 @@ TEST_F(TinyRun, RunDirectoryResumeKeepsCallbackStateAndTheLog) {
     r.output_path = dir_.file(run + "/model.h5");
     r.checkpoint_path = dir_.file(run + "/checkpoint.h5");
     r.csv_log = dir_.file(run + "/log.csv");
+    r.best_path = dir_.file(run + "/best.h5");
     r.monitor = "loss";
     r.reduce_lr = nn::ReduceOnPlateauOptions{
         .monitor = "", .factor = 0.5, .patience = 0, .min_delta = 1e9};  // every epoch "plateaus"
@@ -312,6 +314,16 @@ TEST_F(TinyRun, RunDirectoryResumeKeepsCallbackStateAndTheLog) {
   EXPECT_EQ(column(dir_.file("split/log.csv"), 0),
             (std::vector<std::string>{"1", "2", "3", "4", "5", "6"}));
   EXPECT_EQ(column(dir_.file("split/log.csv"), 5), column(dir_.file("straight/log.csv"), 5));
+  // best.h5 holds the epoch with the lowest loss, also across the resume.
+  const auto losses = column(dir_.file("split/log.csv"), 1);
+  const auto lowest = std::min_element(
+      losses.begin(), losses.end(), [](auto& x, auto& y) { return std::stod(x) < std::stod(y); });
+  const auto best = io::load_model(dir_.file("split/best.h5"));
+  ASSERT_GE(best.train_state.epoch, 1);
+  // (The log rounds to 6 digits, so compare values: two epochs may print the same.)
+  EXPECT_EQ(losses[static_cast<std::size_t>(best.train_state.epoch - 1)], *lowest);
+  EXPECT_EQ(io::load_model(dir_.file("straight/best.h5")).train_state.epoch,
+            best.train_state.epoch);
   for (const char* png : {"loss.png", "accuracy.png", "lr.png"}) {
     const cv::Mat image = cv::imread(dir_.file(std::string("split/") + png));
     EXPECT_EQ(image.size(), cv::Size(640, 400)) << png;

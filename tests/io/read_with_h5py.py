@@ -23,4 +23,7 @@ with h5py.File(sys.argv[1], "r") as f:
     assert mean.shape == (3,)
     assert np.allclose(mean, images.reshape(-1, 3).mean(axis=0))
     assert np.allclose(f["normalization/std"][...], images.reshape(-1, 3).std(axis=0))
+    # numpy's population covariance of the pixels, channels as variables
+    assert np.allclose(f["normalization/covariance"][...],
+                       np.cov(images.reshape(-1, 3).astype(np.float64), rowvar=False, bias=True))
 print("ok")

@@ -74,6 +74,20 @@ TEST(DatasetFile, RoundTripsImagesLabelsAndAttributes) {
                 std::sqrt(sum_sq / n - mean * mean), 1e-9);
   }
   EXPECT_EQ(reader.statistics().count, 5 * 6);
+  // The channel covariance against a two-pass computation (mean first, then centred products).
+  ASSERT_EQ(reader.statistics().covariance.size(), 9u);
+  for (int a = 0; a < 3; ++a) {
+    for (int b = 0; b < 3; ++b) {
+      const double ma = reader.statistics().mean[static_cast<std::size_t>(a)];
+      const double mb = reader.statistics().mean[static_cast<std::size_t>(b)];
+      double cov = 0;
+      for (std::size_t i = 0; i < images.size(); i += 3)
+        cov += (images[i + a] - ma) * (images[i + b] - mb);
+      EXPECT_NEAR(reader.statistics().covariance[static_cast<std::size_t>(a * 3 + b)], cov / 30,
+                  1e-9)
+          << a << "," << b;
+    }
+  }
 }
 
 TEST(DatasetFile, CompressedFilesReadTheSame) {

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <memory>
 
+#include "io/checkpoint.hpp"
 #include "io/model_file.hpp"
 #include "nn/error.hpp"
 #include "nn/zoo.hpp"
@@ -81,6 +83,38 @@ TEST(ModelFile, RejectsADatasetPassedAsModel) {
   save_model(dir.file("m.h5"), model, sgd, {}, Json::object(), {"x", "y"});
   EXPECT_NO_THROW(load_model(dir.file("m.h5")));
   EXPECT_THROW(load_model(dir.file("missing.h5")), Error);
+}
+
+// Keras' ModelCheckpoint(save_best_only): the file changes only when the monitor improves, and
+// the best value so far rides in the TrainState, so a resumed run keeps comparing against it.
+TEST(Checkpoint, BestOnlySavesOnImprovementAndRemembersTheBestAcrossResume) {
+  testing::TempDir dir;
+  nn::Sequential model = nn::Sequential::from_config(nn::builtin_model("mlp", {1, 1, 4, 4}, 3));
+  model.initialize(5);
+  nn::Sgd sgd(0.9f, false);
+  auto make = [&] {
+    return std::make_unique<Checkpoint>(dir.file("best.h5"), model, sgd, Json::object(),
+                                        std::vector<std::string>{"a", "b", "c"},
+                                        BestOnly{"val_accuracy"});
+  };
+  auto best = make();
+  const double accuracies[] = {0.5, 0.7, 0.6, 0.8, 0.8, 0.75};
+  const std::int64_t expected_saved_epoch[] = {1, 2, 2, 4, 4, 4};  // 0.8 again is no improvement
+  nn::TrainState state;
+  for (int i = 0; i < 6; ++i) {
+    if (i == 3) {  // a resume: a new callback, the state as read back from a checkpoint
+      state.callbacks = Json::parse(state.callbacks.dump());
+      best = make();
+    }
+    state.epoch = i + 1;
+    nn::EpochLogs logs;
+    logs.epoch = i + 1;
+    logs.validation = nn::EvalResult{.loss = 1.0, .accuracy = accuracies[i]};
+    best->on_epoch_end(state, logs);
+    EXPECT_EQ(load_model(dir.file("best.h5")).train_state.epoch, expected_saved_epoch[i])
+        << "after epoch " << i + 1;
+  }
+  EXPECT_EQ(state.callbacks["best_checkpoint"]["best"], 0.8);
 }
 
 }  // namespace

@@ -31,6 +31,27 @@ TEST(SoftmaxCrossEntropy, HandComputedCase) {
   EXPECT_EQ(r.correct, 0);
 }
 
+// Top-1 and top-5 hits from the label's rank; ties rank the lower class id first.
+TEST(Losses, CountTopOneAndTopFiveHits) {
+  Tensor logits({4, 7, 1, 1});
+  for (std::int64_t r = 0; r < 4; ++r)
+    for (std::int64_t c = 0; c < 7; ++c) logits[r * 7 + c] = static_cast<float>(c);  // 6 is best
+  const std::vector<std::int32_t> labels = {6, 2, 1, 5};  // ranks 1, 5, 6, 2
+  const auto r = SoftmaxCrossEntropy::compute(logits, labels, nullptr, nullptr);
+  EXPECT_EQ(r.correct, 1);
+  EXPECT_EQ(r.correct_top5, 3);
+  Tensor tied({1, 7, 1, 1}, 1.f);  // all equal: class c ranks c + 1
+  EXPECT_EQ(SoftmaxCrossEntropy::compute(tied, std::vector<std::int32_t>{4}, nullptr, nullptr)
+                .correct_top5,
+            1);
+  EXPECT_EQ(SoftmaxCrossEntropy::compute(tied, std::vector<std::int32_t>{5}, nullptr, nullptr)
+                .correct_top5,
+            0);
+  EXPECT_EQ(
+      SoftmaxCrossEntropy::compute(tied, std::vector<std::int32_t>{0}, nullptr, nullptr).correct,
+      1);
+}
+
 TEST(SoftmaxCrossEntropy, GradientMatchesFiniteDifferences) {
   Tensor logits({5, 7, 1, 1});
   testing::fill_uniform(logits, 9, -3.f, 3.f);

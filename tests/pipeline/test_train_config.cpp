@@ -133,3 +133,21 @@ TEST(TrainConfig, FilesParseWithCommentsAndSyntaxErrorsNameTheFile) {
 
 }  // namespace
 }  // namespace kiln::pipeline
+
+namespace kiln::pipeline {
+namespace {
+
+// The configs shipped in examples/ stay valid as the schema changes.
+TEST(TrainConfig, ShippedExamplesAreValid) {
+  for (const char* name : {"fashion-mnist.json", "hymenoptera.json"}) {
+    const std::string path = std::string(KILN_TEST_SOURCE_DIR) + "/../examples/" + name;
+    Json config = default_train_config();
+    merge_config(config, load_config_file(path), path);
+    const TrainRequest q = request_from_config(config, path);
+    EXPECT_FALSE(q.train_path.empty()) << name;
+    EXPECT_FALSE(q.train_stages.empty()) << name;
+  }
+}
+
+}  // namespace
+}  // namespace kiln::pipeline

@@ -1,13 +1,17 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <opencv2/imgproc.hpp>
 #include <set>
 
 #include "nn/error.hpp"
 #include "pipeline/pack.hpp"
+#include "pipeline/transforms/affine.hpp"
 #include "pipeline/transforms/color_jitter.hpp"
 #include "pipeline/transforms/flip.hpp"
+#include "pipeline/transforms/lens.hpp"
 #include "pipeline/transforms/pad_crop.hpp"
+#include "pipeline/transforms/pca_lighting.hpp"
 #include "pipeline/transforms/registry.hpp"
 #include "pipeline/transforms/resized_crop.hpp"
 #include "pipeline/transforms/scale_crop.hpp"
@@ -67,6 +71,12 @@ TEST(TransformContract, EveryTransform) {
   testing::expect_transform_contract(ColorJitter(0.4f, 0.4f, 0.4f));
   testing::expect_transform_contract(ScaleCrop(5, 6, 12, 7));
   testing::expect_transform_contract(RandomResizedCrop(6, 0.08f, 1.f, 0.75f, 4.f / 3.f, 0.875f));
+  testing::expect_transform_contract(
+      Affine(30.f, 0.2f, 0.2f, 10.f, 0.8f, 1.2f, FillMode::kReflect, 0));
+  testing::expect_transform_contract(
+      LensDistortion(-0.3f, 0.3f, -0.1f, 0.1f, FillMode::kNearest, 0));
+  testing::expect_transform_contract(PcaLighting(0.5f, pca_basis({400, 0, 0, 0, 100, 0, 0, 0, 25})),
+                                     true, {3});
 }
 
 TEST(RandomResizedCrop, EvalIsTheCentreSquareOfTheCropFraction) {
@@ -224,6 +234,94 @@ TEST(Normalization, RoundTripsAndChecksChannels) {
   EXPECT_NO_THROW(norm.check_compatible(1, "L", "data.h5"));
   EXPECT_THROW(norm.check_compatible(3, "RGB", "data.h5"), Error);
   EXPECT_THROW(Normalization::from_json({{"mean", {1}}}), Error);
+}
+
+TEST(Affine, QuarterTurnOfASquareImageIsExact) {
+  const cv::Mat image = ramp(5, 5, 1);
+  cv::Mat turned = image.clone();
+  const Affine affine(90.f, 0, 0, 0, 1, 1, FillMode::kConstant, 0);
+  affine.apply({.angle = 90.f}, turned);
+  cv::Mat expected;
+  // +90° with y pointing down maps (x, y) to (c − (y − c), c + (x − c)): OpenCV's clockwise turn.
+  cv::rotate(image, expected, cv::ROTATE_90_CLOCKWISE);
+  EXPECT_EQ(cv::norm(turned, expected, cv::NORM_INF), 0.0);
+}
+
+TEST(Affine, ShiftZoomAndFillModes) {
+  const cv::Mat image = ramp(4, 6, 1);  // values 0..23, row-major
+  const Affine constant(0, 0.5f, 0.5f, 0, 0.5f, 2.f, FillMode::kConstant, 7);
+  cv::Mat shifted = image.clone();
+  constant.apply({.tx = 2.f, .ty = 1.f}, shifted);
+  EXPECT_EQ(shifted.at<std::uint8_t>(1, 2), image.at<std::uint8_t>(0, 0));  // moved by (2, 1)
+  EXPECT_EQ(shifted.at<std::uint8_t>(3, 5), image.at<std::uint8_t>(2, 3));
+  EXPECT_EQ(shifted.at<std::uint8_t>(0, 0), 7);  // came from outside: the fill value
+  const Affine wrap(0, 0.5f, 0.5f, 0, 1, 1, FillMode::kWrap, 0);
+  cv::Mat wrapped = image.clone();
+  wrap.apply({.tx = 2.f}, wrapped);
+  EXPECT_EQ(wrapped.at<std::uint8_t>(0, 0), image.at<std::uint8_t>(0, 4));  // wrapped around
+  const Affine nearest(0, 0.5f, 0.5f, 0, 1, 1, FillMode::kNearest, 0);
+  cv::Mat replicated = image.clone();
+  nearest.apply({.tx = 2.f}, replicated);
+  EXPECT_EQ(replicated.at<std::uint8_t>(2, 0), image.at<std::uint8_t>(2, 0));  // edge repeated
+  // Zoom about the centre: zx = 2 maps source x to c + 2·(x − c); the centre stays.
+  const cv::Matx23d m = Affine::matrix({.zx = 2.f, .zy = 1.f}, image.size());
+  EXPECT_DOUBLE_EQ(m(0, 0) * 2.5 + m(0, 2), 2.5);
+  EXPECT_DOUBLE_EQ(m(0, 0) * 3.5 + m(0, 2), 4.5);
+  EXPECT_THROW(Affine(200.f, 0, 0, 0, 1, 1, FillMode::kConstant, 0), Error);
+  EXPECT_THROW(Affine(0, 0, 0, 0, 1.5f, 1.f, FillMode::kConstant, 0), Error);
+  EXPECT_THROW(parse_fill_mode("mirror", "affine"), Error);
+}
+
+TEST(LensDistortion, BarrelPullsInPincushionPushesOutCentreStays) {
+  // A bright square ring far from the centre of a dark image.
+  cv::Mat image(41, 41, CV_8UC1, cv::Scalar(0));
+  cv::rectangle(image, {8, 8}, {32, 32}, cv::Scalar(255), 1);
+  auto ring_row = [](const cv::Mat& m) {  // the first bright row from the top in column 20
+    for (int y = 0; y < m.rows; ++y)
+      if (m.at<std::uint8_t>(y, 20) > 127) return y;
+    return -1;
+  };
+  const LensDistortion lens(-0.5f, 0.5f, 0, 0, FillMode::kConstant, 0);
+  cv::Mat barrel = image.clone(), pincushion = image.clone();
+  lens.apply({.k1 = 0.4f}, barrel);
+  lens.apply({.k1 = -0.4f}, pincushion);
+  EXPECT_GT(ring_row(barrel), 8);      // content pulled towards the centre
+  EXPECT_LT(ring_row(pincushion), 8);  // pushed outwards
+  EXPECT_EQ(barrel.at<std::uint8_t>(20, 20), image.at<std::uint8_t>(20, 20));
+  EXPECT_THROW(LensDistortion(0.5f, -0.5f, 0, 0, FillMode::kConstant, 0), Error);
+}
+
+TEST(PcaLighting, MovesColourAlongTheComponentsByTheExpectedAmount) {
+  PcaBasis basis;
+  basis.stddev = {20.f, 10.f, 0.f};
+  basis.vectors = {{{0.6f, 0.8f, 0.f}, {0.f, 0.f, 1.f}, {0.8f, -0.6f, 0.f}}};
+  const PcaLighting lighting(0.1f, basis);
+  cv::Mat image(2, 3, CV_8UC3, cv::Scalar(100, 100, 100));
+  lighting.apply({.alpha = {0.5f, -1.f, 3.f}}, image);
+  // Δ = 0.5·20·(0.6, 0.8, 0) − 1·10·(0, 0, 1) + 3·0·(...) = (6, 8, −10)
+  for (int y = 0; y < 2; ++y)
+    for (int x = 0; x < 3; ++x) EXPECT_EQ(image.at<cv::Vec3b>(y, x), cv::Vec3b(106, 108, 90));
+  cv::Mat grey(2, 2, CV_8UC1, cv::Scalar(1));
+  EXPECT_THROW(lighting.apply({.alpha = {1.f, 0.f, 0.f}}, grey), Error);
+}
+
+TEST(PcaLighting, BasisOfAKnownCovariance) {
+  // cov = Q·diag(9, 4, 1)·Qᵀ with Q's columns (1,1,0)/√2, (1,−1,0)/√2, (0,0,1).
+  const std::vector<double> cov = {6.5, 2.5, 0, 2.5, 6.5, 0, 0, 0, 1};
+  const PcaBasis b = pca_basis(cov);
+  EXPECT_NEAR(b.stddev[0], 3.f, 1e-5);
+  EXPECT_NEAR(b.stddev[1], 2.f, 1e-5);
+  EXPECT_NEAR(b.stddev[2], 1.f, 1e-5);
+  EXPECT_NEAR(b.vectors[0][0], std::sqrt(0.5f), 1e-5);
+  EXPECT_NEAR(b.vectors[0][1], std::sqrt(0.5f), 1e-5);
+  EXPECT_NEAR(std::abs(b.vectors[1][0]), std::sqrt(0.5f), 1e-5);
+  EXPECT_NEAR(b.vectors[2][2], 1.f, 1e-5);
+  // A stage without eigenvalues is filled from the covariance, and refused without one.
+  const Json stages = with_fitted_pca(Json::array({{{"type", "pca_lighting"}}}), cov, "d.h5");
+  EXPECT_NEAR(stages[0]["eigenvalues"][0].get<double>(), 3.0, 1e-5);
+  EXPECT_NO_THROW(make_stages(stages));
+  EXPECT_THROW(make_stages(Json::array({{{"type", "pca_lighting"}}})), Error);
+  EXPECT_THROW(with_fitted_pca(Json::array({{{"type", "pca_lighting"}}}), {}, "d.h5"), Error);
 }
 
 }  // namespace

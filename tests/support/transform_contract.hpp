@@ -10,6 +10,7 @@
 
 #include <opencv2/core.hpp>
 #include <set>
+#include <vector>
 
 #include "pipeline/transform.hpp"
 #include "pipeline/transforms/registry.hpp"
@@ -24,8 +25,9 @@ inline cv::Mat textured(int w, int h, int channels) {
 }
 
 template <pipeline::Transform T>
-void expect_transform_contract(const T& t, bool random = true) {
-  for (const int channels : {1, 3}) {
+void expect_transform_contract(const T& t, bool random = true,
+                               std::vector<int> channel_counts = {1, 3}) {
+  for (const int channels : channel_counts) {
     const cv::Mat original = textured(13, 9, channels);
     std::set<std::string> distinct_draws;
     for (std::uint64_t index = 0; index < 64; ++index) {

@@ -1,0 +1,21 @@
+// How geometric transforms fill pixels that come from outside the image: Keras' fill modes, mapped
+// onto OpenCV's border types.
+//   constant  kkkk|abcd|kkkk   (k = fill value)
+//   nearest   aaaa|abcd|dddd
+//   reflect   dcba|abcd|dcba   (the edge pixel repeated: scipy's and Keras' "reflect")
+//   wrap      abcd|abcd|abcd
+#pragma once
+
+#include <opencv2/core.hpp>
+#include <string>
+
+namespace kiln::pipeline {
+
+enum class FillMode { kConstant, kNearest, kReflect, kWrap };
+
+// Throws kiln::Error naming `owner` and the allowed names for anything else.
+FillMode parse_fill_mode(const std::string& name, const std::string& owner);
+std::string fill_mode_name(FillMode mode);
+int border_type(FillMode mode);  // cv::BORDER_*
+
+}  // namespace kiln::pipeline

@@ -1,0 +1,99 @@
+#include "pipeline/transforms/pca_lighting.hpp"
+
+#include <Eigen/Eigenvalues>
+#include <algorithm>
+#include <cmath>
+
+#include "nn/error.hpp"
+
+namespace kiln::pipeline {
+
+PcaBasis pca_basis(const std::vector<double>& covariance) {
+  if (covariance.size() != 9) {
+    throw Error("pca_lighting: needs a 3x3 RGB covariance, got " +
+                std::to_string(covariance.size()) + " values");
+  }
+  Eigen::Matrix3d c;
+  for (int a = 0; a < 3; ++a)
+    for (int b = 0; b < 3; ++b) c(a, b) = covariance[static_cast<std::size_t>(a * 3 + b)];
+  if (!c.isApprox(c.transpose(), 1e-9))
+    throw Error("pca_lighting: the covariance is not symmetric");
+  // Eigen returns the eigenvalues in increasing order; kiln lists the largest first.
+  const Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d> solver(c);
+  PcaBasis basis;
+  for (int i = 0; i < 3; ++i) {
+    const int k = 2 - i;
+    basis.stddev[static_cast<std::size_t>(i)] =
+        static_cast<float>(std::sqrt(std::max(solver.eigenvalues()(k), 0.0)));
+    Eigen::Vector3d v = solver.eigenvectors().col(k);
+    if (v(0) + v(1) + v(2) < 0) v = -v;  // a fixed sign, so a refit gives the same basis
+    for (int j = 0; j < 3; ++j)
+      basis.vectors[static_cast<std::size_t>(i)][static_cast<std::size_t>(j)] =
+          static_cast<float>(v(j));
+  }
+  return basis;
+}
+
+PcaLighting::PcaLighting(float alpha_std, PcaBasis fitted) : sigma(alpha_std), basis(fitted) {
+  if (!(sigma >= 0.f && sigma <= 10.f))
+    throw Error("pca_lighting: sigma must be in [0, 10], got " + std::to_string(sigma));
+  for (const float l : basis.stddev) {
+    if (!(l >= 0.f && l <= 255.f))
+      throw Error(
+          "pca_lighting: eigenvalues (standard deviations, 0..255 scale) must be in "
+          "[0, 255], got " +
+          std::to_string(l));
+  }
+}
+
+void PcaLighting::apply(const Draw& d, cv::Mat& image) const {
+  if (d == Draw{}) return;
+  if (image.channels() != 3) {
+    throw Error("pca_lighting: needs RGB images, got " + std::to_string(image.channels()) +
+                " channel(s); drop the stage for greyscale data");
+  }
+  float delta[3] = {0.f, 0.f, 0.f};
+  for (std::size_t i = 0; i < 3; ++i)
+    for (std::size_t c = 0; c < 3; ++c)
+      delta[c] += d.alpha[i] * basis.stddev[i] * basis.vectors[i][c];
+  cv::Mat out(image.size(), image.type());
+  const std::size_t n = image.total() * 3;
+  const std::uint8_t* in = image.ptr<std::uint8_t>();
+  std::uint8_t* dst = out.ptr<std::uint8_t>();
+  for (std::size_t k = 0; k < n; ++k) {
+    dst[k] = static_cast<std::uint8_t>(
+        std::clamp(std::lround(static_cast<float>(in[k]) + delta[k % 3]), 0L, 255L));
+  }
+  image = out;
+}
+
+Json PcaLighting::config() const {
+  Json vectors = Json::array();
+  for (const auto& v : basis.vectors) vectors.push_back({v[0], v[1], v[2]});
+  return {{"sigma", sigma},
+          {"eigenvalues", {basis.stddev[0], basis.stddev[1], basis.stddev[2]}},
+          {"eigenvectors", vectors}};
+}
+
+Json with_fitted_pca(Json stages, const std::vector<double>& covariance,
+                     const std::string& dataset) {
+  if (!stages.is_array()) return stages;
+  for (Json& stage : stages) {
+    if (!stage.is_object() || stage.value("type", "") != "pca_lighting" ||
+        stage.contains("eigenvalues")) {
+      continue;
+    }
+    if (covariance.size() != 9) {
+      throw Error(dataset + ": pca_lighting needs the RGB covariance of the training set, which " +
+                  (covariance.empty() ? "this file lacks; re-run kiln preprocess"
+                                      : "exists only for 3-channel data") +
+                  " (or give eigenvalues and eigenvectors in the stage)");
+    }
+    const Json fitted = PcaLighting(0.1f, pca_basis(covariance)).config();
+    stage["eigenvalues"] = fitted.at("eigenvalues");
+    stage["eigenvectors"] = fitted.at("eigenvectors");
+  }
+  return stages;
+}
+
+}  // namespace kiln::pipeline
