@@ -1,14 +1,17 @@
 // kiln bench: throughput measurements to compare with the peers in ../shared/bench.
 //   kiln bench train --model NAME --batch 128 --threads 2
+//   kiln bench pipeline DATA --augment '[...]' --batch 64 --threads 2
 #include <tbb/global_control.h>
 
 #include <cstdio>
 #include <memory>
 
 #include "apps/commands.hpp"
+#include "apps/stage_list.hpp"
 #include "nn/optimizer.hpp"
 #include "nn/throughput.hpp"
 #include "nn/zoo.hpp"
+#include "pipeline/pipeline_bench.hpp"
 
 namespace kiln::apps {
 namespace {
@@ -86,6 +89,42 @@ void add_bench_command(CLI::App& app) {
     };
     line("train", r.train_images_per_second, r.train_flops);
     line("infer", r.infer_images_per_second, r.forward_flops);
+  });
+
+  auto pipe = std::make_shared<pipeline::PipelineBenchRequest>();
+  auto augment = std::make_shared<std::string>();
+  CLI::App* stream = bench->add_subcommand(
+      "pipeline",
+      "The streaming pipeline alone (read, augment, normalize, pack, batch) on a kiln dataset: "
+      "images/s per epoch and a digest of every batch, identical for any --threads.");
+  stream->add_option("data", pipe->data_path, "Dataset (.h5 from kiln preprocess)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  stream->add_option("--augment", *augment,
+                     "Training stages as a JSON list (README: Augmentation); default: none");
+  stream->add_option("--batch", pipe->batch_size, "Batch size")
+      ->check(CLI::Range(1, 1 << 16))
+      ->capture_default_str();
+  stream->add_option("--threads", pipe->threads, "Worker threads (0: all cores)")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
+  stream->add_option("--epochs", pipe->epochs, "Epochs to stream")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  stream->add_option("--seed", pipe->seed, "Seed of the order and the draws")
+      ->capture_default_str();
+  stream->add_option("--limit", pipe->limit, "Use the first N samples only (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  stream->callback([pipe, augment] {
+    if (!augment->empty()) pipe->stages = parse_stage_list(*augment, "--augment");
+    const pipeline::PipelineBenchResult r = pipeline::bench_pipeline(*pipe);
+    for (std::size_t e = 0; e < r.images_per_second.size(); ++e) {
+      std::printf("epoch %zu  %lld images  %.0f img/s\n", e + 1,
+                  static_cast<long long>(r.samples_per_epoch), r.images_per_second[e]);
+    }
+    std::printf("median %.0f img/s  peak in flight %lld of %lld  digest %016llx\n",
+                nn::median(r.images_per_second), static_cast<long long>(r.peak_in_flight),
+                static_cast<long long>(r.max_in_flight), static_cast<unsigned long long>(r.digest));
   });
 }
 

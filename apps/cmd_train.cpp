@@ -9,6 +9,7 @@
 
 #include "apps/commands.hpp"
 #include "apps/config_flags.hpp"
+#include "apps/stage_list.hpp"
 #include "apps/validators.hpp"
 #include "nn/error.hpp"
 #include "nn/optimizer.hpp"
@@ -50,14 +51,7 @@ Json effective_config(const Extras& x, const ConfigFlags& flags) {
   }
   Json overlay = flags.overlay();
   if (!x.data.empty()) set_dotted(overlay, "data.train", x.data);
-  if (!x.augment.empty()) {
-    try {
-      set_dotted(overlay, "augment", Json::parse(x.augment));
-    } catch (const Json::exception& e) {
-      throw Error(std::string("--augment is not valid JSON (") + e.what() +
-                  "); expected a list such as '[{\"type\": \"pad_crop\"}]'");
-    }
-  }
+  if (!x.augment.empty()) set_dotted(overlay, "augment", parse_stage_list(x.augment, "--augment"));
   if (x.early_stopping >= 0) {
     set_dotted(overlay, "callbacks.early_stopping.enabled", true);
     set_dotted(overlay, "callbacks.early_stopping.patience", x.early_stopping);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <string>
 
 #include "io/model_file.hpp"
@@ -285,6 +286,25 @@ TEST_F(CliTraining, RunDirectoryHoldsEverythingAndResumes) {
   EXPECT_NE(resumed.output.find("epoch 3/3"), std::string::npos) << resumed.output;
   EXPECT_EQ(resumed.output.find("epoch 1/3"), std::string::npos) << "resumed, not restarted";
   EXPECT_EQ(Json::parse(kiln("train --resume " + run + " --print-config").output)["epochs"], 3);
+}
+
+TEST_F(CliTraining, BenchPipelinePrintsTheSameDigestForAnyThreadCount) {
+  const std::string stages =
+      " --augment '[{\"type\": \"affine\", \"rotation\": 15}, "
+      "{\"type\": \"pad_crop\", \"padding\": 1}]' --epochs 2";
+  const Invocation one = kiln("bench pipeline " + d() + "/train.h5 --threads 1" + stages);
+  const Invocation two = kiln("bench pipeline " + d() + "/train.h5 --threads 2" + stages);
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  const auto digest = [](const std::string& out) { return out.substr(out.find("digest")); };
+  EXPECT_EQ(digest(one.output), digest(two.output));
+  EXPECT_NE(one.output.find("img/s"), std::string::npos);
+  const Invocation preview =
+      kiln("augment-preview " + d() + "/train.h5 -o " + d() + "/preview.png --images 3 --views 4" +
+           stages.substr(0, stages.find(" --epochs")));
+  ASSERT_EQ(preview.exit_code, 0) << preview.output;
+  const cv::Mat png = cv::imread(d() + "/preview.png");
+  EXPECT_EQ(png.cols, 5 * (128 + 4)) << "stored + 4 views";
 }
 
 TEST_F(CliTraining, OverfitReportsTheSanityCheck) {

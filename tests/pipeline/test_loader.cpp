@@ -7,6 +7,7 @@
 #include "nn/error.hpp"
 #include "pipeline/loader.hpp"
 #include "pipeline/transforms/registry.hpp"
+#include "pipeline/views.hpp"
 #include "tests/support/dataset_files.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -98,6 +99,76 @@ TEST_F(LoaderTest, SameSeedSameBatchesWhateverTheThreadCount) {
   EXPECT_EQ(one.inputs, four.inputs);
   // A different epoch gives a different order and different flips.
   EXPECT_NE(run(options, 2, stages).indices, one.indices);
+}
+
+// The geometric and colour stages are as deterministic as the flips: draws are keyed, not shared.
+TEST_F(LoaderTest, HeavyStagesAreBitIdenticalAcrossThreadCounts) {
+  LoaderOptions options;
+  options.batch_size = 8;
+  options.seed = 4;
+  const Json stages = Json::array(
+      {{{"type", "affine"}, {"rotation", 20}, {"zoom_range", {0.9, 1.1}}, {"fill_mode", "reflect"}},
+       {{"type", "lens_distortion"}, {"k1_range", {-0.3, 0.3}}},
+       {{"type", "pca_lighting"},
+        {"sigma", 0.5},
+        {"eigenvalues", {30, 10, 5}},
+        {"eigenvectors", {{0.58, 0.58, 0.58}, {0.71, 0, -0.71}, {0.41, -0.82, 0.41}}}},
+       {{"type", "color_jitter"}}});
+  Epoch one, two;
+  {
+    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, 1);
+    one = run(options, 3, stages);
+  }
+  {
+    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, 2);
+    two = run(options, 3, stages);
+  }
+  EXPECT_EQ(one.inputs, two.inputs);
+  EXPECT_NE(one.inputs, run(options, 0).inputs) << "the stages changed nothing";
+}
+
+// Multi-crop: each sample becomes consecutive rows sharing its label and index; batch_size still
+// counts samples, and the in-flight bound is in samples.
+TEST_F(LoaderTest, ViewsExpandEachSampleIntoConsecutiveRows) {
+  LoaderOptions options;
+  options.batch_size = 6;
+  options.prefetch_batches = 2;
+  options.mode = nn::Mode::kEval;
+  options.views = ViewOptions{.crops = 10, .scales = {}, .crop = {3, 3}, .padding = 0, .fill = 0};
+  Loader loader(reader_, identity(), {}, options);
+  EXPECT_EQ(loader.sample_shape(), (nn::Shape{1, 3, 3, 3}));
+  loader.start_epoch(0);
+  nn::Batch batch;
+  std::int64_t images = 0;
+  while (loader.next(batch)) {
+    ASSERT_EQ(batch.size() % 10, 0);
+    EXPECT_LE(batch.size(), 60);
+    for (std::int64_t row = 0; row < batch.size(); ++row) {
+      const auto first = static_cast<std::size_t>(row - row % 10);
+      EXPECT_EQ(batch.indices[static_cast<std::size_t>(row)], batch.indices[first]);
+      EXPECT_EQ(batch.labels[static_cast<std::size_t>(row)], batch.labels[first]);
+    }
+    EXPECT_EQ(batch.indices[0], static_cast<std::uint64_t>(images));  // stored order
+    images += batch.size() / 10;
+  }
+  EXPECT_EQ(images, 103);
+  EXPECT_LE(loader.peak_in_flight(), 12);
+  options.mode = nn::Mode::kTrain;
+  EXPECT_THROW(Loader(reader_, identity(), {}, options), Error);
+}
+
+TEST_F(LoaderTest, ASubsetVisitsExactlyItsIndices) {
+  LoaderOptions options;
+  options.batch_size = 4;
+  options.subset = {3, 50, 7, 99, 0};
+  for (std::uint64_t epoch = 0; epoch < 3; ++epoch) {
+    const Epoch e = run(options, epoch);
+    std::multiset<std::uint64_t> seen;
+    for (const auto& b : e.indices) seen.insert(b.begin(), b.end());
+    EXPECT_EQ(seen, (std::multiset<std::uint64_t>{0, 3, 7, 50, 99}));
+  }
+  options.subset = {103};
+  EXPECT_THROW(run(options, 0), Error);
 }
 
 TEST_F(LoaderTest, SamplesInFlightStayWithinTheLimit) {
