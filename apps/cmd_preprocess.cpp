@@ -31,7 +31,10 @@ struct PreprocessFlags {
   std::string cifar_labels = "fine";
   std::string labels;
   std::string output;
-  std::string size;  // "HxW"
+  std::string size;             // "HxW"
+  std::int64_t short_side = 0;  // variable size
+  std::int64_t max_side = 0;
+  std::string store = "raw";  // raw | jpeg[:Q] | png
   int channels = 3;
   std::string on_error = "skip";
   std::int64_t max_pixels = 178956970;
@@ -83,19 +86,43 @@ void run_images(const PreprocessFlags& f, const io::ImageIndex& index) {
 
 void run_images_to(const PreprocessFlags& f, const io::ImageIndex& index, const std::string& output,
                    const std::string& split) {
-  std::smatch m;
-  static const std::regex size_pattern(R"((\d+)x(\d+))");
-  if (f.size.empty()) throw Error("--size HxW is required for image inputs (e.g. --size 224x224)");
-  if (!std::regex_match(f.size, m, size_pattern))
-    throw Error("--size must be HxW, e.g. 224x224; got " + f.size);
   pipeline::BuildOptions o;
+  const bool variable = f.short_side > 0 || f.max_side > 0 || f.store != "raw";
+  if (variable) {
+    if (!f.size.empty()) {
+      throw Error(
+          "--size (fixed size) and --short-side/--max-side/--store (variable size) "
+          "exclude each other; choose one storage mode");
+    }
+    static const std::regex store_pattern(R"((raw|png|jpeg|original)(?::(\d+))?)");
+    std::smatch st;
+    if (!std::regex_match(f.store, st, store_pattern) ||
+        (st[2].matched && st[1] != "jpeg" && st[1] != "original")) {
+      throw Error("--store must be raw, png, jpeg[:QUALITY] or original[:QUALITY] (1-100); got " +
+                  f.store);
+    }
+    o.encoding = st[1];
+    if (st[2].matched) o.jpeg_quality = std::stoi(st[2]);
+    o.short_side = f.short_side;
+    o.max_side = f.max_side;
+  } else {
+    std::smatch m;
+    static const std::regex size_pattern(R"((\d+)x(\d+))");
+    if (f.size.empty()) {
+      throw Error(
+          "image inputs need a storage size: --size HxW (fixed, e.g. --size 224x224) or "
+          "--short-side S (variable, e.g. --short-side 256 --store jpeg)");
+    }
+    if (!std::regex_match(f.size, m, size_pattern))
+      throw Error("--size must be HxW, e.g. 224x224; got " + f.size);
+    o.height = std::stoll(m[1]);
+    o.width = std::stoll(m[2]);
+  }
   o.output_path = output;
   if (!split.empty()) {
     o.split = split + " (--val-split " + std::to_string(f.val_split) + " --seed " +
               std::to_string(f.seed) + ")";
   }
-  o.height = std::stoll(m[1]);
-  o.width = std::stoll(m[2]);
   o.channels = f.channels;
   o.max_pixels = f.max_pixels;
   o.on_error = f.on_error == "fail" ? pipeline::OnError::kFail : pipeline::OnError::kSkip;
@@ -125,9 +152,18 @@ void run_images_to(const PreprocessFlags& f, const io::ImageIndex& index, const 
   };
   const pipeline::BuildSummary s = pipeline::build_dataset(index, o, progress);
   print_skipped(s.skipped, static_cast<std::int64_t>(index.paths.size()));
-  std::printf("wrote %s: %lld images of %lldx%lldx%d, %zu classes\n", output.c_str(),
-              static_cast<long long>(s.written), static_cast<long long>(o.height),
-              static_cast<long long>(o.width), o.channels, index.class_names.size());
+  if (variable) {
+    std::printf(
+        "wrote %s: %lld images of variable size (short side %lld%s), %d channel(s) stored "
+        "as %s, %zu classes\n",
+        output.c_str(), static_cast<long long>(s.written), static_cast<long long>(o.short_side),
+        o.max_side > 0 ? (", long side <= " + std::to_string(o.max_side)).c_str() : "", o.channels,
+        f.store.c_str(), index.class_names.size());
+  } else {
+    std::printf("wrote %s: %lld images of %lldx%lldx%d, %zu classes\n", output.c_str(),
+                static_cast<long long>(s.written), static_cast<long long>(o.height),
+                static_cast<long long>(o.width), o.channels, index.class_names.size());
+  }
 }
 
 }  // namespace
@@ -159,6 +195,17 @@ void add_preprocess_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--size", f->size,
                   "Stored image size HxW: resize the short side, crop the centre (image inputs)");
+  cmd->add_option("--short-side", f->short_side,
+                  "Variable size: resize so the short side is S, aspect ratio kept (image inputs)")
+      ->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--max-side", f->max_side,
+                  "Variable size: and so the long side is at most M (image inputs)")
+      ->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--store", f->store,
+                  "Variable size: store raw pixels, jpeg[:QUALITY] (default 90), png, or original "
+                  "(JPEG files "
+                  "that need no resize kept byte for byte, others as jpeg[:QUALITY])")
+      ->capture_default_str();
   cmd->add_option("--channels", f->channels, "1 (grey) or 3 (RGB) stored channels (image inputs)")
       ->check(CLI::IsMember({1, 3}))
       ->capture_default_str();

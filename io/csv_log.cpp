@@ -8,14 +8,19 @@
 
 namespace kiln::io {
 
-CsvLog::CsvLog(std::string path, std::int64_t resumed_epochs) : path_(std::move(path)) {
-  if (resumed_epochs <= 0) return;
-  std::ifstream in(path_);
+std::vector<std::string> rows_through_epoch(const std::string& path, std::int64_t epochs) {
+  std::vector<std::string> rows;
+  std::ifstream in(path);
   std::string line;
   std::getline(in, line);  // header
   while (std::getline(in, line)) {
-    if (!line.empty() && std::stoll(line) <= resumed_epochs) rows_.push_back(line);
+    if (!line.empty() && std::stoll(line) <= epochs) rows.push_back(line);
   }
+  return rows;
+}
+
+CsvLog::CsvLog(std::string path, std::int64_t resumed_epochs) : path_(std::move(path)) {
+  if (resumed_epochs > 0) rows_ = rows_through_epoch(path_, resumed_epochs);
 }
 
 nn::Verdict CsvLog::on_epoch_end(nn::TrainState& /*state*/, const nn::EpochLogs& logs) {
@@ -40,6 +45,28 @@ nn::Verdict CsvLog::on_epoch_end(nn::TrainState& /*state*/, const nn::EpochLogs&
       "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,top5,val_top5\n";
   for (const std::string& r : rows_) text += r + "\n";
   write_file_atomically(path_, text, "the training log");
+  return nn::Verdict::kContinue;
+}
+
+BatchCsvLog::BatchCsvLog(std::string path, std::int64_t every, std::int64_t resumed_epochs)
+    : path_(std::move(path)), every_(every) {
+  if (every_ < 1) throw Error(path_ + ": log every N batches needs N >= 1");
+  if (resumed_epochs > 0) rows_ = rows_through_epoch(path_, resumed_epochs);
+}
+
+void BatchCsvLog::on_batch_end(const nn::TrainState& state, std::int64_t batch, double loss) {
+  if ((batch + 1) % every_ != 0) return;
+  char row[160];
+  std::snprintf(row, sizeof row, "%lld,%lld,%lld,%.6f,%.6g",
+                static_cast<long long>(state.epoch + 1), static_cast<long long>(batch + 1),
+                static_cast<long long>(state.step), loss, static_cast<double>(state.learning_rate));
+  rows_.emplace_back(row);
+}
+
+nn::Verdict BatchCsvLog::on_epoch_end(nn::TrainState& /*state*/, const nn::EpochLogs& /*logs*/) {
+  std::string text = "epoch,batch,step,loss,learning_rate\n";
+  for (const std::string& r : rows_) text += r + "\n";
+  write_file_atomically(path_, text, "the batch log");
   return nn::Verdict::kContinue;
 }
 

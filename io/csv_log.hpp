@@ -25,4 +25,23 @@ class CsvLog final : public nn::Callback {
   std::vector<std::string> rows_;
 };
 
+// BatchCsvLog: every `every` batches a row — epoch, batch, step, loss, learning_rate — for the
+// curve within epochs; the file is rewritten atomically at the end of each epoch, and resumes as
+// CsvLog does.
+class BatchCsvLog final : public nn::Callback {
+ public:
+  BatchCsvLog(std::string path, std::int64_t every, std::int64_t resumed_epochs = 0);
+  void on_batch_end(const nn::TrainState& state, std::int64_t batch, double loss) override;
+  nn::Verdict on_epoch_end(nn::TrainState& state, const nn::EpochLogs& logs) override;
+
+ private:
+  std::string path_;
+  std::int64_t every_;
+  std::vector<std::string> rows_;
+};
+
+// The data rows of an existing CSV log whose first column (the epoch) is <= `epochs`; none when
+// the file does not exist.
+std::vector<std::string> rows_through_epoch(const std::string& path, std::int64_t epochs);
+
 }  // namespace kiln::io

@@ -1,7 +1,9 @@
 #include "io/dataset_reader.hpp"
 
+#include <algorithm>
 #include <sstream>
 
+#include "io/decode.hpp"
 #include "io/file_format.hpp"
 #include "io/h5.hpp"
 #include "nn/error.hpp"
@@ -28,13 +30,19 @@ DatasetReader::DatasetReader(const std::string& path)
   } else {
     h5_->images = f.open_dataset("images", 0);
   }
-  const auto dims = h5_->images.dims();
-  if (dims.size() != 4 || !h5_->images.has_type(h5::Type::kU8)) {
-    throw Error(path + ": /images must be uint8 (N, H, W, C)");
+  auto dims = h5_->images.dims();
+  const bool ragged = f.has_attribute("layout") && f.string_attribute("layout") == "ragged";
+  if (ragged) {
+    read_ragged_index(f);
+    dims = {offsets_.size() - 1};  // images, for the label check below
+  } else {
+    if (dims.size() != 4 || !h5_->images.has_type(h5::Type::kU8)) {
+      throw Error(path + ": /images must be uint8 (N, H, W, C)");
+    }
+    height_ = static_cast<std::int64_t>(dims[1]);
+    width_ = static_cast<std::int64_t>(dims[2]);
+    channels_ = static_cast<std::int64_t>(dims[3]);
   }
-  height_ = static_cast<std::int64_t>(dims[1]);
-  width_ = static_cast<std::int64_t>(dims[2]);
-  channels_ = static_cast<std::int64_t>(dims[3]);
 
   h5::Dataset labels = f.open_dataset("labels");
   const auto label_dims = labels.dims();
@@ -94,12 +102,103 @@ DatasetReader::DatasetReader(const std::string& path)
 
 DatasetReader::~DatasetReader() = default;
 
+void DatasetReader::read_ragged_index(const h5::File& f) {
+  encoding_ = f.string_attribute("encoding");
+  if (encoding_ != "raw" && encoding_ != "jpeg" && encoding_ != "png") {
+    throw Error(path_ + ": unknown image encoding '" + encoding_ + "'; the file is damaged");
+  }
+  if (f.has_attribute("short_side")) short_side_ = f.int_attribute("short_side");
+  if (f.has_attribute("max_side")) max_side_ = f.int_attribute("max_side");
+  const auto bytes = h5_->images.dims();
+  h5::Dataset offsets = f.open_dataset("offsets");
+  h5::Dataset shapes = f.open_dataset("shapes");
+  const auto n_offsets = offsets.dims(), n_shapes = shapes.dims();
+  if (bytes.size() != 1 || n_offsets.size() != 1 || n_offsets[0] < 1 || n_shapes.size() != 2 ||
+      n_shapes[1] != 3 || n_shapes[0] + 1 != n_offsets[0]) {
+    throw Error(path_ + ": /images, /offsets and /shapes do not agree; the file is damaged");
+  }
+  offsets_.resize(n_offsets[0]);
+  offsets.read(offsets_.data(), h5::Type::kI64);
+  shapes_.resize(n_shapes[0] * 3);
+  if (!shapes_.empty()) shapes.read(shapes_.data(), h5::Type::kI32);
+  for (std::size_t i = 0; i + 1 < offsets_.size(); ++i) {
+    if (offsets_[i] > offsets_[i + 1])
+      throw Error(path_ + ": /offsets decrease; the file is damaged");
+  }
+  if (offsets_.front() != 0 || static_cast<std::uint64_t>(offsets_.back()) != bytes[0]) {
+    throw Error(path_ + ": /offsets do not span /images; the file is damaged");
+  }
+  channels_ = shapes_.empty() ? 0 : shapes_[2];
+}
+
+std::vector<std::uint8_t> DatasetReader::read_stored(std::int64_t index) const {
+  if (!ragged()) throw Error(path_ + ": fixed-size files store pixels; use read_mat");
+  if (index < 0 || index >= size()) {
+    throw Error(path_ + ": image " + std::to_string(index) + " requested, the file holds " +
+                std::to_string(size()));
+  }
+  const auto i = static_cast<std::size_t>(index);
+  const auto first = static_cast<std::uint64_t>(offsets_[i]);
+  const auto count = static_cast<std::uint64_t>(offsets_[i + 1] - offsets_[i]);
+  std::vector<std::uint8_t> bytes(count);
+  if (count > 0) h5_->images.read_rows(first, count, bytes.data(), h5::Type::kU8);
+  return bytes;
+}
+
+cv::Size DatasetReader::image_size(std::int64_t index) const {
+  if (!ragged()) return {static_cast<int>(width_), static_cast<int>(height_)};
+  const auto i = static_cast<std::size_t>(index) * 3;
+  return {shapes_.at(i + 1), shapes_.at(i)};
+}
+
+cv::Mat DatasetReader::read_mat(std::int64_t index) const {
+  if (index < 0 || index >= size()) {
+    throw Error(path_ + ": image " + std::to_string(index) + " requested, the file holds " +
+                std::to_string(size()));
+  }
+  const int type = CV_8UC(static_cast<int>(channels_));
+  if (!ragged()) {
+    cv::Mat image(static_cast<int>(height_), static_cast<int>(width_), type);
+    read_image(index, {image.data, static_cast<std::size_t>(image_bytes())});
+    return image;
+  }
+  const auto i = static_cast<std::size_t>(index);
+  const auto first = static_cast<std::uint64_t>(offsets_[i]);
+  const auto count = static_cast<std::uint64_t>(offsets_[i + 1] - offsets_[i]);
+  const cv::Size size = image_size(index);
+  if (encoding_ == "raw") {
+    cv::Mat image(size, type);
+    if (count != image.total() * image.elemSize()) {
+      throw Error(path_ + ": image " + std::to_string(index) + " holds " + std::to_string(count) +
+                  " bytes for its shape; the file is damaged");
+    }
+    h5_->images.read_rows(first, count, image.data, h5::Type::kU8);
+    return image;
+  }
+  const std::vector<std::uint8_t> bytes = read_stored(index);
+  DecodeOptions options;
+  options.channels = static_cast<int>(channels_);
+  DecodeResult decoded = decode_image(bytes, options);
+  if (!decoded.ok()) {
+    throw Error(path_ + ": image " + std::to_string(index) + " does not decode (" + decoded.reason +
+                ": " + decoded.detail + "); the file is damaged");
+  }
+  if (decoded.image.size() != size) {
+    throw Error(path_ + ": image " + std::to_string(index) +
+                " decodes to another size than /shapes says");
+  }
+  return decoded.image;
+}
+
 void DatasetReader::read_image(std::int64_t index, std::span<std::uint8_t> out) const {
   read_images(index, 1, out);
 }
 
 void DatasetReader::read_images(std::int64_t first, std::int64_t count,
                                 std::span<std::uint8_t> out) const {
+  if (ragged()) {
+    throw Error(path_ + ": images of different sizes are read one at a time (read_mat)");
+  }
   if (first < 0 || count < 0 || first + count > size()) {
     throw Error(path_ + ": images [" + std::to_string(first) + ", " +
                 std::to_string(first + count) + ") requested, the file holds " +
@@ -120,8 +219,22 @@ namespace kiln::io {
 std::string describe_dataset(const DatasetReader& r) {
   std::ostringstream out;
   out << r.path() << ": kiln dataset, format version " << r.format_version() << "\n";
-  out << "  /images   uint8 (" << r.size() << ", " << r.height() << ", " << r.width() << ", "
-      << r.channels() << ")  layout NHWC, channel order " << r.channel_order() << "\n";
+  if (r.ragged()) {
+    int lo_w = 1 << 30, lo_h = 1 << 30, hi_w = 0, hi_h = 0;
+    for (std::int64_t i = 0; i < r.size(); ++i) {
+      const cv::Size size = r.image_size(i);
+      lo_w = std::min(lo_w, size.width), hi_w = std::max(hi_w, size.width);
+      lo_h = std::min(lo_h, size.height), hi_h = std::max(hi_h, size.height);
+    }
+    out << "  /images   " << r.size() << " images of variable size, stored " << r.encoding()
+        << ", channel order " << r.channel_order() << " (with /offsets and /shapes)\n"
+        << "            widths " << lo_w << ".." << hi_w << ", heights " << lo_h << ".." << hi_h
+        << ", short side " << r.short_side()
+        << (r.max_side() > 0 ? ", long side <= " + std::to_string(r.max_side()) : "") << "\n";
+  } else {
+    out << "  /images   uint8 (" << r.size() << ", " << r.height() << ", " << r.width() << ", "
+        << r.channels() << ")  layout NHWC, channel order " << r.channel_order() << "\n";
+  }
   out << "  /labels   int32 (" << r.size() << ")\n";
   std::vector<std::int64_t> counts(r.class_names().size(), 0);
   for (const std::int32_t label : r.labels()) ++counts[static_cast<std::size_t>(label)];

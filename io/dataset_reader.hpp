@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <opencv2/core.hpp>
 #include <span>
 #include <string>
 #include <vector>
@@ -13,6 +14,10 @@
 #include "io/dataset_format.hpp"
 
 namespace kiln::io {
+
+namespace h5 {
+class File;
+}
 
 class DatasetReader {
  public:
@@ -24,8 +29,14 @@ class DatasetReader {
 
   const std::string& path() const { return path_; }
   std::int64_t size() const { return static_cast<std::int64_t>(labels_.size()); }
+  // Fixed-size files: the image size. Ragged files: 0 (each image has its own, image_size()).
   std::int64_t height() const { return height_; }
   std::int64_t width() const { return width_; }
+  bool ragged() const { return !encoding_.empty(); }
+  const std::string& encoding() const { return encoding_; }  // "" | raw | jpeg | png
+  std::int64_t short_side() const { return short_side_; }    // ragged: what images were resized to
+  std::int64_t max_side() const { return max_side_; }        // ragged: 0 = no cap
+  cv::Size image_size(std::int64_t index) const;             // (W, H) of one image
   std::int64_t channels() const { return channels_; }
   std::int64_t image_bytes() const { return height_ * width_ * channels_; }
   const std::string& channel_order() const { return channel_order_; }
@@ -38,12 +49,19 @@ class DatasetReader {
   const std::string& split() const { return split_; }  // "" unless made with --val-split
   std::int64_t format_version() const { return format_version_; }
 
-  // out: image_bytes() bytes, (H, W, C).
+  // Any layout: the image as (H, W, C) uint8, decoded when stored encoded. Throws kiln::Error
+  // naming the file and the index when it cannot be read.
+  cv::Mat read_mat(std::int64_t index) const;
+  // Ragged files: the bytes stored for one image (raw pixels or the encoded file), undecoded.
+  std::vector<std::uint8_t> read_stored(std::int64_t index) const;
+  // Fixed-size files only. out: image_bytes() bytes, (H, W, C).
   void read_image(std::int64_t index, std::span<std::uint8_t> out) const;
   // out: count * image_bytes() bytes, images [first, first + count).
   void read_images(std::int64_t first, std::int64_t count, std::span<std::uint8_t> out) const;
 
  private:
+  void read_ragged_index(const h5::File& f);
+
   struct Handles;
   std::unique_ptr<Handles> h5_;
   std::string path_;
@@ -55,6 +73,10 @@ class DatasetReader {
   std::vector<SkippedInput> skipped_;
   std::string source_, command_line_, split_;
   std::int64_t format_version_ = 0;
+  std::string encoding_;
+  std::int64_t short_side_ = 0, max_side_ = 0;
+  std::vector<std::int64_t> offsets_;  // ragged: N + 1 byte offsets into /images
+  std::vector<std::int32_t> shapes_;   // ragged: N × (H, W, C)
 };
 
 // A human-readable description of a dataset file: schema, counts per class, size, statistics,

@@ -20,6 +20,8 @@ struct DatasetWriter::State {
   h5::File file;
   h5::Dataset images;
   h5::Dataset labels;
+  h5::Dataset offsets, shapes;     // ragged only
+  std::uint64_t stored_bytes = 0;  // ragged only: bytes in /images so far
   std::vector<SkippedInput> skipped;
   std::vector<std::uint64_t> sum;       // per channel, exact
   std::vector<std::uint64_t> products;  // C×C sums of x_i·x_j, exact (the diagonal: squares)
@@ -32,7 +34,15 @@ struct DatasetWriter::State {
 };
 
 DatasetWriter::DatasetWriter(std::filesystem::path path, DatasetSpec spec) {
-  if (spec.height <= 0 || spec.width <= 0 || (spec.channels != 1 && spec.channels != 3)) {
+  const bool ragged = !spec.encoding.empty();
+  if (ragged && spec.encoding != "raw" && spec.encoding != "jpeg" && spec.encoding != "png") {
+    throw Error(path.string() + ": encoding must be raw, jpeg or png, got " + spec.encoding);
+  }
+  if (ragged && (spec.height != 0 || spec.width != 0)) {
+    throw Error(path.string() + ": a ragged dataset has no fixed size");
+  }
+  if ((!ragged && (spec.height <= 0 || spec.width <= 0)) ||
+      (spec.channels != 1 && spec.channels != 3)) {
     throw Error(path.string() + ": image size must be positive with 1 or 3 channels, got " +
                 std::to_string(spec.height) + "x" + std::to_string(spec.width) + "x" +
                 std::to_string(spec.channels));
@@ -44,11 +54,24 @@ DatasetWriter::DatasetWriter(std::filesystem::path path, DatasetSpec spec) {
   const DatasetSpec& s = state_->spec;
   const auto h = static_cast<std::uint64_t>(s.height), w = static_cast<std::uint64_t>(s.width),
              c = static_cast<std::uint64_t>(s.channels);
-  const std::uint64_t rows = chunk_rows(s.height * s.width * s.channels);
-  state_->images = state_->file.create_dataset("images", h5::Type::kU8, {0, h, w, c},
-                                               {true, {rows, h, w, c}, s.gzip_level});
-  state_->labels = state_->file.create_dataset("labels", h5::Type::kI32, {0},
-                                               {true, {std::max<std::uint64_t>(rows, 4096)}, 0});
+  if (ragged) {
+    // One byte stream in 1 MiB chunks, with where each image starts and its shape.
+    state_->images = state_->file.create_dataset("images", h5::Type::kU8, {0},
+                                                 {true, {std::uint64_t{1} << 20}, s.gzip_level});
+    state_->offsets =
+        state_->file.create_dataset("offsets", h5::Type::kI64, {1}, {true, {4096}, 0});
+    const std::int64_t zero = 0;
+    state_->offsets.write_rows(0, 1, &zero, h5::Type::kI64);
+    state_->shapes =
+        state_->file.create_dataset("shapes", h5::Type::kI32, {0, 3}, {true, {4096, 3}, 0});
+    state_->labels = state_->file.create_dataset("labels", h5::Type::kI32, {0}, {true, {4096}, 0});
+  } else {
+    const std::uint64_t rows = chunk_rows(s.height * s.width * s.channels);
+    state_->images = state_->file.create_dataset("images", h5::Type::kU8, {0, h, w, c},
+                                                 {true, {rows, h, w, c}, s.gzip_level});
+    state_->labels = state_->file.create_dataset("labels", h5::Type::kI32, {0},
+                                                 {true, {std::max<std::uint64_t>(rows, 4096)}, 0});
+  }
   state_->sum.assign(c, 0);
   state_->products.assign(c * c, 0);
 }
@@ -58,6 +81,9 @@ DatasetWriter::~DatasetWriter() = default;
 void DatasetWriter::append(std::span<const std::uint8_t> images,
                            std::span<const std::int32_t> labels) {
   const DatasetSpec& s = state_->spec;
+  if (!s.encoding.empty()) {
+    throw Error(state_->atomic.target().string() + ": a ragged dataset takes append_ragged()");
+  }
   const auto image_bytes = static_cast<std::size_t>(s.height * s.width * s.channels);
   if (images.size() != labels.size() * image_bytes) {
     throw Error(state_->atomic.target().string() + ": append got " + std::to_string(images.size()) +
@@ -78,18 +104,58 @@ void DatasetWriter::append(std::span<const std::uint8_t> images,
   state_->labels.resize_rows(row + n);
   state_->labels.write_rows(row, n, labels.data(), h5::Type::kI32);
 
-  const auto channels = static_cast<std::size_t>(s.channels);
+  add_to_statistics(images);
+  rows_ += static_cast<std::int64_t>(n);
+}
+
+void DatasetWriter::add_to_statistics(std::span<const std::uint8_t> pixels) {
+  const auto channels = static_cast<std::size_t>(state_->spec.channels);
   // Exact integer sums: 255² · 2^45 pixels still fits in 64 bits.
-  for (std::size_t i = 0; i < images.size(); i += channels) {
+  for (std::size_t i = 0; i < pixels.size(); i += channels) {
     for (std::size_t a = 0; a < channels; ++a) {
-      const std::uint64_t v = images[i + a];
+      const std::uint64_t v = pixels[i + a];
       state_->sum[a] += v;
       for (std::size_t b = a; b < channels; ++b)
-        state_->products[a * channels + b] += v * images[i + b];
+        state_->products[a * channels + b] += v * pixels[i + b];
     }
   }
-  state_->pixels += static_cast<std::int64_t>(images.size() / channels);
-  rows_ += static_cast<std::int64_t>(n);
+  state_->pixels += static_cast<std::int64_t>(pixels.size() / channels);
+}
+
+void DatasetWriter::append_ragged(std::span<const std::uint8_t> stored, std::int64_t height,
+                                  std::int64_t width, std::span<const std::uint8_t> pixels,
+                                  std::int32_t label) {
+  State& st = *state_;
+  const DatasetSpec& s = st.spec;
+  const std::string where = st.atomic.target().string();
+  if (s.encoding.empty()) throw Error(where + ": a fixed-size dataset takes append()");
+  if (height <= 0 || width <= 0 ||
+      pixels.size() != static_cast<std::size_t>(height * width * s.channels)) {
+    throw Error(where + ": append_ragged got " + std::to_string(pixels.size()) +
+                " pixel bytes for " + std::to_string(height) + "x" + std::to_string(width) + "x" +
+                std::to_string(s.channels));
+  }
+  if (label < 0 || label >= static_cast<std::int32_t>(s.class_names.size())) {
+    throw Error(where + ": label " + std::to_string(label) + " is outside the " +
+                std::to_string(s.class_names.size()) + " classes; pass one class name per label");
+  }
+  const auto row = static_cast<std::uint64_t>(rows_);
+  st.images.resize_rows(st.stored_bytes + stored.size());
+  if (!stored.empty())
+    st.images.write_rows(st.stored_bytes, stored.size(), stored.data(), h5::Type::kU8);
+  st.stored_bytes += stored.size();
+  const auto end = static_cast<std::int64_t>(st.stored_bytes);
+  st.offsets.resize_rows(row + 2);
+  st.offsets.write_rows(row + 1, 1, &end, h5::Type::kI64);
+  const std::int32_t shape[3] = {static_cast<std::int32_t>(height),
+                                 static_cast<std::int32_t>(width),
+                                 static_cast<std::int32_t>(s.channels)};
+  st.shapes.resize_rows(row + 1);
+  st.shapes.write_rows(row, 1, shape, h5::Type::kI32);
+  st.labels.resize_rows(row + 1);
+  st.labels.write_rows(row, 1, &label, h5::Type::kI32);
+  add_to_statistics(pixels);
+  ++rows_;
 }
 
 void DatasetWriter::record_skipped(const SkippedInput& skipped) {
@@ -105,7 +171,12 @@ void DatasetWriter::commit() {
   h5::File& f = st.file;
   f.set_attribute("format", std::string(kDatasetFormat));
   f.set_attribute("format_version", kDatasetFormatVersion);
-  f.set_attribute("layout", std::string("NHWC"));
+  f.set_attribute("layout", std::string(s.encoding.empty() ? "NHWC" : "ragged"));
+  if (!s.encoding.empty()) {
+    f.set_attribute("encoding", s.encoding);
+    f.set_attribute("short_side", s.short_side);
+    f.set_attribute("max_side", s.max_side);
+  }
   f.set_attribute("channel_order", s.channel_order);
   f.set_attribute("class_names", s.class_names);
   f.set_attribute("source", s.source);
@@ -145,6 +216,8 @@ void DatasetWriter::commit() {
 
   st.images = {};
   st.labels = {};
+  st.offsets = {};
+  st.shapes = {};
   skipped = {};
   norm = {};
   f.close();

@@ -1,4 +1,5 @@
-// DatasetWriter: writes the kiln HDF5 dataset schema (io/dataset_format.hpp) in streaming appends.
+// DatasetWriter: writes the kiln HDF5 dataset schema (io/dataset_format.hpp) in streaming appends,
+// fixed-size (one NHWC array) or ragged (concatenated per-image bytes with offsets and shapes).
 // The file is built under a temporary name and renamed into place by commit(): an interrupted or
 // failed preprocess leaves the previous file or none (DESIGN contract 4). While appending it sums
 // the pixels per channel in exact integers, so the normalization it stores does not depend on
@@ -17,7 +18,12 @@
 namespace kiln::io {
 
 struct DatasetSpec {
+  // Fixed size: height and width > 0, images stored as one (N, H, W, C) array. Ragged (variable
+  // size): height = width = 0 and `encoding` says how each image's bytes are stored.
   std::int64_t height = 0, width = 0, channels = 0;
+  std::string encoding;         // ragged only: "raw", "jpeg" or "png"
+  std::int64_t short_side = 0;  // ragged only: what the images were resized to (for the record)
+  std::int64_t max_side = 0;    // ragged only: 0 = no cap
   std::vector<std::string> class_names;  // label i is class_names[i]
   std::string channel_order;             // "L" (1 channel) or "RGB"
   std::string source;                    // where the data came from
@@ -37,6 +43,10 @@ class DatasetWriter {
   // images: labels.size() images of (H, W, C) uint8, contiguous. Labels must be in
   // [0, class_names.size()).
   void append(std::span<const std::uint8_t> images, std::span<const std::int32_t> labels);
+  // Ragged files: one image stored as `stored` bytes (raw pixels or an encoded file), of
+  // `height` x `width` pixels whose decoded (H, W, C) values are `pixels` (for the statistics).
+  void append_ragged(std::span<const std::uint8_t> stored, std::int64_t height, std::int64_t width,
+                     std::span<const std::uint8_t> pixels, std::int32_t label);
   void record_skipped(const SkippedInput& skipped);
 
   std::int64_t size() const { return rows_; }
@@ -45,6 +55,8 @@ class DatasetWriter {
   void commit();
 
  private:
+  void add_to_statistics(std::span<const std::uint8_t> pixels);
+
   struct State;
   std::unique_ptr<State> state_;
   std::int64_t rows_ = 0;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "io/dataset_writer.hpp"
@@ -34,14 +35,58 @@ cv::Mat resize_and_centre_crop(const cv::Mat& image, std::int64_t height, std::i
   return out;
 }
 
+cv::Mat resize_short_side(const cv::Mat& image, std::int64_t short_side, std::int64_t max_side) {
+  double scale = 1.0;
+  const int short_now = std::min(image.cols, image.rows),
+            long_now = std::max(image.cols, image.rows);
+  if (short_side > 0) scale = static_cast<double>(short_side) / short_now;
+  if (max_side > 0 && long_now * scale > static_cast<double>(max_side)) {
+    scale = static_cast<double>(max_side) / long_now;
+  }
+  if (scale == 1.0) return image;
+  const cv::Size target(std::max(1, static_cast<int>(std::lround(image.cols * scale))),
+                        std::max(1, static_cast<int>(std::lround(image.rows * scale))));
+  cv::Mat out;
+  cv::resize(image, out, target, 0, 0, scale < 0.5 ? cv::INTER_AREA : cv::INTER_LINEAR);
+  return out;
+}
+
+namespace {
+
+// The stored form of a variable-size image: its raw pixels, or re-encoded (OpenCV encodes BGR).
+std::vector<std::uint8_t> encode_for_storage(const cv::Mat& rgb, const std::string& encoding,
+                                             int jpeg_quality) {
+  if (encoding == "raw") return {rgb.data, rgb.data + rgb.total() * rgb.elemSize()};
+  cv::Mat bgr = rgb;
+  if (rgb.channels() == 3) cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+  std::vector<std::uint8_t> bytes;
+  const bool ok = encoding == "jpeg"
+                      ? cv::imencode(".jpg", bgr, bytes, {cv::IMWRITE_JPEG_QUALITY, jpeg_quality})
+                      : cv::imencode(".png", bgr, bytes);
+  if (!ok) throw Error("could not encode the image as " + encoding);
+  return bytes;
+}
+
+}  // namespace
+
 BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& o,
                            const std::function<void(std::int64_t, std::int64_t)>& progress) {
-  if (o.height <= 0 || o.width <= 0) throw Error("--size must be HxW with positive sides");
+  const bool ragged = !o.encoding.empty();
+  if (!ragged && (o.height <= 0 || o.width <= 0))
+    throw Error("--size must be HxW with positive sides");
+  if (ragged &&
+      (o.short_side < 0 || o.max_side < 0 || (o.max_side > 0 && o.max_side < o.short_side)))
+    throw Error("--short-side and --max-side must be >= 0 with max-side >= short-side");
+  if (o.jpeg_quality < 1 || o.jpeg_quality > 100)
+    throw Error("the JPEG quality must be in [1, 100], got " + std::to_string(o.jpeg_quality));
   if (o.channels != 1 && o.channels != 3)
     throw Error("--channels must be 1 or 3, got " + std::to_string(o.channels));
   io::DatasetSpec spec;
-  spec.height = o.height;
-  spec.width = o.width;
+  spec.height = ragged ? 0 : o.height;
+  spec.width = ragged ? 0 : o.width;
+  spec.encoding = o.encoding == "original" ? "jpeg" : o.encoding;  // what the bytes are
+  spec.short_side = o.short_side;
+  spec.max_side = o.max_side;
   spec.channels = o.channels;
   spec.class_names = index.class_names;
   spec.source = o.source;
@@ -57,15 +102,21 @@ BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& o,
   io::DecodeOptions decode;
   decode.channels = o.channels;
   decode.max_pixels = o.max_pixels;
-  decode.min_short_side = static_cast<int>(std::max(o.height, o.width));
+  // DCT-domain downscaling, except when JPEG bytes may be kept as they are: they must decode to
+  // the size recorded for them.
+  decode.min_short_side = static_cast<int>(ragged ? (o.encoding == "original" ? 0 : o.short_side)
+                                                  : std::max(o.height, o.width));
 
   struct Slot {
-    std::vector<std::uint8_t> pixels;
+    std::vector<std::uint8_t> pixels;  // (H, W, C) as stored (or as encoded, for the statistics)
+    std::vector<std::uint8_t> stored;  // variable size: the bytes that go into the file
+    int height = 0, width = 0;
     std::string reason;
   };
   struct Block {
     std::vector<Slot> slots;
-    std::vector<std::uint8_t> images;  // the block's good images, in index order
+    std::vector<std::uint8_t> images;  // fixed size: the block's good images, in index order
+    std::vector<std::size_t> good;     // variable size: the good slots, in index order
     std::vector<std::int32_t> labels;
   };
   // Two blocks: one decodes while the other is written (HDF5 and the statistics are serial).
@@ -93,8 +144,23 @@ BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& o,
           return;
         }
         try {
-          const cv::Mat fitted = resize_and_centre_crop(decoded.image, o.height, o.width);
-          slot.pixels.assign(fitted.data, fitted.data + image_bytes);
+          if (ragged) {
+            cv::Mat resized = resize_short_side(decoded.image, o.short_side, o.max_side);
+            if (!resized.isContinuous()) resized = resized.clone();
+            slot.pixels.assign(resized.data, resized.data + resized.total() * resized.elemSize());
+            const bool jpeg_as_is = o.encoding == "original" &&
+                                    resized.data == decoded.image.data && bytes.size() > 2 &&
+                                    bytes[0] == 0xFF && bytes[1] == 0xD8;
+            slot.stored = jpeg_as_is ? std::move(bytes)
+                                     : encode_for_storage(
+                                           resized, o.encoding == "original" ? "jpeg" : o.encoding,
+                                           o.jpeg_quality);
+            slot.height = resized.rows;
+            slot.width = resized.cols;
+          } else {
+            const cv::Mat fitted = resize_and_centre_crop(decoded.image, o.height, o.width);
+            slot.pixels.assign(fitted.data, fitted.data + image_bytes);
+          }
         } catch (const cv::Exception& e) {
           slot.reason = std::string("corrupt: resize failed: ") + e.what();
         }
@@ -102,6 +168,7 @@ BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& o,
       writing.wait();  // the other block is written: its buffers and the writer are free
       // In index order, whatever order the decode tasks ran in.
       block.images.clear();
+      block.good.clear();
       block.labels.clear();
       for (std::int64_t i = 0; i < count; ++i) {
         const Slot& slot = block.slots[static_cast<std::size_t>(i)];
@@ -115,12 +182,26 @@ BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& o,
           writer.record_skipped({path, slot.reason});
           continue;
         }
-        block.images.insert(block.images.end(), slot.pixels.begin(), slot.pixels.end());
+        if (ragged) {
+          block.good.push_back(static_cast<std::size_t>(i));
+        } else {
+          block.images.insert(block.images.end(), slot.pixels.begin(), slot.pixels.end());
+        }
         block.labels.push_back(index.labels[static_cast<std::size_t>(first + i)]);
       }
       summary.written += static_cast<std::int64_t>(block.labels.size());
-      if (!block.labels.empty())
-        writing.run([&writer, &block] { writer.append(block.images, block.labels); });
+      if (!block.labels.empty()) {
+        writing.run([&writer, &block, ragged] {
+          if (!ragged) {
+            writer.append(block.images, block.labels);
+            return;
+          }
+          for (std::size_t k = 0; k < block.good.size(); ++k) {
+            const Slot& s = block.slots[block.good[k]];
+            writer.append_ragged(s.stored, s.height, s.width, s.pixels, block.labels[k]);
+          }
+        });
+      }
       if (progress) progress(first + count, total);
     }
     writing.wait();

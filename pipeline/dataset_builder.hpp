@@ -1,10 +1,11 @@
 // build_dataset: an ImageIndex (class folders, list files) → a kiln HDF5 dataset of fixed-size
-// images. Each image is read, decoded (io/decode.hpp), resized so its short side fits, and
-// centre-cropped to the requested size. Decoding runs in parallel over fixed blocks of the index,
-// and each block is written in index order: the same input gives the same /images and /labels
-// whatever the thread count, and memory holds one block, whatever the dataset size. Bad inputs:
-// on_error "skip" records each (path, reason) in /skipped and goes on; "fail" stops at the first
-// one, naming it, and leaves no output file (the writer is atomic).
+// images, or of variable-size ones (short side resized, stored raw or re-encoded as JPEG/PNG). Each
+// image is read, decoded (io/decode.hpp), resized so its short side fits, and centre-cropped to the
+// requested size. Decoding runs in parallel over fixed blocks of the index, and each block is
+// written in index order: the same input gives the same /images and /labels whatever the thread
+// count, and memory holds one block, whatever the dataset size. Bad inputs: on_error "skip" records
+// each (path, reason) in /skipped and goes on; "fail" stops at the first one, naming it, and leaves
+// no output file (the writer is atomic).
 #pragma once
 
 #include <cstdint>
@@ -22,8 +23,15 @@ enum class OnError { kSkip, kFail };
 
 struct BuildOptions {
   std::string output_path;
-  std::int64_t height = 0, width = 0;  // stored size
-  int channels = 3;                    // 1 (grey) or 3 (RGB)
+  std::int64_t height = 0, width = 0;  // fixed size (both > 0), or 0 for variable size
+  // Variable size: resize so the short side is short_side (0: keep), the long side at most
+  // max_side (0: no cap), aspect ratio kept; stored as `encoding` (raw pixels, jpeg or png).
+  std::int64_t short_side = 0, max_side = 0;
+  // "" for fixed size; else raw | jpeg | png | original (JPEG files that need no resize are kept
+  // byte for byte, the others re-encoded as jpeg)
+  std::string encoding;
+  int jpeg_quality = 90;
+  int channels = 3;  // 1 (grey) or 3 (RGB)
   std::int64_t max_pixels = 178956970;
   OnError on_error = OnError::kSkip;
   int gzip_level = 0;
@@ -42,6 +50,10 @@ struct BuildSummary {
 // centre region is cut from the source and resized straight to the target. Area averaging when
 // shrinking by more than 2x, bilinear otherwise.
 cv::Mat resize_and_centre_crop(const cv::Mat& image, std::int64_t height, std::int64_t width);
+
+// Scale (aspect kept) so the short side is `short_side` (0: keep), then, if the long side exceeds
+// `max_side` (> 0), so it is exactly that. Area averaging when shrinking by more than 2x.
+cv::Mat resize_short_side(const cv::Mat& image, std::int64_t short_side, std::int64_t max_side);
 
 // progress(done, total) is called after each block, from the calling thread.
 // Throws kiln::Error for a bad input in fail mode, or when no image at all could be read.

@@ -55,6 +55,12 @@ class FolderDataset {
     options.channels = static_cast<int>(stored[0]);
     options.height = stored[1];
     options.width = stored[2];
+    if (stored[1] == 0) {  // the model trained on variable-size data: store these the same way
+      const Json storage = bundle.preprocessing.value("storage", Json::object());
+      options.encoding = "raw";
+      options.short_side = storage.value("short_side", std::int64_t{0});
+      options.max_side = storage.value("max_side", std::int64_t{0});
+    }
     options.source = folder;
     const BuildSummary summary = build_dataset(index, options);
     // The rows of the file are the index's images minus the skipped ones, in order.
@@ -241,12 +247,12 @@ EvalReport evaluate_model(const EvalRequest& request) {
   if (request.crops == 1) {
     report.passes.push_back(run_pass(s, request, std::nullopt));
   } else {
-    const ViewOptions views = default_views(
-        pre, cv::Size(static_cast<int>(s.data->width()), static_cast<int>(s.data->height())),
-        s.crop, request.crops, request.scales, request.padding);
+    // Variable-size data: the first image stands for the others in these checks.
+    const cv::Size stored_size = s.data->image_size(0);
+    const ViewOptions views =
+        default_views(pre, stored_size, s.crop, request.crops, request.scales, request.padding);
     // A crop that does not fit stops here, naming the sizes, before any image is read.
-    plan_views(cv::Size(static_cast<int>(s.data->width()), static_cast<int>(s.data->height())),
-               views);
+    plan_views(stored_size, views);
     if (request.compare) report.passes.push_back(run_pass(s, request, std::nullopt));
     report.passes.push_back(run_pass(s, request, views));
   }

@@ -118,10 +118,8 @@ void EpochGraph::Impl::build() {
         return guarded(std::move(s), [this](Sample& sample) {
           const io::DatasetReader& r = *spec.reader;
           sample.label = r.labels()[sample.index];
-          sample.image.create(static_cast<int>(r.height()), static_cast<int>(r.width()),
-                              CV_8UC(static_cast<int>(r.channels())));
-          r.read_image(static_cast<std::int64_t>(sample.index),
-                       {sample.image.data, static_cast<std::size_t>(r.image_bytes())});
+          // Stored pixels, or an encoded image decoded here, in parallel.
+          sample.image = r.read_mat(static_cast<std::int64_t>(sample.index));
         });
       });
 

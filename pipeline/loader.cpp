@@ -32,6 +32,13 @@ Loader::Loader(std::shared_ptr<const io::DatasetReader> reader, Normalization no
     check_view_options(*options_.views);
   }
   normalization_.check_compatible(reader_->channels(), reader_->channel_order(), reader_->path());
+  const bool sized = std::any_of(stages_.begin(), stages_.end(),
+                                 [](const auto& stage) { return stage->changes_size(); });
+  if (reader_->ragged() && !sized && !options_.views) {
+    throw Error(reader_->path() +
+                ": its images have different sizes; add a crop stage (scale_crop or "
+                "random_resized_crop) so that every batch has one size");
+  }
 }
 
 Loader::~Loader() = default;
@@ -42,9 +49,19 @@ nn::Shape Loader::sample_shape() const {
 }
 
 cv::Size Loader::sample_size() const {
-  cv::Size size(static_cast<int>(reader_->width()), static_cast<int>(reader_->height()));
-  for (const auto& stage : stages_) size = stage->output_size(size);
-  return options_.views ? options_.views->crop : size;
+  if (options_.views) return options_.views->crop;
+  if (!reader_->ragged()) {
+    cv::Size size(static_cast<int>(reader_->width()), static_cast<int>(reader_->height()));
+    for (const auto& stage : stages_) size = stage->output_size(size);
+    return size;
+  }
+  // Images of many sizes: the last stage that sets a size decides (crops set theirs whatever
+  // the input); checked in the constructor that there is one.
+  cv::Size size;
+  for (const auto& stage : stages_) {
+    if (stage->changes_size()) size = stage->output_size(reader_->image_size(0));
+  }
+  return size;
 }
 
 std::int64_t Loader::num_samples() const {

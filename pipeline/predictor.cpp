@@ -51,17 +51,24 @@ std::vector<Prediction> predict_images(const PredictRequest& request) {
   const cv::Size crop(static_cast<int>(input.w), static_cast<int>(input.h));
   const cv::Size stored_size(static_cast<int>(stored[2]), static_cast<int>(stored[1]));
 
+  // Size the image as kiln preprocess sized the training data: fixed (short side, centre crop) or
+  // variable (short side, capped long side).
+  const bool ragged = stored[1] == 0;
+  const Json storage = pre.value("storage", Json::object());
+  const std::int64_t short_side = storage.value("short_side", std::int64_t{0});
+  const std::int64_t max_side = storage.value("max_side", std::int64_t{0});
+
   auto stages = make_stages(pre.value("eval_stages", Json::array()));
   std::optional<ViewOptions> views;
   if (request.crops != 1) {
     views = default_views(pre, stored_size, crop, request.crops, request.scales, request.padding);
-    plan_views(stored_size, *views);  // a crop that does not fit stops here, naming the sizes
+    if (!ragged) plan_views(stored_size, *views);  // a crop that does not fit stops here
     std::erase_if(stages, [](const std::unique_ptr<Stage>& st) { return st->changes_size(); });
   }
 
   io::DecodeOptions decode;
   decode.channels = static_cast<int>(stored[0]);
-  decode.min_short_side = static_cast<int>(std::max(stored[1], stored[2]));
+  decode.min_short_side = static_cast<int>(ragged ? short_side : std::max(stored[1], stored[2]));
 
   std::vector<Prediction> out;
   std::vector<cv::Mat> cut;
@@ -80,7 +87,8 @@ std::vector<Prediction> predict_images(const PredictRequest& request) {
       out.push_back(std::move(p));
       continue;
     }
-    cv::Mat image = resize_and_centre_crop(decoded.image, stored[1], stored[2]);
+    cv::Mat image = ragged ? resize_short_side(decoded.image, short_side, max_side)
+                           : resize_and_centre_crop(decoded.image, stored[1], stored[2]);
     for (const auto& stage : stages) stage->run(image, nn::Mode::kEval, {});
     if (views) {
       make_views(image, *views, cut);

@@ -54,6 +54,7 @@ Json default_train_config() {
       {"output", ""},
       {"checkpoint", ""},
       {"log_csv", ""},
+      {"log_every_batches", 0},
       {"overfit", 0},
   };
 }
@@ -260,6 +261,7 @@ TrainRequest request_from_config(const Json& config, const std::string& origin) 
   q.output_path = r.text("output");
   q.checkpoint_path = r.text("checkpoint");
   q.csv_log = r.text("log_csv");
+  q.log_every_batches = r.integer("log_every_batches", 0, kBig);
   if (!run_dir.empty()) {
     const fs::path dir(run_dir);
     q.run_dir = run_dir;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <optional>
 
@@ -189,7 +190,10 @@ TrainResult train_model(const TrainRequest& original, const TrainObserver& obser
       {"normalization", normalization.to_json()},
       {"eval_stages", train_stages_config},
       {"train_stages", train_stages_config},
-      {"input", {train_data->channels(), train_data->height(), train_data->width()}}};
+      {"input", {train_data->channels(), train_data->height(), train_data->width()}},
+      // Variable-size data (input H = W = 0): how kiln preprocess sized it, for predict.
+      {"storage",
+       {{"short_side", train_data->short_side()}, {"max_side", train_data->max_side()}}}};
 
   // A fresh start, or everything from a checkpoint: weights, optimizer state, epoch, step, seed.
   std::optional<io::ModelBundle> resumed;
@@ -241,6 +245,13 @@ TrainResult train_model(const TrainRequest& original, const TrainObserver& obser
   if (!request.csv_log.empty()) {
     csv = std::make_unique<io::CsvLog>(request.csv_log, resumed ? state.epoch : 0);
     callbacks.push_back(csv.get());
+  }
+  std::unique_ptr<io::BatchCsvLog> batch_log;
+  if (request.log_every_batches > 0 && !request.run_dir.empty()) {
+    batch_log = std::make_unique<io::BatchCsvLog>(
+        (std::filesystem::path(request.run_dir) / "batches.csv").string(),
+        request.log_every_batches, resumed ? state.epoch : 0);
+    callbacks.push_back(batch_log.get());
   }
   std::unique_ptr<io::RunPlots> plots;
   if (!request.run_dir.empty() && csv) {

@@ -38,6 +38,7 @@ struct TrainRequest {
   std::string monitor;
   std::optional<nn::EarlyStoppingOptions> early_stopping;  // none: off
   std::optional<nn::ReduceOnPlateauOptions> reduce_lr;     // none: off
+  std::int64_t log_every_batches = 0;  // > 0 with a run directory: batches.csv, a row every N
   std::string csv_log;                                     // "": no CSV log
   std::string checkpoint_path;  // "": none; else the whole training state, saved after every epoch
   std::string best_path;    // "": none; else the model of the best epoch by the monitored metric

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <opencv2/core.hpp>
@@ -25,16 +26,20 @@ struct Invocation {
   std::string output;  // stdout and stderr
 };
 
-Invocation kiln(const std::string& args) {
-  const std::string cmd = std::string(KILN_BINARY) + " " + args + " 2>&1";
+// Runs a whole shell command line (not only kiln's arguments).
+Invocation kiln_shell(const std::string& command) {
   Invocation run;
-  FILE* pipe = popen(cmd.c_str(), "r");
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   if (!pipe) return run;
   char buffer[4096];
   while (fgets(buffer, sizeof buffer, pipe)) run.output += buffer;
   const int status = pclose(pipe);
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return run;
+}
+
+Invocation kiln(const std::string& args) {
+  return kiln_shell(std::string(KILN_BINARY) + " " + args);
 }
 
 int lines(const std::string& s) {
@@ -211,6 +216,52 @@ TEST(Cli, ImageFolderPreprocessInspectTrainEvaluate) {
   EXPECT_FALSE(std::filesystem::exists(d + "/strict.h5"));
 }
 
+// Variable-size storage end to end: preprocess keeping aspect ratios as JPEG, train with ResNet
+// scale crops, evaluate ten-crop, predict a new photo.
+TEST(Cli, VariableSizePhotosThroughTrainEvaluatePredict) {
+  testing::TempDir dir;
+  const auto root = dir.path() / "photos";
+  for (int i = 0; i < 40; ++i) {
+    const bool bright = i % 2 == 1;
+    const auto folder = root / (bright ? "bright" : "dark");
+    std::filesystem::create_directories(folder);
+    cv::Mat image(30 + (i % 5) * 6, 40 + (i % 3) * 10, CV_8UC3);
+    cv::randu(image, cv::Scalar::all(bright ? 150 : 0), cv::Scalar::all(bright ? 255 : 105));
+    testing::write_bytes((folder / ("p" + std::to_string(i) + ".png")).string(),
+                         testing::encode(image, ".png"));
+  }
+  const std::string d = dir.path().string();
+  const Invocation pre = kiln("preprocess " + root.string() + " --short-side 20 --max-side 32 " +
+                              "--store jpeg:95 -o " + d + "/v.h5");
+  ASSERT_EQ(pre.exit_code, 0) << pre.output;
+  EXPECT_NE(pre.output.find("variable size (short side 20, long side <= 32)"), std::string::npos)
+      << pre.output;
+  EXPECT_NE(kiln("inspect " + d + "/v.h5").output.find("stored jpeg"), std::string::npos);
+  const Invocation mixed =
+      kiln("preprocess " + root.string() + " --size 8x8 --short-side 20 -o " + d + "/x.h5");
+  EXPECT_EQ(mixed.exit_code, 1);
+  EXPECT_NE(mixed.output.find("exclude each other"), std::string::npos) << mixed.output;
+  const Invocation no_crop = kiln("train " + d + "/v.h5 -o " + d + "/m.h5 --epochs 1");
+  EXPECT_EQ(no_crop.exit_code, 1);
+  EXPECT_NE(no_crop.output.find("add a crop stage"), std::string::npos) << no_crop.output;
+  const Invocation train =
+      kiln("train " + d + "/v.h5 -o " + d + "/m.h5 --model lenet5 --epochs 4 --batch-size 8 " +
+           "--optimizer adam --lr 0.003 --augment '[{\"type\": \"scale_crop\", \"size\": 16, " +
+           "\"scale_range\": [16, 24], \"eval_scale\": 20}]'");
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  const Invocation eval = kiln("evaluate " + d + "/m.h5 " + d + "/v.h5 --crops 10 --compare");
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  EXPECT_NE(eval.output.find("10 crops 16x16 at short side 20"), std::string::npos) << eval.output;
+  EXPECT_GT(std::stod(eval.output.substr(eval.output.rfind("accuracy ") + 9)), 0.9) << eval.output;
+  cv::Mat bright_image(50, 90, CV_8UC3, cv::Scalar::all(220));
+  testing::write_bytes(d + "/new.png", testing::encode(bright_image, ".png"));
+  const Invocation predict = kiln("predict " + d + "/m.h5 " + d + "/new.png --crops 10");
+  ASSERT_EQ(predict.exit_code, 0) << predict.output;
+  EXPECT_NE(predict.output.find("new.png  bright "), std::string::npos) << predict.output;
+  const Invocation folder_eval = kiln("evaluate " + d + "/m.h5 " + root.string());
+  ASSERT_EQ(folder_eval.exit_code, 0) << folder_eval.output;
+}
+
 TEST(Cli, CifarBatches) {
   testing::TempDir dir;
   std::vector<std::uint8_t> batch;
@@ -305,6 +356,18 @@ TEST_F(CliTraining, BenchPipelinePrintsTheSameDigestForAnyThreadCount) {
   ASSERT_EQ(preview.exit_code, 0) << preview.output;
   const cv::Mat png = cv::imread(d() + "/preview.png");
   EXPECT_EQ(png.cols, 5 * (128 + 4)) << "stored + 4 views";
+}
+
+// On a terminal the epoch is a progress bar redrawn in place; in a pipe, one line per epoch.
+TEST_F(CliTraining, ProgressBarOnATerminalOnly) {
+  if (std::system("command -v script > /dev/null") != 0) GTEST_SKIP() << "no script(1)";
+  const std::string train = std::string(KILN_BINARY) + " train " + d() + "/train.h5 -o " + d() +
+                            "/p.h5 --epochs 1 --batch-size 4";
+  const Invocation tty = kiln_shell("script -qec '" + train + "' /dev/null");
+  EXPECT_NE(tty.output.find("ETA"), std::string::npos) << tty.output;
+  EXPECT_NE(tty.output.find("\r"), std::string::npos);
+  const Invocation piped = kiln("train " + d() + "/train.h5 -o " + d() + "/p.h5 --epochs 1");
+  EXPECT_EQ(piped.output.find("ETA"), std::string::npos) << piped.output;
 }
 
 TEST_F(CliTraining, OverfitReportsTheSanityCheck) {

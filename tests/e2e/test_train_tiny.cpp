@@ -272,6 +272,7 @@ TEST_F(TinyRun, RunDirectoryResumeKeepsCallbackStateAndTheLog) {
     r.checkpoint_path = dir_.file(run + "/checkpoint.h5");
     r.csv_log = dir_.file(run + "/log.csv");
     r.best_path = dir_.file(run + "/best.h5");
+    r.log_every_batches = 5;
     r.monitor = "loss";
     r.reduce_lr = nn::ReduceOnPlateauOptions{
         .monitor = "", .factor = 0.5, .patience = 0, .min_delta = 1e9};  // every epoch "plateaus"
@@ -314,6 +315,14 @@ TEST_F(TinyRun, RunDirectoryResumeKeepsCallbackStateAndTheLog) {
   EXPECT_EQ(column(dir_.file("split/log.csv"), 0),
             (std::vector<std::string>{"1", "2", "3", "4", "5", "6"}));
   EXPECT_EQ(column(dir_.file("split/log.csv"), 5), column(dir_.file("straight/log.csv"), 5));
+  // The batch log: 19 batches per epoch, a row every 5 → 3 rows per epoch; resumed, identical.
+  auto text = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string batches = text(dir_.file("split/batches.csv"));
+  EXPECT_EQ(std::count(batches.begin(), batches.end(), '\n'), 1 + 6 * 3);
+  EXPECT_EQ(batches, text(dir_.file("straight/batches.csv")));
   // best.h5 holds the epoch with the lowest loss, also across the resume.
   const auto losses = column(dir_.file("split/log.csv"), 1);
   const auto lowest = std::min_element(

@@ -174,5 +174,56 @@ TEST(DatasetFile, ReadsBackWithH5py) {
   EXPECT_NE(output.find("ok"), std::string::npos) << output;
 }
 
+// Variable-size files: per-image bytes with offsets and shapes, read back by h5py too.
+TEST(DatasetFile, RaggedRawImagesRoundTripAndReadBackWithH5py) {
+  testing::TempDir dir;
+  const std::string path = dir.file("ragged.h5");
+  DatasetSpec spec = rgb_spec();
+  spec.height = spec.width = 0;
+  spec.encoding = "raw";
+  spec.short_side = 2;
+  const std::pair<int, int> sizes[] = {{2, 3}, {4, 1}, {2, 5}};
+  const std::int32_t labels[] = {2, 0, 1};
+  std::vector<std::vector<std::uint8_t>> pixels;
+  {
+    DatasetWriter writer(path, spec);
+    for (int i = 0; i < 3; ++i) {
+      const auto [h, w] = sizes[i];
+      std::vector<std::uint8_t> p(static_cast<std::size_t>(h * w * 3));
+      for (std::size_t k = 0; k < p.size(); ++k)
+        p[k] = static_cast<std::uint8_t>((k * 7 + i) % 256);
+      writer.append_ragged(p, h, w, p, labels[i]);
+      pixels.push_back(p);
+    }
+    EXPECT_THROW(writer.append(pixels[0], std::vector<std::int32_t>{0}), Error);
+    writer.commit();
+  }
+  const DatasetReader reader(path);
+  ASSERT_TRUE(reader.ragged());
+  EXPECT_EQ(reader.size(), 3);
+  EXPECT_EQ(reader.channels(), 3);
+  for (int i = 0; i < 3; ++i) {
+    const cv::Mat image = reader.read_mat(i);
+    EXPECT_EQ(image.size(), cv::Size(sizes[i].second, sizes[i].first));
+    EXPECT_TRUE(std::equal(pixels[i].begin(), pixels[i].end(), image.data)) << i;
+  }
+  EXPECT_NE(describe_dataset(reader).find("variable size, stored raw"), std::string::npos);
+  // The statistics cover every pixel of every image.
+  EXPECT_EQ(reader.statistics().count, 6 + 4 + 10);
+
+  if (std::system("/usr/bin/python3 -c 'import h5py, numpy' >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "python3-h5py is not installed";
+  }
+  const std::string cmd = "/usr/bin/python3 " + std::string(KILN_TEST_SOURCE_DIR) +
+                          "/io/read_ragged_with_h5py.py " + path + " 2>&1";
+  std::string output;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char buffer[512];
+  while (fgets(buffer, sizeof buffer, pipe)) output += buffer;
+  EXPECT_EQ(pclose(pipe), 0) << output;
+  EXPECT_NE(output.find("ok"), std::string::npos) << output;
+}
+
 }  // namespace
 }  // namespace kiln::io

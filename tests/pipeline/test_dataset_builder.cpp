@@ -3,6 +3,8 @@
 
 #include <filesystem>
 #include <map>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "io/dataset_reader.hpp"
 #include "io/image_index.hpp"
@@ -118,6 +120,80 @@ TEST_F(BuilderTest, SameImagesWhateverTheThreadCount) {
     return std::make_pair(pixels, reader.labels());
   };
   EXPECT_EQ(build(1, "one.h5"), build(2, "two.h5"));
+}
+
+TEST(ResizeShortSide, KeepsTheAspectRatioAndCapsTheLongSide) {
+  const cv::Mat image(30, 60, CV_8UC3, cv::Scalar(1, 2, 3));
+  EXPECT_EQ(resize_short_side(image, 15, 0).size(), cv::Size(30, 15));
+  EXPECT_EQ(resize_short_side(image, 20, 30).size(), cv::Size(30, 15));  // the cap wins
+  EXPECT_EQ(resize_short_side(image, 0, 0).size(), cv::Size(60, 30));    // kept
+  EXPECT_EQ(resize_short_side(image, 60, 0).size(), cv::Size(120, 60));  // enlarged
+}
+
+// Variable-size storage: each image keeps its aspect ratio; raw and PNG give back the resized
+// pixels exactly, JPEG within its loss; the statistics are the resized pixels'.
+TEST_F(BuilderTest, VariableSizeStorageKeepsEachImagesShape) {
+  io::ImageIndex index = io::index_class_folders(root_.string());
+  std::erase_if(index.paths,
+                [](const std::string& p) { return p.find("/x_") != std::string::npos; });
+  index.labels.resize(index.paths.size());
+  for (std::size_t i = 0; i < index.paths.size(); ++i)
+    index.labels[i] = index.paths[i].find("/b/") != std::string::npos ? 1 : 0;
+  for (const char* encoding : {"raw", "png", "jpeg"}) {
+    BuildOptions o = options(std::string("ragged-") + encoding + ".h5");
+    o.height = o.width = 0;
+    o.encoding = encoding;
+    o.short_side = 8;
+    o.max_side = 12;
+    const BuildSummary summary = build_dataset(index, o);
+    EXPECT_EQ(summary.written, 12) << encoding;
+    const io::DatasetReader data(o.output_path);
+    ASSERT_TRUE(data.ragged());
+    EXPECT_EQ(data.encoding(), encoding);
+    EXPECT_EQ(data.short_side(), 8);
+    EXPECT_EQ(data.size(), 12);
+    for (std::int64_t i = 0; i < data.size(); ++i) {
+      // Sources are (20 + k) x 16: short side 16 → 8, long side (20 + k) / 2 capped at 12.
+      const cv::Mat source = cv::imread(index.paths[static_cast<std::size_t>(i)]);
+      cv::Mat rgb;
+      cv::cvtColor(source, rgb, cv::COLOR_BGR2RGB);
+      const cv::Mat expected = resize_short_side(rgb, 8, 12);
+      const cv::Mat got = data.read_mat(i);
+      ASSERT_EQ(got.size(), expected.size()) << encoding << " image " << i;
+      EXPECT_EQ(data.image_size(i), expected.size());
+      EXPECT_LE(cv::norm(got, expected, cv::NORM_INF), std::string(encoding) == "jpeg" ? 40.0 : 0.0)
+          << encoding << " image " << i;
+    }
+    std::vector<std::uint8_t> buffer(16);
+    EXPECT_THROW(data.read_images(0, 1, buffer), Error);
+  }
+  // original: JPEG files that need no resize are stored byte for byte; others re-encoded.
+  const fs::path jpegs = dir_.path() / "jpegs";
+  fs::create_directories(jpegs / "c");
+  const auto small = testing::encode(testing::pattern_bgr(12, 8), ".jpg");
+  testing::write_bytes((jpegs / "c" / "small.jpg").string(), small);
+  testing::write_bytes((jpegs / "c" / "wide.jpg").string(),
+                       testing::encode(testing::pattern_bgr(40, 8), ".jpg"));
+  testing::write_bytes((jpegs / "c" / "shot.png").string(),
+                       testing::encode(testing::pattern_bgr(12, 8), ".png"));
+  BuildOptions original = options("original.h5");
+  original.height = original.width = 0;
+  original.encoding = "original";
+  original.max_side = 20;
+  build_dataset(io::index_class_folders(jpegs.string()), original);
+  const io::DatasetReader kept(original.output_path);
+  EXPECT_EQ(kept.encoding(), "jpeg");
+  EXPECT_EQ(kept.read_stored(1), small) << "small.jpg needs no resize: kept as it is";
+  EXPECT_EQ(kept.image_size(2), cv::Size(20, 4)) << "wide.jpg: capped, so re-encoded";
+  EXPECT_NE(kept.read_stored(0).size(), 0u);  // the PNG, now a JPEG
+  EXPECT_EQ(kept.read_stored(0)[0], 0xFF);
+
+  BuildOptions bad = options("bad.h5");
+  bad.height = bad.width = 0;
+  bad.encoding = "raw";
+  bad.short_side = 20;
+  bad.max_side = 10;
+  EXPECT_THROW(build_dataset(index, bad), Error);
 }
 
 }  // namespace

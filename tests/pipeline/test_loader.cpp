@@ -4,6 +4,7 @@
 #include <set>
 
 #include "io/dataset_reader.hpp"
+#include "io/dataset_writer.hpp"
 #include "nn/error.hpp"
 #include "pipeline/loader.hpp"
 #include "pipeline/transforms/registry.hpp"
@@ -271,6 +272,54 @@ TEST_F(LoaderTest, RejectsANormalizationForOtherChannels) {
   LoaderOptions zero;
   zero.batch_size = 0;
   EXPECT_THROW(Loader(reader_, identity(), {}, zero), Error);
+}
+
+// Images of many sizes stream through the same graph: a crop stage gives the batch its size.
+TEST(RaggedLoader, ACropStageMakesUniformBatchesAndIsRequired) {
+  testing::TempDir dir;
+  io::DatasetSpec spec;
+  spec.channels = 3;
+  spec.encoding = "raw";
+  spec.class_names = {"a", "b"};
+  {
+    io::DatasetWriter writer(dir.file("r.h5"), spec);
+    for (int i = 0; i < 21; ++i) {
+      const int h = 10 + i % 4, w = 12 + (i * 3) % 7;
+      std::vector<std::uint8_t> p(static_cast<std::size_t>(h * w * 3),
+                                  static_cast<std::uint8_t>(i));
+      writer.append_ragged(p, h, w, p, i % 2);
+    }
+    writer.commit();
+  }
+  auto reader = std::make_shared<const io::DatasetReader>(dir.file("r.h5"));
+  const Normalization identity{"RGB", {0.f, 0.f, 0.f}, {1.f, 1.f, 1.f}};
+  LoaderOptions options;
+  options.batch_size = 4;
+  Loader loader(
+      reader, identity,
+      make_stages(Json::array(
+          {{{"type", "scale_crop"}, {"size", 8}, {"scale_range", {8, 12}}, {"eval_scale", 10}}})),
+      options);
+  EXPECT_EQ(loader.sample_shape(), (nn::Shape{1, 3, 8, 8}));
+  loader.start_epoch(0);
+  nn::Batch batch;
+  std::int64_t seen = 0;
+  while (loader.next(batch)) {
+    EXPECT_EQ(batch.inputs.shape().per_sample(), 3 * 8 * 8);
+    for (std::int64_t r = 0; r < batch.size(); ++r) {  // flat images stay flat through the crop
+      EXPECT_EQ(batch.inputs.data()[r * 192],
+                static_cast<float>(batch.indices[static_cast<std::size_t>(r)]));
+    }
+    seen += batch.size();
+  }
+  EXPECT_EQ(seen, 21);
+  try {
+    Loader no_crop(reader, identity, make_stages(Json::array({{{"type", "horizontal_flip"}}})),
+                   options);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("add a crop stage"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
