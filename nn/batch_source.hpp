@@ -23,7 +23,8 @@ class BatchSource {
   virtual std::int64_t num_samples() const = 0;  // samples in one epoch
   // Starts (or restarts) the stream of `epoch`. Abandons whatever is left of a previous epoch.
   virtual void start_epoch(std::uint64_t epoch) = 0;
-  // Fills `batch` with the next batch of the epoch; returns false when the epoch is over.
+  // Fills `batch` with the next batch of the epoch; returns false when the epoch is over. What
+  // `batch` held before is given up: a source may reuse its memory.
   // Throws kiln::Error when the data cannot be read (and the error policy says stop).
   virtual bool next(Batch& batch) = 0;
 };

@@ -45,6 +45,7 @@ struct EpochGraph::Impl {
   // Hand-off to the consumer.
   std::mutex mutex;
   std::deque<BatchItem> ready;
+  std::vector<nn::Tensor> spare;  // consumed batches' tensors, guarded by `mutex`
   std::atomic<std::int64_t> in_flight{0};
   std::atomic<std::int64_t> peak{0};
 
@@ -70,6 +71,13 @@ struct EpochGraph::Impl {
 void EpochGraph::Impl::start_batch() {
   const io::DatasetReader& r = *spec.reader;
   pending = {};
+  {
+    std::lock_guard lock(mutex);
+    if (!spare.empty()) {
+      pending.inputs = std::move(spare.back());
+      spare.pop_back();
+    }
+  }
   const std::int64_t rows = spec.batch_size * rows_per_sample;
   pending.inputs.resize({rows, r.channels(), spec.sample_size.height, spec.sample_size.width});
   pending.labels.reserve(static_cast<std::size_t>(rows));
@@ -247,6 +255,11 @@ BatchItem EpochGraph::next() {
     im.arena.execute([&] { im.graph->wait_for_all(); });
   }
   throw Error("internal error: the pipeline went idle without producing a batch");
+}
+
+void EpochGraph::recycle(nn::Tensor tensor) {
+  std::lock_guard lock(impl_->mutex);
+  if (impl_->spare.size() < 2) impl_->spare.push_back(std::move(tensor));
 }
 
 std::int64_t EpochGraph::peak_in_flight() const { return impl_->peak.load(); }

@@ -96,6 +96,7 @@ void Loader::start_epoch(std::uint64_t epoch) {
 
 bool Loader::next(nn::Batch& batch) {
   if (!graph_) throw Error("Loader::next() called before start_epoch()");
+  if (batch.inputs.size() > 0) graph_->recycle(std::move(batch.inputs));  // caller is done with it
   BatchItem item = graph_->next();
   if (!item.error.empty()) throw Error(item.error);
   if (item.end) return false;

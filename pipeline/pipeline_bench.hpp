@@ -1,6 +1,6 @@
 // bench_pipeline: the streaming pipeline alone — read, augment, normalize, pack, batch — timed
 // epoch by epoch with nothing consuming the batches but a digest, so the figure is the pipeline's
-// own throughput. The digest (FNV-1a over every batch's floats, labels and indices, in order) is
+// own throughput. The digest (FNV-1a mixing over every batch's floats, labels and indices) is
 // the same for any thread count: `kiln bench pipeline --threads 1` and `--threads 8` print the same
 // digest, which is DESIGN contract 1 checked from the command line.
 #pragma once

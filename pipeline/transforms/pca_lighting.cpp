@@ -56,14 +56,17 @@ void PcaLighting::apply(const Draw& d, cv::Mat& image) const {
   for (std::size_t i = 0; i < 3; ++i)
     for (std::size_t c = 0; c < 3; ++c)
       delta[c] += d.alpha[i] * basis.stddev[i] * basis.vectors[i][c];
-  cv::Mat out(image.size(), image.type());
-  const std::size_t n = image.total() * 3;
-  const std::uint8_t* in = image.ptr<std::uint8_t>();
-  std::uint8_t* dst = out.ptr<std::uint8_t>();
-  for (std::size_t k = 0; k < n; ++k) {
-    dst[k] = static_cast<std::uint8_t>(
-        std::clamp(std::lround(static_cast<float>(in[k]) + delta[k % 3]), 0L, 255L));
+  // Every pixel moves by the same offset, so one lookup table per channel does it:
+  // round(v + δ) = v + floor(δ + 0.5) for v + δ >= 0, and both sides clamp to 0 below.
+  cv::Mat table(1, 256, CV_8UC3);
+  for (int v = 0; v < 256; ++v) {
+    for (int c = 0; c < 3; ++c) {
+      const long moved = v + static_cast<long>(std::floor(delta[c] + 0.5f));
+      table.at<cv::Vec3b>(0, v)[c] = static_cast<std::uint8_t>(std::clamp(moved, 0L, 255L));
+    }
   }
+  cv::Mat out;
+  cv::LUT(image, table, out);
   image = out;
 }
 
