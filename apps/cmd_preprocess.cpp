@@ -153,11 +153,13 @@ void run_images_to(const PreprocessFlags& f, const io::ImageIndex& index, const 
   const pipeline::BuildSummary s = pipeline::build_dataset(index, o, progress);
   print_skipped(s.skipped, static_cast<std::int64_t>(index.paths.size()));
   if (variable) {
+    std::string sizing = o.short_side > 0 ? "short side " + std::to_string(o.short_side) : "";
+    if (o.max_side > 0)
+      sizing += (sizing.empty() ? "" : ", ") + ("long side <= " + std::to_string(o.max_side));
+    if (sizing.empty()) sizing = "original size";
     std::printf(
-        "wrote %s: %lld images of variable size (short side %lld%s), %d channel(s) stored "
-        "as %s, %zu classes\n",
-        output.c_str(), static_cast<long long>(s.written), static_cast<long long>(o.short_side),
-        o.max_side > 0 ? (", long side <= " + std::to_string(o.max_side)).c_str() : "", o.channels,
+        "wrote %s: %lld images of variable size (%s), %d channel(s) stored as %s, %zu classes\n",
+        output.c_str(), static_cast<long long>(s.written), sizing.c_str(), o.channels,
         f.store.c_str(), index.class_names.size());
   } else {
     std::printf("wrote %s: %lld images of %lldx%lldx%d, %zu classes\n", output.c_str(),

@@ -229,7 +229,7 @@ std::string describe_dataset(const DatasetReader& r) {
     out << "  /images   " << r.size() << " images of variable size, stored " << r.encoding()
         << ", channel order " << r.channel_order() << " (with /offsets and /shapes)\n"
         << "            widths " << lo_w << ".." << hi_w << ", heights " << lo_h << ".." << hi_h
-        << ", short side " << r.short_side()
+        << (r.short_side() > 0 ? ", short side " + std::to_string(r.short_side()) : "")
         << (r.max_side() > 0 ? ", long side <= " + std::to_string(r.max_side()) : "") << "\n";
   } else {
     out << "  /images   uint8 (" << r.size() << ", " << r.height() << ", " << r.width() << ", "

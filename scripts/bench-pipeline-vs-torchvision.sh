@@ -32,4 +32,4 @@ for r in $(seq "$reps"); do
 done
 /usr/bin/python3 ../shared/bench/torchvision_augment.py "$corpus" --pipelines resnet+pca --workers 2 \
   --reps "$reps" --epochs 2 | grep SUMMARY
-"$limit" "$corpus" "$reps" 2 | grep -iE "summary|median" | head -12
+"$limit" "$corpus" "$reps" 2 | sed -n '/# summary/,$p'
