@@ -17,6 +17,7 @@ Json default_train_config() {
   return {
       {"data", {{"train", ""}, {"validation", ""}, {"validation_split", 0.0}, {"limit", 0}}},
       {"augment", Json::array()},
+      {"eval_augment", nullptr},
       {"model", {{"name", "mlp"}, {"width", 1.0}}},
       {"optimizer",
        {{"type", "sgd"},
@@ -201,6 +202,10 @@ TrainRequest request_from_config(const Json& config, const std::string& origin) 
   q.limit = r.integer("data.limit", 0, kBig);
   if (!r.at("augment").is_array()) r.fail("augment", "a list of stages");
   q.train_stages = r.at("augment");
+  if (!r.at("eval_augment").is_null()) {
+    if (!r.at("eval_augment").is_array()) r.fail("eval_augment", "a list of stages or null");
+    q.eval_stages = r.at("eval_augment");
+  }
 
   q.model = r.one_of("model.name", nn::builtin_model_names());
   const double width = r.number("model.width", 1e-3, 64.0);

@@ -155,6 +155,11 @@ TrainResult train_model(const TrainRequest& original, const TrainObserver& obser
   auto stages = make_stages(with_fitted_pca(
       request.train_stages, train_data->statistics().covariance, request.train_path));
   const Json train_stages_config = stages_config(stages);
+  const Json eval_stages_config =
+      request.eval_stages.is_null()
+          ? train_stages_config
+          : stages_config(make_stages(with_fitted_pca(
+                request.eval_stages, train_data->statistics().covariance, request.train_path)));
   Loader train_loader(train_data, normalization, std::move(stages), train_options);
 
   std::unique_ptr<Loader> validation_loader;
@@ -164,7 +169,7 @@ TrainResult train_model(const TrainRequest& original, const TrainObserver& obser
     eval_options.limit = 0;
     eval_options.subset = std::move(held_out);
     validation_loader = std::make_unique<Loader>(train_data, normalization,
-                                                 make_stages(train_stages_config), eval_options);
+                                                 make_stages(eval_stages_config), eval_options);
   } else if (!request.validation_path.empty()) {
     auto validation_data = std::make_shared<const io::DatasetReader>(request.validation_path);
     if (validation_data->height() != train_data->height() ||
@@ -178,7 +183,7 @@ TrainResult train_model(const TrainRequest& original, const TrainObserver& obser
     eval_options.mode = nn::Mode::kEval;
     eval_options.limit = 0;
     validation_loader = std::make_unique<Loader>(validation_data, normalization,
-                                                 make_stages(train_stages_config), eval_options);
+                                                 make_stages(eval_stages_config), eval_options);
   }
 
   const auto classes = static_cast<std::int64_t>(train_data->class_names().size());
@@ -188,7 +193,7 @@ TrainResult train_model(const TrainRequest& original, const TrainObserver& obser
   // The stages' eval() forms are what evaluate/predict run; the train list is kept for the record.
   const Json preprocessing = {
       {"normalization", normalization.to_json()},
-      {"eval_stages", train_stages_config},
+      {"eval_stages", eval_stages_config},
       {"train_stages", train_stages_config},
       {"input", {train_data->channels(), train_data->height(), train_data->width()}},
       // Variable-size data (input H = W = 0): how kiln preprocess sized it, for predict.

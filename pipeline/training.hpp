@@ -29,8 +29,11 @@ struct TrainRequest {
   float learning_rate = 0.01f;
   Json optimizer = {{"type", "sgd"}, {"momentum", 0.9}};  // nn::make_optimizer's config
   std::uint64_t seed = 1;
-  int threads = 0;                       // 0: all cores
-  Json train_stages = Json::array();     // e.g. [{"type": "horizontal_flip", "p": 0.5}]
+  int threads = 0;                    // 0: all cores
+  Json train_stages = Json::array();  // e.g. [{"type": "horizontal_flip", "p": 0.5}]
+  // Evaluation stages (their eval() forms run for validation, evaluate and predict); null: the
+  // eval forms of train_stages, so test data sees what training saw.
+  Json eval_stages = nullptr;
   std::int64_t limit = 0;                // > 0: train on the first `limit` samples only
   std::string lr_schedule = "constant";  // nn/schedule.hpp text form
   // The callbacks' metric when their own monitor is empty: "" means val_loss with validation data,
@@ -39,7 +42,7 @@ struct TrainRequest {
   std::optional<nn::EarlyStoppingOptions> early_stopping;  // none: off
   std::optional<nn::ReduceOnPlateauOptions> reduce_lr;     // none: off
   std::int64_t log_every_batches = 0;  // > 0 with a run directory: batches.csv, a row every N
-  std::string csv_log;                                     // "": no CSV log
+  std::string csv_log;                 // "": no CSV log
   std::string checkpoint_path;  // "": none; else the whole training state, saved after every epoch
   std::string best_path;    // "": none; else the model of the best epoch by the monitored metric
   std::string resume_path;  // "": fresh start; else continue from this checkpoint up to `epochs`

@@ -4,6 +4,7 @@
 #include <tbb/global_control.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
 #include <sstream>
@@ -337,6 +338,41 @@ TEST_F(TinyRun, RunDirectoryResumeKeepsCallbackStateAndTheLog) {
     const cv::Mat image = cv::imread(dir_.file(std::string("split/") + png));
     EXPECT_EQ(image.size(), cv::Size(640, 400)) << png;
   }
+}
+
+// TerminateOnNaN: the first non-finite loss stops the run with the epoch, the step and the rate,
+// and the checkpoint of the last good epoch stays as it was.
+TEST_F(TinyRun, ADivergingRunStopsAndKeepsTheLastGoodCheckpoint) {
+  pipeline::TrainRequest r = request("nan.h5");
+  r.lr_schedule = "piecewise:0=0.01,1=1e30";  // epoch 1 trains, epoch 2 explodes
+  r.checkpoint_path = dir_.file("nan-checkpoint.h5");
+  try {
+    pipeline::train_model(r);
+    FAIL() << "expected the run to stop";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("at epoch 2"), std::string::npos) << what;
+    EXPECT_NE(what.find("learning rate (1e+30)"), std::string::npos) << what;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("nan.h5")));
+  auto last_good = io::load_model(dir_.file("nan-checkpoint.h5"));
+  EXPECT_EQ(last_good.train_state.epoch, 1);
+  for (const auto* p : last_good.model.parameters()) {
+    for (const float v : p->value.span()) ASSERT_TRUE(std::isfinite(v));
+  }
+}
+
+// The config can name the evaluation stages apart from the training ones.
+TEST_F(TinyRun, EvalStagesCanDifferFromTheTrainingStages) {
+  pipeline::TrainRequest r = request("eval-stages.h5");
+  r.train_stages = Json::array({{{"type", "pad_crop"}, {"padding", 1}}});
+  r.eval_stages = Json::array({{{"type", "vertical_flip"}, {"p", 0.5}}});
+  r.epochs = 1;
+  pipeline::train_model(r);
+  const auto model = io::load_model(dir_.file("eval-stages.h5"));
+  ASSERT_EQ(model.preprocessing.at("eval_stages").size(), 1u);
+  EXPECT_EQ(model.preprocessing.at("eval_stages")[0].at("type"), "vertical_flip");
+  EXPECT_EQ(model.preprocessing.at("train_stages")[0].at("type"), "pad_crop");
 }
 
 }  // namespace

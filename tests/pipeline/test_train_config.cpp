@@ -53,6 +53,7 @@ TEST(TrainConfig, LayersOverrideKeyByKeyAndKeepTheRest) {
   apply_assignment(c, "callbacks.early_stopping.enabled=true");
   apply_assignment(c, "callbacks.early_stopping.patience=2");
   apply_assignment(c, "augment=[{\"type\": \"pad_crop\"}]");
+  apply_assignment(c, "eval_augment=[]");
   const TrainRequest q = request_from_config(c, "test");
   EXPECT_EQ(q.optimizer.at("type"), "adam");
   EXPECT_FLOAT_EQ(q.learning_rate, 0.5f);
@@ -60,6 +61,8 @@ TEST(TrainConfig, LayersOverrideKeyByKeyAndKeepTheRest) {
   ASSERT_TRUE(q.early_stopping.has_value());
   EXPECT_EQ(q.early_stopping->patience, 2);
   EXPECT_EQ(q.train_stages.size(), 1u);
+  EXPECT_EQ(q.eval_stages, Json::array());
+  EXPECT_TRUE(request_from_config(minimal(), "test").eval_stages.is_null());
 }
 
 TEST(TrainConfig, UnknownKeysNameTheSourceTheKeyAndTheAllowedKeys) {
