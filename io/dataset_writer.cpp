@@ -1,5 +1,6 @@
 #include "io/dataset_writer.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "io/atomic_file.hpp"
@@ -110,16 +111,37 @@ void DatasetWriter::append(std::span<const std::uint8_t> images,
 
 void DatasetWriter::add_to_statistics(std::span<const std::uint8_t> pixels) {
   const auto channels = static_cast<std::size_t>(state_->spec.channels);
-  // Exact integer sums: 255² · 2^45 pixels still fits in 64 bits.
-  for (std::size_t i = 0; i < pixels.size(); i += channels) {
-    for (std::size_t a = 0; a < channels; ++a) {
-      const std::uint64_t v = pixels[i + a];
-      state_->sum[a] += v;
-      for (std::size_t b = a; b < channels; ++b)
-        state_->products[a * channels + b] += v * pixels[i + b];
+  const std::size_t count = pixels.size() / channels;
+  // Exact integer sums (255² · 2^45 pixels still fit in 64 bits), so the result does not depend
+  // on how the data was split. The writer runs serially, so the loop matters: 32-bit partial sums
+  // over runs of 65536 pixels (255² · 65536 < 2^32) keep it in registers and let it vectorize.
+  constexpr std::size_t kRun = 65536;
+  const std::uint8_t* p = pixels.data();
+  for (std::size_t first = 0; first < count; first += kRun) {
+    const std::size_t n = std::min(kRun, count - first);
+    const std::uint8_t* q = p + first * channels;
+    if (channels == 3) {
+      std::uint32_t s0 = 0, s1 = 0, s2 = 0, p00 = 0, p01 = 0, p02 = 0, p11 = 0, p12 = 0, p22 = 0;
+      for (std::size_t k = 0; k < n; ++k) {
+        const std::uint32_t r = q[3 * k], g = q[3 * k + 1], b = q[3 * k + 2];
+        s0 += r, s1 += g, s2 += b;
+        p00 += r * r, p01 += r * g, p02 += r * b, p11 += g * g, p12 += g * b, p22 += b * b;
+      }
+      auto& sum = state_->sum;
+      auto& prod = state_->products;
+      sum[0] += s0, sum[1] += s1, sum[2] += s2;
+      prod[0] += p00, prod[1] += p01, prod[2] += p02, prod[4] += p11, prod[5] += p12, prod[8] += p22;
+    } else {  // one channel
+      std::uint32_t s0 = 0, p00 = 0;
+      for (std::size_t k = 0; k < n; ++k) {
+        const std::uint32_t v = q[k];
+        s0 += v, p00 += v * v;
+      }
+      state_->sum[0] += s0;
+      state_->products[0] += p00;
     }
   }
-  state_->pixels += static_cast<std::int64_t>(pixels.size() / channels);
+  state_->pixels += static_cast<std::int64_t>(count);
 }
 
 void DatasetWriter::append_ragged(std::span<const std::uint8_t> stored, std::int64_t height,
