@@ -427,5 +427,91 @@ TEST_F(CliTraining, SigkillThenResumeEqualsAnUninterruptedRun) {
   }
 }
 
+// A preprocess killed with SIGKILL at any moment leaves the previous output file untouched (or
+// none): the writer works under a temporary name.
+TEST(Cli, PreprocessKilledMidRunLeavesThePreviousFileUntouched) {
+  testing::TempDir dir;
+  const auto root = dir.path() / "photos";
+  for (int i = 0; i < 400; ++i) {
+    const auto folder = root / (i % 2 ? "b" : "a");
+    std::filesystem::create_directories(folder);
+    cv::Mat image(180, 240, CV_8UC3);
+    cv::randu(image, cv::Scalar::all(0), cv::Scalar::all(255));
+    testing::write_bytes((folder / ("p" + std::to_string(i) + ".png")).string(),
+                         testing::encode(image, ".png"));
+  }
+  const std::string out = dir.file("data.h5");
+  ASSERT_EQ(kiln("preprocess " + root.string() + " --size 16x16 --quiet -o " + out).exit_code, 0);
+  const auto before = std::filesystem::file_size(out);
+  const auto read_all = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string original = read_all(out);
+  int killed = 0;
+  // Kill a second run over the same output at several moments.
+  for (const int delay_ms : {5, 40, 150}) {
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      std::freopen("/dev/null", "w", stdout);
+      std::freopen("/dev/null", "w", stderr);
+      execl(KILN_BINARY, KILN_BINARY, "preprocess", root.c_str(), "--size", "64x64", "-o",
+            out.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    usleep(static_cast<useconds_t>(delay_ms) * 1000);
+    kill(child, SIGKILL);
+    int status = 0;
+    waitpid(child, &status, 0);
+    if (!WIFSIGNALED(status)) continue;  // it finished first: nothing to check this time
+    ++killed;
+    EXPECT_EQ(std::filesystem::file_size(out), before) << "after " << delay_ms << " ms";
+    EXPECT_EQ(read_all(out), original) << "after " << delay_ms << " ms";
+    EXPECT_EQ(kiln("inspect " + out).exit_code, 0);
+  }
+  // With no previous file, a killed run leaves none at the output path.
+  const std::string fresh = dir.file("fresh.h5");
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::freopen("/dev/null", "w", stdout);
+    std::freopen("/dev/null", "w", stderr);
+    execl(KILN_BINARY, KILN_BINARY, "preprocess", root.c_str(), "--size", "64x64", "-o",
+          fresh.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  usleep(50 * 1000);
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  if (WIFSIGNALED(status)) {
+    ++killed;
+    EXPECT_FALSE(std::filesystem::exists(fresh));
+  }
+  EXPECT_GT(killed, 0) << "every run finished before it could be killed: the test checked nothing";
+}
+
+// The shared real data, in both storage modes, with the GIF placeholder reported as skipped.
+TEST(Cli, HymenopteraInBothStorageModes) {
+  const std::string data =
+      std::string(KILN_TEST_SOURCE_DIR) + "/../../shared/data/hymenoptera/train";
+  if (!std::filesystem::exists(data)) GTEST_SKIP() << data << " is not here";
+  testing::TempDir dir;
+  const Invocation fixed = kiln("preprocess " + data + " --size 32x32 -o " + dir.file("f.h5"));
+  ASSERT_EQ(fixed.exit_code, 0) << fixed.output;
+  EXPECT_NE(fixed.output.find("imageNotFound.gif: unsupported format"), std::string::npos)
+      << fixed.output;
+  EXPECT_NE(fixed.output.find("244 images of 32x32x3"), std::string::npos) << fixed.output;
+  const Invocation variable = kiln(
+      "preprocess " + data + " --short-side 40 --max-side 80 --store jpeg -o " + dir.file("v.h5"));
+  ASSERT_EQ(variable.exit_code, 0) << variable.output;
+  EXPECT_NE(variable.output.find("244 images of variable size"), std::string::npos)
+      << variable.output;
+  const Invocation inspect = kiln("inspect " + dir.file("v.h5"));
+  EXPECT_NE(inspect.output.find("ants: 123 images"), std::string::npos) << inspect.output;
+  EXPECT_NE(inspect.output.find("imageNotFound.gif"), std::string::npos) << inspect.output;
+}
+
 }  // namespace
 }  // namespace kiln
