@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# kiln preprocess --size 224x224 on a JPEG corpus, side by side in one run with the decode+resize
+# kiln preprocess --size 224x224 and --short-side 256 --store jpeg on a JPEG corpus, side by side in one run with the decode+resize
 # limit (../shared/bench/decode_limit.cpp built with TurboJPEG) and the Python h5py + OpenCV peer
 # (../shared/bench/peer_preprocess_h5py.py, 2 workers). Prints images/s per repetition and medians.
 # Usage: scripts/bench-preprocess-vs-peers.sh CORPUS [reps]
@@ -20,14 +20,16 @@ n=$(find "$corpus" -name '*.jpg' | wc -l)
 rate() { /usr/bin/python3 -c "import sys; print(f'{$n / float(sys.argv[1]):.0f}')" "$1"; }
 seconds() { local s; s=$(date +%s.%N); "$@" >/dev/null 2>&1; /usr/bin/python3 -c "import sys,time; print(time.time() - float(sys.argv[1]))" "$s"; }
 
-kiln_rates=() peer_rates=()
+kiln_rates=() peer_rates=() jpeg_rates=()
 for r in $(seq "$reps"); do
   kiln_rates+=("$(rate "$(seconds "$kiln" preprocess "$corpus" --size 224x224 --quiet -o "$work/kiln.h5")")")
+  jpeg_rates+=("$(rate "$(seconds "$kiln" preprocess "$corpus" --short-side 256 --store jpeg --quiet -o "$work/kiln-jpeg.h5")")")
   peer_rates+=("$(rate "$(seconds /usr/bin/python3 ../shared/bench/peer_preprocess_h5py.py "$corpus" "$work/peer.h5" --size 224x224 --workers 2)")")
-  echo "rep $r: kiln ${kiln_rates[-1]} img/s, python h5py peer ${peer_rates[-1]} img/s"
+  echo "rep $r: kiln ${kiln_rates[-1]} img/s, kiln --short-side 256 --store jpeg ${jpeg_rates[-1]} img/s, python h5py peer ${peer_rates[-1]} img/s"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 echo "kiln preprocess --size 224x224 (2 threads, whole command): median $(median "${kiln_rates[@]}") img/s"
+echo "kiln preprocess --short-side 256 --store jpeg:              median $(median "${jpeg_rates[@]}") img/s"
 echo "peer_preprocess_h5py.py --size 224x224 --workers 2:       median $(median "${peer_rates[@]}") img/s"
 echo "decode limit, same run (TurboJPEG decode / decode + resize short side 256, 2 threads):"
 "$limit" "$corpus" "$reps" 2 | grep -iE "median|summary" | grep -E ",2,|threads=2| 2 " || "$limit" "$corpus" "$reps" 2 | tail -12
