@@ -45,7 +45,6 @@ struct EpochGraph::Impl {
   // Hand-off to the consumer.
   std::mutex mutex;
   std::deque<BatchItem> ready;
-  std::vector<nn::Tensor> spare;  // consumed batches' tensors, guarded by `mutex`
   std::atomic<std::int64_t> in_flight{0};
   std::atomic<std::int64_t> peak{0};
 
@@ -71,13 +70,7 @@ struct EpochGraph::Impl {
 void EpochGraph::Impl::start_batch() {
   const io::DatasetReader& r = *spec.reader;
   pending = {};
-  {
-    std::lock_guard lock(mutex);
-    if (!spare.empty()) {
-      pending.inputs = std::move(spare.back());
-      spare.pop_back();
-    }
-  }
+  if (spec.pool != nullptr) pending.inputs = spec.pool->take();
   const std::int64_t rows = spec.batch_size * rows_per_sample;
   pending.inputs.resize({rows, r.channels(), spec.sample_size.height, spec.sample_size.width});
   pending.labels.reserve(static_cast<std::size_t>(rows));
@@ -257,9 +250,17 @@ BatchItem EpochGraph::next() {
   throw Error("internal error: the pipeline went idle without producing a batch");
 }
 
-void EpochGraph::recycle(nn::Tensor tensor) {
-  std::lock_guard lock(impl_->mutex);
-  if (impl_->spare.size() < 2) impl_->spare.push_back(std::move(tensor));
+void TensorPool::give(nn::Tensor tensor) {
+  std::lock_guard lock(mutex_);
+  if (spare_.size() < capacity_) spare_.push_back(std::move(tensor));
+}
+
+nn::Tensor TensorPool::take() {
+  std::lock_guard lock(mutex_);
+  if (spare_.empty()) return {};
+  nn::Tensor tensor = std::move(spare_.back());
+  spare_.pop_back();
+  return tensor;
 }
 
 std::int64_t EpochGraph::peak_in_flight() const { return impl_->peak.load(); }

@@ -27,6 +27,22 @@
 
 namespace kiln::pipeline {
 
+// Batch tensors handed back by the consumer, kept for later batches — across epochs, since the
+// owner (the Loader) outlives each epoch's graph. Fresh 38 MB tensors (64 × 224² × 3 floats) cost
+// the serial batcher a zero-fill and a page fault per 4 KiB.
+class TensorPool {
+ public:
+  explicit TensorPool(std::size_t capacity) : capacity_(capacity) {}
+  void give(nn::Tensor tensor);
+  // A spare tensor, or an empty one when none is left.
+  nn::Tensor take();
+
+ private:
+  std::mutex mutex_;
+  std::vector<nn::Tensor> spare_;
+  std::size_t capacity_;
+};
+
 struct EpochSpec {
   const io::DatasetReader* reader = nullptr;
   const std::vector<std::unique_ptr<Stage>>* stages = nullptr;
@@ -44,6 +60,7 @@ struct EpochSpec {
   // with the sample's label and index (the multi-crop expansion, pipeline/views.hpp). batch_size
   // still counts samples.
   const ViewOptions* views = nullptr;
+  TensorPool* pool = nullptr;  // optional: where batch tensors come from
 };
 
 // What the batcher hands to the consumer: a batch, the end of the epoch, or a failure.
@@ -62,11 +79,6 @@ class EpochGraph {
 
   // Takes the next item in order; runs graph tasks on the calling thread while none is ready.
   BatchItem next();
-
-  // Gives a consumed batch's tensor back for a later batch of the epoch: the batcher runs
-  // serially, and zero-filling fresh memory for every batch (38 MB at 64 × 224² × 3) was its
-  // largest cost.
-  void recycle(nn::Tensor tensor);
 
   // Highest number of samples admitted but not yet released, for tests of the bound.
   std::int64_t peak_in_flight() const;

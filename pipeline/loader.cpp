@@ -13,7 +13,8 @@ Loader::Loader(std::shared_ptr<const io::DatasetReader> reader, Normalization no
     : reader_(std::move(reader)),
       normalization_(std::move(normalization)),
       stages_(std::move(stages)),
-      options_(options) {
+      options_(options),
+      pool_(std::make_unique<TensorPool>(static_cast<std::size_t>(options.prefetch_batches) + 2)) {
   if (options_.batch_size < 1) {
     throw Error("batch size must be >= 1, got " + std::to_string(options_.batch_size));
   }
@@ -91,12 +92,13 @@ void Loader::start_epoch(std::uint64_t epoch) {
   spec.threads = options_.threads;
   spec.sample_size = sample_size();
   spec.views = options_.views ? &*options_.views : nullptr;
+  spec.pool = pool_.get();
   graph_ = std::make_unique<EpochGraph>(std::move(spec));
 }
 
 bool Loader::next(nn::Batch& batch) {
   if (!graph_) throw Error("Loader::next() called before start_epoch()");
-  if (batch.inputs.size() > 0) graph_->recycle(std::move(batch.inputs));  // caller is done with it
+  if (batch.inputs.size() > 0) pool_->give(std::move(batch.inputs));  // the caller is done with it
   BatchItem item = graph_->next();
   if (!item.error.empty()) throw Error(item.error);
   if (item.end) return false;

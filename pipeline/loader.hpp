@@ -18,6 +18,7 @@
 namespace kiln::pipeline {
 
 class EpochGraph;
+class TensorPool;
 
 struct LoaderOptions {
   std::int64_t batch_size = 128;
@@ -59,6 +60,7 @@ class Loader final : public nn::BatchSource {
   Normalization normalization_;
   std::vector<std::unique_ptr<Stage>> stages_;
   LoaderOptions options_;
+  std::unique_ptr<TensorPool> pool_;  // before graph_: the graph uses it until it is destroyed
   std::unique_ptr<EpochGraph> graph_;
 };
 
