@@ -1,7 +1,6 @@
 #include "pipeline/dataset_builder.hpp"
 
-#include <tbb/parallel_for.h>
-#include <tbb/task_group.h>
+#include <tbb/flow_graph.h>
 
 #include <algorithm>
 #include <cmath>
@@ -107,108 +106,130 @@ BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& o,
   decode.min_short_side = static_cast<int>(ragged ? (o.encoding == "original" ? 0 : o.short_side)
                                                   : std::max(o.height, o.width));
 
+  // One image between the decode node and the writer node.
   struct Slot {
+    std::int64_t position = 0;         // in the index: the sequencer's key
     std::vector<std::uint8_t> pixels;  // (H, W, C) as stored (or as encoded, for the statistics)
     std::vector<std::uint8_t> stored;  // variable size: the bytes that go into the file
     int height = 0, width = 0;
-    std::string reason;
+    std::string reason;  // non-empty: why this input was left out
   };
-  struct Block {
-    std::vector<Slot> slots;
-    std::vector<std::uint8_t> images;  // fixed size: the block's good images, in index order
-    std::vector<std::size_t> good;     // variable size: the good slots, in index order
-    std::vector<std::int32_t> labels;
-  };
-  // Two blocks: one decodes while the other is written (HDF5 and the statistics are serial).
-  Block blocks[2];
-  for (Block& b : blocks) b.slots.resize(static_cast<std::size_t>(std::min(o.block, total)));
-  tbb::task_group writing;
-  try {
-    int current = 0;
-    for (std::int64_t first = 0; first < total; first += o.block, current ^= 1) {
-      Block& block = blocks[current];
-      const std::int64_t count = std::min(o.block, total - first);
-      tbb::parallel_for(std::int64_t{0}, count, [&](std::int64_t i) {
-        Slot& slot = block.slots[static_cast<std::size_t>(i)];
-        slot.reason.clear();
-        const std::string& path = index.paths[static_cast<std::size_t>(first + i)];
-        std::vector<std::uint8_t> bytes;
-        std::string error;
-        if (!io::read_file(path, bytes, error)) {
-          slot.reason = "unreadable: " + error;
-          return;
-        }
-        io::DecodeResult decoded = io::decode_image(bytes, decode);
-        if (!decoded.ok()) {
-          slot.reason = decoded.reason + ": " + decoded.detail;
-          return;
-        }
-        try {
-          if (ragged) {
-            cv::Mat resized = resize_short_side(decoded.image, o.short_side, o.max_side);
-            if (!resized.isContinuous()) resized = resized.clone();
-            slot.pixels.assign(resized.data, resized.data + resized.total() * resized.elemSize());
-            const bool jpeg_as_is = o.encoding == "original" &&
-                                    resized.data == decoded.image.data && bytes.size() > 2 &&
-                                    bytes[0] == 0xFF && bytes[1] == 0xD8;
-            slot.stored = jpeg_as_is ? std::move(bytes)
-                                     : encode_for_storage(
-                                           resized, o.encoding == "original" ? "jpeg" : o.encoding,
-                                           o.jpeg_quality);
-            slot.height = resized.rows;
-            slot.width = resized.cols;
-          } else {
-            const cv::Mat fitted = resize_and_centre_crop(decoded.image, o.height, o.width);
-            slot.pixels.assign(fitted.data, fitted.data + image_bytes);
-          }
-        } catch (const cv::Exception& e) {
-          slot.reason = std::string("corrupt: resize failed: ") + e.what();
-        }
-      });
-      writing.wait();  // the other block is written: its buffers and the writer are free
-      // In index order, whatever order the decode tasks ran in.
-      block.images.clear();
-      block.good.clear();
-      block.labels.clear();
-      for (std::int64_t i = 0; i < count; ++i) {
-        const Slot& slot = block.slots[static_cast<std::size_t>(i)];
-        const std::string& path = index.paths[static_cast<std::size_t>(first + i)];
-        if (!slot.reason.empty()) {
-          if (o.on_error == OnError::kFail) {
-            throw Error(path + ": " + slot.reason +
-                        " (--on-error fail; use --on-error skip to leave it out)");
-          }
-          summary.skipped.push_back({path, slot.reason});
-          writer.record_skipped({path, slot.reason});
-          continue;
-        }
-        if (ragged) {
-          block.good.push_back(static_cast<std::size_t>(i));
-        } else {
-          block.images.insert(block.images.end(), slot.pixels.begin(), slot.pixels.end());
-        }
-        block.labels.push_back(index.labels[static_cast<std::size_t>(first + i)]);
-      }
-      summary.written += static_cast<std::int64_t>(block.labels.size());
-      if (!block.labels.empty()) {
-        writing.run([&writer, &block, ragged] {
-          if (!ragged) {
-            writer.append(block.images, block.labels);
-            return;
-          }
-          for (std::size_t k = 0; k < block.good.size(); ++k) {
-            const Slot& s = block.slots[block.good[k]];
-            writer.append_ragged(s.stored, s.height, s.width, s.pixels, block.labels[k]);
-          }
-        });
-      }
-      if (progress) progress(first + count, total);
+  using SlotPtr = std::shared_ptr<Slot>;
+
+  // Decoding and resizing: any order, any thread; exceptions become the slot's reason, since one
+  // thrown out of a graph body would cancel the graph and lose the message.
+  auto decode_one = [&](std::int64_t position) {
+    auto slot = std::make_shared<Slot>();
+    slot->position = position;
+    const std::string& path = index.paths[static_cast<std::size_t>(position)];
+    std::vector<std::uint8_t> bytes;
+    std::string error;
+    if (!io::read_file(path, bytes, error)) {
+      slot->reason = "unreadable: " + error;
+      return slot;
     }
-    writing.wait();
-  } catch (...) {
-    writing.wait();  // never unwind the writer under a running write
-    throw;
-  }
+    io::DecodeResult decoded = io::decode_image(bytes, decode);
+    if (!decoded.ok()) {
+      slot->reason = decoded.reason + ": " + decoded.detail;
+      return slot;
+    }
+    try {
+      if (ragged) {
+        cv::Mat resized = resize_short_side(decoded.image, o.short_side, o.max_side);
+        if (!resized.isContinuous()) resized = resized.clone();
+        const bool jpeg_as_is = o.encoding == "original" && resized.data == decoded.image.data &&
+                                bytes.size() > 2 && bytes[0] == 0xFF && bytes[1] == 0xD8;
+        slot->pixels.assign(resized.data, resized.data + resized.total() * resized.elemSize());
+        slot->stored =
+            jpeg_as_is ? std::move(bytes)
+                       : encode_for_storage(resized, o.encoding == "original" ? "jpeg" : o.encoding,
+                                            o.jpeg_quality);
+        slot->height = resized.rows;
+        slot->width = resized.cols;
+      } else {
+        const cv::Mat fitted = resize_and_centre_crop(decoded.image, o.height, o.width);
+        slot->pixels.assign(fitted.data, fitted.data + image_bytes);
+      }
+    } catch (const std::exception& e) {
+      slot->reason = std::string("corrupt: ") + e.what();
+    }
+    return slot;
+  };
+
+  // The writer node: serial, in index order (after the sequencer). Fixed-size images are written
+  // in runs of o.block, since one HDF5 call per small image would dominate.
+  std::vector<std::uint8_t> run_images;
+  std::vector<std::int32_t> run_labels;
+  std::string failure;  // fail mode: the first bad input, in index order
+  std::exception_ptr write_error;
+  std::int64_t done = 0;
+  auto flush = [&] {
+    if (run_labels.empty()) return;
+    writer.append(run_images, run_labels);
+    run_images.clear();
+    run_labels.clear();
+  };
+  auto write_one = [&](const Slot& slot) {
+    const std::string& path = index.paths[static_cast<std::size_t>(slot.position)];
+    const std::int32_t label = index.labels[static_cast<std::size_t>(slot.position)];
+    if (!slot.reason.empty()) {
+      if (o.on_error == OnError::kFail) {
+        failure =
+            path + ": " + slot.reason + " (--on-error fail; use --on-error skip to leave it out)";
+        return false;
+      }
+      summary.skipped.push_back({path, slot.reason});
+      writer.record_skipped({path, slot.reason});
+    } else if (ragged) {
+      writer.append_ragged(slot.stored, slot.height, slot.width, slot.pixels, label);
+      ++summary.written;
+    } else {
+      run_images.insert(run_images.end(), slot.pixels.begin(), slot.pixels.end());
+      run_labels.push_back(label);
+      ++summary.written;
+      if (static_cast<std::int64_t>(run_labels.size()) == o.block) flush();
+    }
+    ++done;
+    if (progress && (done % o.block == 0 || done == total)) progress(done, total);
+    return true;
+  };
+
+  namespace flow = tbb::flow;
+  flow::graph g;
+  flow::input_node<std::int64_t> source(
+      g, [next = std::int64_t{0}, total](tbb::flow_control& fc) mutable {
+        if (next == total) {
+          fc.stop();
+          return std::int64_t{0};
+        }
+        return next++;
+      });
+  // Images between reading and writing: bounded, whatever the corpus size.
+  flow::limiter_node<std::int64_t> limiter(g, static_cast<std::size_t>(2 * o.block));
+  flow::function_node<std::int64_t, SlotPtr> decoder(g, flow::unlimited, decode_one);
+  flow::sequencer_node<SlotPtr> in_order(
+      g, [](const SlotPtr& slot) { return static_cast<std::size_t>(slot->position); });
+  flow::function_node<SlotPtr, flow::continue_msg> sink(g, flow::serial, [&](const SlotPtr& slot) {
+    if (failure.empty() && !write_error) {
+      try {
+        if (!write_one(*slot)) g.cancel();
+      } catch (...) {
+        write_error = std::current_exception();
+        g.cancel();
+      }
+    }
+    return flow::continue_msg();
+  });
+  flow::make_edge(source, limiter);
+  flow::make_edge(limiter, decoder);
+  flow::make_edge(decoder, in_order);
+  flow::make_edge(in_order, sink);
+  flow::make_edge(sink, limiter.decrementer());
+  source.activate();
+  g.wait_for_all();
+  if (write_error) std::rethrow_exception(write_error);
+  if (!failure.empty()) throw Error(failure);
+  flush();
   if (summary.written == 0) {
     throw Error(o.output_path + ": none of the " + std::to_string(total) +
                 " inputs could be read; first: " +

@@ -1,11 +1,12 @@
 // build_dataset: an ImageIndex (class folders, list files) → a kiln HDF5 dataset of fixed-size
-// images, or of variable-size ones (short side resized, stored raw or re-encoded as JPEG/PNG). Each
-// image is read, decoded (io/decode.hpp), resized so its short side fits, and centre-cropped to the
-// requested size. Decoding runs in parallel over fixed blocks of the index, and each block is
-// written in index order: the same input gives the same /images and /labels whatever the thread
-// count, and memory holds one block, whatever the dataset size. Bad inputs: on_error "skip" records
-// each (path, reason) in /skipped and goes on; "fail" stops at the first one, naming it, and leaves
-// no output file (the writer is atomic).
+// images (short side resized, centre crop), or of variable-size ones (short side resized, stored
+// raw or re-encoded as JPEG/PNG). A TBB flow graph:
+//   input (index positions) → limiter (2 × block in flight) → decode + resize [parallel]
+//     → sequencer (index order) → writer [serial] → back to the limiter
+// so the same input gives the same /images and /labels whatever the thread count, and memory holds
+// a bounded number of images whatever the corpus size. Bad inputs: on_error "skip" records each
+// (path, reason) in /skipped and goes on; "fail" stops at the first one in index order, naming it,
+// and leaves no output file (the writer is atomic).
 #pragma once
 
 #include <cstdint>
@@ -38,7 +39,7 @@ struct BuildOptions {
   std::string source;
   std::string command_line;
   std::string split;         // "" or which part of a --val-split this file is
-  std::int64_t block = 256;  // images decoded in parallel before a write
+  std::int64_t block = 256;  // images per HDF5 write; 2 × block may be in flight
 };
 
 struct BuildSummary {
@@ -55,7 +56,7 @@ cv::Mat resize_and_centre_crop(const cv::Mat& image, std::int64_t height, std::i
 // `max_side` (> 0), so it is exactly that. Area averaging when shrinking by more than 2x.
 cv::Mat resize_short_side(const cv::Mat& image, std::int64_t short_side, std::int64_t max_side);
 
-// progress(done, total) is called after each block, from the calling thread.
+// progress(done, total) is called every `block` images and at the end, from the serial writer.
 // Throws kiln::Error for a bad input in fail mode, or when no image at all could be read.
 BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& options,
                            const std::function<void(std::int64_t, std::int64_t)>& progress = {});
