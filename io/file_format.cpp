@@ -18,4 +18,9 @@ void check_file_format(const h5::File& file, const std::string& format, std::int
   }
 }
 
+std::string file_format_of(const std::string& path) {
+  const h5::File file = h5::File::open_read(path);
+  return file.has_attribute("format") ? file.string_attribute("format") : std::string();
+}
+
 }  // namespace kiln::io

@@ -13,4 +13,8 @@ namespace kiln::io {
 void check_file_format(const h5::File& file, const std::string& format, std::int64_t version,
                        const std::string& how_to_make);
 
+// The `format` attribute of a kiln HDF5 file ("kiln-dataset", "kiln-model"), or "" when it has
+// none. Throws kiln::Error when the file is not HDF5 at all.
+std::string file_format_of(const std::string& path);
+
 }  // namespace kiln::io

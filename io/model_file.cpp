@@ -1,6 +1,7 @@
 #include "io/model_file.hpp"
 
 #include <cstdio>
+#include <sstream>
 
 #include "io/atomic_file.hpp"
 #include "io/file_format.hpp"
@@ -136,6 +137,28 @@ ModelBundle load_model(const std::string& path) {
     bundle.train_state.callbacks = parse_json_attribute(ts, "callbacks");
   }
   return bundle;
+}
+
+std::string describe_model(const std::string& path) {
+  ModelBundle b = load_model(path);
+  std::ostringstream out;
+  out << path << ": kiln model, format version " << kModelFormatVersion << "\n";
+  out << "  classes   " << b.class_names.size();
+  for (std::size_t c = 0; c < b.class_names.size(); ++c)
+    out << (c ? ", " : ": ") << b.class_names[c];
+  out << "\n" << b.model.summary();
+  out << "  optimizer " << b.optimizer_config.dump() << "\n";
+  const nn::TrainState& t = b.train_state;
+  out << "  trained   " << t.epoch << " epochs, " << t.step << " steps, seed " << t.seed
+      << ", learning rate " << t.learning_rate;
+  if (t.rate_scale != 1.0) out << " (plateau scale " << t.rate_scale << ")";
+  out << "\n";
+  if (!t.callbacks.empty()) out << "  callbacks " << t.callbacks.dump() << "\n";
+  const Json& pre = b.preprocessing;
+  for (const char* key : {"input", "storage", "normalization", "eval_stages", "train_stages"}) {
+    if (pre.contains(key)) out << "  " << key << ": " << pre.at(key).dump() << "\n";
+  }
+  return out.str();
 }
 
 }  // namespace kiln::io

@@ -35,4 +35,8 @@ void save_model(const std::string& path, nn::Sequential& model, const nn::Optimi
 // Throws kiln::Error naming the file when it is not a kiln model or does not match its config.
 ModelBundle load_model(const std::string& path);
 
+// What `kiln inspect` prints for a model file: classes, the layer table, optimizer, training state
+// (epoch, step, rate, callback state) and the preprocessing evaluate and predict will apply.
+std::string describe_model(const std::string& path);
+
 }  // namespace kiln::io

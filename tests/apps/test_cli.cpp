@@ -138,6 +138,12 @@ TEST(Cli, PreprocessTrainEvaluate) {
   const auto at = eval.output.find("accuracy ");
   ASSERT_NE(at, std::string::npos) << eval.output;
   EXPECT_GT(std::stod(eval.output.substr(at + 9)), 0.9) << eval.output;
+  const Invocation model = kiln("inspect " + d + "/model.h5");
+  ASSERT_EQ(model.exit_code, 0) << model.output;
+  for (const char* part :
+       {"kiln model", "Total params", "trained   2 epochs", "eval_stages", "normalization"}) {
+    EXPECT_NE(model.output.find(part), std::string::npos) << part << "\n" << model.output;
+  }
   // Multi-crop next to single-crop, with the report files.
   const Invocation multi = kiln("evaluate " + d + "/model.h5 " + d +
                                 "/test.h5 --crops 10 --compare --per-class --report " + d + "/rep");
