@@ -16,7 +16,7 @@ nn::Verdict Checkpoint::on_epoch_end(nn::TrainState& state, const nn::EpochLogs&
     }
     saved = {{"best", value}, {"epoch", logs.epoch}, {"monitor", best_only_->monitor}};
   }
-  save_model(path_, model_, optimizer_, state, preprocessing_, class_names_);
+  save_model(path_, model_, optimizer_, state, preprocessing_, class_names_, arrays_);
   return nn::Verdict::kContinue;
 }
 

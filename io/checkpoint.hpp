@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "io/model_file.hpp"
 #include "nn/json.hpp"
 #include "nn/model.hpp"
 #include "nn/optimizer.hpp"
@@ -28,13 +29,14 @@ class Checkpoint final : public nn::Callback {
  public:
   Checkpoint(std::string path, nn::Sequential& model, const nn::Optimizer& optimizer,
              Json preprocessing, std::vector<std::string> class_names,
-             std::optional<BestOnly> best_only = std::nullopt)
+             std::optional<BestOnly> best_only = std::nullopt, PreprocessingArrays arrays = {})
       : path_(std::move(path)),
         model_(model),
         optimizer_(optimizer),
         preprocessing_(std::move(preprocessing)),
         class_names_(std::move(class_names)),
-        best_only_(std::move(best_only)) {}
+        best_only_(std::move(best_only)),
+        arrays_(std::move(arrays)) {}
   nn::Verdict on_epoch_end(nn::TrainState& state, const nn::EpochLogs& logs) override;
 
  private:
@@ -44,6 +46,7 @@ class Checkpoint final : public nn::Callback {
   Json preprocessing_;
   std::vector<std::string> class_names_;
   std::optional<BestOnly> best_only_;
+  PreprocessingArrays arrays_;
 };
 
 }  // namespace kiln::io

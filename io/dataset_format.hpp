@@ -25,6 +25,13 @@ struct ChannelStatistics {
   // C×C channel covariance, row-major, population form; the basis of PCA lighting. Empty for files
   // written before it existed.
   std::vector<double> covariance{};
+  // Fixed-size files: the mean of every pixel position, (H, W, C) row-major on the 0..255 scale.
+  // Empty for variable-size data and older files.
+  std::vector<double> mean_image{};
+  // `kiln fit --zca EPS`: the D × D ZCA whitening matrix (D = H·W·C), row-major, acting on
+  // (x − mean image) / 255 in HWC order. Empty unless fitted.
+  std::vector<float> zca{};
+  double zca_epsilon = 0.0;
 };
 
 struct SkippedInput {

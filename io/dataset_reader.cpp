@@ -79,6 +79,15 @@ DatasetReader::DatasetReader(const std::string& path)
     d.read(target->data(), h5::Type::kF64);
   }
 
+  if (norm.exists("mean_image") && !ragged) {
+    h5::Dataset d = norm.open_dataset("mean_image");
+    const std::vector<std::uint64_t> want = {static_cast<std::uint64_t>(height_),
+                                             static_cast<std::uint64_t>(width_),
+                                             static_cast<std::uint64_t>(channels_)};
+    if (d.dims() != want) throw Error(d.where() + ": expected the (H, W, C) of the images");
+    statistics_.mean_image.resize(static_cast<std::size_t>(height_ * width_ * channels_));
+    d.read(statistics_.mean_image.data(), h5::Type::kF64);
+  }
   if (norm.exists("covariance")) {
     h5::Dataset d = norm.open_dataset("covariance");
     const auto c = static_cast<std::uint64_t>(channels_);

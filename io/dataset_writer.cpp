@@ -24,8 +24,9 @@ struct DatasetWriter::State {
   h5::Dataset offsets, shapes;     // ragged only
   std::uint64_t stored_bytes = 0;  // ragged only: bytes in /images so far
   std::vector<SkippedInput> skipped;
-  std::vector<std::uint64_t> sum;       // per channel, exact
-  std::vector<std::uint64_t> products;  // C×C sums of x_i·x_j, exact (the diagonal: squares)
+  std::vector<std::uint64_t> sum;            // per channel, exact
+  std::vector<std::uint64_t> products;       // C×C sums of x_i·x_j, exact (the diagonal: squares)
+  std::vector<std::uint64_t> position_sums;  // fixed size: per (y, x, c), exact
   std::int64_t pixels = 0;
 
   State(std::filesystem::path path, DatasetSpec s)
@@ -75,6 +76,7 @@ DatasetWriter::DatasetWriter(std::filesystem::path path, DatasetSpec spec) {
   }
   state_->sum.assign(c, 0);
   state_->products.assign(c * c, 0);
+  if (!ragged) state_->position_sums.assign(h * w * c, 0);
 }
 
 DatasetWriter::~DatasetWriter() = default;
@@ -106,6 +108,10 @@ void DatasetWriter::append(std::span<const std::uint8_t> images,
   state_->labels.write_rows(row, n, labels.data(), h5::Type::kI32);
 
   add_to_statistics(images);
+  auto& sums = state_->position_sums;
+  for (std::size_t i = 0; i < images.size(); i += image_bytes) {
+    for (std::size_t k = 0; k < image_bytes; ++k) sums[k] += images[i + k];
+  }
   rows_ += static_cast<std::int64_t>(n);
 }
 
@@ -130,7 +136,8 @@ void DatasetWriter::add_to_statistics(std::span<const std::uint8_t> pixels) {
       auto& sum = state_->sum;
       auto& prod = state_->products;
       sum[0] += s0, sum[1] += s1, sum[2] += s2;
-      prod[0] += p00, prod[1] += p01, prod[2] += p02, prod[4] += p11, prod[5] += p12, prod[8] += p22;
+      prod[0] += p00, prod[1] += p01, prod[2] += p02, prod[4] += p11, prod[5] += p12,
+          prod[8] += p22;
     } else {  // one channel
       std::uint32_t s0 = 0, p00 = 0;
       for (std::size_t k = 0; k < n; ++k) {
@@ -235,6 +242,15 @@ void DatasetWriter::commit() {
   norm.create_dataset("std", h5::Type::kF64, {c}).write(stddev.data(), h5::Type::kF64);
   norm.create_dataset("covariance", h5::Type::kF64, {c, c})
       .write(covariance.data(), h5::Type::kF64);
+  if (!st.position_sums.empty()) {
+    std::vector<double> mean_image(st.position_sums.size());
+    for (std::size_t k = 0; k < mean_image.size(); ++k)
+      mean_image[k] = static_cast<double>(st.position_sums[k]) / static_cast<double>(rows_);
+    norm.create_dataset(
+            "mean_image", h5::Type::kF64,
+            {static_cast<std::uint64_t>(s.height), static_cast<std::uint64_t>(s.width), c})
+        .write(mean_image.data(), h5::Type::kF64);
+  }
 
   st.images = {};
   st.labels = {};

@@ -242,6 +242,22 @@ bool Location::exists(const std::string& path) const {
          H5Oexists_by_name(id_, path.c_str(), H5P_DEFAULT) > 0;
 }
 
+std::vector<std::string> Location::child_names() const {
+  H5G_info_t info;
+  if (H5Gget_info(id_, &info) < 0) throw Error(where() + ": cannot list its members");
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    const ssize_t size =
+        H5Lget_name_by_idx(id_, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    if (size < 0) throw Error(where() + ": cannot read a member's name");
+    std::string name(static_cast<std::size_t>(size), '\0');
+    H5Lget_name_by_idx(id_, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(),
+                       static_cast<std::size_t>(size) + 1, H5P_DEFAULT);
+    names.push_back(std::move(name));
+  }
+  return names;
+}
+
 Group Location::create_group(const std::string& name) {
   const hid_t g = H5Gcreate2(id_, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0) throw Error(where() + ": cannot create group '" + name + "'");

@@ -66,6 +66,7 @@ class Location : public Object {
  public:
   using Object::Object;
   bool exists(const std::string& path) const;
+  std::vector<std::string> child_names() const;  // members of this group, by name
   Group create_group(const std::string& name);
   Group open_group(const std::string& name) const;
   Dataset create_dataset(const std::string& name, Type type, const std::vector<std::uint64_t>& dims,

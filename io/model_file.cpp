@@ -37,7 +37,7 @@ Json parse_json_attribute(const h5::Object& obj, const std::string& key) {
 
 void save_model(const std::string& path, nn::Sequential& model, const nn::Optimizer& optimizer,
                 const nn::TrainState& state, const Json& preprocessing,
-                const std::vector<std::string>& class_names) {
+                const std::vector<std::string>& class_names, const PreprocessingArrays& arrays) {
   AtomicFile atomic(path);
   {
     h5::File f = h5::File::create(atomic.temp_path().string());
@@ -47,6 +47,13 @@ void save_model(const std::string& path, nn::Sequential& model, const nn::Optimi
     f.set_attribute("optimizer", optimizer.config().dump());
     f.set_attribute("preprocessing", preprocessing.dump());
     f.set_attribute("class_names", class_names);
+    if (!arrays.empty()) {
+      h5::Group g = f.create_group("preprocessing_arrays");
+      for (const auto& [name, values] : arrays) {
+        g.create_dataset(name, h5::Type::kF32, {values.size()})
+            .write(values.data(), h5::Type::kF32);
+      }
+    }
 
     {
       h5::Group weights = f.create_group("weights");
@@ -96,6 +103,16 @@ ModelBundle load_model(const std::string& path) {
                      {},
                      parse_json_attribute(f, "preprocessing"),
                      f.strings_attribute("class_names")};
+
+  if (f.exists("preprocessing_arrays")) {
+    h5::Group g = f.open_group("preprocessing_arrays");
+    for (const std::string& name : g.child_names()) {
+      h5::Dataset d = g.open_dataset(name);
+      std::vector<float> values(d.dims().at(0));
+      if (!values.empty()) d.read(values.data(), h5::Type::kF32);
+      bundle.arrays.emplace(name, std::move(values));
+    }
+  }
 
   h5::Group weights = f.open_group("weights");
   for (std::size_t i = 0; i < bundle.model.size(); ++i) {

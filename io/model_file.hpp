@@ -8,6 +8,7 @@
 // Written atomically: a crash while saving leaves the previous model file intact.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,10 @@
 
 namespace kiln::io {
 
+// Large preprocessing data (a mean image, a ZCA matrix) by name, stored as float32 datasets under
+// /preprocessing_arrays rather than in the JSON attribute.
+using PreprocessingArrays = std::map<std::string, std::vector<float>>;
+
 struct ModelBundle {
   nn::Sequential model;
   Json optimizer_config;
@@ -26,11 +31,13 @@ struct ModelBundle {
   nn::TrainState train_state;
   Json preprocessing;
   std::vector<std::string> class_names;
+  PreprocessingArrays arrays{};
 };
 
 void save_model(const std::string& path, nn::Sequential& model, const nn::Optimizer& optimizer,
                 const nn::TrainState& state, const Json& preprocessing,
-                const std::vector<std::string>& class_names);
+                const std::vector<std::string>& class_names,
+                const PreprocessingArrays& arrays = {});
 
 // Throws kiln::Error naming the file when it is not a kiln model or does not match its config.
 ModelBundle load_model(const std::string& path);

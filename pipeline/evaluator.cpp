@@ -227,7 +227,7 @@ EvalReport evaluate_model(const EvalRequest& request) {
     throw Error(request.model_path +
                 ": the model file has no preprocessing record; re-train it with kiln train");
   }
-  s.normalization = Normalization::from_json(pre.at("normalization"));
+  s.normalization = Normalization::from_json(pre.at("normalization"), s.bundle.arrays);
   const auto stored = pre.at("input").get<std::vector<std::int64_t>>();  // (C, H, W)
   const nn::Shape input = s.bundle.model.input_shape();
   s.crop = cv::Size(static_cast<int>(input.w), static_cast<int>(input.h));

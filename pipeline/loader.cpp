@@ -33,6 +33,9 @@ Loader::Loader(std::shared_ptr<const io::DatasetReader> reader, Normalization no
     check_view_options(*options_.views);
   }
   normalization_.check_compatible(reader_->channels(), reader_->channel_order(), reader_->path());
+  const cv::Size packed = sample_size();
+  normalization_.check_image_size(packed.height, packed.width, reader_->channels(),
+                                  reader_->path());
   const bool sized = std::any_of(stages_.begin(), stages_.end(),
                                  [](const auto& stage) { return stage->changes_size(); });
   if (reader_->ragged() && !sized && !options_.views) {

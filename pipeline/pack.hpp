@@ -1,5 +1,5 @@
-// pack: normalize an (H, W, C) uint8 image and transpose it to (C, H, W) float, in one pass.
-//   out[c][y][x] = (in[y][x][c] - mean[c]) / std[c]
+// pack: normalize an (H, W, C) uint8 image (pipeline/normalize.hpp's modes) and transpose it to
+// (C, H, W) float.
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -10,6 +10,7 @@
 namespace kiln::pipeline {
 
 // requires: image is continuous CV_8UC(C) with C == norm.mean.size(); out has C·H·W floats.
+// Throws kiln::Error when a mean-image or ZCA normalization was fitted on another image size.
 void pack_image(const cv::Mat& image, const Normalization& norm, std::span<float> out);
 
 }  // namespace kiln::pipeline

@@ -43,7 +43,8 @@ std::vector<Prediction> predict_images(const PredictRequest& request) {
     throw Error(request.model_path +
                 ": the model file has no preprocessing record; re-train it with kiln train");
   }
-  const Normalization normalization = Normalization::from_json(pre.at("normalization"));
+  const Normalization normalization =
+      Normalization::from_json(pre.at("normalization"), bundle.arrays);
   const auto stored = pre.at("input").get<std::vector<std::int64_t>>();  // dataset (C, H, W)
   if (stored.size() != 3)
     throw Error(request.model_path + ": malformed preprocessing input " + pre.at("input").dump());

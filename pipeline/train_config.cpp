@@ -18,6 +18,7 @@ Json default_train_config() {
       {"data", {{"train", ""}, {"validation", ""}, {"validation_split", 0.0}, {"limit", 0}}},
       {"augment", Json::array()},
       {"eval_augment", nullptr},
+      {"normalization", {{"mode", "channel"}}},
       {"model", {{"name", "mlp"}, {"width", 1.0}}},
       {"optimizer",
        {{"type", "sgd"},
@@ -207,6 +208,7 @@ TrainRequest request_from_config(const Json& config, const std::string& origin) 
     q.eval_stages = r.at("eval_augment");
   }
 
+  q.normalization = r.one_of("normalization.mode", {"channel", "mean_image", "zca"});
   q.model = r.one_of("model.name", nn::builtin_model_names());
   const double width = r.number("model.width", 1e-3, 64.0);
   if (width != 1.0) q.model_options = {{"width", width}};

@@ -129,8 +129,8 @@ TrainResult train_model(const TrainRequest& original, const TrainObserver& obser
   check_request(original);
   const TrainRequest request = original.overfit > 0 ? overfit_request(original) : original;
   auto train_data = std::make_shared<const io::DatasetReader>(request.train_path);
-  const Normalization normalization =
-      Normalization::from_statistics(train_data->statistics(), train_data->channel_order());
+  const Normalization normalization = Normalization::from_statistics(
+      train_data->statistics(), train_data->channel_order(), request.normalization);
 
   LoaderOptions train_options;
   train_options.batch_size = request.batch_size;
@@ -277,21 +277,23 @@ TrainResult train_model(const TrainRequest& original, const TrainObserver& obser
   std::unique_ptr<io::Checkpoint> best;
   if (!request.best_path.empty()) {
     best = std::make_unique<io::Checkpoint>(request.best_path, model, *optimizer, preprocessing,
-                                            train_data->class_names(), io::BestOnly{monitor});
+                                            train_data->class_names(), io::BestOnly{monitor},
+                                            normalization.arrays());
     callbacks.push_back(best.get());
   }
   // Last: it saves the state every other callback left for this epoch.
   std::unique_ptr<io::Checkpoint> checkpoint;
   if (!request.checkpoint_path.empty()) {
     checkpoint = std::make_unique<io::Checkpoint>(request.checkpoint_path, model, *optimizer,
-                                                  preprocessing, train_data->class_names());
+                                                  preprocessing, train_data->class_names(),
+                                                  std::nullopt, normalization.arrays());
     callbacks.push_back(checkpoint.get());
   }
   nn::Trainer::fit(model, *optimizer, train_loader, state, request.epochs, callbacks,
                    nn::SoftmaxCrossEntropy{}, validation_loader.get());
 
   io::save_model(request.output_path, model, *optimizer, state, preprocessing,
-                 train_data->class_names());
+                 train_data->class_names(), normalization.arrays());
   return result;
 }
 

@@ -29,8 +29,9 @@ struct TrainRequest {
   float learning_rate = 0.01f;
   Json optimizer = {{"type", "sgd"}, {"momentum", 0.9}};  // nn::make_optimizer's config
   std::uint64_t seed = 1;
-  int threads = 0;                    // 0: all cores
-  Json train_stages = Json::array();  // e.g. [{"type": "horizontal_flip", "p": 0.5}]
+  int threads = 0;                        // 0: all cores
+  std::string normalization = "channel";  // channel | mean_image | zca (pipeline/normalize.hpp)
+  Json train_stages = Json::array();      // e.g. [{"type": "horizontal_flip", "p": 0.5}]
   // Evaluation stages (their eval() forms run for validation, evaluate and predict); null: the
   // eval forms of train_stages, so test data sees what training saw.
   Json eval_stages = nullptr;

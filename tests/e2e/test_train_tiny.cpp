@@ -375,5 +375,30 @@ TEST_F(TinyRun, EvalStagesCanDifferFromTheTrainingStages) {
   EXPECT_EQ(model.preprocessing.at("train_stages")[0].at("type"), "pad_crop");
 }
 
+// Caffe-style mean-image normalization: trained, stored as a model-file array, and evaluation
+// (from that array, not the dataset) reproduces the last validation.
+TEST_F(TinyRun, MeanImageNormalizationTravelsInTheModelFile) {
+  pipeline::TrainRequest r = request("mean-image.h5");
+  r.normalization = "mean_image";
+  const auto result = pipeline::train_model(r);
+  const auto model = io::load_model(dir_.file("mean-image.h5"));
+  ASSERT_EQ(model.arrays.count("mean_image"), 1u);
+  EXPECT_EQ(model.arrays.at("mean_image").size(), 12u * 10u);
+  EXPECT_EQ(model.preprocessing.at("normalization").at("mode"), "mean_image");
+  const auto report = pipeline::evaluate_model(
+      {.model_path = dir_.file("mean-image.h5"), .data_path = dir_.file("test.h5")});
+  EXPECT_NEAR(report.passes.back().metrics.accuracy(), result.validation->accuracy, 1e-12);
+  EXPECT_GT(report.passes.back().metrics.accuracy(), 0.9);
+  // Crops change the size the mean image was fitted on: refused with the fix.
+  r.train_stages = Json::array({{{"type", "scale_crop"}, {"size", 8}, {"scale_range", {10, 12}}}});
+  try {
+    pipeline::train_model(r);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("normalization mode channel"), std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace kiln

@@ -74,6 +74,13 @@ TEST(DatasetFile, RoundTripsImagesLabelsAndAttributes) {
                 std::sqrt(sum_sq / n - mean * mean), 1e-9);
   }
   EXPECT_EQ(reader.statistics().count, 5 * 6);
+  // The mean image: each (y, x, c) position averaged over the 5 images.
+  ASSERT_EQ(reader.statistics().mean_image.size(), 18u);
+  for (std::size_t k = 0; k < 18; ++k) {
+    double sum = 0;
+    for (int i = 0; i < 5; ++i) sum += images[static_cast<std::size_t>(i) * 18 + k];
+    EXPECT_NEAR(reader.statistics().mean_image[k], sum / 5, 1e-12) << k;
+  }
   // The channel covariance against a two-pass computation (mean first, then centred products).
   ASSERT_EQ(reader.statistics().covariance.size(), 9u);
   for (int a = 0; a < 3; ++a) {

@@ -22,7 +22,8 @@ TEST(ModelFile, RoundTripsWeightsOptimizerAndState) {
   sgd.step(params, 0.1f);
   nn::TrainState state{7, 3, 42, 0.05f};
   const Json preprocessing = {{"normalization", {{"mean", {1.5}}}}};
-  save_model(dir.file("m.h5"), model, sgd, state, preprocessing, {"a", "b", "c"});
+  const PreprocessingArrays arrays = {{"mean_image", {1.5f, 2.5f, 3.5f}}, {"zca", {1.f}}};
+  save_model(dir.file("m.h5"), model, sgd, state, preprocessing, {"a", "b", "c"}, arrays);
 
   ModelBundle loaded = load_model(dir.file("m.h5"));
   EXPECT_EQ(loaded.model.config(), model.config());
@@ -40,6 +41,7 @@ TEST(ModelFile, RoundTripsWeightsOptimizerAndState) {
   EXPECT_EQ(loaded.train_state.step, 42);
   EXPECT_FLOAT_EQ(loaded.train_state.learning_rate, 0.05f);
   EXPECT_EQ(loaded.preprocessing, preprocessing);
+  EXPECT_EQ(loaded.arrays, arrays);
   EXPECT_EQ(loaded.class_names, (std::vector<std::string>{"a", "b", "c"}));
   for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
     EXPECT_EQ(entry.path().filename(), "m.h5");  // no temporary left behind

@@ -226,6 +226,38 @@ TEST(Pack, NormalizesAndTransposesToCHW) {
   for (int i = 0; i < 6; ++i) EXPECT_NEAR(out[static_cast<std::size_t>(i)], expected[i], 1e-5) << i;
 }
 
+TEST(Pack, MeanImageAndZcaModesAgainstHandComputedValues) {
+  cv::Mat image(1, 2, CV_8UC3);
+  const std::uint8_t pixels[] = {10, 20, 30, 40, 50, 60};
+  std::copy(std::begin(pixels), std::end(pixels), image.data);
+  Normalization mean_image{
+      "RGB", {0.f, 0.f, 0.f}, {2.f, 4.f, 10.f}, "mean_image", {0.f, 10.f, 20.f, 30.f, 40.f, 50.f}};
+  std::vector<float> out(6);
+  pack_image(image, mean_image, out);
+  // (x − M) / s per value, then CHW: R (10/2, 10/2), G (10/4, 10/4), B (10/10, 10/10)
+  const float expected[] = {5.f, 5.f, 2.5f, 2.5f, 1.f, 1.f};
+  for (int i = 0; i < 6; ++i) EXPECT_FLOAT_EQ(out[static_cast<std::size_t>(i)], expected[i]) << i;
+
+  // ZCA with W = 2·I: 2 · (x − M) / 255, in CHW order.
+  Normalization zca = mean_image;
+  zca.mode = "zca";
+  zca.zca.assign(36, 0.f);
+  for (int k = 0; k < 6; ++k) zca.zca[static_cast<std::size_t>(k * 6 + k)] = 2.f;
+  pack_image(image, zca, out);
+  for (int i = 0; i < 6; ++i) EXPECT_FLOAT_EQ(out[static_cast<std::size_t>(i)], 20.f / 255.f) << i;
+
+  // Fitted on another size: refused, never read out of bounds.
+  cv::Mat bigger(2, 2, CV_8UC3, cv::Scalar::all(1));
+  std::vector<float> out4(12);
+  EXPECT_THROW(pack_image(bigger, mean_image, out4), Error);
+  // The arrays travel beside the JSON, and come back.
+  const Normalization back = Normalization::from_json(zca.to_json(), zca.arrays());
+  EXPECT_EQ(back.mode, "zca");
+  EXPECT_EQ(back.mean_image, zca.mean_image);
+  EXPECT_EQ(back.zca, zca.zca);
+  EXPECT_THROW(Normalization::from_json(zca.to_json(), {}), Error);
+}
+
 TEST(Normalization, RoundTripsAndChecksChannels) {
   Normalization norm{"L", {72.9f}, {90.0f}};
   const Normalization back = Normalization::from_json(norm.to_json());
