@@ -13,5 +13,6 @@ void add_bench_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_augment_preview_command(CLI::App& app);
+void add_fit_command(CLI::App& app);
 
 }  // namespace kiln::apps

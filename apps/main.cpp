@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   kiln::apps::add_inspect_command(app);
   kiln::apps::add_predict_command(app);
   kiln::apps::add_augment_preview_command(app);
+  kiln::apps::add_fit_command(app);
   kiln::apps::add_bench_command(app);
 
   kiln::apps::set_command_line(argc, argv);

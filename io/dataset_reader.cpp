@@ -88,6 +88,17 @@ DatasetReader::DatasetReader(const std::string& path)
     statistics_.mean_image.resize(static_cast<std::size_t>(height_ * width_ * channels_));
     d.read(statistics_.mean_image.data(), h5::Type::kF64);
   }
+  if (norm.exists("zca")) {
+    h5::Dataset d = norm.open_dataset("zca");
+    const auto n = static_cast<std::uint64_t>(statistics_.mean_image.size());
+    if (d.dims() != std::vector<std::uint64_t>{n, n}) {
+      throw Error(d.where() + ": expected " + std::to_string(n) + "x" + std::to_string(n));
+    }
+    statistics_.zca.resize(static_cast<std::size_t>(n * n));
+    d.read(statistics_.zca.data(), h5::Type::kF32);
+    if (norm.has_attribute("zca_epsilon"))
+      statistics_.zca_epsilon = norm.double_attribute("zca_epsilon");
+  }
   if (norm.exists("covariance")) {
     h5::Dataset d = norm.open_dataset("covariance");
     const auto c = static_cast<std::uint64_t>(channels_);

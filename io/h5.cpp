@@ -242,6 +242,12 @@ bool Location::exists(const std::string& path) const {
          H5Oexists_by_name(id_, path.c_str(), H5P_DEFAULT) > 0;
 }
 
+void Location::remove(const std::string& name) {
+  if (!exists(name)) return;
+  if (H5Ldelete(id_, name.c_str(), H5P_DEFAULT) < 0)
+    throw Error(where() + ": cannot remove " + name);
+}
+
 std::vector<std::string> Location::child_names() const {
   H5G_info_t info;
   if (H5Gget_info(id_, &info) < 0) throw Error(where() + ": cannot list its members");
@@ -345,6 +351,14 @@ File File::create(const std::string& path) {
   silence();
   const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (f < 0) throw Error(path + ": cannot create the HDF5 file (is the folder writable?)");
+  return File(Kind::kFile, f, std::make_shared<const std::string>(path), "/");
+}
+
+File File::open_write(const std::string& path) {
+  silence();
+  if (H5Fis_hdf5(path.c_str()) <= 0) throw Error(path + ": not an HDF5 file");
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  if (f < 0) throw Error(path + ": cannot open the HDF5 file for writing");
   return File(Kind::kFile, f, std::make_shared<const std::string>(path), "/");
 }
 

@@ -67,6 +67,7 @@ class Location : public Object {
   using Object::Object;
   bool exists(const std::string& path) const;
   std::vector<std::string> child_names() const;  // members of this group, by name
+  void remove(const std::string& name);          // unlinks a member (a no-op when there is none)
   Group create_group(const std::string& name);
   Group open_group(const std::string& name) const;
   Dataset create_dataset(const std::string& name, Type type, const std::vector<std::uint64_t>& dims,
@@ -87,8 +88,9 @@ class Group : public Location {
 
 class File : public Location {
  public:
-  static File create(const std::string& path);     // truncates
-  static File open_read(const std::string& path);  // read-only; clear error when not HDF5
+  static File create(const std::string& path);      // truncates
+  static File open_read(const std::string& path);   // read-only; clear error when not HDF5
+  static File open_write(const std::string& path);  // read-write, for adding to a file
   // Flushes and closes now, reporting failures (the destructor cannot).
   void close();
 

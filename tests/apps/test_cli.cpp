@@ -376,6 +376,25 @@ TEST_F(CliTraining, ProgressBarOnATerminalOnly) {
   EXPECT_EQ(piped.output.find("ETA"), std::string::npos) << piped.output;
 }
 
+TEST_F(CliTraining, FitZcaThenTrainAndEvaluateWithIt) {
+  const Invocation before = kiln("train " + d() + "/train.h5 -o " + d() +
+                                 "/z.h5 --epochs 1 --set normalization.mode=zca");
+  EXPECT_EQ(before.exit_code, 1);
+  EXPECT_NE(before.output.find("kiln fit DATA --zca"), std::string::npos) << before.output;
+  const Invocation fit = kiln("fit " + d() + "/train.h5 --zca 0.1");
+  ASSERT_EQ(fit.exit_code, 0) << fit.output;
+  EXPECT_NE(fit.output.find("/normalization/zca, 64x64"), std::string::npos) << fit.output;
+  const Invocation train =
+      kiln("train " + d() + "/train.h5 -o " + d() +
+           "/z.h5 --epochs 5 --set normalization.mode=zca --validation-split 0.2");
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  const Invocation eval = kiln("evaluate " + d() + "/z.h5 " + d() + "/train.h5");
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  // It learns (the chance level is 0.25); the exact figure is not the point here.
+  EXPECT_GT(std::stod(eval.output.substr(eval.output.find("accuracy ") + 9)), 0.8) << eval.output;
+  EXPECT_NE(kiln("inspect " + d() + "/z.h5").output.find("\"mode\":\"zca\""), std::string::npos);
+}
+
 TEST_F(CliTraining, OverfitReportsTheSanityCheck) {
   const Invocation ok =
       kiln("train " + d() + "/train.h5 -o " + d() + "/of.h5 --overfit 12 --epochs 300 --lr 0.1");
