@@ -121,8 +121,10 @@ void add_train_command(CLI::App& app) {
       "train",
       "Train a model on a kiln HDF5 dataset with streaming augmentation; write a model file (and "
       "with --run-dir: config, log, plots and checkpoints).");
-  cmd->add_option("data", x->data, "Training dataset (.h5 from kiln preprocess); or data.train")
-      ->check(CLI::ExistingFile);
+  cmd->add_option("data", x->data,
+                  "Training dataset (.h5 from kiln preprocess) or a folder of class folders; or "
+                  "data.train")
+      ->check(CLI::ExistingPath);
   cmd->add_option("--config", x->config_file,
                   "JSON config file (README: Training config); flags and --set override it")
       ->check(CLI::ExistingFile);
@@ -137,8 +139,9 @@ void add_train_command(CLI::App& app) {
                         "Run directory: config.json, log.csv, loss/accuracy/lr plots, "
                         "checkpoint.h5 and model.h5");
   f.option<std::string>(cmd, "--validation", "data.validation",
-                        "Dataset evaluated after every epoch (never augmented, never trained on)")
-      ->check(CLI::ExistingFile);
+                        "Dataset or folder evaluated after every epoch (never augmented, never "
+                        "trained on)")
+      ->check(CLI::ExistingPath);
   f.option<double>(cmd, "--validation-split", "data.validation_split",
                    "Hold out this fraction of the training data for validation: stratified per "
                    "class, fixed by --seed, the same images every epoch, never augmented")
@@ -230,6 +233,12 @@ void add_train_command(CLI::App& app) {
     observer.on_batch = [progress](const pipeline::BatchProgress& p) { progress->batch(p); };
     observer.on_epoch = [progress](const pipeline::EpochReport& r) { progress->epoch(r); };
     const pipeline::TrainResult result = pipeline::train_model(request, observer);
+    if (!result.skipped.empty()) {
+      std::fprintf(stderr, "kiln train: left out %zu unreadable input(s) of the folder(s):\n",
+                   result.skipped.size());
+      for (const auto& k : result.skipped)
+        std::fprintf(stderr, "  %s: %s\n", k.path.c_str(), k.reason.c_str());
+    }
     std::printf("wrote %s\n", request.output_path.c_str());
     if (request.overfit > 0) {
       const auto& last = result.last_epoch;

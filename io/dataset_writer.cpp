@@ -37,8 +37,9 @@ struct DatasetWriter::State {
 
 DatasetWriter::DatasetWriter(std::filesystem::path path, DatasetSpec spec) {
   const bool ragged = !spec.encoding.empty();
-  if (ragged && spec.encoding != "raw" && spec.encoding != "jpeg" && spec.encoding != "png") {
-    throw Error(path.string() + ": encoding must be raw, jpeg or png, got " + spec.encoding);
+  if (ragged && spec.encoding != "raw" && spec.encoding != "jpeg" && spec.encoding != "png" &&
+      spec.encoding != "original") {
+    throw Error(path.string() + ": encoding must be raw, jpeg, png or original, got " + spec.encoding);
   }
   if (ragged && (spec.height != 0 || spec.width != 0)) {
     throw Error(path.string() + ": a ragged dataset has no fixed size");

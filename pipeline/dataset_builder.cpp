@@ -83,7 +83,7 @@ BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& o,
   io::DatasetSpec spec;
   spec.height = ragged ? 0 : o.height;
   spec.width = ragged ? 0 : o.width;
-  spec.encoding = o.encoding == "original" ? "jpeg" : o.encoding;  // what the bytes are
+  spec.encoding = o.encoding;
   spec.short_side = o.short_side;
   spec.max_side = o.max_side;
   spec.channels = o.channels;
@@ -137,13 +137,14 @@ BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& o,
       if (ragged) {
         cv::Mat resized = resize_short_side(decoded.image, o.short_side, o.max_side);
         if (!resized.isContinuous()) resized = resized.clone();
-        const bool jpeg_as_is = o.encoding == "original" && resized.data == decoded.image.data &&
-                                bytes.size() > 2 && bytes[0] == 0xFF && bytes[1] == 0xD8;
+        // original: the file's own bytes when nothing was resized (any format kiln decodes),
+        // else a JPEG of the resized pixels.
+        const bool as_is = o.encoding == "original" && resized.data == decoded.image.data;
         slot->pixels.assign(resized.data, resized.data + resized.total() * resized.elemSize());
         slot->stored =
-            jpeg_as_is ? std::move(bytes)
-                       : encode_for_storage(resized, o.encoding == "original" ? "jpeg" : o.encoding,
-                                            o.jpeg_quality);
+            as_is ? std::move(bytes)
+                  : encode_for_storage(resized, o.encoding == "original" ? "jpeg" : o.encoding,
+                                       o.jpeg_quality);
         slot->height = resized.rows;
         slot->width = resized.cols;
       } else {

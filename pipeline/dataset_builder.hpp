@@ -28,8 +28,8 @@ struct BuildOptions {
   // Variable size: resize so the short side is short_side (0: keep), the long side at most
   // max_side (0: no cap), aspect ratio kept; stored as `encoding` (raw pixels, jpeg or png).
   std::int64_t short_side = 0, max_side = 0;
-  // "" for fixed size; else raw | jpeg | png | original (JPEG files that need no resize are kept
-  // byte for byte, the others re-encoded as jpeg)
+  // "" for fixed size; else raw | jpeg | png | original (files that need no resize are kept byte
+  // for byte, whatever their format; resized ones are stored as jpeg)
   std::string encoding;
   int jpeg_quality = 90;
   int channels = 3;  // 1 (grey) or 3 (RGB)

@@ -15,6 +15,7 @@
 #include "nn/error.hpp"
 #include "nn/loss.hpp"
 #include "pipeline/dataset_builder.hpp"
+#include "pipeline/folder_dataset.hpp"
 #include "pipeline/loader.hpp"
 #include "pipeline/normalize.hpp"
 #include "pipeline/transforms/registry.hpp"
@@ -24,72 +25,6 @@ namespace kiln::pipeline {
 namespace fs = std::filesystem;
 
 namespace {
-
-// A folder of class folders, stored for the evaluation at the model's input size in a temporary
-// kiln dataset that is removed afterwards. Labels follow the model's class names, not the
-// folder's own sorted order, so a folder holding only some of the classes still lines up.
-class FolderDataset {
- public:
-  FolderDataset(const std::string& folder, const io::ModelBundle& bundle,
-                const std::vector<std::int64_t>& stored) {
-    io::ImageIndex index = io::index_class_folders(folder);
-    std::vector<std::int32_t> to_model(index.class_names.size());
-    for (std::size_t c = 0; c < index.class_names.size(); ++c) {
-      const auto& names = bundle.class_names;
-      const auto it = std::find(names.begin(), names.end(), index.class_names[c]);
-      if (it == names.end()) {
-        std::string known;
-        for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-        throw Error(folder + ": class folder '" + index.class_names[c] +
-                    "' is not one of the model's classes (" + known + ")");
-      }
-      to_model[c] = static_cast<std::int32_t>(it - names.begin());
-    }
-    for (std::int32_t& label : index.labels) label = to_model[static_cast<std::size_t>(label)];
-    index.class_names = bundle.class_names;
-
-    path_ = (fs::temp_directory_path() / ("kiln-evaluate-" + std::to_string(::getpid()) + ".h5"))
-                .string();
-    BuildOptions options;
-    options.output_path = path_;
-    options.channels = static_cast<int>(stored[0]);
-    options.height = stored[1];
-    options.width = stored[2];
-    if (stored[1] == 0) {  // the model trained on variable-size data: store these the same way
-      const Json storage = bundle.preprocessing.value("storage", Json::object());
-      options.encoding = "raw";
-      options.short_side = storage.value("short_side", std::int64_t{0});
-      options.max_side = storage.value("max_side", std::int64_t{0});
-    }
-    options.source = folder;
-    const BuildSummary summary = build_dataset(index, options);
-    // The rows of the file are the index's images minus the skipped ones, in order.
-    std::size_t skipped = 0;
-    for (const std::string& path : index.paths) {
-      if (skipped < summary.skipped.size() && summary.skipped[skipped].path == path) {
-        ++skipped;
-        continue;
-      }
-      sources_.push_back(path);
-    }
-    skipped_ = summary.skipped;
-  }
-  ~FolderDataset() {
-    std::error_code ignored;
-    fs::remove(path_, ignored);
-  }
-  FolderDataset(const FolderDataset&) = delete;
-  FolderDataset& operator=(const FolderDataset&) = delete;
-
-  const std::string& path() const { return path_; }
-  const std::vector<std::string>& sources() const { return sources_; }
-  const std::vector<io::SkippedInput>& skipped() const { return skipped_; }
-
- private:
-  std::string path_;
-  std::vector<std::string> sources_;
-  std::vector<io::SkippedInput> skipped_;
-};
 
 // The model and what it needs of the data, checked once for both passes.
 struct Setup {
@@ -235,7 +170,18 @@ EvalReport evaluate_model(const EvalRequest& request) {
   std::unique_ptr<FolderDataset> folder;
   std::string data_path = request.data_path;
   if (fs::is_directory(request.data_path)) {
-    folder = std::make_unique<FolderDataset>(request.data_path, s.bundle, stored);
+    // Stored the way the training data was: the model's fixed size, or its variable-size sizing.
+    BuildOptions options;
+    options.channels = static_cast<int>(stored[0]);
+    options.height = stored[1];
+    options.width = stored[2];
+    if (stored[1] == 0) {
+      const Json storage = pre.value("storage", Json::object());
+      options.encoding = "raw";
+      options.short_side = storage.value("short_side", std::int64_t{0});
+      options.max_side = storage.value("max_side", std::int64_t{0});
+    }
+    folder = std::make_unique<FolderDataset>(request.data_path, options, s.bundle.class_names);
     data_path = folder->path();
     s.sources = folder->sources();
   }

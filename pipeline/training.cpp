@@ -19,6 +19,7 @@
 #include "nn/model.hpp"
 #include "nn/schedule.hpp"
 #include "nn/zoo.hpp"
+#include "pipeline/folder_dataset.hpp"
 #include "pipeline/loader.hpp"
 #include "pipeline/normalize.hpp"
 #include "pipeline/transforms/pca_lighting.hpp"
@@ -128,7 +129,25 @@ Json without_regularization(Json model_config) {
 TrainResult train_model(const TrainRequest& original, const TrainObserver& observer) {
   check_request(original);
   const TrainRequest request = original.overfit > 0 ? overfit_request(original) : original;
-  auto train_data = std::make_shared<const io::DatasetReader>(request.train_path);
+  TrainResult result;
+  // A folder of class folders is staged for this run (its files' own bytes, decoded every epoch).
+  std::unique_ptr<FolderDataset> train_folder, validation_folder;
+  std::string train_file = request.train_path, validation_file = request.validation_path;
+  BuildOptions staging;
+  staging.encoding = "original";
+  if (std::filesystem::is_directory(request.train_path)) {
+    train_folder = std::make_unique<FolderDataset>(request.train_path, staging);
+    train_file = train_folder->path();
+    result.skipped = train_folder->skipped();
+  }
+  auto train_data = std::make_shared<const io::DatasetReader>(train_file);
+  if (!validation_file.empty() && std::filesystem::is_directory(validation_file)) {
+    validation_folder =
+        std::make_unique<FolderDataset>(validation_file, staging, train_data->class_names());
+    validation_file = validation_folder->path();
+    const auto& more = validation_folder->skipped();
+    result.skipped.insert(result.skipped.end(), more.begin(), more.end());
+  }
   const Normalization normalization = Normalization::from_statistics(
       train_data->statistics(), train_data->channel_order(), request.normalization);
 
@@ -171,7 +190,7 @@ TrainResult train_model(const TrainRequest& original, const TrainObserver& obser
     validation_loader = std::make_unique<Loader>(train_data, normalization,
                                                  make_stages(eval_stages_config), eval_options);
   } else if (!request.validation_path.empty()) {
-    auto validation_data = std::make_shared<const io::DatasetReader>(request.validation_path);
+    auto validation_data = std::make_shared<const io::DatasetReader>(validation_file);
     if (validation_data->height() != train_data->height() ||
         validation_data->width() != train_data->width()) {
       throw Error(request.validation_path + ": images are " +
@@ -229,7 +248,6 @@ TrainResult train_model(const TrainRequest& original, const TrainObserver& obser
     state = resumed->train_state;
   }
 
-  TrainResult result;
   const std::int64_t batches =
       (train_loader.num_samples() + request.batch_size - 1) / request.batch_size;
   EpochReporter reporter(observer, request.epochs, batches, request.batch_size, result);

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "io/dataset_format.hpp"
 #include "nn/callbacks/early_stopping.hpp"
 #include "nn/callbacks/reduce_on_plateau.hpp"
 #include "nn/json.hpp"
@@ -16,8 +17,9 @@
 namespace kiln::pipeline {
 
 struct TrainRequest {
-  std::string train_path;       // kiln HDF5 dataset
-  std::string validation_path;  // optional: evaluated after every epoch
+  // A kiln HDF5 dataset, or a folder of class folders (staged in a temporary file for the run).
+  std::string train_path;
+  std::string validation_path;  // optional, file or folder: evaluated after every epoch
   // In (0, 1): hold out this fraction of train_path instead, stratified per class and fixed by
   // the seed: the same images every epoch, never augmented, never trained on.
   double validation_split = 0.0;
@@ -76,6 +78,7 @@ struct TrainObserver {
 struct TrainResult {
   nn::EpochLogs last_epoch;
   std::optional<nn::EvalResult> validation;
+  std::vector<io::SkippedInput> skipped;  // folder inputs left out, with their reasons
 };
 
 // Throws kiln::Error for bad options, unreadable data or a diverging loss; the output file is

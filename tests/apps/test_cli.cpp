@@ -266,6 +266,21 @@ TEST(Cli, VariableSizePhotosThroughTrainEvaluatePredict) {
   EXPECT_NE(predict.output.find("new.png  bright "), std::string::npos) << predict.output;
   const Invocation folder_eval = kiln("evaluate " + d + "/m.h5 " + root.string());
   ASSERT_EQ(folder_eval.exit_code, 0) << folder_eval.output;
+  // Training straight from the folder (a broken file in it is left out and reported), with a
+  // folder for validation too.
+  testing::write_bytes((root / "dark" / "broken.jpg").string(), {0xFF, 0xD8, 0xFF, 0xE0});
+  const Invocation from_folder =
+      kiln("train " + root.string() + " --validation " + root.string() + " -o " + d +
+           "/mf.h5 --model lenet5 --epochs 3 --batch-size 8 --optimizer adam --lr 0.003 " +
+           "--augment '[{\"type\": \"random_resized_crop\", \"size\": 16}]'");
+  ASSERT_EQ(from_folder.exit_code, 0) << from_folder.output;
+  EXPECT_NE(from_folder.output.find("val_acc"), std::string::npos) << from_folder.output;
+  EXPECT_NE(from_folder.output.find("broken.jpg: truncated"), std::string::npos)
+      << from_folder.output;
+  const Invocation eval_folder = kiln("evaluate " + d + "/mf.h5 " + root.string());
+  ASSERT_EQ(eval_folder.exit_code, 0) << eval_folder.output;
+  EXPECT_GT(std::stod(eval_folder.output.substr(eval_folder.output.find("accuracy ") + 9)), 0.8)
+      << eval_folder.output;
 }
 
 TEST(Cli, CifarBatches) {

@@ -174,19 +174,20 @@ TEST_F(BuilderTest, VariableSizeStorageKeepsEachImagesShape) {
   testing::write_bytes((jpegs / "c" / "small.jpg").string(), small);
   testing::write_bytes((jpegs / "c" / "wide.jpg").string(),
                        testing::encode(testing::pattern_bgr(40, 8), ".jpg"));
-  testing::write_bytes((jpegs / "c" / "shot.png").string(),
-                       testing::encode(testing::pattern_bgr(12, 8), ".png"));
+  const auto png = testing::encode(testing::pattern_bgr(12, 8), ".png");
+  testing::write_bytes((jpegs / "c" / "shot.png").string(), png);
   BuildOptions original = options("original.h5");
   original.height = original.width = 0;
   original.encoding = "original";
   original.max_side = 20;
   build_dataset(io::index_class_folders(jpegs.string()), original);
   const io::DatasetReader kept(original.output_path);
-  EXPECT_EQ(kept.encoding(), "jpeg");
+  EXPECT_EQ(kept.encoding(), "original");
   EXPECT_EQ(kept.read_stored(1), small) << "small.jpg needs no resize: kept as it is";
+  EXPECT_EQ(kept.read_stored(0), png) << "so is the PNG";
   EXPECT_EQ(kept.image_size(2), cv::Size(20, 4)) << "wide.jpg: capped, so re-encoded";
-  EXPECT_NE(kept.read_stored(0).size(), 0u);  // the PNG, now a JPEG
-  EXPECT_EQ(kept.read_stored(0)[0], 0xFF);
+  EXPECT_EQ(kept.read_stored(2)[0], 0xFF);  // as a JPEG
+  EXPECT_EQ(kept.read_mat(0).size(), cv::Size(12, 8));
 
   BuildOptions bad = options("bad.h5");
   bad.height = bad.width = 0;
