@@ -18,30 +18,36 @@ void ColorJitter::apply(const Draw& d, cv::Mat& image) const {
   if (d == Draw{}) return;
   const int channels = image.channels();
   const std::size_t pixels = image.total();
+  // The three steps compose into one affine colour map, applied in one pass:
+  //   brightness, contrast:  v2 = c·b·v + k,  k = (1 − c)·b·mean_grey(v)
+  //   saturation:            v3 = s·v2 + (1 − s)·(w·v2)      (w = grey weights, Σw = 1)
+  // so v3 = c·b·(s·I + (1 − s)·1wᵀ)·v + k, rounded half away from zero and clamped once.
+  const cv::Scalar channel_means = cv::mean(image);
+  const double mean_grey = channels == 1 ? channel_means[0]
+                                         : 0.299 * channel_means[0] + 0.587 * channel_means[1] +
+                                               0.114 * channel_means[2];
+  const float gain = d.contrast * d.brightness;
+  const auto k = static_cast<float>((1.0 - d.contrast) * d.brightness * mean_grey);
+  auto to_byte = [](float x) {
+    return static_cast<std::uint8_t>(x <= 0.f ? 0 : std::min(255, static_cast<int>(x + 0.5f)));
+  };
+  cv::Mat out(image.size(), image.type());
   const std::uint8_t* in = image.ptr<std::uint8_t>();
-  // Work in float through the three steps, round once at the end.
-  std::vector<float> v(in, in + pixels * static_cast<std::size_t>(channels));
-  for (float& x : v) x *= d.brightness;
-  double mean = 0.0;  // of the grey image after brightness
-  for (std::size_t i = 0; i < pixels; ++i) {
-    const float* p = v.data() + i * static_cast<std::size_t>(channels);
-    mean +=
-        channels == 1 ? p[0] : 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];  // RGB inside kiln
-  }
-  mean /= static_cast<double>(std::max<std::size_t>(pixels, 1));
-  const float offset = (1.f - d.contrast) * static_cast<float>(mean);
-  for (float& x : v) x = d.contrast * x + offset;
-  if (channels == 3) {
+  std::uint8_t* dst = out.ptr<std::uint8_t>();
+  if (channels == 1) {
+    for (std::size_t i = 0; i < pixels; ++i) dst[i] = to_byte(gain * in[i] + k);
+  } else {
+    const float w[3] = {0.299f, 0.587f, 0.114f};
+    float m[3][3];
+    for (int r = 0; r < 3; ++r)
+      for (int c = 0; c < 3; ++c)
+        m[r][c] = gain * ((r == c ? d.saturation : 0.f) + (1.f - d.saturation) * w[c]);
     for (std::size_t i = 0; i < pixels; ++i) {
-      float* p = v.data() + i * 3;
-      const float g = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
-      for (int c = 0; c < 3; ++c) p[c] = d.saturation * p[c] + (1.f - d.saturation) * g;
+      const float r = in[3 * i], g = in[3 * i + 1], b = in[3 * i + 2];
+      for (int c = 0; c < 3; ++c)
+        dst[3 * i + c] = to_byte(m[c][0] * r + m[c][1] * g + m[c][2] * b + k);
     }
   }
-  cv::Mat out(image.size(), image.type());
-  std::uint8_t* dst = out.ptr<std::uint8_t>();
-  for (std::size_t i = 0; i < v.size(); ++i)
-    dst[i] = static_cast<std::uint8_t>(std::clamp(std::lround(v[i]), 0L, 255L));
   image = out;
 }
 
