@@ -229,6 +229,10 @@ void add_train_command(CLI::App& app) {
 
     auto progress = std::make_shared<Progress>();
     pipeline::TrainObserver observer;
+    observer.on_staging = [](const std::string& folder, std::int64_t done, std::int64_t total) {
+      std::fprintf(stderr, "kiln train: reading %s: %lld/%lld images\n", folder.c_str(),
+                   static_cast<long long>(done), static_cast<long long>(total));
+    };
     observer.on_start = [](const std::string& summary) { std::printf("%s", summary.c_str()); };
     observer.on_batch = [progress](const pipeline::BatchProgress& p) { progress->batch(p); };
     observer.on_epoch = [progress](const pipeline::EpochReport& r) { progress->epoch(r); };

@@ -14,7 +14,8 @@ namespace kiln::pipeline {
 namespace fs = std::filesystem;
 
 FolderDataset::FolderDataset(const std::string& folder, BuildOptions options,
-                             const std::vector<std::string>& class_names) {
+                             const std::vector<std::string>& class_names,
+                             const std::function<void(std::int64_t, std::int64_t)>& progress) {
   io::ImageIndex index = io::index_class_folders(folder);
   if (!class_names.empty()) {
     std::vector<std::int32_t> to_named(index.class_names.size());
@@ -37,7 +38,7 @@ FolderDataset::FolderDataset(const std::string& folder, BuildOptions options,
               .string();
   options.output_path = path_;
   options.source = folder;
-  const BuildSummary summary = build_dataset(index, options);
+  const BuildSummary summary = build_dataset(index, options, progress);
   // The rows of the file are the index's images minus the skipped ones, in order.
   std::size_t skipped = 0;
   for (const std::string& path : index.paths) {

@@ -5,6 +5,7 @@
 // keep their own bytes, so training decodes each file once per epoch, as a DataLoader would.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,8 @@ class FolderDataset {
   // those names instead of the folder's own sorted order (so a folder holding some of a model's
   // classes lines up); a class folder not among them is an error naming it.
   FolderDataset(const std::string& folder, BuildOptions options,
-                const std::vector<std::string>& class_names = {});
+                const std::vector<std::string>& class_names = {},
+                const std::function<void(std::int64_t, std::int64_t)>& progress = {});
   ~FolderDataset();
   FolderDataset(const FolderDataset&) = delete;
   FolderDataset& operator=(const FolderDataset&) = delete;

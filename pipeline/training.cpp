@@ -136,14 +136,22 @@ TrainResult train_model(const TrainRequest& original, const TrainObserver& obser
   BuildOptions staging;
   staging.encoding = "original";
   if (std::filesystem::is_directory(request.train_path)) {
-    train_folder = std::make_unique<FolderDataset>(request.train_path, staging);
+    train_folder =
+        std::make_unique<FolderDataset>(request.train_path, staging, std::vector<std::string>{},
+                                        [&](std::int64_t done, std::int64_t total) {
+                                          if (observer.on_staging)
+                                            observer.on_staging(request.train_path, done, total);
+                                        });
     train_file = train_folder->path();
     result.skipped = train_folder->skipped();
   }
   auto train_data = std::make_shared<const io::DatasetReader>(train_file);
   if (!validation_file.empty() && std::filesystem::is_directory(validation_file)) {
-    validation_folder =
-        std::make_unique<FolderDataset>(validation_file, staging, train_data->class_names());
+    validation_folder = std::make_unique<FolderDataset>(
+        validation_file, staging, train_data->class_names(),
+        [&](std::int64_t done, std::int64_t total) {
+          if (observer.on_staging) observer.on_staging(request.validation_path, done, total);
+        });
     validation_file = validation_folder->path();
     const auto& more = validation_folder->skipped();
     result.skipped.insert(result.skipped.end(), more.begin(), more.end());

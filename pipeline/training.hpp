@@ -70,6 +70,8 @@ struct BatchProgress {
 };
 
 struct TrainObserver {
+  // A folder given as data is staged first: (what, images done, total), every few hundred images.
+  std::function<void(const std::string&, std::int64_t, std::int64_t)> on_staging;
   std::function<void(const std::string& model_summary)> on_start;
   std::function<void(const BatchProgress&)> on_batch;
   std::function<void(const EpochReport&)> on_epoch;

@@ -277,6 +277,9 @@ TEST(Cli, VariableSizePhotosThroughTrainEvaluatePredict) {
   EXPECT_NE(from_folder.output.find("val_acc"), std::string::npos) << from_folder.output;
   EXPECT_NE(from_folder.output.find("broken.jpg: truncated"), std::string::npos)
       << from_folder.output;
+  EXPECT_NE(from_folder.output.find("reading " + root.string() + ": 41/41 images"),
+            std::string::npos)
+      << from_folder.output;
   const Invocation eval_folder = kiln("evaluate " + d + "/mf.h5 " + root.string());
   ASSERT_EQ(eval_folder.exit_code, 0) << eval_folder.output;
   EXPECT_GT(std::stod(eval_folder.output.substr(eval_folder.output.find("accuracy ") + 9)), 0.8)
