@@ -124,8 +124,7 @@ DatasetReader::~DatasetReader() = default;
 
 void DatasetReader::read_ragged_index(const h5::File& f) {
   encoding_ = f.string_attribute("encoding");
-  if (encoding_ != "raw" && encoding_ != "jpeg" && encoding_ != "png" &&
-      encoding_ != "original") {
+  if (encoding_ != "raw" && encoding_ != "jpeg" && encoding_ != "png" && encoding_ != "original") {
     throw Error(path_ + ": unknown image encoding '" + encoding_ + "'; the file is damaged");
   }
   if (f.has_attribute("short_side")) short_side_ = f.int_attribute("short_side");

@@ -39,7 +39,8 @@ DatasetWriter::DatasetWriter(std::filesystem::path path, DatasetSpec spec) {
   const bool ragged = !spec.encoding.empty();
   if (ragged && spec.encoding != "raw" && spec.encoding != "jpeg" && spec.encoding != "png" &&
       spec.encoding != "original") {
-    throw Error(path.string() + ": encoding must be raw, jpeg, png or original, got " + spec.encoding);
+    throw Error(path.string() + ": encoding must be raw, jpeg, png or original, got " +
+                spec.encoding);
   }
   if (ragged && (spec.height != 0 || spec.width != 0)) {
     throw Error(path.string() + ": a ragged dataset has no fixed size");

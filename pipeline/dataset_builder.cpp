@@ -50,6 +50,35 @@ cv::Mat resize_short_side(const cv::Mat& image, std::int64_t short_side, std::in
   return out;
 }
 
+BuildOptions storage_of_model(const Json& pre, const std::string& model_path) {
+  if (!pre.contains("normalization") || !pre.contains("input")) {
+    throw Error(model_path +
+                ": the model file has no preprocessing record; re-train it with kiln train");
+  }
+  const Json& input = pre.at("input");  // the dataset's (C, H, W); H = W = 0 for variable size
+  if (!input.is_array() || input.size() != 3 ||
+      !std::all_of(input.begin(), input.end(),
+                   [](const Json& v) { return v.is_number_integer(); })) {
+    throw Error(model_path + ": malformed preprocessing input " + input.dump());
+  }
+  BuildOptions o;
+  o.channels = input[0].get<int>();
+  o.height = input[1].get<std::int64_t>();
+  o.width = input[2].get<std::int64_t>();
+  if (o.height == 0) {
+    const Json storage = pre.value("storage", Json::object());
+    o.encoding = "raw";
+    o.short_side = storage.value("short_side", std::int64_t{0});
+    o.max_side = storage.value("max_side", std::int64_t{0});
+  }
+  return o;
+}
+
+cv::Mat fit_to_storage(const cv::Mat& image, const BuildOptions& storage) {
+  return storage.encoding.empty() ? resize_and_centre_crop(image, storage.height, storage.width)
+                                  : resize_short_side(image, storage.short_side, storage.max_side);
+}
+
 namespace {
 
 // The stored form of a variable-size image: its raw pixels, or re-encoded (OpenCV encodes BGR).
@@ -135,7 +164,7 @@ BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& o,
     }
     try {
       if (ragged) {
-        cv::Mat resized = resize_short_side(decoded.image, o.short_side, o.max_side);
+        cv::Mat resized = fit_to_storage(decoded.image, o);
         if (!resized.isContinuous()) resized = resized.clone();
         // original: the file's own bytes when nothing was resized (any format kiln decodes),
         // else a JPEG of the resized pixels.
@@ -148,7 +177,7 @@ BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& o,
         slot->height = resized.rows;
         slot->width = resized.cols;
       } else {
-        const cv::Mat fitted = resize_and_centre_crop(decoded.image, o.height, o.width);
+        const cv::Mat fitted = fit_to_storage(decoded.image, o);
         slot->pixels.assign(fitted.data, fitted.data + image_bytes);
       }
     } catch (const std::exception& e) {

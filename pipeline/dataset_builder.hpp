@@ -17,6 +17,7 @@
 
 #include "io/dataset_format.hpp"
 #include "io/image_index.hpp"
+#include "nn/json.hpp"
 
 namespace kiln::pipeline {
 
@@ -55,6 +56,16 @@ cv::Mat resize_and_centre_crop(const cv::Mat& image, std::int64_t height, std::i
 // Scale (aspect kept) so the short side is `short_side` (0: keep), then, if the long side exceeds
 // `max_side` (> 0), so it is exactly that. Area averaging when shrinking by more than 2x.
 cv::Mat resize_short_side(const cv::Mat& image, std::int64_t short_side, std::int64_t max_side);
+
+// How a model's training data was stored, from the model file's preprocessing record ("input",
+// "storage"): channels and either the fixed size or the variable-size sizing, so that evaluate and
+// predict size new images the same way. Throws kiln::Error naming `model_path` when the record is
+// missing or malformed.
+BuildOptions storage_of_model(const Json& preprocessing, const std::string& model_path);
+
+// An image sized as `storage` says: fixed (short side + centre crop) or variable (short side,
+// capped long side).
+cv::Mat fit_to_storage(const cv::Mat& image, const BuildOptions& storage);
 
 // progress(done, total) is called every `block` images and at the end, from the serial writer.
 // Throws kiln::Error for a bad input in fail mode, or when no image at all could be read.

@@ -158,12 +158,8 @@ EvalReport evaluate_model(const EvalRequest& request) {
   }
   Setup s{io::load_model(request.model_path), {}, {}, {}, {}};
   const Json& pre = s.bundle.preprocessing;
-  if (!pre.contains("normalization") || !pre.contains("input")) {
-    throw Error(request.model_path +
-                ": the model file has no preprocessing record; re-train it with kiln train");
-  }
+  const BuildOptions storage = storage_of_model(pre, request.model_path);
   s.normalization = Normalization::from_json(pre.at("normalization"), s.bundle.arrays);
-  const auto stored = pre.at("input").get<std::vector<std::int64_t>>();  // (C, H, W)
   const nn::Shape input = s.bundle.model.input_shape();
   s.crop = cv::Size(static_cast<int>(input.w), static_cast<int>(input.h));
 
@@ -171,17 +167,7 @@ EvalReport evaluate_model(const EvalRequest& request) {
   std::string data_path = request.data_path;
   if (fs::is_directory(request.data_path)) {
     // Stored the way the training data was: the model's fixed size, or its variable-size sizing.
-    BuildOptions options;
-    options.channels = static_cast<int>(stored[0]);
-    options.height = stored[1];
-    options.width = stored[2];
-    if (stored[1] == 0) {
-      const Json storage = pre.value("storage", Json::object());
-      options.encoding = "raw";
-      options.short_side = storage.value("short_side", std::int64_t{0});
-      options.max_side = storage.value("max_side", std::int64_t{0});
-    }
-    folder = std::make_unique<FolderDataset>(request.data_path, options, s.bundle.class_names);
+    folder = std::make_unique<FolderDataset>(request.data_path, storage, s.bundle.class_names);
     data_path = folder->path();
     s.sources = folder->sources();
   }

@@ -39,25 +39,14 @@ std::vector<std::pair<std::string, float>> top_classes(std::span<const float> pr
 std::vector<Prediction> predict_images(const PredictRequest& request) {
   io::ModelBundle bundle = io::load_model(request.model_path);
   const Json& pre = bundle.preprocessing;
-  if (!pre.contains("normalization") || !pre.contains("input")) {
-    throw Error(request.model_path +
-                ": the model file has no preprocessing record; re-train it with kiln train");
-  }
+  // Size each image as kiln preprocess sized the training data.
+  const BuildOptions storage = storage_of_model(pre, request.model_path);
+  const bool ragged = !storage.encoding.empty();
   const Normalization normalization =
       Normalization::from_json(pre.at("normalization"), bundle.arrays);
-  const auto stored = pre.at("input").get<std::vector<std::int64_t>>();  // dataset (C, H, W)
-  if (stored.size() != 3)
-    throw Error(request.model_path + ": malformed preprocessing input " + pre.at("input").dump());
   const nn::Shape input = bundle.model.input_shape();
   const cv::Size crop(static_cast<int>(input.w), static_cast<int>(input.h));
-  const cv::Size stored_size(static_cast<int>(stored[2]), static_cast<int>(stored[1]));
-
-  // Size the image as kiln preprocess sized the training data: fixed (short side, centre crop) or
-  // variable (short side, capped long side).
-  const bool ragged = stored[1] == 0;
-  const Json storage = pre.value("storage", Json::object());
-  const std::int64_t short_side = storage.value("short_side", std::int64_t{0});
-  const std::int64_t max_side = storage.value("max_side", std::int64_t{0});
+  const cv::Size stored_size(static_cast<int>(storage.width), static_cast<int>(storage.height));
 
   auto stages = make_stages(pre.value("eval_stages", Json::array()));
   std::optional<ViewOptions> views;
@@ -68,8 +57,9 @@ std::vector<Prediction> predict_images(const PredictRequest& request) {
   }
 
   io::DecodeOptions decode;
-  decode.channels = static_cast<int>(stored[0]);
-  decode.min_short_side = static_cast<int>(ragged ? short_side : std::max(stored[1], stored[2]));
+  decode.channels = storage.channels;
+  decode.min_short_side =
+      static_cast<int>(ragged ? storage.short_side : std::max(storage.height, storage.width));
 
   std::vector<Prediction> out;
   std::vector<cv::Mat> cut;
@@ -88,8 +78,7 @@ std::vector<Prediction> predict_images(const PredictRequest& request) {
       out.push_back(std::move(p));
       continue;
     }
-    cv::Mat image = ragged ? resize_short_side(decoded.image, short_side, max_side)
-                           : resize_and_centre_crop(decoded.image, stored[1], stored[2]);
+    cv::Mat image = fit_to_storage(decoded.image, storage);
     for (const auto& stage : stages) stage->run(image, nn::Mode::kEval, {});
     if (views) {
       make_views(image, *views, cut);

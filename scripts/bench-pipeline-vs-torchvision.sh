@@ -18,8 +18,7 @@ kiln=build/release/apps/kiln
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 limit=$work/decode_limit_tj
-g++ -O3 -march=native -std=c++17 ../shared/bench/decode_limit.cpp -o "$limit" -DKILN_HAVE_TURBOJPEG \
-  $(pkg-config --cflags --libs opencv4 libturbojpeg) -ltbb
+bash scripts/build-decode-limit.sh "$limit"
 "$kiln" preprocess "$corpus" --store original --quiet -o "$work/corpus.h5"
 # fb.resnet.torch's ImageNet PCA in kiln's convention (standard deviations on the 0..255 scale).
 pca='{"type": "pca_lighting", "sigma": 0.1, "eigenvalues": [55.46, 4.79, 1.15],

@@ -13,8 +13,7 @@ kiln=build/release/apps/kiln
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 limit=$work/decode_limit_tj
-g++ -O3 -march=native -std=c++17 ../shared/bench/decode_limit.cpp -o "$limit" -DKILN_HAVE_TURBOJPEG \
-  $(pkg-config --cflags --libs opencv4 libturbojpeg) -ltbb
+bash scripts/build-decode-limit.sh "$limit"
 n=$(find "$corpus" -name '*.jpg' | wc -l)
 
 rate() { /usr/bin/python3 -c "import sys; print(f'{$n / float(sys.argv[1]):.0f}')" "$1"; }

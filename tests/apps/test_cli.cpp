@@ -42,6 +42,22 @@ Invocation kiln(const std::string& args) {
   return kiln_shell(std::string(KILN_BINARY) + " " + args);
 }
 
+// Two classes a network can tell apart, 20 images each: dark and bright noise, as PNG files
+// root/{dark,bright}/<prefix><i>.png of the size size_of(i).
+template <class SizeOf>
+void write_dark_and_bright_photos(const std::filesystem::path& root, const std::string& prefix,
+                                  SizeOf size_of) {
+  for (int i = 0; i < 40; ++i) {
+    const bool bright = i % 2 == 1;
+    const auto folder = root / (bright ? "bright" : "dark");
+    std::filesystem::create_directories(folder);
+    cv::Mat image(size_of(i), CV_8UC3);
+    cv::randu(image, cv::Scalar::all(bright ? 150 : 0), cv::Scalar::all(bright ? 255 : 105));
+    testing::write_bytes((folder / (prefix + std::to_string(i) + ".png")).string(),
+                         testing::encode(image, ".png"));
+  }
+}
+
 int lines(const std::string& s) {
   int n = 0;
   for (char c : s) n += c == '\n';
@@ -167,16 +183,7 @@ TEST(Cli, PreprocessTrainEvaluate) {
 TEST(Cli, ImageFolderPreprocessInspectTrainEvaluate) {
   testing::TempDir dir;
   const auto root = dir.path() / "photos";
-  // Two classes a network can tell apart: dark and bright images, with noise.
-  for (int i = 0; i < 40; ++i) {
-    const bool bright = i % 2 == 1;
-    const auto folder = root / (bright ? "bright" : "dark");
-    std::filesystem::create_directories(folder);
-    cv::Mat image(24 + i % 5, 30, CV_8UC3);
-    cv::randu(image, cv::Scalar::all(bright ? 150 : 0), cv::Scalar::all(bright ? 255 : 105));
-    testing::write_bytes((folder / ("img " + std::to_string(i) + ".png")).string(),
-                         testing::encode(image, ".png"));
-  }
+  write_dark_and_bright_photos(root, "img ", [](int i) { return cv::Size(30, 24 + i % 5); });
   testing::write_bytes((root / "dark" / "broken.jpg").string(), {0xFF, 0xD8, 0xFF, 0xE0});
   const std::string d = dir.path().string();
   const Invocation pre = kiln("preprocess " + root.string() + " --size 16x16 -o " + d + "/data.h5");
@@ -227,15 +234,8 @@ TEST(Cli, ImageFolderPreprocessInspectTrainEvaluate) {
 TEST(Cli, VariableSizePhotosThroughTrainEvaluatePredict) {
   testing::TempDir dir;
   const auto root = dir.path() / "photos";
-  for (int i = 0; i < 40; ++i) {
-    const bool bright = i % 2 == 1;
-    const auto folder = root / (bright ? "bright" : "dark");
-    std::filesystem::create_directories(folder);
-    cv::Mat image(30 + (i % 5) * 6, 40 + (i % 3) * 10, CV_8UC3);
-    cv::randu(image, cv::Scalar::all(bright ? 150 : 0), cv::Scalar::all(bright ? 255 : 105));
-    testing::write_bytes((folder / ("p" + std::to_string(i) + ".png")).string(),
-                         testing::encode(image, ".png"));
-  }
+  write_dark_and_bright_photos(root, "p",
+                               [](int i) { return cv::Size(40 + (i % 3) * 10, 30 + (i % 5) * 6); });
   const std::string d = dir.path().string();
   const Invocation pre = kiln("preprocess " + root.string() + " --short-side 20 --max-side 32 " +
                               "--store jpeg:95 -o " + d + "/v.h5");

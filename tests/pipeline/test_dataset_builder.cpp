@@ -197,5 +197,30 @@ TEST_F(BuilderTest, VariableSizeStorageKeepsEachImagesShape) {
   EXPECT_THROW(build_dataset(index, bad), Error);
 }
 
+TEST(StorageOfModel, ReadsFixedAndVariableRecordsAndNamesBadOnes) {
+  const BuildOptions fixed =
+      storage_of_model({{"normalization", Json::object()}, {"input", {3, 32, 24}}}, "m.h5");
+  EXPECT_EQ(fixed.channels, 3);
+  EXPECT_EQ(fixed.height, 32);
+  EXPECT_TRUE(fixed.encoding.empty());
+  EXPECT_EQ(fit_to_storage(cv::Mat(100, 50, CV_8UC3), fixed).size(), cv::Size(24, 32));
+  const BuildOptions variable =
+      storage_of_model({{"normalization", Json::object()},
+                        {"input", {1, 0, 0}},
+                        {"storage", {{"short_side", 20}, {"max_side", 30}}}},
+                       "m.h5");
+  EXPECT_EQ(variable.encoding, "raw");
+  EXPECT_EQ(fit_to_storage(cv::Mat(100, 50, CV_8UC1), variable).size(), cv::Size(15, 30));
+  for (const Json& bad : {Json::object(), Json{{"normalization", 1}, {"input", {3, 32}}},
+                          Json{{"normalization", 1}, {"input", "3x32x32"}}}) {
+    try {
+      storage_of_model(bad, "m.h5");
+      FAIL() << bad.dump();
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("m.h5"), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace kiln::pipeline
