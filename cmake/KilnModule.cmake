@@ -11,7 +11,11 @@ function(kiln_module name)
   target_include_directories(${target} PUBLIC
     $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}/kiln>)
-  target_link_libraries(${target} PUBLIC ${arg_PUBLIC} PRIVATE ${arg_PRIVATE} kiln_warnings kiln_arch)
+  # kiln_arch is PUBLIC: kiln's headers instantiate Eigen templates whose alignment depends on
+  # the instruction set, and code built for AVX-512 next to code built for SSE is an ODR
+  # violation that crashes (an AVX-512 aligned load on a 16-byte aligned Eigen buffer, seen in a
+  # test that had been passing by link-order luck).
+  target_link_libraries(${target} PUBLIC ${arg_PUBLIC} kiln_arch PRIVATE ${arg_PRIVATE} kiln_warnings)
   add_dependencies(${target} kiln_layering)
   install(TARGETS ${target} EXPORT kilnTargets)
   install(DIRECTORY ./ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/kiln/${name}

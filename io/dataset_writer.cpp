@@ -5,6 +5,7 @@
 
 #include "io/atomic_file.hpp"
 #include "io/h5.hpp"
+#include "io/pixel_statistics.hpp"
 #include "nn/error.hpp"
 
 namespace kiln::io {
@@ -24,15 +25,13 @@ struct DatasetWriter::State {
   h5::Dataset offsets, shapes;     // ragged only
   std::uint64_t stored_bytes = 0;  // ragged only: bytes in /images so far
   std::vector<SkippedInput> skipped;
-  std::vector<std::uint64_t> sum;            // per channel, exact
-  std::vector<std::uint64_t> products;       // C×C sums of x_i·x_j, exact (the diagonal: squares)
-  std::vector<std::uint64_t> position_sums;  // fixed size: per (y, x, c), exact
-  std::int64_t pixels = 0;
+  PixelStatistics statistics;
 
   State(std::filesystem::path path, DatasetSpec s)
       : spec(std::move(s)),
         atomic(std::move(path)),
-        file(h5::File::create(atomic.temp_path().string())) {}
+        file(h5::File::create(atomic.temp_path().string())),
+        statistics(static_cast<int>(spec.channels), spec.height * spec.width * spec.channels) {}
 };
 
 DatasetWriter::DatasetWriter(std::filesystem::path path, DatasetSpec spec) {
@@ -76,15 +75,12 @@ DatasetWriter::DatasetWriter(std::filesystem::path path, DatasetSpec spec) {
     state_->labels = state_->file.create_dataset("labels", h5::Type::kI32, {0},
                                                  {true, {std::max<std::uint64_t>(rows, 4096)}, 0});
   }
-  state_->sum.assign(c, 0);
-  state_->products.assign(c * c, 0);
-  if (!ragged) state_->position_sums.assign(h * w * c, 0);
 }
 
 DatasetWriter::~DatasetWriter() = default;
 
-void DatasetWriter::append(std::span<const std::uint8_t> images,
-                           std::span<const std::int32_t> labels) {
+void DatasetWriter::append(std::span<const std::uint8_t> images, std::span<const std::int32_t> labels,
+                           Counting counting) {
   const DatasetSpec& s = state_->spec;
   if (!s.encoding.empty()) {
     throw Error(state_->atomic.target().string() + ": a ragged dataset takes append_ragged()");
@@ -109,53 +105,20 @@ void DatasetWriter::append(std::span<const std::uint8_t> images,
   state_->labels.resize_rows(row + n);
   state_->labels.write_rows(row, n, labels.data(), h5::Type::kI32);
 
-  add_to_statistics(images);
-  auto& sums = state_->position_sums;
-  for (std::size_t i = 0; i < images.size(); i += image_bytes) {
-    for (std::size_t k = 0; k < image_bytes; ++k) sums[k] += images[i + k];
+  if (counting == Counting::kHere) {
+    for (std::size_t i = 0; i < images.size(); i += image_bytes)
+      state_->statistics.add(images.subspan(i, image_bytes));
   }
   rows_ += static_cast<std::int64_t>(n);
 }
 
-void DatasetWriter::add_to_statistics(std::span<const std::uint8_t> pixels) {
-  const auto channels = static_cast<std::size_t>(state_->spec.channels);
-  const std::size_t count = pixels.size() / channels;
-  // Exact integer sums (255² · 2^45 pixels still fit in 64 bits), so the result does not depend
-  // on how the data was split. The writer runs serially, so the loop matters: 32-bit partial sums
-  // over runs of 65536 pixels (255² · 65536 < 2^32) keep it in registers and let it vectorize.
-  constexpr std::size_t kRun = 65536;
-  const std::uint8_t* p = pixels.data();
-  for (std::size_t first = 0; first < count; first += kRun) {
-    const std::size_t n = std::min(kRun, count - first);
-    const std::uint8_t* q = p + first * channels;
-    if (channels == 3) {
-      std::uint32_t s0 = 0, s1 = 0, s2 = 0, p00 = 0, p01 = 0, p02 = 0, p11 = 0, p12 = 0, p22 = 0;
-      for (std::size_t k = 0; k < n; ++k) {
-        const std::uint32_t r = q[3 * k], g = q[3 * k + 1], b = q[3 * k + 2];
-        s0 += r, s1 += g, s2 += b;
-        p00 += r * r, p01 += r * g, p02 += r * b, p11 += g * g, p12 += g * b, p22 += b * b;
-      }
-      auto& sum = state_->sum;
-      auto& prod = state_->products;
-      sum[0] += s0, sum[1] += s1, sum[2] += s2;
-      prod[0] += p00, prod[1] += p01, prod[2] += p02, prod[4] += p11, prod[5] += p12,
-          prod[8] += p22;
-    } else {  // one channel
-      std::uint32_t s0 = 0, p00 = 0;
-      for (std::size_t k = 0; k < n; ++k) {
-        const std::uint32_t v = q[k];
-        s0 += v, p00 += v * v;
-      }
-      state_->sum[0] += s0;
-      state_->products[0] += p00;
-    }
-  }
-  state_->pixels += static_cast<std::int64_t>(count);
+void DatasetWriter::add_statistics(const PixelStatistics& counted) {
+  state_->statistics.merge(counted);
 }
 
 void DatasetWriter::append_ragged(std::span<const std::uint8_t> stored, std::int64_t height,
                                   std::int64_t width, std::span<const std::uint8_t> pixels,
-                                  std::int32_t label) {
+                                  std::int32_t label, Counting counting) {
   State& st = *state_;
   const DatasetSpec& s = st.spec;
   const std::string where = st.atomic.target().string();
@@ -185,7 +148,7 @@ void DatasetWriter::append_ragged(std::span<const std::uint8_t> stored, std::int
   st.shapes.write_rows(row, 1, shape, h5::Type::kI32);
   st.labels.resize_rows(row + 1);
   st.labels.write_rows(row, 1, &label, h5::Type::kI32);
-  add_to_statistics(pixels);
+  if (counting == Counting::kHere) st.statistics.add(pixels);
   ++rows_;
 }
 
@@ -226,28 +189,34 @@ void DatasetWriter::commit() {
 
   // mean = S / n; cov_ab = S_ab / n - mean_a mean_b, from exact integer sums (no accumulated
   // rounding); std = sqrt(cov_aa).
+  const PixelStatistics& counted = st.statistics;
+  if (counted.images() != rows_) {
+    throw Error(st.atomic.target().string() + ": statistics count " +
+                std::to_string(counted.images()) + " images of the " + std::to_string(rows_) +
+                " written");
+  }
   const auto c = static_cast<std::uint64_t>(s.channels);
   std::vector<double> mean(c), stddev(c), covariance(c * c);
-  const auto n = static_cast<double>(st.pixels);
-  for (std::size_t a = 0; a < c; ++a) mean[a] = static_cast<double>(st.sum[a]) / n;
+  const auto n = static_cast<double>(counted.pixels());
+  for (std::size_t a = 0; a < c; ++a) mean[a] = static_cast<double>(counted.sum()[a]) / n;
   for (std::size_t a = 0; a < c; ++a) {
     for (std::size_t b = a; b < c; ++b) {
-      const double cov = static_cast<double>(st.products[a * c + b]) / n - mean[a] * mean[b];
+      const double cov = static_cast<double>(counted.products()[a * c + b]) / n - mean[a] * mean[b];
       covariance[a * c + b] = covariance[b * c + a] = cov;
     }
     stddev[a] = std::sqrt(std::max(covariance[a * c + a], 0.0));
   }
   h5::Group norm = f.create_group("normalization");
-  norm.set_attribute("count", st.pixels);
+  norm.set_attribute("count", counted.pixels());
   norm.set_attribute("channel_order", s.channel_order);
   norm.create_dataset("mean", h5::Type::kF64, {c}).write(mean.data(), h5::Type::kF64);
   norm.create_dataset("std", h5::Type::kF64, {c}).write(stddev.data(), h5::Type::kF64);
   norm.create_dataset("covariance", h5::Type::kF64, {c, c})
       .write(covariance.data(), h5::Type::kF64);
-  if (!st.position_sums.empty()) {
-    std::vector<double> mean_image(st.position_sums.size());
+  if (!counted.position_sums().empty()) {
+    std::vector<double> mean_image(counted.position_sums().size());
     for (std::size_t k = 0; k < mean_image.size(); ++k)
-      mean_image[k] = static_cast<double>(st.position_sums[k]) / static_cast<double>(rows_);
+      mean_image[k] = static_cast<double>(counted.position_sums()[k]) / static_cast<double>(rows_);
     norm.create_dataset(
             "mean_image", h5::Type::kF64,
             {static_cast<std::uint64_t>(s.height), static_cast<std::uint64_t>(s.width), c})

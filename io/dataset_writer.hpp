@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "io/dataset_format.hpp"
+#include "io/pixel_statistics.hpp"
 
 namespace kiln::io {
 
@@ -42,11 +43,17 @@ class DatasetWriter {
 
   // images: labels.size() images of (H, W, C) uint8, contiguous. Labels must be in
   // [0, class_names.size()).
-  void append(std::span<const std::uint8_t> images, std::span<const std::int32_t> labels);
+  // kHere: the writer adds the images to the statistics. kByCaller: the caller counted them
+  // (in parallel, with PixelStatistics) and hands the sums to add_statistics() before commit().
+  enum class Counting { kHere, kByCaller };
+  void append(std::span<const std::uint8_t> images, std::span<const std::int32_t> labels,
+              Counting counting = Counting::kHere);
   // Ragged files: one image stored as `stored` bytes (raw pixels or an encoded file), of
   // `height` x `width` pixels whose decoded (H, W, C) values are `pixels` (for the statistics).
   void append_ragged(std::span<const std::uint8_t> stored, std::int64_t height, std::int64_t width,
-                     std::span<const std::uint8_t> pixels, std::int32_t label);
+                     std::span<const std::uint8_t> pixels, std::int32_t label,
+                     Counting counting = Counting::kHere);
+  void add_statistics(const PixelStatistics& counted);
   void record_skipped(const SkippedInput& skipped);
 
   std::int64_t size() const { return rows_; }
@@ -55,8 +62,6 @@ class DatasetWriter {
   void commit();
 
  private:
-  void add_to_statistics(std::span<const std::uint8_t> pixels);
-
   struct State;
   std::unique_ptr<State> state_;
   std::int64_t rows_ = 0;

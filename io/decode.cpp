@@ -1,6 +1,6 @@
 #include "io/decode.hpp"
 
-#include <turbojpeg.h>
+#include "io/jpeg.hpp"
 
 #include <cstring>
 #include <fstream>
@@ -29,7 +29,7 @@ Format sniff(std::span<const std::uint8_t> b) {
 }
 
 DecodeResult failure(std::string reason, std::string detail) {
-  return {cv::Mat(), std::move(reason), std::move(detail)};
+  return {cv::Mat(), std::move(reason), std::move(detail), {}, 1};
 }
 
 DecodeResult too_many_pixels(std::int64_t w, std::int64_t h, std::int64_t max) {
@@ -109,16 +109,6 @@ void apply_orientation(cv::Mat& image, int orientation) {
   image = out;
 }
 
-struct TjDeleter {
-  void operator()(void* h) const { tjDestroy(h); }
-};
-
-// The turbojpeg handle of this thread: creating one per image costs more than small decodes.
-tjhandle thread_decompressor() {
-  thread_local std::unique_ptr<void, TjDeleter> handle(tjInitDecompress());
-  return handle.get();
-}
-
 DecodeResult decode_with_opencv(std::span<const std::uint8_t> bytes, const DecodeOptions& o,
                                 bool jpeg);
 
@@ -130,43 +120,66 @@ DecodeResult jpeg_failure(std::span<const std::uint8_t> bytes, std::string detai
   return failure(complete ? "corrupt" : "truncated", std::move(detail));
 }
 
-DecodeResult decode_jpeg(std::span<const std::uint8_t> bytes, const DecodeOptions& o) {
-  tjhandle tj = thread_decompressor();
-  int width = 0, height = 0, subsampling = 0, colorspace = 0;
-  if (tjDecompressHeader3(tj, bytes.data(), static_cast<unsigned long>(bytes.size()), &width,
-                          &height, &subsampling, &colorspace) != 0) {
-    return jpeg_failure(bytes, std::string("JPEG header: ") + tjGetErrorStr2(tj));
+// The largest DCT scaling denominator (1, 2, 4, 8) that keeps `size` at least `at_least`.
+int scale_denominator(cv::Size size, cv::Size at_least) {
+  int chosen = 1;
+  for (int d = 2; d <= 8 && at_least.area() > 0; d *= 2) {
+    if (scaled_side(size.width, d) < at_least.width ||
+        scaled_side(size.height, d) < at_least.height)
+      break;
+    chosen = d;
   }
-  if (width <= 0 || height <= 0) return jpeg_failure(bytes, "JPEG header declares no image size");
-  if (static_cast<std::int64_t>(width) * height > o.max_pixels)
-    return too_many_pixels(width, height, o.max_pixels);
-  if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) return decode_with_opencv(bytes, o, true);
+  return chosen;
+}
 
-  // The smallest DCT scaling that keeps the short side at or above what the caller needs.
-  tjscalingfactor chosen{1, 1};
-  if (o.min_short_side > 0) {
-    int count = 0;
-    const tjscalingfactor* factors = tjGetScalingFactors(&count);
-    int best_side = std::min(width, height);
-    for (int i = 0; i < count; ++i) {
-      const tjscalingfactor f = factors[i];
-      if (f.num > f.denom) continue;
-      const int side = std::min(TJSCALED(width, f), TJSCALED(height, f));
-      if (side >= o.min_short_side && side < best_side) {
-        best_side = side;
-        chosen = f;
-      }
-    }
+// `window` of an upright image (whole image: all of it) in the pixels of the same image scaled
+// by 1/d, as io/jpeg.hpp rounds it.
+cv::Rect scaled_window(cv::Rect window, cv::Size scaled, int d) {
+  const int x0 = window.x / d, y0 = window.y / d;
+  const int x1 = std::min(scaled.width, scaled_side(window.x + window.width, d));
+  const int y1 = std::min(scaled.height, scaled_side(window.y + window.height, d));
+  return {x0, y0, x1 - x0, y1 - y0};
+}
+
+DecodeResult decode_jpeg_image(std::span<const std::uint8_t> bytes, const DecodeOptions& o) {
+  JpegInfo info;
+  std::string error;
+  if (!read_jpeg_info(bytes, info, error)) return jpeg_failure(bytes, "JPEG header: " + error);
+  if (info.width <= 0 || info.height <= 0)
+    return jpeg_failure(bytes, "JPEG header declares no image size");
+  if (static_cast<std::int64_t>(info.width) * info.height > o.max_pixels)
+    return too_many_pixels(info.width, info.height, o.max_pixels);
+  if (info.cmyk) return decode_with_opencv(bytes, o, true);
+
+  const int orientation = exif_orientation(bytes);
+  const bool turned = orientation >= 5;  // 5..8 swap width and height
+  const cv::Size upright = turned ? cv::Size(info.height, info.width)
+                                  : cv::Size(info.width, info.height);
+  const cv::Rect whole({0, 0}, upright);
+  if (!o.window.empty() && (o.window & whole) != o.window) {
+    return failure("corrupt", "the requested window lies outside the " +
+                                  std::to_string(upright.width) + "x" +
+                                  std::to_string(upright.height) + " image");
   }
-  const int w = TJSCALED(width, chosen), h = TJSCALED(height, chosen);
-  cv::Mat image(h, w, o.channels == 1 ? CV_8UC1 : CV_8UC3);
-  const int format = o.channels == 1 ? TJPF_GRAY : TJPF_RGB;
-  if (tjDecompress2(tj, bytes.data(), static_cast<unsigned long>(bytes.size()), image.data, w, 0, h,
-                    format, TJFLAG_STOPONWARNING) != 0) {
-    return jpeg_failure(bytes, std::string("JPEG: ") + tjGetErrorStr2(tj));
+  const cv::Rect window = o.window.empty() ? whole : o.window;
+  const int d = o.window.empty()
+                    ? scale_denominator(upright, {o.min_short_side, o.min_short_side})
+                    : scale_denominator(window.size(), o.min_window_size);
+  JpegRequest request;
+  request.denominator = d;
+  request.channels = o.channels == 1 ? 1 : 3;
+  request.whole_stream = o.check_whole_file;
+  // Only an image stored upright can be cut while decoding; the others are decoded whole,
+  // turned, then cut.
+  if (orientation == 1) request.window = o.window;
+  cv::Mat image;
+  if (!decode_jpeg(bytes, request, image, error)) return jpeg_failure(bytes, "JPEG: " + error);
+  if (orientation != 1) {
+    apply_orientation(image, orientation);
+    if (!o.window.empty()) image = image(scaled_window(window, image.size(), d));
   }
-  apply_orientation(image, exif_orientation(bytes));
-  return {image, {}, {}};
+  DecodeResult result{image, {}, {}, upright, d};
+  return result;
 }
 
 DecodeResult decode_with_opencv(std::span<const std::uint8_t> bytes, const DecodeOptions& o,
@@ -203,7 +216,16 @@ DecodeResult decode_with_opencv(std::span<const std::uint8_t> bytes, const Decod
   }
   if (out.empty()) return failure("unsupported format", std::to_string(c) + " channels");
   if (!out.isContinuous()) out = out.clone();
-  return {out, {}, {}};
+  DecodeResult result{out, {}, {}, out.size(), 1};
+  if (!o.window.empty()) {
+    if ((o.window & cv::Rect({0, 0}, out.size())) != o.window) {
+      return failure("corrupt", "the requested window lies outside the " +
+                                    std::to_string(out.cols) + "x" + std::to_string(out.rows) +
+                                    " image");
+    }
+    result.image = out(o.window);
+  }
+  return result;
 }
 
 // PNG's IHDR holds the size at bytes 16..23: checked before anything is inflated.
@@ -224,7 +246,7 @@ DecodeResult decode_image(std::span<const std::uint8_t> bytes, const DecodeOptio
   if (bytes.empty()) return failure("empty file", "0 bytes");
   switch (sniff(bytes)) {
     case Format::kJpeg:
-      return decode_jpeg(bytes, o);
+      return decode_jpeg_image(bytes, o);
     case Format::kGif:
       return failure("unsupported format",
                      "GIF: OpenCV 4.6 cannot decode GIF; convert it to PNG first");
@@ -242,6 +264,14 @@ DecodeResult decode_image(std::span<const std::uint8_t> bytes, const DecodeOptio
       break;
   }
   return failure("not an image", "the content is not JPEG, PNG, BMP, TIFF, WebP or PNM");
+}
+
+cv::Size jpeg_upright_size(std::span<const std::uint8_t> bytes) {
+  JpegInfo info;
+  std::string error;
+  if (sniff(bytes) != Format::kJpeg || !read_jpeg_info(bytes, info, error) || info.cmyk) return {};
+  return exif_orientation(bytes) >= 5 ? cv::Size(info.height, info.width)
+                                      : cv::Size(info.width, info.height);
 }
 
 bool read_file(const std::string& path, std::vector<std::uint8_t>& bytes, std::string& error) {

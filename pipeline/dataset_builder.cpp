@@ -1,5 +1,6 @@
 #include "pipeline/dataset_builder.hpp"
 
+#include <tbb/enumerable_thread_specific.h>
 #include <tbb/flow_graph.h>
 
 #include <algorithm>
@@ -14,24 +15,32 @@
 
 namespace kiln::pipeline {
 
-cv::Mat resize_and_centre_crop(const cv::Mat& image, std::int64_t height, std::int64_t width) {
+cv::Rect centre_crop_window(cv::Size source, std::int64_t height, std::int64_t width) {
   // The scale at which the short side fits; the crop is taken in source coordinates first, so only
   // the pixels that are kept get resized (one pass, straight to the target size).
-  const double scale =
-      std::max(static_cast<double>(height) / image.rows, static_cast<double>(width) / image.cols);
+  const double scale = std::max(static_cast<double>(height) / source.height,
+                                static_cast<double>(width) / source.width);
   const int roi_h =
-      std::min(image.rows, static_cast<int>(std::lround(static_cast<double>(height) / scale)));
+      std::min(source.height, static_cast<int>(std::lround(static_cast<double>(height) / scale)));
   const int roi_w =
-      std::min(image.cols, static_cast<int>(std::lround(static_cast<double>(width) / scale)));
-  const cv::Mat roi =
-      image(cv::Rect((image.cols - roi_w) / 2, (image.rows - roi_h) / 2, roi_w, roi_h));
+      std::min(source.width, static_cast<int>(std::lround(static_cast<double>(width) / scale)));
+  return {(source.width - roi_w) / 2, (source.height - roi_h) / 2, roi_w, roi_h};
+}
+
+cv::Mat resize_window(const cv::Mat& window, std::int64_t height, std::int64_t width) {
   const cv::Size target(static_cast<int>(width), static_cast<int>(height));
-  if (roi.size() == target) return roi.isContinuous() ? roi : roi.clone();
+  if (window.size() == target) return window.isContinuous() ? window : window.clone();
   // Area averaging where a pixel shrinks by more than half (aliasing), bilinear otherwise: JPEG
   // DCT scaling has usually done the big step already, and OpenCV's fractional area path is slow.
+  const double scale = std::max(static_cast<double>(height) / window.rows,
+                                static_cast<double>(width) / window.cols);
   cv::Mat out;
-  cv::resize(roi, out, target, 0, 0, scale < 0.5 ? cv::INTER_AREA : cv::INTER_LINEAR);
+  cv::resize(window, out, target, 0, 0, scale < 0.5 ? cv::INTER_AREA : cv::INTER_LINEAR);
   return out;
+}
+
+cv::Mat resize_and_centre_crop(const cv::Mat& image, std::int64_t height, std::int64_t width) {
+  return resize_window(image(centre_crop_window(image.size(), height, width)), height, width);
 }
 
 cv::Mat resize_short_side(const cv::Mat& image, std::int64_t short_side, std::int64_t max_side) {
@@ -135,6 +144,11 @@ BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& o,
   decode.min_short_side = static_cast<int>(ragged ? (o.encoding == "original" ? 0 : o.short_side)
                                                   : std::max(o.height, o.width));
 
+  // Pixel sums for the normalization statistics, per thread in the decode node (exact integers:
+  // merged in any order they are the same), so the serial writer only writes.
+  tbb::enumerable_thread_specific<io::PixelStatistics> counted(
+      [&] { return io::PixelStatistics(static_cast<int>(o.channels), image_bytes); });
+
   // One image between the decode node and the writer node.
   struct Slot {
     std::int64_t position = 0;         // in the index: the sequencer's key
@@ -157,7 +171,15 @@ BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& o,
       slot->reason = "unreadable: " + error;
       return slot;
     }
-    io::DecodeResult decoded = io::decode_image(bytes, decode);
+    io::DecodeOptions options = decode;
+    const cv::Size upright = ragged ? cv::Size() : io::jpeg_upright_size(bytes);
+    if (!upright.empty()) {
+      // Fixed size from a JPEG: decode only the centre window that is kept (the whole stream is
+      // still entropy-decoded, so damage anywhere is reported).
+      options.window = centre_crop_window(upright, o.height, o.width);
+      options.min_window_size = {static_cast<int>(o.width), static_cast<int>(o.height)};
+    }
+    io::DecodeResult decoded = io::decode_image(bytes, options);
     if (!decoded.ok()) {
       slot->reason = decoded.reason + ": " + decoded.detail;
       return slot;
@@ -176,9 +198,12 @@ BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& o,
                                        o.jpeg_quality);
         slot->height = resized.rows;
         slot->width = resized.cols;
+        counted.local().add(slot->pixels);
       } else {
-        const cv::Mat fitted = fit_to_storage(decoded.image, o);
+        const cv::Mat fitted = upright.empty() ? fit_to_storage(decoded.image, o)
+                                               : resize_window(decoded.image, o.height, o.width);
         slot->pixels.assign(fitted.data, fitted.data + image_bytes);
+        counted.local().add(slot->pixels);
       }
     } catch (const std::exception& e) {
       slot->reason = std::string("corrupt: ") + e.what();
@@ -195,7 +220,7 @@ BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& o,
   std::int64_t done = 0;
   auto flush = [&] {
     if (run_labels.empty()) return;
-    writer.append(run_images, run_labels);
+    writer.append(run_images, run_labels, io::DatasetWriter::Counting::kByCaller);
     run_images.clear();
     run_labels.clear();
   };
@@ -211,7 +236,8 @@ BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& o,
       summary.skipped.push_back({path, slot.reason});
       writer.record_skipped({path, slot.reason});
     } else if (ragged) {
-      writer.append_ragged(slot.stored, slot.height, slot.width, slot.pixels, label);
+      writer.append_ragged(slot.stored, slot.height, slot.width, slot.pixels, label,
+                           io::DatasetWriter::Counting::kByCaller);
       ++summary.written;
     } else {
       run_images.insert(run_images.end(), slot.pixels.begin(), slot.pixels.end());
@@ -267,6 +293,7 @@ BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& o,
                      ? std::string("-")
                      : summary.skipped[0].path + ": " + summary.skipped[0].reason));
   }
+  for (const io::PixelStatistics& part : counted) writer.add_statistics(part);
   writer.commit();
   return summary;
 }

@@ -8,7 +8,9 @@ packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git
   # libraries kiln links
-  libopencv-dev libtbb-dev libeigen3-dev libhdf5-dev zlib1g-dev libturbojpeg0-dev
+  libopencv-dev libtbb-dev libeigen3-dev libhdf5-dev zlib1g-dev libjpeg62-turbo-dev
+  # the TurboJPEG decode limit the benchmark scripts build
+  libturbojpeg0-dev
   # small helpers instead of hand-written code
   libcli11-dev nlohmann-json3-dev
   # tests and benchmarks

@@ -28,7 +28,7 @@ TEST(Decode, PngBecomesRgbWithExactPixels) {
     }
 }
 
-TEST(Decode, JpegThroughTurboJpegMatchesOpenCv) {
+TEST(Decode, JpegMatchesOpenCv) {
   const std::vector<std::uint8_t> jpeg =
       encode(pattern_bgr(40, 24), ".jpg", {cv::IMWRITE_JPEG_QUALITY, 90});
   const DecodeResult r = decode(jpeg);
@@ -78,8 +78,8 @@ TEST(Decode, ScalesLargeJpegsInTheDctDomain) {
   const DecodeResult r = decode(jpeg, 3, 150);  // 1/4 keeps the short side at exactly 150
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.image.size(), cv::Size(200, 150));
-  EXPECT_EQ(decode(jpeg, 3, 151).image.size(),
-            cv::Size(300, 225));  // factors are n/8: 3/8 is the smallest that fits
+  // Only 1/2, 1/4, 1/8: 3/8 would fit 151, but libjpeg-turbo's scalar 3/8 decode is slower.
+  EXPECT_EQ(decode(jpeg, 3, 151).image.size(), cv::Size(400, 300));
   EXPECT_EQ(decode(jpeg, 3, 0).image.size(), cv::Size(800, 600));
 }
 
