@@ -210,6 +210,38 @@ cv::Mat DatasetReader::read_mat(std::int64_t index) const {
   return decoded.image;
 }
 
+cv::Mat DatasetReader::read_window(std::int64_t index, cv::Rect window, cv::Size at_least,
+                                   cv::Rect2d* area) const {
+  const bool encoded = ragged() && encoding_ != "raw";
+  const cv::Size size = encoded ? image_size(index) : cv::Size();
+  if (!encoded) {
+    const cv::Mat image = read_mat(index);
+    if ((window & cv::Rect({0, 0}, image.size())) != window || window.empty()) {
+      throw Error(path_ + ": image " + std::to_string(index) + ": window outside the image");
+    }
+    if (area != nullptr) *area = {0, 0, static_cast<double>(window.width),
+                                  static_cast<double>(window.height)};
+    return image(window);
+  }
+  const std::vector<std::uint8_t> bytes = read_stored(index);
+  DecodeOptions options;
+  options.channels = static_cast<int>(channels_);
+  options.window = window;
+  options.min_window_size = at_least;
+  options.check_whole_file = false;
+  DecodeResult decoded = decode_image(bytes, options);
+  if (!decoded.ok()) {
+    throw Error(path_ + ": image " + std::to_string(index) + " does not decode (" + decoded.reason +
+                ": " + decoded.detail + "); the file is damaged");
+  }
+  if (decoded.full_size != size) {
+    throw Error(path_ + ": image " + std::to_string(index) +
+                " decodes to another size than /shapes says");
+  }
+  if (area != nullptr) *area = decoded.window_area;
+  return decoded.image;
+}
+
 void DatasetReader::read_image(std::int64_t index, std::span<std::uint8_t> out) const {
   read_images(index, 1, out);
 }

@@ -52,6 +52,14 @@ class DatasetReader {
   // Any layout: the image as (H, W, C) uint8, decoded when stored encoded. Throws kiln::Error
   // naming the file and the index when it cannot be read.
   cv::Mat read_mat(std::int64_t index) const;
+  // Only `window` of the image (upright pixels, inside image_size(index)): a JPEG decodes just
+  // the rows and block columns the window covers, and stops after its last row (the file was
+  // checked when it was written), at 1/2, 1/4 or 1/8 scale while the window stays at least
+  // `at_least`. Other layouts read the image and cut. Throws as read_mat does.
+  // `area` (optional) receives where exactly the window lies in the returned pixels (all of
+  // them unless a reduced scale left a fraction of a pixel over).
+  cv::Mat read_window(std::int64_t index, cv::Rect window, cv::Size at_least,
+                      cv::Rect2d* area = nullptr) const;
   // Ragged files: the bytes stored for one image (raw pixels or the encoded file), undecoded.
   std::vector<std::uint8_t> read_stored(std::int64_t index) const;
   // Fixed-size files only. out: image_bytes() bytes, (H, W, C).

@@ -179,6 +179,12 @@ DecodeResult decode_jpeg_image(std::span<const std::uint8_t> bytes, const Decode
     if (!o.window.empty()) image = image(scaled_window(window, image.size(), d));
   }
   DecodeResult result{image, {}, {}, upright, d};
+  result.window_area = {0, 0, static_cast<double>(image.cols), static_cast<double>(image.rows)};
+  if (!o.window.empty() && d > 1) {
+    const double scale = 1.0 / d;
+    result.window_area = {window.x * scale - window.x / d, window.y * scale - window.y / d,
+                          window.width * scale, window.height * scale};
+  }
   return result;
 }
 
@@ -225,6 +231,8 @@ DecodeResult decode_with_opencv(std::span<const std::uint8_t> bytes, const Decod
     }
     result.image = out(o.window);
   }
+  result.window_area = {0, 0, static_cast<double>(result.image.cols),
+                        static_cast<double>(result.image.rows)};
   return result;
 }
 

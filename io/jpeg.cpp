@@ -72,15 +72,30 @@ bool decode_rows(std::span<const std::uint8_t> bytes, const JpegRequest& request
     jpeg_destroy_decompress(&cinfo);
     return false;
   }
-  // One column of margin each side: the crop widens to whole blocks, but the chroma upsampling
-  // at its edges has no neighbour, so a window column on a crop edge would differ from a
-  // whole-image decode (measured: it does).
-  const JDIMENSION from = target.first_column > 0 ? target.first_column - 1 : 0;
-  const JDIMENSION to = std::min(target.first_column + target.columns + 1, cinfo.output_width);
+  // One block column of margin each side: the crop widens to whole blocks, but the chroma
+  // upsampling at its edges has no neighbour, and a crop of a single block column upsamples
+  // differently, so window columns near a crop edge would differ from a whole-image decode
+  // (measured: they do with a margin of one pixel).
+  const JDIMENSION block_columns = static_cast<JDIMENSION>(cinfo.max_h_samp_factor) *
+                                   static_cast<JDIMENSION>(cinfo.min_DCT_scaled_size);
+  const JDIMENSION from =
+      target.first_column > block_columns ? target.first_column - block_columns : 0;
+  const JDIMENSION to =
+      std::min(target.first_column + target.columns + block_columns, cinfo.output_width);
   JDIMENSION x = from, width = to - from;
   if (width < cinfo.output_width) jpeg_crop_scanline(&cinfo, &x, &width);
   left = target.first_column - x;
-  if (target.first_row > 0) jpeg_skip_scanlines(&cinfo, target.first_row);
+  // Skip whole rows of blocks only: a skip that ends inside one leaves the chroma upsampling of
+  // the next rows without its context (measured: those rows differ from a whole decode). The
+  // rest of the way is decoded into the spare row.
+  const JDIMENSION block_rows = static_cast<JDIMENSION>(cinfo.max_v_samp_factor) *
+                                static_cast<JDIMENSION>(cinfo.min_DCT_scaled_size);
+  const JDIMENSION skip = target.first_row / block_rows * block_rows;
+  if (skip > 0) jpeg_skip_scanlines(&cinfo, skip);
+  while (cinfo.output_scanline < target.first_row) {
+    JSAMPROW row = target.spare_row;
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
   for (JDIMENSION r = 0; r < target.rows; ++r) {
     JSAMPROW row = target.pixels + r * target.stride;
     if (jpeg_read_scanlines(&cinfo, &row, 1) != 1) {

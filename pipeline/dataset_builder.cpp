@@ -12,6 +12,7 @@
 #include "io/dataset_writer.hpp"
 #include "io/decode.hpp"
 #include "nn/error.hpp"
+#include "pipeline/transforms/resize_crop.hpp"
 
 namespace kiln::pipeline {
 
@@ -27,20 +28,9 @@ cv::Rect centre_crop_window(cv::Size source, std::int64_t height, std::int64_t w
   return {(source.width - roi_w) / 2, (source.height - roi_h) / 2, roi_w, roi_h};
 }
 
-cv::Mat resize_window(const cv::Mat& window, std::int64_t height, std::int64_t width) {
-  const cv::Size target(static_cast<int>(width), static_cast<int>(height));
-  if (window.size() == target) return window.isContinuous() ? window : window.clone();
-  // Area averaging where a pixel shrinks by more than half (aliasing), bilinear otherwise: JPEG
-  // DCT scaling has usually done the big step already, and OpenCV's fractional area path is slow.
-  const double scale = std::max(static_cast<double>(height) / window.rows,
-                                static_cast<double>(width) / window.cols);
-  cv::Mat out;
-  cv::resize(window, out, target, 0, 0, scale < 0.5 ? cv::INTER_AREA : cv::INTER_LINEAR);
-  return out;
-}
-
 cv::Mat resize_and_centre_crop(const cv::Mat& image, std::int64_t height, std::int64_t width) {
-  return resize_window(image(centre_crop_window(image.size(), height, width)), height, width);
+  return resize_crop(image(centre_crop_window(image.size(), height, width)),
+                     {static_cast<int>(width), static_cast<int>(height)});
 }
 
 cv::Mat resize_short_side(const cv::Mat& image, std::int64_t short_side, std::int64_t max_side) {
@@ -201,7 +191,8 @@ BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& o,
         counted.local().add(slot->pixels);
       } else {
         const cv::Mat fitted = upright.empty() ? fit_to_storage(decoded.image, o)
-                                               : resize_window(decoded.image, o.height, o.width);
+                                               : resize_crop(decoded.image, {static_cast<int>(o.width),
+                                                                  static_cast<int>(o.height)});
         slot->pixels.assign(fitted.data, fitted.data + image_bytes);
         counted.local().add(slot->pixels);
       }

@@ -52,10 +52,9 @@ struct BuildSummary {
 // centre region is cut from the source and resized straight to the target. Area averaging when
 // shrinking by more than 2x, bilinear otherwise.
 cv::Mat resize_and_centre_crop(const cv::Mat& image, std::int64_t height, std::int64_t width);
-// Its two halves: the centre window of a `source`-sized image that is kept, and the resize of
-// that window's pixels to (height, width).
+// Its first half: the centre window of a `source`-sized image that is kept (the second is
+// resize_crop of that window's pixels).
 cv::Rect centre_crop_window(cv::Size source, std::int64_t height, std::int64_t width);
-cv::Mat resize_window(const cv::Mat& window, std::int64_t height, std::int64_t width);
 
 // Scale (aspect kept) so the short side is `short_side` (0: keep), then, if the long side exceeds
 // `max_side` (> 0), so it is exactly that. Area averaging when shrinking by more than 2x.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <optional>
 
 #include "nn/error.hpp"
 #include "pipeline/pack.hpp"
@@ -118,9 +119,25 @@ void EpochGraph::Impl::build() {
         s->index = spec.order[position];
         return guarded(std::move(s), [this](Sample& sample) {
           const io::DatasetReader& r = *spec.reader;
+          const auto index = static_cast<std::int64_t>(sample.index);
           sample.label = r.labels()[sample.index];
-          // Stored pixels, or an encoded image decoded here, in parallel.
-          sample.image = r.read_mat(static_cast<std::int64_t>(sample.index));
+          // Stored pixels, or an encoded image decoded here, in parallel. When the first stage
+          // is a crop, only its window is read: it is drawn here, from the same key as in the
+          // augment node, and a JPEG decodes just the part the crop keeps.
+          const Stage* crop = spec.stages->empty() ? nullptr : spec.stages->front().get();
+          const cv::Size size = crop != nullptr ? r.image_size(index) : cv::Size();
+          const std::optional<cv::Rect> window =
+              crop != nullptr ? crop->source_window(size, spec.mode,
+                                                    {spec.seed, spec.epoch, sample.index, 1})
+                              : std::nullopt;
+          if (window) {
+            cv::Rect2d area;
+            sample.image = r.read_window(index, *window, crop->output_size(size), &area);
+            crop->finish_window(sample.image, area);
+            sample.stages_done = 1;
+          } else {
+            sample.image = r.read_mat(index);
+          }
         });
       });
 
@@ -128,9 +145,10 @@ void EpochGraph::Impl::build() {
   augment = std::make_unique<flow::function_node<SamplePtr, SamplePtr>>(
       g, flow::unlimited, [this](SamplePtr s) {
         return guarded(std::move(s), [this](Sample& sample) {
-          std::uint32_t slot = 1;
-          for (const auto& stage : *spec.stages) {
-            stage->run(sample.image, spec.mode, {spec.seed, spec.epoch, sample.index, slot++});
+          const auto& stages = *spec.stages;
+          for (std::size_t j = sample.stages_done; j < stages.size(); ++j) {
+            const auto slot = static_cast<std::uint32_t>(j + 1);
+            stages[j]->run(sample.image, spec.mode, {spec.seed, spec.epoch, sample.index, slot});
           }
           if (spec.views != nullptr) {
             make_views(sample.image, *spec.views, sample.views);

@@ -18,6 +18,7 @@ struct Sample {
   std::vector<cv::Mat> views;  // evaluation with views: the views of `image`, replacing it
   std::vector<float> packed;   // (C, H, W) normalized float per view, filled by the pack stage
   std::string error;           // non-empty: what went wrong with this sample
+  std::uint32_t stages_done = 0;  // 1 when the reader ran the first stage (a window crop)
 };
 
 }  // namespace kiln::pipeline

@@ -9,6 +9,10 @@
 //   Json config() const;                         options, so the registry can rebuild it
 //   cv::Size output_size(cv::Size) const;        optional: for transforms that change the size
 //                                                (crops); the same in train and eval mode
+//   cv::Rect window(const Draw&, cv::Size) const; optional, with resize_window: crops that read
+//   cv::Mat resize_window(const cv::Mat&,         one window of their input, so apply() is
+//                         const cv::Rect2d&) const; a resize of image(window(d, size)); the reader
+//                                                can then decode only that window of a JPEG
 // ("plan, then apply", as albumentations splits get_params from apply.)
 //
 // A Stage is what the flow graph runs: a type-erased transform. TransformStage<T> draws from
@@ -18,6 +22,7 @@
 
 #include <concepts>
 #include <opencv2/core.hpp>
+#include <optional>
 #include <string_view>
 
 #include "nn/json.hpp"
@@ -48,11 +53,28 @@ class Stage {
   virtual cv::Size output_size(cv::Size input) const { return input; }
   // True for crops and resizes: multi-crop evaluation replaces these with its views.
   virtual bool changes_size() const { return false; }
+  // Window crops only (first in a stage list): the window of a `source`-sized input that run()
+  // would read with this key, so the graph can decode just that window. Then finish_window()
+  // turns the window's pixels (at any scale) into the stage's output. nullopt for other stages.
+  virtual std::optional<cv::Rect> source_window(cv::Size /*source*/, nn::Mode /*mode*/,
+                                                const nn::SeedKey& /*key*/) const {
+    return std::nullopt;
+  }
+  virtual void finish_window(cv::Mat& /*pixels*/, const cv::Rect2d& /*area*/) const {}
 };
 
 template <class T>
 concept SizeChanging = requires(const T t, cv::Size size) {
   { t.output_size(size) } -> std::same_as<cv::Size>;
+};
+
+// A crop that reads one window of its input and resizes it: the window's pixels may come from a
+// window decode, at full or reduced (DCT) scale; resize_window takes them at whatever size.
+template <class T>
+concept WindowCrop = SizeChanging<T> && requires(const T t, const typename T::Draw& d,
+                                                 cv::Size size, const cv::Mat& pixels) {
+  { t.window(d, size) } -> std::same_as<cv::Rect>;
+  { t.resize_window(pixels, cv::Rect2d()) } -> std::same_as<cv::Mat>;
 };
 
 template <Transform T>
@@ -77,6 +99,21 @@ class TransformStage final : public Stage {
     }
   }
   bool changes_size() const override { return SizeChanging<T>; }
+  std::optional<cv::Rect> source_window(cv::Size source, nn::Mode mode,
+                                        const nn::SeedKey& key) const override {
+    if constexpr (WindowCrop<T>) {
+      if (mode == nn::Mode::kTrain) {
+        nn::Rng rng(key);
+        return transform_.window(transform_.draw(source, rng), source);
+      }
+      return transform_.window(transform_.eval(source), source);
+    } else {
+      return std::nullopt;
+    }
+  }
+  void finish_window(cv::Mat& pixels, const cv::Rect2d& area) const override {
+    if constexpr (WindowCrop<T>) pixels = transform_.resize_window(pixels, area);
+  }
   const T& transform() const { return transform_; }
 
  private:

@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "nn/error.hpp"
+#include "pipeline/transforms/resize_crop.hpp"
 
 namespace kiln::pipeline {
 
@@ -57,14 +58,18 @@ RandomResizedCrop::Draw RandomResizedCrop::eval(cv::Size source) const {
   return {cv::Rect((source.width - side) / 2, (source.height - side) / 2, side, side)};
 }
 
-void RandomResizedCrop::apply(const Draw& d, cv::Mat& image) const {
-  const cv::Rect window = d.window & cv::Rect(0, 0, image.cols, image.rows);
+cv::Rect RandomResizedCrop::window(const Draw& d, cv::Size source) const {
+  const cv::Rect window = d.window & cv::Rect({0, 0}, source);
   if (window.empty()) throw Error("random_resized_crop: the window lies outside the image");
-  const bool shrink_a_lot = window.width > 2 * size || window.height > 2 * size;
-  cv::Mat out;
-  cv::resize(image(window), out, cv::Size(size, size), 0, 0,
-             shrink_a_lot ? cv::INTER_AREA : cv::INTER_LINEAR);
-  image = out;
+  return window;
+}
+
+cv::Mat RandomResizedCrop::resize_window(const cv::Mat& pixels, const cv::Rect2d& area) const {
+  return resize_crop(pixels, {size, size}, area);
+}
+
+void RandomResizedCrop::apply(const Draw& d, cv::Mat& image) const {
+  image = resize_crop(image(window(d, image.size())), {size, size});
 }
 
 }  // namespace kiln::pipeline

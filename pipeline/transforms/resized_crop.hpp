@@ -35,6 +35,9 @@ struct RandomResizedCrop {
   Draw draw(cv::Size source, nn::Rng& rng) const;
   Draw eval(cv::Size source) const;
   void apply(const Draw& d, cv::Mat& image) const;
+  cv::Rect window(const Draw& d, cv::Size source) const;  // the source pixels the crop keeps
+  // Those pixels, at any scale, -> size x size; `area`: where the window lies in them.
+  cv::Mat resize_window(const cv::Mat& pixels, const cv::Rect2d& area) const;
   cv::Size output_size(cv::Size /*input*/) const { return {size, size}; }
   Json config() const {
     return {{"size", size},

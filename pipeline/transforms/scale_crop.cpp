@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "nn/error.hpp"
+#include "pipeline/transforms/resize_crop.hpp"
 
 namespace kiln::pipeline {
 
@@ -22,11 +23,11 @@ ScaleCrop::ScaleCrop(int crop_size, int min_scale, int max_scale, int eval_short
   }
 }
 
-void ScaleCrop::apply(const Draw& d, cv::Mat& image) const {
-  const double scale = static_cast<double>(d.short_side) / std::min(image.rows, image.cols);
+cv::Rect ScaleCrop::window(const Draw& d, cv::Size source) const {
+  const double scale = static_cast<double>(d.short_side) / std::min(source.height, source.width);
   // The resized image's size, and where the window sits in it.
-  const int resized_w = std::max(size, static_cast<int>(std::lround(image.cols * scale)));
-  const int resized_h = std::max(size, static_cast<int>(std::lround(image.rows * scale)));
+  const int resized_w = std::max(size, static_cast<int>(std::lround(source.width * scale)));
+  const int resized_h = std::max(size, static_cast<int>(std::lround(source.height * scale)));
   const int x0 =
       std::min(resized_w - size,
                static_cast<int>(std::floor(d.u * static_cast<float>(resized_w - size + 1))));
@@ -35,14 +36,19 @@ void ScaleCrop::apply(const Draw& d, cv::Mat& image) const {
                static_cast<int>(std::floor(d.v * static_cast<float>(resized_h - size + 1))));
   // The same window in source coordinates, clipped to the image.
   const double inv = 1.0 / scale;
-  const int sx = std::clamp(static_cast<int>(std::lround(x0 * inv)), 0, image.cols - 1);
-  const int sy = std::clamp(static_cast<int>(std::lround(y0 * inv)), 0, image.rows - 1);
-  const int sw = std::clamp(static_cast<int>(std::lround(size * inv)), 1, image.cols - sx);
-  const int sh = std::clamp(static_cast<int>(std::lround(size * inv)), 1, image.rows - sy);
-  cv::Mat out;
-  cv::resize(image(cv::Rect(sx, sy, sw, sh)), out, cv::Size(size, size), 0, 0,
-             scale < 0.5 ? cv::INTER_AREA : cv::INTER_LINEAR);
-  image = out;
+  const int sx = std::clamp(static_cast<int>(std::lround(x0 * inv)), 0, source.width - 1);
+  const int sy = std::clamp(static_cast<int>(std::lround(y0 * inv)), 0, source.height - 1);
+  const int sw = std::clamp(static_cast<int>(std::lround(size * inv)), 1, source.width - sx);
+  const int sh = std::clamp(static_cast<int>(std::lround(size * inv)), 1, source.height - sy);
+  return {sx, sy, sw, sh};
+}
+
+cv::Mat ScaleCrop::resize_window(const cv::Mat& pixels, const cv::Rect2d& area) const {
+  return resize_crop(pixels, {size, size}, area);
+}
+
+void ScaleCrop::apply(const Draw& d, cv::Mat& image) const {
+  image = resize_crop(image(window(d, image.size())), {size, size});
 }
 
 }  // namespace kiln::pipeline

@@ -36,6 +36,9 @@ struct ScaleCrop {
   }
   Draw eval(cv::Size /*size*/) const { return {eval_scale, 0.5f, 0.5f}; }
   void apply(const Draw& d, cv::Mat& image) const;
+  cv::Rect window(const Draw& d, cv::Size source) const;  // the source pixels the crop keeps
+  // Those pixels, at any scale, -> size x size; `area`: where the window lies in them.
+  cv::Mat resize_window(const cv::Mat& pixels, const cv::Rect2d& area) const;
   cv::Size output_size(cv::Size /*input*/) const { return {size, size}; }
   Json config() const {
     return {{"size", size}, {"scale_range", {scale_min, scale_max}}, {"eval_scale", eval_scale}};

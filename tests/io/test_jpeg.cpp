@@ -67,6 +67,35 @@ TEST(JpegWindow, ProgressiveAndGreyWindowsEqualTheWholeDecode) {
   expect_windows_match(encode(grey, ".jpg"), 3);  // grey JPEG, RGB out
 }
 
+// Every position on a grid, tiny and larger windows, baseline and progressive, three scales: a
+// crop edge or a skip ending inside a block row once broke exactly such windows.
+TEST(JpegWindow, WindowsAllOverASmallImage) {
+  const cv::Mat image = noise_bgr(81, 81);
+  for (const bool progressive : {false, true}) {
+    const std::vector<std::uint8_t> jpeg =
+        encode(image, ".jpg", {cv::IMWRITE_JPEG_PROGRESSIVE, progressive ? 1 : 0});
+    for (const int d : {1, 2, 4}) {
+      const cv::Mat whole = decode_whole(jpeg, 3, d);
+      for (int y = 0; y < 81; y += 4) {
+        for (int x = 0; x < 81; x += 4) {
+          for (const int side : {1, 10}) {
+            if (x + side > 81 || y + side > 81) continue;
+            cv::Mat out;
+            std::string error;
+            ASSERT_TRUE(decode_jpeg(jpeg, {.window = {x, y, side, side}, .denominator = d}, out,
+                                    error));
+            const cv::Rect scaled(x / d, y / d, scaled_side(x + side, d) - x / d,
+                                  scaled_side(y + side, d) - y / d);
+            ASSERT_EQ(cv::norm(out, whole(scaled), cv::NORM_INF), 0.0)
+                << "window " << cv::Rect(x, y, side, side) << " at 1/" << d
+                << (progressive ? " progressive" : "");
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(JpegWindow, WholeDecodeEqualsOpenCv) {
   const std::vector<std::uint8_t> jpeg = encode(noise_bgr(203, 157), ".jpg");
   cv::Mat reference = cv::imdecode(jpeg, cv::IMREAD_COLOR);
