@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <optional>
+#include <unordered_map>
 
 #include "nn/error.hpp"
 #include "pipeline/pack.hpp"
@@ -37,11 +37,18 @@ struct EpochGraph::Impl {
   tbb::task_arena arena;  // concurrency from spec.threads
   std::unique_ptr<flow::graph> graph;
 
+  // Batch tensors being filled, by batch number: the pack node writes each sample's rows straight
+  // into its batch, so no sample-sized buffer is filled and copied again. The limiter bounds the
+  // positions in flight, so only a few batches are open at a time.
+  std::mutex open_mutex;
+  std::unordered_map<std::uint64_t, nn::Tensor> open;
+
   // Batcher state: touched only by the serial batcher node.
-  nn::Batch pending;
+  nn::Batch pending;  // labels and indices; the inputs come from `open` when it is complete
   std::uint64_t received = 0;
   bool failed = false;
   std::int64_t rows_per_sample = 1;  // the views of one sample
+  std::size_t first_folded = 0;      // stages from here on are tables, applied by the pack step
 
   // Hand-off to the consumer.
   std::mutex mutex;
@@ -64,25 +71,39 @@ struct EpochGraph::Impl {
     std::lock_guard lock(mutex);
     ready.push_back(std::move(item));
   }
-  void start_batch();
+  float* rows_of(std::uint64_t position);
+  nn::Tensor close(std::uint64_t batch);
   void add_to_batch(const Sample& sample);
 };
 
-void EpochGraph::Impl::start_batch() {
-  const io::DatasetReader& r = *spec.reader;
-  pending = {};
-  if (spec.pool != nullptr) pending.inputs = spec.pool->take();
-  const std::int64_t rows = spec.batch_size * rows_per_sample;
-  pending.inputs.resize({rows, r.channels(), spec.sample_size.height, spec.sample_size.width});
-  pending.labels.reserve(static_cast<std::size_t>(rows));
-  pending.indices.reserve(static_cast<std::size_t>(rows));
+// The first of the sample's rows in its batch's tensor (made, or taken from the pool, by the
+// first sample of the batch that gets here).
+float* EpochGraph::Impl::rows_of(std::uint64_t position) {
+  const auto samples_per_batch = static_cast<std::uint64_t>(spec.batch_size);
+  const std::uint64_t batch = position / samples_per_batch;
+  const std::size_t floats_per_row = static_cast<std::size_t>(spec.sample_size.area()) *
+                                     static_cast<std::size_t>(spec.reader->channels());
+  const std::size_t row =
+      (position % samples_per_batch) * static_cast<std::size_t>(rows_per_sample);
+  std::lock_guard lock(open_mutex);
+  auto [it, made] = open.try_emplace(batch);
+  if (made) {
+    if (spec.pool != nullptr) it->second = spec.pool->take();
+    it->second.resize({spec.batch_size * rows_per_sample, spec.reader->channels(),
+                       spec.sample_size.height, spec.sample_size.width});
+  }
+  return it->second.data() + row * floats_per_row;
+}
+
+nn::Tensor EpochGraph::Impl::close(std::uint64_t batch) {
+  std::lock_guard lock(open_mutex);
+  auto it = open.find(batch);
+  nn::Tensor tensor = std::move(it->second);
+  open.erase(it);
+  return tensor;
 }
 
 void EpochGraph::Impl::add_to_batch(const Sample& sample) {
-  const std::size_t first = pending.labels.size();
-  const std::size_t floats = sample.packed.size();  // all the sample's rows
-  std::memcpy(pending.inputs.data() + first * (floats / static_cast<std::size_t>(rows_per_sample)),
-              sample.packed.data(), floats * sizeof(float));
   for (std::int64_t v = 0; v < rows_per_sample; ++v) {
     pending.labels.push_back(sample.label);
     pending.indices.push_back(sample.index);
@@ -148,7 +169,14 @@ void EpochGraph::Impl::build() {
           const auto& stages = *spec.stages;
           for (std::size_t j = sample.stages_done; j < stages.size(); ++j) {
             const auto slot = static_cast<std::uint32_t>(j + 1);
-            stages[j]->run(sample.image, spec.mode, {spec.seed, spec.epoch, sample.index, slot});
+            const nn::SeedKey key{spec.seed, spec.epoch, sample.index, slot};
+            if (j < first_folded) {
+              stages[j]->run(sample.image, spec.mode, key);
+            } else {  // a trailing table stage: its table goes to the pack step
+              const ChannelTable t =
+                  stages[j]->table(sample.image.size(), sample.image.channels(), spec.mode, key);
+              sample.table = sample.table ? sample.table->then(t) : t;
+            }
           }
           if (spec.views != nullptr) {
             make_views(sample.image, *spec.views, sample.views);
@@ -163,9 +191,8 @@ void EpochGraph::Impl::build() {
           if (sample.views.empty()) sample.views.push_back(std::move(sample.image));
           const std::size_t per_view = static_cast<std::size_t>(spec.sample_size.area()) *
                                        static_cast<std::size_t>(spec.normalization->mean.size());
-          sample.packed.resize(per_view * sample.views.size());
-          for (std::size_t v = 0; v < sample.views.size(); ++v) {
-            cv::Mat& view = sample.views[v];
+          // Checked before rows_of() makes a batch tensor for it.
+          for (const cv::Mat& view : sample.views) {
             if (view.size() != spec.sample_size) {
               throw Error("the stages produced a " + std::to_string(view.cols) + "x" +
                           std::to_string(view.rows) + " image where " +
@@ -173,9 +200,13 @@ void EpochGraph::Impl::build() {
                           std::to_string(spec.sample_size.height) +
                           " was announced; batches need every sample at the same size");
             }
+          }
+          float* rows = rows_of(sample.position);
+          for (std::size_t v = 0; v < sample.views.size(); ++v) {
+            cv::Mat& view = sample.views[v];
             if (!view.isContinuous()) view = view.clone();
-            pack_image(view, *spec.normalization,
-                       std::span<float>(sample.packed).subspan(v * per_view, per_view));
+            pack_image(view, *spec.normalization, std::span<float>(rows + v * per_view, per_view),
+                       sample.table ? &*sample.table : nullptr);
           }
           sample.views.clear();
         });
@@ -197,14 +228,20 @@ void EpochGraph::Impl::build() {
                 spec.reader->path() + ": sample " + std::to_string(s->index) + ": " + s->error});
           return flow::continue_msg();
         }
-        if (pending.labels.empty()) start_batch();
         add_to_batch(*s);
         const bool last = received == total;
-        if (static_cast<std::int64_t>(pending.labels.size()) == spec.batch_size * rows_per_sample ||
-            (last && !pending.labels.empty() && !spec.drop_last)) {
-          const auto rows = static_cast<std::int64_t>(pending.labels.size());
-          pending.inputs.resize(pending.inputs.shape().with_n(rows));
-          push({std::move(pending), false, {}});
+        const bool full =
+            static_cast<std::int64_t>(pending.labels.size()) == spec.batch_size * rows_per_sample;
+        if (full || last) {
+          nn::Tensor inputs = close(s->position / static_cast<std::uint64_t>(spec.batch_size));
+          if (full || !spec.drop_last) {
+            const auto rows = static_cast<std::int64_t>(pending.labels.size());
+            inputs.resize(inputs.shape().with_n(rows));
+            pending.inputs = std::move(inputs);
+            push({std::move(pending), false, {}});
+          } else if (spec.pool != nullptr) {
+            spec.pool->give(std::move(inputs));
+          }
           pending = {};
         }
         if (last) push({{}, true, {}});
@@ -223,6 +260,9 @@ EpochGraph::EpochGraph(EpochSpec spec) : impl_(std::make_unique<Impl>(std::move(
   Impl& im = *impl_;
   if (im.spec.batch_size < 1) throw Error("batch size must be >= 1");
   im.spec.max_in_flight = std::max(im.spec.max_in_flight, im.spec.batch_size);
+  const auto& stages = *im.spec.stages;
+  im.first_folded = stages.size();
+  while (im.first_folded > 0 && stages[im.first_folded - 1]->is_table()) --im.first_folded;
   if (im.spec.views != nullptr) {
     if (im.spec.mode != nn::Mode::kEval) throw Error("views are for evaluation only");
     im.rows_per_sample = im.spec.views->views_per_image();

@@ -1,6 +1,7 @@
 #include "pipeline/pack.hpp"
 
 #include <Eigen/Core>
+#include <array>
 #include <cassert>
 #include <vector>
 
@@ -23,6 +24,25 @@ void pack_channel(const cv::Mat& image, const Normalization& norm, std::span<flo
     for (std::size_t i = 0; i < plane; ++i) {
       dst[i] = static_cast<float>(in[i * channels + c]) * scale[c] + offset[c];
     }
+  }
+}
+
+// The same through a table: 256 floats per channel, (table(x) − m) / s, computed once per image.
+void pack_channel_table(const cv::Mat& image, const Normalization& norm, const ChannelTable& t,
+                        std::span<float> out) {
+  const int channels = image.channels();
+  std::array<std::array<float, 256>, 3> value{};
+  for (std::size_t c = 0; c < static_cast<std::size_t>(channels); ++c) {
+    const float scale = 1.f / norm.std[c], offset = -norm.mean[c] * scale;
+    for (std::size_t v = 0; v < 256; ++v)
+      value[c][v] = static_cast<float>(t.values[c][v]) * scale + offset;
+  }
+  const std::uint8_t* in = image.ptr<std::uint8_t>();
+  const std::size_t plane = image.total();
+  for (int c = 0; c < channels; ++c) {
+    const float* lookup = value[static_cast<std::size_t>(c)].data();
+    float* dst = out.data() + static_cast<std::size_t>(c) * plane;
+    for (std::size_t i = 0; i < plane; ++i) dst[i] = lookup[in[i * channels + c]];
   }
 }
 
@@ -64,7 +84,14 @@ void pack_zca(const cv::Mat& image, const Normalization& norm, std::span<float> 
 
 }  // namespace
 
-void pack_image(const cv::Mat& image, const Normalization& norm, std::span<float> out) {
+void pack_image(const cv::Mat& image, const Normalization& norm, std::span<float> out,
+                const ChannelTable* table) {
+  if (table != nullptr && norm.mode != "channel") {
+    cv::Mat looked_up = image.clone();
+    table->apply(looked_up);
+    pack_image(looked_up, norm, out);
+    return;
+  }
   assert(image.isContinuous() && image.depth() == CV_8U);
   assert(static_cast<std::size_t>(image.channels()) == norm.mean.size());
   assert(out.size() == image.total() * static_cast<std::size_t>(image.channels()));
@@ -75,6 +102,8 @@ void pack_image(const cv::Mat& image, const Normalization& norm, std::span<float
     pack_mean_image(image, norm, out);
   } else if (norm.mode == "zca") {
     pack_zca(image, norm, out);
+  } else if (table != nullptr) {
+    pack_channel_table(image, norm, *table, out);
   } else {
     pack_channel(image, norm, out);
   }

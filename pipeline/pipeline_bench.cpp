@@ -15,29 +15,33 @@ namespace kiln::pipeline {
 
 namespace {
 
-// FNV-1a's mixing step over 64-bit words (bytes for the tail): order-sensitive, so it also checks
-// that batches come in order, and cheap enough (one multiply per 8 bytes) not to be what the
-// benchmark measures.
+// FNV-1a's mixing step over 64-bit words (bytes for the tail), in eight independent lanes:
+// order-sensitive, so it also checks that batches come in order. One lane would be a chain of
+// dependent multiplies (about 4 cycles per 8 bytes: a quarter of a core at 2,500 images/s of
+// 224x224); eight lanes vectorize and overlap, so the digest is not what the benchmark measures.
 class Digest {
  public:
   void add(const void* data, std::size_t bytes) {
     const auto* p = static_cast<const std::uint8_t*>(data);
     std::size_t i = 0;
-    for (; i + 8 <= bytes; i += 8) {
-      std::uint64_t word;
-      std::memcpy(&word, p + i, 8);
-      mix(word);
+    for (; i + sizeof(std::uint64_t) * kLanes <= bytes; i += sizeof(std::uint64_t) * kLanes) {
+      std::uint64_t words[kLanes];
+      std::memcpy(words, p + i, sizeof(words));
+      for (std::size_t l = 0; l < kLanes; ++l) lanes_[l] = (lanes_[l] ^ words[l]) * kPrime;
     }
-    for (; i < bytes; ++i) mix(p[i]);
+    for (; i < bytes; ++i) lanes_[0] = (lanes_[0] ^ p[i]) * kPrime;
   }
-  std::uint64_t value() const { return hash_; }
+  std::uint64_t value() const {
+    std::uint64_t hash = kOffset;
+    for (const std::uint64_t lane : lanes_) hash = (hash ^ lane) * kPrime;
+    return hash;
+  }
 
  private:
-  void mix(std::uint64_t v) {
-    hash_ ^= v;
-    hash_ *= 1099511628211ULL;
-  }
-  std::uint64_t hash_ = 14695981039346656037ULL;
+  static constexpr std::size_t kLanes = 8;
+  static constexpr std::uint64_t kPrime = 1099511628211ULL, kOffset = 14695981039346656037ULL;
+  std::uint64_t lanes_[kLanes] = {kOffset, kOffset, kOffset, kOffset,
+                                  kOffset, kOffset, kOffset, kOffset};
 };
 
 }  // namespace

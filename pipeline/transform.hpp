@@ -28,6 +28,7 @@
 #include "nn/json.hpp"
 #include "nn/layer.hpp"
 #include "nn/random.hpp"
+#include "pipeline/channel_table.hpp"
 
 namespace kiln::pipeline {
 
@@ -61,6 +62,14 @@ class Stage {
     return std::nullopt;
   }
   virtual void finish_window(cv::Mat& /*pixels*/, const cv::Rect2d& /*area*/) const {}
+  // Table stages only (TableTransform): run() on a `size` image of `channels` channels as a
+  // per-channel table, drawn with the same key, so the graph can fold trailing table stages into
+  // the pack step. Other stages are not tables.
+  virtual bool is_table() const { return false; }
+  virtual ChannelTable table(cv::Size /*size*/, int channels, nn::Mode /*mode*/,
+                             const nn::SeedKey& /*key*/) const {
+    return ChannelTable::identity(channels);
+  }
 };
 
 template <class T>
@@ -75,6 +84,12 @@ concept WindowCrop = SizeChanging<T> && requires(const T t, const typename T::Dr
                                                  cv::Size size, const cv::Mat& pixels) {
   { t.window(d, size) } -> std::same_as<cv::Rect>;
   { t.resize_window(pixels, cv::Rect2d()) } -> std::same_as<cv::Mat>;
+};
+
+// A colour transform whose whole effect is a per-channel table (pipeline/channel_table.hpp).
+template <class T>
+concept TableTransform = requires(const T t, const typename T::Draw& d) {
+  { t.table(d, 3) } -> std::same_as<ChannelTable>;
 };
 
 template <Transform T>
@@ -113,6 +128,19 @@ class TransformStage final : public Stage {
   }
   void finish_window(cv::Mat& pixels, const cv::Rect2d& area) const override {
     if constexpr (WindowCrop<T>) pixels = transform_.resize_window(pixels, area);
+  }
+  bool is_table() const override { return TableTransform<T>; }
+  ChannelTable table(cv::Size size, int channels, nn::Mode mode,
+                     const nn::SeedKey& key) const override {
+    if constexpr (TableTransform<T>) {
+      if (mode == nn::Mode::kTrain) {
+        nn::Rng rng(key);
+        return transform_.table(transform_.draw(size, rng), channels);
+      }
+      return transform_.table(transform_.eval(size), channels);
+    } else {
+      return ChannelTable::identity(channels);
+    }
   }
   const T& transform() const { return transform_; }
 

@@ -46,10 +46,9 @@ PcaLighting::PcaLighting(float alpha_std, PcaBasis fitted) : sigma(alpha_std), b
   }
 }
 
-void PcaLighting::apply(const Draw& d, cv::Mat& image) const {
-  if (d == Draw{}) return;
-  if (image.channels() != 3) {
-    throw Error("pca_lighting: needs RGB images, got " + std::to_string(image.channels()) +
+ChannelTable PcaLighting::table(const Draw& d, int channels) const {
+  if (channels != 3) {
+    throw Error("pca_lighting: needs RGB images, got " + std::to_string(channels) +
                 " channel(s); drop the stage for greyscale data");
   }
   float delta[3] = {0.f, 0.f, 0.f};
@@ -58,16 +57,20 @@ void PcaLighting::apply(const Draw& d, cv::Mat& image) const {
       delta[c] += d.alpha[i] * basis.stddev[i] * basis.vectors[i][c];
   // Every pixel moves by the same offset, so one lookup table per channel does it:
   // round(v + δ) = v + floor(δ + 0.5) for v + δ >= 0, and both sides clamp to 0 below.
-  cv::Mat table(1, 256, CV_8UC3);
-  for (int v = 0; v < 256; ++v) {
-    for (int c = 0; c < 3; ++c) {
-      const long moved = v + static_cast<long>(std::floor(delta[c] + 0.5f));
-      table.at<cv::Vec3b>(0, v)[c] = static_cast<std::uint8_t>(std::clamp(moved, 0L, 255L));
-    }
+  ChannelTable table;
+  table.channels = 3;
+  for (std::size_t c = 0; c < 3; ++c) {
+    const long shift = static_cast<long>(std::floor(delta[c] + 0.5f));
+    for (long v = 0; v < 256; ++v)
+      table.values[c][static_cast<std::size_t>(v)] =
+          static_cast<std::uint8_t>(std::clamp(v + shift, 0L, 255L));
   }
-  cv::Mat out;
-  cv::LUT(image, table, out);
-  image = out;
+  return table;
+}
+
+void PcaLighting::apply(const Draw& d, cv::Mat& image) const {
+  if (d == Draw{}) return;
+  table(d, image.channels()).apply(image);
 }
 
 Json PcaLighting::config() const {

@@ -17,6 +17,7 @@
 
 #include "nn/json.hpp"
 #include "nn/random.hpp"
+#include "pipeline/channel_table.hpp"
 
 namespace kiln::pipeline {
 
@@ -47,6 +48,7 @@ struct PcaLighting {
   }
   Draw eval(cv::Size /*size*/) const { return {}; }
   void apply(const Draw& d, cv::Mat& image) const;
+  ChannelTable table(const Draw& d, int channels) const;  // what apply() does, as a table
   Json config() const;
 };
 

@@ -128,6 +128,23 @@ TEST_F(LoaderTest, HeavyStagesAreBitIdenticalAcrossThreadCounts) {
   EXPECT_NE(one.inputs, run(options, 0).inputs) << "the stages changed nothing";
 }
 
+// Trailing table stages (PCA lighting) are folded into the pack step: the batches must be those
+// of applying the stage to the pixels first. A flip that never fires after it keeps PCA at its
+// slot but stops the folding.
+TEST_F(LoaderTest, FoldedTableStagesEqualAppliedOnes) {
+  LoaderOptions options;
+  options.batch_size = 8;
+  options.seed = 9;
+  const Json pca = {{"type", "pca_lighting"},
+                    {"sigma", 2.0},
+                    {"eigenvalues", {40, 10, 5}},
+                    {"eigenvectors", {{0.58, 0.58, 0.58}, {0.71, 0, -0.71}, {0.41, -0.82, 0.41}}}};
+  const Epoch folded = run(options, 2, Json::array({pca}));
+  const Epoch applied = run(options, 2, Json::array({pca, {{"type", "vertical_flip"}, {"p", 0.0}}}));
+  EXPECT_EQ(folded.inputs, applied.inputs);
+  EXPECT_NE(folded.inputs, run(options, 2).inputs) << "the lighting changed nothing";
+}
+
 // Multi-crop: each sample becomes consecutive rows sharing its label and index; batch_size still
 // counts samples, and the in-flight bound is in samples.
 TEST_F(LoaderTest, ViewsExpandEachSampleIntoConsecutiveRows) {
