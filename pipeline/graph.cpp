@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <atomic>
 #include <optional>
-#include <unordered_map>
 
 #include "nn/error.hpp"
 #include "pipeline/pack.hpp"
@@ -37,11 +36,20 @@ struct EpochGraph::Impl {
   tbb::task_arena arena;  // concurrency from spec.threads
   std::unique_ptr<flow::graph> graph;
 
-  // Batch tensors being filled, by batch number: the pack node writes each sample's rows straight
-  // into its batch, so no sample-sized buffer is filled and copied again. The limiter bounds the
-  // positions in flight, so only a few batches are open at a time.
-  std::mutex open_mutex;
-  std::unordered_map<std::uint64_t, nn::Tensor> open;
+  // Batch tensors being filled: the pack node writes each sample's rows straight into its
+  // batch, so no sample-sized buffer is filled and copied again. Batch b lives in slot b % K:
+  // positions in flight lie within max_in_flight <= K * batch_size of the oldest batch not yet
+  // handed to the consumer, so no two batches in flight share a slot. The first sample of a
+  // batch makes its tensor (double-checked, so later samples take no lock); tensors exist only
+  // for batches with samples in flight, as many as the limiter allows.
+  struct OpenBatch {
+    static constexpr std::uint64_t kNone = ~std::uint64_t{0};
+    std::atomic<std::uint64_t> batch{kNone};
+    std::mutex mutex;
+    nn::Tensor tensor;
+  };
+  std::unique_ptr<OpenBatch[]> open;
+  std::size_t open_slots = 0;
 
   // Batcher state: touched only by the serial batcher node.
   nn::Batch pending;  // labels and indices; the inputs come from `open` when it is complete
@@ -76,31 +84,33 @@ struct EpochGraph::Impl {
   void add_to_batch(const Sample& sample);
 };
 
-// The first of the sample's rows in its batch's tensor (made, or taken from the pool, by the
-// first sample of the batch that gets here).
+// The first of the sample's rows in its batch's tensor.
 float* EpochGraph::Impl::rows_of(std::uint64_t position) {
   const auto samples_per_batch = static_cast<std::uint64_t>(spec.batch_size);
   const std::uint64_t batch = position / samples_per_batch;
+  OpenBatch& slot = open[batch % open_slots];
+  if (slot.batch.load(std::memory_order_acquire) != batch) {
+    std::lock_guard lock(slot.mutex);
+    if (slot.batch.load(std::memory_order_relaxed) != batch) {
+      if (spec.pool != nullptr) slot.tensor = spec.pool->take();
+      slot.tensor.resize({spec.batch_size * rows_per_sample, spec.reader->channels(),
+                          spec.sample_size.height, spec.sample_size.width});
+      slot.batch.store(batch, std::memory_order_release);
+    }
+  }
   const std::size_t floats_per_row = static_cast<std::size_t>(spec.sample_size.area()) *
                                      static_cast<std::size_t>(spec.reader->channels());
   const std::size_t row =
       (position % samples_per_batch) * static_cast<std::size_t>(rows_per_sample);
-  std::lock_guard lock(open_mutex);
-  auto [it, made] = open.try_emplace(batch);
-  if (made) {
-    if (spec.pool != nullptr) it->second = spec.pool->take();
-    it->second.resize({spec.batch_size * rows_per_sample, spec.reader->channels(),
-                       spec.sample_size.height, spec.sample_size.width});
-  }
-  return it->second.data() + row * floats_per_row;
+  return slot.tensor.data() + row * floats_per_row;
 }
 
+// Called by the batcher once every sample of `batch` has passed it.
 nn::Tensor EpochGraph::Impl::close(std::uint64_t batch) {
-  std::lock_guard lock(open_mutex);
-  auto it = open.find(batch);
-  nn::Tensor tensor = std::move(it->second);
-  open.erase(it);
-  return tensor;
+  OpenBatch& slot = open[batch % open_slots];
+  std::lock_guard lock(slot.mutex);
+  slot.batch.store(OpenBatch::kNone, std::memory_order_relaxed);
+  return std::move(slot.tensor);
 }
 
 void EpochGraph::Impl::add_to_batch(const Sample& sample) {
@@ -267,6 +277,9 @@ EpochGraph::EpochGraph(EpochSpec spec) : impl_(std::make_unique<Impl>(std::move(
     if (im.spec.mode != nn::Mode::kEval) throw Error("views are for evaluation only");
     im.rows_per_sample = im.spec.views->views_per_image();
   }
+  im.open_slots = static_cast<std::size_t>(
+      (im.spec.max_in_flight + im.spec.batch_size - 1) / im.spec.batch_size);
+  im.open = std::make_unique<Impl::OpenBatch[]>(im.open_slots);
   im.arena.execute([&] {
     im.build();
     if (im.spec.order.empty()) {
