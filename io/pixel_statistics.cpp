@@ -23,33 +23,44 @@ void PixelStatistics::add(std::span<const std::uint8_t> image) {
                 " bytes where every image has " + std::to_string(position_sums_.size()));
   }
   const std::size_t count = image.size() / c;
-  // 255² · 2^45 pixels still fit in 64 bits. 32-bit partial sums over runs of 65536 pixels
-  // (255² · 65536 < 2^32) keep the loop in registers and let it vectorize.
-  constexpr std::size_t kRun = 65536;
-  for (std::size_t first = 0; first < count; first += kRun) {
-    const std::size_t n = std::min(kRun, count - first);
-    const std::uint8_t* q = image.data() + first * c;
-    if (c == 3) {
-      std::uint32_t s0 = 0, s1 = 0, s2 = 0, p00 = 0, p01 = 0, p02 = 0, p11 = 0, p12 = 0, p22 = 0;
-      for (std::size_t k = 0; k < n; ++k) {
-        const std::uint32_t r = q[3 * k], g = q[3 * k + 1], b = q[3 * k + 2];
-        s0 += r, s1 += g, s2 += b;
-        p00 += r * r, p01 += r * g, p02 += r * b, p11 += g * g, p12 += g * b, p22 += b * b;
+  const std::uint8_t* x = image.data();
+  // The bytes in blocks of 48 (16 RGB pixels, or 48 grey ones): lane j of a block always holds
+  // channel j % c, and with the next two bytes it holds the products that channel needs — for RGB,
+  // lane 3i: r·r, r·g, r·b; lane 3i+1: g·g, g·b; lane 3i+2: b·b (its other two products belong to
+  // the next pixel and are not used). Fixed-size lanes vectorize; 32-bit lane sums are flushed
+  // to the 64-bit totals before they can overflow (255² · 65536 < 2^32).
+  constexpr std::size_t kLanes = 48, kBlocksPerFlush = 65536;
+  const std::size_t usable = image.size() >= 2 ? image.size() - 2 : 0;  // x[k + 2] must exist
+  std::size_t k = 0;
+  while (k + kLanes <= usable) {
+    std::uint32_t s[kLanes] = {}, p0[kLanes] = {}, p1[kLanes] = {}, p2[kLanes] = {};
+    for (std::size_t block = 0; block < kBlocksPerFlush && k + kLanes <= usable;
+         ++block, k += kLanes) {
+      for (std::size_t j = 0; j < kLanes; ++j) {
+        const std::uint32_t v = x[k + j];
+        s[j] += v;
+        p0[j] += v * v;
+        p1[j] += v * x[k + j + 1];
+        p2[j] += v * x[k + j + 2];
       }
-      sum_[0] += s0, sum_[1] += s1, sum_[2] += s2;
-      products_[0] += p00, products_[1] += p01, products_[2] += p02, products_[4] += p11,
-          products_[5] += p12, products_[8] += p22;
-    } else {
-      std::uint32_t s0 = 0, p00 = 0;
-      for (std::size_t k = 0; k < n; ++k) {
-        const std::uint32_t v = q[k];
-        s0 += v, p00 += v * v;
-      }
-      sum_[0] += s0;
-      products_[0] += p00;
+    }
+    for (std::size_t j = 0; j < kLanes; ++j) {
+      const std::size_t channel = j % c;
+      sum_[channel] += s[j];
+      products_[channel * c + channel] += p0[j];
+      if (c == 3 && channel < 2) products_[channel * 3 + channel + 1] += p1[j];
+      if (c == 3 && channel == 0) products_[2] += p2[j];
     }
   }
-  for (std::size_t k = 0; k < position_sums_.size(); ++k) position_sums_[k] += image[k];
+  for (; k < image.size(); ++k) {  // the last bytes, one at a time
+    const std::size_t channel = k % c;
+    const std::uint64_t v = x[k];
+    sum_[channel] += v;
+    products_[channel * c + channel] += v * v;
+    if (c == 3 && channel < 2) products_[channel * 3 + channel + 1] += v * x[k + 1];
+    if (c == 3 && channel == 0) products_[2] += v * x[k + 2];
+  }
+  for (std::size_t i = 0; i < position_sums_.size(); ++i) position_sums_[i] += image[i];
   pixels_ += static_cast<std::int64_t>(count);
   ++images_;
 }
