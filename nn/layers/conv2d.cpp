@@ -13,8 +13,6 @@ namespace {
 using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using MatrixMap = Eigen::Map<RowMatrix>;
 using ConstMatrixMap = Eigen::Map<const RowMatrix>;
-// The same memory read the other way round: a row-major (F, S) block is a column-major (S, F) one.
-using ColMatrixMap = Eigen::Map<Eigen::MatrixXf>;
 
 // Samples per task. Fixed: the order in which weight gradients are summed depends on it alone.
 constexpr std::int64_t kSampleChunk = 4;
@@ -131,13 +129,10 @@ void Conv2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
     AlignedVector<float> col(static_cast<std::size_t>(k * spatial));
     for (std::int64_t s = s0; s < s1; ++s) {
       im2col(x.data() + s * in_.per_sample(), col.data());
-      // y (F, OH·OW) = W · col, computed as its transpose yᵀ = colᵀ · Wᵀ into the same memory:
-      // the GEMM's long side is then OH·OW, not F (32 or 64 filters fill Eigen's 48-row
-      // AVX-512 kernel blocks only two-thirds).
-      ColMatrixMap ys_t(y.data() + s * f * spatial, spatial, f);  // (OH·OW, F)
-      ys_t.noalias() = ConstMatrixMap(col.data(), k, spatial).transpose() * w.transpose();
+      MatrixMap ys(y.data() + s * f * spatial, f, spatial);  // (F, OH·OW)
+      ys.noalias() = w * ConstMatrixMap(col.data(), k, spatial);
       if (options_.weights.use_bias)
-        ys_t.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(bias_.value.data(), f);
+        ys.colwise() += Eigen::Map<const Eigen::VectorXf>(bias_.value.data(), f);
     }
   });
 }
@@ -165,13 +160,13 @@ void Conv2D::backward_into(const Tensor& x, const Tensor& dy, Tensor* dx) {
   std::vector<float> partial_b(static_cast<std::size_t>(chunks * f), 0.f);
   parallel_chunks(n, kSampleChunk, [&](std::int64_t s0, std::int64_t s1) {
     const std::int64_t chunk = s0 / kSampleChunk;
-    ColMatrixMap dw_t(partial_w.data() + chunk * f * k, k, f);  // dWᵀ (K, F), as for y
+    MatrixMap dw(partial_w.data() + chunk * f * k, f, k);
     AlignedVector<float> col(static_cast<std::size_t>(k * spatial)), dcol(col.size());
     for (std::int64_t s = s0; s < s1; ++s) {
       const ConstMatrixMap dys(dy.data() + s * f * spatial, f, spatial);  // (F, OH·OW)
       im2col(x.data() + s * in_.per_sample(), col.data());
       const ConstMatrixMap cols(col.data(), k, spatial);
-      dw_t.noalias() += cols * dys.transpose();  // dWᵀ (K, F) += col · dyᵀ
+      dw.noalias() += dys * cols.transpose();  // dW (F, K) += dy · colᵀ
       if (dx) {
         MatrixMap dcols(dcol.data(), k, spatial);
         dcols.noalias() = w.transpose() * dys;  // dcol (K, OH·OW) = Wᵀ · dy
