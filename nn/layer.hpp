@@ -79,6 +79,12 @@ class Layer {
     backward(x, y, dy, unused);
   }
 
+  // Sequential calls this when a ReLU follows the layer directly. A layer that returns true
+  // applies max(0, ·) to its own output from then on, and its backward takes dy of that rectified
+  // output and masks it by y > 0 itself, so the ReLU layer is skipped: one pass over the
+  // activations fewer each way, and the rectifying done while the output is still in cache.
+  // The results are those of the two layers run apart, bit for bit.
+  virtual bool absorb_relu() { return false; }
   virtual std::vector<Parameter*> parameters() { return {}; }
   virtual std::vector<Buffer*> buffers() { return {}; }
 

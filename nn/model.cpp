@@ -37,6 +37,13 @@ Sequential Sequential::from_config(const Json& config) {
   model.output_ = shape;
   model.activations_.resize(model.layers_.size());
   model.gradients_.resize(2);
+  model.absorbed_.assign(model.layers_.size(), false);
+  model.output_of_.resize(model.layers_.size());
+  for (std::size_t i = 0; i < model.layers_.size(); ++i) {
+    model.absorbed_[i] = i > 0 && model.layers_[i]->type() == "relu" &&
+                         !model.absorbed_[i - 1] && model.layers_[i - 1]->absorb_relu();
+    model.output_of_[i] = model.absorbed_[i] ? model.output_of_[i - 1] : i;
+  }
   return model;
 }
 
@@ -65,22 +72,25 @@ const Tensor& Sequential::forward(const Tensor& x, const StepContext& ctx) {
   const Tensor* in = &x;
   StepContext layer_ctx = ctx;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
+    if (absorbed_[i]) continue;  // done by layer i - 1
     layer_ctx.layer = static_cast<std::uint32_t>(i);
     layers_[i]->forward(*in, activations_[i], layer_ctx);
     in = &activations_[i];
   }
-  return activations_.back();
+  return activations_[output_of_.back()];
 }
 
 void Sequential::backward(const Tensor& x, const Tensor& doutput) {
   const Tensor* dy = &doutput;
   for (std::size_t i = layers_.size(); i-- > 0;) {
+    if (absorbed_[i]) continue;  // layer i - 1 masks dy itself
     if (i == 0) {
       layers_[0]->backward_parameters(x, activations_[0], *dy);
       break;
     }
-    Tensor& dx = gradients_[i % 2];
-    layers_[i]->backward(activations_[i - 1], activations_[i], *dy, dx);
+    // The buffer dy is not in (skipped layers would break an i % 2 alternation).
+    Tensor& dx = dy == &gradients_[0] ? gradients_[1] : gradients_[0];
+    layers_[i]->backward(activations_[output_of_[i - 1]], activations_[i], *dy, dx);
     dy = &dx;
   }
 }

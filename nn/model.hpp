@@ -50,7 +50,11 @@ class Sequential {
   Shape output_;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<Shape> output_shapes_;  // per layer, n = 1
-  std::vector<Tensor> activations_;   // activations_[i] = output of layer i
+  std::vector<Tensor> activations_;   // activations_[i] = output of layer i (unless absorbed)
+  // absorbed_[i]: layer i is a ReLU that layer i - 1 applies itself (Layer::absorb_relu); its
+  // output is then activations_[output_of_[i]], the absorbing layer's.
+  std::vector<bool> absorbed_;
+  std::vector<std::size_t> output_of_;
   std::vector<Tensor> gradients_;     // two ping-pong buffers for dL/d(activation)
 };
 

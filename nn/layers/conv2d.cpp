@@ -5,6 +5,7 @@
 
 #include "nn/aligned_vector.hpp"
 #include "nn/init.hpp"
+#include "nn/lane_sum.hpp"
 #include "nn/parallel.hpp"
 
 namespace kiln::nn {
@@ -133,19 +134,20 @@ void Conv2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
       ys.noalias() = w * ConstMatrixMap(col.data(), k, spatial);
       if (options_.weights.use_bias)
         ys.colwise() += Eigen::Map<const Eigen::VectorXf>(bias_.value.data(), f);
+      if (relu_) ys = ys.cwiseMax(0.f);
     }
   });
 }
 
-void Conv2D::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor& dx) {
-  backward_into(x, dy, &dx);
+void Conv2D::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) {
+  backward_into(x, y, dy, &dx);
 }
 
-void Conv2D::backward_parameters(const Tensor& x, const Tensor& /*y*/, const Tensor& dy) {
-  backward_into(x, dy, nullptr);
+void Conv2D::backward_parameters(const Tensor& x, const Tensor& y, const Tensor& dy) {
+  backward_into(x, y, dy, nullptr);
 }
 
-void Conv2D::backward_into(const Tensor& x, const Tensor& dy, Tensor* dx) {
+void Conv2D::backward_into(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
   const std::int64_t n = x.shape().n;
   const std::int64_t f = options_.filters, k = in_.c * options_.kernel.h * options_.kernel.w;
   const std::int64_t spatial = rows_.out * cols_.out;
@@ -162,8 +164,16 @@ void Conv2D::backward_into(const Tensor& x, const Tensor& dy, Tensor* dx) {
     const std::int64_t chunk = s0 / kSampleChunk;
     MatrixMap dw(partial_w.data() + chunk * f * k, f, k);
     AlignedVector<float> col(static_cast<std::size_t>(k * spatial)), dcol(col.size());
+    AlignedVector<float> rectified(relu_ ? static_cast<std::size_t>(f * spatial) : 0);
     for (std::int64_t s = s0; s < s1; ++s) {
-      const ConstMatrixMap dys(dy.data() + s * f * spatial, f, spatial);  // (F, OH·OW)
+      const float* dy_s = dy.data() + s * f * spatial;
+      if (relu_) {  // the absorbed ReLU's backward: dy where y > 0
+        const float* y_s = y.data() + s * f * spatial;
+        for (std::size_t i = 0; i < rectified.size(); ++i)
+          rectified[i] = y_s[i] > 0.f ? dy_s[i] : 0.f;
+        dy_s = rectified.data();
+      }
+      const ConstMatrixMap dys(dy_s, f, spatial);  // (F, OH·OW)
       im2col(x.data() + s * in_.per_sample(), col.data());
       const ConstMatrixMap cols(col.data(), k, spatial);
       dw.noalias() += dys * cols.transpose();  // dW (F, K) += dy · colᵀ
@@ -173,14 +183,8 @@ void Conv2D::backward_into(const Tensor& x, const Tensor& dy, Tensor* dx) {
         col2im_add(dcol.data(), dx->data() + s * in_.per_sample());
       }
       if (options_.weights.use_bias) {
-        // A plain loop, not Eigen's .sum(): Eigen's vectorized reductions start at the first
-        // aligned address, so their rounding would depend on where malloc put the buffer.
-        for (std::int64_t o = 0; o < f; ++o) {
-          const float* row = dy.data() + (s * f + o) * spatial;
-          float sum = 0.f;
-          for (std::int64_t i = 0; i < spatial; ++i) sum += row[i];
-          partial_b[static_cast<std::size_t>(chunk * f + o)] += sum;
-        }
+        for (std::int64_t o = 0; o < f; ++o)
+          partial_b[static_cast<std::size_t>(chunk * f + o)] += lane_sum(dy_s + o * spatial, spatial);
       }
     }
   });

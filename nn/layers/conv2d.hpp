@@ -35,6 +35,7 @@ class Conv2D final : public Layer {
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
   void backward_parameters(const Tensor& x, const Tensor& y, const Tensor& dy) override;
   std::vector<Parameter*> parameters() override;
+  bool absorb_relu() override { return relu_ = true; }
   Json config() const override;
   std::int64_t macs() const override {
     return rows_.out * cols_.out * options_.filters * in_.c * options_.kernel.h * options_.kernel.w;
@@ -43,14 +44,15 @@ class Conv2D final : public Layer {
  private:
   void im2col(const float* x_chw, float* col) const;  // col (C·KH·KW, OH·OW)
   void col2im_add(const float* col, float* dx_chw) const;
-  void backward_into(const Tensor& x, const Tensor& dy,
-                     Tensor* dx);  // dx null: parameters only  // dx (C, H, W) += scatter(col)
+  void backward_into(const Tensor& x, const Tensor& y, const Tensor& dy,
+                     Tensor* dx);  // dx null: parameters only
 
   Conv2DOptions options_;
   Shape in_;              // per sample
   Window1d rows_, cols_;  // output geometry along H and W
   Parameter weight_;      // (F, C, KH, KW)
   Parameter bias_;        // (F)
+  bool relu_ = false;     // a following ReLU absorbed (Layer::absorb_relu)
 };
 
 }  // namespace kiln::nn

@@ -58,25 +58,40 @@ void Dense::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
       const Eigen::Map<const Eigen::RowVectorXf> b(bias_.value.data(), options_.units);
       ys.rowwise() += b;
     }
+    if (relu_) ys = ys.cwiseMax(0.f);
   });
+}
+
+const Tensor& Dense::pre_activation_gradient(const Tensor& y, const Tensor& dy) {
+  if (!relu_) return dy;
+  rectified_.resize(dy.shape());
+  parallel_chunks(dy.size(), std::int64_t{1} << 15, [&](std::int64_t i0, std::int64_t i1) {
+    for (std::int64_t i = i0; i < i1; ++i) rectified_[i] = y[i] > 0.f ? dy[i] : 0.f;
+  });
+  return rectified_;
 }
 
 void Dense::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) {
   const std::int64_t n = x.shape().n;
   dx.resize(x.shape());
+  const Tensor& g = pre_activation_gradient(y, dy);
   const ConstMatrixMap w(weight_.value.data(), options_.units, in_features_);
-  const ConstMatrixMap dys(dy.data(), n, options_.units);  // (N, units)
+  const ConstMatrixMap dys(g.data(), n, options_.units);  // (N, units)
   // dx (N, K) = dy (N, units) · W (units, K), by row chunks.
   parallel_chunks(n, kRowChunk, [&](std::int64_t r0, std::int64_t r1) {
     MatrixMap dxs(dx.data() + r0 * in_features_, r1 - r0, in_features_);
     dxs.noalias() = dys.middleRows(r0, r1 - r0) * w;
   });
-  backward_parameters(x, y, dy);
+  add_parameter_gradients(x, g);
 }
 
-void Dense::backward_parameters(const Tensor& x, const Tensor& /*y*/, const Tensor& dy) {
+void Dense::backward_parameters(const Tensor& x, const Tensor& y, const Tensor& dy) {
+  add_parameter_gradients(x, pre_activation_gradient(y, dy));
+}
+
+void Dense::add_parameter_gradients(const Tensor& x, const Tensor& g) {
   const std::int64_t n = x.shape().n;
-  const ConstMatrixMap dys(dy.data(), n, options_.units);  // (N, units)
+  const ConstMatrixMap dys(g.data(), n, options_.units);  // (N, units)
   const ConstMatrixMap xs(x.data(), n, in_features_);      // (N, K)
 
   // dW (units, K) += dyᵀ · x and db += Σ_n dy, by output-feature chunks: each element's sum over
@@ -85,11 +100,14 @@ void Dense::backward_parameters(const Tensor& x, const Tensor& /*y*/, const Tens
     MatrixMap dw(weight_.grad.data() + o0 * in_features_, o1 - o0, in_features_);
     dw.noalias() += dys.middleCols(o0, o1 - o0).transpose() * xs;
     if (options_.weights.use_bias) {
-      for (std::int64_t o = o0; o < o1; ++o) {
-        float sum = 0.f;
-        for (std::int64_t r = 0; r < n; ++r) sum += dys(r, o);
-        bias_.grad[o] += sum;
+      // Rows outer, features inner: each feature's sum still runs over r = 0, 1, ... in order
+      // (the same rounding as one loop per feature), but the features vectorize.
+      float sums[kFeatureChunk] = {};
+      for (std::int64_t r = 0; r < n; ++r) {
+        const float* row = g.data() + r * options_.units;
+        for (std::int64_t o = o0; o < o1; ++o) sums[o - o0] += row[o];
       }
+      for (std::int64_t o = o0; o < o1; ++o) bias_.grad[o] += sums[o - o0];
     }
   });
 }

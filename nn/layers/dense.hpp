@@ -29,6 +29,7 @@ class Dense final : public Layer {
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
   void backward_parameters(const Tensor& x, const Tensor& y, const Tensor& dy) override;
   std::vector<Parameter*> parameters() override;
+  bool absorb_relu() override { return relu_ = true; }
   Json config() const override;
   std::int64_t macs() const override { return in_features_ * options_.units; }
 
@@ -39,6 +40,12 @@ class Dense final : public Layer {
   std::int64_t in_features_ = 0;
   Parameter weight_;  // (units, in_features)
   Parameter bias_;    // (units)
+  bool relu_ = false;  // a following ReLU absorbed (Layer::absorb_relu)
+  Tensor rectified_;   // with relu_: dy where y > 0, for backward
+
+  // dy itself, or with relu_ the absorbed ReLU's backward of it (into rectified_).
+  const Tensor& pre_activation_gradient(const Tensor& y, const Tensor& dy);
+  void add_parameter_gradients(const Tensor& x, const Tensor& g);
 };
 
 }  // namespace kiln::nn

@@ -156,6 +156,25 @@ TEST(MaxPool2D, MatchesHandComputedValuesAndRoutesGradients) {
   for (std::int64_t i = 0; i < 15; ++i) EXPECT_EQ(dx[i], i == 1 ? 10.f : i == 7 ? 20.f : 0.f) << i;
 }
 
+// 2x2 stride 2 has its own loop; ties must still go to the first maximum in scan order (row by
+// row), as in the general loop that 3x3 windows take.
+TEST(MaxPool2D, TiesGoToTheFirstMaximumInScanOrder) {
+  for (const std::int64_t size : {2, 3}) {
+    Pool2D pool(PoolKind::kMax, {{size, size}, {size, size}, Padding::kValid});
+    pool.build({1, 1, 2 * size, 2 * size});
+    Tensor x({1, 1, 2 * size, 2 * size}), y, dx;
+    x.fill(6.f);
+    pool.forward(x, y, {});
+    Tensor dy(y.shape());
+    dy.fill(1.f);
+    pool.backward(x, y, dy, dx);
+    for (std::int64_t r = 0; r < 2 * size; ++r)
+      for (std::int64_t c = 0; c < 2 * size; ++c)
+        EXPECT_EQ(dx[r * 2 * size + c], r % size == 0 && c % size == 0 ? 1.f : 0.f)
+            << "pool " << size << " at " << r << "," << c;
+  }
+}
+
 TEST(AvgPool2D, SamePaddingAveragesOnlyPixelsInTheImage) {
   Pool2D pool(PoolKind::kAverage, {{2, 2}, {2, 2}, Padding::kSame});
   ASSERT_EQ(pool.build({1, 1, 3, 3}), (Shape{1, 1, 2, 2}));

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "nn/error.hpp"
+#include "nn/layers/registry.hpp"
 #include "nn/model.hpp"
 #include "nn/trainer.hpp"
 #include "nn/zoo.hpp"
@@ -107,6 +108,67 @@ TEST(Sequential, WholeModelGradientMatchesFiniteDifferences) {
       const double minus = testing::dot_with(model.forward(x, {}), dy);
       p->value[i] = saved;
       EXPECT_NEAR(p->grad[i], (plus - minus) / (2 * eps), 2e-2) << p->name << "[" << i << "]";
+    }
+  }
+}
+
+// Sequential lets conv2d and dense apply a following ReLU themselves (Layer::absorb_relu). The
+// reference runs the same layers one by one, each built on its own from the same config and
+// weights, so nothing is absorbed there: outputs, input-side and parameter gradients must agree
+// bit for bit. ReLUs after a ReLU, or first in a model, stay layers of their own.
+TEST(Sequential, AbsorbedReluEqualsTheLayersRunApart) {
+  const Json config = {{"input", {2, 7, 6}},
+                       {"layers",
+                        {{{"type", "relu"}},
+                         {{"type", "conv2d"}, {"filters", 3}, {"kernel_size", 3}},
+                         {{"type", "relu"}},
+                         {{"type", "relu"}},
+                         {{"type", "conv2d"}, {"filters", 4}, {"kernel_size", 2}},
+                         {{"type", "relu"}},
+                         {{"type", "flatten"}},
+                         {{"type", "dense"}, {"units", 5}},
+                         {{"type", "relu"}},
+                         {{"type", "dense"}, {"units", 3}}}}};
+  Sequential model = Sequential::from_config(config);
+  model.initialize(4);
+  std::vector<std::unique_ptr<Layer>> apart;
+  Shape shape{1, 2, 7, 6};
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    Json options = config["layers"][i];
+    options.erase("type");
+    apart.push_back(make_layer(config["layers"][i]["type"], options));
+    shape = apart.back()->build(shape);
+    const auto mine = apart.back()->parameters(), theirs = model.layer(i).parameters();
+    for (std::size_t p = 0; p < mine.size(); ++p) mine[p]->value = theirs[p]->value;
+  }
+  Tensor x({5, 2, 7, 6});
+  testing::fill_uniform(x, 8, -1, 1);
+  Tensor dy({5, 3, 1, 1});
+  testing::fill_uniform(dy, 9, -1, 1);
+  model.zero_grad();
+  const Tensor out = model.forward(x, {});
+  model.backward(x, dy);
+
+  std::vector<Tensor> outputs(apart.size());
+  const Tensor* in = &x;
+  for (std::size_t i = 0; i < apart.size(); ++i) {
+    apart[i]->forward(*in, outputs[i], {});
+    in = &outputs[i];
+  }
+  EXPECT_EQ(out.span().size(), outputs.back().span().size());
+  EXPECT_TRUE(std::equal(out.span().begin(), out.span().end(), outputs.back().span().begin()));
+  Tensor grad = dy, next;
+  for (std::size_t i = apart.size(); i-- > 0;) {
+    for (Parameter* p : apart[i]->parameters()) p->grad.fill(0.f);
+    apart[i]->backward(i == 0 ? x : outputs[i - 1], outputs[i], grad, next);
+    std::swap(grad, next);
+  }
+  for (std::size_t i = 0; i < apart.size(); ++i) {
+    const auto mine = apart[i]->parameters(), theirs = model.layer(i).parameters();
+    for (std::size_t p = 0; p < mine.size(); ++p) {
+      EXPECT_TRUE(std::equal(mine[p]->grad.span().begin(), mine[p]->grad.span().end(),
+                             theirs[p]->grad.span().begin()))
+          << "layer " << i << " " << mine[p]->name;
     }
   }
 }
