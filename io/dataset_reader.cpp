@@ -219,8 +219,8 @@ cv::Mat DatasetReader::read_window(std::int64_t index, cv::Rect window, cv::Size
     if ((window & cv::Rect({0, 0}, image.size())) != window || window.empty()) {
       throw Error(path_ + ": image " + std::to_string(index) + ": window outside the image");
     }
-    if (area != nullptr) *area = {0, 0, static_cast<double>(window.width),
-                                  static_cast<double>(window.height)};
+    if (area != nullptr)
+      *area = {0, 0, static_cast<double>(window.width), static_cast<double>(window.height)};
     return image(window);
   }
   const std::vector<std::uint8_t> bytes = read_stored(index);

@@ -79,8 +79,8 @@ DatasetWriter::DatasetWriter(std::filesystem::path path, DatasetSpec spec) {
 
 DatasetWriter::~DatasetWriter() = default;
 
-void DatasetWriter::append(std::span<const std::uint8_t> images, std::span<const std::int32_t> labels,
-                           Counting counting) {
+void DatasetWriter::append(std::span<const std::uint8_t> images,
+                           std::span<const std::int32_t> labels, Counting counting) {
   const DatasetSpec& s = state_->spec;
   if (!s.encoding.empty()) {
     throw Error(state_->atomic.target().string() + ": a ragged dataset takes append_ragged()");

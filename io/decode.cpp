@@ -1,12 +1,12 @@
 #include "io/decode.hpp"
 
-#include "io/jpeg.hpp"
-
 #include <cstring>
 #include <fstream>
 #include <memory>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+
+#include "io/jpeg.hpp"
 
 namespace kiln::io {
 namespace {
@@ -153,8 +153,8 @@ DecodeResult decode_jpeg_image(std::span<const std::uint8_t> bytes, const Decode
 
   const int orientation = exif_orientation(bytes);
   const bool turned = orientation >= 5;  // 5..8 swap width and height
-  const cv::Size upright = turned ? cv::Size(info.height, info.width)
-                                  : cv::Size(info.width, info.height);
+  const cv::Size upright =
+      turned ? cv::Size(info.height, info.width) : cv::Size(info.width, info.height);
   const cv::Rect whole({0, 0}, upright);
   if (!o.window.empty() && (o.window & whole) != o.window) {
     return failure("corrupt", "the requested window lies outside the " +
@@ -162,9 +162,8 @@ DecodeResult decode_jpeg_image(std::span<const std::uint8_t> bytes, const Decode
                                   std::to_string(upright.height) + " image");
   }
   const cv::Rect window = o.window.empty() ? whole : o.window;
-  const int d = o.window.empty()
-                    ? scale_denominator(upright, {o.min_short_side, o.min_short_side})
-                    : scale_denominator(window.size(), o.min_window_size);
+  const int d = o.window.empty() ? scale_denominator(upright, {o.min_short_side, o.min_short_side})
+                                 : scale_denominator(window.size(), o.min_window_size);
   JpegRequest request;
   request.denominator = d;
   request.channels = o.channels == 1 ? 1 : 3;

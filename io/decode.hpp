@@ -31,11 +31,11 @@ struct DecodeOptions {
 };
 
 struct DecodeResult {
-  cv::Mat image;       // (H, W, channels) uint8, continuous; empty on failure
-  std::string reason;  // empty on success: "truncated", "not an image", ...
-  std::string detail;  // what exactly, for the user
+  cv::Mat image;            // (H, W, channels) uint8, continuous; empty on failure
+  std::string reason;       // empty on success: "truncated", "not an image", ...
+  std::string detail;       // what exactly, for the user
   cv::Size full_size = {};  // the whole upright image at full scale
-  int denominator = 1; // the image (or window) was decoded at 1/denominator scale
+  int denominator = 1;      // the image (or window) was decoded at 1/denominator scale
   // Where the requested window lies in `image`, in its pixels: all of it at full scale; at
   // 1/d, image holds every scaled pixel the window touches, and this is the exact part.
   cv::Rect2d window_area = {};

@@ -1,10 +1,12 @@
 #include "io/jpeg.hpp"
 
-// jpeglib.h needs size_t and FILE declared before it.
 #include <algorithm>
 #include <csetjmp>
-#include <cstdio>
+// clang-format off: jpeglib.h needs size_t and FILE declared before it.
 #include <jpeglib.h>
+
+#include <cstdio>
+// clang-format on
 
 namespace kiln::io {
 namespace {

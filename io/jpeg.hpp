@@ -31,9 +31,9 @@ struct JpegInfo {
 bool read_jpeg_info(std::span<const std::uint8_t> bytes, JpegInfo& info, std::string& error);
 
 struct JpegRequest {
-  cv::Rect window = {};    // in stored pixels at full size; empty = the whole image
-  int denominator = 1;     // decode at 1/denominator: 1, 2, 4 or 8
-  int channels = 3;        // 1 (grey) or 3 (RGB)
+  cv::Rect window = {};      // in stored pixels at full size; empty = the whole image
+  int denominator = 1;       // decode at 1/denominator: 1, 2, 4 or 8
+  int channels = 3;          // 1 (grey) or 3 (RGB)
   bool whole_stream = true;  // entropy-decode past the window, so damage anywhere is reported
 };
 

@@ -40,8 +40,8 @@ Sequential Sequential::from_config(const Json& config) {
   model.absorbed_.assign(model.layers_.size(), false);
   model.output_of_.resize(model.layers_.size());
   for (std::size_t i = 0; i < model.layers_.size(); ++i) {
-    model.absorbed_[i] = i > 0 && model.layers_[i]->type() == "relu" &&
-                         !model.absorbed_[i - 1] && model.layers_[i - 1]->absorb_relu();
+    model.absorbed_[i] = i > 0 && model.layers_[i]->type() == "relu" && !model.absorbed_[i - 1] &&
+                         model.layers_[i - 1]->absorb_relu();
     model.output_of_[i] = model.absorbed_[i] ? model.output_of_[i - 1] : i;
   }
   return model;

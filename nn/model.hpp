@@ -55,7 +55,7 @@ class Sequential {
   // output is then activations_[output_of_[i]], the absorbing layer's.
   std::vector<bool> absorbed_;
   std::vector<std::size_t> output_of_;
-  std::vector<Tensor> gradients_;     // two ping-pong buffers for dL/d(activation)
+  std::vector<Tensor> gradients_;  // two ping-pong buffers for dL/d(activation)
 };
 
 }  // namespace kiln::nn

@@ -8,7 +8,8 @@ ChannelTable ChannelTable::identity(int channels) {
   ChannelTable t;
   t.channels = channels;
   for (auto& channel : t.values)
-    for (int v = 0; v < 256; ++v) channel[static_cast<std::size_t>(v)] = static_cast<std::uint8_t>(v);
+    for (int v = 0; v < 256; ++v)
+      channel[static_cast<std::size_t>(v)] = static_cast<std::uint8_t>(v);
   return t;
 }
 

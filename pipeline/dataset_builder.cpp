@@ -190,9 +190,10 @@ BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& o,
         slot->width = resized.cols;
         counted.local().add(slot->pixels);
       } else {
-        const cv::Mat fitted = upright.empty() ? fit_to_storage(decoded.image, o)
-                                               : resize_crop(decoded.image, {static_cast<int>(o.width),
-                                                                  static_cast<int>(o.height)});
+        const cv::Mat fitted =
+            upright.empty() ? fit_to_storage(decoded.image, o)
+                            : resize_crop(decoded.image,
+                                          {static_cast<int>(o.width), static_cast<int>(o.height)});
         slot->pixels.assign(fitted.data, fitted.data + image_bytes);
         counted.local().add(slot->pixels);
       }

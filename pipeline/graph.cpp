@@ -158,9 +158,9 @@ void EpochGraph::Impl::build() {
           const Stage* crop = spec.stages->empty() ? nullptr : spec.stages->front().get();
           const cv::Size size = crop != nullptr ? r.image_size(index) : cv::Size();
           const std::optional<cv::Rect> window =
-              crop != nullptr ? crop->source_window(size, spec.mode,
-                                                    {spec.seed, spec.epoch, sample.index, 1})
-                              : std::nullopt;
+              crop != nullptr
+                  ? crop->source_window(size, spec.mode, {spec.seed, spec.epoch, sample.index, 1})
+                  : std::nullopt;
           if (window) {
             cv::Rect2d area;
             sample.image = r.read_window(index, *window, crop->output_size(size), &area);
@@ -277,8 +277,8 @@ EpochGraph::EpochGraph(EpochSpec spec) : impl_(std::make_unique<Impl>(std::move(
     if (im.spec.mode != nn::Mode::kEval) throw Error("views are for evaluation only");
     im.rows_per_sample = im.spec.views->views_per_image();
   }
-  im.open_slots = static_cast<std::size_t>(
-      (im.spec.max_in_flight + im.spec.batch_size - 1) / im.spec.batch_size);
+  im.open_slots = static_cast<std::size_t>((im.spec.max_in_flight + im.spec.batch_size - 1) /
+                                           im.spec.batch_size);
   im.open = std::make_unique<Impl::OpenBatch[]>(im.open_slots);
   im.arena.execute([&] {
     im.build();

@@ -80,8 +80,8 @@ concept SizeChanging = requires(const T t, cv::Size size) {
 // A crop that reads one window of its input and resizes it: the window's pixels may come from a
 // window decode, at full or reduced (DCT) scale; resize_window takes them at whatever size.
 template <class T>
-concept WindowCrop = SizeChanging<T> && requires(const T t, const typename T::Draw& d,
-                                                 cv::Size size, const cv::Mat& pixels) {
+concept WindowCrop = SizeChanging<T> &&
+    requires(const T t, const typename T::Draw& d, cv::Size size, const cv::Mat& pixels) {
   { t.window(d, size) } -> std::same_as<cv::Rect>;
   { t.resize_window(pixels, cv::Rect2d()) } -> std::same_as<cv::Mat>;
 };

@@ -184,7 +184,8 @@ void Conv2D::backward_into(const Tensor& x, const Tensor& y, const Tensor& dy, T
       }
       if (options_.weights.use_bias) {
         for (std::int64_t o = 0; o < f; ++o)
-          partial_b[static_cast<std::size_t>(chunk * f + o)] += lane_sum(dy_s + o * spatial, spatial);
+          partial_b[static_cast<std::size_t>(chunk * f + o)] +=
+              lane_sum(dy_s + o * spatial, spatial);
       }
     }
   });

@@ -92,7 +92,7 @@ void Dense::backward_parameters(const Tensor& x, const Tensor& y, const Tensor& 
 void Dense::add_parameter_gradients(const Tensor& x, const Tensor& g) {
   const std::int64_t n = x.shape().n;
   const ConstMatrixMap dys(g.data(), n, options_.units);  // (N, units)
-  const ConstMatrixMap xs(x.data(), n, in_features_);      // (N, K)
+  const ConstMatrixMap xs(x.data(), n, in_features_);     // (N, K)
 
   // dW (units, K) += dyᵀ · x and db += Σ_n dy, by output-feature chunks: each element's sum over
   // the batch is computed by one task, in one fixed order.

@@ -38,8 +38,8 @@ class Dense final : public Layer {
  private:
   DenseOptions options_;
   std::int64_t in_features_ = 0;
-  Parameter weight_;  // (units, in_features)
-  Parameter bias_;    // (units)
+  Parameter weight_;   // (units, in_features)
+  Parameter bias_;     // (units)
   bool relu_ = false;  // a following ReLU absorbed (Layer::absorb_relu)
   Tensor rectified_;   // with relu_: dy where y > 0, for backward
 

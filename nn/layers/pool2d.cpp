@@ -22,8 +22,8 @@ std::pair<std::int64_t, std::int64_t> clipped(std::int64_t o, std::int64_t strid
 // The common case, 2x2 max pooling with stride 2 and every window inside the image: the same
 // scan order and tie rule as the general loop (row by row, the first maximum wins), without its
 // per-window bounds.
-void max_pool_2x2(const float* in, std::int64_t width, std::int64_t oh, std::int64_t ow,
-                  float* out, std::int32_t* argmax) {
+void max_pool_2x2(const float* in, std::int64_t width, std::int64_t oh, std::int64_t ow, float* out,
+                  std::int32_t* argmax) {
   for (std::int64_t oy = 0; oy < oh; ++oy) {
     const float* top = in + 2 * oy * width;
     const float* bottom = top + width;
@@ -34,8 +34,7 @@ void max_pool_2x2(const float* in, std::int64_t width, std::int64_t oh, std::int
       std::int32_t at = row + static_cast<std::int32_t>(x);
       if (top[x] > best) best = top[x];
       if (top[x + 1] > best) best = top[x + 1], at = row + static_cast<std::int32_t>(x + 1);
-      if (bottom[x] > best)
-        best = bottom[x], at = row + static_cast<std::int32_t>(width + x);
+      if (bottom[x] > best) best = bottom[x], at = row + static_cast<std::int32_t>(width + x);
       if (bottom[x + 1] > best)
         best = bottom[x + 1], at = row + static_cast<std::int32_t>(width + x + 1);
       out[oy * ow + ox] = best;

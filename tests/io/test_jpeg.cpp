@@ -1,12 +1,11 @@
 // Window decoding must give exactly the pixels a whole-image decode has at the same place: the
 // pipeline's crops read windows, and a crop must not depend on how its pixels were decoded.
-#include "io/jpeg.hpp"
-
 #include <gtest/gtest.h>
 
 #include <opencv2/imgproc.hpp>
 
 #include "io/decode.hpp"
+#include "io/jpeg.hpp"
 #include "tests/support/image_files.hpp"
 
 namespace kiln::io {
@@ -34,17 +33,16 @@ cv::Mat decode_whole(const std::vector<std::uint8_t>& jpeg, int channels = 3, in
 void expect_windows_match(const std::vector<std::uint8_t>& jpeg, int channels) {
   const cv::Mat whole = decode_whole(jpeg, channels);
   // Windows at block edges and off them, touching every border, down to one pixel.
-  const cv::Rect windows[] = {{0, 0, 203, 157}, {0, 0, 1, 1},     {16, 16, 16, 16},
+  const cv::Rect windows[] = {{0, 0, 203, 157}, {0, 0, 1, 1},      {16, 16, 16, 16},
                               {17, 9, 33, 40},  {5, 100, 198, 57}, {150, 0, 53, 157},
                               {202, 156, 1, 1}, {31, 47, 2, 90},   {64, 32, 100, 8}};
   for (const cv::Rect& w : windows) {
     for (const bool whole_stream : {true, false}) {
       cv::Mat out;
       std::string error;
-      ASSERT_TRUE(decode_jpeg(jpeg,
-                              {.window = w, .denominator = 1, .channels = channels,
-                               .whole_stream = whole_stream},
-                              out, error))
+      ASSERT_TRUE(decode_jpeg(
+          jpeg, {.window = w, .denominator = 1, .channels = channels, .whole_stream = whole_stream},
+          out, error))
           << error;
       ASSERT_EQ(out.size(), w.size());
       EXPECT_EQ(cv::norm(out, whole(w), cv::NORM_INF), 0.0)
@@ -82,8 +80,8 @@ TEST(JpegWindow, WindowsAllOverASmallImage) {
             if (x + side > 81 || y + side > 81) continue;
             cv::Mat out;
             std::string error;
-            ASSERT_TRUE(decode_jpeg(jpeg, {.window = {x, y, side, side}, .denominator = d}, out,
-                                    error));
+            ASSERT_TRUE(
+                decode_jpeg(jpeg, {.window = {x, y, side, side}, .denominator = d}, out, error));
             const cv::Rect scaled(x / d, y / d, scaled_side(x + side, d) - x / d,
                                   scaled_side(y + side, d) - y / d);
             ASSERT_EQ(cv::norm(out, whole(scaled), cv::NORM_INF), 0.0)

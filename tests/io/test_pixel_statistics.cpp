@@ -1,8 +1,8 @@
-#include "io/pixel_statistics.hpp"
-
 #include <gtest/gtest.h>
 
 #include <random>
+
+#include "io/pixel_statistics.hpp"
 
 namespace kiln::io {
 namespace {
@@ -20,8 +20,8 @@ TEST(PixelStatistics, SumsAndProductsEqualTheDirectComputation) {
   for (const int channels : {3, 1}) {
     for (const std::size_t pixels : {std::size_t{1}, std::size_t{16}, std::size_t{17},
                                      std::size_t{37 * 23}, std::size_t{70001}}) {
-      const auto image = random_bytes(pixels * static_cast<std::size_t>(channels),
-                                      static_cast<unsigned>(pixels));
+      const auto image =
+          random_bytes(pixels * static_cast<std::size_t>(channels), static_cast<unsigned>(pixels));
       PixelStatistics stats(channels, 0);
       stats.add(image);
       const auto c = static_cast<std::size_t>(channels);

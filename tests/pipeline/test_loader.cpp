@@ -140,7 +140,8 @@ TEST_F(LoaderTest, FoldedTableStagesEqualAppliedOnes) {
                     {"eigenvalues", {40, 10, 5}},
                     {"eigenvectors", {{0.58, 0.58, 0.58}, {0.71, 0, -0.71}, {0.41, -0.82, 0.41}}}};
   const Epoch folded = run(options, 2, Json::array({pca}));
-  const Epoch applied = run(options, 2, Json::array({pca, {{"type", "vertical_flip"}, {"p", 0.0}}}));
+  const Epoch applied =
+      run(options, 2, Json::array({pca, {{"type", "vertical_flip"}, {"p", 0.0}}}));
   EXPECT_EQ(folded.inputs, applied.inputs);
   EXPECT_NE(folded.inputs, run(options, 2).inputs) << "the lighting changed nothing";
 }

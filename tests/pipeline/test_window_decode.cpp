@@ -39,11 +39,13 @@ class WindowDecodeTest : public ::testing::Test {
     index.class_names = {"a", "b"};
     fs::create_directories(dir_.path() / "images");
     for (std::size_t i = 0; i < sizes.size(); ++i) {
-      const std::string path = (dir_.path() / "images" / ("p" + std::to_string(i) + ".jpg")).string();
+      const std::string path =
+          (dir_.path() / "images" / ("p" + std::to_string(i) + ".jpg")).string();
       const bool progressive = i % 3 == 2;
-      testing::write_bytes(path, testing::encode(photo_bgr(sizes[i].width, sizes[i].height,
-                                                           static_cast<int>(i), blur),
-                                                 ".jpg", {cv::IMWRITE_JPEG_PROGRESSIVE, progressive}));
+      testing::write_bytes(
+          path,
+          testing::encode(photo_bgr(sizes[i].width, sizes[i].height, static_cast<int>(i), blur),
+                          ".jpg", {cv::IMWRITE_JPEG_PROGRESSIVE, progressive}));
       index.paths.push_back(path);
       index.labels.push_back(static_cast<std::int32_t>(i % 2));
     }
@@ -67,7 +69,8 @@ class WindowDecodeTest : public ::testing::Test {
     for (std::uint64_t epoch = 0; epoch < 2; ++epoch) {
       loader.start_epoch(epoch);
       nn::Batch batch;
-      while (loader.next(batch)) all.insert(all.end(), batch.inputs.span().begin(), batch.inputs.span().end());
+      while (loader.next(batch))
+        all.insert(all.end(), batch.inputs.span().begin(), batch.inputs.span().end());
     }
     return all;
   }
@@ -92,7 +95,9 @@ TEST_F(WindowDecodeTest, CropsOfJpegWindowsEqualCropsOfWholeImages) {
       ASSERT_EQ(windows.size(), whole.size());
       std::size_t first = 0;
       while (first < whole.size() && windows[first] == whole[first]) ++first;
-      EXPECT_EQ(first, whole.size()) << stages.dump() << (mode == nn::Mode::kTrain ? " train" : " eval") << " first difference at " << first << " of " << whole.size();
+      EXPECT_EQ(first, whole.size())
+          << stages.dump() << (mode == nn::Mode::kTrain ? " train" : " eval")
+          << " first difference at " << first << " of " << whole.size();
     }
   }
 }
@@ -124,7 +129,8 @@ TEST_F(WindowDecodeTest, LargeWindowsDecodeAtReducedScaleAndStayClose) {
 TEST(ResizeCrop, FractionalAreaLandsWhereItShould) {
   cv::Mat ramp(10, 100, CV_8UC1);
   for (int y = 0; y < ramp.rows; ++y)
-    for (int x = 0; x < ramp.cols; ++x) ramp.at<std::uint8_t>(y, x) = static_cast<std::uint8_t>(2 * x);
+    for (int x = 0; x < ramp.cols; ++x)
+      ramp.at<std::uint8_t>(y, x) = static_cast<std::uint8_t>(2 * x);
   const cv::Mat out = resize_crop(ramp, {20, 5}, cv::Rect2d(10.25, 0, 40, 10));
   ASSERT_EQ(out.size(), cv::Size(20, 5));
   for (int u = 0; u < 20; ++u)
@@ -132,7 +138,8 @@ TEST(ResizeCrop, FractionalAreaLandsWhereItShould) {
   // The whole pixels as the area: plain cv::resize.
   cv::Mat plain;
   cv::resize(ramp, plain, {50, 5}, 0, 0, cv::INTER_LINEAR);
-  EXPECT_EQ(cv::norm(resize_crop(ramp, {50, 5}, cv::Rect2d(0, 0, 100, 10)), plain, cv::NORM_INF), 0.0);
+  EXPECT_EQ(cv::norm(resize_crop(ramp, {50, 5}, cv::Rect2d(0, 0, 100, 10)), plain, cv::NORM_INF),
+            0.0);
 }
 
 }  // namespace
