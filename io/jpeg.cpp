@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <csetjmp>
-// clang-format off: jpeglib.h needs size_t and FILE declared before it.
-#include <jpeglib.h>
-
+// jpeglib.h needs size_t and FILE declared before it.
+// clang-format off
 #include <cstdio>
+#include <jpeglib.h>
 // clang-format on
 
 namespace kiln::io {
