@@ -18,30 +18,6 @@ std::pair<std::int64_t, std::int64_t> clipped(std::int64_t o, std::int64_t strid
   const std::int64_t start = o * stride - pad;
   return {std::max<std::int64_t>(start, 0), std::min(start + window, size)};
 }
-
-// The common case, 2x2 max pooling with stride 2 and every window inside the image: the same
-// scan order and tie rule as the general loop (row by row, the first maximum wins), without its
-// per-window bounds.
-void max_pool_2x2(const float* in, std::int64_t width, std::int64_t oh, std::int64_t ow, float* out,
-                  std::int32_t* argmax) {
-  for (std::int64_t oy = 0; oy < oh; ++oy) {
-    const float* top = in + 2 * oy * width;
-    const float* bottom = top + width;
-    const auto row = static_cast<std::int32_t>(2 * oy * width);
-    for (std::int64_t ox = 0; ox < ow; ++ox) {
-      const std::int64_t x = 2 * ox;
-      float best = -std::numeric_limits<float>::infinity();  // as the general loop: NaN never wins
-      std::int32_t at = row + static_cast<std::int32_t>(x);
-      if (top[x] > best) best = top[x];
-      if (top[x + 1] > best) best = top[x + 1], at = row + static_cast<std::int32_t>(x + 1);
-      if (bottom[x] > best) best = bottom[x], at = row + static_cast<std::int32_t>(width + x);
-      if (bottom[x + 1] > best)
-        best = bottom[x + 1], at = row + static_cast<std::int32_t>(width + x + 1);
-      out[oy * ow + ox] = best;
-      argmax[oy * ow + ox] = at;
-    }
-  }
-}
 }  // namespace
 
 // max_pool2d / avg_pool2d
@@ -69,18 +45,10 @@ void Pool2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
   const std::int64_t oh = rows_.out, ow = cols_.out, plane_in = in_.h * in_.w;
   y.resize({x.shape().n, in_.c, oh, ow});
   if (kind_ == PoolKind::kMax) argmax_.resize(static_cast<std::size_t>(y.size()));
-  const bool plain_2x2 = kind_ == PoolKind::kMax && options_.pool.h == 2 && options_.pool.w == 2 &&
-                         options_.strides.h == 2 && options_.strides.w == 2 &&
-                         rows_.pad_before == 0 && cols_.pad_before == 0 && 2 * oh <= in_.h &&
-                         2 * ow <= in_.w;
   parallel_chunks(planes, kPlaneChunk, [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t p = p0; p < p1; ++p) {
       const float* in = x.data() + p * plane_in;
       float* out = y.data() + p * oh * ow;
-      if (plain_2x2) {
-        max_pool_2x2(in, in_.w, oh, ow, out, argmax_.data() + p * oh * ow);
-        continue;
-      }
       for (std::int64_t oy = 0; oy < oh; ++oy) {
         const auto [y0, y1] =
             clipped(oy, options_.strides.h, rows_.pad_before, options_.pool.h, in_.h);

@@ -156,8 +156,7 @@ TEST(MaxPool2D, MatchesHandComputedValuesAndRoutesGradients) {
   for (std::int64_t i = 0; i < 15; ++i) EXPECT_EQ(dx[i], i == 1 ? 10.f : i == 7 ? 20.f : 0.f) << i;
 }
 
-// 2x2 stride 2 has its own loop; ties must still go to the first maximum in scan order (row by
-// row), as in the general loop that 3x3 windows take.
+// Ties go to the first maximum in scan order (row by row): the gradient lands there alone.
 TEST(MaxPool2D, TiesGoToTheFirstMaximumInScanOrder) {
   for (const std::int64_t size : {2, 3}) {
     Pool2D pool(PoolKind::kMax, {{size, size}, {size, size}, Padding::kValid});
