@@ -31,15 +31,6 @@ Rng::Rng(const SeedKey& key) {
   next_u32();
 }
 
-// PCG-XSH-RR 64/32.
-std::uint32_t Rng::next_u32() {
-  const std::uint64_t old = state_;
-  state_ = old * 6364136223846793005ull + increment_;
-  const auto xorshifted = static_cast<std::uint32_t>(((old >> 18u) ^ old) >> 27u);
-  const auto rot = static_cast<std::uint32_t>(old >> 59u);
-  return (xorshifted >> rot) | (xorshifted << ((32u - rot) & 31u));
-}
-
 float Rng::uniform(float lo, float hi) {
   const float u = static_cast<float>(next_u32() >> 8) * (1.0f / 16777216.0f);  // [0, 1)
   return lo + (hi - lo) * u;

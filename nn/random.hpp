@@ -29,7 +29,13 @@ class Rng {
  public:
   explicit Rng(const SeedKey& key);
 
-  std::uint32_t next_u32();
+  std::uint32_t next_u32() {  // PCG-XSH-RR 64/32; inline: per-element draws (dropout) call it
+    const std::uint64_t old = state_;
+    state_ = old * 6364136223846793005ull + increment_;
+    const auto xorshifted = static_cast<std::uint32_t>(((old >> 18u) ^ old) >> 27u);
+    const auto rot = static_cast<std::uint32_t>(old >> 59u);
+    return (xorshifted >> rot) | (xorshifted << ((32u - rot) & 31u));
+  }
   float uniform(float lo = 0.f, float hi = 1.f);                     // [lo, hi), 24 random bits
   float normal(float mean = 0.f, float stddev = 1.f);                // Box-Muller
   bool bernoulli(float p);                                           // true with probability p

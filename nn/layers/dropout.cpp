@@ -1,5 +1,7 @@
 #include "nn/layers/dropout.hpp"
 
+#include <cmath>
+
 #include "nn/error.hpp"
 #include "nn/parallel.hpp"
 
@@ -19,6 +21,11 @@ void Dropout::forward(const Tensor& x, Tensor& y, const StepContext& ctx) {
   }
   const std::int64_t n = x.shape().n, per_sample = x.shape().per_sample();
   const float keep_scale = 1.f / (1.f - rate_);
+  // rng.uniform() < rate, in integers: uniform() is b / 2^24 for the top 24 bits b of next_u32(),
+  // exactly, and rate · 2^24 is exact in double, so b < ceil(rate · 2^24) is the same test
+  // without the conversion (the same masks, bit for bit; tested).
+  const auto threshold =
+      static_cast<std::uint32_t>(std::ceil(static_cast<double>(rate_) * 16777216.0));
   mask_.resize(static_cast<std::size_t>(x.size()));
   parallel_chunks(n, 8, [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t r = r0; r < r1; ++r) {
@@ -26,7 +33,7 @@ void Dropout::forward(const Tensor& x, Tensor& y, const StepContext& ctx) {
           ctx.rows.empty() ? static_cast<std::uint64_t>(r) : ctx.rows[static_cast<std::size_t>(r)];
       Rng rng({ctx.run_seed, ctx.epoch, sample, kSlotLayerBase + ctx.layer});
       for (std::int64_t e = r * per_sample; e < (r + 1) * per_sample; ++e) {
-        const float m = rng.uniform() < rate_ ? 0.f : keep_scale;
+        const float m = (rng.next_u32() >> 8) < threshold ? 0.f : keep_scale;
         mask_[static_cast<std::size_t>(e)] = m;
         y[e] = x[e] * m;
       }

@@ -271,6 +271,21 @@ TEST(Dropout, MasksFollowTheSampleNotTheRow) {
             std::vector<float>(y_other_layer.span().begin(), y_other_layer.span().end()));
 }
 
+// The masks are those of "drop when Rng::uniform() < rate" under the layer's key, for rates that
+// are and are not exact binary fractions.
+TEST(Dropout, MasksAreTheKeyedUniformDraws) {
+  for (const float rate : {0.1f, 0.25f, 0.3f, 0.5f, 0.9f}) {
+    Dropout dropout(rate);
+    dropout.build({1, 500, 1, 1});
+    Tensor x({1, 500, 1, 1}, 1.f), y;
+    const std::uint64_t rows[] = {42};
+    dropout.forward(x, y, {Mode::kTrain, 3, 2, rows, 5});
+    Rng rng({3, 2, 42, kSlotLayerBase + 5});
+    for (std::int64_t e = 0; e < 500; ++e)
+      ASSERT_EQ(y[e] == 0.f, rng.uniform() < rate) << "rate " << rate << ", element " << e;
+  }
+}
+
 TEST(Dropout, GradientsMatchFiniteDifferences) {
   Dropout dropout(0.3f);  // the mask is keyed, so every forward of the check draws the same one
   expect_gradients_match(dropout, {3, 4, 2, 2});
