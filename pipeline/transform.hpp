@@ -99,12 +99,7 @@ class TransformStage final : public Stage {
   std::string_view name() const override { return T::kName; }
   Json config() const override { return transform_.config(); }
   void run(cv::Mat& image, nn::Mode mode, const nn::SeedKey& key) const override {
-    if (mode == nn::Mode::kTrain) {
-      nn::Rng rng(key);
-      transform_.apply(transform_.draw(image.size(), rng), image);
-    } else {
-      transform_.apply(transform_.eval(image.size()), image);
-    }
+    transform_.apply(draw_for(image.size(), mode, key), image);
   }
   cv::Size output_size(cv::Size input) const override {
     if constexpr (SizeChanging<T>) {
@@ -117,11 +112,7 @@ class TransformStage final : public Stage {
   std::optional<cv::Rect> source_window(cv::Size source, nn::Mode mode,
                                         const nn::SeedKey& key) const override {
     if constexpr (WindowCrop<T>) {
-      if (mode == nn::Mode::kTrain) {
-        nn::Rng rng(key);
-        return transform_.window(transform_.draw(source, rng), source);
-      }
-      return transform_.window(transform_.eval(source), source);
+      return transform_.window(draw_for(source, mode, key), source);
     } else {
       return std::nullopt;
     }
@@ -133,11 +124,7 @@ class TransformStage final : public Stage {
   ChannelTable table(cv::Size size, int channels, nn::Mode mode,
                      const nn::SeedKey& key) const override {
     if constexpr (TableTransform<T>) {
-      if (mode == nn::Mode::kTrain) {
-        nn::Rng rng(key);
-        return transform_.table(transform_.draw(size, rng), channels);
-      }
-      return transform_.table(transform_.eval(size), channels);
+      return transform_.table(draw_for(size, mode, key), channels);
     } else {
       return ChannelTable::identity(channels);
     }
@@ -145,6 +132,14 @@ class TransformStage final : public Stage {
   const T& transform() const { return transform_; }
 
  private:
+  // The one place a stage's decision is made: run(), source_window() and table() must agree,
+  // since the graph may use the window or the table instead of run().
+  typename T::Draw draw_for(cv::Size size, nn::Mode mode, const nn::SeedKey& key) const {
+    if (mode != nn::Mode::kTrain) return transform_.eval(size);
+    nn::Rng rng(key);
+    return transform_.draw(size, rng);
+  }
+
   T transform_;
 };
 

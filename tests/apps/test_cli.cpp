@@ -491,23 +491,28 @@ TEST(Cli, PreprocessKilledMidRunLeavesThePreviousFileUntouched) {
     return std::string(std::istreambuf_iterator<char>(in), {});
   };
   const std::string original = read_all(out);
-  int killed = 0;
-  // Kill a second run over the same output at several moments.
-  for (const int delay_ms : {5, 40, 150}) {
+  // Starts `kiln preprocess ... -o output`, sends SIGKILL after delay_ms; true when the kill
+  // landed (false: the run had already finished).
+  const auto killed_after = [&](const std::string& output, int delay_ms) {
     const pid_t child = fork();
-    ASSERT_GE(child, 0);
     if (child == 0) {
       std::freopen("/dev/null", "w", stdout);
       std::freopen("/dev/null", "w", stderr);
       execl(KILN_BINARY, KILN_BINARY, "preprocess", root.c_str(), "--size", "64x64", "-o",
-            out.c_str(), static_cast<char*>(nullptr));
+            output.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
+    EXPECT_GE(child, 0);
     usleep(static_cast<useconds_t>(delay_ms) * 1000);
     kill(child, SIGKILL);
     int status = 0;
     waitpid(child, &status, 0);
-    if (!WIFSIGNALED(status)) continue;  // it finished first: nothing to check this time
+    return WIFSIGNALED(status);
+  };
+  int killed = 0;
+  // Kill a second run over the same output at several moments.
+  for (const int delay_ms : {5, 40, 150}) {
+    if (!killed_after(out, delay_ms)) continue;  // it finished first: nothing to check this time
     ++killed;
     // Either the previous file, byte for byte, or — when the kill landed after the rename, during
     // exit — the complete new one; never anything in between.
@@ -522,20 +527,7 @@ TEST(Cli, PreprocessKilledMidRunLeavesThePreviousFileUntouched) {
   }
   // With no previous file, a killed run leaves none at the output path.
   const std::string fresh = dir.file("fresh.h5");
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    std::freopen("/dev/null", "w", stdout);
-    std::freopen("/dev/null", "w", stderr);
-    execl(KILN_BINARY, KILN_BINARY, "preprocess", root.c_str(), "--size", "64x64", "-o",
-          fresh.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  usleep(50 * 1000);
-  kill(child, SIGKILL);
-  int status = 0;
-  waitpid(child, &status, 0);
-  if (WIFSIGNALED(status)) {
+  if (killed_after(fresh, 50)) {
     ++killed;
     EXPECT_FALSE(std::filesystem::exists(fresh));
   }
