@@ -2,11 +2,11 @@
 // the training stages do before training on them.
 #include <cstdio>
 #include <memory>
-#include <opencv2/imgcodecs.hpp>
 
 #include "apps/commands.hpp"
 #include "apps/stage_list.hpp"
 #include "io/atomic_file.hpp"
+#include "io/opencv_codecs.hpp"
 #include "pipeline/augment_preview.hpp"
 #include "pipeline/train_config.hpp"
 
@@ -46,8 +46,7 @@ void add_augment_preview_command(CLI::App& app) {
     }
     if (!augment->empty()) request->stages = parse_stage_list(*augment, "--augment");
     const cv::Mat grid = pipeline::render_augment_preview(*request);
-    std::vector<std::uint8_t> png;
-    if (!cv::imencode(".png", grid, png)) throw Error(*output + ": could not encode the PNG");
+    const std::vector<std::uint8_t> png = io::opencv_encode(".png", grid, {}, *output);
     io::write_file_atomically(*output, {reinterpret_cast<const char*>(png.data()), png.size()},
                               "the preview");
     std::printf("wrote %s: %d images x %d views\n", output->c_str(), request->images,

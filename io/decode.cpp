@@ -3,10 +3,11 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
-#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgcodecs.hpp>  // the IMREAD_ flags only
 #include <opencv2/imgproc.hpp>
 
 #include "io/jpeg.hpp"
+#include "io/opencv_codecs.hpp"
 
 namespace kiln::io {
 namespace {
@@ -189,15 +190,10 @@ DecodeResult decode_jpeg_image(std::span<const std::uint8_t> bytes, const Decode
 
 DecodeResult decode_with_opencv(std::span<const std::uint8_t> bytes, const DecodeOptions& o,
                                 bool jpeg) {
-  const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1,
-                       const_cast<std::uint8_t*>(bytes.data()));
   // JPEG (CMYK) needs IMREAD_COLOR for OpenCV to apply EXIF orientation; the rest keep their depth.
-  cv::Mat decoded;
-  try {
-    decoded = cv::imdecode(buffer, jpeg ? cv::IMREAD_COLOR : cv::IMREAD_UNCHANGED);
-  } catch (const cv::Exception& e) {
-    return failure("corrupt", std::string("OpenCV: ") + e.what());
-  }
+  std::string error;
+  cv::Mat decoded = opencv_decode(bytes, jpeg ? cv::IMREAD_COLOR : cv::IMREAD_UNCHANGED, error);
+  if (!error.empty()) return failure("corrupt", "OpenCV: " + error);
   if (decoded.empty())
     return failure("corrupt", "OpenCV could not decode it (damaged or truncated?)");
   if (static_cast<std::int64_t>(decoded.cols) * decoded.rows > o.max_pixels) {

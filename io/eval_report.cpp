@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <sstream>
 
 #include "io/atomic_file.hpp"
+#include "io/opencv_codecs.hpp"
 #include "nn/error.hpp"
 
 namespace kiln::io {
@@ -131,8 +131,7 @@ void write_confusion_png(const std::string& path, const nn::ClassificationMetric
                   cv::Scalar::all(0), 1, cv::LINE_AA);
     }
   }
-  std::vector<std::uint8_t> png;
-  if (!cv::imencode(".png", canvas, png)) throw Error(path + ": could not encode the PNG");
+  const std::vector<std::uint8_t> png = opencv_encode(".png", canvas, {}, path);
   write_file_atomically(path, {reinterpret_cast<const char*>(png.data()), png.size()},
                         "the confusion matrix");
 }

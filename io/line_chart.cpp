@@ -4,10 +4,10 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "io/atomic_file.hpp"
+#include "io/opencv_codecs.hpp"
 #include "nn/error.hpp"
 
 namespace kiln::io {
@@ -84,8 +84,7 @@ void write_line_chart_png(const std::string& path, const std::string& title,
     cv::putText(canvas, s.name, legend + cv::Point(26, 5), font, 0.45, ink, 1, cv::LINE_AA);
   }
 
-  std::vector<std::uint8_t> png;
-  if (!cv::imencode(".png", canvas, png)) throw Error(path + ": could not encode the PNG");
+  const std::vector<std::uint8_t> png = opencv_encode(".png", canvas, {}, path);
   write_file_atomically(path, {reinterpret_cast<const char*>(png.data()), png.size()}, "the chart");
 }
 

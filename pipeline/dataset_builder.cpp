@@ -6,11 +6,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgcodecs.hpp>  // the IMWRITE_ flags only
 #include <opencv2/imgproc.hpp>
 
 #include "io/dataset_writer.hpp"
 #include "io/decode.hpp"
+#include "io/opencv_codecs.hpp"
 #include "nn/error.hpp"
 #include "pipeline/transforms/resize_crop.hpp"
 
@@ -86,12 +87,9 @@ std::vector<std::uint8_t> encode_for_storage(const cv::Mat& rgb, const std::stri
   if (encoding == "raw") return {rgb.data, rgb.data + rgb.total() * rgb.elemSize()};
   cv::Mat bgr = rgb;
   if (rgb.channels() == 3) cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
-  std::vector<std::uint8_t> bytes;
-  const bool ok = encoding == "jpeg"
-                      ? cv::imencode(".jpg", bgr, bytes, {cv::IMWRITE_JPEG_QUALITY, jpeg_quality})
-                      : cv::imencode(".png", bgr, bytes);
-  if (!ok) throw Error("could not encode the image as " + encoding);
-  return bytes;
+  return encoding == "jpeg"
+             ? io::opencv_encode(".jpg", bgr, {cv::IMWRITE_JPEG_QUALITY, jpeg_quality}, "an image")
+             : io::opencv_encode(".png", bgr, {}, "an image");
 }
 
 }  // namespace

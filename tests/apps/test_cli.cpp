@@ -132,6 +132,38 @@ TEST(Cli, BadDataFileIsOneLineNamingIt) {
   EXPECT_FALSE(std::filesystem::exists(dir.file("out.h5")));
 }
 
+// kiln decodes JPEG itself and loads OpenCV's codecs only when an image needs them
+// (io/opencv_codecs.hpp): without the plugin a JPEG folder still preprocesses, and a PNG stops
+// the run with an error that names the plugin, where it looked and how to point kiln at it.
+TEST(Cli, OpenCvCodecsLoadOnlyWhenAnImageNeedsThem) {
+  testing::TempDir dir;
+  for (const char* ext : {".jpg", ".png"}) {
+    for (const char* cls : {"a", "b"}) {
+      const auto folder = dir.path() / (std::string(ext + 1) + "s") / cls;
+      std::filesystem::create_directories(folder);
+      cv::Mat image(24, 32, CV_8UC3, cv::Scalar(40, 90, *cls == 'a' ? 10 : 200));
+      testing::write_bytes((folder / (std::string("image") + ext)).string(),
+                           testing::encode(image, ext));
+    }
+  }
+  const std::string missing = "KILN_OPENCV_CODECS=" + dir.file("nowhere/libkiln_opencv_codecs.so");
+  const auto preprocess = [&](const std::string& env, const std::string& folder) {
+    return kiln_shell(env + " " + KILN_BINARY + " preprocess " + dir.file(folder) +
+                      " --size 16x16 --quiet -o " + dir.file(folder + ".h5"));
+  };
+  const Invocation jpeg = preprocess(missing, "jpgs");
+  EXPECT_EQ(jpeg.exit_code, 0) << jpeg.output;
+  const Invocation png = preprocess(missing, "pngs");
+  EXPECT_EQ(png.exit_code, 1) << png.output;
+  EXPECT_NE(png.output.find(dir.file("nowhere/libkiln_opencv_codecs.so")), std::string::npos)
+      << png.output;
+  EXPECT_NE(png.output.find("set KILN_OPENCV_CODECS"), std::string::npos) << png.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("pngs.h5")));
+  const Invocation found = preprocess("", "pngs");  // the plugin beside the build's kiln
+  EXPECT_EQ(found.exit_code, 0) << found.output;
+  EXPECT_NE(found.output.find("2 images"), std::string::npos) << found.output;
+}
+
 TEST(Cli, PreprocessTrainEvaluate) {
   testing::TempDir dir;
   const std::string d = dir.path().string();

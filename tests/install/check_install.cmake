@@ -7,6 +7,8 @@ function(run)
     message(FATAL_ERROR "failed: ${ARGN}\n${out}\n${err}")
   endif()
   message(STATUS "${out}")
+  set(out "${out}" PARENT_SCOPE)
+  set(err "${err}" PARENT_SCOPE)
 endfunction()
 run(${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${SCRATCH}/prefix")
 run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/examples" -B "${SCRATCH}/build" -G "${GENERATOR}"
@@ -17,4 +19,18 @@ run(${CMAKE_COMMAND} --build "${SCRATCH}/build")
 run("${SCRATCH}/build/train_in_memory")
 if(NOT EXISTS "${SCRATCH}/prefix/bin/kiln")
   message(FATAL_ERROR "the kiln binary was not installed")
+endif()
+# The installed kiln finds its OpenCV codec plugin (lib/kiln/, io/opencv_codecs.hpp): PGM
+# images (plain-text PNM, which only OpenCV decodes in kiln) preprocess with none skipped.
+foreach(class dark bright)
+  file(WRITE "${SCRATCH}/pgm/${class}/image.pgm" "P2\n2 2\n255\n0 9\n200 255\n")
+endforeach()
+# LD_DEBUG=files shows which plugin it opened: the installed one, not the build tree's.
+run(${CMAKE_COMMAND} -E env LD_DEBUG=files "${SCRATCH}/prefix/bin/kiln" preprocess
+    "${SCRATCH}/pgm" --size 2x2 --channels 1 -o "${SCRATCH}/pgm.h5")
+if(NOT out MATCHES "2 images" OR out MATCHES "skipped")
+  message(FATAL_ERROR "the installed kiln did not decode PGM images:\n${out}\n${err}")
+endif()
+if(NOT err MATCHES "file=${SCRATCH}/prefix/[^ ]*/kiln/libkiln_opencv_codecs.so")
+  message(FATAL_ERROR "the installed kiln did not open the installed codec plugin:\n${err}")
 endif()
