@@ -213,10 +213,11 @@ void DatasetWriter::commit() {
   norm.create_dataset("std", h5::Type::kF64, {c}).write(stddev.data(), h5::Type::kF64);
   norm.create_dataset("covariance", h5::Type::kF64, {c, c})
       .write(covariance.data(), h5::Type::kF64);
-  if (!counted.position_sums().empty()) {
-    std::vector<double> mean_image(counted.position_sums().size());
+  if (const std::vector<std::uint64_t> position_sums = counted.position_sums();
+      !position_sums.empty()) {
+    std::vector<double> mean_image(position_sums.size());
     for (std::size_t k = 0; k < mean_image.size(); ++k)
-      mean_image[k] = static_cast<double>(counted.position_sums()[k]) / static_cast<double>(rows_);
+      mean_image[k] = static_cast<double>(position_sums[k]) / static_cast<double>(rows_);
     norm.create_dataset(
             "mean_image", h5::Type::kF64,
             {static_cast<std::uint64_t>(s.height), static_cast<std::uint64_t>(s.width), c})

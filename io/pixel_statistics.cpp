@@ -11,16 +11,44 @@ PixelStatistics::PixelStatistics(int channels, std::int64_t image_bytes)
     : channels_(channels),
       sum_(static_cast<std::size_t>(channels), 0),
       products_(static_cast<std::size_t>(channels * channels), 0),
-      position_sums_(static_cast<std::size_t>(std::max<std::int64_t>(image_bytes, 0)), 0) {
+      position_totals_(static_cast<std::size_t>(std::max<std::int64_t>(image_bytes, 0)), 0),
+      position_pending_(position_totals_.size(), 0) {
   if (channels != 1 && channels != 3)
     throw Error("pixel statistics: 1 or 3 channels, got " + std::to_string(channels));
 }
 
+namespace {
+
+constexpr int kPendingImages = 65535 / 255;  // images whose bytes a uint16 sum holds
+
+// A function of its own so that the compiler knows the two arrays do not overlap (uint8_t may
+// alias anything) and vectorizes the loop.
+void add_bytes(std::uint16_t* __restrict sums, const std::uint8_t* __restrict bytes,
+               std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) sums[i] = static_cast<std::uint16_t>(sums[i] + bytes[i]);
+}
+
+}  // namespace
+
+void PixelStatistics::flush_positions() {
+  for (std::size_t i = 0; i < position_totals_.size(); ++i) {
+    position_totals_[i] += position_pending_[i];
+    position_pending_[i] = 0;
+  }
+  pending_images_ = 0;
+}
+
+std::vector<std::uint64_t> PixelStatistics::position_sums() const {
+  std::vector<std::uint64_t> sums = position_totals_;
+  for (std::size_t i = 0; i < sums.size(); ++i) sums[i] += position_pending_[i];
+  return sums;
+}
+
 void PixelStatistics::add(std::span<const std::uint8_t> image) {
   const auto c = static_cast<std::size_t>(channels_);
-  if (!position_sums_.empty() && image.size() != position_sums_.size()) {
+  if (!position_totals_.empty() && image.size() != position_totals_.size()) {
     throw Error("pixel statistics: an image of " + std::to_string(image.size()) +
-                " bytes where every image has " + std::to_string(position_sums_.size()));
+                " bytes where every image has " + std::to_string(position_totals_.size()));
   }
   const std::size_t count = image.size() / c;
   const std::uint8_t* x = image.data();
@@ -60,18 +88,22 @@ void PixelStatistics::add(std::span<const std::uint8_t> image) {
     if (c == 3 && channel < 2) products_[channel * 3 + channel + 1] += v * x[k + 1];
     if (c == 3 && channel == 0) products_[2] += v * x[k + 2];
   }
-  for (std::size_t i = 0; i < position_sums_.size(); ++i) position_sums_[i] += image[i];
+  if (!position_pending_.empty()) {
+    if (pending_images_ == kPendingImages) flush_positions();
+    add_bytes(position_pending_.data(), image.data(), image.size());
+    ++pending_images_;
+  }
   pixels_ += static_cast<std::int64_t>(count);
   ++images_;
 }
 
 void PixelStatistics::merge(const PixelStatistics& other) {
-  if (other.channels_ != channels_ || other.position_sums_.size() != position_sums_.size())
+  if (other.channels_ != channels_ || other.position_totals_.size() != position_totals_.size())
     throw Error("pixel statistics: merging sums of differently shaped images");
   for (std::size_t k = 0; k < sum_.size(); ++k) sum_[k] += other.sum_[k];
   for (std::size_t k = 0; k < products_.size(); ++k) products_[k] += other.products_[k];
-  for (std::size_t k = 0; k < position_sums_.size(); ++k)
-    position_sums_[k] += other.position_sums_[k];
+  for (std::size_t k = 0; k < position_totals_.size(); ++k)
+    position_totals_[k] += other.position_totals_[k] + other.position_pending_[k];
   pixels_ += other.pixels_;
   images_ += other.images_;
 }

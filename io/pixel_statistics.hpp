@@ -23,11 +23,18 @@ class PixelStatistics {
   std::int64_t images() const { return images_; }
   const std::vector<std::uint64_t>& sum() const { return sum_; }            // per channel
   const std::vector<std::uint64_t>& products() const { return products_; }  // C×C, upper half
-  const std::vector<std::uint64_t>& position_sums() const { return position_sums_; }
+  std::vector<std::uint64_t> position_sums() const;  // per position, (H, W, C) order
 
  private:
+  void flush_positions();
+
   int channels_;
-  std::vector<std::uint64_t> sum_, products_, position_sums_;
+  std::vector<std::uint64_t> sum_, products_, position_totals_;
+  // The latest images' per-position sums in 16 bits: 257 images of 255 fit (257 · 255 = 65535),
+  // then they are flushed into position_totals_. For 224×224×3 that is 300 KB, which stays in
+  // the core's cache; adding every image to 64-bit sums (1.2 MB) was half the cost of add().
+  std::vector<std::uint16_t> position_pending_;
+  int pending_images_ = 0;
   std::int64_t pixels_ = 0, images_ = 0;
 };
 

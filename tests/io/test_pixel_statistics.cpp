@@ -55,5 +55,24 @@ TEST(PixelStatistics, MergedPartsEqualTheWholeAndPositionsAreSummed) {
   EXPECT_THROW(whole.add(random_bytes(30, 3)), std::exception);  // not the fixed size
 }
 
+// Per-position sums are kept in 16 bits for 257 images at a time: over a thousand images, the
+// first 600 of the largest value (one more per round would overflow), every position sum is still exact — in one part and
+// merged from parts that stopped at different points of their 257-image rounds.
+TEST(PixelStatistics, PositionSumsStayExactPastTheNarrowRounds) {
+  constexpr std::size_t kBytes = 2 * 3 * 3;
+  const std::vector<std::uint8_t> white(kBytes, 255);
+  PixelStatistics whole(3, kBytes), first(3, kBytes), second(3, kBytes);
+  std::vector<std::uint64_t> expected(kBytes, 0);
+  for (int i = 0; i < 1100; ++i) {
+    const auto image = i < 600 ? white : random_bytes(kBytes, static_cast<unsigned>(i));
+    whole.add(image);
+    (i < 300 ? first : second).add(image);
+    for (std::size_t k = 0; k < kBytes; ++k) expected[k] += image[k];
+  }
+  EXPECT_EQ(whole.position_sums(), expected);
+  first.merge(second);
+  EXPECT_EQ(first.position_sums(), expected);
+}
+
 }  // namespace
 }  // namespace kiln::io
