@@ -9,6 +9,7 @@
 
 #include "apps/command_line.hpp"
 #include "apps/commands.hpp"
+#include "io/openblas_threads.hpp"
 #include "nn/error.hpp"
 
 int main(int argc, char** argv) {
@@ -16,6 +17,8 @@ int main(int argc, char** argv) {
   // conversion into tasks of its own would only add scheduling on top (decode_limit.cpp, the
   // reference the benchmarks compare with, does the same).
   cv::setNumThreads(1);
+  // Idle OpenBLAS threads (loaded with OpenCV) would spin against the decode threads.
+  kiln::io::stop_openblas_threads();
   // Image-sized buffers (a decoded photo is about 0.5 MB) are made and freed thousands of times a
   // second. By default glibc serves blocks over 128 KiB with fresh mmap()s and hands freed heap
   // tops back to the kernel, so each comes back as page faults: keep them in the heap. Measured
