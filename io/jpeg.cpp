@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <csetjmp>
+#include <cstdlib>
 // jpeglib.h needs size_t and FILE declared before it.
 // clang-format off
 #include <cstdio>
@@ -140,7 +141,58 @@ bool read_header(std::span<const std::uint8_t> bytes, JpegInfo& info, char* mess
   return true;
 }
 
+// Compresses into a buffer libjpeg allocates (jpeg_mem_dest); the caller frees it, also on failure.
+bool compress(const cv::Mat& image, int quality, unsigned char*& buffer, unsigned long& size,
+              char* message) {
+  jpeg_compress_struct cinfo;
+  ErrorManager errors;
+  cinfo.err = jpeg_std_error(&errors.base);
+  errors.base.error_exit = jump_on_error;
+  jpeg_create_compress(&cinfo);
+  if (setjmp(errors.jump) != 0) {
+    std::snprintf(message, JMSG_LENGTH_MAX, "%s", errors.message);
+    jpeg_destroy_compress(&cinfo);
+    return false;
+  }
+  jpeg_mem_dest(&cinfo, &buffer, &size);
+  cinfo.image_width = static_cast<JDIMENSION>(image.cols);
+  cinfo.image_height = static_cast<JDIMENSION>(image.rows);
+  cinfo.input_components = image.channels();
+  cinfo.in_color_space = image.channels() == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  jpeg_set_defaults(&cinfo);  // 4:2:0, JFIF header, integer DCT: what OpenCV asks for too
+  jpeg_set_quality(&cinfo, quality, TRUE);
+  jpeg_start_compress(&cinfo, TRUE);
+  while (cinfo.next_scanline < cinfo.image_height) {
+    JSAMPROW row =
+        const_cast<std::uint8_t*>(image.ptr<std::uint8_t>(static_cast<int>(cinfo.next_scanline)));
+    jpeg_write_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  jpeg_destroy_compress(&cinfo);
+  return true;
+}
+
 }  // namespace
+
+bool encode_jpeg(const cv::Mat& image, int quality, std::vector<std::uint8_t>& out,
+                 std::string& error) {
+  if (image.depth() != CV_8U || (image.channels() != 1 && image.channels() != 3) || image.empty() ||
+      quality < 1 || quality > 100) {
+    error = "JPEG encoding takes a non-empty 8-bit grey or RGB image and a quality in [1, 100]";
+    return false;
+  }
+  unsigned char* buffer = nullptr;
+  unsigned long size = 0;
+  char message[JMSG_LENGTH_MAX] = {};
+  const bool ok = compress(image, quality, buffer, size, message);
+  if (ok) {
+    out.assign(buffer, buffer + size);
+  } else {
+    error = message;
+  }
+  std::free(buffer);
+  return ok;
+}
 
 bool read_jpeg_info(std::span<const std::uint8_t> bytes, JpegInfo& info, std::string& error) {
   char message[JMSG_LENGTH_MAX] = {};

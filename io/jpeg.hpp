@@ -19,6 +19,7 @@
 #include <opencv2/core.hpp>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace kiln::io {
 
@@ -42,6 +43,13 @@ struct JpegRequest {
 // (libjpeg's "corrupt data" warnings count as damage: kiln reports such files rather than train
 // on the grey blocks libjpeg would fill in).
 bool decode_jpeg(std::span<const std::uint8_t> bytes, const JpegRequest& request, cv::Mat& out,
+                 std::string& error);
+
+// A baseline JPEG of an RGB (or grey) image at `quality` (1..100), colour subsampled 4:2:0: the
+// bytes cv::imencode(".jpg", the BGR image, {IMWRITE_JPEG_QUALITY, quality}) writes (tested),
+// without the BGR copy and without loading OpenCV's codecs. False, with `error` set, when libjpeg
+// fails.
+bool encode_jpeg(const cv::Mat& image, int quality, std::vector<std::uint8_t>& out,
                  std::string& error);
 
 // The size of the scaled image libjpeg produces: ceil(side / denominator).

@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <opencv2/imgcodecs.hpp>  // the IMWRITE_ flags only
 #include <opencv2/imgproc.hpp>
 
 #include "io/dataset_writer.hpp"
 #include "io/decode.hpp"
+#include "io/jpeg.hpp"
 #include "io/opencv_codecs.hpp"
 #include "nn/error.hpp"
 #include "pipeline/transforms/resize_crop.hpp"
@@ -81,15 +81,21 @@ cv::Mat fit_to_storage(const cv::Mat& image, const BuildOptions& storage) {
 
 namespace {
 
-// The stored form of a variable-size image: its raw pixels, or re-encoded (OpenCV encodes BGR).
+// The stored form of a variable-size image: its raw pixels, or re-encoded (JPEG by kiln, from RGB;
+// PNG by OpenCV, which takes BGR).
 std::vector<std::uint8_t> encode_for_storage(const cv::Mat& rgb, const std::string& encoding,
                                              int jpeg_quality) {
   if (encoding == "raw") return {rgb.data, rgb.data + rgb.total() * rgb.elemSize()};
+  if (encoding == "jpeg") {
+    std::vector<std::uint8_t> bytes;
+    std::string error;
+    if (!io::encode_jpeg(rgb, jpeg_quality, bytes, error))
+      throw Error("could not encode the image as JPEG: " + error);
+    return bytes;
+  }
   cv::Mat bgr = rgb;
   if (rgb.channels() == 3) cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
-  return encoding == "jpeg"
-             ? io::opencv_encode(".jpg", bgr, {cv::IMWRITE_JPEG_QUALITY, jpeg_quality}, "an image")
-             : io::opencv_encode(".png", bgr, {}, "an image");
+  return io::opencv_encode(".png", bgr, {}, "an image");
 }
 
 }  // namespace

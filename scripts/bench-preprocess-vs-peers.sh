@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # kiln preprocess --size 224x224 and --short-side 256 --store jpeg on a JPEG corpus, side by side in one run with the decode+resize
 # limit (../shared/bench/decode_limit.cpp built with TurboJPEG) and the Python h5py + OpenCV peer
-# (../shared/bench/peer_preprocess_h5py.py, 2 workers). Prints images/s per repetition and medians.
+# (../shared/bench/peer_preprocess_h5py.py, 2 workers). Every repetition runs all four, so that
+# each ratio compares figures taken within seconds of each other on this shared machine. Prints
+# images/s per repetition, medians, and the median of the per-repetition ratios to the limit.
 # Usage: scripts/bench-preprocess-vs-peers.sh CORPUS [reps]
 #   CORPUS: e.g. /tmp/kiln-bench/jpeg/train from
 #   /usr/bin/python3 ../shared/bench/make_jpeg_corpus.py --out /tmp/kiln-bench/jpeg/train --n 1000 --seed 1234
@@ -25,7 +27,10 @@ seconds() {
   awk -v a="$start" -v b="$end" 'BEGIN { print b - a }'
 }
 
-kiln_rates=() peer_rates=() jpeg_rates=()
+kiln_rates=() peer_rates=() jpeg_rates=() limit_rates=() kiln_shares=() jpeg_shares=()
+# The limit: TurboJPEG decode of whole images + resize to short side 256 on 2 threads, from memory.
+limit_rate() { "$limit" "$corpus" 1 2 | awk -F, '$1 == "turbojpeg:decode+resize256" && $2 == 2 { printf "%.0f", $5 }'; }
+share() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", 100 * a / b }'; }
 for r in $(seq "$reps"); do
   # Every command writes a new file: deleting last repetition's 150 MB (and flushing what the
   # previous command wrote) happens outside the timed intervals, for kiln and the peer alike.
@@ -36,11 +41,15 @@ for r in $(seq "$reps"); do
   jpeg_rates+=("$(rate "$(seconds "$kiln" preprocess "$corpus" --short-side 256 --store jpeg --quiet -o "$work/kiln-jpeg.h5")")")
   sync
   peer_rates+=("$(rate "$(seconds /usr/bin/python3 ../shared/bench/peer_preprocess_h5py.py "$corpus" "$work/peer.h5" --size 224x224 --workers 2)")")
-  echo "rep $r: kiln ${kiln_rates[-1]} img/s, kiln --short-side 256 --store jpeg ${jpeg_rates[-1]} img/s, python h5py peer ${peer_rates[-1]} img/s"
+  limit_rates+=("$(limit_rate)")
+  kiln_shares+=("$(share "${kiln_rates[-1]}" "${limit_rates[-1]}")")
+  jpeg_shares+=("$(share "${jpeg_rates[-1]}" "${limit_rates[-1]}")")
+  echo "rep $r: kiln ${kiln_rates[-1]} img/s (${kiln_shares[-1]}% of the limit), kiln --short-side 256 --store jpeg ${jpeg_rates[-1]} img/s (${jpeg_shares[-1]}%), python h5py peer ${peer_rates[-1]} img/s, limit ${limit_rates[-1]} img/s"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 echo "kiln preprocess --size 224x224 (2 threads, whole command): median $(median "${kiln_rates[@]}") img/s"
 echo "kiln preprocess --short-side 256 --store jpeg:              median $(median "${jpeg_rates[@]}") img/s"
 echo "peer_preprocess_h5py.py --size 224x224 --workers 2:       median $(median "${peer_rates[@]}") img/s"
-echo "decode limit, same run (TurboJPEG decode / decode + resize short side 256, 2 threads):"
-"$limit" "$corpus" "$reps" 2 | grep -iE "median|summary" | grep -E ",2,|threads=2| 2 " || "$limit" "$corpus" "$reps" 2 | tail -12
+echo "TurboJPEG decode + resize limit (decode_limit.cpp, 2 threads): median $(median "${limit_rates[@]}") img/s"
+echo "kiln --size 224x224 / limit, per repetition: median $(median "${kiln_shares[@]}")%"
+echo "kiln --short-side 256 --store jpeg / limit:   median $(median "${jpeg_shares[@]}")%"

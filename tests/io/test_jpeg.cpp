@@ -142,6 +142,31 @@ TEST(JpegWindow, RefusesWindowsOutsideTheImageAndOddScales) {
 
 // Through decode_image: windows of EXIF-turned images are cut from the upright image, and the
 // window may shrink in the DCT domain while it stays as large as asked.
+// kiln's encoder writes what OpenCV's does for the same pixels (OpenCV takes them as BGR):
+// byte for byte, for colour at three qualities and odd sizes, and for grey.
+TEST(JpegEncode, SameBytesAsOpenCv) {
+  for (const cv::Size size : {cv::Size(37, 23), cv::Size(256, 341)}) {
+    const cv::Mat bgr = noise_bgr(size.width, size.height);
+    cv::Mat rgb, grey;
+    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+    cv::cvtColor(bgr, grey, cv::COLOR_BGR2GRAY);
+    for (const int quality : {50, 90, 100}) {
+      std::vector<std::uint8_t> ours;
+      std::string error;
+      ASSERT_TRUE(encode_jpeg(rgb, quality, ours, error)) << error;
+      EXPECT_EQ(ours, encode(bgr, ".jpg", {cv::IMWRITE_JPEG_QUALITY, quality}))
+          << size << " quality " << quality;
+      ASSERT_TRUE(encode_jpeg(grey, quality, ours, error)) << error;
+      EXPECT_EQ(ours, encode(grey, ".jpg", {cv::IMWRITE_JPEG_QUALITY, quality}))
+          << size << " grey, quality " << quality;
+    }
+  }
+  std::vector<std::uint8_t> bytes;
+  std::string error;
+  EXPECT_FALSE(encode_jpeg(noise_bgr(8, 8), 0, bytes, error));
+  EXPECT_NE(error.find("quality"), std::string::npos) << error;
+}
+
 TEST(DecodeWindow, TurnedImagesAndScaling) {
   const std::vector<std::uint8_t> jpeg =
       testing::with_exif_orientation(encode(noise_bgr(96, 64), ".jpg"), 6);
