@@ -16,6 +16,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 limit=$work/decode_limit_tj
 bash scripts/build-decode-limit.sh "$limit"
+encode_limit=$work/encode_limit
+g++ -O3 -march=native -std=c++17 scripts/encode_limit.cpp -o "$encode_limit" \
+  $(pkg-config --cflags --libs opencv4 libturbojpeg) -ltbb
 n=$(find "$corpus" -name '*.jpg' | wc -l)
 
 rate() { /usr/bin/python3 -c "import sys; print(f'{$n / float(sys.argv[1]):.0f}')" "$1"; }
@@ -28,6 +31,7 @@ seconds() {
 }
 
 kiln_rates=() peer_rates=() jpeg_rates=() limit_rates=() kiln_shares=() jpeg_shares=()
+encode_rates=() jpeg_encode_shares=()
 # The limit: TurboJPEG decode of whole images + resize to short side 256 on 2 threads, from memory.
 limit_rate() { "$limit" "$corpus" 1 2 | awk -F, '$1 == "turbojpeg:decode+resize256" && $2 == 2 { printf "%.0f", $5 }'; }
 share() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", 100 * a / b }'; }
@@ -42,9 +46,11 @@ for r in $(seq "$reps"); do
   sync
   peer_rates+=("$(rate "$(seconds /usr/bin/python3 ../shared/bench/peer_preprocess_h5py.py "$corpus" "$work/peer.h5" --size 224x224 --workers 2)")")
   limit_rates+=("$(limit_rate)")
+  encode_rates+=("$("$encode_limit" "$corpus" 1)")
   kiln_shares+=("$(share "${kiln_rates[-1]}" "${limit_rates[-1]}")")
   jpeg_shares+=("$(share "${jpeg_rates[-1]}" "${limit_rates[-1]}")")
-  echo "rep $r: kiln ${kiln_rates[-1]} img/s (${kiln_shares[-1]}% of the limit), kiln --short-side 256 --store jpeg ${jpeg_rates[-1]} img/s (${jpeg_shares[-1]}%), python h5py peer ${peer_rates[-1]} img/s, limit ${limit_rates[-1]} img/s"
+  jpeg_encode_shares+=("$(share "${jpeg_rates[-1]}" "${encode_rates[-1]}")")
+  echo "rep $r: kiln ${kiln_rates[-1]} img/s (${kiln_shares[-1]}% of the limit), kiln --short-side 256 --store jpeg ${jpeg_rates[-1]} img/s (${jpeg_shares[-1]}%; ${jpeg_encode_shares[-1]}% of decode+resize+encode), python h5py peer ${peer_rates[-1]} img/s, limit ${limit_rates[-1]} img/s, with encode ${encode_rates[-1]} img/s"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 echo "kiln preprocess --size 224x224 (2 threads, whole command): median $(median "${kiln_rates[@]}") img/s"
@@ -53,3 +59,5 @@ echo "peer_preprocess_h5py.py --size 224x224 --workers 2:       median $(median 
 echo "TurboJPEG decode + resize limit (decode_limit.cpp, 2 threads): median $(median "${limit_rates[@]}") img/s"
 echo "kiln --size 224x224 / limit, per repetition: median $(median "${kiln_shares[@]}")%"
 echo "kiln --short-side 256 --store jpeg / limit:   median $(median "${jpeg_shares[@]}")%"
+echo "decode + resize + JPEG encode limit (scripts/encode_limit.cpp, 2 threads): median $(median "${encode_rates[@]}") img/s"
+echo "kiln --short-side 256 --store jpeg / that limit: median $(median "${jpeg_encode_shares[@]}")%"
