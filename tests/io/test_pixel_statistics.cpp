@@ -56,8 +56,9 @@ TEST(PixelStatistics, MergedPartsEqualTheWholeAndPositionsAreSummed) {
 }
 
 // Per-position sums are kept in 16 bits for 257 images at a time: over a thousand images, the
-// first 600 of the largest value (one more per round would overflow), every position sum is still exact — in one part and
-// merged from parts that stopped at different points of their 257-image rounds.
+// first 600 of the largest value (one image more per round would overflow), every position sum
+// is still exact — in one part, and merged from parts that stopped at different points of their
+// 257-image rounds.
 TEST(PixelStatistics, PositionSumsStayExactPastTheNarrowRounds) {
   constexpr std::size_t kBytes = 2 * 3 * 3;
   const std::vector<std::uint8_t> white(kBytes, 255);
