@@ -255,9 +255,8 @@ TEST_F(TinyRun, OverfitTrainsTheFirstSamplesWithoutDropoutToFullAccuracy) {
   EXPECT_LT(result.last_epoch.epoch, 300) << "stops once every sample is right";
   EXPECT_FALSE(result.validation.has_value());
   const auto model = io::load_model(dir_.file("overfit.h5"));
-  for (const auto& layer : model.model.config().at("layers")) {
-    EXPECT_NE(layer.at("type"), "dropout");
-  }
+  const Json config = model.model.config();  // held: a loop over a temporary's member dangles
+  for (const auto& layer : config.at("layers")) EXPECT_NE(layer.at("type"), "dropout");
   EXPECT_EQ(model.optimizer_config.at("type"), "sgd");
   EXPECT_EQ(model.optimizer_config.at("momentum"), 0.0);
 }
