@@ -50,9 +50,9 @@ Plugin load_plugin() {
     Plugin plugin{reinterpret_cast<DecodeFn>(dlsym(handle, "kiln_opencv_decode")),
                   reinterpret_cast<EncodeFn>(dlsym(handle, "kiln_opencv_encode"))};
     if (abi && abi() == kAbi && plugin.decode && plugin.encode) return plugin;
-    tried += "\n  " + path.string() + ": from another kiln version (ABI " +
-             (abi ? std::to_string(abi()) : std::string("unknown")) + ", this kiln needs " +
-             std::to_string(kAbi) + ")";
+    tried += "\n  " + path.string() + ": not this kiln's plugin (" +
+             (abi ? "ABI " + std::to_string(abi()) : std::string("no ABI number")) +
+             ", this kiln needs ABI " + std::to_string(kAbi) + ")";
     dlclose(handle);
   }
   throw Error(std::string("kiln needs its OpenCV codec plugin ") + kPluginName +
