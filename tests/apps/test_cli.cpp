@@ -159,6 +159,11 @@ TEST(Cli, OpenCvCodecsLoadOnlyWhenAnImageNeedsThem) {
       << png.output;
   EXPECT_NE(png.output.find("set KILN_OPENCV_CODECS"), std::string::npos) << png.output;
   EXPECT_FALSE(std::filesystem::exists(dir.file("pngs.h5")));
+  const Invocation other =
+      preprocess(std::string("KILN_OPENCV_CODECS=") + KILN_NOT_A_PLUGIN, "pngs");
+  EXPECT_EQ(other.exit_code, 1) << other.output;
+  EXPECT_NE(other.output.find("not this kiln's plugin (no ABI number"), std::string::npos)
+      << other.output;
   const Invocation found = preprocess("", "pngs");  // the plugin beside the build's kiln
   EXPECT_EQ(found.exit_code, 0) << found.output;
   EXPECT_NE(found.output.find("2 images"), std::string::npos) << found.output;
