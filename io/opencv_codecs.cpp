@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <system_error>
 
 #include "nn/error.hpp"
@@ -73,6 +74,10 @@ const Plugin& plugin() {
 }  // namespace
 
 cv::Mat opencv_decode(std::span<const std::uint8_t> bytes, int flags, std::string& error) {
+  if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    error = std::to_string(bytes.size()) + " bytes: OpenCV decodes files of at most 2 GiB";
+    return {};
+  }
   const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1,
                        const_cast<std::uint8_t*>(bytes.data()));
   cv::Mat image;

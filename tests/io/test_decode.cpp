@@ -3,6 +3,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "io/decode.hpp"
+#include "io/opencv_codecs.hpp"
 #include "tests/support/image_files.hpp"
 
 namespace kiln::io {
@@ -26,6 +27,18 @@ TEST(Decode, PngBecomesRgbWithExactPixels) {
       const cv::Vec3b p = bgr.at<cv::Vec3b>(y, x), q = r.image.at<cv::Vec3b>(y, x);
       ASSERT_EQ(q, cv::Vec3b(p[2], p[1], p[0])) << x << "," << y;  // RGB inside kiln
     }
+}
+
+// OpenCV takes an int byte count: a larger file is refused by name before anything is read
+// (only the span's size is over the limit here; its bytes past the first are never touched).
+TEST(Decode, OpenCvRefusesFilesOverTwoGibibytes) {
+  const std::vector<std::uint8_t> png = testing::encode(testing::pattern_bgr(4, 4), ".png");
+  const std::size_t huge = std::size_t{3} << 30;
+  std::string error;
+  EXPECT_TRUE(opencv_decode({png.data(), huge}, cv::IMREAD_UNCHANGED, error).empty());
+  EXPECT_NE(error.find("at most 2 GiB"), std::string::npos) << error;
+  error.clear();
+  EXPECT_FALSE(opencv_decode(png, cv::IMREAD_UNCHANGED, error).empty()) << error;
 }
 
 TEST(Decode, JpegMatchesOpenCv) {
