@@ -18,7 +18,30 @@ using ConstMatrixMap = Eigen::Map<const RowMatrix>;
 // Samples per task. Fixed: the order in which weight gradients are summed depends on it alone.
 constexpr std::int64_t kSampleChunk = 4;
 
+// "auto" picks winograd from this many input channels and filters up: below it the 16 GEMMs are
+// too thin (their inner dimension is the channel count) to win (measured: see the README).
+constexpr std::int64_t kWinogradMinChannels = 16;
+
 }  // namespace
+
+ConvAlgorithm parse_conv_algorithm(const std::string& text) {
+  if (text == "auto") return ConvAlgorithm::kAuto;
+  if (text == "gemm") return ConvAlgorithm::kGemm;
+  if (text == "winograd") return ConvAlgorithm::kWinograd;
+  throw Error("conv2d: algorithm must be \"auto\", \"gemm\" or \"winograd\", got \"" + text + "\"");
+}
+
+std::string conv_algorithm_name(ConvAlgorithm algorithm) {
+  switch (algorithm) {
+    case ConvAlgorithm::kGemm:
+      return "gemm";
+    case ConvAlgorithm::kWinograd:
+      return "winograd";
+    case ConvAlgorithm::kAuto:
+      break;
+  }
+  return "auto";
+}
 
 Conv2D::Conv2D(Conv2DOptions options) : options_(std::move(options)) {
   const auto& o = options_;
@@ -36,6 +59,25 @@ Shape Conv2D::build(const Shape& input) {
     throw Error("conv2d: a " + std::to_string(options_.kernel.h) + "x" +
                 std::to_string(options_.kernel.w) + " kernel does not fit the input " +
                 input.str() + " with padding \"valid\"; use padding \"same\" or a smaller kernel");
+  }
+  const auto& o = options_;
+  const bool winograd_fits =
+      o.kernel.h == 3 && o.kernel.w == 3 && o.strides.h == 1 && o.strides.w == 1;
+  if (o.algorithm == ConvAlgorithm::kWinograd && !winograd_fits) {
+    throw Error("conv2d: algorithm \"winograd\" needs a 3x3 kernel with strides 1, got kernel " +
+                std::to_string(o.kernel.h) + "x" + std::to_string(o.kernel.w) + " strides " +
+                std::to_string(o.strides.h) + "x" + std::to_string(o.strides.w) +
+                "; use \"auto\" or \"gemm\"");
+  }
+  const bool use_winograd = o.algorithm == ConvAlgorithm::kWinograd ||
+                            (o.algorithm == ConvAlgorithm::kAuto && winograd_fits &&
+                             in_.c >= kWinogradMinChannels && o.filters >= kWinogradMinChannels);
+  winograd_.reset();
+  if (use_winograd) {
+    winograd_.emplace(WinogradGeometry{in_.c, in_.h, in_.w, o.filters, rows_.out, cols_.out,
+                                       rows_.pad_before, cols_.pad_before});
+    transformed_weight_.resize(
+        static_cast<std::size_t>(WinogradConv3x3::kPositions * o.filters * in_.c));
   }
   const Shape w{options_.filters, in_.c, options_.kernel.h, options_.kernel.w};
   weight_ = {"weight", Tensor(w), Tensor(w), options_.weights.kernel_regularizer};
@@ -121,6 +163,7 @@ void Conv2D::col2im_add(const float* col, float* dx) const {
 }
 
 void Conv2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
+  if (winograd_) return forward_winograd(x, y);
   const std::int64_t n = x.shape().n;
   const std::int64_t f = options_.filters, k = in_.c * options_.kernel.h * options_.kernel.w;
   const std::int64_t spatial = rows_.out * cols_.out;
@@ -148,6 +191,7 @@ void Conv2D::backward_parameters(const Tensor& x, const Tensor& y, const Tensor&
 }
 
 void Conv2D::backward_into(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
+  if (winograd_) return backward_winograd(x, y, dy, dx);
   const std::int64_t n = x.shape().n;
   const std::int64_t f = options_.filters, k = in_.c * options_.kernel.h * options_.kernel.w;
   const std::int64_t spatial = rows_.out * cols_.out;
@@ -203,6 +247,73 @@ void Conv2D::backward_into(const Tensor& x, const Tensor& y, const Tensor& dy, T
   }
 }
 
+void Conv2D::forward_winograd(const Tensor& x, Tensor& y) {
+  const std::int64_t n = x.shape().n, f = options_.filters;
+  y.resize({n, f, rows_.out, cols_.out});
+  winograd_->transform_weights(weight_.value.data(), transformed_weight_.data());
+  const float* bias = options_.weights.use_bias ? bias_.value.data() : nullptr;
+  const std::int64_t group = std::min(kSampleChunk, winograd_->samples_per_group());
+  const std::int64_t in_size = in_.per_sample(), out_size = f * rows_.out * cols_.out;
+  parallel_chunks(n, kSampleChunk, [&](std::int64_t s0, std::int64_t s1) {
+    for (std::int64_t s = s0; s < s1; s += group) {
+      const std::int64_t count = std::min(group, s1 - s);
+      winograd_->forward(x.data() + s * in_size, count, transformed_weight_.data(), bias, relu_,
+                         y.data() + s * out_size);
+    }
+  });
+}
+
+void Conv2D::backward_winograd(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
+  const std::int64_t n = x.shape().n, f = options_.filters;
+  const std::int64_t spatial = rows_.out * cols_.out;
+  const std::int64_t in_size = in_.per_sample(), out_size = f * spatial;
+  if (dx) dx->resize(x.shape());
+  // The weights have not changed since forward() transformed them; U is recomputed anyway so
+  // that backward never depends on a forward call having happened first.
+  winograd_->transform_weights(weight_.value.data(), transformed_weight_.data());
+  const std::int64_t u_size = static_cast<std::int64_t>(transformed_weight_.size());
+  const std::int64_t chunks = (n + kSampleChunk - 1) / kSampleChunk;
+  // One partial (transformed) weight gradient and bias gradient per chunk, summed in chunk order.
+  AlignedVector<float> partial_u(static_cast<std::size_t>(chunks * u_size), 0.f);
+  std::vector<float> partial_b(static_cast<std::size_t>(chunks * f), 0.f);
+  const std::int64_t group = std::min(kSampleChunk, winograd_->samples_per_group());
+  parallel_chunks(n, kSampleChunk, [&](std::int64_t s0, std::int64_t s1) {
+    const std::int64_t chunk = s0 / kSampleChunk;
+    AlignedVector<float> rectified(relu_ ? static_cast<std::size_t>(group * out_size) : 0);
+    for (std::int64_t s = s0; s < s1; s += group) {
+      const std::int64_t count = std::min(group, s1 - s);
+      const float* dy_s = dy.data() + s * out_size;
+      if (relu_) {  // the absorbed ReLU's backward: dy where y > 0
+        const float* y_s = y.data() + s * out_size;
+        for (std::int64_t i = 0; i < count * out_size; ++i)
+          rectified[static_cast<std::size_t>(i)] = y_s[i] > 0.f ? dy_s[i] : 0.f;
+        dy_s = rectified.data();
+      }
+      if (options_.weights.use_bias) {
+        for (std::int64_t k = 0; k < count; ++k)
+          for (std::int64_t o = 0; o < f; ++o)
+            partial_b[static_cast<std::size_t>(chunk * f + o)] +=
+                lane_sum(dy_s + k * out_size + o * spatial, spatial);
+      }
+      winograd_->backward(x.data() + s * in_size, dy_s, count, transformed_weight_.data(),
+                          partial_u.data() + chunk * u_size,
+                          dx ? dx->data() + s * in_size : nullptr);
+    }
+  });
+  AlignedVector<float> total_u(static_cast<std::size_t>(u_size), 0.f);
+  for (std::int64_t c = 0; c < chunks; ++c) {
+    const float* part = partial_u.data() + c * u_size;
+    for (std::int64_t e = 0; e < u_size; ++e) total_u[static_cast<std::size_t>(e)] += part[e];
+  }
+  winograd_->add_weight_gradient(total_u.data(), weight_.grad.data());
+  if (options_.weights.use_bias) {
+    for (std::int64_t c = 0; c < chunks; ++c) {
+      for (std::int64_t o = 0; o < f; ++o)
+        bias_.grad[o] += partial_b[static_cast<std::size_t>(c * f + o)];
+    }
+  }
+}
+
 std::vector<Parameter*> Conv2D::parameters() {
   if (options_.weights.use_bias) return {&weight_, &bias_};
   return {&weight_};
@@ -212,7 +323,8 @@ Json Conv2D::config() const {
   Json config = {{"filters", options_.filters},
                  {"kernel_size", options_.kernel.to_json()},
                  {"strides", options_.strides.to_json()},
-                 {"padding", padding_name(options_.padding)}};
+                 {"padding", padding_name(options_.padding)},
+                 {"algorithm", conv_algorithm_name(options_.algorithm)}};
   options_.weights.add_to(config);
   return config;
 }

@@ -83,13 +83,15 @@ const std::map<std::string, Factory>& factories() {
        }},
       {"conv2d",
        [](const Json& o) {
-         const Options opt("conv2d", o,
-                           with_weight_keys({"filters", "kernel_size", "strides", "padding"}));
+         const Options opt(
+             "conv2d", o,
+             with_weight_keys({"filters", "kernel_size", "strides", "padding", "algorithm"}));
          Conv2DOptions c;
          c.filters = opt.get<std::int64_t>("filters", 0);
          c.kernel = opt.size2("kernel_size", {3, 3});
          c.strides = opt.size2("strides", {1, 1});
          c.padding = opt.padding();
+         c.algorithm = parse_conv_algorithm(opt.get<std::string>("algorithm", "auto"));
          c.weights = WeightOptions::from_json(o, "conv2d");
          return std::make_unique<Conv2D>(c);
        }},

@@ -53,6 +53,7 @@ struct ConvCase {
   Size2 kernel, stride;
   Padding padding;
   std::int64_t oh, ow, pad_top, pad_left;  // expected geometry, worked out by hand
+  ConvAlgorithm algorithm = ConvAlgorithm::kAuto;
 };
 
 class ConvReference : public ::testing::TestWithParam<ConvCase> {};
@@ -63,9 +64,11 @@ TEST_P(ConvReference, MatchesTheDirectDefinition) {
                .kernel = k.kernel,
                .strides = k.stride,
                .padding = k.padding,
+               .algorithm = k.algorithm,
                .weights = {.init = "glorot_uniform"}});
   const Shape out = conv.build(k.input.with_n(1));
   ASSERT_EQ(out, (Shape{1, k.filters, k.oh, k.ow}));
+  if (k.algorithm != ConvAlgorithm::kAuto) ASSERT_EQ(conv.algorithm(), k.algorithm);
   Rng rng({3, 0, 0, kSlotInit});
   conv.initialize(rng);
   fill_uniform(conv.parameters()[1]->value, 4, -1, 1);
@@ -93,6 +96,26 @@ INSTANTIATE_TEST_SUITE_P(OddShapes, ConvReference,
                              ConvCase{
                                  {1, 2, 5, 8}, 3, {2, 4}, {1, 3}, Padding::kSame, 5, 3, 0, 1}));
 
+// Winograd F(2×2, 3×3) on whole and cut 2×2 output tiles, with and without padding.
+INSTANTIATE_TEST_SUITE_P(
+    Winograd, ConvReference,
+    ::testing::Values(
+        // odd output both ways (5×3): the last tile row and column are cut
+        ConvCase{
+            {2, 3, 7, 5}, 4, {3, 3}, {1, 1}, Padding::kValid, 5, 3, 0, 0, ConvAlgorithm::kWinograd},
+        // even output (6×4), same padding on a non-square image
+        ConvCase{
+            {3, 2, 6, 4}, 5, {3, 3}, {1, 1}, Padding::kSame, 6, 4, 1, 1, ConvAlgorithm::kWinograd},
+        // same padding, odd sizes: the padded plane is wider than the image on both sides
+        ConvCase{
+            {2, 3, 5, 7}, 2, {3, 3}, {1, 1}, Padding::kSame, 5, 7, 1, 1, ConvAlgorithm::kWinograd},
+        // a single output pixel: one tile, three quarters of it dropped
+        ConvCase{
+            {4, 2, 3, 3}, 3, {3, 3}, {1, 1}, Padding::kValid, 1, 1, 0, 0, ConvAlgorithm::kWinograd},
+        // 16 channels and filters: what "auto" sends to winograd; 9 samples span three groups
+        ConvCase{
+            {9, 16, 9, 8}, 16, {3, 3}, {1, 1}, Padding::kValid, 7, 6, 0, 0, ConvAlgorithm::kAuto}));
+
 TEST(Conv2D, GradientsMatchFiniteDifferences) {
   Conv2D conv({.filters = 3,
                .kernel = {3, 2},
@@ -102,13 +125,100 @@ TEST(Conv2D, GradientsMatchFiniteDifferences) {
   expect_gradients_match(conv, {5, 2, 5, 4});  // 5 samples: two chunks of the weight-gradient sum
 }
 
-TEST(Conv2D, ResultsDoNotDependOnTheThreadCount) {
+TEST(Conv2D, WinogradGradientsMatchFiniteDifferences) {
+  Conv2D conv({.filters = 3,
+               .padding = Padding::kSame,
+               .algorithm = ConvAlgorithm::kWinograd,
+               .weights = {.init = "he_normal", .use_bias = true}});
+  expect_gradients_match(conv, {5, 2, 5, 3});  // odd sizes: cut tiles; two chunks
+}
+
+// Every pass of winograd against im2col + GEMM on the same weights: outputs, input gradients and
+// parameter gradients (with an absorbed ReLU, odd sizes, a partial last chunk). Far tighter than
+// the finite differences: a wrong sign in one transform entry fails it.
+TEST(Conv2D, WinogradMatchesGemmInEveryPass) {
+  struct Result {
+    Tensor y, dx, dw, db;
+  };
+  auto run = [](ConvAlgorithm algorithm, Padding padding) {
+    Conv2D conv({.filters = 16,
+                 .padding = padding,
+                 .algorithm = algorithm,
+                 .weights = {.init = "he_normal", .use_bias = true}});
+    conv.build({1, 16, 11, 10});
+    EXPECT_EQ(conv.algorithm(), algorithm);
+    conv.absorb_relu();
+    Rng rng({2, 0, 0, kSlotInit});
+    conv.initialize(rng);
+    fill_uniform(conv.parameters()[1]->value, 3, -0.5f, 0.5f);
+    Result r;
+    Tensor x({9, 16, 11, 10}), dy;
+    fill_uniform(x, 4, -1, 1);
+    conv.forward(x, r.y, {});
+    dy = Tensor(r.y.shape());
+    fill_uniform(dy, 5, -1, 1);
+    conv.backward(x, r.y, dy, r.dx);
+    r.dw = conv.parameters()[0]->grad;
+    r.db = conv.parameters()[1]->grad;
+    return r;
+  };
+  auto expect_close = [](const Tensor& a, const Tensor& b, const char* what) {
+    ASSERT_EQ(a.shape(), b.shape()) << what;
+    double scale = 0;
+    for (std::int64_t i = 0; i < b.size(); ++i) scale = std::max(scale, std::fabs(double{b[i]}));
+    ASSERT_GT(scale, 0.0) << what;
+    for (std::int64_t i = 0; i < a.size(); ++i)
+      ASSERT_NEAR(a[i], b[i], 2e-5 * scale) << what << " element " << i;
+  };
+  for (const Padding padding : {Padding::kValid, Padding::kSame}) {
+    const Result gemm = run(ConvAlgorithm::kGemm, padding);
+    const Result winograd = run(ConvAlgorithm::kWinograd, padding);
+    expect_close(winograd.y, gemm.y, "y");
+    expect_close(winograd.dx, gemm.dx, "dx");
+    expect_close(winograd.dw, gemm.dw, "weight gradient");
+    expect_close(winograd.db, gemm.db, "bias gradient");
+  }
+}
+
+TEST(Conv2D, AutoPicksWinogradForWide3x3Stride1Only) {
+  auto chosen = [](std::int64_t channels, std::int64_t filters, Size2 kernel, Size2 strides) {
+    Conv2D conv({.filters = filters, .kernel = kernel, .strides = strides});
+    conv.build({1, channels, 12, 12});
+    return conv.algorithm();
+  };
+  EXPECT_EQ(chosen(32, 32, {3, 3}, {1, 1}), ConvAlgorithm::kWinograd);
+  EXPECT_EQ(chosen(3, 32, {3, 3}, {1, 1}), ConvAlgorithm::kGemm);  // RGB input: too thin
+  EXPECT_EQ(chosen(32, 8, {3, 3}, {1, 1}), ConvAlgorithm::kGemm);
+  EXPECT_EQ(chosen(32, 32, {3, 3}, {2, 2}), ConvAlgorithm::kGemm);
+  EXPECT_EQ(chosen(32, 32, {5, 5}, {1, 1}), ConvAlgorithm::kGemm);
+}
+
+TEST(Conv2D, WinogradRefusesKernelsItCannotCompute) {
+  Conv2D strided({.filters = 2, .strides = {2, 2}, .algorithm = ConvAlgorithm::kWinograd});
+  try {
+    strided.build({1, 1, 8, 8});
+    FAIL() << "stride 2 accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("3x3 kernel with strides 1"), std::string::npos)
+        << e.what();
+  }
+  Conv2D five({.filters = 2, .kernel = {5, 5}, .algorithm = ConvAlgorithm::kWinograd});
+  EXPECT_THROW(five.build({1, 1, 8, 8}), Error);
+  EXPECT_THROW(make_layer("conv2d", {{"filters", 2}, {"algorithm", "fft"}}), Error);
+  const auto layer = make_layer("conv2d", {{"filters", 2}, {"algorithm", "gemm"}});
+  EXPECT_EQ(layer->config().at("algorithm"), "gemm");
+}
+
+class ConvThreads : public ::testing::TestWithParam<ConvAlgorithm> {};
+
+TEST_P(ConvThreads, ResultsDoNotDependOnTheThreadCount) {
   auto run = [](int threads) {
     tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
     Conv2D conv({.filters = 8,
                  .kernel = {3, 3},
                  .strides = {1, 1},
                  .padding = Padding::kSame,
+                 .algorithm = GetParam(),
                  .weights = {.init = "he_normal", .use_bias = true}});
     conv.build({1, 3, 9, 9});
     Rng rng({1, 0, 0, kSlotInit});
@@ -126,6 +236,9 @@ TEST(Conv2D, ResultsDoNotDependOnTheThreadCount) {
   };
   EXPECT_EQ(run(1), run(2));
 }
+
+INSTANTIATE_TEST_SUITE_P(BothAlgorithms, ConvThreads,
+                         ::testing::Values(ConvAlgorithm::kGemm, ConvAlgorithm::kWinograd));
 
 TEST(Conv2D, RejectsAKernelThatDoesNotFit) {
   Conv2D conv({.filters = 2,
