@@ -68,7 +68,9 @@ TEST_P(ConvReference, MatchesTheDirectDefinition) {
                .weights = {.init = "glorot_uniform"}});
   const Shape out = conv.build(k.input.with_n(1));
   ASSERT_EQ(out, (Shape{1, k.filters, k.oh, k.ow}));
-  if (k.algorithm != ConvAlgorithm::kAuto) ASSERT_EQ(conv.algorithm(), k.algorithm);
+  if (k.algorithm != ConvAlgorithm::kAuto) {
+    ASSERT_EQ(conv.algorithm(), k.algorithm);
+  }
   Rng rng({3, 0, 0, kSlotInit});
   conv.initialize(rng);
   fill_uniform(conv.parameters()[1]->value, 4, -1, 1);
@@ -182,7 +184,7 @@ TEST(Conv2D, WinogradMatchesGemmInEveryPass) {
 
 TEST(Conv2D, AutoPicksWinogradForWide3x3Stride1Only) {
   auto chosen = [](std::int64_t channels, std::int64_t filters, Size2 kernel, Size2 strides) {
-    Conv2D conv({.filters = filters, .kernel = kernel, .strides = strides});
+    Conv2D conv({.filters = filters, .kernel = kernel, .strides = strides, .weights = {}});
     conv.build({1, channels, 12, 12});
     return conv.algorithm();
   };
@@ -194,7 +196,8 @@ TEST(Conv2D, AutoPicksWinogradForWide3x3Stride1Only) {
 }
 
 TEST(Conv2D, WinogradRefusesKernelsItCannotCompute) {
-  Conv2D strided({.filters = 2, .strides = {2, 2}, .algorithm = ConvAlgorithm::kWinograd});
+  Conv2D strided(
+      {.filters = 2, .strides = {2, 2}, .algorithm = ConvAlgorithm::kWinograd, .weights = {}});
   try {
     strided.build({1, 1, 8, 8});
     FAIL() << "stride 2 accepted";
@@ -202,7 +205,8 @@ TEST(Conv2D, WinogradRefusesKernelsItCannotCompute) {
     EXPECT_NE(std::string(e.what()).find("3x3 kernel with strides 1"), std::string::npos)
         << e.what();
   }
-  Conv2D five({.filters = 2, .kernel = {5, 5}, .algorithm = ConvAlgorithm::kWinograd});
+  Conv2D five(
+      {.filters = 2, .kernel = {5, 5}, .algorithm = ConvAlgorithm::kWinograd, .weights = {}});
   EXPECT_THROW(five.build({1, 1, 8, 8}), Error);
   EXPECT_THROW(make_layer("conv2d", {{"filters", 2}, {"algorithm", "fft"}}), Error);
   const auto layer = make_layer("conv2d", {{"filters", 2}, {"algorithm", "gemm"}});
