@@ -52,6 +52,10 @@ class WinogradConv3x3 {
   std::int64_t samples_per_group() const { return samples_per_group_; }
 
  private:
+  // Floats from one transform position to the next in V, M, dM, dV: a row of slack (.cpp).
+  std::int64_t position_stride(std::int64_t rows, std::int64_t samples) const {
+    return rows * samples * tiles_ + 16;
+  }
   void transform_input(const float* x, std::int64_t samples, float* v) const;
   void inverse_output(const float* m, std::int64_t samples, const float* bias, bool relu,
                       float* y) const;
@@ -61,6 +65,7 @@ class WinogradConv3x3 {
   WinogradGeometry g_;
   std::int64_t tiles_y_, tiles_x_, tiles_;  // per sample
   std::int64_t padded_h_, padded_w_;        // input plane holding every tile's 4×4 patch
+  std::int64_t in_half_, out_half_;         // halves of a split row (winograd.cpp): whole vectors
   std::int64_t samples_per_group_;
 };
 

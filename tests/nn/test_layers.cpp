@@ -142,19 +142,19 @@ TEST(Conv2D, WinogradMatchesGemmInEveryPass) {
   struct Result {
     Tensor y, dx, dw, db;
   };
-  auto run = [](ConvAlgorithm algorithm, Padding padding) {
+  auto run = [](ConvAlgorithm algorithm, Padding padding, Shape input) {
     Conv2D conv({.filters = 16,
                  .padding = padding,
                  .algorithm = algorithm,
                  .weights = {.init = "he_normal", .use_bias = true}});
-    conv.build({1, 16, 11, 10});
+    conv.build(input.with_n(1));
     EXPECT_EQ(conv.algorithm(), algorithm);
     conv.absorb_relu();
     Rng rng({2, 0, 0, kSlotInit});
     conv.initialize(rng);
     fill_uniform(conv.parameters()[1]->value, 3, -0.5f, 0.5f);
     Result r;
-    Tensor x({9, 16, 11, 10}), dy;
+    Tensor x(input), dy;
     fill_uniform(x, 4, -1, 1);
     conv.forward(x, r.y, {});
     dy = Tensor(r.y.shape());
@@ -172,14 +172,18 @@ TEST(Conv2D, WinogradMatchesGemmInEveryPass) {
     for (std::int64_t i = 0; i < a.size(); ++i)
       ASSERT_NEAR(a[i], b[i], 2e-5 * scale) << what << " element " << i;
   };
-  for (const Padding padding : {Padding::kValid, Padding::kSame}) {
-    const Result gemm = run(ConvAlgorithm::kGemm, padding);
-    const Result winograd = run(ConvAlgorithm::kWinograd, padding);
-    expect_close(winograd.y, gemm.y, "y");
-    expect_close(winograd.dx, gemm.dx, "dx");
-    expect_close(winograd.dw, gemm.dw, "weight gradient");
-    expect_close(winograd.db, gemm.db, "bias gradient");
-  }
+  // 11×10: one sample per GEMM group, under one vector of tiles per row. 5×37: rows of 18-19
+  // tiles (two vectors, the second mostly surplus lanes) and four samples per group.
+  for (const Shape input : {Shape{9, 16, 11, 10}, Shape{7, 16, 5, 37}})
+    for (const Padding padding : {Padding::kValid, Padding::kSame}) {
+      SCOPED_TRACE(input.str() + (padding == Padding::kSame ? " same" : " valid"));
+      const Result gemm = run(ConvAlgorithm::kGemm, padding, input);
+      const Result winograd = run(ConvAlgorithm::kWinograd, padding, input);
+      expect_close(winograd.y, gemm.y, "y");
+      expect_close(winograd.dx, gemm.dx, "dx");
+      expect_close(winograd.dw, gemm.dw, "weight gradient");
+      expect_close(winograd.db, gemm.db, "bias gradient");
+    }
 }
 
 TEST(Conv2D, AutoPicksWinogradForWide3x3Stride1Only) {
