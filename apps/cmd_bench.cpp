@@ -8,6 +8,8 @@
 
 #include "apps/commands.hpp"
 #include "apps/stage_list.hpp"
+#include "nn/layers/conv2d.hpp"
+#include "nn/model.hpp"
 #include "nn/optimizer.hpp"
 #include "nn/throughput.hpp"
 #include "nn/zoo.hpp"
@@ -81,6 +83,19 @@ void add_bench_command(CLI::App& app) {
         flags->model.c_str(), static_cast<long long>(input.c), static_cast<long long>(input.h),
         static_cast<long long>(input.w), static_cast<long long>(flags->options.batch),
         flags->threads, r.forward_flops / 1e6, r.train_flops / 1e6);
+    std::size_t convs = 0, winograd = 0;
+    for (std::size_t i = 0; i < model.size(); ++i) {
+      if (const auto* conv = dynamic_cast<const nn::Conv2D*>(&model.layer(i))) {
+        ++convs;
+        if (conv->algorithm() == nn::ConvAlgorithm::kWinograd) ++winograd;
+      }
+    }
+    if (winograd > 0) {
+      std::printf(
+          "%zu of %zu conv layers run Winograd F(2x2,3x3), 2.25x fewer multiplications: GFLOP/s "
+          "below count the direct convolution's, so they are effective rates\n",
+          winograd, convs);
+    }
     auto line = [](const char* mode, const std::vector<double>& rates, double flops) {
       const auto [lo, hi] = std::minmax_element(rates.begin(), rates.end());
       const double mid = nn::median(rates);

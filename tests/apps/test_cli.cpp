@@ -169,6 +169,20 @@ TEST(Cli, OpenCvCodecsLoadOnlyWhenAnImageNeedsThem) {
   EXPECT_NE(found.output.find("2 images"), std::string::npos) << found.output;
 }
 
+// bench train says when Winograd layers make its GFLOP/s effective rather than executed rates.
+TEST(Cli, BenchTrainNamesWinogradLayers) {
+  const Invocation cifar =
+      kiln("bench train --model cifar_cnn --batch 8 --windows 1 --window-seconds 0.05");
+  ASSERT_EQ(cifar.exit_code, 0) << cifar.output;
+  EXPECT_NE(cifar.output.find("3 of 4 conv layers run Winograd"), std::string::npos)
+      << cifar.output;
+  EXPECT_NE(cifar.output.find("train "), std::string::npos) << cifar.output;
+  const Invocation mlp =
+      kiln("bench train --model mlp --batch 8 --windows 1 --window-seconds 0.05");
+  ASSERT_EQ(mlp.exit_code, 0) << mlp.output;
+  EXPECT_EQ(mlp.output.find("Winograd"), std::string::npos) << mlp.output;
+}
+
 TEST(Cli, PreprocessTrainEvaluate) {
   testing::TempDir dir;
   const std::string d = dir.path().string();
