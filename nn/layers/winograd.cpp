@@ -18,9 +18,12 @@ constexpr std::int64_t kTargetTiles = 256;
 // The transforms run 16 tiles at a time in GCC vector types: portable (the compiler lowers them to
 // whatever the target has), and without the scalar remainder loops autovectorization leaves, which
 // dominate here because a tile row holds only 7-15 tiles. Loops round the tile count up to whole
-// vectors; the surplus lanes read padding or neighbouring data and write where nothing valid is
-// written after them (see the strides below), and nobody reads what they write.
+// vectors. The surplus lanes read padding or neighbouring data; where they write, either nothing
+// valid is written after them (the strides below leave room) or they are zeroed first.
+// A tile's four columns 2t..2t+3 are split from whole rows in registers (`evens`, `odds`) and
+// results are interleaved back the same way, so every memory access is a whole vector.
 using Vec = float __attribute__((vector_size(64)));
+using Lanes = std::int32_t __attribute__((vector_size(64)));
 constexpr std::int64_t kLanes = 16;
 
 inline Vec load(const float* p) {
@@ -30,6 +33,29 @@ inline Vec load(const float* p) {
 }
 inline void store(float* p, Vec v) { __builtin_memcpy(p, &v, sizeof v); }
 inline std::int64_t round_up(std::int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
+
+// Of the 32 floats at p: the even-indexed ones, the odd-indexed ones.
+inline Vec evens(const float* p) {
+  return __builtin_shuffle(load(p), load(p + kLanes),
+                           Lanes{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30});
+}
+inline Vec odds(const float* p) {
+  return __builtin_shuffle(load(p), load(p + kLanes),
+                           Lanes{1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31});
+}
+// The 32 floats e0 o0 e1 o1 ... e15 o15: the first 16, the last 16.
+inline Vec interleave_low(Vec e, Vec o) {
+  return __builtin_shuffle(e, o, Lanes{0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23});
+}
+inline Vec interleave_high(Vec e, Vec o) {
+  return __builtin_shuffle(e, o,
+                           Lanes{8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31});
+}
+// Lanes t0 + i with i < count kept, the rest zeroed.
+inline Vec first_lanes(Vec v, std::int64_t count) {
+  const Lanes index{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  return index < static_cast<std::int32_t>(std::min<std::int64_t>(count, kLanes)) ? v : Vec{};
+}
 
 // G (4×3) applied along one axis: u = G g.
 struct KernelTransform {
@@ -47,8 +73,6 @@ WinogradConv3x3::WinogradConv3x3(const WinogradGeometry& geometry)
       tiles_(tiles_y_ * tiles_x_),
       padded_h_(2 * tiles_y_ + 2),
       padded_w_(2 * tiles_x_ + 2),
-      in_half_(round_up(tiles_x_ + 1)),
-      out_half_(round_up(tiles_x_)),
       samples_per_group_(std::max<std::int64_t>(1, kTargetTiles / tiles_)) {}
 
 void WinogradConv3x3::transform_weights(const float* weights, float* u) const {
@@ -89,40 +113,11 @@ void WinogradConv3x3::add_weight_gradient(const float* du, float* grad) const {
   }
 }
 
-namespace {
-
-// Rows are kept split into even and odd columns (a "split row": the evens, then the odds at
-// +half). A tile's columns 2t, 2t+1, 2t+2, 2t+3 are then even[t], odd[t], even[t+1], odd[t+1]:
-// unit-stride vectors over t. The interleaving is done once per row, here.
-void split_row(const float* __restrict src, std::int64_t count, std::int64_t offset,
-               float* __restrict even, float* __restrict odd) {
-  // Column x lands at position x + offset: even positions from x = offset % 2 on.
-  const std::int64_t first_even = offset & 1, first_odd = 1 - first_even;
-  float* e = even + (first_even + offset) / 2;
-  float* o = odd + (first_odd + offset) / 2;
-  for (std::int64_t x = first_even, k = 0; x < count; x += 2, ++k) e[k] = src[x];
-  for (std::int64_t x = first_odd, k = 0; x < count; x += 2, ++k) o[k] = src[x];
-}
-
-// dst[x] = the split row's position x + offset, for x < count.
-void join_row(const float* __restrict even, const float* __restrict odd, std::int64_t offset,
-              std::int64_t count, float* __restrict dst) {
-  const std::int64_t first_even = offset & 1, first_odd = 1 - first_even;
-  const float* e = even + (first_even + offset) / 2;
-  const float* o = odd + (first_odd + offset) / 2;
-  for (std::int64_t x = first_even, k = 0; x < count; x += 2, ++k) dst[x] = e[k];
-  for (std::int64_t x = first_odd, k = 0; x < count; x += 2, ++k) dst[x] = o[k];
-}
-
-}  // namespace
-
-// Strides that keep the surplus lanes harmless:
-// - V, M, dM and dV are (16, channels or filters, tiles) with `position_stride_` = channels·tiles
-//   + 16: a row of tiles spills up to 15 lanes into the next row, which is written later (rows are
-//   written in order: channel, then sample, then tile row), and the last row of a position into
-//   the slack before the next position.
-// - split rows have halves of `in_half_` / `out_half_` floats, whole vectors, so no lane crosses
-//   from the evens into the odds.
+// Strides that keep the surplus lanes harmless: V, M, dM and dV are (16, channels or filters,
+// tiles) with `position_stride` = channels·tiles + 16. A row of tiles spills up to 15 lanes into
+// the next row, which is written later (rows are written in order: channel, then sample, then
+// tile row), and the last row of a position into the slack before the next position. Planes
+// built here have slack rows or columns for the lanes past their last tile.
 
 void WinogradConv3x3::transform_input(const float* x, std::int64_t samples, float* v) const {
   const std::int64_t tiles = samples * tiles_;
@@ -130,26 +125,23 @@ void WinogradConv3x3::transform_input(const float* x, std::int64_t samples, floa
   const std::int64_t plane = g_.height * g_.width;
   const std::int64_t rows = std::min(g_.height, padded_h_ - g_.pad_top);
   const std::int64_t cols = std::min(g_.width, padded_w_ - g_.pad_left);
-  const std::int64_t half = in_half_, row_stride = 2 * in_half_;
-  // Zero once: every channel writes the same (image) positions, the padding stays zero. Slack at
-  // the end for the last row's odd[t + 1] lanes.
-  AlignedVector<float> padded(static_cast<std::size_t>(padded_h_ * row_stride + kLanes), 0.f);
+  // Zero once: every channel writes the same (image) positions, the padding stays zero. The
+  // last row's surplus lanes read up to 2·16 + 2 floats past its tiles.
+  AlignedVector<float> padded(static_cast<std::size_t>(padded_h_ * padded_w_ + 3 * kLanes), 0.f);
   for (std::int64_t c = 0; c < g_.channels; ++c) {
     for (std::int64_t s = 0; s < samples; ++s) {
       const float* image = x + (s * g_.channels + c) * plane;
-      for (std::int64_t yy = 0; yy < rows; ++yy) {
-        float* row = padded.data() + (yy + g_.pad_top) * row_stride;
-        split_row(image + yy * g_.width, cols, g_.pad_left, row, row + half);
-      }
+      for (std::int64_t yy = 0; yy < rows; ++yy)
+        std::copy_n(image + yy * g_.width, cols,
+                    padded.data() + (yy + g_.pad_top) * padded_w_ + g_.pad_left);
       for (std::int64_t ty = 0; ty < tiles_y_; ++ty) {
-        const float* r = padded.data() + 2 * ty * row_stride;
+        const float* r = padded.data() + 2 * ty * padded_w_;
         float* o = v + c * tiles + s * tiles_ + ty * tiles_x_;
         for (std::int64_t tx = 0; tx < tiles_x_; tx += kLanes) {
           Vec h[4][4];  // Bᵀ along each row: (d0 − d2, d1 + d2, d2 − d1, d1 − d3)
           for (int k = 0; k < 4; ++k) {
-            const float* row = r + k * row_stride + tx;
-            const Vec a = load(row), b = load(row + half), c2 = load(row + 1),
-                      d = load(row + half + 1);
+            const float* row = r + k * padded_w_ + 2 * tx;
+            const Vec a = evens(row), b = odds(row), c2 = evens(row + 2), d = odds(row + 2);
             h[k][0] = a - c2;
             h[k][1] = b + c2;
             h[k][2] = c2 - b;
@@ -171,9 +163,11 @@ void WinogradConv3x3::inverse_output(const float* m, std::int64_t samples, const
                                      bool relu, float* y) const {
   const std::int64_t tiles = samples * tiles_;
   const std::int64_t stride = position_stride(g_.filters, samples);
-  const std::int64_t half = out_half_, row_stride = 2 * out_half_;
-  ScratchVector<float> full(static_cast<std::size_t>(2 * tiles_y_ * row_stride));  // split rows
+  // Whole tiles of output, rows wide enough for the surplus lanes.
+  const std::int64_t row_stride = 2 * round_up(tiles_x_);
+  ScratchVector<float> full(static_cast<std::size_t>(2 * tiles_y_ * row_stride));
   for (std::int64_t f = 0; f < g_.filters; ++f) {
+    const float b = bias ? bias[f] : 0.f;
     for (std::int64_t s = 0; s < samples; ++s) {
       for (std::int64_t ty = 0; ty < tiles_y_; ++ty) {
         const float* t = m + f * tiles + s * tiles_ + ty * tiles_x_;
@@ -189,24 +183,27 @@ void WinogradConv3x3::inverse_output(const float* m, std::int64_t samples, const
             a[i][0] = m0 + m1 + m2;
             a[i][1] = m1 - m2 - m3;
           }
-          for (int j = 0; j < 2; ++j) {  // Aᵀ down each column
-            store(top + j * half + tx, a[0][j] + a[1][j] + a[2][j]);
-            store(bottom + j * half + tx, a[1][j] - a[2][j] - a[3][j]);
+          Vec out[2][2];  // Aᵀ down each column: [output row][even/odd column]
+          for (int j = 0; j < 2; ++j) {
+            out[0][j] = a[0][j] + a[1][j] + a[2][j] + b;
+            out[1][j] = a[1][j] - a[2][j] - a[3][j] + b;
+          }
+          for (int i = 0; i < 2; ++i) {
+            Vec low = interleave_low(out[i][0], out[i][1]);
+            Vec high = interleave_high(out[i][0], out[i][1]);
+            if (relu) {  // std::max(v, 0): NaN stays NaN, as in the GEMM path
+              low = low < 0.f ? Vec{} : low;
+              high = high < 0.f ? Vec{} : high;
+            }
+            float* row = (i == 0 ? top : bottom) + 2 * tx;
+            store(row, low);
+            store(row + kLanes, high);
           }
         }
       }
-      const float b = bias ? bias[f] : 0.f;
       float* plane = y + (s * g_.filters + f) * g_.out_h * g_.out_w;
-      for (std::int64_t oy = 0; oy < g_.out_h; ++oy) {
-        const float* row = full.data() + oy * row_stride;
-        float* __restrict dst = plane + oy * g_.out_w;
-        join_row(row, row + half, 0, g_.out_w, dst);
-        if (relu) {
-          for (std::int64_t ox = 0; ox < g_.out_w; ++ox) dst[ox] = std::max(dst[ox] + b, 0.f);
-        } else {
-          for (std::int64_t ox = 0; ox < g_.out_w; ++ox) dst[ox] += b;
-        }
-      }
+      for (std::int64_t oy = 0; oy < g_.out_h; ++oy)
+        std::copy_n(full.data() + oy * row_stride, g_.out_w, plane + oy * g_.out_w);
     }
   }
 }
@@ -215,24 +212,22 @@ void WinogradConv3x3::transform_output_gradient(const float* dy, std::int64_t sa
                                                 float* dm) const {
   const std::int64_t tiles = samples * tiles_;
   const std::int64_t stride = position_stride(g_.filters, samples);
-  const std::int64_t half = out_half_, row_stride = 2 * out_half_;
-  // dy on whole tiles, in split rows: zero past an odd edge.
-  AlignedVector<float> full(static_cast<std::size_t>(2 * tiles_y_ * row_stride), 0.f);
+  // dy on whole tiles: zero past an odd edge; slack for the last row's surplus lanes.
+  const std::int64_t row_stride = 2 * tiles_x_;
+  AlignedVector<float> full(static_cast<std::size_t>(2 * tiles_y_ * row_stride + 2 * kLanes), 0.f);
   for (std::int64_t f = 0; f < g_.filters; ++f) {
     for (std::int64_t s = 0; s < samples; ++s) {
       const float* plane = dy + (s * g_.filters + f) * g_.out_h * g_.out_w;
-      for (std::int64_t oy = 0; oy < g_.out_h; ++oy) {
-        float* row = full.data() + oy * row_stride;
-        split_row(plane + oy * g_.out_w, g_.out_w, 0, row, row + half);
-      }
+      for (std::int64_t oy = 0; oy < g_.out_h; ++oy)
+        std::copy_n(plane + oy * g_.out_w, g_.out_w, full.data() + oy * row_stride);
       for (std::int64_t ty = 0; ty < tiles_y_; ++ty) {
         const float* top = full.data() + 2 * ty * row_stride;
         const float* bottom = top + row_stride;
         float* o = dm + f * tiles + s * tiles_ + ty * tiles_x_;
         for (std::int64_t tx = 0; tx < tiles_x_; tx += kLanes) {
           // A along each row: (y0, y0 + y1, y0 − y1, −y1)
-          const Vec t0 = load(top + tx), t1 = load(top + half + tx);
-          const Vec b0 = load(bottom + tx), b1 = load(bottom + half + tx);
+          const Vec t0 = evens(top + 2 * tx), t1 = odds(top + 2 * tx);
+          const Vec b0 = evens(bottom + 2 * tx), b1 = odds(bottom + 2 * tx);
           const Vec row0[4] = {t0, t0 + t1, t0 - t1, -t1};
           const Vec row1[4] = {b0, b0 + b1, b0 - b1, -b1};
           for (int j = 0; j < 4; ++j) {  // A down each column
@@ -254,15 +249,10 @@ void WinogradConv3x3::inverse_input_gradient(const float* dv, std::int64_t sampl
   const std::int64_t plane = g_.height * g_.width;
   const std::int64_t rows = std::min(g_.height, padded_h_ - g_.pad_top);
   const std::int64_t cols = std::min(g_.width, padded_w_ - g_.pad_left);
-  const std::int64_t half = in_half_, row_stride = 2 * in_half_;
-  AlignedVector<float> padded(static_cast<std::size_t>(padded_h_ * row_stride));  // split rows
-  // Per tile row, every patch row split into its left pair of columns (2t, 2t+1: pair t) and its
-  // right pair (2t+2, 2t+3: pair t+1), stored at t and t+1 so that pair q of the plane row gets
-  // left[q] + right[q]. left[tiles_x] and right[0] must be zero; `part` has room for the lanes
-  // past them.
-  const std::int64_t part = half + kLanes;
-  AlignedVector<float> left(static_cast<std::size_t>(8 * part), 0.f);
-  AlignedVector<float> right(left.size(), 0.f);
+  // Patches overlap by two columns and two rows: each is added into the padded plane. Rows are
+  // wide enough for a last vector's 2·16 + 2 columns (its surplus lanes add zeros).
+  const std::int64_t row_stride = 2 * round_up(tiles_x_) + kLanes;
+  AlignedVector<float> padded(static_cast<std::size_t>(padded_h_ * row_stride));
   for (std::int64_t c = 0; c < g_.channels; ++c) {
     for (std::int64_t s = 0; s < samples; ++s) {
       std::fill(padded.begin(), padded.end(), 0.f);
@@ -275,38 +265,33 @@ void WinogradConv3x3::inverse_input_gradient(const float* dv, std::int64_t sampl
             const Vec v1 = load(t + (i * 4 + 1) * stride + tx);
             const Vec v2 = load(t + (i * 4 + 2) * stride + tx);
             const Vec v3 = load(t + (i * 4 + 3) * stride + tx);
-            e[i][0] = v0;
-            e[i][1] = v1 - v2 + v3;
-            e[i][2] = -v0 + v1 + v2;
-            e[i][3] = -v3;
+            e[i][0] = first_lanes(v0, tiles_x_ - tx);
+            e[i][1] = first_lanes(v1 - v2 + v3, tiles_x_ - tx);
+            e[i][2] = first_lanes(-v0 + v1 + v2, tiles_x_ - tx);
+            e[i][3] = first_lanes(-v3, tiles_x_ - tx);
           }
-          for (int j = 0; j < 4; ++j) {  // B down each column: patch rows k = 0..3
-            const Vec d[4] = {e[0][j], e[1][j] - e[2][j] + e[3][j], -e[0][j] + e[1][j] + e[2][j],
-                              -e[3][j]};
-            for (int k = 0; k < 4; ++k) {
-              if (j < 2)
-                store(left.data() + (k * 2 + j) * part + tx, d[k]);
-              else
-                store(right.data() + (k * 2 + j - 2) * part + tx + 1, d[k]);
+          for (int k = 0; k < 4; ++k) {  // B down each column: patch row k, columns j = 0..3
+            Vec d[4];
+            for (int j = 0; j < 4; ++j) {
+              const Vec col[4] = {e[0][j], e[1][j], e[2][j], e[3][j]};
+              d[j] = k == 0   ? col[0]
+                     : k == 1 ? col[1] - col[2] + col[3]
+                     : k == 2 ? -col[0] + col[1] + col[2]
+                              : -col[3];
             }
-          }
-        }
-        for (int k = 0; k < 8; ++k) left[static_cast<std::size_t>(k * part + tiles_x_)] = 0.f;
-        for (int k = 0; k < 4; ++k) {
-          float* row = padded.data() + (2 * ty + k) * row_stride;
-          const float* l = left.data() + (k * 2) * part;
-          const float* r = right.data() + (k * 2) * part;
-          for (std::int64_t q = 0; q <= tiles_x_; q += kLanes) {
-            store(row + q, load(row + q) + load(l + q) + load(r + q));
-            store(row + half + q, load(row + half + q) + load(l + part + q) + load(r + part + q));
+            float* row = padded.data() + (2 * ty + k) * row_stride + 2 * tx;
+            // columns 2t, 2t+1 of every tile, then 2t+2, 2t+3 (overlapping the next tile's)
+            store(row, load(row) + interleave_low(d[0], d[1]));
+            store(row + kLanes, load(row + kLanes) + interleave_high(d[0], d[1]));
+            store(row + 2, load(row + 2) + interleave_low(d[2], d[3]));
+            store(row + 2 + kLanes, load(row + 2 + kLanes) + interleave_high(d[2], d[3]));
           }
         }
       }
       float* image = dx + (s * g_.channels + c) * plane;
-      for (std::int64_t yy = 0; yy < rows; ++yy) {
-        const float* row = padded.data() + (yy + g_.pad_top) * row_stride;
-        join_row(row, row + half, g_.pad_left, cols, image + yy * g_.width);
-      }
+      for (std::int64_t yy = 0; yy < rows; ++yy)
+        std::copy_n(padded.data() + (yy + g_.pad_top) * row_stride + g_.pad_left, cols,
+                    image + yy * g_.width);
     }
   }
 }

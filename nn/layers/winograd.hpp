@@ -65,7 +65,6 @@ class WinogradConv3x3 {
   WinogradGeometry g_;
   std::int64_t tiles_y_, tiles_x_, tiles_;  // per sample
   std::int64_t padded_h_, padded_w_;        // input plane holding every tile's 4×4 patch
-  std::int64_t in_half_, out_half_;         // halves of a split row (winograd.cpp): whole vectors
   std::int64_t samples_per_group_;
 };
 
