@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "nn/parallel.hpp"
+#include "nn/simd.hpp"
 
 namespace kiln::nn {
 namespace {
@@ -13,6 +14,64 @@ constexpr std::int64_t kPlaneChunk = 16;  // (sample, channel) planes per task
 
 // The input range [first, last) that output position `o` pools over, clipped to the image (so
 // padding never takes part: it cannot win a max and does not count in an average).
+// Max over 2×2 windows at stride 2 that all lie inside the image (Keras' default pooling), 16
+// outputs at a time: the general loop below runs a dependent compare-and-select chain per window.
+// Same values and arg-maxes as that loop: windows scanned row by row, strict >, so a NaN never
+// wins and ties go to the first maximum. A vector reads 32 floats of each row, past the row's end
+// when fewer outputs are left; where that would pass `readable_end` the outputs go one by one.
+void max_pool_2x2(const float* in, std::int64_t width, std::int64_t oh, std::int64_t ow,
+                  const float* readable_end, float* out, std::int32_t* at) {
+  using simd::Vec, simd::Lanes, simd::kLanes;
+  for (std::int64_t oy = 0; oy < oh; ++oy) {
+    const float* r0 = in + 2 * oy * width;
+    const float* r1 = r0 + width;
+    for (std::int64_t ox = 0; ox < ow; ox += kLanes) {
+      const std::int64_t count = std::min(kLanes, ow - ox), o = oy * ow + ox;
+      const std::int64_t first = 2 * oy * width + 2 * ox;  // plane offset of the first window
+      if (r1 + 2 * ox + 2 * kLanes <= readable_end) {
+        const Lanes top = static_cast<std::int32_t>(first) + 2 * simd::lane_index();
+        const Lanes bottom = top + static_cast<std::int32_t>(width);
+        Vec best = Vec{} - std::numeric_limits<float>::infinity();
+        Lanes best_at = top;
+        auto consider = [&](Vec v, Lanes offset) {
+          const Lanes greater = v > best;
+          best = greater ? v : best;
+          best_at = greater ? offset : best_at;
+        };
+        consider(simd::evens(r0 + 2 * ox), top);
+        consider(simd::odds(r0 + 2 * ox), top + 1);
+        consider(simd::evens(r1 + 2 * ox), bottom);
+        consider(simd::odds(r1 + 2 * ox), bottom + 1);
+        if (count == kLanes) {
+          simd::store(out + o, best);
+          simd::store(at + o, best_at);
+        } else {
+          alignas(64) float values[kLanes];
+          alignas(64) std::int32_t offsets[kLanes];
+          simd::store(values, best);
+          simd::store(offsets, best_at);
+          std::copy_n(values, count, out + o);
+          std::copy_n(offsets, count, at + o);
+        }
+        continue;
+      }
+      for (std::int64_t i = 0; i < count; ++i) {
+        float best = -std::numeric_limits<float>::infinity();
+        std::int64_t best_at = first + 2 * i;
+        for (const std::int64_t offset :
+             {first + 2 * i, first + 2 * i + 1, first + 2 * i + width, first + 2 * i + width + 1}) {
+          if (in[offset] > best) {
+            best = in[offset];
+            best_at = offset;
+          }
+        }
+        out[o + i] = best;
+        at[o + i] = static_cast<std::int32_t>(best_at);
+      }
+    }
+  }
+}
+
 std::pair<std::int64_t, std::int64_t> clipped(std::int64_t o, std::int64_t stride, std::int64_t pad,
                                               std::int64_t window, std::int64_t size) {
   const std::int64_t start = o * stride - pad;
@@ -45,6 +104,18 @@ void Pool2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
   const std::int64_t oh = rows_.out, ow = cols_.out, plane_in = in_.h * in_.w;
   y.resize({x.shape().n, in_.c, oh, ow});
   if (kind_ == PoolKind::kMax) argmax_.resize(static_cast<std::size_t>(y.size()));
+  const bool two_by_two = kind_ == PoolKind::kMax && options_.pool.h == 2 && options_.pool.w == 2 &&
+                          options_.strides.h == 2 && options_.strides.w == 2 &&
+                          rows_.pad_before == 0 && cols_.pad_before == 0 && 2 * oh <= in_.h &&
+                          2 * ow <= in_.w;
+  if (two_by_two) {
+    parallel_chunks(planes, kPlaneChunk, [&](std::int64_t p0, std::int64_t p1) {
+      for (std::int64_t p = p0; p < p1; ++p)
+        max_pool_2x2(x.data() + p * plane_in, in_.w, oh, ow, x.data() + x.size(),
+                     y.data() + p * oh * ow, argmax_.data() + p * oh * ow);
+    });
+    return;
+  }
   parallel_chunks(planes, kPlaneChunk, [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t p = p0; p < p1; ++p) {
       const float* in = x.data() + p * plane_in;

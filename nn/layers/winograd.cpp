@@ -3,6 +3,8 @@
 #include <Eigen/Core>
 #include <algorithm>
 
+#include "nn/simd.hpp"
+
 namespace kiln::nn {
 namespace {
 
@@ -15,47 +17,23 @@ constexpr std::int64_t kP = WinogradConv3x3::kPositions;
 // L2-sized for 32-64 channels while the GEMMs are still wide enough to run near peak.
 constexpr std::int64_t kTargetTiles = 256;
 
-// The transforms run 16 tiles at a time in GCC vector types: portable (the compiler lowers them to
-// whatever the target has), and without the scalar remainder loops autovectorization leaves, which
-// dominate here because a tile row holds only 7-15 tiles. Loops round the tile count up to whole
-// vectors. The surplus lanes read padding or neighbouring data; where they write, either nothing
-// valid is written after them (the strides below leave room) or they are zeroed first.
-// A tile's four columns 2t..2t+3 are split from whole rows in registers (`evens`, `odds`) and
-// results are interleaved back the same way, so every memory access is a whole vector.
-using Vec = float __attribute__((vector_size(64)));
-using Lanes = std::int32_t __attribute__((vector_size(64)));
-constexpr std::int64_t kLanes = 16;
-
-inline Vec load(const float* p) {
-  Vec v;
-  __builtin_memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store(float* p, Vec v) { __builtin_memcpy(p, &v, sizeof v); }
+// The transforms run 16 tiles at a time in 16-lane vectors (nn/simd.hpp): without the scalar
+// remainder loops autovectorization leaves, which dominate here because a tile row holds only
+// 7-15 tiles. Loops round the tile count up to whole vectors. The surplus lanes read padding or
+// neighbouring data; where they write, either nothing valid is written after them (the strides
+// below leave room) or they are zeroed first. A tile's four columns 2t..2t+3 are split from whole
+// rows in registers (`evens`, `odds`) and results are interleaved back the same way, so every
+// memory access is a whole vector.
+using simd::evens;
+using simd::first_lanes;
+using simd::interleave_high;
+using simd::interleave_low;
+using simd::kLanes;
+using simd::load;
+using simd::odds;
+using simd::store;
+using simd::Vec;
 inline std::int64_t round_up(std::int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
-
-// Of the 32 floats at p: the even-indexed ones, the odd-indexed ones.
-inline Vec evens(const float* p) {
-  return __builtin_shuffle(load(p), load(p + kLanes),
-                           Lanes{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30});
-}
-inline Vec odds(const float* p) {
-  return __builtin_shuffle(load(p), load(p + kLanes),
-                           Lanes{1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31});
-}
-// The 32 floats e0 o0 e1 o1 ... e15 o15: the first 16, the last 16.
-inline Vec interleave_low(Vec e, Vec o) {
-  return __builtin_shuffle(e, o, Lanes{0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23});
-}
-inline Vec interleave_high(Vec e, Vec o) {
-  return __builtin_shuffle(e, o,
-                           Lanes{8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31});
-}
-// Lanes t0 + i with i < count kept, the rest zeroed.
-inline Vec first_lanes(Vec v, std::int64_t count) {
-  const Lanes index{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-  return index < static_cast<std::int32_t>(std::min<std::int64_t>(count, kLanes)) ? v : Vec{};
-}
 
 // G (4×3) applied along one axis: u = G g.
 struct KernelTransform {

@@ -4,6 +4,7 @@
 #include <tbb/global_control.h>
 
 #include <cmath>
+#include <limits>
 
 #include "nn/error.hpp"
 #include "nn/layers/activations.hpp"
@@ -292,6 +293,45 @@ TEST(MaxPool2D, TiesGoToTheFirstMaximumInScanOrder) {
       for (std::int64_t c = 0; c < 2 * size; ++c)
         EXPECT_EQ(dx[r * 2 * size + c], r % size == 0 && c % size == 0 ? 1.f : 0.f)
             << "pool " << size << " at " << r << "," << c;
+  }
+}
+
+// The 2×2 stride-2 path (16 windows at a time) against the definition: wide rows (vectors and a
+// tail), narrow ones, odd sizes, many ties (values drawn from {0..3}), a NaN, and the last plane,
+// where whole vectors would read past the tensor.
+TEST(MaxPool2D, TwoByTwoMatchesTheDefinitionIncludingTiesAndTheLastPlane) {
+  for (const Shape input : {Shape{2, 3, 9, 71}, Shape{3, 2, 30, 30}, Shape{2, 2, 5, 13}}) {
+    SCOPED_TRACE(input.str());
+    Pool2D pool(PoolKind::kMax, {{2, 2}, {2, 2}, Padding::kValid});
+    const Shape out = pool.build(input.with_n(1));
+    Tensor x(input), y, dx;
+    fill_uniform(x, 6, 0, 4);
+    for (float& v : x.span()) v = std::floor(v);
+    x[7] = std::numeric_limits<float>::quiet_NaN();
+    pool.forward(x, y, {});
+    Tensor dy(y.shape());
+    for (std::int64_t i = 0; i < dy.size(); ++i) dy[i] = static_cast<float>(i + 1);
+    pool.backward(x, y, dy, dx);
+    std::vector<float> expected_dx(static_cast<std::size_t>(x.size()), 0.f);
+    for (std::int64_t p = 0; p < input.n * input.c; ++p)
+      for (std::int64_t oy = 0; oy < out.h; ++oy)
+        for (std::int64_t ox = 0; ox < out.w; ++ox) {
+          float best = -std::numeric_limits<float>::infinity();
+          std::int64_t best_at = p * input.h * input.w + 2 * oy * input.w + 2 * ox;
+          for (std::int64_t r = 0; r < 2; ++r)
+            for (std::int64_t c = 0; c < 2; ++c) {
+              const std::int64_t at = p * input.h * input.w + (2 * oy + r) * input.w + 2 * ox + c;
+              if (x[at] > best) {
+                best = x[at];
+                best_at = at;
+              }
+            }
+          const std::int64_t o = (p * out.h + oy) * out.w + ox;
+          ASSERT_EQ(y[o], best) << "output " << o;
+          expected_dx[static_cast<std::size_t>(best_at)] += dy[o];
+        }
+    for (std::int64_t i = 0; i < x.size(); ++i)
+      ASSERT_EQ(dx[i], expected_dx[static_cast<std::size_t>(i)]) << "input " << i;
   }
 }
 
