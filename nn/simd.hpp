@@ -7,6 +7,10 @@
 #include <algorithm>
 #include <cstdint>
 
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
 namespace kiln::nn::simd {
 
 using Vec = float __attribute__((vector_size(64)));
@@ -40,6 +44,17 @@ inline Vec interleave_high(Vec e, Vec o) {
   return __builtin_shuffle(e, o,
                            Lanes{8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31});
 }
+// Stores the first `count` lanes of v at p (none for count <= 0, all for count >= 16) and
+// nothing past them: one masked store with AVX-512, lane by lane without.
+inline void store_first(float* p, Vec v, std::int64_t count) {
+  const std::int64_t n = std::clamp<std::int64_t>(count, 0, kLanes);
+#ifdef __AVX512F__
+  _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), reinterpret_cast<__m512>(v));
+#else
+  for (std::int64_t i = 0; i < n; ++i) p[i] = v[i];
+#endif
+}
+
 // The first `count` lanes of v, the rest zero.
 inline Vec first_lanes(Vec v, std::int64_t count) {
   return lane_index() < static_cast<std::int32_t>(std::min<std::int64_t>(count, kLanes)) ? v

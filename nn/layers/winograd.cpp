@@ -141,16 +141,14 @@ void WinogradConv3x3::inverse_output(const float* m, std::int64_t samples, const
                                      bool relu, float* y) const {
   const std::int64_t tiles = samples * tiles_;
   const std::int64_t stride = position_stride(g_.filters, samples);
-  // Whole tiles of output, rows wide enough for the surplus lanes.
-  const std::int64_t row_stride = 2 * round_up(tiles_x_);
-  ScratchVector<float> full(static_cast<std::size_t>(2 * tiles_y_ * row_stride));
   for (std::int64_t f = 0; f < g_.filters; ++f) {
     const float b = bias ? bias[f] : 0.f;
     for (std::int64_t s = 0; s < samples; ++s) {
+      float* plane = y + (s * g_.filters + f) * g_.out_h * g_.out_w;
       for (std::int64_t ty = 0; ty < tiles_y_; ++ty) {
         const float* t = m + f * tiles + s * tiles_ + ty * tiles_x_;
-        float* top = full.data() + 2 * ty * row_stride;
-        float* bottom = top + row_stride;
+        // The tile row's two output rows; the second is cut off at an odd bottom edge.
+        const std::int64_t out_rows = std::min<std::int64_t>(2, g_.out_h - 2 * ty);
         for (std::int64_t tx = 0; tx < tiles_x_; tx += kLanes) {
           Vec a[4][2];  // Aᵀ along each row: (m0 + m1 + m2, m1 − m2 − m3)
           for (int i = 0; i < 4; ++i) {
@@ -166,22 +164,20 @@ void WinogradConv3x3::inverse_output(const float* m, std::int64_t samples, const
             out[0][j] = a[0][j] + a[1][j] + a[2][j] + b;
             out[1][j] = a[1][j] - a[2][j] - a[3][j] + b;
           }
-          for (int i = 0; i < 2; ++i) {
+          const std::int64_t columns = g_.out_w - 2 * tx;  // left in this row, from this vector on
+          for (std::int64_t i = 0; i < out_rows; ++i) {
             Vec low = interleave_low(out[i][0], out[i][1]);
             Vec high = interleave_high(out[i][0], out[i][1]);
             if (relu) {  // std::max(v, 0): NaN stays NaN, as in the GEMM path
               low = low < 0.f ? Vec{} : low;
               high = high < 0.f ? Vec{} : high;
             }
-            float* row = (i == 0 ? top : bottom) + 2 * tx;
-            store(row, low);
-            store(row + kLanes, high);
+            float* row = plane + (2 * ty + i) * g_.out_w + 2 * tx;
+            simd::store_first(row, low, columns);
+            simd::store_first(row + kLanes, high, columns - kLanes);
           }
         }
       }
-      float* plane = y + (s * g_.filters + f) * g_.out_h * g_.out_w;
-      for (std::int64_t oy = 0; oy < g_.out_h; ++oy)
-        std::copy_n(full.data() + oy * row_stride, g_.out_w, plane + oy * g_.out_w);
     }
   }
 }
