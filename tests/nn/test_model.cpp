@@ -262,20 +262,23 @@ class ImageSource final : public BatchSource {
   std::int64_t next_ = 0;
 };
 
-// Conv, batch norm, dropout and dense trained with 1 and with 2 threads: identical bits.
+// Conv (im2col and Winograd), batch norm, dropout and dense trained with 1 and with 2 threads:
+// identical bits.
 TEST(Trainer, SameSeedSameWeightsWithOneOrTwoThreadsForACnn) {
   auto train = [](int threads) {
     tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
-    Sequential model =
-        Sequential::from_config({{"input", {2, 6, 6}},
-                                 {"layers",
-                                  {{{"type", "conv2d"}, {"filters", 8}, {"padding", "same"}},
-                                   {{"type", "batch_norm"}},
-                                   {{"type", "relu"}},
-                                   {{"type", "max_pool2d"}},
-                                   {{"type", "dropout"}, {"rate", 0.3}},
-                                   {{"type", "flatten"}},
-                                   {{"type", "dense"}, {"units", 3}}}}});
+    Sequential model = Sequential::from_config(
+        {{"input", {2, 6, 6}},
+         {"layers",
+          {{{"type", "conv2d"}, {"filters", 8}, {"padding", "same"}},
+           {{"type", "batch_norm"}},
+           {{"type", "relu"}},
+           {{"type", "conv2d"}, {"filters", 16}, {"padding", "same"}, {"algorithm", "winograd"}},
+           {{"type", "relu"}},
+           {{"type", "max_pool2d"}},
+           {{"type", "dropout"}, {"rate", 0.3}},
+           {{"type", "flatten"}},
+           {{"type", "dense"}, {"units", 3}}}}});
     model.initialize(5);
     auto adam = make_optimizer({{"type", "adam"}});
     ImageSource data;
