@@ -22,6 +22,30 @@ constexpr std::int64_t kSampleChunk = 4;
 // too thin (their inner dimension is the channel count) to win (measured: see the README).
 constexpr std::int64_t kWinogradMinChannels = 16;
 
+// The absorbed ReLU's backward: dy where y > 0, written to `masked`; without one, dy itself.
+const float* through_relu(bool relu, const float* y, const float* dy, std::int64_t count,
+                          float* masked) {
+  if (!relu) return dy;
+  for (std::int64_t i = 0; i < count; ++i) masked[i] = y[i] > 0.f ? dy[i] : 0.f;
+  return masked;
+}
+
+// sums[o] += Σ dy over each filter's plane in `samples` samples (lane sums: reproducible).
+void add_bias_sums(const float* dy, std::int64_t samples, std::int64_t filters,
+                   std::int64_t spatial, float* sums) {
+  for (std::int64_t k = 0; k < samples; ++k)
+    for (std::int64_t o = 0; o < filters; ++o)
+      sums[o] += lane_sum(dy + (k * filters + o) * spatial, spatial);
+}
+
+// total[e] += Σ_c partials[c·stride + e] for e < count, chunk by chunk in order: the per-chunk
+// gradients summed the same way whatever the thread count.
+void add_chunk_sums(const float* partials, std::int64_t chunks, std::int64_t stride,
+                    std::int64_t count, float* total) {
+  for (std::int64_t c = 0; c < chunks; ++c)
+    for (std::int64_t e = 0; e < count; ++e) total[e] += partials[c * stride + e];
+}
+
 }  // namespace
 
 ConvAlgorithm parse_conv_algorithm(const std::string& text) {
@@ -210,13 +234,8 @@ void Conv2D::backward_into(const Tensor& x, const Tensor& y, const Tensor& dy, T
     AlignedVector<float> col(static_cast<std::size_t>(k * spatial)), dcol(col.size());
     AlignedVector<float> rectified(relu_ ? static_cast<std::size_t>(f * spatial) : 0);
     for (std::int64_t s = s0; s < s1; ++s) {
-      const float* dy_s = dy.data() + s * f * spatial;
-      if (relu_) {  // the absorbed ReLU's backward: dy where y > 0
-        const float* y_s = y.data() + s * f * spatial;
-        for (std::size_t i = 0; i < rectified.size(); ++i)
-          rectified[i] = y_s[i] > 0.f ? dy_s[i] : 0.f;
-        dy_s = rectified.data();
-      }
+      const float* dy_s = through_relu(relu_, y.data() + s * f * spatial,
+                                       dy.data() + s * f * spatial, f * spatial, rectified.data());
       const ConstMatrixMap dys(dy_s, f, spatial);  // (F, OH·OW)
       im2col(x.data() + s * in_.per_sample(), col.data());
       const ConstMatrixMap cols(col.data(), k, spatial);
@@ -226,25 +245,14 @@ void Conv2D::backward_into(const Tensor& x, const Tensor& y, const Tensor& dy, T
         dcols.noalias() = w.transpose() * dys;  // dcol (K, OH·OW) = Wᵀ · dy
         col2im_add(dcol.data(), dx->data() + s * in_.per_sample());
       }
-      if (options_.weights.use_bias) {
-        for (std::int64_t o = 0; o < f; ++o)
-          partial_b[static_cast<std::size_t>(chunk * f + o)] +=
-              lane_sum(dy_s + o * spatial, spatial);
-      }
+      if (options_.weights.use_bias)
+        add_bias_sums(dy_s, 1, f, spatial, &partial_b[static_cast<std::size_t>(chunk * f)]);
     }
   });
   parallel_chunks(f * k, 1 << 14, [&](std::int64_t e0, std::int64_t e1) {
-    for (std::int64_t c = 0; c < chunks; ++c) {
-      const float* part = partial_w.data() + c * f * k;
-      for (std::int64_t e = e0; e < e1; ++e) weight_.grad[e] += part[e];
-    }
+    add_chunk_sums(partial_w.data() + e0, chunks, f * k, e1 - e0, weight_.grad.data() + e0);
   });
-  if (options_.weights.use_bias) {
-    for (std::int64_t c = 0; c < chunks; ++c) {
-      for (std::int64_t o = 0; o < f; ++o)
-        bias_.grad[o] += partial_b[static_cast<std::size_t>(c * f + o)];
-    }
-  }
+  if (options_.weights.use_bias) add_chunk_sums(partial_b.data(), chunks, f, f, bias_.grad.data());
 }
 
 void Conv2D::forward_winograd(const Tensor& x, Tensor& y) {
@@ -282,36 +290,19 @@ void Conv2D::backward_winograd(const Tensor& x, const Tensor& y, const Tensor& d
     AlignedVector<float> rectified(relu_ ? static_cast<std::size_t>(group * out_size) : 0);
     for (std::int64_t s = s0; s < s1; s += group) {
       const std::int64_t count = std::min(group, s1 - s);
-      const float* dy_s = dy.data() + s * out_size;
-      if (relu_) {  // the absorbed ReLU's backward: dy where y > 0
-        const float* y_s = y.data() + s * out_size;
-        for (std::int64_t i = 0; i < count * out_size; ++i)
-          rectified[static_cast<std::size_t>(i)] = y_s[i] > 0.f ? dy_s[i] : 0.f;
-        dy_s = rectified.data();
-      }
-      if (options_.weights.use_bias) {
-        for (std::int64_t k = 0; k < count; ++k)
-          for (std::int64_t o = 0; o < f; ++o)
-            partial_b[static_cast<std::size_t>(chunk * f + o)] +=
-                lane_sum(dy_s + k * out_size + o * spatial, spatial);
-      }
+      const float* dy_s = through_relu(relu_, y.data() + s * out_size, dy.data() + s * out_size,
+                                       count * out_size, rectified.data());
+      if (options_.weights.use_bias)
+        add_bias_sums(dy_s, count, f, spatial, &partial_b[static_cast<std::size_t>(chunk * f)]);
       winograd_->backward(x.data() + s * in_size, dy_s, count, transformed_weight_.data(),
                           partial_u.data() + chunk * u_size,
                           dx ? dx->data() + s * in_size : nullptr);
     }
   });
   AlignedVector<float> total_u(static_cast<std::size_t>(u_size), 0.f);
-  for (std::int64_t c = 0; c < chunks; ++c) {
-    const float* part = partial_u.data() + c * u_size;
-    for (std::int64_t e = 0; e < u_size; ++e) total_u[static_cast<std::size_t>(e)] += part[e];
-  }
+  add_chunk_sums(partial_u.data(), chunks, u_size, u_size, total_u.data());
   winograd_->add_weight_gradient(total_u.data(), weight_.grad.data());
-  if (options_.weights.use_bias) {
-    for (std::int64_t c = 0; c < chunks; ++c) {
-      for (std::int64_t o = 0; o < f; ++o)
-        bias_.grad[o] += partial_b[static_cast<std::size_t>(c * f + o)];
-    }
-  }
+  if (options_.weights.use_bias) add_chunk_sums(partial_b.data(), chunks, f, f, bias_.grad.data());
 }
 
 std::vector<Parameter*> Conv2D::parameters() {
