@@ -7,6 +7,7 @@
 
 #include "io/atomic_file.hpp"
 #include "nn/error.hpp"
+#include "nn/layers/registry.hpp"
 #include "nn/optimizer.hpp"
 #include "nn/schedule.hpp"
 #include "nn/zoo.hpp"
@@ -19,7 +20,7 @@ Json default_train_config() {
       {"augment", Json::array()},
       {"eval_augment", nullptr},
       {"normalization", {{"mode", "channel"}}},
-      {"model", {{"name", "mlp"}, {"width", 1.0}}},
+      {"model", {{"name", "mlp"}, {"width", 1.0}, {"layers", nullptr}}},
       {"optimizer",
        {{"type", "sgd"},
         {"lr", 0.01},
@@ -212,6 +213,29 @@ TrainRequest request_from_config(const Json& config, const std::string& origin) 
   q.model = r.one_of("model.name", nn::builtin_model_names());
   const double width = r.number("model.width", 1e-3, 64.0);
   if (width != 1.0) q.model_options = {{"width", width}};
+  if (const Json& layers = r.at("model.layers"); !layers.is_null()) {
+    if (!layers.is_array() || layers.empty()) {
+      r.fail("model.layers",
+             "a list of layers, e.g. [{\"type\": \"conv2d\", \"filters\": 32}, ...]");
+    }
+    // Each layer's type and options are checked now, before any data is read; shapes once the
+    // data's image size is known.
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      const Json& layer = layers[i];
+      const std::string where = origin + ": 'model.layers[" + std::to_string(i) + "]'";
+      if (!layer.is_object() || !layer.contains("type") || !layer.at("type").is_string()) {
+        throw Error(where + " must be an object with a \"type\", got " + layer.dump());
+      }
+      Json options = layer;
+      options.erase("type");
+      try {
+        nn::make_layer(layer.at("type").get<std::string>(), options);
+      } catch (const Error& e) {
+        throw Error(where + ": " + e.what());
+      }
+    }
+    q.model_layers = layers;
+  }
 
   const std::string type = r.one_of("optimizer.type", nn::optimizer_types());
   q.learning_rate = static_cast<float>(r.number("optimizer.lr", 1e-12, 1e6));

@@ -124,6 +124,26 @@ Json without_regularization(Json model_config) {
   return model_config;
 }
 
+// The model of a "model.layers" list on this data: its shapes must fit the images, and its last
+// layer must give one output per class (the loss puts the softmax on top).
+Json layer_list_model(const Json& layers, const nn::Shape& sample, std::int64_t classes) {
+  const Json config = {{"input", {sample.c, sample.h, sample.w}}, {"layers", layers}};
+  std::int64_t outputs = 0;
+  try {
+    outputs = nn::Sequential::from_config(config).output_shape().per_sample();
+  } catch (const Error& e) {
+    throw Error("model.layers on " + std::to_string(sample.c) + "x" + std::to_string(sample.h) +
+                "x" + std::to_string(sample.w) + " (CxHxW) images: " + e.what());
+  }
+  if (outputs != classes) {
+    throw Error("model.layers: the last layer gives " + std::to_string(outputs) +
+                " outputs per image but the data has " + std::to_string(classes) +
+                " classes; end the list with {\"type\": \"dense\", \"units\": " +
+                std::to_string(classes) + "}");
+  }
+  return config;
+}
+
 }  // namespace
 
 TrainResult train_model(const TrainRequest& original, const TrainObserver& observer) {
@@ -215,7 +235,10 @@ TrainResult train_model(const TrainRequest& original, const TrainObserver& obser
 
   const auto classes = static_cast<std::int64_t>(train_data->class_names().size());
   Json model_config =
-      nn::builtin_model(request.model, train_loader.sample_shape(), classes, request.model_options);
+      request.model_layers.is_null()
+          ? nn::builtin_model(request.model, train_loader.sample_shape(), classes,
+                              request.model_options)
+          : layer_list_model(request.model_layers, train_loader.sample_shape(), classes);
   if (request.overfit > 0) model_config = without_regularization(std::move(model_config));
   // The stages' eval() forms are what evaluate/predict run; the train list is kept for the record.
   const Json preprocessing = {
@@ -234,7 +257,7 @@ TrainResult train_model(const TrainRequest& original, const TrainObserver& obser
     if (resumed->model.config() != nn::Sequential::from_config(model_config).config()) {
       throw Error("--resume " + request.resume_path +
                   ": the checkpoint holds another model or input size; "
-                  "resume with the same --model, --width and data");
+                  "resume with the same --model, --width (or model.layers) and data");
     }
     if (resumed->train_state.epoch >= request.epochs) {
       throw Error("--resume " + request.resume_path + ": already trained for " +

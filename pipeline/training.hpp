@@ -26,6 +26,9 @@ struct TrainRequest {
   std::string output_path;              // model file, written atomically
   std::string model = "mlp";            // built-in model name (nn/zoo.hpp)
   Json model_options = Json::object();  // e.g. {"width": 0.25} for alexnet and vgg16
+  // A layer list ("model.layers": [{"type": "conv2d", ...}, ...]) used instead of the built-in
+  // model; its input is the data's, and its last layer must give one output per class.
+  Json model_layers = nullptr;
   std::int64_t epochs = 5;
   std::int64_t batch_size = 128;
   float learning_rate = 0.01f;

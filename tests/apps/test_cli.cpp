@@ -397,6 +397,47 @@ TEST_F(CliTraining, ConfigFileFlagsAndSetLayerInOrder) {
       << range.output;
 }
 
+// A layer list in the config instead of a built-in model: trained, saved, evaluated; mistakes
+// in it are one line naming the file and the layer, before any data is read.
+TEST_F(CliTraining, LayerListModelTrainsAndItsMistakesAreNamed) {
+  std::ofstream(d() + "/net.json") << R"({"model": {"layers": [
+      {"type": "conv2d", "filters": 16, "padding": "same"},
+      {"type": "relu"},
+      {"type": "conv2d", "filters": 16, "padding": "same", "algorithm": "winograd"},
+      {"type": "relu"},
+      {"type": "max_pool2d"},
+      {"type": "flatten"},
+      {"type": "dense", "units": 4}]}, "epochs": 2, "batch_size": 32})";
+  const Invocation trained =
+      kiln("train " + d() + "/train.h5 -o " + d() + "/net.h5 --config " + d() + "/net.json");
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  EXPECT_NE(trained.output.find("epoch 2/2"), std::string::npos) << trained.output;
+  const Invocation evaluated = kiln("evaluate " + d() + "/net.h5 " + d() + "/train.h5");
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
+  EXPECT_NE(evaluated.output.find("accuracy"), std::string::npos) << evaluated.output;
+
+  const std::string train = "train " + d() + "/train.h5 -o " + d() + "/bad.h5 --set ";
+  const Invocation unknown = kiln(train + R"('model.layers=[{"type": "dense", "units": 4},
+      {"type": "dense", "unit": 4}]')");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_EQ(lines(unknown.output), 1) << unknown.output;
+  EXPECT_NE(unknown.output.find("'model.layers[1]'"), std::string::npos) << unknown.output;
+  EXPECT_NE(unknown.output.find("unit"), std::string::npos) << unknown.output;
+  const Invocation strided = kiln(train + R"('model.layers=[{"type": "conv2d", "filters": 4,
+      "strides": 2, "algorithm": "winograd"}, {"type": "flatten"}, {"type": "dense", "units": 4}]')");
+  EXPECT_EQ(strided.exit_code, 1);
+  EXPECT_NE(strided.output.find("needs a 3x3 kernel with strides 1"), std::string::npos)
+      << strided.output;
+  const Invocation classes = kiln(train + R"('model.layers=[{"type": "flatten"},
+      {"type": "dense", "units": 3}]')");
+  EXPECT_EQ(classes.exit_code, 1);
+  EXPECT_EQ(lines(classes.output), 1) << classes.output;
+  EXPECT_NE(classes.output.find("gives 3 outputs per image but the data has 4 classes"),
+            std::string::npos)
+      << classes.output;
+  EXPECT_FALSE(std::filesystem::exists(d() + "/bad.h5"));
+}
+
 TEST_F(CliTraining, RunDirectoryHoldsEverythingAndResumes) {
   const std::string run = d() + "/run";
   const Invocation first = kiln("train " + d() + "/train.h5 --run-dir " + run +
