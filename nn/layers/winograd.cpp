@@ -3,6 +3,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 
+#include "nn/aligned_vector.hpp"
 #include "nn/simd.hpp"
 
 namespace kiln::nn {

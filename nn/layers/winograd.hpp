@@ -17,8 +17,6 @@
 
 #include <cstdint>
 
-#include "nn/aligned_vector.hpp"
-
 namespace kiln::nn {
 
 struct WinogradGeometry {
