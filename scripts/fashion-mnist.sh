@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # kiln's main job on Fashion-MNIST (Debian's dataset-fashion-mnist package):
-# install → build (Release) → kiln preprocess → kiln train (with augmentation) → kiln evaluate.
+# install → build (Release) → kiln preprocess → kiln train (with augmentation) → kiln evaluate
+# (single crop and 10-crop).
 # Outputs go to $KILN_RUN_DIR (default: runs/fashion-mnist). Extra arguments go to `kiln train`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,5 +22,5 @@ mkdir -p "$run"
   --class-names "$classes" -o "$run/test.h5"
 "$kiln" train "$run/train.h5" -o "$run/model.h5" --model mlp --epochs 10 --batch-size 128 \
   --lr 0.01 --momentum 0.9 --flip 0.5 --seed 1 "$@"
-echo "test set:"
-"$kiln" evaluate "$run/model.h5" "$run/test.h5"
+echo "test set, single crop and 10 crops (corners, centre, their mirrors; probabilities averaged):"
+"$kiln" evaluate "$run/model.h5" "$run/test.h5" --crops 10 --compare
