@@ -12,8 +12,6 @@ namespace kiln::nn {
 namespace {
 constexpr std::int64_t kPlaneChunk = 16;  // (sample, channel) planes per task
 
-// The input range [first, last) that output position `o` pools over, clipped to the image (so
-// padding never takes part: it cannot win a max and does not count in an average).
 // Max over 2×2 windows at stride 2 that all lie inside the image (Keras' default pooling), 16
 // outputs at a time: the general loop below runs a dependent compare-and-select chain per window.
 // Same values and arg-maxes as that loop: windows scanned row by row, strict >, so a NaN never
@@ -72,6 +70,8 @@ void max_pool_2x2(const float* in, std::int64_t width, std::int64_t oh, std::int
   }
 }
 
+// The input range [first, last) that output position `o` pools over, clipped to the image (so
+// padding never takes part: it cannot win a max and does not count in an average).
 std::pair<std::int64_t, std::int64_t> clipped(std::int64_t o, std::int64_t stride, std::int64_t pad,
                                               std::int64_t window, std::int64_t size) {
   const std::int64_t start = o * stride - pad;
