@@ -1,23 +1,23 @@
 #include "nn/layers/dense.hpp"
 
-#include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 
 #include "nn/error.hpp"
+#include "nn/gemm.hpp"
 #include "nn/init.hpp"
 #include "nn/parallel.hpp"
 
 namespace kiln::nn {
 namespace {
 
-using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using MatrixMap = Eigen::Map<RowMatrix>;
-using ConstMatrixMap = Eigen::Map<const RowMatrix>;
-
-// Batch rows per task. Fixed, so the arithmetic of each row never depends on the thread count.
-constexpr std::int64_t kRowChunk = 64;  // 2 slices of a 128 batch: one large GEMM per core
-// Output features per task in the weight-gradient product.
+// Output features (forward, weight gradients) or input features (input gradients) per task.
+// Fixed, so the arithmetic of every element never depends on the thread count.
 constexpr std::int64_t kFeatureChunk = 64;
+// Wᵀ is packed in panels this many units wide: gemm reads a 32-wide B with rows 128 bytes apart,
+// which walks every L1 set; Wᵀ's own rows (units floats apart, often 2 KB) would fall into a few.
+constexpr std::int64_t kPanelWidth = 32;
+static_assert(kFeatureChunk % kPanelWidth == 0);
 
 }  // namespace
 
@@ -37,6 +37,8 @@ Shape Dense::build(const Shape& input) {
     bias_ = {"bias", Tensor({options_.units, 1, 1, 1}), Tensor({options_.units, 1, 1, 1}),
              options_.weights.bias_regularizer};
   }
+  const std::int64_t panels = (options_.units + kPanelWidth - 1) / kPanelWidth;
+  packed_weight_.resize(static_cast<std::size_t>(panels * kPanelWidth * in_features_));
   return {1, options_.units, 1, 1};
 }
 
@@ -48,17 +50,30 @@ void Dense::initialize(Rng& rng) {
 
 void Dense::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
   const std::int64_t n = x.shape().n;
-  y.resize({n, options_.units, 1, 1});
-  const ConstMatrixMap w(weight_.value.data(), options_.units, in_features_);
-  parallel_chunks(n, kRowChunk, [&](std::int64_t r0, std::int64_t r1) {
-    const ConstMatrixMap xs(x.data() + r0 * in_features_, r1 - r0, in_features_);  // (rows, K)
-    MatrixMap ys(y.data() + r0 * options_.units, r1 - r0, options_.units);         // (rows, units)
-    ys.noalias() = xs * w.transpose();
-    if (options_.weights.use_bias) {
-      const Eigen::Map<const Eigen::RowVectorXf> b(bias_.value.data(), options_.units);
-      ys.rowwise() += b;
+  const std::int64_t units = options_.units;
+  const std::int64_t k = in_features_;
+  y.resize({n, units, 1, 1});
+  parallel_chunks(units, kFeatureChunk, [&](std::int64_t u0, std::int64_t u1) {
+    for (std::int64_t q0 = u0; q0 < u1; q0 += kPanelWidth) {
+      // Wᵀ's columns q0.. as a (K × 32) panel, then y[:, q0..] = x · panel.
+      const std::int64_t width = std::min(kPanelWidth, u1 - q0);
+      float* panel = packed_weight_.data() + q0 * k;
+      for (std::int64_t j = 0; j < width; ++j) {
+        const float* w_row = weight_.value.data() + (q0 + j) * k;
+        for (std::int64_t p = 0; p < k; ++p) panel[p * kPanelWidth + j] = w_row[p];
+      }
+      gemm(n, width, k, {x.data(), k, 1}, panel, kPanelWidth, y.data() + q0, units, false);
     }
-    if (relu_) ys = ys.cwiseMax(0.f);
+    const float* b = options_.weights.use_bias ? bias_.value.data() : nullptr;
+    for (std::int64_t r = 0; r < n; ++r) {
+      float* row = y.data() + r * units;
+      if (b) {
+        for (std::int64_t u = u0; u < u1; ++u) row[u] += b[u];
+      }
+      if (relu_) {
+        for (std::int64_t u = u0; u < u1; ++u) row[u] = std::max(row[u], 0.f);
+      }
+    }
   });
 }
 
@@ -73,14 +88,14 @@ const Tensor& Dense::pre_activation_gradient(const Tensor& y, const Tensor& dy) 
 
 void Dense::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) {
   const std::int64_t n = x.shape().n;
+  const std::int64_t units = options_.units;
+  const std::int64_t k = in_features_;
   dx.resize(x.shape());
   const Tensor& g = pre_activation_gradient(y, dy);
-  const ConstMatrixMap w(weight_.value.data(), options_.units, in_features_);
-  const ConstMatrixMap dys(g.data(), n, options_.units);  // (N, units)
-  // dx (N, K) = dy (N, units) · W (units, K), by row chunks.
-  parallel_chunks(n, kRowChunk, [&](std::int64_t r0, std::int64_t r1) {
-    MatrixMap dxs(dx.data() + r0 * in_features_, r1 - r0, in_features_);
-    dxs.noalias() = dys.middleRows(r0, r1 - r0) * w;
+  // dx (N, K) = g (N, units) · W (units, K), by chunks of input features.
+  parallel_chunks(k, kFeatureChunk, [&](std::int64_t k0, std::int64_t k1) {
+    gemm(n, k1 - k0, units, {g.data(), units, 1}, weight_.value.data() + k0, k, dx.data() + k0, k,
+         false);
   });
   add_parameter_gradients(x, g);
 }
@@ -91,20 +106,20 @@ void Dense::backward_parameters(const Tensor& x, const Tensor& y, const Tensor& 
 
 void Dense::add_parameter_gradients(const Tensor& x, const Tensor& g) {
   const std::int64_t n = x.shape().n;
-  const ConstMatrixMap dys(g.data(), n, options_.units);  // (N, units)
-  const ConstMatrixMap xs(x.data(), n, in_features_);     // (N, K)
-
-  // dW (units, K) += dyᵀ · x and db += Σ_n dy, by output-feature chunks: each element's sum over
-  // the batch is computed by one task, in one fixed order.
-  parallel_chunks(options_.units, kFeatureChunk, [&](std::int64_t o0, std::int64_t o1) {
-    MatrixMap dw(weight_.grad.data() + o0 * in_features_, o1 - o0, in_features_);
-    dw.noalias() += dys.middleCols(o0, o1 - o0).transpose() * xs;
+  const std::int64_t units = options_.units;
+  const std::int64_t k = in_features_;
+  // dW (units, K) += gᵀ · x and db += Σ_n g, by output-feature chunks: each element's sum over
+  // the batch is computed by one task, in one fixed order. gᵀ is read in place (column stride
+  // `units`), x as it is.
+  parallel_chunks(units, kFeatureChunk, [&](std::int64_t o0, std::int64_t o1) {
+    gemm(o1 - o0, k, n, {g.data() + o0, 1, units}, x.data(), k, weight_.grad.data() + o0 * k, k,
+         true);
     if (options_.weights.use_bias) {
       // Rows outer, features inner: each feature's sum still runs over r = 0, 1, ... in order
       // (the same rounding as one loop per feature), but the features vectorize.
       float sums[kFeatureChunk] = {};
       for (std::int64_t r = 0; r < n; ++r) {
-        const float* row = g.data() + r * options_.units;
+        const float* row = g.data() + r * units;
         for (std::int64_t o = o0; o < o1; ++o) sums[o - o0] += row[o];
       }
       for (std::int64_t o = o0; o < o1; ++o) bias_.grad[o] += sums[o - o0];

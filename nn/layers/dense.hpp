@@ -3,10 +3,11 @@
 // weight is (units, K), bias is (units), y is (N, units, 1, 1).
 // Options: units (> 0), init (nn/init.hpp, default he_normal), bias_init (constant, default 0),
 // use_bias (default true).
-// Rows are computed in fixed chunks (nn/parallel.hpp), so results do not depend on the thread
-// count.
+// Products run on nn/gemm.hpp in fixed chunks of features (nn/parallel.hpp), so results do not
+// depend on the thread count.
 #pragma once
 
+#include "nn/aligned_vector.hpp"
 #include "nn/layer.hpp"
 #include "nn/layers/weights.hpp"
 
@@ -38,10 +39,11 @@ class Dense final : public Layer {
  private:
   DenseOptions options_;
   std::int64_t in_features_ = 0;
-  Parameter weight_;   // (units, in_features)
-  Parameter bias_;     // (units)
-  bool relu_ = false;  // a following ReLU absorbed (Layer::absorb_relu)
-  Tensor rectified_;   // with relu_: dy where y > 0, for backward
+  Parameter weight_;                    // (units, in_features)
+  Parameter bias_;                      // (units)
+  bool relu_ = false;                   // a following ReLU absorbed (Layer::absorb_relu)
+  Tensor rectified_;                    // with relu_: dy where y > 0, for backward
+  ScratchVector<float> packed_weight_;  // Wᵀ in 32-unit panels, rewritten by every forward
 
   // dy itself, or with relu_ the absorbed ReLU's backward of it (into rectified_).
   const Tensor& pre_activation_gradient(const Tensor& y, const Tensor& dy);
