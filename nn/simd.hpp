@@ -44,6 +44,24 @@ inline Vec interleave_high(Vec e, Vec o) {
   return __builtin_shuffle(e, o,
                            Lanes{8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31});
 }
+// Transposes the 16 × 16 block held in rows: afterwards rows[c][r] is what rows[r][c] was.
+// Each round interleaves row i with row i + 8 into rows 2i and 2i + 1, which moves the element
+// at (row r3r2r1r0, column c3c2c1c0) to (r2r1r0c3, c2c1c0r3): the 8-bit index (row, column)
+// rotates left by one bit, so after four rounds row and column have swapped.
+inline void transpose16(Vec (&rows)[16]) {
+#pragma GCC unroll 4
+  for (int round = 0; round < 4; ++round) {
+    Vec next[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) {
+      next[2 * i] = interleave_low(rows[i], rows[i + 8]);
+      next[2 * i + 1] = interleave_high(rows[i], rows[i + 8]);
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) rows[i] = next[i];
+  }
+}
+
 // Stores the first `count` lanes of v at p (none for count <= 0, all for count >= 16) and
 // nothing past them: one masked store with AVX-512, lane by lane without.
 inline void store_first(float* p, Vec v, std::int64_t count) {

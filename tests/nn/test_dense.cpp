@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 #include <tbb/global_control.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "nn/error.hpp"
 #include "nn/layers/dense.hpp"
 #include "nn/layers/registry.hpp"
@@ -39,6 +42,55 @@ TEST(Dense, ForwardMatchesHandComputedValues) {
   EXPECT_FLOAT_EQ(y[1], -0.5f);  // -1+0+1-0.5
   EXPECT_FLOAT_EQ(y[2], -0.5f);  // 2+0-3+0.5
   EXPECT_FLOAT_EQ(y[3], -3.5f);  // -2+0-1-0.5
+}
+
+TEST(Dense, EveryPassMatchesTheDefinitionAcrossPanelsBlocksAndTails) {
+  // 70 units: two whole 32-unit panels of Wᵀ and a 6-unit one; 37 inputs: two 16 × 16 blocks of
+  // the packing transpose and a 5-input tail; 13 rows: one whole 12-row tile and one row. With the
+  // ReLU absorbed, as a model builds it. Against the formulas in double precision.
+  const std::int64_t units = 70, k = 37, n = 13;
+  Dense dense({units, "he_normal", true});
+  dense.build({1, k, 1, 1});
+  ASSERT_TRUE(dense.absorb_relu());
+  Rng rng({3, 0, 0, kSlotInit});
+  dense.initialize(rng);
+  const Tensor& w = dense.parameters()[0]->value;
+  Tensor& b = dense.parameters()[1]->value;
+  testing::fill_uniform(b, 5, -0.3f, 0.3f);
+  Tensor x({n, k, 1, 1}), y, dy({n, units, 1, 1}), dx;
+  testing::fill_uniform(x, 1, -1, 1);
+  testing::fill_uniform(dy, 2, -1, 1);
+  dense.forward(x, y, {});
+  dense.backward(x, y, dy, dx);
+
+  std::vector<double> g(static_cast<std::size_t>(n * units));  // dy through the ReLU
+  for (std::int64_t r = 0; r < n; ++r) {
+    for (std::int64_t u = 0; u < units; ++u) {
+      double pre = b[u];
+      for (std::int64_t p = 0; p < k; ++p) pre += double(x[r * k + p]) * w[u * k + p];
+      ASSERT_NEAR(y[r * units + u], std::max(pre, 0.0), 1e-5) << "y at " << r << ", " << u;
+      g[r * units + u] = pre > 0 ? dy[r * units + u] : 0.0;
+    }
+  }
+  for (std::int64_t r = 0; r < n; ++r) {
+    for (std::int64_t p = 0; p < k; ++p) {
+      double want = 0;
+      for (std::int64_t u = 0; u < units; ++u) want += g[r * units + u] * w[u * k + p];
+      ASSERT_NEAR(dx[r * k + p], want, 1e-5) << "dx at " << r << ", " << p;
+    }
+  }
+  const Tensor& dw = dense.parameters()[0]->grad;
+  const Tensor& db = dense.parameters()[1]->grad;
+  for (std::int64_t u = 0; u < units; ++u) {
+    double bias_sum = 0;
+    for (std::int64_t r = 0; r < n; ++r) bias_sum += g[r * units + u];
+    ASSERT_NEAR(db[u], bias_sum, 1e-5) << "db at " << u;
+    for (std::int64_t p = 0; p < k; ++p) {
+      double want = 0;
+      for (std::int64_t r = 0; r < n; ++r) want += g[r * units + u] * x[r * k + p];
+      ASSERT_NEAR(dw[u * k + p], want, 1e-5) << "dW at " << u << ", " << p;
+    }
+  }
 }
 
 TEST(Dense, ResultsDoNotDependOnTheThreadCount) {
