@@ -101,12 +101,13 @@ void Dense::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
 const Tensor& Dense::pre_activation_gradient(const Tensor& y, const Tensor& dy) {
   if (!relu_) return dy;
   rectified_.resize(dy.shape());
-  // Through raw pointers: indexing the tensors reloads their data pointers every element (the
-  // stores might alias them), which kept this loop scalar and branching on y's sign.
-  float* out = rectified_.data();
-  const float* outputs = y.data();
-  const float* gradients = dy.data();
-  parallel_chunks(dy.size(), std::int64_t{1} << 15, [=](std::int64_t i0, std::int64_t i1) {
+  // Through local pointers: indexing the tensors (or reading pointers captured in the closure)
+  // reloads the pointers every element, as the stores might change them, which kept this loop
+  // scalar and branching on y's sign.
+  parallel_chunks(dy.size(), std::int64_t{1} << 15, [&](std::int64_t i0, std::int64_t i1) {
+    float* __restrict out = rectified_.data();
+    const float* __restrict outputs = y.data();
+    const float* __restrict gradients = dy.data();
     for (std::int64_t i = i0; i < i1; ++i) out[i] = outputs[i] > 0.f ? gradients[i] : 0.f;
   });
   return rectified_;
