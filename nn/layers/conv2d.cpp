@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "nn/aligned_vector.hpp"
+#include "nn/gemm.hpp"
 #include "nn/init.hpp"
 #include "nn/lane_sum.hpp"
 #include "nn/parallel.hpp"
@@ -197,8 +198,8 @@ void Conv2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
     AlignedVector<float> col(static_cast<std::size_t>(k * spatial));
     for (std::int64_t s = s0; s < s1; ++s) {
       im2col(x.data() + s * in_.per_sample(), col.data());
-      MatrixMap ys(y.data() + s * f * spatial, f, spatial);  // (F, OH·OW)
-      ys.noalias() = w * ConstMatrixMap(col.data(), k, spatial);
+      MatrixMap ys(y.data() + s * f * spatial, f, spatial);  // (F, OH·OW) = W (F, K) · col
+      gemm(f, spatial, k, {w.data(), k, 1}, col.data(), spatial, ys.data(), spatial, false);
       if (options_.weights.use_bias)
         ys.colwise() += Eigen::Map<const Eigen::VectorXf>(bias_.value.data(), f);
       if (relu_) ys = ys.cwiseMax(0.f);
@@ -241,8 +242,8 @@ void Conv2D::backward_into(const Tensor& x, const Tensor& y, const Tensor& dy, T
       const ConstMatrixMap cols(col.data(), k, spatial);
       dw.noalias() += dys * cols.transpose();  // dW (F, K) += dy · colᵀ
       if (dx) {
-        MatrixMap dcols(dcol.data(), k, spatial);
-        dcols.noalias() = w.transpose() * dys;  // dcol (K, OH·OW) = Wᵀ · dy
+        // dcol (K, OH·OW) = Wᵀ · dy
+        gemm(k, spatial, f, {w.data(), 1, k}, dy_s, spatial, dcol.data(), spatial, false);
         col2im_add(dcol.data(), dx->data() + s * in_.per_sample());
       }
       if (options_.weights.use_bias)

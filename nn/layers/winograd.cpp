@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "nn/aligned_vector.hpp"
+#include "nn/gemm.hpp"
 #include "nn/simd.hpp"
 
 namespace kiln::nn {
@@ -279,9 +280,9 @@ void WinogradConv3x3::forward(const float* x, std::int64_t samples, const float*
   ScratchVector<float> v(static_cast<std::size_t>(kP * v_stride));
   ScratchVector<float> m(static_cast<std::size_t>(kP * m_stride));
   transform_input(x, samples, v.data());
-  for (std::int64_t p = 0; p < kP; ++p) {
-    MatrixMap(m.data() + p * m_stride, f, tiles).noalias() =
-        ConstMatrixMap(u + p * f * c, f, c) * ConstMatrixMap(v.data() + p * v_stride, c, tiles);
+  for (std::int64_t p = 0; p < kP; ++p) {  // M_p (F, tiles) = U_p (F, C) · V_p (C, tiles)
+    gemm(f, tiles, c, {u + p * f * c, c, 1}, v.data() + p * v_stride, tiles,
+         m.data() + p * m_stride, tiles, false);
   }
   inverse_output(m.data(), samples, bias, relu, y);
 }
@@ -301,11 +302,10 @@ void WinogradConv3x3::backward(const float* x, const float* dy, std::int64_t sam
         dm_p * ConstMatrixMap(v.data() + p * v_stride, c, tiles).transpose();
   }
   if (!dx) return;
-  float* dv = v.data();  // V is spent: reuse it for dV
-  for (std::int64_t p = 0; p < kP; ++p) {
-    MatrixMap(dv + p * v_stride, c, tiles).noalias() =
-        ConstMatrixMap(u + p * f * c, f, c).transpose() *
-        ConstMatrixMap(dm.data() + p * m_stride, f, tiles);
+  float* dv = v.data();                    // V is spent: reuse it for dV
+  for (std::int64_t p = 0; p < kP; ++p) {  // dV_p (C, tiles) = U_pᵀ (C, F) · dM_p (F, tiles)
+    gemm(c, tiles, f, {u + p * f * c, 1, c}, dm.data() + p * m_stride, tiles, dv + p * v_stride,
+         tiles, false);
   }
   inverse_input_gradient(dv, samples, dx);
 }
