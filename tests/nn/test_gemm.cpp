@@ -116,6 +116,8 @@ TEST(Gemm, PortableProductMatchesTheDefinition) {
 
 TEST(Gemm, AnElementDoesNotDependOnHowCIsSplit) {
   // Rows 0..16 and columns 0..40 in one call, or as four calls on the quarters: same bits.
+  // Eigen's blocking depends on the shape of the call, so only kiln's own kernel promises this.
+  if (!gemm_has_own_kernel()) GTEST_SKIP() << "gemm runs Eigen's product on this target";
   const Case whole{17, 41, 300, false, true};
   const Operands o = make_operands(whole, 7);
   std::vector<float> in_one = o.c, in_parts = o.c;
