@@ -1,18 +1,19 @@
-// Single-precision matrix product for the dense layers: C = A·B or C += A·B.
+// Single-precision matrix product for the dense and convolution layers: C = A·B or C += A·B.
 // Single-threaded by design: callers split C into fixed parts and run them in parallel
 // (nn/parallel.hpp). Internal to kiln::nn.
 //
-// Every element of C is one chain of fused multiply-adds over k = 0, 1, ..., k-1 in order,
+// With AVX-512 this is kiln's own kernel: 12×32 register tiles, B read in place, A broadcast in
+// place from either layout (its rows contiguous, or its columns: a transposed view). There,
+// every element of C is one chain of fused multiply-adds over k = 0, 1, ..., k-1 in order,
 // starting from 0 (or from the element's old value with accumulate). So an element's value
 // depends only on its row of A, its column of B and its old value — never on m, n, on how the
 // caller splits C, or on the thread count; and the K-blocking inside does not round differently
 // from one unblocked loop, because a partial sum is parked in C as the same float it was in a
 // register.
 //
-// With AVX-512 this is kiln's own kernel (12×32 register tiles, B read in place, A broadcast
-// from any layout). Without it, gemm_portable: Eigen's product, whose rounding may depend on the
-// shape of the call — callers split C at fixed places, so results still do not depend on the
-// thread count.
+// Without AVX-512 (and for an A with neither stride 1) gemm is gemm_portable: Eigen's product,
+// whose rounding may depend on the shape of the call. Callers split C at fixed places, so
+// results still do not depend on the thread count.
 #pragma once
 
 #include <cstdint>
