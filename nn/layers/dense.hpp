@@ -7,7 +7,6 @@
 // depend on the thread count.
 #pragma once
 
-#include "nn/aligned_vector.hpp"
 #include "nn/layer.hpp"
 #include "nn/layers/weights.hpp"
 
@@ -39,11 +38,10 @@ class Dense final : public Layer {
  private:
   DenseOptions options_;
   std::int64_t in_features_ = 0;
-  Parameter weight_;                    // (units, in_features)
-  Parameter bias_;                      // (units)
-  bool relu_ = false;                   // a following ReLU absorbed (Layer::absorb_relu)
-  Tensor rectified_;                    // with relu_: dy where y > 0, for backward
-  ScratchVector<float> packed_weight_;  // Wᵀ in 32-unit panels, rewritten by every forward
+  Parameter weight_;   // (units, in_features)
+  Parameter bias_;     // (units)
+  bool relu_ = false;  // a following ReLU absorbed (Layer::absorb_relu)
+  Tensor rectified_;   // with relu_: dy where y > 0, for backward
 
   // dy itself, or with relu_ the absorbed ReLU's backward of it (into rectified_).
   const Tensor& pre_activation_gradient(const Tensor& y, const Tensor& dy);
