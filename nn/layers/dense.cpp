@@ -8,7 +8,7 @@
 #include "nn/gemm.hpp"
 #include "nn/init.hpp"
 #include "nn/parallel.hpp"
-#include "nn/simd.hpp"
+#include "nn/transpose.hpp"
 
 namespace kiln::nn {
 namespace {
@@ -20,29 +20,6 @@ constexpr std::int64_t kFeatureChunk = 64;
 // which walks every L1 set; Wᵀ's own rows (units floats apart, often 2 KB) would fall into a few.
 constexpr std::int64_t kPanelWidth = 32;
 static_assert(kFeatureChunk % kPanelWidth == 0);
-
-// panel[p·32 + j] = w[j·k + p] for j < width (≤ 32), p < k: the (k × width) transpose of the
-// `width` rows at w, in a panel 32 wide. Whole 16 × 16 blocks go through registers; a scalar
-// loop (its writes 128 bytes apart) took a fifth of the mlp's training step.
-void pack_transposed(const float* w, std::int64_t width, std::int64_t k, float* panel) {
-  std::int64_t p0 = 0;
-  if (width == kPanelWidth) {
-    for (; p0 + simd::kLanes <= k; p0 += simd::kLanes) {
-      for (std::int64_t j0 = 0; j0 < kPanelWidth; j0 += simd::kLanes) {
-        simd::Vec block[simd::kLanes];
-        for (std::int64_t r = 0; r < simd::kLanes; ++r)
-          block[r] = simd::load(w + (j0 + r) * k + p0);
-        simd::transpose16(block);
-        for (std::int64_t t = 0; t < simd::kLanes; ++t) {
-          simd::store(panel + (p0 + t) * kPanelWidth + j0, block[t]);
-        }
-      }
-    }
-  }
-  for (std::int64_t j = 0; j < width; ++j) {
-    for (std::int64_t p = p0; p < k; ++p) panel[p * kPanelWidth + j] = w[j * k + p];
-  }
-}
 
 }  // namespace
 
@@ -83,7 +60,7 @@ void Dense::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
     for (std::int64_t q0 = u0; q0 < u1; q0 += kPanelWidth) {
       // Wᵀ's columns q0.. as a (K × 32) panel, then y[:, q0..] = x · panel.
       const std::int64_t width = std::min(kPanelWidth, u1 - q0);
-      pack_transposed(weight_.value.data() + q0 * k, width, k, panel.data());
+      transpose(weight_.value.data() + q0 * k, width, k, k, panel.data(), kPanelWidth);
       gemm(n, width, k, {x.data(), k, 1}, panel.data(), kPanelWidth, y.data() + q0, units, false);
     }
     const float* b = options_.weights.use_bias ? bias_.value.data() : nullptr;

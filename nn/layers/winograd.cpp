@@ -1,18 +1,14 @@
 #include "nn/layers/winograd.hpp"
 
-#include <Eigen/Core>
 #include <algorithm>
 
 #include "nn/aligned_vector.hpp"
 #include "nn/gemm.hpp"
 #include "nn/simd.hpp"
+#include "nn/transpose.hpp"
 
 namespace kiln::nn {
 namespace {
-
-using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using MatrixMap = Eigen::Map<RowMatrix>;
-using ConstMatrixMap = Eigen::Map<const RowMatrix>;
 
 constexpr std::int64_t kP = WinogradConv3x3::kPositions;
 // Tiles per GEMM the grouping aims at: 256 keeps V and M (16 × channels × tiles floats each) near
@@ -296,10 +292,12 @@ void WinogradConv3x3::backward(const float* x, const float* dy, std::int64_t sam
   ScratchVector<float> dm(static_cast<std::size_t>(kP * m_stride));
   transform_input(x, samples, v.data());
   transform_output_gradient(dy, samples, dm.data());
+  // dU_p (F, C) += dM_p (F, tiles) · V_pᵀ. gemm reads B by rows, so V_p is transposed first.
+  ScratchVector<float> v_transposed(static_cast<std::size_t>(tiles * c));
   for (std::int64_t p = 0; p < kP; ++p) {
-    const ConstMatrixMap dm_p(dm.data() + p * m_stride, f, tiles);
-    MatrixMap(du + p * f * c, f, c).noalias() +=
-        dm_p * ConstMatrixMap(v.data() + p * v_stride, c, tiles).transpose();
+    transpose(v.data() + p * v_stride, c, tiles, tiles, v_transposed.data(), c);
+    gemm(f, c, tiles, {dm.data() + p * m_stride, tiles, 1}, v_transposed.data(), c, du + p * f * c,
+         c, true);
   }
   if (!dx) return;
   float* dv = v.data();                    // V is spent: reuse it for dV
