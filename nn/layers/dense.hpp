@@ -45,7 +45,10 @@ class Dense final : public Layer {
 
   // dy itself, or with relu_ the absorbed ReLU's backward of it (into rectified_).
   const Tensor& pre_activation_gradient(const Tensor& y, const Tensor& dy);
-  void add_parameter_gradients(const Tensor& x, const Tensor& g);
+  // One chunk of the products behind backward: dx's input features [k0, k1), or the gradients
+  // of units [o0, o1) (at most kFeatureChunk of them).
+  void compute_input_gradient(const Tensor& g, std::int64_t k0, std::int64_t k1, Tensor& dx);
+  void add_parameter_gradients(const Tensor& x, const Tensor& g, std::int64_t o0, std::int64_t o1);
 };
 
 }  // namespace kiln::nn
