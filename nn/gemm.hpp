@@ -2,16 +2,16 @@
 // Single-threaded by design: callers split C into fixed parts and run them in parallel
 // (nn/parallel.hpp). Internal to kiln::nn.
 //
-// With AVX-512 this is kiln's own kernel: 12×32 register tiles, B read in place, A broadcast in
-// place from either layout (its rows contiguous, or its columns: a transposed view). There,
-// every element of C is one chain of fused multiply-adds over k = 0, 1, ..., k-1 in order,
-// starting from 0 (or from the element's old value with accumulate). So an element's value
-// depends only on its row of A, its column of B and its old value — never on m, n, on how the
-// caller splits C, or on the thread count; and the K-blocking inside does not round differently
-// from one unblocked loop, because a partial sum is parked in C as the same float it was in a
-// register.
+// With AVX-512, or AVX2 with FMA, this is kiln's own kernel: register tiles of 12 × 32 floats
+// (AVX-512) or 6 × 16 (AVX2), B read in place, A broadcast in place from either layout (its rows
+// contiguous, or its columns: a transposed view). There, every element of C is one chain of
+// fused multiply-adds over k = 0, 1, ..., k-1 in order, starting from 0 (or from the element's
+// old value with accumulate). So an element's value depends only on its row of A, its column of
+// B and its old value — never on m, n, on how the caller splits C, or on the thread count; and
+// the K-blocking inside does not round differently from one unblocked loop, because a partial
+// sum is parked in C as the same float it was in a register.
 //
-// Without AVX-512 (and for an A with neither stride 1) gemm is gemm_portable: Eigen's product,
+// Without either (and for an A with neither stride 1) gemm is gemm_portable: Eigen's product,
 // whose rounding may depend on the shape of the call. Callers split C at fixed places, so
 // results still do not depend on the thread count.
 #pragma once
@@ -33,12 +33,14 @@ struct StridedMatrix {
 void gemm(std::int64_t m, std::int64_t n, std::int64_t k, StridedMatrix a, const float* b,
           std::int64_t ldb, float* c, std::int64_t ldc, bool accumulate);
 
-// True where gemm runs kiln's own kernel (built for AVX-512), whose every element is the exact
-// fused multiply-add chain described above; false where it runs gemm_portable.
+// True where gemm runs kiln's own kernel (built for AVX-512 or AVX2 with FMA), whose every
+// element is the exact fused multiply-add chain described above; false where it runs
+// gemm_portable. gemm_kernel_name says which, for people reading benchmark output.
 bool gemm_has_own_kernel();
+const char* gemm_kernel_name();
 
-// The same product through Eigen: what gemm runs on a target without AVX-512 (and what tests
-// compare it with on one that has it).
+// The same product through Eigen: what gemm runs on a target without AVX-512 or AVX2 (and what
+// tests compare it with elsewhere).
 void gemm_portable(std::int64_t m, std::int64_t n, std::int64_t k, StridedMatrix a, const float* b,
                    std::int64_t ldb, float* c, std::int64_t ldc, bool accumulate);
 

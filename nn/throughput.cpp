@@ -54,7 +54,7 @@ ThroughputReport measure_throughput(Sequential& model, Optimizer& optimizer,
     if (macs > model.layer(i).macs())
       macs_after_first += model.layer(i).macs();  // not the first weighted layer
   }
-  report.own_gemm_kernel = gemm_has_own_kernel();
+  report.gemm = gemm_kernel_name();
   report.forward_flops = 2.0 * static_cast<double>(macs);
   report.train_flops = report.forward_flops + 2.0 * static_cast<double>(macs) +
                        2.0 * static_cast<double>(macs_after_first);

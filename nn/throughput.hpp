@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "nn/model.hpp"
@@ -23,9 +24,9 @@ struct ThroughputOptions {
 struct ThroughputReport {
   std::vector<double> train_images_per_second;  // one per window
   std::vector<double> infer_images_per_second;
-  double forward_flops = 0;      // per image: 2 × multiply-accumulates of dense/conv layers
-  double train_flops = 0;        // forward + weight gradients + input gradients (none for layer 0)
-  bool own_gemm_kernel = false;  // dense/conv products on kiln's AVX-512 kernel, else Eigen's
+  double forward_flops = 0;  // per image: 2 × multiply-accumulates of dense/conv layers
+  double train_flops = 0;    // forward + weight gradients + input gradients (none for layer 0)
+  std::string gemm;          // what runs the dense/conv products (nn/gemm.hpp)
 };
 
 ThroughputReport measure_throughput(Sequential& model, Optimizer& optimizer,
