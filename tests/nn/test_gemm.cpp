@@ -80,8 +80,8 @@ void expect_product(const Case& t, const Operands& before, const std::vector<flo
   }
 }
 
-// m around the 12-row tile (and below it), n around the 32-column tile and its two 16-lane
-// halves, k around the 256-deep blocks; k = 0 too.
+// m around the row tiles (12 with AVX-512, 6 with AVX2) and below them, n around the column
+// tiles and their two halves (32 = 16 + 16, 16 = 8 + 8), k around the 256-deep blocks; k = 0 too.
 std::vector<Case> cases() {
   std::vector<Case> all;
   for (std::int64_t m : {1, 5, 12, 13, 30})
