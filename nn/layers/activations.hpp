@@ -13,6 +13,10 @@ namespace kiln::nn {
 
 enum class Activation { kRelu, kLeakyRelu, kSigmoid, kTanh };
 
+// ReLU's backward on raw arrays: dx[i] = dy[i] where y[i] > 0, else 0, for i < count (dx may not
+// overlap y or dy). Shared by the relu layer and by the dense and conv2d layers that absorb one.
+void relu_gradient(const float* y, const float* dy, std::int64_t count, float* dx);
+
 class ElementwiseActivation final : public Layer {
  public:
   explicit ElementwiseActivation(Activation kind, float alpha = 0.3f);

@@ -7,6 +7,7 @@
 #include "nn/gemm.hpp"
 #include "nn/init.hpp"
 #include "nn/lane_sum.hpp"
+#include "nn/layers/activations.hpp"
 #include "nn/parallel.hpp"
 
 namespace kiln::nn {
@@ -27,7 +28,7 @@ constexpr std::int64_t kWinogradMinChannels = 16;
 const float* through_relu(bool relu, const float* y, const float* dy, std::int64_t count,
                           float* masked) {
   if (!relu) return dy;
-  for (std::int64_t i = 0; i < count; ++i) masked[i] = y[i] > 0.f ? dy[i] : 0.f;
+  relu_gradient(y, dy, count, masked);
   return masked;
 }
 

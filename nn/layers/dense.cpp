@@ -7,6 +7,7 @@
 #include "nn/error.hpp"
 #include "nn/gemm.hpp"
 #include "nn/init.hpp"
+#include "nn/layers/activations.hpp"
 #include "nn/parallel.hpp"
 #include "nn/transpose.hpp"
 
@@ -79,14 +80,8 @@ void Dense::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
 const Tensor& Dense::pre_activation_gradient(const Tensor& y, const Tensor& dy) {
   if (!relu_) return dy;
   rectified_.resize(dy.shape());
-  // Through local pointers: indexing the tensors (or reading pointers captured in the closure)
-  // reloads the pointers every element, as the stores might change them, which kept this loop
-  // scalar and branching on y's sign.
   parallel_chunks(dy.size(), std::int64_t{1} << 15, [&](std::int64_t i0, std::int64_t i1) {
-    float* __restrict out = rectified_.data();
-    const float* __restrict outputs = y.data();
-    const float* __restrict gradients = dy.data();
-    for (std::int64_t i = i0; i < i1; ++i) out[i] = outputs[i] > 0.f ? gradients[i] : 0.f;
+    relu_gradient(y.data() + i0, dy.data() + i0, i1 - i0, rectified_.data() + i0);
   });
   return rectified_;
 }
