@@ -4,11 +4,12 @@
 #include <memory>
 
 #include "apps/commands.hpp"
+#include "apps/validators.hpp"
 #include "apps/stage_list.hpp"
 #include "io/atomic_file.hpp"
 #include "io/opencv_codecs.hpp"
-#include "pipeline/augment_preview.hpp"
-#include "pipeline/train_config.hpp"
+#include "pipeline/jobs/augment_preview.hpp"
+#include "pipeline/jobs/train_config.hpp"
 
 namespace kiln::apps {
 
@@ -22,11 +23,11 @@ void add_augment_preview_command(CLI::App& app) {
       "Write a PNG grid: dataset images (rows), stored and as training epochs 1..N augment them.");
   cmd->add_option("data", request->data_path, "Dataset (.h5 from kiln preprocess)")
       ->required()
-      ->check(CLI::ExistingFile);
+      ->check(existing_file());
   cmd->add_option("-o,--output", *output, "PNG file to write")->required();
   cmd->add_option("--augment", *augment, "Training stages as a JSON list (README: Augmentation)");
   cmd->add_option("--config", *config, "Take the stages (and seed) from a training config")
-      ->check(CLI::ExistingFile);
+      ->check(existing_file());
   cmd->add_option("--images", request->images, "Rows: images spread evenly through the file")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();

@@ -7,13 +7,14 @@
 #include <memory>
 
 #include "apps/commands.hpp"
+#include "apps/validators.hpp"
 #include "apps/stage_list.hpp"
 #include "nn/layers/conv2d.hpp"
 #include "nn/model.hpp"
 #include "nn/optimizer.hpp"
 #include "nn/throughput.hpp"
 #include "nn/zoo.hpp"
-#include "pipeline/pipeline_bench.hpp"
+#include "pipeline/jobs/pipeline_bench.hpp"
 
 namespace kiln::apps {
 namespace {
@@ -117,7 +118,7 @@ void add_bench_command(CLI::App& app) {
       "images/s per epoch and a digest of every batch, identical for any --threads.");
   stream->add_option("data", pipe->data_path, "Dataset (.h5 from kiln preprocess)")
       ->required()
-      ->check(CLI::ExistingFile);
+      ->check(existing_file());
   stream->add_option("--augment", *augment,
                      "Training stages as a JSON list (README: Augmentation); default: none");
   stream->add_option("--batch", pipe->batch_size, "Batch size")

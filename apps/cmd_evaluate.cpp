@@ -5,7 +5,8 @@
 #include <memory>
 
 #include "apps/commands.hpp"
-#include "pipeline/evaluator.hpp"
+#include "apps/validators.hpp"
+#include "pipeline/jobs/evaluator.hpp"
 
 namespace kiln::apps {
 
@@ -46,11 +47,11 @@ void add_evaluate_command(CLI::App& app) {
       "preprocessing stored in the model; optionally multi-crop (5 or 10 views per scale).");
   cmd->add_option("model", request->model_path, "Model file (.h5 from kiln train)")
       ->required()
-      ->check(CLI::ExistingFile);
+      ->check(existing_file());
   cmd->add_option("data", request->data_path,
                   "Dataset (.h5 from kiln preprocess) or a folder with one sub-folder per class")
       ->required()
-      ->check(CLI::ExistingPath);
+      ->check(existing_path());
   cmd->add_option("--crops", request->crops,
                   "Views per scale: 1 (the model's eval stages), 5 (corners + centre) or 10 "
                   "(and their mirrors)")

@@ -4,7 +4,8 @@
 #include <memory>
 
 #include "apps/commands.hpp"
-#include "pipeline/fit.hpp"
+#include "apps/validators.hpp"
+#include "pipeline/jobs/fit.hpp"
 
 namespace kiln::apps {
 
@@ -17,7 +18,7 @@ void add_fit_command(CLI::App& app) {
       "file, for kiln train --set normalization.mode=zca.");
   cmd->add_option("data", *path, "Dataset (.h5 from kiln preprocess --size HxW)")
       ->required()
-      ->check(CLI::ExistingFile);
+      ->check(existing_file());
   cmd->add_option("--zca", *epsilon, "Regularizer epsilon added to the eigenvalues")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

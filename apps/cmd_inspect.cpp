@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "apps/commands.hpp"
+#include "apps/validators.hpp"
 #include "io/dataset_reader.hpp"
 #include "io/file_format.hpp"
 #include "io/model_file.hpp"
@@ -17,7 +18,7 @@ void add_inspect_command(CLI::App& app) {
                                      "file's layers, training state and preprocessing.");
   cmd->add_option("file", *path, "Dataset (from kiln preprocess) or model (from kiln train)")
       ->required()
-      ->check(CLI::ExistingFile);
+      ->check(existing_file());
   cmd->callback([path] {
     if (io::file_format_of(*path) == "kiln-model") {
       std::printf("%s", io::describe_model(*path).c_str());

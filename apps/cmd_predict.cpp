@@ -3,8 +3,9 @@
 #include <memory>
 
 #include "apps/commands.hpp"
+#include "apps/validators.hpp"
 #include "nn/error.hpp"
-#include "pipeline/predictor.hpp"
+#include "pipeline/jobs/predictor.hpp"
 
 namespace kiln::apps {
 
@@ -15,7 +16,7 @@ void add_predict_command(CLI::App& app) {
                                      "preprocessed as the model was trained.");
   cmd->add_option("model", f->model_path, "Model file (.h5 from kiln train)")
       ->required()
-      ->check(CLI::ExistingFile);
+      ->check(existing_file());
   cmd->add_option("images", f->paths, "Image files")->required();
   cmd->add_option("--top-k", f->top_k, "How many classes to print per image")
       ->check(CLI::Range(1, 1000))

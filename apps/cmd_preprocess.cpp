@@ -14,12 +14,13 @@
 
 #include "apps/command_line.hpp"
 #include "apps/commands.hpp"
+#include "apps/validators.hpp"
 #include "io/cifar_reader.hpp"
 #include "io/dataset_writer.hpp"
 #include "io/idx_import.hpp"
 #include "io/image_index.hpp"
 #include "nn/error.hpp"
-#include "pipeline/dataset_builder.hpp"
+#include "pipeline/jobs/dataset_builder.hpp"
 
 namespace kiln::apps {
 namespace {
@@ -183,7 +184,7 @@ void add_preprocess_command(CLI::App& app) {
                   "Class-folder root, list file, IDX image file, or CIFAR .bin batch files "
                   "(several allowed)")
       ->required()
-      ->check(CLI::ExistingPath);
+      ->check(existing_path());
   cmd->add_option("--cifar", f->cifar, "CIFAR binary flavour of .bin inputs: 10 or 100")
       ->check(CLI::IsMember({10, 100}))
       ->capture_default_str();
@@ -194,7 +195,7 @@ void add_preprocess_command(CLI::App& app) {
   cmd->add_option("-o,--output", f->output, "HDF5 dataset to write (replaced atomically)")
       ->required();
   cmd->add_option("--labels", f->labels, "IDX label file belonging to the IDX images")
-      ->check(CLI::ExistingFile);
+      ->check(existing_file());
   cmd->add_option("--size", f->size,
                   "Stored image size HxW: resize the short side, crop the centre (image inputs)");
   cmd->add_option("--short-side", f->short_side,

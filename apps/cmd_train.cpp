@@ -12,10 +12,9 @@
 #include "apps/stage_list.hpp"
 #include "apps/validators.hpp"
 #include "nn/error.hpp"
-#include "nn/optimizer.hpp"
-#include "nn/zoo.hpp"
-#include "pipeline/train_config.hpp"
-#include "pipeline/training.hpp"
+#include "pipeline/jobs/train_config.hpp"
+#include "pipeline/jobs/training.hpp"
+#include "pipeline/transforms/registry.hpp"
 
 namespace kiln::apps {
 
@@ -34,38 +33,90 @@ struct Extras {
   std::string resume;
 };
 
-// The layers of the effective config, in order; names the source of any bad key.
+// Flags that are each one config key; their help, type and default come from the key.
+const std::vector<FlagKey>& flag_table() {
+  static const std::vector<FlagKey> table = {
+      {"-o,--output", "output"},
+      {"--run-dir", "run_dir"},
+      {"--validation", "data.validation"},
+      {"--validation-split", "data.validation_split"},
+      {"--limit", "data.limit"},
+      {"--model", "model.name"},
+      {"--width", "model.width"},
+      {"--epochs", "epochs"},
+      {"--batch-size", "batch_size"},
+      {"--optimizer", "optimizer.type"},
+      {"--lr", "optimizer.lr"},
+      {"--momentum", "optimizer.momentum"},
+      {"--nesterov", "optimizer.nesterov"},
+      {"--weight-decay", "optimizer.weight_decay"},
+      {"--clip-norm", "optimizer.clip_norm"},
+      {"--lr-schedule", "schedule"},
+      {"--monitor", "callbacks.monitor"},
+      {"--seed", "seed"},
+      {"--threads", "threads"},
+      {"--checkpoint", "checkpoint"},
+      {"--log-csv", "log_csv"},
+      {"--overfit", "overfit"},
+  };
+  return table;
+}
+
+// Lays `overlay` on `config` with `origin` as the name of its source in messages.
+void lay(Json& config, const std::string& key, Json value, const std::string& origin) {
+  Json overlay = Json::object();
+  set_dotted(overlay, key, std::move(value));
+  pipeline::merge_config(config, overlay, origin);
+}
+
+// A run directory given to --resume: its own config.json is the first layer.
+void lay_resumed_run(Json& config, const std::string& run_dir) {
+  const std::string saved = (std::filesystem::path(run_dir) / "config.json").string();
+  if (!std::filesystem::exists(saved)) {
+    throw Error("--resume " + run_dir + ": no config.json; is it a kiln run directory?");
+  }
+  pipeline::merge_config(config, pipeline::load_config_file(saved), saved);
+  config["run_dir"] = run_dir;
+}
+
+// The flags that set more than one key, or append.
+void lay_compound_flags(Json& config, const Extras& x) {
+  if (!x.augment.empty()) {
+    lay(config, "augment", parse_stage_list(x.augment, "--augment"), "--augment");
+  }
+  if (x.early_stopping >= 0) {
+    const std::string origin = "--early-stopping " + std::to_string(x.early_stopping);
+    lay(config, "callbacks.early_stopping.enabled", true, origin);
+    lay(config, "callbacks.early_stopping.patience", x.early_stopping, origin);
+  }
+  if (x.restore_best) {
+    lay(config, "callbacks.early_stopping.restore_best_weights", true, "--restore-best");
+  }
+  if (x.reduce_lr >= 0) {
+    const std::string origin = "--reduce-lr " + std::to_string(x.reduce_lr);
+    lay(config, "callbacks.reduce_lr.enabled", true, origin);
+    lay(config, "callbacks.reduce_lr.patience", x.reduce_lr, origin);
+  }
+  if (x.flip > 0.f) {
+    Json stages = config["augment"];
+    stages.push_back({{"type", "horizontal_flip"}, {"p", x.flip}});
+    lay(config, "augment", stages, "--flip");
+  }
+}
+
+// The layers of the effective config, in order, each checked as it is laid on, so a mistake is
+// named with its source (file, flag or --set).
 Json effective_config(const Extras& x, const ConfigFlags& flags) {
-  namespace fs = std::filesystem;
   Json config = pipeline::default_train_config();
-  if (!x.resume.empty() && fs::is_directory(x.resume)) {
-    const std::string saved = (fs::path(x.resume) / "config.json").string();
-    if (!fs::exists(saved)) {
-      throw Error("--resume " + x.resume + ": no config.json; is it a kiln run directory?");
-    }
-    pipeline::merge_config(config, pipeline::load_config_file(saved), saved);
-    config["run_dir"] = x.resume;
+  if (!x.resume.empty() && std::filesystem::is_directory(x.resume)) {
+    lay_resumed_run(config, x.resume);
   }
   if (!x.config_file.empty()) {
     pipeline::merge_config(config, pipeline::load_config_file(x.config_file), x.config_file);
   }
-  Json overlay = flags.overlay();
-  if (!x.data.empty()) set_dotted(overlay, "data.train", x.data);
-  if (!x.augment.empty()) set_dotted(overlay, "augment", parse_stage_list(x.augment, "--augment"));
-  if (x.early_stopping >= 0) {
-    set_dotted(overlay, "callbacks.early_stopping.enabled", true);
-    set_dotted(overlay, "callbacks.early_stopping.patience", x.early_stopping);
-  }
-  if (x.restore_best) set_dotted(overlay, "callbacks.early_stopping.restore_best_weights", true);
-  if (x.reduce_lr >= 0) {
-    set_dotted(overlay, "callbacks.reduce_lr.enabled", true);
-    set_dotted(overlay, "callbacks.reduce_lr.patience", x.reduce_lr);
-  }
-  pipeline::merge_config(config, overlay, "the command line");
-  if (x.flip > 0.f) {
-    if (!config["augment"].is_array()) throw Error("augment must be a JSON list of stages");
-    config["augment"].push_back({{"type", "horizontal_flip"}, {"p", x.flip}});
-  }
+  if (!x.data.empty()) lay(config, "data.train", x.data, "the data argument");
+  flags.apply(config);
+  lay_compound_flags(config, x);
   for (const std::string& a : x.assignments) pipeline::apply_assignment(config, a);
   return config;
 }
@@ -112,11 +163,62 @@ class Progress {
   std::chrono::steady_clock::time_point last_{};
 };
 
+void report_skipped(const std::vector<io::SkippedInput>& skipped) {
+  if (skipped.empty()) return;
+  std::fprintf(stderr, "kiln train: left out %zu unreadable input(s) of the folder(s):\n",
+               skipped.size());
+  for (const auto& k : skipped) std::fprintf(stderr, "  %s: %s\n", k.path.c_str(), k.reason.c_str());
+}
+
+// The sanity check's verdict: a failure is a failed run (exit 1) naming the likely causes.
+void report_overfit(const pipeline::TrainConfig& config, const nn::EpochLogs& last) {
+  if (last.accuracy < 1.0) {
+    throw Error("overfit check FAILED: " + std::to_string(config.overfit) +
+                " samples, training accuracy " + std::to_string(last.accuracy) + " and loss " +
+                std::to_string(last.loss) + " after " + std::to_string(last.epoch) +
+                " epochs; raise --epochs or --lr, else the model or the labels are wired wrong");
+  }
+  std::printf("overfit check passed: %lld samples at 100%% training accuracy after %lld epochs, "
+              "loss %.4f\n",
+              static_cast<long long>(config.overfit), static_cast<long long>(last.epoch),
+              last.loss);
+}
+
+void run_train(const Extras& x, const ConfigFlags& flags) {
+  const Json json = effective_config(x, flags);
+  if (x.print_config) {
+    std::printf("%s\n", json.dump(2).c_str());
+    return;
+  }
+  const std::string origin = x.config_file.empty() ? "the config" : x.config_file;
+  const pipeline::TrainConfig config = pipeline::train_config_from_json(json, origin);
+  std::string resume_from;
+  if (!x.resume.empty()) {
+    resume_from = std::filesystem::is_directory(x.resume)
+                      ? (std::filesystem::path(x.resume) / "checkpoint.h5").string()
+                      : x.resume;
+  }
+  if (!config.run_dir.empty()) pipeline::write_run_config(config.run_dir, json);
+
+  auto progress = std::make_shared<Progress>();
+  pipeline::TrainObserver observer;
+  observer.on_staging = [](const std::string& folder, std::int64_t done, std::int64_t total) {
+    std::fprintf(stderr, "kiln train: reading %s: %lld/%lld images\n", folder.c_str(),
+                 static_cast<long long>(done), static_cast<long long>(total));
+  };
+  observer.on_start = [](const std::string& summary) { std::printf("%s", summary.c_str()); };
+  observer.on_batch = [progress](const pipeline::BatchProgress& p) { progress->batch(p); };
+  observer.on_epoch = [progress](const pipeline::EpochReport& r) { progress->epoch(r); };
+  const pipeline::TrainResult result = pipeline::train_model(config, observer, resume_from);
+  report_skipped(result.skipped);
+  std::printf("wrote %s\n", config.output_path().c_str());
+  if (config.overfit > 0) report_overfit(config, result.last_epoch);
+}
+
 }  // namespace
 
 void add_train_command(CLI::App& app) {
   auto x = std::make_shared<Extras>();
-  auto flags = std::make_shared<ConfigFlags>(pipeline::default_train_config());
   CLI::App* cmd = app.add_subcommand(
       "train",
       "Train a model on a kiln HDF5 dataset with streaming augmentation; write a model file (and "
@@ -124,141 +226,37 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("data", x->data,
                   "Training dataset (.h5 from kiln preprocess) or a folder of class folders; or "
                   "data.train")
-      ->check(CLI::ExistingPath);
+      ->check(existing_path());
   cmd->add_option("--config", x->config_file,
-                  "JSON config file (README: Training config); flags and --set override it")
-      ->check(CLI::ExistingFile);
+                  "JSON config file (README: Training); flags and --set override it")
+      ->check(existing_file());
   cmd->add_option("--set", x->assignments,
                   "Override any config key, e.g. --set optimizer.lr=0.001 --set "
                   "callbacks.early_stopping.enabled=true (repeatable)");
   cmd->add_flag("--print-config", x->print_config,
                 "Print the effective config as JSON and exit without training");
-  auto& f = *flags;
-  f.option<std::string>(cmd, "-o,--output", "output", "Model file to write (replaced atomically)");
-  f.option<std::string>(cmd, "--run-dir", "run_dir",
-                        "Run directory: config.json, log.csv, loss/accuracy/lr plots, "
-                        "checkpoint.h5 and model.h5");
-  f.option<std::string>(cmd, "--validation", "data.validation",
-                        "Dataset or folder evaluated after every epoch (never augmented, never "
-                        "trained on)")
-      ->check(CLI::ExistingPath);
-  f.option<double>(cmd, "--validation-split", "data.validation_split",
-                   "Hold out this fraction of the training data for validation: stratified per "
-                   "class, fixed by --seed, the same images every epoch, never augmented")
-      ->check(CLI::Range(0.0, 0.9));
-  f.option<std::string>(cmd, "--model", "model.name", "Built-in model")
-      ->check(CLI::IsMember(nn::builtin_model_names()));
-  f.option<double>(cmd, "--width", "model.width",
-                   "Channel/unit multiplier of alexnet and vgg16 (e.g. 0.25 for small images)")
-      ->check(positive_number());
-  f.option<std::int64_t>(cmd, "--epochs", "epochs", "Passes over the training data")
-      ->check(CLI::Range(1, 1000000));
-  f.option<std::int64_t>(cmd, "--batch-size", "batch_size", "Samples per optimizer step")
-      ->check(CLI::Range(1, 1 << 20));
-  f.option<std::string>(cmd, "--optimizer", "optimizer.type",
-                        "sgd, adagrad, rmsprop, adam or adamw")
-      ->check(CLI::IsMember(nn::optimizer_types()));
-  f.option<double>(cmd, "--lr", "optimizer.lr", "Learning rate")->check(positive_number());
-  f.option<double>(cmd, "--momentum", "optimizer.momentum", "SGD momentum in [0, 1)")
-      ->check(CLI::Range(0.0, 0.999999));
-  f.flag(cmd, "--nesterov", "optimizer.nesterov", "Use Nesterov momentum (SGD)");
-  f.option<double>(cmd, "--weight-decay", "optimizer.weight_decay",
-                   "AdamW's decoupled weight decay")
-      ->check(CLI::NonNegativeNumber);
-  f.option<double>(cmd, "--clip-norm", "optimizer.clip_norm",
-                   "Rescale the gradients when their global L2 norm exceeds this (0: off)")
-      ->check(CLI::NonNegativeNumber);
+  auto flags = std::make_shared<ConfigFlags>(cmd, flag_table());
   cmd->add_option("--augment", x->augment,
-                  "Training augmentation stages as a JSON list, applied in order, e.g. "
-                  "'[{\"type\": \"pad_crop\", \"padding\": 4}, {\"type\": \"color_jitter\"}]'; "
-                  "stages: horizontal_flip, vertical_flip, pad_crop, color_jitter, scale_crop, "
-                  "random_resized_crop (README: Augmentation)");
+                  "Training stages as a JSON list, applied in order (config: augment). Stages, "
+                  "with example options:\n" +
+                      pipeline::stages_help());
   cmd->add_option("--flip", x->flip,
                   "Probability of a random horizontal flip per training sample (after --augment)")
       ->check(CLI::Range(0.0, 1.0));
-  f.option<std::int64_t>(cmd, "--seed", "seed",
-                         "Seed of every random choice (initialization, order, augmentation, "
-                         "validation split); same seed, same model")
-      ->check(CLI::NonNegativeNumber);
-  f.option<std::int64_t>(cmd, "--threads", "threads", "Worker threads (0: all cores)")
-      ->check(CLI::Range(0, 1024));
-  f.option<std::string>(cmd, "--lr-schedule", "schedule",
-                        "constant, step:K:F, exponential:D, cosine[:MIN] or "
-                        "piecewise:0=R0,E1=R1,..., optionally +warmup:W (README: Training)");
   cmd->add_option("--early-stopping", x->early_stopping,
                   "Stop after this many epochs without improvement of --monitor")
       ->check(CLI::Range(static_cast<std::int64_t>(0), static_cast<std::int64_t>(1) << 30));
   cmd->add_flag("--restore-best", x->restore_best,
                 "With --early-stopping: keep the weights of the best epoch, not the last");
   cmd->add_option("--reduce-lr", x->reduce_lr,
-                  "Multiply the rate by 0.1 after this many epochs without improvement")
+                  "Multiply the rate by callbacks.reduce_lr.factor after this many epochs "
+                  "without improvement")
       ->check(CLI::Range(static_cast<std::int64_t>(0), static_cast<std::int64_t>(1) << 30));
-  f.option<std::string>(cmd, "--monitor", "callbacks.monitor",
-                        "Metric watched by early stopping and reduce-lr: loss, accuracy, "
-                        "val_loss, val_accuracy (default: val_loss with validation, else loss)");
-  f.option<std::string>(cmd, "--checkpoint", "checkpoint",
-                        "Save the whole training state here after every epoch (atomically)");
   cmd->add_option("--resume", x->resume,
                   "Continue a run directory (its config.json and checkpoint.h5) or a checkpoint "
                   "file up to --epochs: the same weights as if never interrupted")
-      ->check(CLI::ExistingPath);
-  f.option<std::string>(cmd, "--log-csv", "log_csv",
-                        "Write one CSV row per epoch (loss, accuracy, val_*, rate, seconds)");
-  f.option<std::int64_t>(cmd, "--limit", "data.limit", "Train on the first N samples only (0: all)")
-      ->check(CLI::NonNegativeNumber);
-  f.option<std::int64_t>(cmd, "--overfit", "overfit",
-                         "Sanity check: train on the first N samples without augmentation, "
-                         "dropout or regularization, plain SGD; report whether 100% training "
-                         "accuracy was reached")
-      ->check(CLI::Range(0, 1 << 20));
-
-  cmd->callback([x, flags] {
-    const Json config = effective_config(*x, *flags);
-    if (x->print_config) {
-      std::printf("%s\n", config.dump(2).c_str());
-      return;
-    }
-    const std::string origin = x->config_file.empty() ? "the config" : x->config_file;
-    pipeline::TrainRequest request = pipeline::request_from_config(config, origin);
-    if (!x->resume.empty()) {
-      request.resume_path = std::filesystem::is_directory(x->resume)
-                                ? (std::filesystem::path(x->resume) / "checkpoint.h5").string()
-                                : x->resume;
-    }
-    if (!request.run_dir.empty()) pipeline::write_run_config(request.run_dir, config);
-
-    auto progress = std::make_shared<Progress>();
-    pipeline::TrainObserver observer;
-    observer.on_staging = [](const std::string& folder, std::int64_t done, std::int64_t total) {
-      std::fprintf(stderr, "kiln train: reading %s: %lld/%lld images\n", folder.c_str(),
-                   static_cast<long long>(done), static_cast<long long>(total));
-    };
-    observer.on_start = [](const std::string& summary) { std::printf("%s", summary.c_str()); };
-    observer.on_batch = [progress](const pipeline::BatchProgress& p) { progress->batch(p); };
-    observer.on_epoch = [progress](const pipeline::EpochReport& r) { progress->epoch(r); };
-    const pipeline::TrainResult result = pipeline::train_model(request, observer);
-    if (!result.skipped.empty()) {
-      std::fprintf(stderr, "kiln train: left out %zu unreadable input(s) of the folder(s):\n",
-                   result.skipped.size());
-      for (const auto& k : result.skipped)
-        std::fprintf(stderr, "  %s: %s\n", k.path.c_str(), k.reason.c_str());
-    }
-    std::printf("wrote %s\n", request.output_path.c_str());
-    if (request.overfit > 0) {
-      const auto& last = result.last_epoch;
-      if (last.accuracy < 1.0) {
-        throw Error("overfit check FAILED: " + std::to_string(request.overfit) +
-                    " samples, training accuracy " + std::to_string(last.accuracy) + " and loss " +
-                    std::to_string(last.loss) + " after " + std::to_string(last.epoch) +
-                    " epochs; raise --epochs or --lr, else the model or the labels are wired "
-                    "wrong");
-      }
-      std::printf(
-          "overfit check passed: %lld samples at 100%% training accuracy after %lld "
-          "epochs, loss %.4f\n",
-          static_cast<long long>(request.overfit), static_cast<long long>(last.epoch), last.loss);
-    }
-  });
+      ->check(existing_path());
+  cmd->callback([x, flags] { run_train(*x, *flags); });
 }
 
 }  // namespace kiln::apps

@@ -1,5 +1,7 @@
 // kiln: one executable, one subcommand per job. Turns every kiln::Error into one line on stderr.
-//   exit 0: success; 1: the job failed (kiln::Error); 2: the command line is wrong.
+//   exit 0: success;
+//        1: a bad or missing file, or a failed run (kiln::Error);
+//        2: a usage or config mistake: a bad flag, config key or value (CLI11, kiln::ConfigError).
 #include <malloc.h>
 
 #include <cstdio>
@@ -47,10 +49,12 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {
-      std::fprintf(stderr,
-                   "kiln: error: a subcommand is required: preprocess, inspect, train, evaluate, "
-                   "predict or bench "
-                   "(see 'kiln --help')\n");
+      std::string names;
+      for (const CLI::App* sub : app.get_subcommands({})) {
+        names += (names.empty() ? "" : ", ") + sub->get_name();
+      }
+      std::fprintf(stderr, "kiln: error: a subcommand is required: %s (see 'kiln --help')\n",
+                   names.c_str());
       return 2;
     }
   } catch (const CLI::CallForHelp& e) {
@@ -65,6 +69,9 @@ int main(int argc, char** argv) {
     for (const CLI::App* sub : app.get_subcommands()) where += " " + sub->get_name();
     std::fprintf(stderr, "%s: error: %s (see '%s --help')\n", where.c_str(), e.what(),
                  where.c_str());
+    return 2;
+  } catch (const kiln::ConfigError& e) {
+    std::fprintf(stderr, "kiln: error: %s\n", e.what());
     return 2;
   } catch (const kiln::Error& e) {
     std::fprintf(stderr, "kiln: error: %s\n", e.what());

@@ -14,11 +14,11 @@ inline Json parse_stage_list(const std::string& text, const std::string& flag) {
   try {
     stages = Json::parse(text);
   } catch (const Json::exception& e) {
-    throw Error(flag + " is not valid JSON (" + e.what() +
+    throw ConfigError(flag + " is not valid JSON (" + e.what() +
                 "); expected a list such as '[{\"type\": \"pad_crop\"}]'");
   }
   if (!stages.is_array()) {
-    throw Error(flag + " must be a JSON list of stages, such as '[{\"type\": \"pad_crop\"}]'");
+    throw ConfigError(flag + " must be a JSON list of stages, such as '[{\"type\": \"pad_crop\"}]'");
   }
   return stages;
 }

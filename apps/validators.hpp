@@ -1,8 +1,14 @@
 // CLI11 validators whose messages read well ("--lr must be > 0, got -1").
+// A missing input is a missing file, not a command-line mistake: existing_file() and
+// existing_path() throw kiln::Error naming the path, so `kiln` exits 1 for it as for any other
+// unreadable file (and 2 for a malformed command line).
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <string>
+
+#include "nn/error.hpp"
 
 namespace kiln::apps {
 
@@ -18,6 +24,29 @@ inline CLI::Validator positive_number() {
         return "must be a number > 0, got " + text;
       },
       "POSITIVE");
+}
+
+// A file or a folder that exists.
+inline CLI::Validator existing_path() {
+  return CLI::Validator(
+      [](std::string& path) -> std::string {
+        if (!std::filesystem::exists(path)) throw Error(path + ": no such file or folder");
+        return {};
+      },
+      "PATH");
+}
+
+// A file that exists (not a folder).
+inline CLI::Validator existing_file() {
+  return CLI::Validator(
+      [](std::string& path) -> std::string {
+        if (!std::filesystem::exists(path)) throw Error(path + ": no such file");
+        if (std::filesystem::is_directory(path)) {
+          throw Error(path + ": is a folder; expected a file");
+        }
+        return {};
+      },
+      "FILE");
 }
 
 }  // namespace kiln::apps

@@ -72,9 +72,17 @@ struct EpochGraph::Impl {
   std::unique_ptr<flow::sequencer_node<SamplePtr>> sequencer;
   std::unique_ptr<flow::function_node<SamplePtr, flow::continue_msg>> batcher;
 
+  // The node bodies, one job each (defined below, in the order samples meet them).
+  struct NextPosition;
+  struct ReadSample;
+  struct AugmentSample;
+  struct PackSample;
+  struct AssembleBatch;
+
   explicit Impl(EpochSpec s)
       : spec(std::move(s)), arena(spec.threads > 0 ? spec.threads : tbb::task_arena::automatic) {}
   void build();
+  void count_admitted();
   void push(BatchItem item) {
     std::lock_guard lock(mutex);
     ready.push_back(std::move(item));
@@ -120,143 +128,173 @@ void EpochGraph::Impl::add_to_batch(const Sample& sample) {
   }
 }
 
+// Positions of the epoch, in order. input_node runs its body serially, so a plain counter is safe.
+struct EpochGraph::Impl::NextPosition {
+  std::uint64_t next = 0, total = 0;
+  std::uint64_t operator()(tbb::flow_control& control) {
+    if (next == total) {
+      control.stop();
+      return 0;
+    }
+    return next++;
+  }
+};
+
+// Counted past the limiter: this is what the limiter bounds.
+void EpochGraph::Impl::count_admitted() {
+  const std::int64_t now = ++in_flight;
+  std::int64_t seen = peak.load();
+  while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+  }
+}
+
+// Stored pixels, or an encoded image decoded here, in parallel. When the first stage is a crop,
+// only its window is read: it is drawn here, from the same key as in the augment node, and a JPEG
+// decodes just the part the crop keeps.
+struct EpochGraph::Impl::ReadSample {
+  Impl& im;
+  SamplePtr operator()(std::uint64_t position) const {
+    im.count_admitted();
+    auto s = std::make_shared<Sample>();
+    s->position = position;
+    s->index = im.spec.order[position];
+    return guarded(std::move(s), [this](Sample& sample) { read(sample); });
+  }
+  void read(Sample& sample) const {
+    const EpochSpec& spec = im.spec;
+    const io::DatasetReader& r = *spec.reader;
+    const auto index = static_cast<std::int64_t>(sample.index);
+    sample.label = r.labels()[sample.index];
+    const Stage* crop = spec.stages->empty() ? nullptr : spec.stages->front().get();
+    const cv::Size size = crop != nullptr ? r.image_size(index) : cv::Size();
+    const std::optional<cv::Rect> window =
+        crop != nullptr
+            ? crop->source_window(size, spec.mode, {spec.seed, spec.epoch, sample.index, 1})
+            : std::nullopt;
+    if (window) {
+      cv::Rect2d area;
+      sample.image = r.read_window(index, *window, crop->output_size(size), &area);
+      crop->finish_window(sample.image, area);
+      sample.stages_done = 1;
+    } else {
+      sample.image = r.read_mat(index);
+    }
+  }
+};
+
+// Stage j (1-based) of the list draws from Rng{seed, epoch, index, j}. Trailing table stages are
+// not run here: their tables are composed and handed to the pack step.
+struct EpochGraph::Impl::AugmentSample {
+  Impl& im;
+  SamplePtr operator()(SamplePtr s) const {
+    return guarded(std::move(s), [this](Sample& sample) { augment(sample); });
+  }
+  void augment(Sample& sample) const {
+    const EpochSpec& spec = im.spec;
+    const auto& stages = *spec.stages;
+    for (std::size_t j = sample.stages_done; j < stages.size(); ++j) {
+      const auto slot = static_cast<std::uint32_t>(j + 1);
+      const nn::SeedKey key{spec.seed, spec.epoch, sample.index, slot};
+      if (j < im.first_folded) {
+        stages[j]->run(sample.image, spec.mode, key);
+      } else {
+        const ChannelTable t =
+            stages[j]->table(sample.image.size(), sample.image.channels(), spec.mode, key);
+        sample.table = sample.table ? sample.table->then(t) : t;
+      }
+    }
+    if (spec.views != nullptr) {
+      make_views(sample.image, *spec.views, sample.views);
+      sample.image.release();
+    }
+  }
+};
+
+// Normalizes each view straight into its rows of the batch tensor (one fused pass).
+struct EpochGraph::Impl::PackSample {
+  Impl& im;
+  SamplePtr operator()(SamplePtr s) const {
+    return guarded(std::move(s), [this](Sample& sample) { pack(sample); });
+  }
+  void pack(Sample& sample) const {
+    const EpochSpec& spec = im.spec;
+    if (sample.views.empty()) sample.views.push_back(std::move(sample.image));
+    const std::size_t per_view = static_cast<std::size_t>(spec.sample_size.area()) *
+                                 static_cast<std::size_t>(spec.normalization->mean.size());
+    // Checked before rows_of() makes a batch tensor for it.
+    for (const cv::Mat& view : sample.views) {
+      if (view.size() != spec.sample_size) {
+        throw Error("the stages produced a " + std::to_string(view.cols) + "x" +
+                    std::to_string(view.rows) + " image where " +
+                    std::to_string(spec.sample_size.width) + "x" +
+                    std::to_string(spec.sample_size.height) +
+                    " was announced; batches need every sample at the same size");
+      }
+    }
+    float* rows = im.rows_of(sample.position);
+    for (std::size_t v = 0; v < sample.views.size(); ++v) {
+      cv::Mat& view = sample.views[v];
+      if (!view.isContinuous()) view = view.clone();
+      pack_image(view, *spec.normalization, std::span<float>(rows + v * per_view, per_view),
+                 sample.table ? &*sample.table : nullptr);
+    }
+    sample.views.clear();
+  }
+};
+
+// Serial, after the sequencer: assembles batches in order and hands them over. Never blocks (the
+// limiter bounds how much can pile up in `ready`). The first failed sample ends the epoch with its
+// message.
+struct EpochGraph::Impl::AssembleBatch {
+  Impl& im;
+  flow::continue_msg operator()(const SamplePtr& s) const {
+    ++im.received;
+    if (im.failed) return {};
+    if (!s->error.empty()) {
+      im.failed = true;
+      im.push({{},
+               false,
+               im.spec.reader->path() + ": sample " + std::to_string(s->index) + ": " + s->error});
+      return {};
+    }
+    im.add_to_batch(*s);
+    const bool last = im.received == im.spec.order.size();
+    const bool full = static_cast<std::int64_t>(im.pending.labels.size()) ==
+                      im.spec.batch_size * im.rows_per_sample;
+    if (full || last) hand_over(s->position, full);
+    if (last) im.push({{}, true, {}});
+    return {};
+  }
+  void hand_over(std::uint64_t position, bool full) const {
+    nn::Tensor inputs = im.close(position / static_cast<std::uint64_t>(im.spec.batch_size));
+    if (full || !im.spec.drop_last) {
+      const auto rows = static_cast<std::int64_t>(im.pending.labels.size());
+      inputs.resize(inputs.shape().with_n(rows));
+      im.pending.inputs = std::move(inputs);
+      im.push({std::move(im.pending), false, {}});
+    } else if (im.spec.pool != nullptr) {
+      im.spec.pool->give(std::move(inputs));
+    }
+    im.pending = {};
+  }
+};
+
 void EpochGraph::Impl::build() {
   graph = std::make_unique<flow::graph>();
   flow::graph& g = *graph;
-  const std::uint64_t total = spec.order.size();
-
-  // Positions of the epoch, in order. input_node runs serially, so a plain counter is safe.
-  input = std::make_unique<flow::input_node<std::uint64_t>>(
-      g, [this, next = std::uint64_t{0}, total](tbb::flow_control& control) mutable {
-        if (next == total) {
-          control.stop();
-          return std::uint64_t{0};
-        }
-        return next++;
-      });
-
-  limiter = std::make_unique<flow::limiter_node<std::uint64_t, std::int64_t>>(
-      g, static_cast<std::size_t>(spec.max_in_flight));
-
-  read = std::make_unique<flow::function_node<std::uint64_t, SamplePtr>>(
-      g, flow::unlimited, [this](std::uint64_t position) {
-        // Counted here, past the limiter: this is what the limiter bounds.
-        const std::int64_t now = ++in_flight;
-        std::int64_t seen = peak.load();
-        while (now > seen && !peak.compare_exchange_weak(seen, now)) {
-        }
-        auto s = std::make_shared<Sample>();
-        s->position = position;
-        s->index = spec.order[position];
-        return guarded(std::move(s), [this](Sample& sample) {
-          const io::DatasetReader& r = *spec.reader;
-          const auto index = static_cast<std::int64_t>(sample.index);
-          sample.label = r.labels()[sample.index];
-          // Stored pixels, or an encoded image decoded here, in parallel. When the first stage
-          // is a crop, only its window is read: it is drawn here, from the same key as in the
-          // augment node, and a JPEG decodes just the part the crop keeps.
-          const Stage* crop = spec.stages->empty() ? nullptr : spec.stages->front().get();
-          const cv::Size size = crop != nullptr ? r.image_size(index) : cv::Size();
-          const std::optional<cv::Rect> window =
-              crop != nullptr
-                  ? crop->source_window(size, spec.mode, {spec.seed, spec.epoch, sample.index, 1})
-                  : std::nullopt;
-          if (window) {
-            cv::Rect2d area;
-            sample.image = r.read_window(index, *window, crop->output_size(size), &area);
-            crop->finish_window(sample.image, area);
-            sample.stages_done = 1;
-          } else {
-            sample.image = r.read_mat(index);
-          }
-        });
-      });
-
-  // Stage j (1-based) of the list draws from Rng{seed, epoch, index, j}.
-  augment = std::make_unique<flow::function_node<SamplePtr, SamplePtr>>(
-      g, flow::unlimited, [this](SamplePtr s) {
-        return guarded(std::move(s), [this](Sample& sample) {
-          const auto& stages = *spec.stages;
-          for (std::size_t j = sample.stages_done; j < stages.size(); ++j) {
-            const auto slot = static_cast<std::uint32_t>(j + 1);
-            const nn::SeedKey key{spec.seed, spec.epoch, sample.index, slot};
-            if (j < first_folded) {
-              stages[j]->run(sample.image, spec.mode, key);
-            } else {  // a trailing table stage: its table goes to the pack step
-              const ChannelTable t =
-                  stages[j]->table(sample.image.size(), sample.image.channels(), spec.mode, key);
-              sample.table = sample.table ? sample.table->then(t) : t;
-            }
-          }
-          if (spec.views != nullptr) {
-            make_views(sample.image, *spec.views, sample.views);
-            sample.image.release();
-          }
-        });
-      });
-
-  pack = std::make_unique<flow::function_node<SamplePtr, SamplePtr>>(
-      g, flow::unlimited, [this](SamplePtr s) {
-        return guarded(std::move(s), [this](Sample& sample) {
-          if (sample.views.empty()) sample.views.push_back(std::move(sample.image));
-          const std::size_t per_view = static_cast<std::size_t>(spec.sample_size.area()) *
-                                       static_cast<std::size_t>(spec.normalization->mean.size());
-          // Checked before rows_of() makes a batch tensor for it.
-          for (const cv::Mat& view : sample.views) {
-            if (view.size() != spec.sample_size) {
-              throw Error("the stages produced a " + std::to_string(view.cols) + "x" +
-                          std::to_string(view.rows) + " image where " +
-                          std::to_string(spec.sample_size.width) + "x" +
-                          std::to_string(spec.sample_size.height) +
-                          " was announced; batches need every sample at the same size");
-            }
-          }
-          float* rows = rows_of(sample.position);
-          for (std::size_t v = 0; v < sample.views.size(); ++v) {
-            cv::Mat& view = sample.views[v];
-            if (!view.isContinuous()) view = view.clone();
-            pack_image(view, *spec.normalization, std::span<float>(rows + v * per_view, per_view),
-                       sample.table ? &*sample.table : nullptr);
-          }
-          sample.views.clear();
-        });
-      });
-
+  const auto in_flight_limit = static_cast<std::size_t>(spec.max_in_flight);
+  input = std::make_unique<flow::input_node<std::uint64_t>>(g, NextPosition{0, spec.order.size()});
+  limiter = std::make_unique<flow::limiter_node<std::uint64_t, std::int64_t>>(g, in_flight_limit);
+  read = std::make_unique<flow::function_node<std::uint64_t, SamplePtr>>(g, flow::unlimited,
+                                                                         ReadSample{*this});
+  augment = std::make_unique<flow::function_node<SamplePtr, SamplePtr>>(g, flow::unlimited,
+                                                                        AugmentSample{*this});
+  pack = std::make_unique<flow::function_node<SamplePtr, SamplePtr>>(g, flow::unlimited,
+                                                                     PackSample{*this});
   sequencer = std::make_unique<flow::sequencer_node<SamplePtr>>(
       g, [](const SamplePtr& s) { return static_cast<std::size_t>(s->position); });
-
-  // Serial: assembles batches in order and hands them over. Never blocks (the limiter bounds
-  // how much can pile up in `ready`).
   batcher = std::make_unique<flow::function_node<SamplePtr, flow::continue_msg>>(
-      g, flow::serial, [this, total](SamplePtr s) {
-        ++received;
-        if (failed) return flow::continue_msg();
-        if (!s->error.empty()) {
-          failed = true;
-          push({{},
-                false,
-                spec.reader->path() + ": sample " + std::to_string(s->index) + ": " + s->error});
-          return flow::continue_msg();
-        }
-        add_to_batch(*s);
-        const bool last = received == total;
-        const bool full =
-            static_cast<std::int64_t>(pending.labels.size()) == spec.batch_size * rows_per_sample;
-        if (full || last) {
-          nn::Tensor inputs = close(s->position / static_cast<std::uint64_t>(spec.batch_size));
-          if (full || !spec.drop_last) {
-            const auto rows = static_cast<std::int64_t>(pending.labels.size());
-            inputs.resize(inputs.shape().with_n(rows));
-            pending.inputs = std::move(inputs);
-            push({std::move(pending), false, {}});
-          } else if (spec.pool != nullptr) {
-            spec.pool->give(std::move(inputs));
-          }
-          pending = {};
-        }
-        if (last) push({{}, true, {}});
-        return flow::continue_msg();
-      });
+      g, flow::serial, AssembleBatch{*this});
 
   flow::make_edge(*input, *limiter);
   flow::make_edge(*limiter, *read);

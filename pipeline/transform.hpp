@@ -1,19 +1,29 @@
 // Transforms and stages.
 //
+// clang-format off
 // A transform is a plain struct (see transforms/flip.hpp) with:
-//   static constexpr std::string_view kName;    its registry name
-//   struct Draw { ... };                         every random decision, made up front
-//   Draw draw(cv::Size, nn::Rng&) const;         training: all randomness happens here
-//   Draw eval(cv::Size) const;                   evaluation: no Rng parameter, so it cannot be
-//   random void apply(const Draw&, cv::Mat& rgb) const; pure: same Draw and image ⇒ same output
-//   Json config() const;                         options, so the registry can rebuild it
-//   cv::Size output_size(cv::Size) const;        optional: for transforms that change the size
-//                                                (crops); the same in train and eval mode
-//   cv::Rect window(const Draw&, cv::Size) const; optional, with resize_window: crops that read
-//   cv::Mat resize_window(const cv::Mat&,         one window of their input, so apply() is
-//                         const cv::Rect2d&) const; a resize of image(window(d, size)); the reader
-//                                                can then decode only that window of a JPEG
+//   static constexpr std::string_view kName;      its registry name
+//   static constexpr std::string_view kSummary;   one line: what train and eval do (--help, README)
+//   static constexpr std::string_view kExample;   options that show it off, as JSON text (--help,
+//                                                 and the contract test every stage must pass)
+//   its options as members, each with its default as the initializer: the one place it is written
+//   static T from_json(StageOptions&);            options → struct (absent keys keep the default)
+//   Json to_json() const;                         struct → options, so the registry can rebuild it
+//   struct Draw { ... };                          every random decision, made up front
+//   Draw draw(cv::Size, nn::Rng&) const;          training: all randomness happens here
+//   Draw eval(cv::Size) const;                    evaluation: no Rng parameter, so it cannot be
+//                                                 random
+//   void apply(const Draw&, cv::Mat& rgb) const;  pure: the same Draw and image give the same
+//                                                 output
+//   cv::Size output_size(cv::Size) const;         optional, for transforms that change the size
+//                                                 (crops): the same in train and eval mode
+//   cv::Rect window(const Draw&, cv::Size) const; optional, with resize_window, for crops that
+//   cv::Mat resize_window(const cv::Mat&,         read one window of their input: apply() is then
+//                         const cv::Rect2d&) const;  a resize of image(window(d, size)), and the
+//                                                 reader can decode only that window of a JPEG
 // ("plan, then apply", as albumentations splits get_params from apply.)
+// Adding one: the unit (header + source), a test file, and one line in transforms/registry.cpp.
+// clang-format on
 //
 // A Stage is what the flow graph runs: a type-erased transform. TransformStage<T> draws from
 // Rng{seed, epoch, sample index, stage position} in training mode and uses eval() otherwise.
@@ -29,17 +39,21 @@
 #include "nn/layer.hpp"
 #include "nn/random.hpp"
 #include "pipeline/channel_table.hpp"
+#include "pipeline/stage_options.hpp"
 
 namespace kiln::pipeline {
 
 template <class T>
 concept Transform = requires(const T t, cv::Size size, nn::Rng& rng, const typename T::Draw& d,
-                             cv::Mat& image) {
+                             cv::Mat& image, StageOptions& options) {
   { T::kName } -> std::convertible_to<std::string_view>;
+  { T::kSummary } -> std::convertible_to<std::string_view>;
+  { T::kExample } -> std::convertible_to<std::string_view>;
+  { T::from_json(options) } -> std::same_as<T>;
+  { t.to_json() } -> std::same_as<Json>;
   { t.draw(size, rng) } -> std::same_as<typename T::Draw>;
   { t.eval(size) } -> std::same_as<typename T::Draw>;
   t.apply(d, image);
-  { t.config() } -> std::same_as<Json>;
 };
 
 class Stage {
@@ -97,7 +111,7 @@ class TransformStage final : public Stage {
  public:
   explicit TransformStage(T transform) : transform_(std::move(transform)) {}
   std::string_view name() const override { return T::kName; }
-  Json config() const override { return transform_.config(); }
+  Json config() const override { return transform_.to_json(); }
   void run(cv::Mat& image, nn::Mode mode, const nn::SeedKey& key) const override {
     transform_.apply(draw_for(image.size(), mode, key), image);
   }

@@ -18,6 +18,25 @@ Affine::Affine(float rotation_degrees, float width_shift_fraction, float height_
       zoom_max(zoom_hi),
       fill_mode(mode),
       fill(fill_value) {
+  validate();
+}
+
+Affine Affine::from_json(StageOptions& o) {
+  Affine t;
+  o.read("rotation", t.rotation);
+  o.read("width_shift", t.width_shift);
+  o.read("height_shift", t.height_shift);
+  o.read("shear", t.shear);
+  o.read_range("zoom_range", t.zoom_min, t.zoom_max);
+  std::string mode = fill_mode_name(t.fill_mode);
+  o.read("fill_mode", mode);
+  t.fill_mode = parse_fill_mode(mode, "stage 'affine'");
+  o.read("fill", t.fill);
+  t.validate();
+  return t;
+}
+
+void Affine::validate() const {
   if (!(rotation >= 0.f && rotation <= 180.f))
     throw Error("affine: rotation must be in [0, 180] degrees, got " + std::to_string(rotation));
   for (const float s : {width_shift, height_shift}) {

@@ -17,12 +17,18 @@
 
 #include "nn/json.hpp"
 #include "nn/random.hpp"
+#include "pipeline/stage_options.hpp"
 #include "pipeline/transforms/fill_mode.hpp"
 
 namespace kiln::pipeline {
 
 struct Affine {
   static constexpr std::string_view kName = "affine";
+  static constexpr std::string_view kSummary =
+      "Keras' geometry: rotation, shifts, shear and zoom in one warp, gaps from fill_mode; eval: "
+      "identity";
+  static constexpr std::string_view kExample =
+      R"({"rotation": 15, "width_shift": 0.1, "height_shift": 0.1, "zoom_range": [0.9, 1.1]})";
   float rotation = 0.f;                         // degrees
   float width_shift = 0.f, height_shift = 0.f;  // fractions of the width and height
   float shear = 0.f;                            // degrees
@@ -37,8 +43,20 @@ struct Affine {
     bool operator==(const Draw&) const = default;
   };
 
+  Affine() = default;
   Affine(float rotation_degrees, float width_shift_fraction, float height_shift_fraction,
          float shear_degrees, float zoom_lo, float zoom_hi, FillMode mode, int fill_value);
+  static Affine from_json(StageOptions& options);
+  Json to_json() const {
+    return {{"rotation", rotation},
+            {"width_shift", width_shift},
+            {"height_shift", height_shift},
+            {"shear", shear},
+            {"zoom_range", {zoom_min, zoom_max}},
+            {"fill_mode", fill_mode_name(fill_mode)},
+            {"fill", fill}};
+  }
+  void validate() const;
   Draw draw(cv::Size size, nn::Rng& rng) const {
     Draw d;
     d.angle = rng.uniform(-rotation, rotation);
@@ -53,15 +71,6 @@ struct Affine {
   void apply(const Draw& d, cv::Mat& image) const;
   // The 2×3 matrix from source to output pixel coordinates (for tests and previews).
   static cv::Matx23d matrix(const Draw& d, cv::Size size);
-  Json config() const {
-    return {{"rotation", rotation},
-            {"width_shift", width_shift},
-            {"height_shift", height_shift},
-            {"shear", shear},
-            {"zoom_range", {zoom_min, zoom_max}},
-            {"fill_mode", fill_mode_name(fill_mode)},
-            {"fill", fill}};
-  }
 };
 
 }  // namespace kiln::pipeline

@@ -8,6 +8,19 @@
 namespace kiln::pipeline {
 ColorJitter::ColorJitter(float brightness_range, float contrast_range, float saturation_range)
     : brightness(brightness_range), contrast(contrast_range), saturation(saturation_range) {
+  validate();
+}
+
+ColorJitter ColorJitter::from_json(StageOptions& o) {
+  ColorJitter t;
+  o.read("brightness", t.brightness);
+  o.read("contrast", t.contrast);
+  o.read("saturation", t.saturation);
+  t.validate();
+  return t;
+}
+
+void ColorJitter::validate() const {
   for (const float r : {brightness, contrast, saturation}) {
     if (!(r >= 0.f && r <= 1.f))
       throw Error("color_jitter: ranges must be in [0, 1], got " + std::to_string(r));

@@ -15,6 +15,22 @@ LensDistortion::LensDistortion(float k1_lo, float k1_hi, float k2_lo, float k2_h
       k2_max(k2_hi),
       fill_mode(mode),
       fill(fill_value) {
+  validate();
+}
+
+LensDistortion LensDistortion::from_json(StageOptions& o) {
+  LensDistortion t;
+  o.read_range("k1_range", t.k1_min, t.k1_max);
+  o.read_range("k2_range", t.k2_min, t.k2_max);
+  std::string mode = fill_mode_name(t.fill_mode);
+  o.read("fill_mode", mode);
+  t.fill_mode = parse_fill_mode(mode, "stage 'lens_distortion'");
+  o.read("fill", t.fill);
+  t.validate();
+  return t;
+}
+
+void LensDistortion::validate() const {
   for (const auto& [lo, hi, name] :
        {std::tuple{k1_min, k1_max, "k1_range"}, std::tuple{k2_min, k2_max, "k2_range"}}) {
     if (!(lo >= -1.f && lo <= hi && hi <= 1.f)) {

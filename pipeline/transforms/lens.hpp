@@ -12,12 +12,16 @@
 
 #include "nn/json.hpp"
 #include "nn/random.hpp"
+#include "pipeline/stage_options.hpp"
 #include "pipeline/transforms/fill_mode.hpp"
 
 namespace kiln::pipeline {
 
 struct LensDistortion {
   static constexpr std::string_view kName = "lens_distortion";
+  static constexpr std::string_view kSummary =
+      "radial barrel or pincushion distortion, k1 and k2 drawn from their ranges; eval: identity";
+  static constexpr std::string_view kExample = R"({"k1_range": [-0.2, 0.2]})";
   float k1_min = -0.2f, k1_max = 0.2f;
   float k2_min = 0.f, k2_max = 0.f;
   FillMode fill_mode = FillMode::kReflect;
@@ -28,19 +32,22 @@ struct LensDistortion {
     bool operator==(const Draw&) const = default;
   };
 
+  LensDistortion() = default;
   LensDistortion(float k1_lo, float k1_hi, float k2_lo, float k2_hi, FillMode mode, int fill_value);
+  static LensDistortion from_json(StageOptions& options);
+  Json to_json() const {
+    return {{"k1_range", {k1_min, k1_max}},
+            {"k2_range", {k2_min, k2_max}},
+            {"fill_mode", fill_mode_name(fill_mode)},
+            {"fill", fill}};
+  }
+  void validate() const;
   Draw draw(cv::Size /*size*/, nn::Rng& rng) const {
     const float k1 = rng.uniform(k1_min, k1_max);
     return {k1, rng.uniform(k2_min, k2_max)};
   }
   Draw eval(cv::Size /*size*/) const { return {}; }
   void apply(const Draw& d, cv::Mat& image) const;
-  Json config() const {
-    return {{"k1_range", {k1_min, k1_max}},
-            {"k2_range", {k2_min, k2_max}},
-            {"fill_mode", fill_mode_name(fill_mode)},
-            {"fill", fill}};
-  }
 };
 
 }  // namespace kiln::pipeline

@@ -5,6 +5,18 @@
 namespace kiln::pipeline {
 
 PadCrop::PadCrop(int padding_pixels, int fill_value) : padding(padding_pixels), fill(fill_value) {
+  validate();
+}
+
+PadCrop PadCrop::from_json(StageOptions& o) {
+  PadCrop t;
+  o.read("padding", t.padding);
+  o.read("fill", t.fill);
+  t.validate();
+  return t;
+}
+
+void PadCrop::validate() const {
   if (padding < 0) throw Error("pad_crop: padding must be >= 0, got " + std::to_string(padding));
   if (fill < 0 || fill > 255)
     throw Error("pad_crop: fill must be in [0, 255], got " + std::to_string(fill));

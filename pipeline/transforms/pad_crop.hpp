@@ -2,7 +2,7 @@
 // cut a random window of the original size. Equivalently, shift the image by (dx, dy) drawn
 // uniformly from [−padding, padding], filling what comes in with `fill`.
 // Eval: no shift (the identity). The size is kept, so batches stay uniform.
-// Options: padding ≥ 0 (default 4), fill in [0, 255] (default 0).
+// Options: padding >= 0, fill in [0, 255].
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -10,11 +10,15 @@
 
 #include "nn/json.hpp"
 #include "nn/random.hpp"
+#include "pipeline/stage_options.hpp"
 
 namespace kiln::pipeline {
 
 struct PadCrop {
   static constexpr std::string_view kName = "pad_crop";
+  static constexpr std::string_view kSummary =
+      "pad, then a random crop of the original size (CIFAR's augmentation); eval: identity";
+  static constexpr std::string_view kExample = R"({"padding": 4})";
   int padding = 4;
   int fill = 0;
 
@@ -23,14 +27,17 @@ struct PadCrop {
     bool operator==(const Draw&) const = default;
   };
 
-  PadCrop(int padding_pixels = 4, int fill_value = 0);
+  PadCrop() = default;
+  PadCrop(int padding_pixels, int fill_value);
+  static PadCrop from_json(StageOptions& options);
+  Json to_json() const { return {{"padding", padding}, {"fill", fill}}; }
+  void validate() const;
   Draw draw(cv::Size /*size*/, nn::Rng& rng) const {
     const int dx = static_cast<int>(rng.randint(-padding, padding + 1));
     return {dx, static_cast<int>(rng.randint(-padding, padding + 1))};
   }
   Draw eval(cv::Size /*size*/) const { return {}; }
   void apply(const Draw& d, cv::Mat& image) const;
-  Json config() const { return {{"padding", padding}, {"fill", fill}}; }
 };
 
 }  // namespace kiln::pipeline

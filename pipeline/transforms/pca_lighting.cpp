@@ -35,6 +35,37 @@ PcaBasis pca_basis(const std::vector<double>& covariance) {
 }
 
 PcaLighting::PcaLighting(float alpha_std, PcaBasis fitted) : sigma(alpha_std), basis(fitted) {
+  validate();
+}
+
+PcaLighting PcaLighting::from_json(StageOptions& o) {
+  PcaLighting t;
+  o.read("sigma", t.sigma);
+  const Json* values = o.find("eigenvalues");
+  const Json* vectors = o.find("eigenvectors");
+  if (values == nullptr || vectors == nullptr) {
+    throw Error(
+        "stage 'pca_lighting': needs eigenvalues and eigenvectors; kiln train fits them on the "
+        "training set when both are left out");
+  }
+  auto three_numbers = [](const Json& j) {
+    return j.is_array() && j.size() == 3 &&
+           std::all_of(j.begin(), j.end(), [](const Json& x) { return x.is_number(); });
+  };
+  if (!three_numbers(*values)) o.fail("eigenvalues", "3 numbers");
+  if (!vectors->is_array() || vectors->size() != 3 ||
+      !std::all_of(vectors->begin(), vectors->end(), three_numbers)) {
+    o.fail("eigenvectors", "3 lists of 3 numbers (one component per row, RGB)");
+  }
+  for (std::size_t i = 0; i < 3; ++i) {
+    t.basis.stddev[i] = (*values)[i].get<float>();
+    for (std::size_t c = 0; c < 3; ++c) t.basis.vectors[i][c] = (*vectors)[i][c].get<float>();
+  }
+  t.validate();
+  return t;
+}
+
+void PcaLighting::validate() const {
   if (!(sigma >= 0.f && sigma <= 10.f))
     throw Error("pca_lighting: sigma must be in [0, 10], got " + std::to_string(sigma));
   for (const float l : basis.stddev) {
@@ -73,7 +104,7 @@ void PcaLighting::apply(const Draw& d, cv::Mat& image) const {
   table(d, image.channels()).apply(image);
 }
 
-Json PcaLighting::config() const {
+Json PcaLighting::to_json() const {
   Json vectors = Json::array();
   for (const auto& v : basis.vectors) vectors.push_back({v[0], v[1], v[2]});
   return {{"sigma", sigma},
@@ -95,7 +126,7 @@ Json with_fitted_pca(Json stages, const std::vector<double>& covariance,
                                       : "exists only for 3-channel data") +
                   " (or give eigenvalues and eigenvectors in the stage)");
     }
-    const Json fitted = PcaLighting(0.1f, pca_basis(covariance)).config();
+    const Json fitted = PcaLighting(0.1f, pca_basis(covariance)).to_json();
     stage["eigenvalues"] = fitted.at("eigenvalues");
     stage["eigenvectors"] = fitted.at("eigenvectors");
   }

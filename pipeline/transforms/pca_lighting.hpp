@@ -17,6 +17,7 @@
 
 #include "nn/json.hpp"
 #include "nn/random.hpp"
+#include "pipeline/stage_options.hpp"
 #include "pipeline/channel_table.hpp"
 
 namespace kiln::pipeline {
@@ -32,6 +33,12 @@ PcaBasis pca_basis(const std::vector<double>& covariance);
 
 struct PcaLighting {
   static constexpr std::string_view kName = "pca_lighting";
+  static constexpr std::string_view kSummary =
+      "AlexNet: one colour offset along the training set's principal components, scaled by "
+      "N(0, sigma) draws; eval: identity";
+  // fb.resnet.torch's ImageNet basis; kiln train fits the training set's when both are left out.
+  static constexpr std::string_view kExample =
+      R"({"sigma": 0.1, "eigenvalues": [55.46, 4.79, 1.15], "eigenvectors": [[-0.5675, -0.5808, -0.5836], [0.7192, -0.0045, -0.6948], [0.4009, -0.8140, 0.4203]]})";
   float sigma = 0.1f;
   PcaBasis basis;
 
@@ -40,7 +47,12 @@ struct PcaLighting {
     bool operator==(const Draw&) const = default;
   };
 
+  PcaLighting() = default;
   PcaLighting(float alpha_std, PcaBasis fitted);
+  // Needs eigenvalues and eigenvectors (kiln train fills them in, see with_fitted_pca).
+  static PcaLighting from_json(StageOptions& options);
+  Json to_json() const;
+  void validate() const;
   Draw draw(cv::Size /*size*/, nn::Rng& rng) const {
     Draw d;
     for (float& a : d.alpha) a = rng.normal(0.f, sigma);
@@ -49,7 +61,6 @@ struct PcaLighting {
   Draw eval(cv::Size /*size*/) const { return {}; }
   void apply(const Draw& d, cv::Mat& image) const;
   ChannelTable table(const Draw& d, int channels) const;  // what apply() does, as a table
-  Json config() const;
 };
 
 // The stage list with every pca_lighting stage that has no "eigenvalues" given the basis fitted

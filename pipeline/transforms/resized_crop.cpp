@@ -17,6 +17,20 @@ RandomResizedCrop::RandomResizedCrop(int crop_size, float area_lo, float area_hi
       ratio_min(ratio_lo),
       ratio_max(ratio_hi),
       crop_fraction(fraction) {
+  validate();
+}
+
+RandomResizedCrop RandomResizedCrop::from_json(StageOptions& o) {
+  RandomResizedCrop t;
+  o.read("size", t.size);
+  o.read_range("area_range", t.area_min, t.area_max);
+  o.read_range("ratio_range", t.ratio_min, t.ratio_max);
+  o.read("crop_fraction", t.crop_fraction);
+  t.validate();
+  return t;
+}
+
+void RandomResizedCrop::validate() const {
   if (size <= 0) throw Error("random_resized_crop: size must be > 0");
   if (!(area_min > 0.f && area_min <= area_max && area_max <= 1.f)) {
     throw Error("random_resized_crop: area_range must satisfy 0 < lo <= hi <= 1");

@@ -15,11 +15,16 @@
 
 #include "nn/json.hpp"
 #include "nn/random.hpp"
+#include "pipeline/stage_options.hpp"
 
 namespace kiln::pipeline {
 
 struct RandomResizedCrop {
   static constexpr std::string_view kName = "random_resized_crop";
+  static constexpr std::string_view kSummary =
+      "Inception: a window of random area and aspect ratio resized to size x size; eval: the "
+      "centre square of crop_fraction x short side";
+  static constexpr std::string_view kExample = R"({"size": 224})";
   int size = 224;
   float area_min = 0.08f, area_max = 1.f;
   float ratio_min = 3.f / 4.f, ratio_max = 4.f / 3.f;
@@ -30,8 +35,17 @@ struct RandomResizedCrop {
     bool operator==(const Draw&) const = default;
   };
 
+  RandomResizedCrop() = default;
   RandomResizedCrop(int crop_size, float area_lo, float area_hi, float ratio_lo, float ratio_hi,
                     float fraction);
+  static RandomResizedCrop from_json(StageOptions& options);
+  Json to_json() const {
+    return {{"size", size},
+            {"area_range", {area_min, area_max}},
+            {"ratio_range", {ratio_min, ratio_max}},
+            {"crop_fraction", crop_fraction}};
+  }
+  void validate() const;
   Draw draw(cv::Size source, nn::Rng& rng) const;
   Draw eval(cv::Size source) const;
   void apply(const Draw& d, cv::Mat& image) const;
@@ -39,12 +53,6 @@ struct RandomResizedCrop {
   // Those pixels, at any scale, -> size x size; `area`: where the window lies in them.
   cv::Mat resize_window(const cv::Mat& pixels, const cv::Rect2d& area) const;
   cv::Size output_size(cv::Size /*input*/) const { return {size, size}; }
-  Json config() const {
-    return {{"size", size},
-            {"area_range", {area_min, area_max}},
-            {"ratio_range", {ratio_min, ratio_max}},
-            {"crop_fraction", crop_fraction}};
-  }
 };
 
 }  // namespace kiln::pipeline

@@ -11,6 +11,20 @@ namespace kiln::pipeline {
 
 ScaleCrop::ScaleCrop(int crop_size, int min_scale, int max_scale, int eval_short_side)
     : size(crop_size), scale_min(min_scale), scale_max(max_scale), eval_scale(eval_short_side) {
+  validate();
+}
+
+ScaleCrop ScaleCrop::from_json(StageOptions& o) {
+  ScaleCrop t;
+  o.read("size", t.size);
+  o.read_range("scale_range", t.scale_min, t.scale_max);
+  t.eval_scale = t.scale_min;  // unless given: the smallest training scale
+  o.read("eval_scale", t.eval_scale);
+  t.validate();
+  return t;
+}
+
+void ScaleCrop::validate() const {
   if (size <= 0) throw Error("scale_crop: size must be > 0, got " + std::to_string(size));
   if (scale_min < size || scale_max < scale_min) {
     throw Error("scale_crop: scale_range must satisfy size <= min <= max; got [" +

@@ -13,11 +13,11 @@
 #include "io/model_file.hpp"
 #include "nn/error.hpp"
 #include "nn/loss.hpp"
-#include "pipeline/evaluator.hpp"
+#include "pipeline/jobs/evaluator.hpp"
 #include "pipeline/normalize.hpp"
 #include "pipeline/pack.hpp"
-#include "pipeline/predictor.hpp"
-#include "pipeline/training.hpp"
+#include "pipeline/jobs/predictor.hpp"
+#include "pipeline/jobs/training.hpp"
 #include "tests/support/idx_files.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -47,14 +47,14 @@ class Evaluate : public ::testing::Test {
         {train_images, train_labels, dir_->file("train.h5"), {"n", "e", "s", "w"}, "test", 0});
     io::import_idx(
         {test_images, test_labels, dir_->file("test.h5"), {"n", "e", "s", "w"}, "test", 0});
-    pipeline::TrainRequest r;
-    r.train_path = dir_->file("train.h5");
-    r.output_path = dir_->file("model.h5");
+    pipeline::TrainConfig r;
+    r.data.train = dir_->file("train.h5");
+    r.output = dir_->file("model.h5");
     r.epochs = 3;
     r.batch_size = 32;
-    r.learning_rate = 0.01f;
+    r.optimizer.lr = 0.01;
     r.seed = 5;
-    r.train_stages = Json::array({{{"type", "pad_crop"}, {"padding", 1}}});
+    r.augment = Json::array({{{"type", "pad_crop"}, {"padding", 1}}});
     pipeline::train_model(r);
   }
   static void TearDownTestSuite() { delete dir_; }

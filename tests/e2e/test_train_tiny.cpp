@@ -14,8 +14,8 @@
 #include "io/image_index.hpp"
 #include "io/model_file.hpp"
 #include "nn/error.hpp"
-#include "pipeline/evaluator.hpp"
-#include "pipeline/training.hpp"
+#include "pipeline/jobs/evaluator.hpp"
+#include "pipeline/jobs/training.hpp"
 #include "tests/support/dataset_files.hpp"
 #include "tests/support/idx_files.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -35,16 +35,16 @@ class TinyRun : public ::testing::Test {
         {test_images, test_labels, dir_.file("test.h5"), {"n", "e", "s", "w"}, "test", 0});
   }
 
-  pipeline::TrainRequest request(const std::string& output) const {
-    pipeline::TrainRequest r;
-    r.train_path = dir_.file("train.h5");
-    r.validation_path = dir_.file("test.h5");
-    r.output_path = dir_.file(output);
+  pipeline::TrainConfig request(const std::string& output) const {
+    pipeline::TrainConfig r;
+    r.data.train = dir_.file("train.h5");
+    r.data.validation = dir_.file("test.h5");
+    r.output = dir_.file(output);
     r.epochs = 3;
     r.batch_size = 32;
-    r.learning_rate = 0.01f;
+    r.optimizer.lr = 0.01;
     r.seed = 5;
-    r.train_stages = Json::array({{{"type", "horizontal_flip"}, {"p", 0.5}}});
+    r.augment = Json::array({{{"type", "horizontal_flip"}, {"p", 0.5}}});
     return r;
   }
 
@@ -73,12 +73,11 @@ TEST_F(TinyRun, TrainsAndEvaluatesFromTheModelFile) {
 }
 
 TEST_F(TinyRun, ScheduleEarlyStoppingAndCsvLog) {
-  pipeline::TrainRequest r = request("model.h5");
+  pipeline::TrainConfig r = request("model.h5");
   r.epochs = 6;
-  r.lr_schedule = "step:2:0.5";
-  r.csv_log = dir_.file("log/train.csv");
-  r.early_stopping =
-      nn::EarlyStoppingOptions{.monitor = "", .patience = 0};  // first non-improving epoch
+  r.schedule = nn::Schedule::parse("step:2:0.5");
+  r.log_csv = dir_.file("log/train.csv");
+  r.callbacks.early_stopping.enabled = true;  // patience 0: stops at the first non-improving epoch
   std::vector<pipeline::EpochReport> epochs;
   pipeline::TrainObserver observer;
   observer.on_epoch = [&](const pipeline::EpochReport& e) { epochs.push_back(e); };
@@ -110,21 +109,19 @@ TEST_F(TinyRun, ScheduleEarlyStoppingAndCsvLog) {
 // DESIGN contract 1: a run resumed from a checkpoint ends with the weights of one never
 // interrupted — same data order, augmentation, optimizer momentum, bit for bit.
 TEST_F(TinyRun, TwoEpochsPlusResumeTwoEqualsFourStraight) {
-  pipeline::TrainRequest straight = request("straight.h5");
+  pipeline::TrainConfig straight = request("straight.h5");
   straight.epochs = 4;
-  straight.lr_schedule =
-      "step:1:0.7";  // the rate changes every epoch: the schedule must resume too
+  straight.schedule = nn::Schedule::parse("step:1:0.7");  // the rate changes every epoch: the schedule must resume too
   pipeline::train_model(straight);
 
-  pipeline::TrainRequest first = straight;
+  pipeline::TrainConfig first = straight;
   first.epochs = 2;
-  first.output_path = dir_.file("first.h5");
-  first.checkpoint_path = dir_.file("checkpoint.h5");
+  first.output = dir_.file("first.h5");
+  first.checkpoint = dir_.file("checkpoint.h5");
   pipeline::train_model(first);
-  pipeline::TrainRequest second = straight;
-  second.output_path = dir_.file("resumed.h5");
-  second.resume_path = dir_.file("checkpoint.h5");
-  pipeline::train_model(second);
+  pipeline::TrainConfig second = straight;
+  second.output = dir_.file("resumed.h5");
+  pipeline::train_model(second, {}, dir_.file("checkpoint.h5"));
 
   auto a = io::load_model(dir_.file("straight.h5"));
   auto b = io::load_model(dir_.file("resumed.h5"));
@@ -138,12 +135,10 @@ TEST_F(TinyRun, TwoEpochsPlusResumeTwoEqualsFourStraight) {
   }
   EXPECT_EQ(a.optimizer_state.slots, b.optimizer_state.slots);
   // Resuming a finished run, or into another model, is refused with the fix.
-  pipeline::TrainRequest done = straight;
-  done.resume_path = dir_.file("straight.h5");
-  EXPECT_THROW(pipeline::train_model(done), Error);
-  pipeline::TrainRequest other = second;
-  other.model = "lenet5";
-  EXPECT_THROW(pipeline::train_model(other), Error);
+  EXPECT_THROW(pipeline::train_model(straight, {}, dir_.file("straight.h5")), ConfigError);
+  pipeline::TrainConfig other = second;
+  other.model.name = "lenet5";
+  EXPECT_THROW(pipeline::train_model(other, {}, dir_.file("checkpoint.h5")), ConfigError);
 }
 
 TEST_F(TinyRun, SameSeedSameWeightsWithOneOrTwoThreads) {
@@ -215,9 +210,9 @@ TEST_F(TinyRun, MismatchedDataIsAClearError) {
 
 // Keras' validation_split takes the last rows (one class on sorted data); kiln's is stratified.
 TEST_F(TinyRun, ValidationSplitIsStratifiedFixedAndDisjoint) {
-  pipeline::TrainRequest r = request("split.h5");
-  r.validation_path.clear();
-  r.validation_split = 0.25;
+  pipeline::TrainConfig r = request("split.h5");
+  r.data.validation.clear();
+  r.data.validation_split = 0.25;
   r.epochs = 2;
   std::vector<pipeline::EpochReport> epochs;
   pipeline::TrainObserver observer;
@@ -244,11 +239,11 @@ TEST_F(TinyRun, ValidationSplitIsStratifiedFixedAndDisjoint) {
 }
 
 TEST_F(TinyRun, OverfitTrainsTheFirstSamplesWithoutDropoutToFullAccuracy) {
-  pipeline::TrainRequest r = request("overfit.h5");
-  r.model = "mnist_cnn";  // has dropout, which the check removes
+  pipeline::TrainConfig r = request("overfit.h5");
+  r.model.name = "mnist_cnn";  // has dropout, which the check removes
   r.overfit = 16;
   r.epochs = 300;
-  r.learning_rate = 0.05f;
+  r.optimizer.lr = 0.05;
   const auto result = pipeline::train_model(r);
   EXPECT_EQ(result.last_epoch.samples, 16);
   EXPECT_EQ(result.last_epoch.accuracy, 1.0);
@@ -265,25 +260,26 @@ TEST_F(TinyRun, OverfitTrainsTheFirstSamplesWithoutDropoutToFullAccuracy) {
 // 3 epochs + resume to 6 in a run directory equals 6 straight, weights, rates and log alike.
 TEST_F(TinyRun, RunDirectoryResumeKeepsCallbackStateAndTheLog) {
   auto configure = [&](const std::string& run, std::int64_t epochs) {
-    pipeline::TrainRequest r = request("unused.h5");
+    pipeline::TrainConfig r = request("unused.h5");
     r.epochs = epochs;
     r.run_dir = dir_.file(run);
-    r.output_path = dir_.file(run + "/model.h5");
-    r.checkpoint_path = dir_.file(run + "/checkpoint.h5");
-    r.csv_log = dir_.file(run + "/log.csv");
-    r.best_path = dir_.file(run + "/best.h5");
+    r.output = dir_.file(run + "/model.h5");
+    r.checkpoint = dir_.file(run + "/checkpoint.h5");
+    r.log_csv = dir_.file(run + "/log.csv");
     r.log_every_batches = 5;
-    r.monitor = "loss";
-    r.reduce_lr = nn::ReduceOnPlateauOptions{
-        .monitor = "", .factor = 0.5, .patience = 0, .min_delta = 1e9};  // every epoch "plateaus"
-    r.early_stopping = nn::EarlyStoppingOptions{.monitor = "", .patience = 100};
+    r.callbacks.monitor = "loss";
+    r.callbacks.reduce_lr.enabled = true;
+    r.callbacks.reduce_lr.options.factor = 0.5;
+    r.callbacks.reduce_lr.options.patience = 0;
+    r.callbacks.reduce_lr.options.min_delta = 1e9;  // every epoch "plateaus"
+    r.callbacks.early_stopping.enabled = true;
+    r.callbacks.early_stopping.options.patience = 100;
     return r;
   };
   pipeline::train_model(configure("straight", 6));
   pipeline::train_model(configure("split", 3));
-  pipeline::TrainRequest rest = configure("split", 6);
-  rest.resume_path = dir_.file("split/checkpoint.h5");
-  pipeline::train_model(rest);
+  pipeline::TrainConfig rest = configure("split", 6);
+  pipeline::train_model(rest, {}, dir_.file("split/checkpoint.h5"));
 
   auto a = io::load_model(dir_.file("straight/model.h5"));
   auto b = io::load_model(dir_.file("split/model.h5"));
@@ -342,9 +338,9 @@ TEST_F(TinyRun, RunDirectoryResumeKeepsCallbackStateAndTheLog) {
 // TerminateOnNaN: the first non-finite loss stops the run with the epoch, the step and the rate,
 // and the checkpoint of the last good epoch stays as it was.
 TEST_F(TinyRun, ADivergingRunStopsAndKeepsTheLastGoodCheckpoint) {
-  pipeline::TrainRequest r = request("nan.h5");
-  r.lr_schedule = "piecewise:0=0.01,1=1e30";  // epoch 1 trains, epoch 2 explodes
-  r.checkpoint_path = dir_.file("nan-checkpoint.h5");
+  pipeline::TrainConfig r = request("nan.h5");
+  r.schedule = nn::Schedule::parse("piecewise:0=0.01,1=1e30");  // epoch 1 trains, epoch 2 explodes
+  r.checkpoint = dir_.file("nan-checkpoint.h5");
   try {
     pipeline::train_model(r);
     FAIL() << "expected the run to stop";
@@ -363,9 +359,9 @@ TEST_F(TinyRun, ADivergingRunStopsAndKeepsTheLastGoodCheckpoint) {
 
 // The config can name the evaluation stages apart from the training ones.
 TEST_F(TinyRun, EvalStagesCanDifferFromTheTrainingStages) {
-  pipeline::TrainRequest r = request("eval-stages.h5");
-  r.train_stages = Json::array({{{"type", "pad_crop"}, {"padding", 1}}});
-  r.eval_stages = Json::array({{{"type", "vertical_flip"}, {"p", 0.5}}});
+  pipeline::TrainConfig r = request("eval-stages.h5");
+  r.augment = Json::array({{{"type", "pad_crop"}, {"padding", 1}}});
+  r.eval_augment = Json::array({{{"type", "vertical_flip"}, {"p", 0.5}}});
   r.epochs = 1;
   pipeline::train_model(r);
   const auto model = io::load_model(dir_.file("eval-stages.h5"));
@@ -377,7 +373,7 @@ TEST_F(TinyRun, EvalStagesCanDifferFromTheTrainingStages) {
 // Caffe-style mean-image normalization: trained, stored as a model-file array, and evaluation
 // (from that array, not the dataset) reproduces the last validation.
 TEST_F(TinyRun, MeanImageNormalizationTravelsInTheModelFile) {
-  pipeline::TrainRequest r = request("mean-image.h5");
+  pipeline::TrainConfig r = request("mean-image.h5");
   r.normalization = "mean_image";
   const auto result = pipeline::train_model(r);
   const auto model = io::load_model(dir_.file("mean-image.h5"));
@@ -389,7 +385,7 @@ TEST_F(TinyRun, MeanImageNormalizationTravelsInTheModelFile) {
   EXPECT_NEAR(report.passes.back().metrics.accuracy(), result.validation->accuracy, 1e-12);
   EXPECT_GT(report.passes.back().metrics.accuracy(), 0.9);
   // Crops change the size the mean image was fitted on: refused with the fix.
-  r.train_stages = Json::array({{{"type", "scale_crop"}, {"size", 8}, {"scale_range", {10, 12}}}});
+  r.augment = Json::array({{{"type", "scale_crop"}, {"size", 8}, {"scale_range", {10, 12}}}});
   try {
     pipeline::train_model(r);
     FAIL() << "expected an error";

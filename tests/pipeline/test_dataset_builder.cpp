@@ -9,7 +9,7 @@
 #include "io/dataset_reader.hpp"
 #include "io/image_index.hpp"
 #include "nn/error.hpp"
-#include "pipeline/dataset_builder.hpp"
+#include "pipeline/jobs/dataset_builder.hpp"
 #include "tests/support/image_files.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -198,18 +198,20 @@ TEST_F(BuilderTest, VariableSizeStorageKeepsEachImagesShape) {
 }
 
 TEST(StorageOfModel, ReadsFixedAndVariableRecordsAndNamesBadOnes) {
-  const BuildOptions fixed =
+  const Storage fixed =
       storage_of_model({{"normalization", Json::object()}, {"input", {3, 32, 24}}}, "m.h5");
   EXPECT_EQ(fixed.channels, 3);
   EXPECT_EQ(fixed.height, 32);
-  EXPECT_TRUE(fixed.encoding.empty());
+  EXPECT_TRUE(fixed.fixed());
   EXPECT_EQ(fit_to_storage(cv::Mat(100, 50, CV_8UC3), fixed).size(), cv::Size(24, 32));
-  const BuildOptions variable =
+  const Storage variable =
       storage_of_model({{"normalization", Json::object()},
                         {"input", {1, 0, 0}},
                         {"storage", {{"short_side", 20}, {"max_side", 30}}}},
                        "m.h5");
-  EXPECT_EQ(variable.encoding, "raw");
+  EXPECT_FALSE(variable.fixed());
+  EXPECT_EQ(variable.short_side, 20);
+  EXPECT_EQ(BuildOptions::storing(variable).encoding, "raw");
   EXPECT_EQ(fit_to_storage(cv::Mat(100, 50, CV_8UC1), variable).size(), cv::Size(15, 30));
   for (const Json& bad : {Json::object(), Json{{"normalization", 1}, {"input", {3, 32}}},
                           Json{{"normalization", 1}, {"input", "3x32x32"}}}) {

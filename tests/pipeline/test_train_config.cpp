@@ -2,9 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "nn/error.hpp"
-#include "pipeline/train_config.hpp"
+#include "pipeline/jobs/train_config.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace kiln::pipeline {
@@ -28,19 +29,40 @@ Json minimal() {
   return c;
 }
 
-TEST(TrainConfig, DefaultsMatchTheRequestDefaults) {
-  const TrainRequest q = request_from_config(minimal(), "test");
-  const TrainRequest plain;
-  EXPECT_EQ(q.train_path, "train.h5");
-  EXPECT_EQ(q.epochs, plain.epochs);
-  EXPECT_EQ(q.batch_size, plain.batch_size);
-  EXPECT_FLOAT_EQ(q.learning_rate, plain.learning_rate);
-  EXPECT_EQ(q.model, plain.model);
-  EXPECT_EQ(q.seed, plain.seed);
-  EXPECT_EQ(q.optimizer.at("type"), "sgd");
-  EXPECT_DOUBLE_EQ(q.optimizer.at("momentum").get<double>(), 0.9);
-  EXPECT_FALSE(q.early_stopping.has_value());
-  EXPECT_FALSE(q.reduce_lr.has_value());
+TEST(TrainConfig, DefaultsAreTheStructsAndRoundTrip) {
+  const TrainConfig plain;
+  const TrainConfig read = train_config_from_json(minimal(), "test");
+  EXPECT_EQ(read.data.train, "train.h5");
+  EXPECT_EQ(read.epochs, plain.epochs);
+  EXPECT_EQ(read.batch_size, plain.batch_size);
+  EXPECT_EQ(read.optimizer.lr, plain.optimizer.lr);
+  EXPECT_EQ(read.model.name, plain.model.name);
+  EXPECT_EQ(read.callbacks.reduce_lr.options.patience, nn::ReduceOnPlateauOptions{}.patience);
+  EXPECT_FALSE(read.callbacks.early_stopping.enabled);
+  EXPECT_EQ(to_json(read), minimal());
+  EXPECT_EQ(default_train_config(), to_json(plain));
+  // The key table lists every key of the JSON form, with the default the struct gives it.
+  std::size_t listed = 0;
+  for (const ConfigKey& k : train_config_keys()) {
+    const Json defaults = default_train_config();
+    const Json* node = &defaults;
+    std::stringstream parts(k.key);
+    for (std::string part; std::getline(parts, part, '.');) node = &node->at(part);
+    EXPECT_EQ(*node, k.default_value) << k.key;
+    EXPECT_FALSE(k.meaning.empty()) << k.key;
+    EXPECT_FALSE(k.rule.empty()) << k.key;
+    ++listed;
+  }
+  EXPECT_EQ(listed, default_train_config().flatten().size());
+}
+
+TEST(TrainConfig, OptimizerConfigCarriesOnlyTheChosenOptimizersOptions) {
+  TrainConfig c;
+  EXPECT_EQ(c.optimizer_config(),
+            Json({{"type", "sgd"}, {"clip_norm", 0.0}, {"momentum", 0.9}, {"nesterov", false}}));
+  c.optimizer.type = "adamw";
+  EXPECT_EQ(c.optimizer_config(),
+            Json({{"type", "adamw"}, {"clip_norm", 0.0}, {"weight_decay", 0.01}}));
 }
 
 TEST(TrainConfig, LayersOverrideKeyByKeyAndKeepTheRest) {
@@ -54,15 +76,15 @@ TEST(TrainConfig, LayersOverrideKeyByKeyAndKeepTheRest) {
   apply_assignment(c, "callbacks.early_stopping.patience=2");
   apply_assignment(c, "augment=[{\"type\": \"pad_crop\"}]");
   apply_assignment(c, "eval_augment=[]");
-  const TrainRequest q = request_from_config(c, "test");
-  EXPECT_EQ(q.optimizer.at("type"), "adam");
-  EXPECT_FLOAT_EQ(q.learning_rate, 0.5f);
+  const TrainConfig q = train_config_from_json(c, "test");
+  EXPECT_EQ(q.optimizer.type, "adam");
+  EXPECT_EQ(q.optimizer.lr, 0.5);
   EXPECT_EQ(q.epochs, 7);
-  ASSERT_TRUE(q.early_stopping.has_value());
-  EXPECT_EQ(q.early_stopping->patience, 2);
-  EXPECT_EQ(q.train_stages.size(), 1u);
-  EXPECT_EQ(q.eval_stages, Json::array());
-  EXPECT_TRUE(request_from_config(minimal(), "test").eval_stages.is_null());
+  EXPECT_TRUE(q.callbacks.early_stopping.enabled);
+  EXPECT_EQ(q.callbacks.early_stopping.options.patience, 2);
+  EXPECT_EQ(q.augment.size(), 1u);
+  EXPECT_EQ(q.eval_augment, Json::array());
+  EXPECT_TRUE(train_config_from_json(minimal(), "test").eval_augment.is_null());
 }
 
 TEST(TrainConfig, UnknownKeysNameTheSourceTheKeyAndTheAllowedKeys) {
@@ -80,7 +102,9 @@ TEST(TrainConfig, UnknownKeysNameTheSourceTheKeyAndTheAllowedKeys) {
             std::string::npos);
 }
 
-TEST(TrainConfig, ValuesOutOfRangeNameTheKeyAndTheRange) {
+// Each layer is checked as it is laid on: the message names the layer (the file, the --set) and
+// the key, and the error is a ConfigError (kiln exits 2 for it).
+TEST(TrainConfig, ValuesOutOfRangeNameTheSourceTheKeyAndTheRange) {
   struct Case {
     const char* assignment;
     const char* expected;
@@ -92,31 +116,61 @@ TEST(TrainConfig, ValuesOutOfRangeNameTheKeyAndTheRange) {
         Case{"model.name=resnet", "one of alexnet, cifar_cnn"},
         Case{"optimizer.nesterov=1", "true or false"}, Case{"schedule=linear", "'schedule'"},
         Case{"data.validation_split=0.95", "'data.validation_split'"},
-        Case{"callbacks.monitor=val_acc", "val_accuracy"}}) {
+        Case{"callbacks.monitor=val_acc", "val_accuracy"},
+        Case{"model.layers=[{\"type\": \"dense\", \"unit\": 3}]", "unknown option 'unit'"}}) {
     Json c = minimal();
-    apply_assignment(c, k.assignment);
-    const std::string what = error_of([&] { request_from_config(c, "cfg.json"); });
+    std::string what;
+    try {
+      apply_assignment(c, k.assignment);
+    } catch (const ConfigError& e) {
+      what = e.what();
+    }
     EXPECT_NE(what.find(k.expected), std::string::npos) << k.assignment << ": " << what;
-    EXPECT_NE(what.find("cfg.json"), std::string::npos) << what;
+    EXPECT_NE(what.find(std::string("--set ") + k.assignment), std::string::npos) << what;
+    Json overlay = Json::object();
+    const std::string text(k.assignment);
+    const auto eq = text.find('=');
+    Json value;
+    try {
+      value = Json::parse(text.substr(eq + 1));
+    } catch (const Json::parse_error&) {
+      value = text.substr(eq + 1);
+    }
+    Json* node = &overlay;
+    std::stringstream parts(text.substr(0, eq));
+    for (std::string part; std::getline(parts, part, '.');) node = &(*node)[part];
+    *node = value;
+    const std::string from_file = error_of([&] { merge_config(c, overlay, "cfg.json"); });
+    EXPECT_NE(from_file.find("cfg.json: '"), std::string::npos) << from_file;
   }
 }
 
-TEST(TrainConfig, RunDirectoryPlacesTheFilesAndOneValidationSourceIsAllowed) {
+TEST(TrainConfig, RunDirectoryPlacesTheFilesAndRulesBetweenKeysHold) {
   Json c = minimal();
   c["output"] = "";
   c["run_dir"] = "runs/a";
-  const TrainRequest q = request_from_config(c, "test");
-  EXPECT_EQ(q.output_path, "runs/a/model.h5");
-  EXPECT_EQ(q.checkpoint_path, "runs/a/checkpoint.h5");
-  EXPECT_EQ(q.csv_log, "runs/a/log.csv");
+  const TrainConfig q = train_config_from_json(c, "test");
+  EXPECT_EQ(q.output_path(), "runs/a/model.h5");
+  EXPECT_EQ(q.checkpoint_path(), "runs/a/checkpoint.h5");
+  EXPECT_EQ(q.csv_log_path(), "runs/a/log.csv");
+  EXPECT_EQ(q.best_path(), "runs/a/best.h5");
   c["run_dir"] = "";
-  EXPECT_NE(error_of([&] { request_from_config(c, "test"); }).find("nowhere to write"),
+  EXPECT_NE(error_of([&] { train_config_from_json(c, "test"); }).find("nowhere to write"),
             std::string::npos);
   Json both = minimal();
   both["data"]["validation"] = "val.h5";
   both["data"]["validation_split"] = 0.1;
-  EXPECT_NE(error_of([&] { request_from_config(both, "test"); }).find("use one"),
+  EXPECT_NE(error_of([&] { train_config_from_json(both, "test"); }).find("use one"),
             std::string::npos);
+  Json val_metric = minimal();
+  val_metric["callbacks"]["early_stopping"]["monitor"] = "val_accuracy";
+  const std::string what = error_of([&] { train_config_from_json(val_metric, "run.json"); });
+  EXPECT_NE(what.find("'callbacks.early_stopping.monitor' is val_accuracy"), std::string::npos)
+      << what;
+  EXPECT_THROW(train_config_from_json(val_metric, "run.json"), ConfigError);
+  Json no_data = minimal();
+  no_data["data"]["train"] = "";
+  EXPECT_THROW(train_config_from_json(no_data, "test"), ConfigError);
 }
 
 TEST(TrainConfig, FilesParseWithCommentsAndSyntaxErrorsNameTheFile) {
@@ -146,9 +200,9 @@ TEST(TrainConfig, ShippedExamplesAreValid) {
     const std::string path = std::string(KILN_TEST_SOURCE_DIR) + "/../examples/" + name;
     Json config = default_train_config();
     merge_config(config, load_config_file(path), path);
-    const TrainRequest q = request_from_config(config, path);
-    EXPECT_FALSE(q.train_path.empty()) << name;
-    EXPECT_FALSE(q.train_stages.empty()) << name;
+    const TrainConfig q = train_config_from_json(config, path);
+    EXPECT_FALSE(q.data.train.empty()) << name;
+    EXPECT_FALSE(q.augment.empty()) << name;
   }
 }
 

@@ -64,19 +64,25 @@ TEST(HorizontalFlip, EvalNeverFlips) {
   EXPECT_EQ(cv::norm(image, ramp(2, 2, 1), cv::NORM_INF), 0.0);
 }
 
-TEST(TransformContract, EveryTransform) {
-  testing::expect_transform_contract(HorizontalFlip(0.5f));
-  testing::expect_transform_contract(VerticalFlip(0.5f));
-  testing::expect_transform_contract(PadCrop(3, 0));
-  testing::expect_transform_contract(ColorJitter(0.4f, 0.4f, 0.4f));
-  testing::expect_transform_contract(ScaleCrop(5, 6, 12, 7));
-  testing::expect_transform_contract(RandomResizedCrop(6, 0.08f, 1.f, 0.75f, 4.f / 3.f, 0.875f));
-  testing::expect_transform_contract(
-      Affine(30.f, 0.2f, 0.2f, 10.f, 0.8f, 1.2f, FillMode::kReflect, 0));
-  testing::expect_transform_contract(
-      LensDistortion(-0.3f, 0.3f, -0.1f, 0.1f, FillMode::kNearest, 0));
-  testing::expect_transform_contract(PcaLighting(0.5f, pca_basis({400, 0, 0, 0, 100, 0, 0, 0, 25})),
-                                     true, {3});
+// Every registered stage, with the example options its unit gives, keeps the stage contract.
+TEST(StageContract, EveryRegisteredStage) {
+  ASSERT_FALSE(stage_infos().empty());
+  for (const StageInfo& info : stage_infos()) {
+    SCOPED_TRACE(std::string(info.name));
+    testing::expect_stage_contract(std::string(info.name), Json::parse(info.example));
+  }
+}
+
+// With defaults only (no options): every stage that can be built so is a valid stage.
+TEST(StageContract, EveryStageBuildsFromItsDefaultsOrSaysWhatItNeeds) {
+  for (const std::string& name : stage_names()) {
+    try {
+      const auto stage = make_stage(name, Json::object());
+      EXPECT_EQ(stage->name(), name);
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(RandomResizedCrop, EvalIsTheCentreSquareOfTheCropFraction) {

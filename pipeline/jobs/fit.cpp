@@ -1,4 +1,4 @@
-#include "pipeline/fit.hpp"
+#include "pipeline/jobs/fit.hpp"
 
 #include <tbb/parallel_for.h>
 

@@ -1,4 +1,4 @@
-#include "pipeline/folder_dataset.hpp"
+#include "pipeline/jobs/folder_dataset.hpp"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-#include "pipeline/predictor.hpp"
+#include "pipeline/jobs/predictor.hpp"
 
 #include <algorithm>
 #include <numeric>
@@ -7,10 +7,10 @@
 #include "io/model_file.hpp"
 #include "nn/error.hpp"
 #include "nn/loss.hpp"
-#include "pipeline/dataset_builder.hpp"
-#include "pipeline/evaluator.hpp"
+#include "pipeline/jobs/evaluator.hpp"
 #include "pipeline/normalize.hpp"
 #include "pipeline/pack.hpp"
+#include "pipeline/storage.hpp"
 #include "pipeline/transforms/registry.hpp"
 
 namespace kiln::pipeline {
@@ -40,8 +40,8 @@ std::vector<Prediction> predict_images(const PredictRequest& request) {
   io::ModelBundle bundle = io::load_model(request.model_path);
   const Json& pre = bundle.preprocessing;
   // Size each image as kiln preprocess sized the training data.
-  const BuildOptions storage = storage_of_model(pre, request.model_path);
-  const bool ragged = !storage.encoding.empty();
+  const Storage storage = storage_of_model(pre, request.model_path);
+  const bool ragged = !storage.fixed();
   const Normalization normalization =
       Normalization::from_json(pre.at("normalization"), bundle.arrays);
   const nn::Shape input = bundle.model.input_shape();

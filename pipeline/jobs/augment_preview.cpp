@@ -1,4 +1,4 @@
-#include "pipeline/augment_preview.hpp"
+#include "pipeline/jobs/augment_preview.hpp"
 
 #include <algorithm>
 #include <opencv2/imgproc.hpp>

@@ -1,4 +1,4 @@
-#include "pipeline/pipeline_bench.hpp"
+#include "pipeline/jobs/pipeline_bench.hpp"
 
 #include <algorithm>
 #include <chrono>

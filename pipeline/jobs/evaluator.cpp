@@ -1,4 +1,4 @@
-#include "pipeline/evaluator.hpp"
+#include "pipeline/jobs/evaluator.hpp"
 
 #include <unistd.h>
 
@@ -14,10 +14,11 @@
 #include "io/model_file.hpp"
 #include "nn/error.hpp"
 #include "nn/loss.hpp"
-#include "pipeline/dataset_builder.hpp"
-#include "pipeline/folder_dataset.hpp"
+#include "pipeline/jobs/dataset_builder.hpp"
+#include "pipeline/jobs/folder_dataset.hpp"
 #include "pipeline/loader.hpp"
 #include "pipeline/normalize.hpp"
+#include "pipeline/storage.hpp"
 #include "pipeline/transforms/registry.hpp"
 
 namespace kiln::pipeline {
@@ -158,7 +159,7 @@ EvalReport evaluate_model(const EvalRequest& request) {
   }
   Setup s{io::load_model(request.model_path), {}, {}, {}, {}};
   const Json& pre = s.bundle.preprocessing;
-  const BuildOptions storage = storage_of_model(pre, request.model_path);
+  const Storage storage = storage_of_model(pre, request.model_path);
   s.normalization = Normalization::from_json(pre.at("normalization"), s.bundle.arrays);
   const nn::Shape input = s.bundle.model.input_shape();
   s.crop = cv::Size(static_cast<int>(input.w), static_cast<int>(input.h));
@@ -167,7 +168,7 @@ EvalReport evaluate_model(const EvalRequest& request) {
   std::string data_path = request.data_path;
   if (fs::is_directory(request.data_path)) {
     // Stored the way the training data was: the model's fixed size, or its variable-size sizing.
-    folder = std::make_unique<FolderDataset>(request.data_path, storage, s.bundle.class_names);
+    folder = std::make_unique<FolderDataset>(request.data_path, BuildOptions::storing(storage), s.bundle.class_names);
     data_path = folder->path();
     s.sources = folder->sources();
   }

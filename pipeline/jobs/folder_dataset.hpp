@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "io/dataset_format.hpp"
-#include "pipeline/dataset_builder.hpp"
+#include "pipeline/jobs/dataset_builder.hpp"
 
 namespace kiln::pipeline {
 

@@ -18,6 +18,7 @@
 #include "io/dataset_format.hpp"
 #include "io/image_index.hpp"
 #include "nn/json.hpp"
+#include "pipeline/storage.hpp"
 
 namespace kiln::pipeline {
 
@@ -41,34 +42,29 @@ struct BuildOptions {
   std::string command_line;
   std::string split;         // "" or which part of a --val-split this file is
   std::int64_t block = 256;  // images per HDF5 write; 2 × block may be in flight
+
+  // The geometry these options give the stored images.
+  Storage storage() const {
+    const bool fixed = encoding.empty();
+    return {channels, fixed ? height : 0, fixed ? width : 0, short_side, max_side};
+  }
+  // Options that store images with `storage`'s geometry (variable size as raw pixels).
+  static BuildOptions storing(const Storage& storage) {
+    BuildOptions o;
+    o.channels = storage.channels;
+    o.height = storage.height;
+    o.width = storage.width;
+    o.short_side = storage.short_side;
+    o.max_side = storage.max_side;
+    if (!storage.fixed()) o.encoding = "raw";
+    return o;
+  }
 };
 
 struct BuildSummary {
   std::int64_t written = 0;
   std::vector<io::SkippedInput> skipped;  // in index order
 };
-
-// Scale so both sides cover (height, width) — the short side fits — and keep the centre: the
-// centre region is cut from the source and resized straight to the target. Area averaging when
-// shrinking by more than 2x, bilinear otherwise.
-cv::Mat resize_and_centre_crop(const cv::Mat& image, std::int64_t height, std::int64_t width);
-// Its first half: the centre window of a `source`-sized image that is kept (the second is
-// resize_crop of that window's pixels).
-cv::Rect centre_crop_window(cv::Size source, std::int64_t height, std::int64_t width);
-
-// Scale (aspect kept) so the short side is `short_side` (0: keep), then, if the long side exceeds
-// `max_side` (> 0), so it is exactly that. Area averaging when shrinking by more than 2x.
-cv::Mat resize_short_side(const cv::Mat& image, std::int64_t short_side, std::int64_t max_side);
-
-// How a model's training data was stored, from the model file's preprocessing record ("input",
-// "storage"): channels and either the fixed size or the variable-size sizing, so that evaluate and
-// predict size new images the same way. Throws kiln::Error naming `model_path` when the record is
-// missing or malformed.
-BuildOptions storage_of_model(const Json& preprocessing, const std::string& model_path);
-
-// An image sized as `storage` says: fixed (short side + centre crop) or variable (short side,
-// capped long side).
-cv::Mat fit_to_storage(const cv::Mat& image, const BuildOptions& storage);
 
 // progress(done, total) is called every `block` images and at the end, from the serial writer.
 // Throws kiln::Error for a bad input in fail mode, or when no image at all could be read.

@@ -1,0 +1,440 @@
+#include "pipeline/jobs/training.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "io/checkpoint.hpp"
+#include "io/csv_log.hpp"
+#include "io/dataset_reader.hpp"
+#include "io/image_index.hpp"
+#include "io/model_file.hpp"
+#include "io/run_plots.hpp"
+#include "nn/callbacks/early_stopping.hpp"
+#include "nn/callbacks/lr_schedule.hpp"
+#include "nn/callbacks/reduce_on_plateau.hpp"
+#include "nn/error.hpp"
+#include "nn/model.hpp"
+#include "nn/schedule.hpp"
+#include "nn/zoo.hpp"
+#include "pipeline/jobs/folder_dataset.hpp"
+#include "pipeline/loader.hpp"
+#include "pipeline/normalize.hpp"
+#include "pipeline/transforms/pca_lighting.hpp"
+#include "pipeline/transforms/registry.hpp"
+
+namespace kiln::pipeline {
+namespace {
+
+// Hands every epoch's logs (validation included, computed by the trainer) to the observer.
+class EpochReporter final : public nn::Callback {
+ public:
+  EpochReporter(const TrainObserver& observer, std::int64_t epochs, std::int64_t batches,
+                std::int64_t batch_size, TrainResult& result)
+      : observer_(observer),
+        epochs_(epochs),
+        batches_(batches),
+        batch_size_(batch_size),
+        result_(result) {}
+
+  void on_epoch_begin(nn::TrainState& /*state*/) override {
+    start_ = std::chrono::steady_clock::now();
+  }
+  void on_batch_end(const nn::TrainState& state, std::int64_t batch, double loss) override {
+    if (!observer_.on_batch) return;
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double rate = seconds > 0 ? static_cast<double>((batch + 1) * batch_size_) / seconds : 0;
+    const double eta = batch + 1 < batches_ ? seconds / static_cast<double>(batch + 1) *
+                                                  static_cast<double>(batches_ - batch - 1)
+                                            : 0.0;
+    observer_.on_batch({state.epoch + 1, epochs_, batch, batches_, loss, rate, eta});
+  }
+
+  nn::Verdict on_epoch_end(nn::TrainState& /*state*/, const nn::EpochLogs& logs) override {
+    result_.last_epoch = logs;
+    result_.validation = logs.validation;
+    if (observer_.on_epoch) observer_.on_epoch({logs, logs.validation, epochs_});
+    return nn::Verdict::kContinue;
+  }
+
+ private:
+  const TrainObserver& observer_;
+  std::int64_t epochs_, batches_, batch_size_;
+  TrainResult& result_;
+  std::chrono::steady_clock::time_point start_{};
+};
+
+// Stops the sanity check as soon as every training sample is classified right.
+class StopAtPerfectAccuracy final : public nn::Callback {
+ public:
+  nn::Verdict on_epoch_end(nn::TrainState& /*state*/, const nn::EpochLogs& logs) override {
+    return logs.accuracy >= 1.0 ? nn::Verdict::kStop : nn::Verdict::kContinue;
+  }
+};
+
+// The sanity check's config: the first n samples, nothing that fights memorisation.
+TrainConfig overfit_config(TrainConfig c) {
+  c.data.limit = c.overfit;
+  c.batch_size = std::min(c.batch_size, c.overfit);
+  c.augment = Json::array();
+  c.optimizer.type = "sgd";
+  c.optimizer.momentum = 0.0;
+  c.optimizer.nesterov = false;
+  c.optimizer.clip_norm = 0.0;
+  c.schedule = nn::Schedule{};
+  c.data.validation.clear();
+  c.data.validation_split = 0.0;
+  c.callbacks.early_stopping.enabled = false;
+  c.callbacks.reduce_lr.enabled = false;
+  c.callbacks.monitor.clear();
+  return c;
+}
+
+// Dropout layers out, regularizers off: what the sanity check trains.
+Json without_regularization(Json model_config) {
+  Json layers = Json::array();
+  for (Json layer : model_config.at("layers")) {
+    if (layer.value("type", "") == "dropout") continue;
+    layer.erase("kernel_regularizer");
+    layer.erase("bias_regularizer");
+    layers.push_back(std::move(layer));
+  }
+  model_config["layers"] = std::move(layers);
+  return model_config;
+}
+
+// The model of a "model.layers" list on this data: its shapes must fit the images, and its last
+// layer must give one output per class (the loss puts the softmax on top).
+Json layer_list_model(const Json& layers, const nn::Shape& sample, std::int64_t classes) {
+  const Json config = {{"input", {sample.c, sample.h, sample.w}}, {"layers", layers}};
+  std::int64_t outputs = 0;
+  try {
+    outputs = nn::Sequential::from_config(config).output_shape().per_sample();
+  } catch (const Error& e) {
+    throw ConfigError("'model.layers' on " + std::to_string(sample.c) + "x" + std::to_string(sample.h) +
+                "x" + std::to_string(sample.w) + " (CxHxW) images: " + e.what());
+  }
+  if (outputs != classes) {
+    throw ConfigError("'model.layers': the last layer gives " + std::to_string(outputs) +
+                " outputs per image but the data has " + std::to_string(classes) +
+                " classes; end the list with {\"type\": \"dense\", \"units\": " +
+                std::to_string(classes) + "}");
+  }
+  return config;
+}
+
+// The run's data: files as they are, folders staged into temporary datasets, and with a
+// validation split the two disjoint index lists of the training file.
+struct TrainingData {
+  std::unique_ptr<FolderDataset> train_folder, validation_folder;  // kept for the run
+  std::shared_ptr<const io::DatasetReader> train, validation;
+  std::vector<std::uint64_t> train_subset, held_out;  // a validation split's; else empty
+  std::vector<io::SkippedInput> skipped;
+};
+
+// A folder of class folders is staged for this run (its files' own bytes, decoded every epoch).
+std::unique_ptr<FolderDataset> stage_folder(const std::string& folder,
+                                            const std::vector<std::string>& class_names,
+                                            const TrainObserver& observer) {
+  BuildOptions staging;
+  staging.encoding = "original";
+  return std::make_unique<FolderDataset>(folder, staging, class_names,
+                                         [&](std::int64_t done, std::int64_t total) {
+                                           if (observer.on_staging)
+                                             observer.on_staging(folder, done, total);
+                                         });
+}
+
+void check_same_size(const io::DatasetReader& validation, const io::DatasetReader& train,
+                     const std::string& validation_path) {
+  if (validation.height() != train.height() || validation.width() != train.width()) {
+    throw Error(validation_path + ": images are " + std::to_string(validation.height()) + "x" +
+                std::to_string(validation.width()) + " but the training images are " +
+                std::to_string(train.height()) + "x" + std::to_string(train.width()));
+  }
+}
+
+// A validation split: a stratified, seeded hold-out of the training file, fixed for the run.
+void split_validation(const TrainConfig& c, TrainingData& d) {
+  const std::vector<bool> holdout = io::stratified_holdout(
+      d.train->labels(), d.train->class_names().size(), c.data.validation_split,
+      static_cast<std::uint64_t>(c.seed));
+  for (std::uint64_t i = 0; i < holdout.size(); ++i) {
+    (holdout[i] ? d.held_out : d.train_subset).push_back(i);
+  }
+  if (d.held_out.empty() || d.train_subset.empty()) {
+    throw Error(c.data.train + ": a validation split of " +
+                std::to_string(c.data.validation_split) + " leaves one part empty");
+  }
+}
+
+TrainingData open_data(const TrainConfig& c, const TrainObserver& observer) {
+  namespace fs = std::filesystem;
+  TrainingData d;
+  std::string train_file = c.data.train;
+  if (fs::is_directory(c.data.train)) {
+    d.train_folder = stage_folder(c.data.train, {}, observer);
+    train_file = d.train_folder->path();
+    d.skipped = d.train_folder->skipped();
+  }
+  d.train = std::make_shared<const io::DatasetReader>(train_file);
+  if (c.data.validation_split > 0.0) split_validation(c, d);
+  if (c.data.validation.empty()) return d;
+  std::string validation_file = c.data.validation;
+  if (fs::is_directory(validation_file)) {
+    d.validation_folder = stage_folder(validation_file, d.train->class_names(), observer);
+    validation_file = d.validation_folder->path();
+    const auto& more = d.validation_folder->skipped();
+    d.skipped.insert(d.skipped.end(), more.begin(), more.end());
+  }
+  d.validation = std::make_shared<const io::DatasetReader>(validation_file);
+  check_same_size(*d.validation, *d.train, c.data.validation);
+  return d;
+}
+
+// A stage list of the config, with pca_lighting's basis fitted on the training set where it was
+// left out. A stage the registry rejects is the config's mistake.
+std::vector<std::unique_ptr<Stage>> stages_of(const Json& list, const char* key,
+                                              const TrainConfig& c,
+                                              const io::DatasetReader& train) {
+  const Json fitted = with_fitted_pca(list, train.statistics().covariance, c.data.train);
+  try {
+    return make_stages(fitted);
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const Error& e) {
+    throw ConfigError(std::string("'") + key + "': " + e.what());
+  }
+}
+
+// The two loaders: augmented training batches, and the validation set in eval form.
+struct Loaders {
+  std::unique_ptr<Loader> train, validation;
+  Json train_stages, eval_stages;  // the lists as run, for the model file
+};
+
+Loaders make_loaders(const TrainConfig& c, const TrainingData& d,
+                     const Normalization& normalization) {
+  Loaders l;
+  auto stages = stages_of(c.augment, "augment", c, *d.train);
+  l.train_stages = stages_config(stages);
+  l.eval_stages = c.eval_augment.is_null()
+                      ? l.train_stages
+                      : stages_config(stages_of(c.eval_augment, "eval_augment", c, *d.train));
+  LoaderOptions train;
+  train.batch_size = c.batch_size;
+  train.seed = static_cast<std::uint64_t>(c.seed);
+  train.mode = nn::Mode::kTrain;
+  train.threads = static_cast<int>(c.threads);
+  train.limit = c.data.limit;
+  train.subset = d.train_subset;
+  l.train = std::make_unique<Loader>(d.train, normalization, std::move(stages), train);
+
+  LoaderOptions eval = train;
+  eval.mode = nn::Mode::kEval;
+  eval.limit = 0;
+  eval.subset = d.held_out;
+  if (!d.held_out.empty()) {
+    l.validation =
+        std::make_unique<Loader>(d.train, normalization, make_stages(l.eval_stages), eval);
+  } else if (d.validation) {
+    l.validation =
+        std::make_unique<Loader>(d.validation, normalization, make_stages(l.eval_stages), eval);
+  }
+  return l;
+}
+
+Json model_config_for(const TrainConfig& c, const nn::Shape& sample, std::int64_t classes) {
+  if (!c.model.layers.is_null()) return layer_list_model(c.model.layers, sample, classes);
+  Json options = Json::object();
+  if (c.model.width != 1.0) options["width"] = c.model.width;
+  return nn::builtin_model(c.model.name, sample, classes, options);
+}
+
+// What evaluate and predict read back (DESIGN contract 2): the stages' eval() forms are what they
+// run; the train list is kept for the record.
+Json preprocessing_record(const Normalization& normalization, const Loaders& l,
+                          const io::DatasetReader& train) {
+  return {{"normalization", normalization.to_json()},
+          {"eval_stages", l.eval_stages},
+          {"train_stages", l.train_stages},
+          {"input", {train.channels(), train.height(), train.width()}},
+          // Variable-size data (input H = W = 0): how kiln preprocess sized it, for predict.
+          {"storage", {{"short_side", train.short_side()}, {"max_side", train.max_side()}}}};
+}
+
+// The model of the config on this data. A built-in model or layer list whose shapes do not fit
+// the images is the config's mistake.
+nn::Sequential build_model(const Json& model_config, const TrainConfig& c) {
+  try {
+    return nn::Sequential::from_config(model_config);
+  } catch (const Error& e) {
+    throw ConfigError("'model.name' " + c.model.name + " on this data: " + e.what() +
+                      "; pick a model for this image size (README: Models)");
+  }
+}
+
+// Everything from a checkpoint: weights, optimizer state, epoch, step, seed; checked to be the
+// same model on the same input, and not already done.
+io::ModelBundle load_resume(const std::string& path, const nn::Sequential& fresh,
+                            std::int64_t epochs) {
+  io::ModelBundle resumed = io::load_model(path);
+  if (resumed.model.config() != fresh.config()) {
+    throw ConfigError("--resume " + path +
+                      ": the checkpoint holds another model or input size; resume with the same "
+                      "--model, --width (or model.layers) and data");
+  }
+  if (resumed.train_state.epoch >= epochs) {
+    throw ConfigError("--resume " + path + ": already trained for " +
+                      std::to_string(resumed.train_state.epoch) + " epochs; raise --epochs");
+  }
+  return resumed;
+}
+
+// What a callback may need of the run.
+struct RunParts {
+  const TrainConfig& config;
+  nn::Sequential& model;
+  const nn::Optimizer& optimizer;
+  const nn::TrainState& state;
+  const Json& preprocessing;
+  const std::vector<std::string>& class_names;
+  const io::PreprocessingArrays& arrays;
+  bool resumed = false;
+  bool validation = false;
+};
+
+// The callbacks of a run, in the order they must run: the rate is set first; the logs, plots and
+// report see each epoch before early stopping may end the run; the checkpoint comes last, since
+// it saves the state every other callback left for the epoch.
+class CallbackChain {
+ public:
+  CallbackChain(const RunParts& run, EpochReporter& reporter) {
+    const TrainConfig& c = run.config;
+    const std::string monitor =
+        !c.callbacks.monitor.empty() ? c.callbacks.monitor
+                                     : (run.validation ? "val_loss" : "loss");
+    const std::int64_t resumed_epochs = run.resumed ? run.state.epoch : 0;
+    schedule_ = std::make_unique<nn::LrScheduleCallback>(
+        c.schedule, static_cast<float>(c.optimizer.lr), c.epochs);
+    chain_.push_back(schedule_.get());
+    if (c.callbacks.reduce_lr.enabled) {
+      nn::ReduceOnPlateauOptions o = c.callbacks.reduce_lr.options;
+      o.monitor = c.callbacks.reduce_lr.monitor.empty() ? monitor : c.callbacks.reduce_lr.monitor;
+      plateau_ = std::make_unique<nn::ReduceOnPlateau>(o);
+      plateau_->restore(run.state);
+      chain_.push_back(plateau_.get());
+    }
+    add_logs(c, resumed_epochs);
+    if (c.overfit > 0) chain_.push_back(&perfect_);
+    chain_.push_back(&reporter);
+    if (c.callbacks.early_stopping.enabled) {
+      nn::EarlyStoppingOptions o = c.callbacks.early_stopping.options;
+      const std::string& own = c.callbacks.early_stopping.monitor;
+      o.monitor = own.empty() ? monitor : own;
+      early_ = std::make_unique<nn::EarlyStopping>(o, &run.model);
+      early_->restore(run.state);
+      chain_.push_back(early_.get());
+    }
+    add_model_files(run, monitor);
+  }
+  std::span<nn::Callback* const> callbacks() const { return chain_; }
+
+ private:
+  void add_logs(const TrainConfig& c, std::int64_t resumed_epochs) {
+    if (const std::string csv = c.csv_log_path(); !csv.empty()) {
+      csv_ = std::make_unique<io::CsvLog>(csv, resumed_epochs);
+      chain_.push_back(csv_.get());
+    }
+    if (c.log_every_batches > 0 && !c.run_dir.empty()) {
+      batch_log_ = std::make_unique<io::BatchCsvLog>(
+          (std::filesystem::path(c.run_dir) / "batches.csv").string(), c.log_every_batches,
+          resumed_epochs);
+      chain_.push_back(batch_log_.get());
+    }
+    if (!c.run_dir.empty() && csv_) {
+      plots_ = std::make_unique<io::RunPlots>(c.run_dir, c.csv_log_path());
+      chain_.push_back(plots_.get());
+    }
+  }
+  void add_model_files(const RunParts& run, const std::string& monitor) {
+    if (const std::string best = run.config.best_path(); !best.empty()) {
+      best_ = std::make_unique<io::Checkpoint>(best, run.model, run.optimizer, run.preprocessing,
+                                               run.class_names, io::BestOnly{monitor}, run.arrays);
+      chain_.push_back(best_.get());
+    }
+    if (const std::string path = run.config.checkpoint_path(); !path.empty()) {
+      checkpoint_ = std::make_unique<io::Checkpoint>(path, run.model, run.optimizer,
+                                                     run.preprocessing, run.class_names,
+                                                     std::nullopt, run.arrays);
+      chain_.push_back(checkpoint_.get());
+    }
+  }
+
+  std::unique_ptr<nn::LrScheduleCallback> schedule_;
+  std::unique_ptr<nn::ReduceOnPlateau> plateau_;
+  std::unique_ptr<io::CsvLog> csv_;
+  std::unique_ptr<io::BatchCsvLog> batch_log_;
+  std::unique_ptr<io::RunPlots> plots_;
+  StopAtPerfectAccuracy perfect_;
+  std::unique_ptr<nn::EarlyStopping> early_;
+  std::unique_ptr<io::Checkpoint> best_, checkpoint_;
+  std::vector<nn::Callback*> chain_;
+};
+
+}  // namespace
+
+TrainResult train_model(const TrainConfig& original, const TrainObserver& observer,
+                        const std::string& resume_from) {
+  const TrainConfig c = original.overfit > 0 ? overfit_config(original) : original;
+  TrainingData data = open_data(c, observer);
+  TrainResult result;
+  result.skipped = data.skipped;
+  const Normalization normalization = Normalization::from_statistics(
+      data.train->statistics(), data.train->channel_order(), c.normalization);
+  Loaders loaders = make_loaders(c, data, normalization);
+
+  const auto classes = static_cast<std::int64_t>(data.train->class_names().size());
+  Json model_config = model_config_for(c, loaders.train->sample_shape(), classes);
+  if (c.overfit > 0) model_config = without_regularization(std::move(model_config));
+  const Json preprocessing = preprocessing_record(normalization, loaders, *data.train);
+
+  nn::Sequential model = build_model(model_config, c);
+  std::optional<io::ModelBundle> resumed;
+  if (!resume_from.empty()) {
+    resumed = load_resume(resume_from, model, c.epochs);
+    model = std::move(resumed->model);
+  } else {
+    model.initialize(static_cast<std::uint64_t>(c.seed));
+  }
+  if (observer.on_start) observer.on_start(model.summary());
+
+  const std::unique_ptr<nn::Optimizer> optimizer =
+      nn::make_optimizer(resumed ? resumed->optimizer_config : c.optimizer_config());
+  nn::TrainState state;
+  state.seed = static_cast<std::uint64_t>(c.seed);
+  state.learning_rate = static_cast<float>(c.optimizer.lr);
+  if (resumed) {
+    optimizer->load(resumed->optimizer_state);
+    state = resumed->train_state;
+  }
+
+  const std::int64_t batches = (loaders.train->num_samples() + c.batch_size - 1) / c.batch_size;
+  EpochReporter reporter(observer, c.epochs, batches, c.batch_size, result);
+  const io::PreprocessingArrays arrays = normalization.arrays();
+  const RunParts run{c,        model, *optimizer, state, preprocessing, data.train->class_names(),
+                     arrays, resumed.has_value(), loaders.validation != nullptr};
+  const CallbackChain chain(run, reporter);
+  nn::Trainer::fit(model, *optimizer, *loaders.train, state, c.epochs, chain.callbacks(),
+                   nn::SoftmaxCrossEntropy{}, loaders.validation.get());
+
+  io::save_model(c.output_path(), model, *optimizer, state, preprocessing,
+                 data.train->class_names(), arrays);
+  return result;
+}
+
+}  // namespace kiln::pipeline

@@ -1,0 +1,54 @@
+// train_model: the whole of `kiln train` as a library call: open the data, build the stages,
+// the model and the optimizer, run the trainer with per-epoch validation, save the model file
+// with its preprocessing (normalization + eval stages, DESIGN contract 2).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/dataset_format.hpp"
+#include "nn/trainer.hpp"
+#include "pipeline/jobs/train_config.hpp"
+
+namespace kiln::pipeline {
+
+struct EpochReport {
+  nn::EpochLogs train;
+  std::optional<nn::EvalResult> validation;
+  std::int64_t epochs = 0;  // planned
+};
+
+struct BatchProgress {
+  std::int64_t epoch = 0, epochs = 0;   // 1-based epoch of this batch, planned epochs
+  std::int64_t batch = 0, batches = 0;  // 0-based batch, batches per epoch
+  double loss = 0.0;                    // of this batch
+  double images_per_second = 0.0;       // so far in this epoch
+  double eta_seconds = 0.0;             // to the end of the epoch, at that rate
+};
+
+struct TrainObserver {
+  // A folder given as data is staged first: (what, images done, total), every few hundred images.
+  std::function<void(const std::string&, std::int64_t, std::int64_t)> on_staging;
+  std::function<void(const std::string& model_summary)> on_start;
+  std::function<void(const BatchProgress&)> on_batch;
+  std::function<void(const EpochReport&)> on_epoch;
+};
+
+struct TrainResult {
+  nn::EpochLogs last_epoch;
+  std::optional<nn::EvalResult> validation;
+  std::vector<io::SkippedInput> skipped;  // folder inputs left out, with their reasons
+};
+
+// Trains as `config` says (its rules already checked by train_config_from_json); with
+// `resume_from` (a checkpoint file), continues that run up to config.epochs, ending with the
+// weights an uninterrupted run would have. Throws kiln::ConfigError for a model or stage list that
+// does not fit the data, kiln::Error for unreadable data or a diverging loss; the output file is
+// written only when training completes.
+TrainResult train_model(const TrainConfig& config, const TrainObserver& observer = {},
+                        const std::string& resume_from = "");
+
+}  // namespace kiln::pipeline
