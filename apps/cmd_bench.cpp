@@ -3,6 +3,7 @@
 //   kiln bench pipeline DATA --augment '[...]' --batch 64 --threads 2
 #include <tbb/global_control.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
@@ -33,12 +34,65 @@ nn::Shape usual_input(const std::string& model) {
   return {1, 1, 28, 28};
 }
 
-}  // namespace
+void print_winograd_share(nn::Sequential& model) {
+  std::size_t convs = 0, winograd = 0;
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    if (const auto* conv = dynamic_cast<const nn::Conv2D*>(&model.layer(i))) {
+      ++convs;
+      if (conv->algorithm() == nn::ConvAlgorithm::kWinograd) ++winograd;
+    }
+  }
+  if (winograd == 0) return;
+  std::printf(
+      "%zu of %zu conv layers run Winograd F(2x2,3x3), 2.25x fewer multiplications: GFLOP/s "
+      "below count the direct convolution's, so they are effective rates\n",
+      winograd, convs);
+}
 
-void add_bench_command(CLI::App& app) {
-  CLI::App* bench =
-      app.add_subcommand("bench", "Measure throughput (images/s) to compare with other tools.");
-  bench->require_subcommand(1);
+// The run of `kiln bench train`: the model on synthetic data, its rates and what ran.
+void run_bench_train(const BenchTrainFlags& f) {
+  tbb::global_control threads(tbb::global_control::max_allowed_parallelism,
+                              static_cast<std::size_t>(f.threads));
+  const nn::Shape input =
+      f.input.empty() ? usual_input(f.model) : nn::Shape{1, f.input[0], f.input[1], f.input[2]};
+  nn::Sequential model = nn::Sequential::from_config(nn::builtin_model(
+      f.model, input, f.classes, f.width != 1.f ? Json{{"width", f.width}} : Json::object()));
+  model.initialize(f.options.seed);
+  const auto optimizer = nn::make_optimizer({{"type", "sgd"}, {"momentum", 0.9}});
+  const nn::ThroughputReport r = nn::measure_throughput(model, *optimizer, f.options);
+  std::printf(
+      "model %s  input (%lld, %lld, %lld)  batch %lld  threads %d  %.2f MFLOP forward, %.2f "
+      "MFLOP train per image\n",
+      f.model.c_str(), static_cast<long long>(input.c), static_cast<long long>(input.h),
+      static_cast<long long>(input.w), static_cast<long long>(f.options.batch), f.threads,
+      r.forward_flops / 1e6, r.train_flops / 1e6);
+  // Which GEMM runs is part of the figure (a build for another CPU may run a slower one), and
+  // the user should see it, not guess it.
+  std::printf("products: %s\n", r.gemm.c_str());
+  print_winograd_share(model);
+  auto line = [](const char* mode, const std::vector<double>& rates, double flops) {
+    const auto [lo, hi] = std::minmax_element(rates.begin(), rates.end());
+    const double mid = nn::median(rates);
+    std::printf("%-6s %9.0f img/s median  (min %.0f, max %.0f, %zu windows)  %6.1f GFLOP/s\n",
+                mode, mid, *lo, *hi, rates.size(), mid * flops / 1e9);
+  };
+  line("train", r.train_images_per_second, r.train_flops);
+  line("infer", r.infer_images_per_second, r.forward_flops);
+}
+
+void run_bench_pipeline(pipeline::PipelineBenchRequest request, const std::string& augment) {
+  if (!augment.empty()) request.stages = parse_stage_list(augment, "--augment");
+  const pipeline::PipelineBenchResult r = pipeline::bench_pipeline(request);
+  for (std::size_t e = 0; e < r.images_per_second.size(); ++e) {
+    std::printf("epoch %zu  %lld images  %.0f img/s\n", e + 1,
+                static_cast<long long>(r.samples_per_epoch), r.images_per_second[e]);
+  }
+  std::printf("median %.0f img/s  peak in flight %lld of %lld  digest %016llx\n",
+              nn::median(r.images_per_second), static_cast<long long>(r.peak_in_flight),
+              static_cast<long long>(r.max_in_flight), static_cast<unsigned long long>(r.digest));
+}
+
+void add_bench_train(CLI::App* bench) {
   auto flags = std::make_shared<BenchTrainFlags>();
   CLI::App* train =
       bench->add_subcommand("train",
@@ -66,50 +120,10 @@ void add_bench_command(CLI::App& app) {
   train->add_option("--window-seconds", flags->options.window_seconds, "Length of each window")
       ->check(CLI::Range(0.05, 600.0))
       ->capture_default_str();
-  train->callback([flags] {
-    tbb::global_control threads(tbb::global_control::max_allowed_parallelism,
-                                static_cast<std::size_t>(flags->threads));
-    const nn::Shape input = flags->input.empty()
-                                ? usual_input(flags->model)
-                                : nn::Shape{1, flags->input[0], flags->input[1], flags->input[2]};
-    nn::Sequential model = nn::Sequential::from_config(
-        nn::builtin_model(flags->model, input, flags->classes,
-                          flags->width != 1.f ? Json{{"width", flags->width}} : Json::object()));
-    model.initialize(flags->options.seed);
-    const auto optimizer = nn::make_optimizer({{"type", "sgd"}, {"momentum", 0.9}});
-    const nn::ThroughputReport r = nn::measure_throughput(model, *optimizer, flags->options);
-    std::printf(
-        "model %s  input (%lld, %lld, %lld)  batch %lld  threads %d  %.2f MFLOP forward, %.2f "
-        "MFLOP train per image\n",
-        flags->model.c_str(), static_cast<long long>(input.c), static_cast<long long>(input.h),
-        static_cast<long long>(input.w), static_cast<long long>(flags->options.batch),
-        flags->threads, r.forward_flops / 1e6, r.train_flops / 1e6);
-    // Which GEMM runs is part of the figure (a build for another CPU may run a slower one), and
-    // the user should see it, not guess it.
-    std::printf("products: %s\n", r.gemm.c_str());
-    std::size_t convs = 0, winograd = 0;
-    for (std::size_t i = 0; i < model.size(); ++i) {
-      if (const auto* conv = dynamic_cast<const nn::Conv2D*>(&model.layer(i))) {
-        ++convs;
-        if (conv->algorithm() == nn::ConvAlgorithm::kWinograd) ++winograd;
-      }
-    }
-    if (winograd > 0) {
-      std::printf(
-          "%zu of %zu conv layers run Winograd F(2x2,3x3), 2.25x fewer multiplications: GFLOP/s "
-          "below count the direct convolution's, so they are effective rates\n",
-          winograd, convs);
-    }
-    auto line = [](const char* mode, const std::vector<double>& rates, double flops) {
-      const auto [lo, hi] = std::minmax_element(rates.begin(), rates.end());
-      const double mid = nn::median(rates);
-      std::printf("%-6s %9.0f img/s median  (min %.0f, max %.0f, %zu windows)  %6.1f GFLOP/s\n",
-                  mode, mid, *lo, *hi, rates.size(), mid * flops / 1e9);
-    };
-    line("train", r.train_images_per_second, r.train_flops);
-    line("infer", r.infer_images_per_second, r.forward_flops);
-  });
+  train->callback([flags] { run_bench_train(*flags); });
+}
 
+void add_bench_pipeline(CLI::App* bench) {
   auto pipe = std::make_shared<pipeline::PipelineBenchRequest>();
   auto augment = std::make_shared<std::string>();
   CLI::App* stream = bench->add_subcommand(
@@ -134,17 +148,17 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   stream->add_option("--limit", pipe->limit, "Use the first N samples only (0: all)")
       ->check(CLI::NonNegativeNumber);
-  stream->callback([pipe, augment] {
-    if (!augment->empty()) pipe->stages = parse_stage_list(*augment, "--augment");
-    const pipeline::PipelineBenchResult r = pipeline::bench_pipeline(*pipe);
-    for (std::size_t e = 0; e < r.images_per_second.size(); ++e) {
-      std::printf("epoch %zu  %lld images  %.0f img/s\n", e + 1,
-                  static_cast<long long>(r.samples_per_epoch), r.images_per_second[e]);
-    }
-    std::printf("median %.0f img/s  peak in flight %lld of %lld  digest %016llx\n",
-                nn::median(r.images_per_second), static_cast<long long>(r.peak_in_flight),
-                static_cast<long long>(r.max_in_flight), static_cast<unsigned long long>(r.digest));
-  });
+  stream->callback([pipe, augment] { run_bench_pipeline(*pipe, *augment); });
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  CLI::App* bench =
+      app.add_subcommand("bench", "Measure throughput (images/s) to compare with other tools.");
+  bench->require_subcommand(1);
+  add_bench_train(bench);
+  add_bench_pipeline(bench);
 }
 
 }  // namespace kiln::apps

@@ -1,13 +1,17 @@
 // kiln preprocess: raw data → one kiln HDF5 dataset.
-//   a folder            class folders: root/<class>/**/<image>
-//   a .txt/.csv file    list file: "path label" per line, or CSV with "path,label" header
-//   any other file      an IDX image file (MNIST, Fashion-MNIST; plain or .gz) with --labels
+// clang-format off
+//   a folder                class folders: root/<class>/**/<image>
+//   a .txt/.lst/.csv file   list file: "path label" per line, or CSV with "path,label" header
+//   .bin files              CIFAR-10 or CIFAR-100 binary batches (several at once)
+//   any other file          an IDX image file (MNIST, Fashion-MNIST; plain or .gz) with --labels
+// clang-format on
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <regex>
@@ -85,13 +89,13 @@ void run_images(const PreprocessFlags& f, const io::ImageIndex& index) {
   run_images_to(f, split.validation, val_output, "validation");
 }
 
-void run_images_to(const PreprocessFlags& f, const io::ImageIndex& index, const std::string& output,
-                   const std::string& split) {
+// How images are stored: fixed size (--size) or variable size (--short-side, --max-side, --store).
+pipeline::BuildOptions storage_options(const PreprocessFlags& f) {
   pipeline::BuildOptions o;
   const bool variable = f.short_side > 0 || f.max_side > 0 || f.store != "raw";
   if (variable) {
     if (!f.size.empty()) {
-      throw Error(
+      throw ConfigError(
           "--size (fixed size) and --short-side/--max-side/--store (variable size) "
           "exclude each other; choose one storage mode");
     }
@@ -99,26 +103,70 @@ void run_images_to(const PreprocessFlags& f, const io::ImageIndex& index, const 
     std::smatch st;
     if (!std::regex_match(f.store, st, store_pattern) ||
         (st[2].matched && st[1] != "jpeg" && st[1] != "original")) {
-      throw Error("--store must be raw, png, jpeg[:QUALITY] or original[:QUALITY] (1-100); got " +
-                  f.store);
+      throw ConfigError(
+          "--store must be raw, png, jpeg[:QUALITY] or original[:QUALITY] (1-100); got " +
+          f.store);
     }
     o.encoding = st[1];
     if (st[2].matched) o.jpeg_quality = std::stoi(st[2]);
     o.short_side = f.short_side;
     o.max_side = f.max_side;
-  } else {
-    std::smatch m;
-    static const std::regex size_pattern(R"((\d+)x(\d+))");
-    if (f.size.empty()) {
-      throw Error(
-          "image inputs need a storage size: --size HxW (fixed, e.g. --size 224x224) or "
-          "--short-side S (variable, e.g. --short-side 256 --store jpeg)");
-    }
-    if (!std::regex_match(f.size, m, size_pattern))
-      throw Error("--size must be HxW, e.g. 224x224; got " + f.size);
-    o.height = std::stoll(m[1]);
-    o.width = std::stoll(m[2]);
+    return o;
   }
+  if (f.size.empty()) {
+    throw ConfigError(
+        "image inputs need a storage size: --size HxW (fixed, e.g. --size 224x224) or "
+        "--short-side S (variable, e.g. --short-side 256 --store jpeg)");
+  }
+  static const std::regex size_pattern(R"((\d+)x(\d+))");
+  std::smatch m;
+  if (!std::regex_match(f.size, m, size_pattern)) {
+    throw ConfigError("--size must be HxW, e.g. 224x224; got " + f.size);
+  }
+  o.height = std::stoll(m[1]);
+  o.width = std::stoll(m[2]);
+  return o;
+}
+
+// Progress on stderr: redrawn in place on a terminal, a line every 5 s otherwise.
+std::function<void(std::int64_t, std::int64_t)> progress_printer(bool quiet) {
+  const auto start = std::chrono::steady_clock::now();
+  const bool terminal = isatty(STDERR_FILENO) != 0;
+  return [quiet, start, terminal, last = start](std::int64_t done, std::int64_t total) mutable {
+    const auto now = std::chrono::steady_clock::now();
+    if (quiet || (done < total && now - last < std::chrono::seconds(terminal ? 0 : 5))) return;
+    last = now;
+    const double seconds = std::chrono::duration<double>(now - start).count();
+    const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0.0;
+    std::fprintf(stderr, "%spreprocess: %lld/%lld images, %.0f img/s, ETA %.0f s%s",
+                 terminal ? "\r" : "", static_cast<long long>(done), static_cast<long long>(total),
+                 rate, rate > 0 ? static_cast<double>(total - done) / rate : 0.0,
+                 terminal && done < total ? "" : "\n");
+    std::fflush(stderr);
+  };
+}
+
+void print_written(const pipeline::BuildOptions& o, const PreprocessFlags& f,
+                   const pipeline::BuildSummary& s, std::size_t classes) {
+  if (o.encoding.empty()) {
+    std::printf("wrote %s: %lld images of %lldx%lldx%d, %zu classes\n", o.output_path.c_str(),
+                static_cast<long long>(s.written), static_cast<long long>(o.height),
+                static_cast<long long>(o.width), o.channels, classes);
+    return;
+  }
+  std::string sizing = o.short_side > 0 ? "short side " + std::to_string(o.short_side) : "";
+  if (o.max_side > 0)
+    sizing += (sizing.empty() ? "" : ", ") + ("long side <= " + std::to_string(o.max_side));
+  if (sizing.empty()) sizing = "original size";
+  std::printf(
+      "wrote %s: %lld images of variable size (%s), %d channel(s) stored as %s, %zu classes\n",
+      o.output_path.c_str(), static_cast<long long>(s.written), sizing.c_str(), o.channels,
+      f.store.c_str(), classes);
+}
+
+void run_images_to(const PreprocessFlags& f, const io::ImageIndex& index, const std::string& output,
+                   const std::string& split) {
+  pipeline::BuildOptions o = storage_options(f);
   o.output_path = output;
   if (!split.empty()) {
     o.split = split + " (--val-split " + std::to_string(f.val_split) + " --seed " +
@@ -136,37 +184,109 @@ void run_images_to(const PreprocessFlags& f, const io::ImageIndex& index, const 
     std::fprintf(stderr, "kiln preprocess: ignored %lld files without an image extension\n",
                  static_cast<long long>(index.ignored_files));
   }
-  const auto start = std::chrono::steady_clock::now();
-  auto last = start;
-  const bool terminal = isatty(STDERR_FILENO) != 0;
-  auto progress = [&](std::int64_t done, std::int64_t total) {
-    const auto now = std::chrono::steady_clock::now();
-    if (f.quiet || (done < total && now - last < std::chrono::seconds(terminal ? 0 : 5))) return;
-    last = now;
-    const double seconds = std::chrono::duration<double>(now - start).count();
-    const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0.0;
-    std::fprintf(stderr, "%spreprocess: %lld/%lld images, %.0f img/s, ETA %.0f s%s",
-                 terminal ? "\r" : "", static_cast<long long>(done), static_cast<long long>(total),
-                 rate, rate > 0 ? static_cast<double>(total - done) / rate : 0.0,
-                 terminal && done < total ? "" : "\n");
-    std::fflush(stderr);
-  };
-  const pipeline::BuildSummary s = pipeline::build_dataset(index, o, progress);
+  const pipeline::BuildSummary s = pipeline::build_dataset(index, o, progress_printer(f.quiet));
   print_skipped(s.skipped, static_cast<std::int64_t>(index.paths.size()));
-  if (variable) {
-    std::string sizing = o.short_side > 0 ? "short side " + std::to_string(o.short_side) : "";
-    if (o.max_side > 0)
-      sizing += (sizing.empty() ? "" : ", ") + ("long side <= " + std::to_string(o.max_side));
-    if (sizing.empty()) sizing = "original size";
-    std::printf(
-        "wrote %s: %lld images of variable size (%s), %d channel(s) stored as %s, %zu classes\n",
-        output.c_str(), static_cast<long long>(s.written), sizing.c_str(), o.channels,
-        f.store.c_str(), index.class_names.size());
-  } else {
-    std::printf("wrote %s: %lld images of %lldx%lldx%d, %zu classes\n", output.c_str(),
-                static_cast<long long>(s.written), static_cast<long long>(o.height),
-                static_cast<long long>(o.width), o.channels, index.class_names.size());
+  print_written(o, f, s, index.class_names.size());
+}
+
+void run_cifar(const PreprocessFlags& f) {
+  const io::CifarKind kind = f.cifar == 10                ? io::CifarKind::kCifar10
+                             : f.cifar_labels == "coarse" ? io::CifarKind::kCifar100Coarse
+                                                          : io::CifarKind::kCifar100Fine;
+  const io::CifarData data = io::read_cifar(f.inputs, kind);
+  io::DatasetSpec spec;
+  spec.height = 32;
+  spec.width = 32;
+  spec.channels = 3;
+  spec.class_names = f.class_names.empty() ? data.class_names : f.class_names;
+  spec.source = std::filesystem::weakly_canonical(f.input).string();
+  spec.command_line = command_line();
+  spec.gzip_level = f.compression;
+  io::DatasetWriter writer(f.output, spec);
+  writer.append(data.images, data.labels);
+  writer.commit();
+  std::printf("wrote %s: %zu images of 32x32x3, %zu classes\n", f.output.c_str(),
+              data.labels.size(), spec.class_names.size());
+}
+
+void run_idx(const PreprocessFlags& f) {
+  if (f.val_split > 0.0) {
+    throw ConfigError(
+        "--val-split works on class folders and list files; split IDX/CIFAR data by file");
   }
+  if (f.labels.empty()) {
+    throw ConfigError(f.input +
+                      ": an IDX image file needs its label file: --labels FILE (or pass a folder "
+                      "of class folders, or a .txt/.lst/.csv list file)");
+  }
+  const io::ImportSummary s = io::import_idx(
+      {f.input, f.labels, f.output, f.class_names, command_line(), f.compression});
+  std::printf("wrote %s: %lld images of %lldx%lldx%lld, %lld classes\n", f.output.c_str(),
+              static_cast<long long>(s.images), static_cast<long long>(s.height),
+              static_cast<long long>(s.width), static_cast<long long>(s.channels),
+              static_cast<long long>(s.classes));
+}
+
+// Dispatches on the input's kind: CIFAR batches, a folder, a list file, or an IDX file.
+void run_preprocess(PreprocessFlags& f) {
+  namespace fs = std::filesystem;
+  f.input = f.inputs.front();
+  const bool all_bin = std::all_of(f.inputs.begin(), f.inputs.end(), [](const std::string& p) {
+    return fs::path(p).extension() == ".bin";
+  });
+  if (all_bin) return run_cifar(f);
+  if (f.inputs.size() > 1) {
+    throw ConfigError(
+        "several inputs are only for CIFAR .bin batches; pass one folder, list file or IDX file");
+  }
+  if (fs::is_directory(f.input)) return run_images(f, io::index_class_folders(f.input));
+  const std::string ext = fs::path(f.input).extension().string();
+  if (ext == ".txt" || ext == ".csv" || ext == ".lst") {
+    return run_images(f, io::index_list_file(f.input, f.class_names));
+  }
+  run_idx(f);
+}
+
+// Image inputs only: how they are sized and stored, what to do with bad ones, the split.
+void add_image_flags(CLI::App* cmd, PreprocessFlags& f) {
+  cmd->add_option("--size", f.size,
+                  "Stored image size HxW: resize the short side, crop the centre (image inputs)");
+  cmd->add_option("--short-side", f.short_side,
+                  "Variable size: resize so the short side is S, aspect ratio kept (image inputs)")
+      ->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--max-side", f.max_side,
+                  "Variable size: and so the long side is at most M (image inputs)")
+      ->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--store", f.store,
+                  "Variable size: store raw pixels, jpeg[:QUALITY] (default 90), png, or original "
+                  "(files that need no resize kept byte for byte, others as jpeg[:QUALITY])")
+      ->capture_default_str();
+  cmd->add_option("--channels", f.channels, "1 (grey) or 3 (RGB) stored channels (image inputs)")
+      ->check(CLI::IsMember({1, 3}))
+      ->capture_default_str();
+  cmd->add_option("--on-error", f.on_error,
+                  "skip: record bad inputs and go on; fail: stop at the first one")
+      ->check(CLI::IsMember({"skip", "fail"}))
+      ->capture_default_str();
+  cmd->add_option("--max-pixels", f.max_pixels,
+                  "Refuse images with more pixels (decompression-bomb guard)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--class-names", f.class_names,
+                  "Class names in label order, comma separated (IDX, list files)")
+      ->delimiter(',');
+  cmd->add_option("--compression", f.compression,
+                  "gzip level 0-9 for the stored images (0: none, fastest to read)")
+      ->check(CLI::Range(0, 9));
+  cmd->add_flag("--quiet", f.quiet, "No progress or summary lines");
+  cmd->add_option(
+         "--val-split", f.val_split,
+         "Hold out this fraction of every class as a validation set (image inputs), e.g. 0.2")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--val-output", f.val_output,
+                  "Validation dataset to write (default: OUTPUT with -val before .h5)");
+  cmd->add_option("--seed", f.seed, "Seed of the validation split: same seed, same split")
+      ->capture_default_str();
 }
 
 }  // namespace
@@ -175,11 +295,10 @@ void add_preprocess_command(CLI::App& app) {
   auto f = std::make_shared<PreprocessFlags>();
   CLI::App* cmd = app.add_subcommand(
       "preprocess",
-      "Convert a dataset into one kiln HDF5 file, fitting per-channel normalization statistics on "
-      "the way. "
-      "INPUT is a folder of class folders, a list file (.txt: 'path label' lines; .csv: "
-      "'path,label' header), "
-      "or an IDX image file (MNIST, Fashion-MNIST; plain or .gz) with --labels.");
+      "Convert a dataset into one kiln HDF5 file, fitting the normalization statistics on the way. "
+      "INPUT is a folder of class folders, a list file (.txt or .lst: 'path label' lines; .csv: "
+      "'path,label' header), CIFAR-10/100 .bin batch files (several at once), or an IDX image "
+      "file (MNIST, Fashion-MNIST; plain or .gz) with --labels.");
   cmd->add_option("input", f->inputs,
                   "Class-folder root, list file, IDX image file, or CIFAR .bin batch files "
                   "(several allowed)")
@@ -196,100 +315,8 @@ void add_preprocess_command(CLI::App& app) {
       ->required();
   cmd->add_option("--labels", f->labels, "IDX label file belonging to the IDX images")
       ->check(existing_file());
-  cmd->add_option("--size", f->size,
-                  "Stored image size HxW: resize the short side, crop the centre (image inputs)");
-  cmd->add_option("--short-side", f->short_side,
-                  "Variable size: resize so the short side is S, aspect ratio kept (image inputs)")
-      ->check(CLI::Range(1, 1 << 16));
-  cmd->add_option("--max-side", f->max_side,
-                  "Variable size: and so the long side is at most M (image inputs)")
-      ->check(CLI::Range(1, 1 << 16));
-  cmd->add_option("--store", f->store,
-                  "Variable size: store raw pixels, jpeg[:QUALITY] (default 90), png, or original "
-                  "(JPEG files "
-                  "that need no resize kept byte for byte, others as jpeg[:QUALITY])")
-      ->capture_default_str();
-  cmd->add_option("--channels", f->channels, "1 (grey) or 3 (RGB) stored channels (image inputs)")
-      ->check(CLI::IsMember({1, 3}))
-      ->capture_default_str();
-  cmd->add_option("--on-error", f->on_error,
-                  "skip: record bad inputs and go on; fail: stop at the first one")
-      ->check(CLI::IsMember({"skip", "fail"}))
-      ->capture_default_str();
-  cmd->add_option("--max-pixels", f->max_pixels,
-                  "Refuse images with more pixels (decompression-bomb guard)")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd->add_option("--class-names", f->class_names,
-                  "Class names in label order, comma separated (IDX, list files)")
-      ->delimiter(',');
-  cmd->add_option("--compression", f->compression,
-                  "gzip level 0-9 for the stored images (0: none, fastest to read)")
-      ->check(CLI::Range(0, 9));
-  cmd->add_flag("--quiet", f->quiet, "No progress or summary lines");
-  cmd->add_option(
-         "--val-split", f->val_split,
-         "Hold out this fraction of every class as a validation set (image inputs), e.g. 0.2")
-      ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--val-output", f->val_output,
-                  "Validation dataset to write (default: OUTPUT with -val before .h5)");
-  cmd->add_option("--seed", f->seed, "Seed of the validation split: same seed, same split")
-      ->capture_default_str();
-  cmd->callback([f] {
-    namespace fs = std::filesystem;
-    f->input = f->inputs.front();
-    const bool all_bin = std::all_of(f->inputs.begin(), f->inputs.end(), [](const std::string& p) {
-      return fs::path(p).extension() == ".bin";
-    });
-    if (all_bin) {
-      const io::CifarKind kind = f->cifar == 10                ? io::CifarKind::kCifar10
-                                 : f->cifar_labels == "coarse" ? io::CifarKind::kCifar100Coarse
-                                                               : io::CifarKind::kCifar100Fine;
-      const io::CifarData data = io::read_cifar(f->inputs, kind);
-      io::DatasetSpec spec;
-      spec.height = 32;
-      spec.width = 32;
-      spec.channels = 3;
-      spec.class_names = f->class_names.empty() ? data.class_names : f->class_names;
-      spec.source = fs::weakly_canonical(f->input).string();
-      spec.command_line = command_line();
-      spec.gzip_level = f->compression;
-      io::DatasetWriter writer(f->output, spec);
-      writer.append(data.images, data.labels);
-      writer.commit();
-      std::printf("wrote %s: %zu images of 32x32x3, %zu classes\n", f->output.c_str(),
-                  data.labels.size(), spec.class_names.size());
-      return;
-    }
-    if (f->inputs.size() > 1) {
-      throw Error(
-          "several inputs are only for CIFAR .bin batches; pass one folder, list file or IDX file");
-    }
-    if (fs::is_directory(f->input)) {
-      run_images(*f, io::index_class_folders(f->input));
-      return;
-    }
-    const std::string ext = fs::path(f->input).extension().string();
-    if (ext == ".txt" || ext == ".csv" || ext == ".lst") {
-      run_images(*f, io::index_list_file(f->input, f->class_names));
-      return;
-    }
-    if (f->val_split > 0.0)
-      throw Error(
-          "--val-split works on class folders and list files; split IDX/CIFAR data by file");
-    if (f->labels.empty()) {
-      throw Error(
-          f->input +
-          ": an IDX image file needs its label file: --labels FILE (or pass a folder of class "
-          "folders, or a .txt/.csv list file)");
-    }
-    const io::ImportSummary s = io::import_idx(
-        {f->input, f->labels, f->output, f->class_names, command_line(), f->compression});
-    std::printf("wrote %s: %lld images of %lldx%lldx%lld, %lld classes\n", f->output.c_str(),
-                static_cast<long long>(s.images), static_cast<long long>(s.height),
-                static_cast<long long>(s.width), static_cast<long long>(s.channels),
-                static_cast<long long>(s.classes));
-  });
+  add_image_flags(cmd, *f);
+  cmd->callback([f] { run_preprocess(*f); });
 }
 
 }  // namespace kiln::apps

@@ -1,14 +1,20 @@
 // Layer: the interface every kiln::nn layer implements.
 //
+// clang-format off
 // A layer must:
-//   1. type()     return its registry name ("dense"), also the key in the model file;
-//   2. build()    accept the per-sample input shape, allocate its parameters, return its output
-//   shape;
-//   3. forward()  compute y from x for a batch; it may cache what backward needs;
-//   4. backward() given dy = dL/dy, ASSIGN dx = dL/dx and ADD dL/dθ into each parameter's grad
-//                 (the trainer zeroes grads before each step, so gradients of a shared step sum);
-//   5. config()   return the options make_layer(type(), config()) needs to rebuild it;
-//   6. register one line in nn/layers/registry.cpp and have a gradient-check test.
+//   1. type()       return its registry name ("dense"), also the key in the model file;
+//   2. build()      accept the per-sample input shape, allocate its parameters, return its
+//                   output shape;
+//   3. forward()    compute y from x for a batch; it may cache what backward needs;
+//   4. backward()   given dy = dL/dy, ASSIGN dx = dL/dx and ADD dL/dθ into each parameter's grad
+//                   (the trainer zeroes grads before each step, so gradients of a shared step
+//                   sum);
+//   5. config()     return its options; from_json(LayerOptions&), next to it in the unit, reads
+//                   them back (absent keys keep the defaults its options struct holds);
+//   6. register one line in nn/layers/registry.cpp: the registry-driven tests then check its
+//      config round trip and its gradients by finite differences; add a test file for what is
+//      particular to it.
+// clang-format on
 // Randomness (dropout) is keyed by Rng{run_seed, epoch, rows[i], kSlotLayerBase + layer}: the
 // sample and the layer's position, never the batch row or the thread.
 // Precisely (as dlib defines it): backward computes the gradients of f = dot(y, dy) w.r.t. x and θ.
@@ -16,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -27,6 +34,8 @@
 #include "nn/tensor.hpp"
 
 namespace kiln::nn {
+
+class LayerOptions;  // nn/layer_options.hpp: how a layer's from_json reads its options
 
 enum class Mode { kTrain, kEval };
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "nn/error.hpp"
+#include "nn/layer_options.hpp"
 #include "nn/parallel.hpp"
 
 namespace kiln::nn {
@@ -41,6 +42,19 @@ std::string_view ElementwiseActivation::type() const {
   }
   return "relu";
 }
+
+template <Activation kKind>
+std::unique_ptr<Layer> ElementwiseActivation::from_json(LayerOptions& o) {
+  float alpha = kLeakyAlpha;
+  if constexpr (kKind == Activation::kLeakyRelu) o.read("alpha", alpha);
+  return std::make_unique<ElementwiseActivation>(kKind, alpha);
+}
+template std::unique_ptr<Layer> ElementwiseActivation::from_json<Activation::kRelu>(LayerOptions&);
+template std::unique_ptr<Layer> ElementwiseActivation::from_json<Activation::kLeakyRelu>(
+    LayerOptions&);
+template std::unique_ptr<Layer> ElementwiseActivation::from_json<Activation::kSigmoid>(
+    LayerOptions&);
+template std::unique_ptr<Layer> ElementwiseActivation::from_json<Activation::kTanh>(LayerOptions&);
 
 Json ElementwiseActivation::config() const {
   if (kind_ == Activation::kLeakyRelu) return {{"alpha", alpha_}};

@@ -1,7 +1,7 @@
 // Element-wise activation layers (and softmax, which works along the channel axis). They keep the
 // input shape and have no parameters.
 //   relu:       y = max(x, 0);            dy/dx = 1 where y > 0, else 0 (0 at the kink)
-//   leaky_relu: y = x if x > 0 else α·x;  dy/dx = 1 or α            (option alpha, default 0.3)
+//   leaky_relu: y = x if x > 0 else α·x;  dy/dx = 1 or α            (option alpha: 0.3, Keras)
 //   sigmoid:    y = 1 / (1 + e^−x);       dy/dx = y·(1 − y)
 //   tanh:       y = tanh(x);              dy/dx = 1 − y²
 //   softmax:    y[c] = e^x[c] / Σ_k e^x[k] over C, per (n, h, w); dx = y ⊙ (dy − Σ_c dy·y)
@@ -19,7 +19,10 @@ void relu_gradient(const float* y, const float* dy, std::int64_t count, float* d
 
 class ElementwiseActivation final : public Layer {
  public:
-  explicit ElementwiseActivation(Activation kind, float alpha = 0.3f);
+  explicit ElementwiseActivation(Activation kind, float alpha = kLeakyAlpha);
+  static constexpr float kLeakyAlpha = 0.3f;  // leaky_relu's default, as Keras'
+  template <Activation kKind>
+  static std::unique_ptr<Layer> from_json(LayerOptions& options);
 
   std::string_view type() const override;
   Shape build(const Shape& input) override { return input.with_n(1); }
@@ -40,6 +43,9 @@ class Softmax final : public Layer {
   void forward(const Tensor& x, Tensor& y, const StepContext& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
   Json config() const override { return Json::object(); }
+  static std::unique_ptr<Layer> from_json(LayerOptions& /*options*/) {
+    return std::make_unique<Softmax>();
+  }
 };
 
 }  // namespace kiln::nn

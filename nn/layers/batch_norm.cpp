@@ -3,9 +3,17 @@
 #include <cmath>
 
 #include "nn/error.hpp"
+#include "nn/layer_options.hpp"
 #include "nn/parallel.hpp"
 
 namespace kiln::nn {
+
+std::unique_ptr<Layer> BatchNorm::from_json(LayerOptions& o) {
+  float momentum = 0.99f, epsilon = 1e-3f;
+  o.read("momentum", momentum);
+  o.read("epsilon", epsilon);
+  return std::make_unique<BatchNorm>(momentum, epsilon);
+}
 
 BatchNorm::BatchNorm(float momentum, float epsilon) : momentum_(momentum), epsilon_(epsilon) {
   if (!(momentum_ >= 0.f && momentum_ < 1.f)) {

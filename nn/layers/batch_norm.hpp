@@ -4,7 +4,7 @@
 //          running_mean ← m·running_mean + (1 − m)·μ, running_var ← m·running_var + (1 −
 //          m)·σ²·M/(M−1)
 //   eval:  the same with the running statistics: no dependence on the batch.
-// Options: momentum m in [0, 1) (default 0.99, Keras), epsilon > 0 (default 1e-3).
+// Options: momentum m in [0, 1), epsilon > 0.
 // γ, β are trained; running_mean and running_var are buffers, saved in model files.
 #pragma once
 
@@ -27,6 +27,8 @@ class BatchNorm final : public Layer {
   std::vector<Parameter*> parameters() override { return {&gamma_, &beta_}; }
   std::vector<Buffer*> buffers() override { return {&running_mean_, &running_var_}; }
   Json config() const override { return {{"momentum", momentum_}, {"epsilon", epsilon_}}; }
+  // Keras' defaults: momentum 0.99, epsilon 1e-3.
+  static std::unique_ptr<Layer> from_json(LayerOptions& options);
 
  private:
   float momentum_, epsilon_;

@@ -7,6 +7,7 @@
 #include "nn/gemm.hpp"
 #include "nn/init.hpp"
 #include "nn/lane_sum.hpp"
+#include "nn/layer_options.hpp"
 #include "nn/layers/activations.hpp"
 #include "nn/parallel.hpp"
 
@@ -310,6 +311,19 @@ void Conv2D::backward_winograd(const Tensor& x, const Tensor& y, const Tensor& d
 std::vector<Parameter*> Conv2D::parameters() {
   if (options_.weights.use_bias) return {&weight_, &bias_};
   return {&weight_};
+}
+
+std::unique_ptr<Layer> Conv2D::from_json(LayerOptions& o) {
+  Conv2DOptions options;
+  o.read("filters", options.filters);
+  o.read("kernel_size", options.kernel);
+  o.read("strides", options.strides);
+  o.read("padding", options.padding);
+  std::string algorithm = "auto";
+  o.read("algorithm", algorithm);
+  options.algorithm = parse_conv_algorithm(algorithm);
+  o.read_weights(options.weights);
+  return std::make_unique<Conv2D>(options);
 }
 
 Json Conv2D::config() const {

@@ -52,6 +52,7 @@ class Conv2D final : public Layer {
   std::vector<Parameter*> parameters() override;
   bool absorb_relu() override { return relu_ = true; }
   Json config() const override;
+  static std::unique_ptr<Layer> from_json(LayerOptions& options);
   // The algorithm build() chose: kGemm or kWinograd.
   ConvAlgorithm algorithm() const {
     return winograd_ ? ConvAlgorithm::kWinograd : ConvAlgorithm::kGemm;

@@ -7,6 +7,7 @@
 #include "nn/error.hpp"
 #include "nn/gemm.hpp"
 #include "nn/init.hpp"
+#include "nn/layer_options.hpp"
 #include "nn/layers/activations.hpp"
 #include "nn/parallel.hpp"
 #include "nn/transpose.hpp"
@@ -144,6 +145,13 @@ void Dense::add_parameter_gradients(const Tensor& x, const Tensor& g, std::int64
 std::vector<Parameter*> Dense::parameters() {
   if (options_.weights.use_bias) return {&weight_, &bias_};
   return {&weight_};
+}
+
+std::unique_ptr<Layer> Dense::from_json(LayerOptions& o) {
+  DenseOptions options;
+  o.read("units", options.units);
+  o.read_weights(options.weights);
+  return std::make_unique<Dense>(options);
 }
 
 Json Dense::config() const {

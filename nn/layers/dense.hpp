@@ -31,6 +31,7 @@ class Dense final : public Layer {
   std::vector<Parameter*> parameters() override;
   bool absorb_relu() override { return relu_ = true; }
   Json config() const override;
+  static std::unique_ptr<Layer> from_json(LayerOptions& options);
   std::int64_t macs() const override { return in_features_ * options_.units; }
 
   const DenseOptions& options() const { return options_; }

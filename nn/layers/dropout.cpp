@@ -3,9 +3,16 @@
 #include <cmath>
 
 #include "nn/error.hpp"
+#include "nn/layer_options.hpp"
 #include "nn/parallel.hpp"
 
 namespace kiln::nn {
+
+std::unique_ptr<Layer> Dropout::from_json(LayerOptions& o) {
+  float rate = 0.5f;
+  o.read("rate", rate);
+  return std::make_unique<Dropout>(rate);
+}
 
 Dropout::Dropout(float rate) : rate_(rate) {
   if (!(rate_ >= 0.f && rate_ < 1.f))

@@ -21,6 +21,7 @@ class Dropout final : public Layer {
   void forward(const Tensor& x, Tensor& y, const StepContext& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
   Json config() const override { return {{"rate", rate_}}; }
+  static std::unique_ptr<Layer> from_json(LayerOptions& options);
 
  private:
   float rate_;

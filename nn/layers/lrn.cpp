@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "nn/error.hpp"
+#include "nn/layer_options.hpp"
 #include "nn/parallel.hpp"
 
 namespace kiln::nn {
@@ -28,6 +29,15 @@ LocalResponseNorm::LocalResponseNorm(LrnOptions options) : options_(options) {
   if (!(options_.alpha >= 0.f) || !(options_.beta >= 0.f) || !(options_.k > 0.f)) {
     throw Error("lrn: alpha and beta must be >= 0 and k > 0");
   }
+}
+
+std::unique_ptr<Layer> LocalResponseNorm::from_json(LayerOptions& o) {
+  LrnOptions options;
+  o.read("size", options.size);
+  o.read("alpha", options.alpha);
+  o.read("beta", options.beta);
+  o.read("k", options.k);
+  return std::make_unique<LocalResponseNorm>(options);
 }
 
 Json LocalResponseNorm::config() const {

@@ -30,6 +30,7 @@ class LocalResponseNorm final : public Layer {
   void forward(const Tensor& x, Tensor& y, const StepContext& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
   Json config() const override;
+  static std::unique_ptr<Layer> from_json(LayerOptions& options);
 
  private:
   LrnOptions options_;

@@ -5,6 +5,7 @@
 #include <limits>
 #include <utility>
 
+#include "nn/layer_options.hpp"
 #include "nn/parallel.hpp"
 #include "nn/simd.hpp"
 
@@ -181,6 +182,27 @@ void Pool2D::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Te
       }
     }
   });
+}
+
+namespace {
+
+Pool2DOptions pool_options(LayerOptions& o) {
+  Pool2DOptions options;
+  o.read("pool_size", options.pool);
+  options.strides = options.pool;
+  o.read("strides", options.strides);
+  o.read("padding", options.padding);
+  return options;
+}
+
+}  // namespace
+
+std::unique_ptr<Layer> Pool2D::max_from_json(LayerOptions& o) {
+  return std::make_unique<Pool2D>(PoolKind::kMax, pool_options(o));
+}
+
+std::unique_ptr<Layer> Pool2D::average_from_json(LayerOptions& o) {
+  return std::make_unique<Pool2D>(PoolKind::kAverage, pool_options(o));
 }
 
 Json Pool2D::config() const {

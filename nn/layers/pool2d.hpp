@@ -34,6 +34,9 @@ class Pool2D final : public Layer {
   void forward(const Tensor& x, Tensor& y, const StepContext& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
   Json config() const override;
+  // The strides default to the pool size.
+  static std::unique_ptr<Layer> max_from_json(LayerOptions& options);
+  static std::unique_ptr<Layer> average_from_json(LayerOptions& options);
 
  private:
   PoolKind kind_;
@@ -46,6 +49,9 @@ class Pool2D final : public Layer {
 class GlobalAvgPool2D final : public Layer {
  public:
   static constexpr std::string_view kType = "global_avg_pool2d";
+  static std::unique_ptr<Layer> from_json(LayerOptions& /*options*/) {
+    return std::make_unique<GlobalAvgPool2D>();
+  }
   std::string_view type() const override { return kType; }
   Shape build(const Shape& input) override { return {1, input.c, 1, 1}; }
   void forward(const Tensor& x, Tensor& y, const StepContext& ctx) override;
@@ -57,6 +63,9 @@ class GlobalAvgPool2D final : public Layer {
 class Flatten final : public Layer {
  public:
   static constexpr std::string_view kType = "flatten";
+  static std::unique_ptr<Layer> from_json(LayerOptions& /*options*/) {
+    return std::make_unique<Flatten>();
+  }
   std::string_view type() const override { return kType; }
   Shape build(const Shape& input) override { return {1, input.per_sample(), 1, 1}; }
   void forward(const Tensor& x, Tensor& y, const StepContext& ctx) override;

@@ -80,10 +80,10 @@ void check_layer_list(const Json& layers, const std::string& where) {
 }
 
 // clang-format off
-// The table of keys: name, field, rule, meaning. The one place each key is written.
+// The table of keys: name, field, rule, meaning. The one place each key is written. In four parts
+// (what is trained on, how, when it stops, where it goes); for_each_key() runs them in order.
 template <class Config, class Key>
-void for_each_key(Config& c, Key&& key) {
-  using std::to_string;
+void data_and_model_keys(Config& c, Key& key) {
   key("data.train", c.data.train, any(),
       "training data: a kiln HDF5 dataset or a folder of class folders");
   key("data.validation", c.data.validation, any(),
@@ -110,6 +110,10 @@ void for_each_key(Config& c, Key&& key) {
       checked("a list of layers, e.g. [{\"type\": \"conv2d\", \"filters\": 32}, ...]",
               check_layer_list),
       "your own model instead of model.name: a list of layers (README: Models)");
+}
+
+template <class Config, class Key>
+void optimizer_keys(Config& c, Key& key) {
   key("optimizer.type", c.optimizer.type, choice(nn::optimizer_types()), "optimizer");
   key("optimizer.lr", c.optimizer.lr, range(1e-12, 1e6), "learning rate");
   key("optimizer.momentum", c.optimizer.momentum, range(0.0, 0.999999), "SGD momentum");
@@ -121,6 +125,12 @@ void for_each_key(Config& c, Key&& key) {
   key("schedule", c.schedule, any(),
       "learning-rate schedule: constant, step:K:F, exponential:D, cosine[:MIN] or "
       "piecewise:0=R0,E1=R1,..., optionally +warmup:W");
+  key("epochs", c.epochs, range(1, 1000000), "passes over the training data");
+  key("batch_size", c.batch_size, range(1, 1 << 20), "samples per optimizer step");
+}
+
+template <class Config, class Key>
+void callback_keys(Config& c, Key& key) {
   key("callbacks.monitor", c.callbacks.monitor, metric(),
       "metric of early stopping, reduce_lr and save_best: loss, accuracy, val_loss, val_accuracy "
       "(\"\": val_loss with validation data, else loss)");
@@ -153,8 +163,10 @@ void for_each_key(Config& c, Key&& key) {
       "epochs after a reduction before counting again");
   key("callbacks.reduce_lr.min_delta", rl.options.min_delta, range(0.0, 1e12),
       "smallest change that counts as improvement");
-  key("epochs", c.epochs, range(1, 1000000), "passes over the training data");
-  key("batch_size", c.batch_size, range(1, 1 << 20), "samples per optimizer step");
+}
+
+template <class Config, class Key>
+void run_keys(Config& c, Key& key) {
   key("seed", c.seed, range(0, static_cast<double>(std::numeric_limits<std::int64_t>::max())),
       "seed of every random choice: initialization, order, augmentation, validation split");
   key("threads", c.threads, range(0, 1024), "worker threads (0: all cores)");
@@ -171,6 +183,14 @@ void for_each_key(Config& c, Key&& key) {
       "SGD; fails unless training accuracy reaches 100%");
 }
 // clang-format on
+
+template <class Config, class Key>
+void for_each_key(Config& c, Key&& key) {
+  data_and_model_keys(c, key);
+  optimizer_keys(c, key);
+  callback_keys(c, key);
+  run_keys(c, key);
+}
 
 // What a field of each C++ type holds in JSON, and how it is read and written.
 bool read_value(const Json& v, std::string& out) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <optional>
 
 #include "nn/error.hpp"
 #include "pipeline/transforms/affine.hpp"
@@ -26,9 +27,15 @@ template <Transform T>
 Entry entry() {
   return {{T::kName, T::kSummary, T::kExample}, [](const Json& json) -> std::unique_ptr<Stage> {
             StageOptions options(T::kName, json);
-            T transform = T::from_json(options);
+            std::optional<T> transform;
+            try {
+              transform = T::from_json(options);
+            } catch (const Error&) {
+              options.reject_unknown();  // a misspelt key is the likelier cause: name it first
+              throw;
+            }
             options.reject_unknown();
-            return std::make_unique<TransformStage<T>>(std::move(transform));
+            return std::make_unique<TransformStage<T>>(std::move(*transform));
           }};
 }
 

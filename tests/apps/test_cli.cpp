@@ -329,7 +329,7 @@ TEST(Cli, VariableSizePhotosThroughTrainEvaluatePredict) {
   EXPECT_NE(kiln("inspect " + d + "/v.h5").output.find("stored jpeg"), std::string::npos);
   const Invocation mixed =
       kiln("preprocess " + root.string() + " --size 8x8 --short-side 20 -o " + d + "/x.h5");
-  EXPECT_EQ(mixed.exit_code, 1);
+  EXPECT_EQ(mixed.exit_code, 2);  // a usage mistake
   EXPECT_NE(mixed.output.find("exclude each other"), std::string::npos) << mixed.output;
   const Invocation no_crop = kiln("train " + d + "/v.h5 -o " + d + "/m.h5 --epochs 1");
   EXPECT_EQ(no_crop.exit_code, 1);
