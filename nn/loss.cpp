@@ -121,9 +121,13 @@ std::unique_ptr<Loss> make_loss(const std::string& name) {
   if (name == "softmax_cross_entropy") return std::make_unique<SoftmaxCrossEntropy>();
   if (name == "sigmoid_binary_cross_entropy") return std::make_unique<SigmoidBinaryCrossEntropy>();
   if (name == "mean_squared_error") return std::make_unique<MeanSquaredError>();
-  throw Error(
-      "unknown loss '" + name +
-      "'; known losses: softmax_cross_entropy, sigmoid_binary_cross_entropy, mean_squared_error");
+  std::string known;
+  for (const auto& n : loss_names()) known += (known.empty() ? "" : ", ") + n;
+  throw Error("unknown loss '" + name + "'; known losses: " + known);
+}
+
+std::vector<std::string> loss_names() {
+  return {"softmax_cross_entropy", "sigmoid_binary_cross_entropy", "mean_squared_error"};
 }
 
 }  // namespace kiln::nn

@@ -1,14 +1,15 @@
 // Losses. A loss turns the model's output (N, K) and the labels into one number (the batch mean)
 // and its gradient with respect to the output, in one fused pass (as llm.c does). Labels are class
 // indices in [0, K); anything else throws kiln::Error naming the label.
+// clang-format off
 //   softmax_cross_entropy:        p = softmax(z) (computed as exp(z − max z) / Σ, stable for any z)
-//                                 L = (1/N) Σ_n −log p[n, y_n];          dL/dz = (p − onehot(y)) /
-//                                 N
-//   sigmoid_binary_cross_entropy: per output, t = onehot(y), σ = 1/(1+e^−z):
+//                                 L = (1/N) Σ_n −log p[n, y_n];   dL/dz = (p − onehot(y)) / N
+//   sigmoid_binary_cross_entropy: per output, t = onehot(y), σ = 1/(1+e^−z) (Keras'
+//                                 binary_crossentropy):
 //                                 L = (1/(N·K)) Σ max(z,0) − z·t + log(1 + e^−|z|)  (stable form)
-//                                 dL/dz = (σ − t) / (N·K)                (Keras'
-//                                 binary_crossentropy)
-//   mean_squared_error:           L = (1/(N·K)) Σ (z − t)²;              dL/dz = 2(z − t) / (N·K)
+//                                 dL/dz = (σ − t) / (N·K)
+//   mean_squared_error:           L = (1/(N·K)) Σ (z − t)²;       dL/dz = 2(z − t) / (N·K)
+// clang-format on
 // `correct` counts rows whose arg-max is the label, for every loss.
 #pragma once
 
@@ -17,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "nn/tensor.hpp"
 
@@ -61,5 +63,6 @@ struct MeanSquaredError final : Loss {
 
 // Throws kiln::Error listing the known names.
 std::unique_ptr<Loss> make_loss(const std::string& name);
+std::vector<std::string> loss_names();
 
 }  // namespace kiln::nn

@@ -11,6 +11,7 @@
 #include "io/atomic_file.hpp"
 #include "nn/error.hpp"
 #include "nn/layers/registry.hpp"
+#include "nn/loss.hpp"
 #include "nn/optimizer.hpp"
 #include "nn/zoo.hpp"
 #include "pipeline/transforms/pca_lighting.hpp"
@@ -114,6 +115,9 @@ void data_and_model_keys(Config& c, Key& key) {
 
 template <class Config, class Key>
 void optimizer_keys(Config& c, Key& key) {
+  key("loss", c.loss, choice(nn::loss_names()),
+      "training loss on the logits: softmax cross-entropy, per-class sigmoid binary "
+      "cross-entropy, or mean squared error against one-hot targets");
   key("optimizer.type", c.optimizer.type, choice(nn::optimizer_types()), "optimizer");
   key("optimizer.lr", c.optimizer.lr, range(1e-12, 1e6), "learning rate");
   key("optimizer.momentum", c.optimizer.momentum, range(0.0, 0.999999), "SGD momentum");

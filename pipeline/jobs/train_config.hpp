@@ -63,6 +63,7 @@ struct TrainConfig {
   Json eval_augment = nullptr;   // null: the eval forms of `augment`
   std::string normalization = "channel";
   Model model;
+  std::string loss = "softmax_cross_entropy";  // nn/loss.hpp
   Optimizer optimizer;
   nn::Schedule schedule;  // JSON: its text form
   Callbacks callbacks;

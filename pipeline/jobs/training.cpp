@@ -17,6 +17,7 @@
 #include "nn/callbacks/lr_schedule.hpp"
 #include "nn/callbacks/reduce_on_plateau.hpp"
 #include "nn/error.hpp"
+#include "nn/loss.hpp"
 #include "nn/model.hpp"
 #include "nn/schedule.hpp"
 #include "nn/zoo.hpp"
@@ -429,8 +430,9 @@ TrainResult train_model(const TrainConfig& original, const TrainObserver& observ
   const RunParts run{c,        model, *optimizer, state, preprocessing, data.train->class_names(),
                      arrays, resumed.has_value(), loaders.validation != nullptr};
   const CallbackChain chain(run, reporter);
-  nn::Trainer::fit(model, *optimizer, *loaders.train, state, c.epochs, chain.callbacks(),
-                   nn::SoftmaxCrossEntropy{}, loaders.validation.get());
+  const std::unique_ptr<nn::Loss> loss = nn::make_loss(c.loss);
+  nn::Trainer::fit(model, *optimizer, *loaders.train, state, c.epochs, chain.callbacks(), *loss,
+                   loaders.validation.get());
 
   io::save_model(c.output_path(), model, *optimizer, state, preprocessing,
                  data.train->class_names(), arrays);

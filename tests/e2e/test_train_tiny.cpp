@@ -14,6 +14,7 @@
 #include "io/image_index.hpp"
 #include "io/model_file.hpp"
 #include "nn/error.hpp"
+#include "nn/loss.hpp"
 #include "pipeline/jobs/evaluator.hpp"
 #include "pipeline/jobs/training.hpp"
 #include "tests/support/dataset_files.hpp"
@@ -104,6 +105,32 @@ TEST_F(TinyRun, ScheduleEarlyStoppingAndCsvLog) {
       best = std::min(best, epochs[i].validation->loss);
     EXPECT_GE(epochs.back().validation->loss, best);
   }
+}
+
+// The `loss` key reaches the trainer: each loss learns the separable tiny set, and each ends with
+// weights of its own (the same seed otherwise); training and validation losses are its values.
+TEST_F(TinyRun, EveryLossKeyTrainsWithThatLoss) {
+  std::vector<std::vector<float>> weights;
+  for (const std::string& loss : nn::loss_names()) {
+    pipeline::TrainConfig r = request("loss-" + loss + ".h5");
+    r.loss = loss;
+    r.epochs = 4;
+    r.optimizer.lr = 0.05;
+    std::vector<pipeline::EpochReport> epochs;
+    pipeline::TrainObserver observer;
+    observer.on_epoch = [&](const pipeline::EpochReport& e) { epochs.push_back(e); };
+    const auto result = pipeline::train_model(r, observer);
+    ASSERT_TRUE(result.validation.has_value()) << loss;
+    EXPECT_GT(result.validation->accuracy, 0.9) << loss;
+    EXPECT_LT(epochs.back().train.loss, epochs.front().train.loss) << loss;
+    auto bundle = io::load_model(dir_.file("loss-" + loss + ".h5"));
+    const auto& first = bundle.model.parameters().front()->value;
+    weights.emplace_back(first.span().begin(), first.span().end());
+  }
+  ASSERT_EQ(weights.size(), 3u);
+  EXPECT_NE(weights[0], weights[1]);
+  EXPECT_NE(weights[0], weights[2]);
+  EXPECT_NE(weights[1], weights[2]);
 }
 
 // DESIGN contract 1: a run resumed from a checkpoint ends with the weights of one never
