@@ -25,6 +25,7 @@ struct Extras {
   std::string config_file;
   std::vector<std::string> assignments;
   bool print_config = false;
+  bool list_keys = false;
   std::string augment;
   float flip = 0.f;
   std::int64_t early_stopping = -1;
@@ -184,7 +185,16 @@ void report_overfit(const pipeline::TrainConfig& config, const nn::EpochLogs& la
               last.loss);
 }
 
+// Every config key with its default, what it must be, and what it means.
+void print_keys() {
+  for (const pipeline::ConfigKey& k : pipeline::train_config_keys()) {
+    std::printf("%s = %s\n    %s; %s\n", k.key.c_str(), k.default_value.dump().c_str(),
+                k.rule.c_str(), k.meaning.c_str());
+  }
+}
+
 void run_train(const Extras& x, const ConfigFlags& flags) {
+  if (x.list_keys) return print_keys();
   const Json json = effective_config(x, flags);
   if (x.print_config) {
     std::printf("%s\n", json.dump(2).c_str());
@@ -235,6 +245,8 @@ void add_train_command(CLI::App& app) {
                   "callbacks.early_stopping.enabled=true (repeatable)");
   cmd->add_flag("--print-config", x->print_config,
                 "Print the effective config as JSON and exit without training");
+  cmd->add_flag("--keys", x->list_keys,
+                "List every config key with its default, what it must be and what it means");
   auto flags = std::make_shared<ConfigFlags>(cmd, flag_table());
   cmd->add_option("--augment", x->augment,
                   "Training stages as a JSON list, applied in order (config: augment). Stages, "

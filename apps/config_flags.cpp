@@ -36,9 +36,11 @@ struct ConfigFlags::Given {
         return text;
     }
   }
+  // The flag as the user wrote it, for messages: "--lr -1".
   std::string shown() const {
     const std::string name = option->get_name();
-    return type == Json::value_t::boolean ? name : name + " " + value().dump();
+    const auto& given = option->results();
+    return type == Json::value_t::boolean || given.empty() ? name : name + " " + given.back();
   }
 };
 

@@ -1,10 +1,13 @@
 // Learning-rate schedules: pure functions of (base rate, epoch, epochs), so a resumed run gets
 // the same rates without saving anything. Text form (kiln train --lr-schedule):
-//   constant                       lr
-//   step:K:F                       lr · F^floor(e / K)            (drop by F every K epochs)
-//   exponential:D                  lr · D^e
-//   cosine[:MIN]                   MIN + (lr − MIN) · (1 + cos(π e / E)) / 2   (Loshchilov & Hutter
-//   2017) piecewise:E0=R0,E1=R1,...      R_i from epoch E_i on (E0 must be 0)
+// clang-format off
+//   constant                     lr
+//   step:K:F                     lr · F^floor(e / K)           (drop by F every K epochs)
+//   exponential:D                lr · D^e
+//   cosine[:MIN]                 MIN + (lr − MIN) · (1 + cos(π e / E)) / 2
+//                                                              (Loshchilov & Hutter 2017)
+//   piecewise:E0=R0,E1=R1,...    R_i from epoch E_i on (E0 must be 0)
+// clang-format on
 // Any of them may end with +warmup:W: a linear ramp lr · (e + 1) / W over the first W epochs
 // (Goyal et al. 2017). e is the 0-based epoch, E the planned number of epochs.
 #pragma once

@@ -14,6 +14,7 @@
 
 #include "io/model_file.hpp"
 #include "nn/json.hpp"
+#include "pipeline/jobs/train_config.hpp"
 #include "tests/support/idx_files.hpp"
 #include "tests/support/image_files.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -99,9 +100,13 @@ TEST(Cli, UnknownTopLevelFlagAndMissingSubcommandAreNamed) {
   const Invocation bare = kiln("");
   EXPECT_EQ(bare.exit_code, 2);
   EXPECT_NE(bare.output.find("subcommand"), std::string::npos) << bare.output;
+  for (const char* command : {"preprocess", "inspect", "train", "evaluate", "predict", "fit",
+                              "augment-preview", "bench"}) {
+    EXPECT_NE(bare.output.find(command), std::string::npos) << command << ": " << bare.output;
+  }
   const Invocation negative = kiln("train " + std::string(KILN_BINARY) + " -o x.h5 --lr -1");
   EXPECT_EQ(negative.exit_code, 2);
-  EXPECT_NE(negative.output.find("--lr -1.0: 'optimizer.lr' must be a number in"), std::string::npos)
+  EXPECT_NE(negative.output.find("--lr -1: 'optimizer.lr' must be a number in"), std::string::npos)
       << negative.output;
 }
 
@@ -124,6 +129,16 @@ TEST(Cli, MissingFileIsOneLineNamingItAndExitsOne) {
     EXPECT_EQ(r.exit_code, 1) << command << ": " << r.output;
     EXPECT_EQ(lines(r.output), 1) << r.output;
     EXPECT_NE(r.output.find("/nonexistent/model.h5"), std::string::npos) << r.output;
+  }
+}
+
+// `kiln train --keys` prints the config table: every key, its default and meaning.
+TEST(Cli, TrainKeysListsEveryConfigKey) {
+  const Invocation r = kiln("train --keys");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const pipeline::ConfigKey& k : pipeline::train_config_keys()) {
+    EXPECT_NE(r.output.find(k.key + " = " + k.default_value.dump()), std::string::npos) << k.key;
+    EXPECT_NE(r.output.find(k.meaning), std::string::npos) << k.key;
   }
 }
 
