@@ -12,6 +12,7 @@
 #include "apps/stage_list.hpp"
 #include "apps/validators.hpp"
 #include "nn/error.hpp"
+#include "nn/layers/registry.hpp"
 #include "pipeline/jobs/train_config.hpp"
 #include "pipeline/jobs/training.hpp"
 #include "pipeline/transforms/registry.hpp"
@@ -268,6 +269,10 @@ void add_train_command(CLI::App& app) {
                   "Continue a run directory (its config.json and checkpoint.h5) or a checkpoint "
                   "file up to --epochs: the same weights as if never interrupted")
       ->check(existing_path());
+  std::string layers;
+  for (const auto& type : nn::layer_types()) layers += (layers.empty() ? "" : ", ") + type;
+  cmd->footer("Layer types for model.layers: " + layers +
+              ". Every config key: kiln train --keys.");
   cmd->callback([x, flags] { run_train(*x, *flags); });
 }
 

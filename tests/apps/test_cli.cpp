@@ -14,7 +14,9 @@
 
 #include "io/model_file.hpp"
 #include "nn/json.hpp"
+#include "nn/layers/registry.hpp"
 #include "pipeline/jobs/train_config.hpp"
+#include "pipeline/transforms/registry.hpp"
 #include "tests/support/idx_files.hpp"
 #include "tests/support/image_files.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -133,6 +135,18 @@ TEST(Cli, MissingFileIsOneLineNamingItAndExitsOne) {
 }
 
 // `kiln train --keys` prints the config table: every key, its default and meaning.
+// Stages and layer types in `kiln train --help` come from the registries.
+TEST(Cli, TrainHelpListsEveryStageAndLayerType) {
+  const Invocation r = kiln("train --help");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const std::string& name : pipeline::stage_names()) {
+    EXPECT_NE(r.output.find(name + " {"), std::string::npos) << name;
+  }
+  for (const std::string& type : nn::layer_types()) {
+    EXPECT_NE(r.output.find(type), std::string::npos) << type;
+  }
+}
+
 TEST(Cli, TrainKeysListsEveryConfigKey) {
   const Invocation r = kiln("train --keys");
   ASSERT_EQ(r.exit_code, 0) << r.output;
