@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
+#include <span>
 
 #include "io/decode.hpp"
 #include "io/model_file.hpp"
@@ -36,34 +38,99 @@ std::vector<std::pair<std::string, float>> top_classes(std::span<const float> pr
 
 }  // namespace
 
-std::vector<Prediction> predict_images(const PredictRequest& request) {
-  io::ModelBundle bundle = io::load_model(request.model_path);
-  const Json& pre = bundle.preprocessing;
-  // Size each image as kiln preprocess sized the training data.
-  const Storage storage = storage_of_model(pre, request.model_path);
-  const bool ragged = !storage.fixed();
-  const Normalization normalization =
-      Normalization::from_json(pre.at("normalization"), bundle.arrays);
-  const nn::Shape input = bundle.model.input_shape();
-  const cv::Size crop(static_cast<int>(input.w), static_cast<int>(input.h));
-  const cv::Size stored_size(static_cast<int>(storage.width), static_cast<int>(storage.height));
-
-  auto stages = make_stages(pre.value("eval_stages", Json::array()));
+struct Predictor::State {
+  std::string model_path;
+  io::ModelBundle bundle;
+  Storage storage;
+  Normalization normalization;
+  nn::Shape input;
+  std::vector<std::unique_ptr<Stage>> stages;
   std::optional<ViewOptions> views;
-  if (request.crops != 1) {
-    views = default_views(pre, stored_size, crop, request.crops, request.scales, request.padding);
-    if (!ragged) plan_views(stored_size, *views);  // a crop that does not fit stops here
-    std::erase_if(stages, [](const std::unique_ptr<Stage>& st) { return st->changes_size(); });
-  }
-
-  io::DecodeOptions decode;
-  decode.channels = storage.channels;
-  decode.min_short_side =
-      static_cast<int>(ragged ? storage.short_side : std::max(storage.height, storage.width));
-
-  std::vector<Prediction> out;
-  std::vector<cv::Mat> cut;
+  std::vector<cv::Mat> cut;  // the views of the current image
   nn::Tensor probabilities;
+};
+
+Predictor::Predictor(const std::string& model_path, int crops, std::vector<int> scales,
+                     int padding)
+    : s_(std::make_unique<State>()) {
+  State& s = *s_;
+  s.model_path = model_path;
+  s.bundle = io::load_model(model_path);
+  const Json& pre = s.bundle.preprocessing;
+  // Size each image as kiln preprocess sized the training data.
+  s.storage = storage_of_model(pre, model_path);
+  s.normalization = Normalization::from_json(pre.at("normalization"), s.bundle.arrays);
+  s.input = s.bundle.model.input_shape();
+  const cv::Size crop(static_cast<int>(s.input.w), static_cast<int>(s.input.h));
+  const cv::Size stored(static_cast<int>(s.storage.width), static_cast<int>(s.storage.height));
+  s.stages = make_stages(pre.value("eval_stages", Json::array()));
+  if (crops != 1) {
+    s.views = default_views(pre, stored, crop, crops, std::move(scales), padding);
+    if (s.storage.fixed()) plan_views(stored, *s.views);  // a crop that does not fit stops here
+    std::erase_if(s.stages, [](const std::unique_ptr<Stage>& st) { return st->changes_size(); });
+  }
+}
+
+Predictor::~Predictor() = default;
+Predictor::Predictor(Predictor&&) noexcept = default;
+Predictor& Predictor::operator=(Predictor&&) noexcept = default;
+
+io::DecodeOptions Predictor::decode_options() const {
+  io::DecodeOptions decode;
+  decode.channels = s_->storage.channels;
+  decode.min_short_side = static_cast<int>(s_->storage.fixed()
+                                               ? std::max(s_->storage.height, s_->storage.width)
+                                               : s_->storage.short_side);
+  return decode;
+}
+
+int Predictor::channels() const { return s_->storage.channels; }
+
+const std::vector<std::string>& Predictor::class_names() const { return s_->bundle.class_names; }
+
+std::vector<float> Predictor::probabilities(const cv::Mat& decoded) {
+  State& s = *s_;
+  if (decoded.channels() != channels() || decoded.depth() != CV_8U) {
+    throw Error(s.model_path + ": takes 8-bit images with " + std::to_string(channels()) +
+                " channel(s), got " + std::to_string(decoded.channels()));
+  }
+  cv::Mat image = fit_to_storage(decoded, s.storage);
+  for (const auto& stage : s.stages) stage->run(image, nn::Mode::kEval, {});
+  if (s.views) {
+    make_views(image, *s.views, s.cut);
+  } else {
+    s.cut.assign(1, image);
+  }
+  nn::Tensor x(s.input.with_n(static_cast<std::int64_t>(s.cut.size())));
+  const auto per_view = static_cast<std::size_t>(s.input.per_sample());
+  for (std::size_t v = 0; v < s.cut.size(); ++v) {
+    if (s.cut[v].rows != s.input.h || s.cut[v].cols != s.input.w) {
+      throw Error(s.model_path + ": its eval stages give " + std::to_string(s.cut[v].cols) + "x" +
+                  std::to_string(s.cut[v].rows) + " images but the model takes " +
+                  s.input.str());
+    }
+    if (!s.cut[v].isContinuous()) s.cut[v] = s.cut[v].clone();
+    pack_image(s.cut[v], s.normalization, x.span().subspan(v * per_view, per_view));
+  }
+  const nn::Tensor& logits = s.bundle.model.forward(x, {});
+  const std::vector<std::int32_t> any_labels(s.cut.size(), 0);
+  nn::SoftmaxCrossEntropy::compute(logits, any_labels, nullptr, &s.probabilities);
+  // The mean over the views (one view: the probabilities themselves).
+  const auto classes = static_cast<std::size_t>(s.probabilities.size()) / s.cut.size();
+  std::vector<float> mean(classes, 0.f);
+  for (std::size_t v = 0; v < s.cut.size(); ++v) {
+    for (std::size_t c = 0; c < classes; ++c) {
+      mean[c] += s.probabilities[static_cast<std::int64_t>(v * classes + c)];
+    }
+  }
+  for (float& m : mean) m /= static_cast<float>(s.cut.size());
+  return mean;
+}
+
+std::vector<Prediction> predict_images(const PredictRequest& request) {
+  Predictor predictor(request.model_path, request.crops, request.scales, request.padding);
+  const io::DecodeOptions decode = predictor.decode_options();
+  std::vector<Prediction> out;
   for (const std::string& path : request.paths) {
     Prediction p{path, {}, {}};
     std::vector<std::uint8_t> bytes;
@@ -74,41 +141,10 @@ std::vector<Prediction> predict_images(const PredictRequest& request) {
     } else if (decoded = io::decode_image(bytes, decode); !decoded.ok()) {
       p.error = decoded.reason + ": " + decoded.detail;
     }
-    if (!p.error.empty()) {
-      out.push_back(std::move(p));
-      continue;
+    if (p.error.empty()) {
+      p.top = top_classes(predictor.probabilities(decoded.image), predictor.class_names(),
+                          request.top_k);
     }
-    cv::Mat image = fit_to_storage(decoded.image, storage);
-    for (const auto& stage : stages) stage->run(image, nn::Mode::kEval, {});
-    if (views) {
-      make_views(image, *views, cut);
-    } else {
-      cut.assign(1, image);
-    }
-    nn::Tensor x(input.with_n(static_cast<std::int64_t>(cut.size())));
-    const auto per_view = static_cast<std::size_t>(input.per_sample());
-    for (std::size_t v = 0; v < cut.size(); ++v) {
-      if (cut[v].rows != input.h || cut[v].cols != input.w) {
-        throw Error(request.model_path + ": its eval stages give " + std::to_string(cut[v].cols) +
-                    "x" + std::to_string(cut[v].rows) + " images but the model takes " +
-                    input.str());
-      }
-      if (!cut[v].isContinuous()) cut[v] = cut[v].clone();
-      pack_image(cut[v], normalization, x.span().subspan(v * per_view, per_view));
-    }
-    const nn::Tensor& logits = bundle.model.forward(x, {});
-    const std::vector<std::int32_t> any_labels(cut.size(), 0);
-    nn::SoftmaxCrossEntropy::compute(logits, any_labels, nullptr, &probabilities);
-    // The mean over the views (one view: the probabilities themselves).
-    const auto classes = static_cast<std::size_t>(probabilities.size()) / cut.size();
-    std::vector<float> mean(classes, 0.f);
-    for (std::size_t v = 0; v < cut.size(); ++v) {
-      for (std::size_t c = 0; c < classes; ++c) {
-        mean[c] += probabilities[static_cast<std::int64_t>(v * classes + c)];
-      }
-    }
-    for (float& m : mean) m /= static_cast<float>(cut.size());
-    p.top = top_classes(mean, bundle.class_names, request.top_k);
     out.push_back(std::move(p));
   }
   return out;

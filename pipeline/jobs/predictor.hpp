@@ -5,9 +5,13 @@
 // the size-keeping stages, the views (pipeline/views.hpp), one batch, the mean of the softmaxes.
 #pragma once
 
+#include <memory>
+#include <opencv2/core.hpp>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "io/decode.hpp"
 
 namespace kiln::pipeline {
 
@@ -24,6 +28,29 @@ struct PredictRequest {
   int crops = 1;              // 1, 5 or 10 views per scale, as in kiln evaluate
   std::vector<int> scales{};  // empty: the model's eval scale (pipeline/evaluator.hpp)
   int padding = -1;           // -1: the evaluator's default
+};
+
+// A model file with everything its preprocessing needs, ready for images already decoded (as
+// `decode_options()` says: the model's channels, RGB). Not thread-safe: one forward at a time.
+class Predictor {
+ public:
+  // Throws kiln::Error when the model file cannot be used or the views do not fit it.
+  Predictor(const std::string& model_path, int crops = 1, std::vector<int> scales = {},
+            int padding = -1);
+  ~Predictor();
+  Predictor(Predictor&&) noexcept;
+  Predictor& operator=(Predictor&&) noexcept;
+
+  // The class probabilities of one image (H, W, channels() uint8), the mean over its views with
+  // crops > 1: sized as the training data was stored, the eval stages, the normalization.
+  std::vector<float> probabilities(const cv::Mat& image);
+  io::DecodeOptions decode_options() const;
+  int channels() const;
+  const std::vector<std::string>& class_names() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
 };
 
 // One Prediction per path, in order; a bad image gets an error and does not stop the others.

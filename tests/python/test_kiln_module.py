@@ -1,0 +1,149 @@
+"""`import kiln` against independent references: the C++ pipeline's own digest (`kiln bench
+pipeline`), the dataset read with h5py, and `kiln predict` on the same images."""
+import os
+import struct
+import subprocess
+
+import h5py
+import numpy as np
+import pytest
+
+import kiln
+
+KILN = os.environ.get("KILN_BINARY", "kiln")
+AUGMENT = [{"type": "pad_crop", "padding": 2}, {"type": "horizontal_flip"},
+           {"type": "random_erasing", "fill": "random"}]
+
+
+def write_idx(path, array, magic):
+    with open(path, "wb") as f:
+        f.write(struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in array.shape))
+        f.write(array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """96 grey 12x10 images of 4 classes, each class a bright band in its own place."""
+    d = tmp_path_factory.mktemp("kiln")
+    rng = np.random.default_rng(7)
+    labels = np.arange(96) % 4
+    images = rng.integers(0, 60, size=(96, 12, 10)).astype(np.uint8)
+    for i, c in enumerate(labels):
+        images[i, 3 * c:3 * c + 3, :] += 180
+    write_idx(d / "images.idx", images, 0x803)
+    write_idx(d / "labels.idx", labels, 0x801)
+    subprocess.run([KILN, "preprocess", str(d / "images.idx"), "--labels", str(d / "labels.idx"),
+                    "-o", str(d / "data.h5"), "--class-names", "a,b,c,d"], check=True,
+                   capture_output=True)
+    return d
+
+
+def digest(chunks):
+    """kiln bench pipeline's digest (pipeline/jobs/pipeline_bench.cpp): FNV-1a over 64-bit words
+    in eight lanes, bytes for the tail."""
+    prime, offset, mask = 1099511628211, 14695981039346656037, (1 << 64) - 1
+    lanes = [offset] * 8
+    for raw in chunks:
+        blocks = len(raw) // 64
+        words = np.frombuffer(raw[:blocks * 64], dtype="<u8").reshape(blocks, 8)
+        for row in words.tolist():
+            lanes = [((lane ^ w) * prime) & mask for lane, w in zip(lanes, row)]
+        for byte in raw[blocks * 64:]:
+            lanes[0] = ((lanes[0] ^ byte) * prime) & mask
+    value = offset
+    for lane in lanes:
+        value = ((value ^ lane) * prime) & mask
+    return value
+
+
+def test_batches_are_the_cpp_pipelines_bit_for_bit(data):
+    loader = kiln.Loader(str(data / "data.h5"), augment=AUGMENT, batch_size=16, seed=3, threads=2)
+    chunks = []
+    for epoch in range(2):
+        loader.set_epoch(epoch)
+        for images, labels in loader:
+            chunks += [images.tobytes(), labels.tobytes(), loader.indices.tobytes()]
+    cli = subprocess.run([KILN, "bench", "pipeline", str(data / "data.h5"), "--augment",
+                          str(AUGMENT).replace("'", '"'), "--batch", "16", "--seed", "3",
+                          "--threads", "2", "--epochs", "2"],
+                         check=True, capture_output=True, text=True).stdout
+    expected = int(cli.split("digest ")[1].split()[0], 16)
+    assert digest(chunks) == expected
+
+
+def test_same_seed_same_batches_with_one_or_two_threads(data):
+    def epoch(threads):
+        loader = kiln.Loader(str(data / "data.h5"), augment=AUGMENT, batch_size=10, threads=threads)
+        return [(x.copy(), y.copy()) for x, y in loader.epoch(4)]
+    for (a, la), (b, lb) in zip(epoch(1), epoch(2)):
+        assert np.array_equal(a, b) and np.array_equal(la, lb)
+
+
+def test_unnormalized_eval_batches_are_the_stored_pixels(data):
+    loader = kiln.Loader(str(data / "data.h5"), batch_size=32, train=False, shuffle=False,
+                         normalize=False)
+    with h5py.File(data / "data.h5") as f:
+        stored, labels = f["images"][:], f["labels"][:]
+    seen = 0
+    for images, batch_labels in loader:
+        assert images.dtype == np.uint8 and images.shape[1:] == (12, 10, 1)
+        assert np.array_equal(images, stored[seen:seen + len(images)])
+        assert np.array_equal(batch_labels, labels[seen:seen + len(images)])
+        seen += len(images)
+    assert seen == 96 and len(loader) == 3
+
+
+def test_normalized_batches_use_the_files_channel_statistics(data):
+    loader = kiln.Loader(str(data / "data.h5"), batch_size=96, train=False, shuffle=False)
+    images, _ = next(iter(loader))
+    with h5py.File(data / "data.h5") as f:
+        stored = f["images"][:].astype(np.float64)
+        mean, std = f["normalization/mean"][0], f["normalization/std"][0]
+    expected = ((stored - mean) / std).transpose(0, 3, 1, 2)
+    assert images.dtype == np.float32 and images.shape == (96, 1, 12, 10)
+    assert np.allclose(images, expected, atol=1e-5)
+
+
+def test_each_batch_owns_its_memory(data):
+    loader = kiln.Loader(str(data / "data.h5"), augment=AUGMENT, batch_size=8)
+    batches = list(loader)
+    kept = [x.copy() for x, _ in batches]
+    again = [x for x, _ in kiln.Loader(str(data / "data.h5"), augment=AUGMENT, batch_size=8)]
+    for held, copy, fresh in zip(batches, kept, again):
+        assert np.array_equal(held[0], copy) and np.array_equal(copy, fresh)
+
+
+def test_errors_are_python_exceptions_with_kilns_messages(data):
+    with pytest.raises(kiln.Error, match="nowhere.h5"):
+        kiln.Loader(str(data / "nowhere.h5"))
+    with pytest.raises(ValueError, match="unknown stage 'spin'"):
+        kiln.Loader(str(data / "data.h5"), augment=[{"type": "spin"}])
+    assert issubclass(kiln.ConfigError, ValueError) and issubclass(kiln.Error, RuntimeError)
+
+
+def test_model_predicts_as_kiln_predict_does(data):
+    model_path = data / "model.h5"
+    subprocess.run([KILN, "train", str(data / "data.h5"), "-o", str(model_path), "--epochs", "3",
+                    "--batch-size", "16", "--lr", "0.05"], check=True, capture_output=True)
+    model = kiln.Model.load(str(model_path))
+    assert model.class_names == ["a", "b", "c", "d"] and model.channels == 1
+    with h5py.File(data / "data.h5") as f:
+        images, labels = f["images"][:6], f["labels"][:6]
+    paths = []
+    for i, image in enumerate(images):  # binary PGM, which kiln decodes like any image file
+        paths.append(str(data / f"{i}.pgm"))
+        with open(paths[-1], "wb") as out:
+            out.write(b"P5\n10 12\n255\n" + image.tobytes())
+    probabilities = model.predict(images)
+    assert probabilities.shape == (6, 4)
+    assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+    assert np.array_equal(probabilities.argmax(axis=1), labels)
+    cli = subprocess.run([KILN, "predict", str(model_path), *paths, "--top-k", "4"], check=True,
+                         capture_output=True, text=True).stdout.splitlines()
+    for row, line in zip(probabilities, cli):
+        fields = line.split()[1:]
+        printed = {fields[k]: float(fields[k + 1]) for k in range(0, len(fields), 2)}
+        for name, p in zip(model.class_names, row):
+            assert abs(printed[name] - p) < 6e-5
+    # Float pixels on the 0..255 scale give the same answer.
+    assert np.allclose(model.predict(images.astype(np.float32)), probabilities)
