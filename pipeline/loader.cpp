@@ -14,7 +14,7 @@ Loader::Loader(std::shared_ptr<const io::DatasetReader> reader, Normalization no
       normalization_(std::move(normalization)),
       stages_(std::move(stages)),
       options_(options),
-      pool_(std::make_unique<TensorPool>(static_cast<std::size_t>(options.prefetch_batches) + 2)) {
+      pool_(std::make_shared<TensorPool>(static_cast<std::size_t>(options.prefetch_batches) + 2)) {
   if (options_.batch_size < 1) {
     throw Error("batch size must be >= 1, got " + std::to_string(options_.batch_size));
   }

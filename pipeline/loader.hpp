@@ -53,6 +53,10 @@ class Loader final : public nn::BatchSource {
   std::int64_t peak_in_flight() const;
   std::int64_t max_in_flight() const { return options_.prefetch_batches * options_.batch_size; }
 
+  // Where a batch tensor the caller kept (instead of handing it back through next()) can be
+  // returned once it is free, so later batches reuse its memory. It may outlive the loader.
+  std::weak_ptr<TensorPool> tensor_pool() const { return pool_; }
+
  private:
   cv::Size sample_size() const;
 
@@ -60,7 +64,7 @@ class Loader final : public nn::BatchSource {
   Normalization normalization_;
   std::vector<std::unique_ptr<Stage>> stages_;
   LoaderOptions options_;
-  std::unique_ptr<TensorPool> pool_;  // before graph_: the graph uses it until it is destroyed
+  std::shared_ptr<TensorPool> pool_;  // before graph_: the graph uses it until it is destroyed
   std::unique_ptr<EpochGraph> graph_;
 };
 

@@ -5,6 +5,7 @@
 
 #include "io/dataset_reader.hpp"
 #include "nn/error.hpp"
+#include "pipeline/graph.hpp"
 #include "pipeline/normalize.hpp"
 #include "pipeline/transforms/pca_lighting.hpp"
 #include "pipeline/transforms/registry.hpp"
@@ -34,12 +35,24 @@ pipeline::Normalization identity(const io::DatasetReader& reader) {
           std::vector<float>(channels, 1.f)};
 }
 
+// A batch tensor owned by a NumPy array. When Python frees the array, the tensor goes back to the
+// loader's pool (if the loader still exists), so later batches reuse its memory instead of
+// faulting in fresh pages.
+struct OwnedBatch {
+  nn::Tensor tensor;
+  std::weak_ptr<pipeline::TensorPool> pool;
+};
+
 // The batch tensor handed to NumPy without a copy: the array owns it.
-py::array_t<float> as_array(nn::Tensor&& tensor) {
-  auto* owned = new nn::Tensor(std::move(tensor));
-  const py::capsule release(owned, [](void* p) { delete static_cast<nn::Tensor*>(p); });
-  const nn::Shape s = owned->shape();
-  return py::array_t<float>({s.n, s.c, s.h, s.w}, owned->data(), release);
+py::array_t<float> as_array(nn::Tensor&& tensor, std::weak_ptr<pipeline::TensorPool> pool) {
+  auto* owned = new OwnedBatch{std::move(tensor), std::move(pool)};
+  const py::capsule release(owned, [](void* p) {
+    auto* batch = static_cast<OwnedBatch*>(p);
+    if (auto pool = batch->pool.lock()) pool->give(std::move(batch->tensor));
+    delete batch;
+  });
+  const nn::Shape s = owned->tensor.shape();
+  return py::array_t<float>({s.n, s.c, s.h, s.w}, owned->tensor.data(), release);
 }
 
 // NCHW floats holding whole pixel values → NHWC uint8, the one copy of this path.
@@ -116,7 +129,7 @@ py::tuple PyLoader::next() {
                                    batch_.labels.data());
   indices_ = batch_.indices;
   if (!normalize_) return py::make_tuple(as_pixels(batch_.inputs), labels);
-  return py::make_tuple(as_array(std::move(batch_.inputs)), labels);
+  return py::make_tuple(as_array(std::move(batch_.inputs), loader_->tensor_pool()), labels);
 }
 
 void bind_loader(py::module_& m) {
