@@ -43,6 +43,9 @@ int main(int argc, char** argv) {
   kiln::apps::add_predict_command(app);
   kiln::apps::add_augment_preview_command(app);
   kiln::apps::add_fit_command(app);
+#ifdef KILN_HAVE_ONNX
+  kiln::apps::add_export_command(app);
+#endif
   kiln::apps::add_bench_command(app);
 
   kiln::apps::set_command_line(argc, argv);

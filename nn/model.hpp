@@ -41,6 +41,7 @@ class Sequential {
   Shape output_shape() const { return output_; }  // per sample, n = 1
   std::size_t size() const { return layers_.size(); }
   Layer& layer(std::size_t i) { return *layers_[i]; }
+  Shape layer_output_shape(std::size_t i) const { return output_shapes_[i]; }  // n = 1
 
   // A Keras-style table: layer, output shape, parameter count, and the totals.
   std::string summary();

@@ -13,8 +13,8 @@ packages=(
   libturbojpeg0-dev
   # small helpers instead of hand-written code
   libcli11-dev nlohmann-json3-dev
-  # the Python module (apps/python)
-  pybind11-dev python3-dev
+  # the Python module (apps/python) and ONNX export (io/onnx_export.cpp)
+  pybind11-dev python3-dev libonnx-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3-h5py python3-numpy python3-pytest
   # the default dataset of the README's main job

@@ -134,6 +134,24 @@ TEST(Cli, MissingFileIsOneLineNamingItAndExitsOne) {
   }
 }
 
+// kiln export writes a checked ONNX file beside a trained model, and names a missing one.
+TEST(Cli, ExportWritesAnOnnxModel) {
+  testing::TempDir dir;
+  auto [images, labels] = testing::write_synthetic_idx(dir.path().string(), "t", 64, 12, 10, 4, 1);
+  ASSERT_EQ(kiln("preprocess " + images + " --labels " + labels + " -o " + dir.file("d.h5"))
+                .exit_code, 0);
+  ASSERT_EQ(kiln("train " + dir.file("d.h5") + " -o " + dir.file("m.h5") + " --epochs 1")
+                .exit_code, 0);
+  const Invocation out =
+      kiln("export " + dir.file("m.h5") + " -o " + dir.file("m.onnx") + " --include-preprocessing");
+  ASSERT_EQ(out.exit_code, 0) << out.output;
+  EXPECT_NE(out.output.find("uint8 pixels (N, 12, 10, 1)"), std::string::npos) << out.output;
+  EXPECT_TRUE(std::filesystem::file_size(dir.file("m.onnx")) > 1000);
+  const Invocation missing = kiln("export " + dir.file("none.h5") + " -o " + dir.file("x.onnx"));
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("x.onnx")));
+}
+
 // `kiln train --keys` prints the config table: every key, its default and meaning.
 // Stages and layer types in `kiln train --help` come from the registries.
 TEST(Cli, TrainHelpListsEveryStageAndLayerType) {

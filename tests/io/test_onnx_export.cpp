@@ -1,0 +1,174 @@
+// kiln export against a real runtime: OpenCV's dnn module loads each export and must give the
+// probabilities kiln computes (normalization, forward, softmax) to about 1e-5.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <opencv2/dnn.hpp>
+#include <string>
+#include <vector>
+
+#include "io/model_file.hpp"
+#include "io/onnx_export.hpp"
+#include "nn/error.hpp"
+#include "nn/loss.hpp"
+#include "nn/optimizer.hpp"
+#include "nn/random.hpp"
+#include "nn/zoo.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace kiln::io {
+namespace {
+
+// A model bundle as kiln train would save it: initialized weights, batch-norm statistics that are
+// not the defaults, and a channel normalization.
+ModelBundle bundle_of(const Json& config, std::uint64_t seed) {
+  ModelBundle b{nn::Sequential::from_config(config), {{"type", "sgd"}}, {}, {}, {}, {}};
+  b.model.initialize(seed);
+  nn::Rng rng({seed, 9, 9, 9});
+  for (std::size_t i = 0; i < b.model.size(); ++i) {
+    for (nn::Buffer* buffer : b.model.layer(i).buffers()) {
+      for (float& v : buffer->value.span()) v = 0.2f + rng.uniform();  // also a valid variance
+    }
+    for (nn::Parameter* p : b.model.layer(i).parameters()) {
+      if (p->name == "gamma" || p->name == "beta" || p->name == "bias") {
+        for (float& v : p->value.span()) v = rng.uniform(-0.5f, 0.5f) + (p->name == "gamma");
+      }
+    }
+  }
+  const nn::Shape in = b.model.input_shape();
+  std::vector<float> mean, std;
+  for (std::int64_t c = 0; c < in.c; ++c) {
+    mean.push_back(100.f + 10.f * static_cast<float>(c));
+    std.push_back(50.f + 5.f * static_cast<float>(c));
+  }
+  b.preprocessing = {{"normalization",
+                      {{"channel_order", in.c == 3 ? "RGB" : "L"}, {"mean", mean}, {"std", std}}},
+                     {"eval_stages", Json::array()},
+                     {"input", {in.c, in.h, in.w}}};
+  const auto classes = b.model.output_shape().per_sample();
+  for (std::int64_t k = 0; k < classes; ++k) b.class_names.push_back("class" + std::to_string(k));
+  return b;
+}
+
+// kiln's probabilities for float pixels (N, C, H, W) on the 0..255 scale.
+std::vector<float> kiln_probabilities(ModelBundle& b, const nn::Tensor& pixels) {
+  const Json& n = b.preprocessing.at("normalization");
+  const auto mean = n.at("mean").get<std::vector<float>>();
+  const auto std = n.at("std").get<std::vector<float>>();
+  const bool per_pixel = n.value("mode", "channel") == "mean_image";
+  nn::Tensor x(pixels.shape());
+  const nn::Shape s = pixels.shape();
+  for (std::int64_t i = 0; i < x.size(); ++i) {
+    const auto c = static_cast<std::size_t>((i / (s.h * s.w)) % s.c);
+    const std::int64_t p = i % (s.h * s.w);  // pixel position; the mean image is HWC
+    const float m = per_pixel ? b.arrays.at("mean_image")[static_cast<std::size_t>(p * s.c) + c]
+                              : mean[c];
+    x[i] = (pixels[i] - m) / std[c];
+  }
+  const nn::Tensor& logits = b.model.forward(x, {});
+  nn::Tensor probabilities;
+  const std::vector<std::int32_t> labels(static_cast<std::size_t>(s.n), 0);
+  nn::SoftmaxCrossEntropy::compute(logits, labels, nullptr, &probabilities);
+  return {probabilities.span().begin(), probabilities.span().end()};
+}
+
+struct Variant {
+  bool mean_image = false;             // normalization mode mean_image instead of channel
+  bool include_preprocessing = false;  // uint8 NHWC input
+};
+
+void expect_opencv_agrees(const Json& config, const std::string& what, Variant v = {}) {
+  SCOPED_TRACE(what);
+  ModelBundle b = bundle_of(config, 3);
+  const nn::Shape in = b.model.input_shape();
+  if (v.mean_image) {
+    b.preprocessing["normalization"]["mode"] = "mean_image";
+    std::vector<float> image(static_cast<std::size_t>(in.per_sample()));
+    for (std::size_t i = 0; i < image.size(); ++i) image[i] = 60.f + static_cast<float>(i % 97);
+    b.arrays["mean_image"] = image;
+  }
+  testing::TempDir dir;
+  const std::string path = dir.file("model.onnx");
+  export_onnx(b, path, {.include_preprocessing = v.include_preprocessing});
+  nn::Tensor pixels({3, in.c, in.h, in.w});
+  nn::Rng rng({1, 2, 3, 4});
+  for (float& p : pixels.span()) p = std::floor(rng.uniform(0.f, 256.f));
+  const std::vector<float> expected = kiln_probabilities(b, pixels);
+
+  cv::dnn::Net net = cv::dnn::readNetFromONNX(path);
+  const int dims[] = {3, static_cast<int>(in.c), static_cast<int>(in.h), static_cast<int>(in.w)};
+  cv::Mat blob(4, dims, CV_32F, pixels.data());
+  if (v.include_preprocessing) {  // the same pixels as uint8 (N, H, W, C)
+    const int nhwc[] = {3, static_cast<int>(in.h), static_cast<int>(in.w), static_cast<int>(in.c)};
+    cv::Mat bytes(4, nhwc, CV_8U);
+    const std::int64_t area = in.h * in.w;
+    for (std::int64_t i = 0; i < pixels.size(); ++i) {
+      const std::int64_t n = i / (in.c * area), c = (i / area) % in.c, p = i % area;
+      bytes.data[(n * area + p) * in.c + c] = static_cast<std::uint8_t>(pixels[i]);
+    }
+    blob = bytes;
+  }
+  net.setInput(blob);
+  const cv::Mat out = net.forward();
+  ASSERT_EQ(out.total(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_NEAR(out.ptr<float>()[i], expected[i], 2e-5) << "output " << i;
+  }
+}
+
+Json zoo(const std::string& name, nn::Shape input, Json options = Json::object()) {
+  return nn::builtin_model(name, input, 10, options);
+}
+
+TEST(OnnxExport, EveryZooModelRunsInOpenCvWithKilnsProbabilities) {
+  expect_opencv_agrees(zoo("mlp", {1, 1, 28, 28}), "mlp");
+  expect_opencv_agrees(zoo("mnist_cnn", {1, 1, 28, 28}), "mnist_cnn");
+  expect_opencv_agrees(zoo("cifar_cnn", {1, 3, 32, 32}), "cifar_cnn");
+  expect_opencv_agrees(zoo("lenet5", {1, 1, 28, 28}), "lenet5");
+  expect_opencv_agrees(zoo("alexnet", {1, 3, 64, 64}, {{"width", 0.125}}), "alexnet");
+  expect_opencv_agrees(zoo("vgg16", {1, 3, 32, 32}, {{"width", 0.125}}), "vgg16");
+}
+
+TEST(OnnxExport, EveryOtherLayerTypeAndBothConvAlgorithms) {
+  const Json layers = Json::parse(R"([
+    {"type": "conv2d", "filters": 16, "padding": "same", "algorithm": "gemm"},
+    {"type": "batch_norm"}, {"type": "leaky_relu", "alpha": 0.2},
+    {"type": "conv2d", "filters": 16, "kernel_size": 3, "padding": "same", "algorithm": "winograd"},
+    {"type": "lrn", "size": 3}, {"type": "sigmoid"},
+    {"type": "avg_pool2d", "pool_size": 3, "strides": 2, "padding": "same"},
+    {"type": "conv2d", "filters": 8, "kernel_size": [3, 1], "strides": [2, 1]}, {"type": "tanh"},
+    {"type": "max_pool2d", "pool_size": 2, "padding": "same"}, {"type": "dropout"},
+    {"type": "global_avg_pool2d"}, {"type": "flatten"},
+    {"type": "dense", "units": 12}, {"type": "batch_norm"}, {"type": "relu"},
+    {"type": "dense", "units": 5, "use_bias": false}])");
+  expect_opencv_agrees({{"input", {3, 13, 11}}, {"layers", layers}}, "layer mix");
+}
+
+TEST(OnnxExport, MeanImageNormalizationAndUint8PixelInput) {
+  const Json cnn = zoo("cifar_cnn", {1, 3, 32, 32});
+  expect_opencv_agrees(cnn, "mean image", {.mean_image = true});
+  expect_opencv_agrees(cnn, "uint8 NHWC", {.include_preprocessing = true});
+}
+
+TEST(OnnxExport, MetadataCarriesClassesAndInputAndUnsupportedModesAreNamed) {
+  ModelBundle b = bundle_of(zoo("mlp", {1, 1, 28, 28}), 1);
+  testing::TempDir dir;
+  export_onnx(b, dir.file("pre.onnx"), {.include_preprocessing = true});
+  std::ifstream in(dir.file("pre.onnx"), std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(bytes.find("class_names"), std::string::npos);
+  EXPECT_NE(bytes.find("[\"class0\",\"class1\""), std::string::npos);
+  EXPECT_NE(bytes.find("1,28,28"), std::string::npos);
+  b.preprocessing["normalization"]["mode"] = "zca";
+  try {
+    export_onnx(b, dir.file("zca.onnx"));
+    FAIL() << "zca exported";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'zca'"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace kiln::io
