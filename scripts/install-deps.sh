@@ -16,7 +16,7 @@ packages=(
   # the Python module (apps/python) and ONNX export (io/onnx_export.cpp)
   pybind11-dev python3-dev libonnx-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev python3-h5py python3-numpy python3-pytest
+  libgtest-dev libgmock-dev libbenchmark-dev python3-h5py python3-numpy python3-pytest python3-onnx
   # the default dataset of the README's main job
   dataset-fashion-mnist
 )

@@ -147,3 +147,19 @@ def test_model_predicts_as_kiln_predict_does(data):
             assert abs(printed[name] - p) < 6e-5
     # Float pixels on the 0..255 scale give the same answer.
     assert np.allclose(model.predict(images.astype(np.float32)), probabilities)
+
+
+def test_onnx_export_passes_the_python_onnx_checker(data):
+    onnx = pytest.importorskip("onnx")
+    model_path = data / "model-for-onnx.h5"
+    subprocess.run([KILN, "train", str(data / "data.h5"), "-o", str(model_path), "--epochs", "1"],
+                   check=True, capture_output=True)
+    exported = subprocess.run([KILN, "export", str(model_path), "-o", str(data / "m.onnx")],
+                              capture_output=True, text=True)
+    if "export" in exported.stderr and exported.returncode == 2:
+        pytest.skip("kiln built without libonnx-dev")
+    assert exported.returncode == 0, exported.stderr
+    model = onnx.load(str(data / "m.onnx"))
+    onnx.checker.check_model(model)
+    metadata = {entry.key: entry.value for entry in model.metadata_props}
+    assert metadata["class_names"] == '["a","b","c","d"]' and metadata["input"] == "1,12,10"
