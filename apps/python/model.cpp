@@ -39,7 +39,11 @@ cv::Mat image_at(const py::array& batch, py::ssize_t n, int channels) {
 }
 
 py::array_t<float> predict(pipeline::Predictor& predictor, py::array images) {
-  if (images.ndim() == 2 || (images.ndim() == 3 && predictor.channels() == 3)) {
+  // One image: (H, W) grey, or (H, W, C) with C the model's channels; a 3-D array whose last
+  // axis is not the channel count is a batch of grey images (N, H, W).
+  const bool one_image =
+      images.ndim() == 2 || (images.ndim() == 3 && images.shape(2) == predictor.channels());
+  if (one_image) {
     images = images.attr("reshape")(py::make_tuple(1).attr("__add__")(images.attr("shape")));
   }
   if (images.ndim() != 3 && images.ndim() != 4) {

@@ -163,3 +163,27 @@ def test_onnx_export_passes_the_python_onnx_checker(data):
     onnx.checker.check_model(model)
     metadata = {entry.key: entry.value for entry in model.metadata_props}
     assert metadata["class_names"] == '["a","b","c","d"]' and metadata["input"] == "1,12,10"
+
+
+def test_multi_crop_prediction_averages_views_as_kiln_predict_does(data):
+    model_path = data / "model-crops.h5"
+    subprocess.run([KILN, "train", str(data / "data.h5"), "-o", str(model_path), "--epochs", "2",
+                    "--augment", '[{"type": "pad_crop", "padding": 2}]'],
+                   check=True, capture_output=True)
+    with h5py.File(data / "data.h5") as f:
+        image = f["images"][5]
+    path = str(data / "crops.pgm")
+    with open(path, "wb") as out:
+        out.write(b"P5\n10 12\n255\n" + image.tobytes())
+    model = kiln.Model.load(str(model_path), crops=10)
+    ten = model.predict(image)[0]
+    one = kiln.Model.load(str(model_path)).predict(image)[0]
+    assert not np.allclose(ten, one, atol=1e-6)  # the views differ: the average is its own
+    # One image as (H, W, 1), (H, W) or a batch of one: the same answer.
+    assert np.array_equal(model.predict(image[:, :, 0])[0], ten)
+    assert np.array_equal(model.predict(image[None])[0], ten)
+    line = subprocess.run([KILN, "predict", str(model_path), path, "--top-k", "4", "--crops",
+                           "10"], check=True, capture_output=True, text=True).stdout.split()[1:]
+    printed = {line[k]: float(line[k + 1]) for k in range(0, len(line), 2)}
+    for name, p in zip(model.class_names, ten):
+        assert abs(printed[name] - p) < 6e-5
