@@ -4,6 +4,7 @@
 //        2: a usage or config mistake: a bad flag, config key or value (CLI11, kiln::ConfigError).
 #include <malloc.h>
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <opencv2/core/utility.hpp>
@@ -11,6 +12,7 @@
 
 #include "apps/command_line.hpp"
 #include "apps/commands.hpp"
+#include "io/h5.hpp"
 #include "io/openblas_threads.hpp"
 #include "nn/error.hpp"
 
@@ -19,6 +21,10 @@ int main(int argc, char** argv) {
   // conversion into tasks of its own would only add scheduling on top (decode_limit.cpp, the
   // reference the benchmarks compare with, does the same).
   cv::setNumThreads(1);
+  // A file-size limit (ulimit -f) should fail the write that crosses it (EFBIG), which kiln reports
+  // naming the file and cleans up after, not kill the process and leave a temporary file behind.
+  std::signal(SIGXFSZ, SIG_IGN);
+  kiln::io::h5::skip_library_cleanup_at_exit();
   // Idle OpenBLAS threads (loaded with OpenCV) would spin against the decode threads.
   kiln::io::stop_openblas_threads();
   // Image-sized buffers (a decoded photo is about 0.5 MB) are made and freed thousands of times a

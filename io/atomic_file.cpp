@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <system_error>
 
@@ -9,7 +11,20 @@
 
 namespace kiln::io {
 
+void check_output_file(const std::filesystem::path& target) {
+  if (std::filesystem::is_directory(target)) {
+    throw Error(target.string() + ": is a folder; give a file name to write");
+  }
+  const auto parent = target.parent_path().empty() ? std::filesystem::path(".")
+                                                   : target.parent_path();
+  if (std::filesystem::is_directory(parent) && ::access(parent.c_str(), W_OK) != 0) {
+    throw Error(target.string() + ": cannot write into " + parent.string() + ": " +
+                std::strerror(errno));
+  }
+}
+
 AtomicFile::AtomicFile(std::filesystem::path target) : target_(std::move(target)) {
+  check_output_file(target_);
   const auto parent = target_.parent_path();
   std::error_code ec;
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);

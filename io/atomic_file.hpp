@@ -12,7 +12,8 @@ namespace kiln::io {
 
 class AtomicFile {
  public:
-  // Creates the target's parent folder if needed. Throws kiln::Error when it cannot.
+  // Creates the target's parent folder if needed. Throws kiln::Error when it cannot, or when
+  // check_output_file() refuses the target.
   explicit AtomicFile(std::filesystem::path target);
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;
@@ -29,6 +30,11 @@ class AtomicFile {
   std::filesystem::path temp_;
   bool committed_ = false;
 };
+
+// Throws kiln::Error naming `target` when it cannot be an output file: it is a folder, or its
+// folder exists but cannot be written. Jobs call it before their work, so such a mistake stops
+// them at once rather than when the result is ready.
+void check_output_file(const std::filesystem::path& target);
 
 // Replaces `target` with `contents` through an AtomicFile. Throws kiln::Error naming the file and
 // `what` it holds ("the training log") when it cannot be written.

@@ -2,6 +2,7 @@
 
 #include <hdf5.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <type_traits>
@@ -10,6 +11,8 @@
 
 namespace kiln::io::h5 {
 static_assert(std::is_same_v<hid_t, Id>, "h5::Id must be hid_t");
+
+void skip_library_cleanup_at_exit() { H5dont_atexit(); }
 
 namespace {
 
@@ -78,8 +81,13 @@ Temp vlen_string_type() {
   return t;
 }
 
+// A failed call names the object and the operation; when the system refused a write for want of
+// room (a full disk, a quota, a file-size limit), the cause too.
 void check(herr_t status, const std::string& where, const std::string& what) {
-  if (status < 0) throw Error(where + ": " + what + " failed");
+  if (status >= 0) return;
+  const int cause = errno;
+  const bool no_room = cause == ENOSPC || cause == EFBIG || cause == EDQUOT;
+  throw Error(where + ": " + what + " failed" + (no_room ? ": " + std::string(std::strerror(cause)) : ""));
 }
 
 std::string join(const std::string& parent, const std::string& child) {

@@ -16,6 +16,12 @@ using Id = std::int64_t;  // hid_t
 
 enum class Type { kU8, kI32, kI64, kF32, kF64 };
 
+// Call first thing in a program: HDF5 then installs no exit handler. HDF5 1.10's handler closes
+// files still open at exit, and crashes on one whose final flush failed (a full disk, a file-size
+// limit) after kiln has reported the error and removed the temporary file. kiln closes every file
+// it opens before it exits, so the handler has nothing else to do.
+void skip_library_cleanup_at_exit();
+
 class Dataset;
 class Group;
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 
+#include "io/atomic_file.hpp"
 #include "io/checkpoint.hpp"
 #include "io/csv_log.hpp"
 #include "io/dataset_reader.hpp"
@@ -392,6 +393,11 @@ class CallbackChain {
 TrainResult train_model(const TrainConfig& original, const TrainObserver& observer,
                         const std::string& resume_from) {
   const TrainConfig c = original.overfit > 0 ? overfit_config(original) : original;
+  // Every file the run will write, checked before any data is read.
+  for (const std::string& path : {c.output_path(), c.checkpoint_path(), c.csv_log_path(),
+                                  c.best_path()}) {
+    if (!path.empty()) io::check_output_file(path);
+  }
   TrainingData data = open_data(c, observer);
   TrainResult result;
   result.skipped = data.skipped;

@@ -134,6 +134,35 @@ TEST(Cli, MissingFileIsOneLineNamingItAndExitsOne) {
   }
 }
 
+// Write failures: a file-size limit (as a full disk would) stops preprocess with one line naming
+// the file and the cause, keeps the previous file and leaves no temporary behind; an output path
+// that is a folder is refused before any work.
+TEST(Cli, WriteFailuresNameTheFileAndKeepThePreviousOne) {
+  testing::TempDir dir;
+  auto [images, labels] = testing::write_synthetic_idx(dir.path().string(), "w", 3000, 28, 28, 4, 1);
+  const std::string out = dir.file("out.h5");
+  std::ofstream(out) << "previous";
+  const std::string preprocess = "preprocess " + images + " --labels " + labels + " -o ";
+  const Invocation limited =
+      kiln_shell("ulimit -f 500; exec " + std::string(KILN_BINARY) + " " + preprocess + out);
+  EXPECT_EQ(limited.exit_code, 1) << limited.output;
+  EXPECT_EQ(lines(limited.output), 1) << limited.output;
+  EXPECT_NE(limited.output.find("File too large"), std::string::npos) << limited.output;
+  std::ifstream kept(out);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(kept), {}), "previous");
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    EXPECT_EQ(entry.path().string().find(".tmp-"), std::string::npos) << entry.path();
+  }
+  std::filesystem::create_directory(dir.file("folder.h5"));
+  for (const std::string& command :
+       {preprocess + dir.file("folder.h5"),
+        "train " + out + " -o " + dir.file("folder.h5") + " --epochs 1"}) {
+    const Invocation r = kiln(command);
+    EXPECT_EQ(r.exit_code, 1) << command;
+    EXPECT_NE(r.output.find("folder.h5: is a folder"), std::string::npos) << r.output;
+  }
+}
+
 // kiln export writes a checked ONNX file beside a trained model, and names a missing one.
 TEST(Cli, ExportWritesAnOnnxModel) {
   testing::TempDir dir;
