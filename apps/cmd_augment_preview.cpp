@@ -4,8 +4,8 @@
 #include <memory>
 
 #include "apps/commands.hpp"
-#include "apps/validators.hpp"
 #include "apps/stage_list.hpp"
+#include "apps/validators.hpp"
 #include "io/atomic_file.hpp"
 #include "io/opencv_codecs.hpp"
 #include "pipeline/jobs/augment_preview.hpp"

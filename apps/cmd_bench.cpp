@@ -8,8 +8,8 @@
 #include <memory>
 
 #include "apps/commands.hpp"
-#include "apps/validators.hpp"
 #include "apps/stage_list.hpp"
+#include "apps/validators.hpp"
 #include "nn/layers/conv2d.hpp"
 #include "nn/model.hpp"
 #include "nn/optimizer.hpp"
@@ -73,8 +73,8 @@ void run_bench_train(const BenchTrainFlags& f) {
   auto line = [](const char* mode, const std::vector<double>& rates, double flops) {
     const auto [lo, hi] = std::minmax_element(rates.begin(), rates.end());
     const double mid = nn::median(rates);
-    std::printf("%-6s %9.0f img/s median  (min %.0f, max %.0f, %zu windows)  %6.1f GFLOP/s\n",
-                mode, mid, *lo, *hi, rates.size(), mid * flops / 1e9);
+    std::printf("%-6s %9.0f img/s median  (min %.0f, max %.0f, %zu windows)  %6.1f GFLOP/s\n", mode,
+                mid, *lo, *hi, rates.size(), mid * flops / 1e9);
   };
   line("train", r.train_images_per_second, r.train_flops);
   line("infer", r.infer_images_per_second, r.forward_flops);

@@ -30,10 +30,11 @@ void add_export_command(CLI::App& app) {
     const auto c = static_cast<long long>(in.c), h = static_cast<long long>(in.h),
                w = static_cast<long long>(in.w);
     const bool nhwc = options->include_preprocessing;
-    std::printf("wrote %s: input %s pixels (N, %lld, %lld, %lld), output probabilities of %zu "
-                "classes\n",
-                output->c_str(), nhwc ? "uint8" : "float 0..255", nhwc ? h : c, nhwc ? w : h,
-                nhwc ? c : w, bundle.class_names.size());
+    std::printf(
+        "wrote %s: input %s pixels (N, %lld, %lld, %lld), output probabilities of %zu "
+        "classes\n",
+        output->c_str(), nhwc ? "uint8" : "float 0..255", nhwc ? h : c, nhwc ? w : h, nhwc ? c : w,
+        bundle.class_names.size());
   });
 }
 

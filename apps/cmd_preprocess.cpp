@@ -104,8 +104,7 @@ pipeline::BuildOptions storage_options(const PreprocessFlags& f) {
     if (!std::regex_match(f.store, st, store_pattern) ||
         (st[2].matched && st[1] != "jpeg" && st[1] != "original")) {
       throw ConfigError(
-          "--store must be raw, png, jpeg[:QUALITY] or original[:QUALITY] (1-100); got " +
-          f.store);
+          "--store must be raw, png, jpeg[:QUALITY] or original[:QUALITY] (1-100); got " + f.store);
     }
     o.encoding = st[1];
     if (st[2].matched) o.jpeg_quality = std::stoi(st[2]);
@@ -219,8 +218,8 @@ void run_idx(const PreprocessFlags& f) {
                       ": an IDX image file needs its label file: --labels FILE (or pass a folder "
                       "of class folders, or a .txt/.lst/.csv list file)");
   }
-  const io::ImportSummary s = io::import_idx(
-      {f.input, f.labels, f.output, f.class_names, command_line(), f.compression});
+  const io::ImportSummary s =
+      io::import_idx({f.input, f.labels, f.output, f.class_names, command_line(), f.compression});
   std::printf("wrote %s: %lld images of %lldx%lldx%lld, %lld classes\n", f.output.c_str(),
               static_cast<long long>(s.images), static_cast<long long>(s.height),
               static_cast<long long>(s.width), static_cast<long long>(s.channels),

@@ -169,7 +169,8 @@ void report_skipped(const std::vector<io::SkippedInput>& skipped) {
   if (skipped.empty()) return;
   std::fprintf(stderr, "kiln train: left out %zu unreadable input(s) of the folder(s):\n",
                skipped.size());
-  for (const auto& k : skipped) std::fprintf(stderr, "  %s: %s\n", k.path.c_str(), k.reason.c_str());
+  for (const auto& k : skipped)
+    std::fprintf(stderr, "  %s: %s\n", k.path.c_str(), k.reason.c_str());
 }
 
 // The sanity check's verdict: a failure is a failed run (exit 1) naming the likely causes.
@@ -180,10 +181,10 @@ void report_overfit(const pipeline::TrainConfig& config, const nn::EpochLogs& la
                 std::to_string(last.loss) + " after " + std::to_string(last.epoch) +
                 " epochs; raise --epochs or --lr, else the model or the labels are wired wrong");
   }
-  std::printf("overfit check passed: %lld samples at 100%% training accuracy after %lld epochs, "
-              "loss %.4f\n",
-              static_cast<long long>(config.overfit), static_cast<long long>(last.epoch),
-              last.loss);
+  std::printf(
+      "overfit check passed: %lld samples at 100%% training accuracy after %lld epochs, "
+      "loss %.4f\n",
+      static_cast<long long>(config.overfit), static_cast<long long>(last.epoch), last.loss);
 }
 
 // Every config key with its default, what it must be, and what it means.
@@ -271,8 +272,7 @@ void add_train_command(CLI::App& app) {
       ->check(existing_path());
   std::string layers;
   for (const auto& type : nn::layer_types()) layers += (layers.empty() ? "" : ", ") + type;
-  cmd->footer("Layer types for model.layers: " + layers +
-              ". Every config key: kiln train --keys.");
+  cmd->footer("Layer types for model.layers: " + layers + ". Every config key: kiln train --keys.");
   cmd->callback([x, flags] { run_train(*x, *flags); });
 }
 

@@ -15,10 +15,11 @@ inline Json parse_stage_list(const std::string& text, const std::string& flag) {
     stages = Json::parse(text);
   } catch (const Json::exception& e) {
     throw ConfigError(flag + " is not valid JSON (" + e.what() +
-                "); expected a list such as '[{\"type\": \"pad_crop\"}]'");
+                      "); expected a list such as '[{\"type\": \"pad_crop\"}]'");
   }
   if (!stages.is_array()) {
-    throw ConfigError(flag + " must be a JSON list of stages, such as '[{\"type\": \"pad_crop\"}]'");
+    throw ConfigError(flag +
+                      " must be a JSON list of stages, such as '[{\"type\": \"pad_crop\"}]'");
   }
   return stages;
 }

@@ -15,8 +15,8 @@ void check_output_file(const std::filesystem::path& target) {
   if (std::filesystem::is_directory(target)) {
     throw Error(target.string() + ": is a folder; give a file name to write");
   }
-  const auto parent = target.parent_path().empty() ? std::filesystem::path(".")
-                                                   : target.parent_path();
+  const auto parent =
+      target.parent_path().empty() ? std::filesystem::path(".") : target.parent_path();
   if (std::filesystem::is_directory(parent) && ::access(parent.c_str(), W_OK) != 0) {
     throw Error(target.string() + ": cannot write into " + parent.string() + ": " +
                 std::strerror(errno));

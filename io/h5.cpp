@@ -87,7 +87,8 @@ void check(herr_t status, const std::string& where, const std::string& what) {
   if (status >= 0) return;
   const int cause = errno;
   const bool no_room = cause == ENOSPC || cause == EFBIG || cause == EDQUOT;
-  throw Error(where + ": " + what + " failed" + (no_room ? ": " + std::string(std::strerror(cause)) : ""));
+  throw Error(where + ": " + what + " failed" +
+              (no_room ? ": " + std::string(std::strerror(cause)) : ""));
 }
 
 std::string join(const std::string& parent, const std::string& child) {

@@ -74,8 +74,8 @@ void set_float(onnx::NodeProto& n, const std::string& key, float v) {
   a->set_f(v);
 }
 
-void add_io(google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>* list,
-            const std::string& name, int type, const std::vector<std::string>& dims) {
+void add_io(google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>* list, const std::string& name,
+            int type, const std::vector<std::string>& dims) {
   onnx::ValueInfoProto* v = list->Add();
   v->set_name(name);
   onnx::TypeProto_Tensor* t = v->mutable_type()->mutable_tensor_type();
@@ -249,8 +249,7 @@ std::string normalize(GraphBuilder& g, const ModelBundle& bundle, const nn::Shap
     const std::int64_t area = input.h * input.w;
     for (std::int64_t p = 0; p < area; ++p)
       for (std::int64_t k = 0; k < c; ++k) chw[k * area + p] = hwc[p * c + k];
-    g.node("Sub", {x, g.constant("mean_image", {c, input.h, input.w}, chw.data())},
-           &centred);
+    g.node("Sub", {x, g.constant("mean_image", {c, input.h, input.w}, chw.data())}, &centred);
     std::fill(mean.begin(), mean.end(), 0.f);
   } else if (mode != "channel") {
     throw Error("ONNX export: normalization mode '" + mode +
@@ -259,12 +258,12 @@ std::string normalize(GraphBuilder& g, const ModelBundle& bundle, const nn::Shap
   std::vector<float> ones(mean.size(), 1.f), zeros(mean.size(), 0.f), variance(std.size());
   for (std::size_t i = 0; i < std.size(); ++i) variance[i] = std[i] * std[i];
   std::string y;
-  auto& bn = g.node("BatchNormalization",
-                    {centred, g.constant("norm_scale", {c}, ones.data()),
-                     g.constant("norm_bias", {c}, zeros.data()),
-                     g.constant("norm_mean", {c}, mean.data()),
-                     g.constant("norm_var", {c}, variance.data())},
-                    &y);
+  auto& bn =
+      g.node("BatchNormalization",
+             {centred, g.constant("norm_scale", {c}, ones.data()),
+              g.constant("norm_bias", {c}, zeros.data()), g.constant("norm_mean", {c}, mean.data()),
+              g.constant("norm_var", {c}, variance.data())},
+             &y);
   set_float(bn, "epsilon", 0.f);
   return y;
 }
@@ -273,8 +272,8 @@ void add_metadata(onnx::ModelProto& model, const ModelBundle& bundle, const nn::
   const Json& pre = bundle.preprocessing;
   const std::pair<std::string, std::string> entries[] = {
       {"class_names", Json(bundle.class_names).dump()},
-      {"input", std::to_string(input.c) + "," + std::to_string(input.h) + "," +
-                    std::to_string(input.w)},
+      {"input",
+       std::to_string(input.c) + "," + std::to_string(input.h) + "," + std::to_string(input.w)},
       {"channel_order", pre.at("normalization").value("channel_order", "")},
       {"pixel_scale", "0-255"},
       {"normalization", pre.at("normalization").dump()},

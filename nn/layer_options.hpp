@@ -23,9 +23,9 @@ class LayerOptions {
   void read(const std::string& key, float& field);
   void read(const std::string& key, std::int64_t& field);
   void read(const std::string& key, std::string& field);
-  void read(const std::string& key, Size2& field);     // n or [h, w]
-  void read(const std::string& key, Padding& field);   // "valid" | "same"
-  void read_weights(WeightOptions& weights);           // init, use_bias, bias_init, regularizers
+  void read(const std::string& key, Size2& field);    // n or [h, w]
+  void read(const std::string& key, Padding& field);  // "valid" | "same"
+  void read_weights(WeightOptions& weights);          // init, use_bias, bias_init, regularizers
   bool has(const std::string& key) const { return options_.contains(key); }
 
   // Throws for a key that no read asked for, listing the ones that were.

@@ -19,8 +19,8 @@ namespace kiln::nn {
 
 struct TrainState {
   std::uint64_t seed = 0;
-  std::int64_t epoch = 0;  // epochs completed
-  std::int64_t step = 0;   // optimizer steps taken
+  std::int64_t epoch = 0;     // epochs completed
+  std::int64_t step = 0;      // optimizer steps taken
   float learning_rate = 0.f;  // the caller sets it (kiln train: the config's optimizer.lr)
   // Multiplies the scheduled rate: ReduceLROnPlateau's reductions, which a schedule must not undo.
   double rate_scale = 1.0;

@@ -67,7 +67,7 @@ Storage storage_of_model(const Json& pre, const std::string& model_path) {
 
 cv::Mat fit_to_storage(const cv::Mat& image, const Storage& storage) {
   return storage.fixed() ? resize_and_centre_crop(image, storage.height, storage.width)
-                                  : resize_short_side(image, storage.short_side, storage.max_side);
+                         : resize_short_side(image, storage.short_side, storage.max_side);
 }
 
 }  // namespace kiln::pipeline

@@ -18,9 +18,10 @@ namespace {
 // A stage list from Python: None, a list of dicts (through json.dumps), or JSON text.
 Json stage_list(const py::object& augment) {
   if (augment.is_none()) return Json::array();
-  const std::string text = py::isinstance<py::str>(augment)
-                               ? augment.cast<std::string>()
-                               : py::module_::import("json").attr("dumps")(augment).cast<std::string>();
+  const std::string text =
+      py::isinstance<py::str>(augment)
+          ? augment.cast<std::string>()
+          : py::module_::import("json").attr("dumps")(augment).cast<std::string>();
   try {
     return Json::parse(text);
   } catch (const Json::parse_error& e) {
@@ -77,8 +78,8 @@ py::array_t<std::uint8_t> as_pixels(const nn::Tensor& tensor) {
 PyLoader::PyLoader(const LoaderArgs& a)
     : normalize_(a.normalize), batch_size_(a.batch_size), drop_last_(a.drop_last) {
   auto reader = std::make_shared<const io::DatasetReader>(a.path);
-  const Json stages = pipeline::with_fitted_pca(stage_list(a.augment),
-                                                reader->statistics().covariance, a.path);
+  const Json stages =
+      pipeline::with_fitted_pca(stage_list(a.augment), reader->statistics().covariance, a.path);
   pipeline::LoaderOptions o;
   o.batch_size = a.batch_size;
   o.seed = a.seed;
@@ -88,17 +89,17 @@ PyLoader::PyLoader(const LoaderArgs& a)
   o.drop_last = a.drop_last;
   o.limit = a.limit;
   pipeline::Normalization normalization =
-      a.normalize ? pipeline::Normalization::from_statistics(reader->statistics(),
-                                                             reader->channel_order())
-                  : identity(*reader);
+      a.normalize
+          ? pipeline::Normalization::from_statistics(reader->statistics(), reader->channel_order())
+          : identity(*reader);
   std::vector<std::unique_ptr<pipeline::Stage>> made;
   try {
     made = pipeline::make_stages(stages);
   } catch (const Error& e) {
     throw ConfigError(std::string("augment: ") + e.what());
   }
-  loader_ = std::make_unique<pipeline::Loader>(reader, std::move(normalization), std::move(made),
-                                               o);
+  loader_ =
+      std::make_unique<pipeline::Loader>(reader, std::move(normalization), std::move(made), o);
 }
 
 std::int64_t PyLoader::samples() const { return loader_->num_samples(); }
@@ -158,11 +159,14 @@ augmented pixels as uint8 (N, H, W, C) instead.)")
       .def("set_epoch", &PyLoader::set_epoch, py::arg("epoch"),
            "The epoch the next iteration streams (as DistributedSampler.set_epoch).")
       .def_property_readonly("epoch_number", &PyLoader::epoch)
-      .def("epoch", [](PyLoader& l, std::uint64_t e) -> PyLoader& {
-             l.set_epoch(e);
-             return l.start();
-           }, py::arg("epoch"), py::return_value_policy::reference_internal,
-           "Iterate epoch `epoch`: `for x, y in loader.epoch(3): ...`.")
+      .def(
+          "epoch",
+          [](PyLoader& l, std::uint64_t e) -> PyLoader& {
+            l.set_epoch(e);
+            return l.start();
+          },
+          py::arg("epoch"), py::return_value_policy::reference_internal,
+          "Iterate epoch `epoch`: `for x, y in loader.epoch(3): ...`.")
       .def_property_readonly("samples", &PyLoader::samples, "Samples per epoch.")
       .def_property_readonly(
           "indices",

@@ -29,7 +29,8 @@ cv::Mat image_at(const py::array& batch, py::ssize_t n, int channels) {
     const auto pixels = py::array_t<std::uint8_t, py::array::c_style>::ensure(batch);
     std::copy_n(pixels.data() + n * values, values, image.data);
   } else {
-    const auto floats = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(batch);
+    const auto floats =
+        py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(batch);
     const float* from = floats.data() + n * values;
     for (std::size_t i = 0; i < values; ++i) {
       image.data[i] = static_cast<std::uint8_t>(std::clamp(std::nearbyint(from[i]), 0.f, 255.f));

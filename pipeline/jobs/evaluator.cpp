@@ -168,7 +168,8 @@ EvalReport evaluate_model(const EvalRequest& request) {
   std::string data_path = request.data_path;
   if (fs::is_directory(request.data_path)) {
     // Stored the way the training data was: the model's fixed size, or its variable-size sizing.
-    folder = std::make_unique<FolderDataset>(request.data_path, BuildOptions::storing(storage), s.bundle.class_names);
+    folder = std::make_unique<FolderDataset>(request.data_path, BuildOptions::storing(storage),
+                                             s.bundle.class_names);
     data_path = folder->path();
     s.sources = folder->sources();
   }

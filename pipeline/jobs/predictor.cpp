@@ -50,8 +50,7 @@ struct Predictor::State {
   nn::Tensor probabilities;
 };
 
-Predictor::Predictor(const std::string& model_path, int crops, std::vector<int> scales,
-                     int padding)
+Predictor::Predictor(const std::string& model_path, int crops, std::vector<int> scales, int padding)
     : s_(std::make_unique<State>()) {
   State& s = *s_;
   s.model_path = model_path;
@@ -78,9 +77,9 @@ Predictor& Predictor::operator=(Predictor&&) noexcept = default;
 io::DecodeOptions Predictor::decode_options() const {
   io::DecodeOptions decode;
   decode.channels = s_->storage.channels;
-  decode.min_short_side = static_cast<int>(s_->storage.fixed()
-                                               ? std::max(s_->storage.height, s_->storage.width)
-                                               : s_->storage.short_side);
+  decode.min_short_side =
+      static_cast<int>(s_->storage.fixed() ? std::max(s_->storage.height, s_->storage.width)
+                                           : s_->storage.short_side);
   return decode;
 }
 
@@ -106,8 +105,7 @@ std::vector<float> Predictor::probabilities(const cv::Mat& decoded) {
   for (std::size_t v = 0; v < s.cut.size(); ++v) {
     if (s.cut[v].rows != s.input.h || s.cut[v].cols != s.input.w) {
       throw Error(s.model_path + ": its eval stages give " + std::to_string(s.cut[v].cols) + "x" +
-                  std::to_string(s.cut[v].rows) + " images but the model takes " +
-                  s.input.str());
+                  std::to_string(s.cut[v].rows) + " images but the model takes " + s.input.str());
     }
     if (!s.cut[v].isContinuous()) s.cut[v] = s.cut[v].clone();
     pack_image(s.cut[v], s.normalization, x.span().subspan(v * per_view, per_view));

@@ -279,16 +279,12 @@ std::string wanted(const Rule& rule) {
 }
 
 bool allowed(const Rule& rule, double v) { return v >= rule.lo && v <= rule.hi; }
-bool allowed(const Rule& rule, std::int64_t v) {
-  return allowed(rule, static_cast<double>(v));
-}
+bool allowed(const Rule& rule, std::int64_t v) { return allowed(rule, static_cast<double>(v)); }
 bool allowed(const Rule& rule, const std::string& v) {
-  return rule.one_of.empty() || std::find(rule.one_of.begin(), rule.one_of.end(), v) !=
-                                    rule.one_of.end();
+  return rule.one_of.empty() ||
+         std::find(rule.one_of.begin(), rule.one_of.end(), v) != rule.one_of.end();
 }
-bool allowed(const Rule& rule, const std::optional<double>& v) {
-  return !v || allowed(rule, *v);
-}
+bool allowed(const Rule& rule, const std::optional<double>& v) { return !v || allowed(rule, *v); }
 template <class T>
 bool allowed(const Rule& /*rule*/, const T& /*v*/) {
   return true;
@@ -349,8 +345,7 @@ std::string keys_of(const Json& object) {
 void merge_at(Json& config, const Json& overlay, const std::string& origin,
               const std::string& prefix) {
   if (!overlay.is_object()) {
-    throw ConfigError(origin + ": '" + prefix + "' must be an object with keys " +
-                      keys_of(config));
+    throw ConfigError(origin + ": '" + prefix + "' must be an object with keys " + keys_of(config));
   }
   for (const auto& [key, value] : overlay.items()) {
     const std::string dotted = prefix.empty() ? key : prefix + "." + key;
@@ -372,8 +367,9 @@ bool is_validation_metric(const std::string& metric) { return metric.rfind("val_
 // The rules between keys, once every value is known to be allowed on its own.
 void check_together(const TrainConfig& c, const std::string& origin) {
   if (c.data.train.empty()) {
-    throw ConfigError(origin + ": no training data; give it as the first argument or as "
-                               "'data.train'");
+    throw ConfigError(origin +
+                      ": no training data; give it as the first argument or as "
+                      "'data.train'");
   }
   if (c.data.validation_split > 0 && !c.data.validation.empty()) {
     throw ConfigError(origin +

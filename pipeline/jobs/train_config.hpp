@@ -34,8 +34,8 @@ struct TrainConfig {
   struct Optimizer {
     std::string type = "sgd";
     double lr = 0.01;
-    double momentum = 0.9;  // sgd
-    bool nesterov = false;  // sgd
+    double momentum = 0.9;       // sgd
+    bool nesterov = false;       // sgd
     double weight_decay = 0.01;  // adamw
     double clip_norm = 0.0;
   };

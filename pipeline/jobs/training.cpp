@@ -117,14 +117,15 @@ Json layer_list_model(const Json& layers, const nn::Shape& sample, std::int64_t 
   try {
     outputs = nn::Sequential::from_config(config).output_shape().per_sample();
   } catch (const Error& e) {
-    throw ConfigError("'model.layers' on " + std::to_string(sample.c) + "x" + std::to_string(sample.h) +
-                "x" + std::to_string(sample.w) + " (CxHxW) images: " + e.what());
+    throw ConfigError("'model.layers' on " + std::to_string(sample.c) + "x" +
+                      std::to_string(sample.h) + "x" + std::to_string(sample.w) +
+                      " (CxHxW) images: " + e.what());
   }
   if (outputs != classes) {
     throw ConfigError("'model.layers': the last layer gives " + std::to_string(outputs) +
-                " outputs per image but the data has " + std::to_string(classes) +
-                " classes; end the list with {\"type\": \"dense\", \"units\": " +
-                std::to_string(classes) + "}");
+                      " outputs per image but the data has " + std::to_string(classes) +
+                      " classes; end the list with {\"type\": \"dense\", \"units\": " +
+                      std::to_string(classes) + "}");
   }
   return config;
 }
@@ -162,9 +163,9 @@ void check_same_size(const io::DatasetReader& validation, const io::DatasetReade
 
 // A validation split: a stratified, seeded hold-out of the training file, fixed for the run.
 void split_validation(const TrainConfig& c, TrainingData& d) {
-  const std::vector<bool> holdout = io::stratified_holdout(
-      d.train->labels(), d.train->class_names().size(), c.data.validation_split,
-      static_cast<std::uint64_t>(c.seed));
+  const std::vector<bool> holdout =
+      io::stratified_holdout(d.train->labels(), d.train->class_names().size(),
+                             c.data.validation_split, static_cast<std::uint64_t>(c.seed));
   for (std::uint64_t i = 0; i < holdout.size(); ++i) {
     (holdout[i] ? d.held_out : d.train_subset).push_back(i);
   }
@@ -318,8 +319,7 @@ class CallbackChain {
   CallbackChain(const RunParts& run, EpochReporter& reporter) {
     const TrainConfig& c = run.config;
     const std::string monitor =
-        !c.callbacks.monitor.empty() ? c.callbacks.monitor
-                                     : (run.validation ? "val_loss" : "loss");
+        !c.callbacks.monitor.empty() ? c.callbacks.monitor : (run.validation ? "val_loss" : "loss");
     const std::int64_t resumed_epochs = run.resumed ? run.state.epoch : 0;
     schedule_ = std::make_unique<nn::LrScheduleCallback>(
         c.schedule, static_cast<float>(c.optimizer.lr), c.epochs);
@@ -370,9 +370,9 @@ class CallbackChain {
       chain_.push_back(best_.get());
     }
     if (const std::string path = run.config.checkpoint_path(); !path.empty()) {
-      checkpoint_ = std::make_unique<io::Checkpoint>(path, run.model, run.optimizer,
-                                                     run.preprocessing, run.class_names,
-                                                     std::nullopt, run.arrays);
+      checkpoint_ =
+          std::make_unique<io::Checkpoint>(path, run.model, run.optimizer, run.preprocessing,
+                                           run.class_names, std::nullopt, run.arrays);
       chain_.push_back(checkpoint_.get());
     }
   }
@@ -394,8 +394,8 @@ TrainResult train_model(const TrainConfig& original, const TrainObserver& observ
                         const std::string& resume_from) {
   const TrainConfig c = original.overfit > 0 ? overfit_config(original) : original;
   // Every file the run will write, checked before any data is read.
-  for (const std::string& path : {c.output_path(), c.checkpoint_path(), c.csv_log_path(),
-                                  c.best_path()}) {
+  for (const std::string& path :
+       {c.output_path(), c.checkpoint_path(), c.csv_log_path(), c.best_path()}) {
     if (!path.empty()) io::check_output_file(path);
   }
   TrainingData data = open_data(c, observer);
@@ -433,8 +433,15 @@ TrainResult train_model(const TrainConfig& original, const TrainObserver& observ
   const std::int64_t batches = (loaders.train->num_samples() + c.batch_size - 1) / c.batch_size;
   EpochReporter reporter(observer, c.epochs, batches, c.batch_size, result);
   const io::PreprocessingArrays arrays = normalization.arrays();
-  const RunParts run{c,        model, *optimizer, state, preprocessing, data.train->class_names(),
-                     arrays, resumed.has_value(), loaders.validation != nullptr};
+  const RunParts run{c,
+                     model,
+                     *optimizer,
+                     state,
+                     preprocessing,
+                     data.train->class_names(),
+                     arrays,
+                     resumed.has_value(),
+                     loaders.validation != nullptr};
   const CallbackChain chain(run, reporter);
   const std::unique_ptr<nn::Loss> loss = nn::make_loss(c.loss);
   nn::Trainer::fit(model, *optimizer, *loaders.train, state, c.epochs, chain.callbacks(), *loss,

@@ -28,10 +28,7 @@ Affine Affine::from_json(StageOptions& o) {
   o.read("height_shift", t.height_shift);
   o.read("shear", t.shear);
   o.read_range("zoom_range", t.zoom_min, t.zoom_max);
-  std::string mode = fill_mode_name(t.fill_mode);
-  o.read("fill_mode", mode);
-  t.fill_mode = parse_fill_mode(mode, "stage 'affine'");
-  o.read("fill", t.fill);
+  read_fill(o, t.fill_mode, t.fill, "stage 'affine'");
   t.validate();
   return t;
 }

@@ -26,6 +26,13 @@ std::string fill_mode_name(FillMode mode) {
   return "constant";
 }
 
+void read_fill(StageOptions& options, FillMode& mode, int& fill, const std::string& owner) {
+  std::string name = fill_mode_name(mode);
+  options.read("fill_mode", name);
+  mode = parse_fill_mode(name, owner);
+  options.read("fill", fill);
+}
+
 int border_type(FillMode mode) {
   switch (mode) {
     case FillMode::kConstant:

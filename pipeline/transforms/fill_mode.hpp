@@ -9,6 +9,8 @@
 #include <opencv2/core.hpp>
 #include <string>
 
+#include "pipeline/stage_options.hpp"
+
 namespace kiln::pipeline {
 
 enum class FillMode { kConstant, kNearest, kReflect, kWrap };
@@ -17,5 +19,8 @@ enum class FillMode { kConstant, kNearest, kReflect, kWrap };
 FillMode parse_fill_mode(const std::string& name, const std::string& owner);
 std::string fill_mode_name(FillMode mode);
 int border_type(FillMode mode);  // cv::BORDER_*
+
+// Reads a geometric stage's "fill_mode" and "fill" options (absent ones keep `mode` and `fill`).
+void read_fill(StageOptions& options, FillMode& mode, int& fill, const std::string& owner);
 
 }  // namespace kiln::pipeline

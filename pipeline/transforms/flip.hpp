@@ -18,7 +18,8 @@ struct FlipDraw {
 
 struct HorizontalFlip {
   static constexpr std::string_view kName = "horizontal_flip";
-  static constexpr std::string_view kSummary = "mirror left-right with probability p; eval: identity";
+  static constexpr std::string_view kSummary =
+      "mirror left-right with probability p; eval: identity";
   static constexpr std::string_view kExample = R"({"p": 0.5})";
   using Draw = FlipDraw;
   float p = 0.5f;
@@ -35,7 +36,8 @@ struct HorizontalFlip {
 
 struct VerticalFlip {
   static constexpr std::string_view kName = "vertical_flip";
-  static constexpr std::string_view kSummary = "mirror top-bottom with probability p; eval: identity";
+  static constexpr std::string_view kSummary =
+      "mirror top-bottom with probability p; eval: identity";
   static constexpr std::string_view kExample = R"({"p": 0.5})";
   using Draw = FlipDraw;
   float p = 0.5f;

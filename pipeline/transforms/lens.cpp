@@ -22,10 +22,7 @@ LensDistortion LensDistortion::from_json(StageOptions& o) {
   LensDistortion t;
   o.read_range("k1_range", t.k1_min, t.k1_max);
   o.read_range("k2_range", t.k2_min, t.k2_max);
-  std::string mode = fill_mode_name(t.fill_mode);
-  o.read("fill_mode", mode);
-  t.fill_mode = parse_fill_mode(mode, "stage 'lens_distortion'");
-  o.read("fill", t.fill);
+  read_fill(o, t.fill_mode, t.fill, "stage 'lens_distortion'");
   t.validate();
   return t;
 }

@@ -17,8 +17,8 @@
 
 #include "nn/json.hpp"
 #include "nn/random.hpp"
-#include "pipeline/stage_options.hpp"
 #include "pipeline/channel_table.hpp"
+#include "pipeline/stage_options.hpp"
 
 namespace kiln::pipeline {
 

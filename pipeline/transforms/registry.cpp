@@ -43,15 +43,9 @@ Entry entry() {
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> table = [] {
     std::vector<Entry> list = {
-        entry<Affine>(),
-        entry<ColorJitter>(),
-        entry<HorizontalFlip>(),
-        entry<LensDistortion>(),
-        entry<PadCrop>(),
-        entry<PcaLighting>(),
-        entry<RandomErasing>(),
-        entry<RandomResizedCrop>(),
-        entry<ScaleCrop>(),
+        entry<Affine>(),         entry<ColorJitter>(),       entry<HorizontalFlip>(),
+        entry<LensDistortion>(), entry<PadCrop>(),           entry<PcaLighting>(),
+        entry<RandomErasing>(),  entry<RandomResizedCrop>(), entry<ScaleCrop>(),
         entry<VerticalFlip>(),
     };
     std::sort(list.begin(), list.end(),

@@ -139,7 +139,8 @@ TEST(Cli, MissingFileIsOneLineNamingItAndExitsOne) {
 // that is a folder is refused before any work.
 TEST(Cli, WriteFailuresNameTheFileAndKeepThePreviousOne) {
   testing::TempDir dir;
-  auto [images, labels] = testing::write_synthetic_idx(dir.path().string(), "w", 3000, 28, 28, 4, 1);
+  auto [images, labels] =
+      testing::write_synthetic_idx(dir.path().string(), "w", 3000, 28, 28, 4, 1);
   const std::string out = dir.file("out.h5");
   std::ofstream(out) << "previous";
   const std::string preprocess = "preprocess " + images + " --labels " + labels + " -o ";
@@ -167,10 +168,11 @@ TEST(Cli, WriteFailuresNameTheFileAndKeepThePreviousOne) {
 TEST(Cli, ExportWritesAnOnnxModel) {
   testing::TempDir dir;
   auto [images, labels] = testing::write_synthetic_idx(dir.path().string(), "t", 64, 12, 10, 4, 1);
-  ASSERT_EQ(kiln("preprocess " + images + " --labels " + labels + " -o " + dir.file("d.h5"))
-                .exit_code, 0);
-  ASSERT_EQ(kiln("train " + dir.file("d.h5") + " -o " + dir.file("m.h5") + " --epochs 1")
-                .exit_code, 0);
+  ASSERT_EQ(
+      kiln("preprocess " + images + " --labels " + labels + " -o " + dir.file("d.h5")).exit_code,
+      0);
+  ASSERT_EQ(kiln("train " + dir.file("d.h5") + " -o " + dir.file("m.h5") + " --epochs 1").exit_code,
+            0);
   const Invocation out =
       kiln("export " + dir.file("m.h5") + " -o " + dir.file("m.onnx") + " --include-preprocessing");
   ASSERT_EQ(out.exit_code, 0) << out.output;

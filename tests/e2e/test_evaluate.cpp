@@ -14,10 +14,10 @@
 #include "nn/error.hpp"
 #include "nn/loss.hpp"
 #include "pipeline/jobs/evaluator.hpp"
-#include "pipeline/normalize.hpp"
-#include "pipeline/pack.hpp"
 #include "pipeline/jobs/predictor.hpp"
 #include "pipeline/jobs/training.hpp"
+#include "pipeline/normalize.hpp"
+#include "pipeline/pack.hpp"
 #include "tests/support/idx_files.hpp"
 #include "tests/support/temp_dir.hpp"
 

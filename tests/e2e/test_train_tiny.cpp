@@ -138,7 +138,8 @@ TEST_F(TinyRun, EveryLossKeyTrainsWithThatLoss) {
 TEST_F(TinyRun, TwoEpochsPlusResumeTwoEqualsFourStraight) {
   pipeline::TrainConfig straight = request("straight.h5");
   straight.epochs = 4;
-  straight.schedule = nn::Schedule::parse("step:1:0.7");  // the rate changes every epoch: the schedule must resume too
+  straight.schedule = nn::Schedule::parse(
+      "step:1:0.7");  // the rate changes every epoch: the schedule must resume too
   pipeline::train_model(straight);
 
   pipeline::TrainConfig first = straight;

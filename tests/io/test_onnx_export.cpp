@@ -43,10 +43,10 @@ ModelBundle bundle_of(const Json& config, std::uint64_t seed) {
     mean.push_back(100.f + 10.f * static_cast<float>(c));
     std.push_back(50.f + 5.f * static_cast<float>(c));
   }
-  b.preprocessing = {{"normalization",
-                      {{"channel_order", in.c == 3 ? "RGB" : "L"}, {"mean", mean}, {"std", std}}},
-                     {"eval_stages", Json::array()},
-                     {"input", {in.c, in.h, in.w}}};
+  b.preprocessing = {
+      {"normalization", {{"channel_order", in.c == 3 ? "RGB" : "L"}, {"mean", mean}, {"std", std}}},
+      {"eval_stages", Json::array()},
+      {"input", {in.c, in.h, in.w}}};
   const auto classes = b.model.output_shape().per_sample();
   for (std::int64_t k = 0; k < classes; ++k) b.class_names.push_back("class" + std::to_string(k));
   return b;
@@ -63,8 +63,8 @@ std::vector<float> kiln_probabilities(ModelBundle& b, const nn::Tensor& pixels) 
   for (std::int64_t i = 0; i < x.size(); ++i) {
     const auto c = static_cast<std::size_t>((i / (s.h * s.w)) % s.c);
     const std::int64_t p = i % (s.h * s.w);  // pixel position; the mean image is HWC
-    const float m = per_pixel ? b.arrays.at("mean_image")[static_cast<std::size_t>(p * s.c) + c]
-                              : mean[c];
+    const float m =
+        per_pixel ? b.arrays.at("mean_image")[static_cast<std::size_t>(p * s.c) + c] : mean[c];
     x[i] = (pixels[i] - m) / std[c];
   }
   const nn::Tensor& logits = b.model.forward(x, {});

@@ -204,11 +204,10 @@ TEST(StorageOfModel, ReadsFixedAndVariableRecordsAndNamesBadOnes) {
   EXPECT_EQ(fixed.height, 32);
   EXPECT_TRUE(fixed.fixed());
   EXPECT_EQ(fit_to_storage(cv::Mat(100, 50, CV_8UC3), fixed).size(), cv::Size(24, 32));
-  const Storage variable =
-      storage_of_model({{"normalization", Json::object()},
-                        {"input", {1, 0, 0}},
-                        {"storage", {{"short_side", 20}, {"max_side", 30}}}},
-                       "m.h5");
+  const Storage variable = storage_of_model({{"normalization", Json::object()},
+                                             {"input", {1, 0, 0}},
+                                             {"storage", {{"short_side", 20}, {"max_side", 30}}}},
+                                            "m.h5");
   EXPECT_FALSE(variable.fixed());
   EXPECT_EQ(variable.short_side, 20);
   EXPECT_EQ(BuildOptions::storing(variable).encoding, "raw");
