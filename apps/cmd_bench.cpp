@@ -34,7 +34,7 @@ nn::Shape usual_input(const std::string& model) {
   return {1, 1, 28, 28};
 }
 
-void print_winograd_share(nn::Sequential& model) {
+void print_winograd_share(nn::Model& model) {
   std::size_t convs = 0, winograd = 0;
   for (std::size_t i = 0; i < model.size(); ++i) {
     if (const auto* conv = dynamic_cast<const nn::Conv2D*>(&model.layer(i))) {
@@ -55,7 +55,7 @@ void run_bench_train(const BenchTrainFlags& f) {
                               static_cast<std::size_t>(f.threads));
   const nn::Shape input =
       f.input.empty() ? usual_input(f.model) : nn::Shape{1, f.input[0], f.input[1], f.input[2]};
-  nn::Sequential model = nn::Sequential::from_config(nn::builtin_model(
+  nn::Model model = nn::Model::from_config(nn::builtin_model(
       f.model, input, f.classes, f.width != 1.f ? Json{{"width", f.width}} : Json::object()));
   model.initialize(f.options.seed);
   const auto optimizer = nn::make_optimizer({{"type", "sgd"}, {"momentum", 0.9}});
@@ -106,7 +106,9 @@ void add_bench_train(CLI::App* bench) {
       ->add_option("--input", flags->input,
                    "Input shape C H W (default: 1 28 28; 3 32 32 for cifar_cnn)")
       ->expected(3);
-  train->add_option("--width", flags->width, "Channel/unit multiplier of alexnet and vgg16")
+  train
+      ->add_option("--width", flags->width,
+                   "Channel/unit multiplier of alexnet, vgg16 and the ResNets")
       ->check(CLI::PositiveNumber);
   train->add_option("--batch", flags->options.batch, "Batch size")
       ->check(CLI::Range(1, 1 << 16))

@@ -1,11 +1,14 @@
-// kiln evaluate: a model file and a dataset (or a folder of class folders) → loss, top-1/top-5,
+// kiln evaluate: a model file (or an ensemble of them) and a dataset (or a folder of class folders) → loss, top-1/top-5,
 // per-class precision and recall, and, with --report, the confusion matrix and per-image CSVs.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "apps/commands.hpp"
 #include "apps/validators.hpp"
+#include "nn/error.hpp"
 #include "pipeline/jobs/evaluator.hpp"
 
 namespace kiln::apps {
@@ -45,12 +48,13 @@ void add_evaluate_command(CLI::App& app) {
       "evaluate",
       "Evaluate a model on a kiln HDF5 dataset or a folder of class folders, with the "
       "preprocessing stored in the model; optionally multi-crop (5 or 10 views per scale).");
-  cmd->add_option("model", request->model_path, "Model file (.h5 from kiln train)")
+  auto positionals = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("models_and_data", *positionals,
+                  "MODEL... DATA: one or more model files (.h5 from kiln train; several are an "
+                  "ensemble), then a dataset (.h5 from kiln preprocess) or a folder with one "
+                  "sub-folder per class")
       ->required()
-      ->check(existing_file());
-  cmd->add_option("data", request->data_path,
-                  "Dataset (.h5 from kiln preprocess) or a folder with one sub-folder per class")
-      ->required()
+      ->expected(2, 1 << 16)
       ->check(existing_path());
   cmd->add_option("--crops", request->crops,
                   "Views per scale: 1 (the model's eval stages), 5 (corners + centre) or 10 "
@@ -66,7 +70,8 @@ void add_evaluate_command(CLI::App& app) {
                   "trained pad_crop padding when the image has no room for corners)")
       ->check(CLI::Range(0, 1 << 12));
   cmd->add_flag("--compare", request->compare,
-                "With --crops 5 or 10: also evaluate single-crop and print both");
+                "One model with --crops 5 or 10: also evaluate single-crop and print both; an "
+                "ensemble: also print each model alone");
   cmd->add_option("--report", request->report_dir,
                   "Folder for confusion.csv, confusion.png, per_class.csv and predictions.csv");
   cmd->add_flag("--per-class", *per_class, "Print precision and recall for every class");
@@ -78,12 +83,27 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--threads", request->threads, "Worker threads (0: all cores)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
-  cmd->callback([request, per_class] {
+  cmd->callback([request, per_class, positionals] {
+    request->model_paths.assign(positionals->begin(), positionals->end() - 1);
+    request->data_path = positionals->back();
+    for (const std::string& model : request->model_paths) {
+      if (std::filesystem::is_directory(model)) {
+        throw Error(model + ": is a folder; expected a model file (the data comes last)");
+      }
+    }
     const pipeline::EvalReport report = pipeline::evaluate_model(*request);
     for (const auto& pass : report.passes) print_pass(pass);
-    if (report.passes.size() == 2) {
+    const auto& passes = report.passes;
+    if (request->model_paths.size() == 1 && passes.size() == 2) {
       std::printf("multi-crop minus single-crop accuracy: %+.4f\n",
-                  report.passes[1].metrics.accuracy() - report.passes[0].metrics.accuracy());
+                  passes[1].metrics.accuracy() - passes[0].metrics.accuracy());
+    } else if (passes.size() > 2) {
+      double best = 0;
+      for (std::size_t i = 0; i + 1 < passes.size(); ++i) {
+        best = std::max(best, passes[i].metrics.accuracy());
+      }
+      std::printf("ensemble minus best single model accuracy: %+.4f\n",
+                  passes.back().metrics.accuracy() - best);
     }
     if (*per_class) print_per_class(report.passes.back(), report.class_names);
     if (!request->report_dir.empty()) {

@@ -1,5 +1,8 @@
-// kiln predict: the most likely classes of image files, with the model's own preprocessing.
+// kiln predict: the most likely classes of image files, with the model's own preprocessing; with
+// several models, their ensemble.
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "apps/commands.hpp"
@@ -14,10 +17,12 @@ void add_predict_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("predict",
                                      "Print the top classes with probabilities for image files, "
                                      "preprocessed as the model was trained.");
-  cmd->add_option("model", f->model_path, "Model file (.h5 from kiln train)")
+  auto positionals = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("models_and_images", *positionals,
+                  "MODEL... IMAGE...: one or more model files (.h5 from kiln train; several are "
+                  "an ensemble), then image files")
       ->required()
-      ->check(existing_file());
-  cmd->add_option("images", f->paths, "Image files")->required();
+      ->expected(2, 1 << 20);
   cmd->add_option("--top-k", f->top_k, "How many classes to print per image")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
@@ -30,7 +35,20 @@ void add_predict_command(CLI::App& app) {
       ->check(CLI::Range(1, 1 << 16));
   cmd->add_option("--padding", f->padding, "Padding around each scaled image before cropping")
       ->check(CLI::Range(0, 1 << 12));
-  cmd->callback([f] {
+  cmd->callback([f, positionals] {
+    // The leading .h5 files are the models; the images follow.
+    const auto first_image = std::find_if(
+        positionals->begin(), positionals->end(),
+        [](const std::string& p) { return std::filesystem::path(p).extension() != ".h5"; });
+    f->model_paths.assign(positionals->begin(), first_image);
+    f->paths.assign(first_image, positionals->end());
+    if (f->model_paths.empty()) {
+      throw Error(positionals->front() + ": expected a model file (.h5 from kiln train) first");
+    }
+    if (f->paths.empty()) throw Error("no image files after the model file(s)");
+    for (const std::string& model : f->model_paths) {
+      if (!std::filesystem::is_regular_file(model)) throw Error(model + ": no such model file");
+    }
     int failed = 0;
     for (const pipeline::Prediction& p : pipeline::predict_images(*f)) {
       if (!p.error.empty()) {

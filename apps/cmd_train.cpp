@@ -45,6 +45,8 @@ const std::vector<FlagKey>& flag_table() {
       {"--limit", "data.limit"},
       {"--model", "model.name"},
       {"--width", "model.width"},
+      {"--init-from", "model.init_from"},
+      {"--freeze", "model.freeze"},
       {"--epochs", "epochs"},
       {"--batch-size", "batch_size"},
       {"--optimizer", "optimizer.type"},

@@ -58,7 +58,7 @@ class QuadrantSource final : public kiln::nn::BatchSource {
 int main() {
   using namespace kiln;
   // A model is a JSON config: the per-sample input shape (C, H, W) and a list of layers.
-  nn::Sequential model = nn::Sequential::from_config({
+  nn::Model model = nn::Model::from_config({
       {"input", {2, 1, 1}},
       {"layers",
        {{{"type", "dense"}, {"units", 32}}, {{"type", "relu"}}, {{"type", "dense"}, {"units", 4}}}},

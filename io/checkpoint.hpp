@@ -27,9 +27,9 @@ struct BestOnly {
 
 class Checkpoint final : public nn::Callback {
  public:
-  Checkpoint(std::string path, nn::Sequential& model, const nn::Optimizer& optimizer,
-             Json preprocessing, std::vector<std::string> class_names,
-             std::optional<BestOnly> best_only = std::nullopt, PreprocessingArrays arrays = {})
+  Checkpoint(std::string path, nn::Model& model, const nn::Optimizer& optimizer, Json preprocessing,
+             std::vector<std::string> class_names, std::optional<BestOnly> best_only = std::nullopt,
+             PreprocessingArrays arrays = {})
       : path_(std::move(path)),
         model_(model),
         optimizer_(optimizer),
@@ -41,7 +41,7 @@ class Checkpoint final : public nn::Callback {
 
  private:
   std::string path_;
-  nn::Sequential& model_;
+  nn::Model& model_;
   const nn::Optimizer& optimizer_;
   Json preprocessing_;
   std::vector<std::string> class_names_;

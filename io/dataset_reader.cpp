@@ -19,7 +19,7 @@ DatasetReader::DatasetReader(const std::string& path)
     : h5_(std::make_unique<Handles>()), path_(path) {
   h5_->file = h5::File::open_read(path);
   h5::File& f = h5_->file;
-  check_file_format(f, kDatasetFormat, kDatasetFormatVersion,
+  check_file_format(f, kDatasetFormat, kDatasetFormatVersion, kDatasetFormatVersion,
                     "create it with kiln preprocess, or re-run kiln preprocess");
   // Training reads single images in random order. Uncompressed: no chunk cache, so each read
   // fetches just that image (a cached ~1 MiB chunk per random image made reading 1000x slower).

@@ -9,9 +9,10 @@
 
 namespace kiln::io {
 
-// Throws kiln::Error naming the file, what it is not, and `how_to_make` ("kiln train writes them").
-void check_file_format(const h5::File& file, const std::string& format, std::int64_t version,
-                       const std::string& how_to_make);
+// Accepts format versions oldest..newest and returns the file's. Throws kiln::Error naming the
+// file, what it is not, and `how_to_make` ("kiln train writes them").
+std::int64_t check_file_format(const h5::File& file, const std::string& format, std::int64_t oldest,
+                               std::int64_t newest, const std::string& how_to_make);
 
 // The `format` attribute of a kiln HDF5 file ("kiln-dataset", "kiln-model"), or "" when it has
 // none. Throws kiln::Error when the file is not HDF5 at all.

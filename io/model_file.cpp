@@ -12,7 +12,10 @@ namespace kiln::io {
 namespace {
 
 constexpr const char* kModelFormat = "kiln-model";
-constexpr std::int64_t kModelFormatVersion = 1;
+// Version 2 added graph models: layers may have a name, inputs and trainable = false. A version 1
+// file holds a chain, which version 2 reads as it is.
+constexpr std::int64_t kModelFormatVersion = 2;
+constexpr std::int64_t kOldestModelFormatVersion = 1;
 
 std::string layer_group_name(std::size_t index, std::string_view type) {
   char prefix[16];
@@ -35,7 +38,7 @@ Json parse_json_attribute(const h5::Object& obj, const std::string& key) {
 
 }  // namespace
 
-void save_model(const std::string& path, nn::Sequential& model, const nn::Optimizer& optimizer,
+void save_model(const std::string& path, nn::Model& model, const nn::Optimizer& optimizer,
                 const nn::TrainState& state, const Json& preprocessing,
                 const std::vector<std::string>& class_names, const PreprocessingArrays& arrays) {
   AtomicFile atomic(path);
@@ -96,13 +99,16 @@ void save_model(const std::string& path, nn::Sequential& model, const nn::Optimi
 
 ModelBundle load_model(const std::string& path) {
   h5::File f = h5::File::open_read(path);
-  check_file_format(f, kModelFormat, kModelFormatVersion, "kiln train writes model files");
-  ModelBundle bundle{nn::Sequential::from_config(parse_json_attribute(f, "config")),
+  const std::int64_t version =
+      check_file_format(f, kModelFormat, kOldestModelFormatVersion, kModelFormatVersion,
+                        "kiln train writes model files");
+  ModelBundle bundle{nn::Model::from_config(parse_json_attribute(f, "config")),
                      parse_json_attribute(f, "optimizer"),
                      {},
                      {},
                      parse_json_attribute(f, "preprocessing"),
                      f.strings_attribute("class_names")};
+  bundle.format_version = version;
 
   if (f.exists("preprocessing_arrays")) {
     h5::Group g = f.open_group("preprocessing_arrays");
@@ -159,7 +165,7 @@ ModelBundle load_model(const std::string& path) {
 std::string describe_model(const std::string& path) {
   ModelBundle b = load_model(path);
   std::ostringstream out;
-  out << path << ": kiln model, format version " << kModelFormatVersion << "\n";
+  out << path << ": kiln model, format version " << b.format_version << "\n";
   out << "  classes   " << b.class_names.size();
   for (std::size_t c = 0; c < b.class_names.size(); ++c)
     out << (c ? ", " : ": ") << b.class_names[c];

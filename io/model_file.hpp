@@ -1,5 +1,5 @@
 // Model files (HDF5): everything needed to use a trained model, and to resume training it.
-//   root attributes: format = "kiln-model", format_version, config (model JSON),
+//   root attributes: format = "kiln-model", format_version (2; 1 is read too), config (model JSON),
 //                    optimizer (optimizer JSON), preprocessing (JSON: normalization + eval stages,
 //                    DESIGN contract 2), class_names
 //   /weights/<ii>_<type>/<parameter>   float32, the parameter's (N, C, H, W) shape
@@ -25,16 +25,17 @@ namespace kiln::io {
 using PreprocessingArrays = std::map<std::string, std::vector<float>>;
 
 struct ModelBundle {
-  nn::Sequential model;
+  nn::Model model;
   Json optimizer_config;
   nn::OptimizerState optimizer_state;
   nn::TrainState train_state;
   Json preprocessing;
   std::vector<std::string> class_names;
   PreprocessingArrays arrays{};
+  std::int64_t format_version = 0;  // of the file read
 };
 
-void save_model(const std::string& path, nn::Sequential& model, const nn::Optimizer& optimizer,
+void save_model(const std::string& path, nn::Model& model, const nn::Optimizer& optimizer,
                 const nn::TrainState& state, const Json& preprocessing,
                 const std::vector<std::string>& class_names,
                 const PreprocessingArrays& arrays = {});

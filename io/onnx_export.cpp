@@ -128,7 +128,31 @@ class LayerExporter {
  public:
   explicit LayerExporter(GraphBuilder& g) : g_(g) {}
 
-  std::string add(nn::Layer& layer, const nn::Shape& in, std::string x, int& rank) {
+  // A layer reading `inputs` (of the given per-sample shapes); rank: that of the (last) input in,
+  // that of the output out.
+  std::string add(nn::Layer& layer, const std::vector<nn::Shape>& shapes,
+                  const std::vector<std::string>& inputs, int& rank) {
+    const std::string type(layer.type());
+    std::string y;
+    if (type == "add") {  // ONNX's Add takes two: a chain of them, summed in kiln's order
+      y = inputs[0];
+      for (std::size_t k = 1; k < inputs.size(); ++k) {
+        std::string sum;
+        g_.node("Add", {y, inputs[k]}, &sum);
+        y = sum;
+      }
+      return y;
+    }
+    if (type == "concat") {
+      set_int(g_.node("Concat", inputs, &y), "axis", 1);
+      return y;
+    }
+    if (type == "identity") return inputs[0];
+    return add_single(layer, shapes[0], inputs[0], rank);
+  }
+
+ private:
+  std::string add_single(nn::Layer& layer, const nn::Shape& in, std::string x, int& rank) {
     const std::string type(layer.type());
     const Json config = layer.config();
     std::string y;
@@ -174,7 +198,6 @@ class LayerExporter {
     throw Error("ONNX export: layer type '" + type + "' has no ONNX form yet");
   }
 
- private:
   std::string flatten(const std::string& x, int& rank) {
     std::string y;
     set_int(g_.node("Flatten", {x}, &y), "axis", 1);
@@ -289,7 +312,7 @@ void add_metadata(onnx::ModelProto& model, const ModelBundle& bundle, const nn::
 
 void export_onnx(ModelBundle& bundle, const std::string& output_path,
                  const OnnxExportOptions& options) {
-  nn::Sequential& net = bundle.model;
+  nn::Model& net = bundle.model;
   const nn::Shape input = net.input_shape();
   onnx::ModelProto model;
   model.set_ir_version(onnx::IR_VERSION);
@@ -315,12 +338,26 @@ void export_onnx(ModelBundle& bundle, const std::string& output_path,
   }
   x = normalize(g, bundle, input, x);
   LayerExporter layers(g);
-  int rank = 4;
-  nn::Shape shape = input;
-  for (std::size_t i = 0; i < net.size(); ++i) {
-    x = layers.add(net.layer(i), shape, x, rank);
-    shape = net.layer_output_shape(i);
+  // Every layer's output value and its rank, in the graph's order.
+  std::vector<std::string> values(net.size());
+  std::vector<int> ranks(net.size(), 4);
+  for (const std::size_t i : net.graph().order()) {
+    std::vector<std::string> inputs;
+    std::vector<nn::Shape> shapes;
+    int rank = 4;
+    for (const std::ptrdiff_t in : net.graph().nodes()[i].inputs) {
+      const bool model_input = in == nn::LayerGraph::kModelInput;
+      const auto j = static_cast<std::size_t>(in);
+      inputs.push_back(model_input ? x : values[j]);
+      shapes.push_back(model_input ? input : net.layer_output_shape(j));
+      rank = model_input ? 4 : ranks[j];
+    }
+    values[i] = layers.add(net.layer(i), shapes, inputs, rank);
+    ranks[i] = rank;
   }
+  x = values.back();
+  int rank = ranks.back();
+  const nn::Shape shape = net.output_shape();
   if (rank != 2) {  // a model ending on a 4-D output: its probabilities per flattened output
     std::string flat;
     set_int(g.node("Flatten", {x}, &flat), "axis", 1);

@@ -46,14 +46,14 @@ struct StepContext {
   std::uint64_t run_seed = 0;
   std::uint64_t epoch = 0;
   std::span<const std::uint64_t> rows;
-  std::uint32_t layer = 0;  // position of the layer in its model, set by Sequential
+  std::uint32_t layer = 0;  // position of the layer in its model's list, set by Model
 };
 
 struct Parameter {
   std::string name;  // "weight", "bias": the dataset name in the model file
   Tensor value;
   Tensor grad;                      // same shape as value
-  Regularization regularization{};  // applied by Sequential (nn/regularizer.hpp)
+  Regularization regularization{};  // applied by Model (nn/regularizer.hpp)
 };
 
 // State that is saved with the model but not trained by the optimizer (batch-norm running stats).
@@ -88,7 +88,7 @@ class Layer {
     backward(x, y, dy, unused);
   }
 
-  // Sequential calls this when a ReLU follows the layer directly. A layer that returns true
+  // Model calls this when a ReLU follows the layer directly. A layer that returns true
   // applies max(0, ·) to its own output from then on, and its backward takes dy of that rectified
   // output and masks it by y > 0 itself, so the ReLU layer is skipped: one pass over the
   // activations fewer each way, and the rectifying done while the output is still in cache.
@@ -102,6 +102,29 @@ class Layer {
   virtual std::int64_t macs() const { return 0; }
 
   virtual Json config() const = 0;
+};
+
+// A layer that joins several inputs into one output (add, concat). The model calls the _join
+// functions with every input; as a plain Layer it takes one input, which is the one-input join.
+class JoinLayer : public Layer {
+ public:
+  using Inputs = std::span<const Tensor* const>;
+
+  // Throws kiln::Error when the inputs cannot be joined (the model adds which layer they are).
+  virtual Shape build_join(std::span<const Shape> inputs) = 0;
+  virtual void forward_join(Inputs xs, Tensor& y) = 0;
+  // Assigns dx = dL/d(input k), resized to that input's shape.
+  virtual void backward_join(std::size_t k, Inputs xs, const Tensor& dy, Tensor& dx) = 0;
+
+  Shape build(const Shape& input) final { return build_join(std::span(&input, 1)); }
+  void forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) final {
+    const Tensor* xs[] = {&x};
+    forward_join(xs, y);
+  }
+  void backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor& dx) final {
+    const Tensor* xs[] = {&x};
+    backward_join(0, xs, dy, dx);
+  }
 };
 
 }  // namespace kiln::nn

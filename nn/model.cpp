@@ -4,150 +4,262 @@
 
 #include "nn/error.hpp"
 #include "nn/layers/registry.hpp"
+#include "nn/parallel.hpp"
 
 namespace kiln::nn {
+namespace {
 
-Sequential Sequential::from_config(const Json& config) {
+void add_into(Tensor& sum, const Tensor& term) {
+  float* out = sum.data();
+  const float* in = term.data();
+  parallel_chunks(sum.size(), 1 << 14, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) out[i] += in[i];
+  });
+}
+
+bool has_parameters(Layer& layer) { return !layer.parameters().empty(); }
+
+}  // namespace
+
+Model Model::from_config(const Json& config) {
   if (!config.is_object() || !config.contains("input") || !config.contains("layers")) {
     throw Error("model config must be an object with \"input\": [C, H, W] and \"layers\": [...]");
   }
   const Json& input = config.at("input");
-  if (!input.is_array() || input.size() != 3) {
+  if (!input.is_array() || input.size() != 3 || !input[0].is_number_integer() ||
+      !input[1].is_number_integer() || !input[2].is_number_integer()) {
     throw Error("model config: \"input\" must be [C, H, W], got " + input.dump());
   }
-  Sequential model;
+  Model model;
   model.input_ = {1, input[0].get<std::int64_t>(), input[1].get<std::int64_t>(),
                   input[2].get<std::int64_t>()};
   if (model.input_.c <= 0 || model.input_.h <= 0 || model.input_.w <= 0) {
     throw Error("model config: \"input\" dimensions must be positive, got " + input.dump());
   }
-  Shape shape = model.input_;
-  for (const Json& entry : config.at("layers")) {
-    if (!entry.is_object() || !entry.contains("type")) {
-      throw Error("model config: every layer needs a \"type\", got " + entry.dump());
-    }
-    Json options = entry;
-    options.erase("type");
-    auto layer = make_layer(entry.at("type").get<std::string>(), options);
-    shape = layer->build(shape);
-    model.output_shapes_.push_back(shape);
-    model.layers_.push_back(std::move(layer));
-  }
-  if (model.layers_.empty()) throw Error("model config: \"layers\" is empty");
-  model.output_ = shape;
-  model.activations_.resize(model.layers_.size());
-  model.gradients_.resize(2);
-  model.absorbed_.assign(model.layers_.size(), false);
-  model.output_of_.resize(model.layers_.size());
-  for (std::size_t i = 0; i < model.layers_.size(); ++i) {
-    model.absorbed_[i] = i > 0 && model.layers_[i]->type() == "relu" && !model.absorbed_[i - 1] &&
-                         model.layers_[i - 1]->absorb_relu();
-    model.output_of_[i] = model.absorbed_[i] ? model.output_of_[i - 1] : i;
-  }
+  model.graph_ = LayerGraph::parse(config.at("layers"));
+  model.build_layers();
+  model.plan_relu_absorption();
   return model;
 }
 
-Json Sequential::config() const {
+// Every layer is made and built in the graph's order, so a layer's input shapes are known.
+void Model::build_layers() {
+  const auto& nodes = graph_.nodes();
+  layers_.resize(nodes.size());
+  output_shapes_.resize(nodes.size());
+  for (const std::size_t i : graph_.order()) {
+    const GraphNode& node = nodes[i];
+    try {
+      layers_[i] = make_layer(node.type, node.options);
+      std::vector<Shape> shapes;
+      for (const std::ptrdiff_t in : node.inputs) {
+        shapes.push_back(
+            in == LayerGraph::kModelInput ? input_ : output_shapes_[static_cast<std::size_t>(in)]);
+      }
+      if (auto* join = dynamic_cast<JoinLayer*>(layers_[i].get())) {
+        output_shapes_[i] = join->build_join(shapes);
+      } else if (shapes.size() != 1) {
+        throw Error(node.type + " takes one input, got " + std::to_string(shapes.size()));
+      } else {
+        output_shapes_[i] = layers_[i]->build(shapes[0]);
+      }
+    } catch (const Error& e) {
+      throw Error("model config: " + graph_.describe(i) + ": " + e.what());
+    }
+  }
+  output_ = output_shapes_.back();
+  activations_.resize(nodes.size());
+  gradient_of_.assign(nodes.size(), nullptr);
+  needs_gradient_.assign(nodes.size(), false);
+  for (const std::size_t i : graph_.order()) {
+    bool needs = nodes[i].trainable && has_parameters(*layers_[i]);
+    for (const std::ptrdiff_t in : nodes[i].inputs) {
+      needs =
+          needs || (in != LayerGraph::kModelInput && needs_gradient_[static_cast<std::size_t>(in)]);
+    }
+    needs_gradient_[i] = needs;
+  }
+}
+
+// A ReLU whose input layer can rectify its own output, and is read by nothing else, is done by
+// that layer (Layer::absorb_relu). With a second reader the unrectified output must stay.
+void Model::plan_relu_absorption() {
+  const auto& nodes = graph_.nodes();
+  absorbed_.assign(nodes.size(), false);
+  output_of_.resize(nodes.size());
+  for (const std::size_t i : graph_.order()) {
+    output_of_[i] = i;
+    const std::ptrdiff_t in = nodes[i].inputs.front();
+    if (nodes[i].type != "relu" || in == LayerGraph::kModelInput) continue;
+    const auto p = static_cast<std::size_t>(in);
+    if (!absorbed_[p] && graph_.consumers()[p].size() == 1 && layers_[p]->absorb_relu()) {
+      absorbed_[i] = true;
+      output_of_[i] = output_of_[p];
+    }
+  }
+}
+
+Json Model::config() const {
   Json layers = Json::array();
-  for (const auto& layer : layers_) {
-    Json entry = {{"type", std::string(layer->type())}};
-    entry.update(layer->config());
-    layers.push_back(entry);
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    layers.push_back(graph_.entry(i, layers_[i]->config()));
   }
   return {{"input", {input_.c, input_.h, input_.w}}, {"layers", layers}};
 }
 
-void Sequential::initialize(std::uint64_t seed) {
+void Model::initialize(std::uint64_t seed) {
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     Rng rng({seed, 0, i, kSlotInit});
     layers_[i]->initialize(rng);
   }
 }
 
-const Tensor& Sequential::forward(const Tensor& x, const StepContext& ctx) {
+const Tensor& Model::input_of(const Tensor& x, std::ptrdiff_t in) const {
+  return in == LayerGraph::kModelInput ? x : activations_[output_of_[static_cast<std::size_t>(in)]];
+}
+
+const Tensor& Model::forward(const Tensor& x, const StepContext& ctx) {
   if (x.shape().with_n(1) != input_) {
     throw Error("input batch has per-sample shape " + x.shape().with_n(1).str() +
                 " but the model expects " + input_.str());
   }
-  const Tensor* in = &x;
   StepContext layer_ctx = ctx;
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
-    if (absorbed_[i]) continue;  // done by layer i - 1
+  for (const std::size_t i : graph_.order()) {
+    if (absorbed_[i]) continue;  // done by its input layer
+    const GraphNode& node = graph_.nodes()[i];
     layer_ctx.layer = static_cast<std::uint32_t>(i);
-    layers_[i]->forward(*in, activations_[i], layer_ctx);
-    in = &activations_[i];
+    layer_ctx.mode = node.trainable ? ctx.mode : Mode::kEval;
+    if (auto* join = dynamic_cast<JoinLayer*>(layers_[i].get())) {
+      std::vector<const Tensor*> xs;
+      for (const std::ptrdiff_t in : node.inputs) xs.push_back(&input_of(x, in));
+      join->forward_join(xs, activations_[i]);
+    } else {
+      layers_[i]->forward(input_of(x, node.inputs.front()), activations_[i], layer_ctx);
+    }
   }
   return activations_[output_of_.back()];
 }
 
-void Sequential::backward(const Tensor& x, const Tensor& doutput) {
-  const Tensor* dy = &doutput;
-  for (std::size_t i = layers_.size(); i-- > 0;) {
-    if (absorbed_[i]) continue;  // layer i - 1 masks dy itself
-    if (i == 0) {
-      layers_[0]->backward_parameters(x, activations_[0], *dy);
-      break;
+Tensor* Model::take_gradient_buffer() {
+  if (free_gradients_.empty()) {
+    gradient_pool_.push_back(std::make_unique<Tensor>());
+    free_gradients_.push_back(gradient_pool_.back().get());
+  }
+  Tensor* buffer = free_gradients_.back();
+  free_gradients_.pop_back();
+  return buffer;
+}
+
+void Model::backward(const Tensor& x, const Tensor& doutput) {
+  const std::vector<std::size_t>& order = graph_.order();
+  const std::size_t output = output_of_[order.back()];
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    const std::size_t i = *it;
+    // An absorbed ReLU's gradient is its input layer's: that layer masks dy itself.
+    if (absorbed_[i] || !needs_gradient_[i]) continue;
+    const Tensor& dy = i == output ? doutput : *gradient_of_[i];
+    const GraphNode& node = graph_.nodes()[i];
+    auto* join = dynamic_cast<JoinLayer*>(layers_[i].get());
+    std::vector<const Tensor*> xs;
+    for (const std::ptrdiff_t in : node.inputs) xs.push_back(&input_of(x, in));
+    bool input_gradient_needed = false;
+    for (std::size_t k = 0; k < node.inputs.size(); ++k) {
+      const std::ptrdiff_t in = node.inputs[k];
+      if (in == LayerGraph::kModelInput) continue;
+      const std::size_t target = output_of_[static_cast<std::size_t>(in)];
+      if (!needs_gradient_[target]) continue;
+      input_gradient_needed = true;
+      // The first reader to get here assigns the gradient; later ones add theirs.
+      Tensor* sum = gradient_of_[target];
+      Tensor& dx = sum ? scratch_ : *(gradient_of_[target] = take_gradient_buffer());
+      if (join) {
+        join->backward_join(k, xs, dy, dx);
+      } else {
+        layers_[i]->backward(*xs[0], activations_[i], dy, dx);
+      }
+      if (sum) add_into(*sum, dx);
     }
-    // The buffer dy is not in (skipped layers would break an i % 2 alternation).
-    Tensor& dx = dy == &gradients_[0] ? gradients_[1] : gradients_[0];
-    layers_[i]->backward(activations_[output_of_[i - 1]], activations_[i], *dy, dx);
-    dy = &dx;
+    if (!input_gradient_needed && node.trainable && !join) {
+      layers_[i]->backward_parameters(*xs[0], activations_[i], dy);
+    }
+    if (gradient_of_[i]) {
+      free_gradients_.push_back(gradient_of_[i]);
+      gradient_of_[i] = nullptr;
+    }
   }
 }
 
-std::vector<Parameter*> Sequential::parameters() {
+std::vector<Parameter*> Model::parameters() {
   std::vector<Parameter*> all;
-  for (auto& layer : layers_) {
-    for (Parameter* p : layer->parameters()) all.push_back(p);
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    if (!trainable(i)) continue;
+    for (Parameter* p : layers_[i]->parameters()) all.push_back(p);
   }
   return all;
 }
 
-void Sequential::zero_grad() {
+void Model::zero_grad() {
   for (Parameter* p : parameters()) p->grad.fill(0.f);
 }
 
-double Sequential::regularization_penalty() {
+double Model::regularization_penalty() {
   double total = 0.0;
   for (Parameter* p : parameters()) total += nn::regularization_penalty(*p);
   return total;
 }
 
-void Sequential::add_regularization_gradients() {
+void Model::add_regularization_gradients() {
   for (Parameter* p : parameters()) add_regularization_gradient(*p);
 }
 
-void Sequential::apply_constraints() {
+void Model::apply_constraints() {
   for (Parameter* p : parameters()) apply_max_norm(*p);
 }
 
-std::int64_t Sequential::parameter_count() {
+std::int64_t Model::parameter_count() {
   std::int64_t total = 0;
-  for (Parameter* p : parameters()) total += p->value.size();
+  for (auto& layer : layers_) {
+    for (Parameter* p : layer->parameters()) total += p->value.size();
+  }
   return total;
 }
 
-std::string Sequential::summary() {
+std::string Model::summary() {
+  const bool chain = graph_.is_chain();
   std::string out;
-  char line[160];
-  std::snprintf(line, sizeof line, "%-20s %-22s %12s\n", "Layer (type)", "Output shape", "Param #");
+  char line[256];
+  const int rule = chain ? 60 : 84;
+  std::snprintf(line, sizeof line, "%-24s %-22s %12s%s\n", "Layer (type)", "Output shape",
+                "Param #", chain ? "" : "  Connected to");
   out += line;
-  out += std::string(56, '-') + "\n";
-  std::int64_t total = 0;
+  out += std::string(rule, '-') + "\n";
+  std::int64_t total = 0, frozen = 0;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     std::int64_t count = 0;
     for (Parameter* p : layers_[i]->parameters()) count += p->value.size();
     total += count;
+    if (!trainable(i)) frozen += count;
     const Shape& s = output_shapes_[i];
     const std::string shape =
         "(" + std::to_string(s.c) + ", " + std::to_string(s.h) + ", " + std::to_string(s.w) + ")";
-    const std::string name = std::to_string(i) + "_" + std::string(layers_[i]->type());
-    std::snprintf(line, sizeof line, "%-20s %-22s %12lld\n", name.c_str(), shape.c_str(),
-                  static_cast<long long>(count));
+    const std::string name =
+        layer_name(i) + " (" + std::string(layers_[i]->type()) + ")" + (trainable(i) ? "" : " *");
+    std::string inputs;
+    for (const std::ptrdiff_t in : graph_.nodes()[i].inputs) {
+      inputs += (inputs.empty() ? "" : ", ") + (in == LayerGraph::kModelInput
+                                                    ? std::string("input")
+                                                    : layer_name(static_cast<std::size_t>(in)));
+    }
+    std::snprintf(line, sizeof line, "%-24s %-22s %12lld%s%s\n", name.c_str(), shape.c_str(),
+                  static_cast<long long>(count), chain ? "" : "  ", chain ? "" : inputs.c_str());
     out += line;
   }
-  out += std::string(56, '-') + "\n";
+  out += std::string(rule, '-') + "\n";
   out += "Total params: " + std::to_string(total) + "\n";
+  if (frozen > 0) {
+    out += "Frozen params (*): " + std::to_string(frozen) +
+           ", trainable: " + std::to_string(total - frozen) + "\n";
+  }
   return out;
 }
 

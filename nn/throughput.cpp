@@ -45,7 +45,7 @@ double median(std::vector<double> values) {
   return values.size() % 2 ? values[mid] : 0.5 * (values[mid - 1] + values[mid]);
 }
 
-ThroughputReport measure_throughput(Sequential& model, Optimizer& optimizer,
+ThroughputReport measure_throughput(Model& model, Optimizer& optimizer,
                                     const ThroughputOptions& o) {
   ThroughputReport report;
   std::int64_t macs = 0, macs_after_first = 0;

@@ -29,7 +29,7 @@ struct ThroughputReport {
   std::string gemm;          // what runs the dense/conv products (nn/gemm.hpp)
 };
 
-ThroughputReport measure_throughput(Sequential& model, Optimizer& optimizer,
+ThroughputReport measure_throughput(Model& model, Optimizer& optimizer,
                                     const ThroughputOptions& options);
 
 double median(std::vector<double> values);

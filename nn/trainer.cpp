@@ -10,7 +10,7 @@
 namespace kiln::nn {
 namespace {
 
-void check_source_fits(const Sequential& model, const BatchSource& source) {
+void check_source_fits(const Model& model, const BatchSource& source) {
   if (source.sample_shape() != model.input_shape()) {
     throw Error("the data has samples of shape " + source.sample_shape().str() +
                 " but the model expects " + model.input_shape().str() +
@@ -33,7 +33,7 @@ double EpochLogs::metric(const std::string& name) const {
   throw Error("unknown metric '" + name + "'; use loss, accuracy, val_loss or val_accuracy");
 }
 
-void Trainer::fit(Sequential& model, Optimizer& optimizer, BatchSource& source, TrainState& state,
+void Trainer::fit(Model& model, Optimizer& optimizer, BatchSource& source, TrainState& state,
                   std::int64_t epochs, std::span<Callback* const> callbacks, const Loss& loss,
                   BatchSource* validation) {
   check_source_fits(model, source);
@@ -90,7 +90,7 @@ void Trainer::fit(Sequential& model, Optimizer& optimizer, BatchSource& source, 
   }
 }
 
-EvalResult Trainer::evaluate(Sequential& model, BatchSource& source, const Loss& loss) {
+EvalResult Trainer::evaluate(Model& model, BatchSource& source, const Loss& loss) {
   check_source_fits(model, source);
   source.start_epoch(0);
   Batch batch;

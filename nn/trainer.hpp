@@ -73,11 +73,11 @@ class Trainer {
   // Throws kiln::Error when the source's samples do not fit the model, or the loss is not finite.
   // The reported training loss includes the regularization penalty (Keras semantics).
   // `validation`, when given, is evaluated after every epoch, before the callbacks run.
-  static void fit(Sequential& model, Optimizer& optimizer, BatchSource& source, TrainState& state,
+  static void fit(Model& model, Optimizer& optimizer, BatchSource& source, TrainState& state,
                   std::int64_t epochs, std::span<Callback* const> callbacks = {},
                   const Loss& loss = SoftmaxCrossEntropy{}, BatchSource* validation = nullptr);
 
-  static EvalResult evaluate(Sequential& model, BatchSource& source,
+  static EvalResult evaluate(Model& model, BatchSource& source,
                              const Loss& loss = SoftmaxCrossEntropy{});
 };
 

@@ -35,7 +35,7 @@ Json lrn() { return {{"type", "lrn"}, {"size", 5}, {"alpha", 1e-4}, {"beta", 0.7
 struct ModelOptions {
   Shape input;
   std::int64_t classes = 10;
-  double width = 1.0;  // multiplies every layer's channel and unit count (alexnet, vgg16)
+  double width = 1.0;  // multiplies every layer's channel and unit count (kWidthModels)
   std::int64_t scaled(std::int64_t n) const {
     return std::max<std::int64_t>(1,
                                   static_cast<std::int64_t>(static_cast<double>(n) * width + 0.5));
@@ -96,6 +96,96 @@ Json vgg16(const ModelOptions& o) {
   return layers;
 }
 
+// Appends named layers to a graph; each reads the one appended before unless told otherwise.
+class GraphWriter {
+ public:
+  const std::string& last() const { return last_; }
+  Json layers() const { return layers_; }
+
+  void add(Json layer, const std::string& name, const Json& inputs = nullptr) {
+    layer["name"] = name;
+    if (!inputs.is_null()) layer["inputs"] = inputs;
+    layers_.push_back(std::move(layer));
+    last_ = name;
+  }
+  // conv (no bias: batch norm follows) → batch norm, as ResNets use them. PyTorch's batch norm
+  // defaults (momentum 0.1 there, 0.9 here; ε 1e-5).
+  void conv_bn(const std::string& name, std::int64_t filters, std::int64_t kernel,
+               std::int64_t stride, const Json& inputs = nullptr) {
+    add({{"type", "conv2d"},
+         {"filters", filters},
+         {"kernel_size", kernel},
+         {"strides", stride},
+         {"padding", "same"},
+         {"use_bias", false},
+         {"init", "he_normal"}},
+        name, inputs);
+    add({{"type", "batch_norm"}, {"momentum", 0.9}, {"epsilon", 1e-5}}, name + "_bn");
+  }
+
+  // He et al. 2016's basic block: two 3x3 conv-BN, the first strided, added to the block's input
+  // (projected by a strided 1x1 conv-BN where the shape changes, "option B"), then ReLU.
+  void basic_block(const std::string& name, std::int64_t filters, std::int64_t stride,
+                   bool project) {
+    const std::string input = last_;
+    conv_bn(name + "_conv1", filters, 3, stride);
+    add(layer("relu"), name + "_relu1");
+    conv_bn(name + "_conv2", filters, 3, 1);
+    std::string shortcut = input;
+    const std::string branch = last_;
+    if (project) {
+      conv_bn(name + "_proj", filters, 1, stride, input);
+      shortcut = last_;
+    }
+    add(layer("add"), name + "_add", Json::array({branch, shortcut}));
+    add(layer("relu"), name + "_out");
+  }
+
+  // Stages of basic blocks; the first block of every stage but the first halves the size.
+  void stages(const std::vector<std::int64_t>& filters, int blocks, std::int64_t in_channels) {
+    for (std::size_t s = 0; s < filters.size(); ++s) {
+      for (int b = 0; b < blocks; ++b) {
+        const std::int64_t stride = s > 0 && b == 0 ? 2 : 1;
+        const bool project = b == 0 && (stride != 1 || in_channels != filters[s]);
+        basic_block("stage" + std::to_string(s + 1) + "_block" + std::to_string(b + 1), filters[s],
+                    stride, project);
+        in_channels = filters[s];
+      }
+    }
+  }
+
+ private:
+  Json layers_ = Json::array();
+  std::string last_ = "input";
+};
+
+// ResNet-20 for CIFAR (He et al. 2016, section 4.2): 3x3 conv 16, three stages of three basic
+// blocks (16, 32, 64 filters; 6n + 2 layers with n = 3), global average pool, dense. About 0.27 M
+// parameters; any input size.
+Json resnet20(const ModelOptions& o) {
+  GraphWriter g;
+  g.conv_bn("stem", o.scaled(16), 3, 1);
+  g.add(layer("relu"), "stem_relu");
+  g.stages({o.scaled(16), o.scaled(32), o.scaled(64)}, 3, o.scaled(16));
+  g.add(layer("global_avg_pool2d"), "pool");
+  g.add(dense(o.classes), "classifier");
+  return g.layers();
+}
+
+// ResNet-18 in its ImageNet form, as torchvision builds it: 7x7/2 conv 64, 3x3/2 max pool, four
+// stages of two basic blocks (64, 128, 256, 512), global average pool, dense. 11,689,512
+// parameters at width 1 for 1000 classes; "width" scales every stage.
+Json resnet18(const ModelOptions& o) {
+  GraphWriter g;
+  g.conv_bn("stem", o.scaled(64), 7, 2);
+  g.add(layer("relu"), "stem_relu");
+  g.add(pool(3, 2, "same"), "stem_pool");
+  g.stages({o.scaled(64), o.scaled(128), o.scaled(256), o.scaled(512)}, 2, o.scaled(64));
+  g.add(layer("global_avg_pool2d"), "pool");
+  g.add(dense(o.classes), "classifier");
+  return g.layers();
+}
+
 using Builder = std::function<Json(const ModelOptions&)>;
 
 // The built-in architectures, as the examples that made them known define them (initializers as
@@ -136,11 +226,17 @@ const std::map<std::string, Builder>& builders() {
        }},
       {"alexnet", alexnet},
       {"vgg16", vgg16},
+      {"resnet20", resnet20},
+      {"resnet18", resnet18},
   };
   return table;
 }
 
 }  // namespace
+
+bool model_takes_width(const std::string& name) {
+  return name == "alexnet" || name == "vgg16" || name == "resnet20" || name == "resnet18";
+}
 
 std::vector<std::string> builtin_model_names() {
   std::vector<std::string> names;
@@ -157,11 +253,11 @@ Json builtin_model(const std::string& name, const Shape& input, std::int64_t num
     throw Error("unknown model '" + name + "'; built-in models: " + names);
   }
   ModelOptions o{input, num_classes, 1.0};
+  const bool takes_width = model_takes_width(name);
   for (const auto& [key, value] : options.items()) {
-    if (key != "width" || (name != "alexnet" && name != "vgg16")) {
-      throw Error(
-          "model " + name + ": unknown option '" + key + "'" +
-          (name == "alexnet" || name == "vgg16" ? "; allowed: width" : "; it takes no options"));
+    if (key != "width" || !takes_width) {
+      throw Error("model " + name + ": unknown option '" + key + "'" +
+                  (takes_width ? "; allowed: width" : "; it takes no options"));
     }
     if (!value.is_number() || !(value.get<double>() > 0)) {
       throw Error("model " + name + ": width must be a number > 0, got " + value.dump());

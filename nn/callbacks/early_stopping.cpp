@@ -15,7 +15,7 @@ bool higher_is_better(const std::string& mode, const std::string& monitor) {
 
 namespace {
 // Every trained or saved tensor of the model, in a fixed order.
-std::vector<Tensor*> state_tensors(Sequential& model) {
+std::vector<Tensor*> state_tensors(Model& model) {
   std::vector<Tensor*> all;
   for (std::size_t i = 0; i < model.size(); ++i) {
     for (Parameter* p : model.layer(i).parameters()) all.push_back(&p->value);
@@ -25,7 +25,7 @@ std::vector<Tensor*> state_tensors(Sequential& model) {
 }
 }  // namespace
 
-EarlyStopping::EarlyStopping(EarlyStoppingOptions options, Sequential* model)
+EarlyStopping::EarlyStopping(EarlyStoppingOptions options, Model* model)
     : options_(std::move(options)),
       model_(model),
       maximize_(higher_is_better(options_.mode, options_.monitor)) {

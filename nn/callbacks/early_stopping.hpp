@@ -30,7 +30,7 @@ bool higher_is_better(const std::string& mode, const std::string& monitor);
 class EarlyStopping final : public Callback {
  public:
   // model is needed only for restore_best_weights.
-  EarlyStopping(EarlyStoppingOptions options, Sequential* model);
+  EarlyStopping(EarlyStoppingOptions options, Model* model);
   Verdict on_epoch_end(TrainState& state, const EpochLogs& logs) override;
   // Takes up the counters a checkpoint saved in state.callbacks["early_stopping"], if any. The
   // best weights themselves are not in checkpoints: after a resume, restore_best_weights restores
@@ -46,7 +46,7 @@ class EarlyStopping final : public Callback {
   Verdict decide(const EpochLogs& logs);
 
   EarlyStoppingOptions options_;
-  Sequential* model_;
+  Model* model_;
   bool maximize_;
   double best_;
   std::int64_t wait_ = 0, best_epoch_ = 0, stopped_epoch_ = 0;

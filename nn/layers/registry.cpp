@@ -10,6 +10,7 @@
 #include "nn/layers/dense.hpp"
 #include "nn/layers/dropout.hpp"
 #include "nn/layers/lrn.hpp"
+#include "nn/layers/merge.hpp"
 #include "nn/layers/pool2d.hpp"
 
 namespace kiln::nn {
@@ -25,14 +26,17 @@ const std::vector<Entry>& entries() {
   using A = Activation;
   static const std::vector<Entry> table = [] {
     std::vector<Entry> list = {
+        {{"add", "{}"}, &Add::from_json},
         {{"avg_pool2d", R"({"pool_size": 2})"}, &Pool2D::average_from_json},
         {{"batch_norm", R"({"momentum": 0.9})"}, &BatchNorm::from_json},
+        {{"concat", "{}"}, &Concat::from_json},
         {{"conv2d", R"({"filters": 2, "padding": "same"})"}, &Conv2D::from_json},
         {{"dense", R"({"units": 3})"}, &Dense::from_json},
         {{"dropout", R"({"rate": 0.5})"}, &Dropout::from_json},
         {{"flatten", "{}"}, &Flatten::from_json},
         {{"global_avg_pool2d", "{}"}, &GlobalAvgPool2D::from_json},
         {{"leaky_relu", R"({"alpha": 0.1})"}, &ElementwiseActivation::from_json<A::kLeakyRelu>},
+        {{"identity", "{}"}, &Identity::from_json},
         {{"lrn", R"({"size": 3})"}, &LocalResponseNorm::from_json},
         {{"max_pool2d", R"({"pool_size": 2})"}, &Pool2D::max_from_json},
         {{"relu", "{}"}, &ElementwiseActivation::from_json<A::kRelu>},

@@ -27,92 +27,185 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The model and what it needs of the data, checked once for both passes.
-struct Setup {
+// One model of the evaluation and what it needs of the data.
+struct Member {
+  std::string path;
   io::ModelBundle bundle;
   Normalization normalization;
-  std::shared_ptr<const io::DatasetReader> data;
-  std::vector<std::string> sources;  // per dataset row, when known
-  cv::Size crop;                     // the model's input (W, H)
+  cv::Size crop;  // the model's input (W, H)
+  std::optional<ViewOptions> views;
 };
 
-void check_fits(const Setup& s, const std::string& model_path, const std::string& data_path) {
-  s.normalization.check_compatible(s.data->channels(), s.data->channel_order(), data_path);
-  const auto outputs = s.bundle.model.output_shape().per_sample();
-  const auto& names = s.data->class_names();
+// The models (one, or the ensemble's) and the data, checked once for every pass.
+struct Setup {
+  std::vector<Member> models;
+  std::shared_ptr<const io::DatasetReader> data;
+  std::vector<std::string> sources;  // per dataset row, when known
+};
+
+void check_fits(const Member& m, const io::DatasetReader& data, const std::string& data_path) {
+  m.normalization.check_compatible(data.channels(), data.channel_order(), data_path);
+  const auto outputs = m.bundle.model.output_shape().per_sample();
+  const auto& names = data.class_names();
   if (static_cast<std::int64_t>(names.size()) > outputs) {
-    throw Error(data_path + ": has " + std::to_string(names.size()) +
-                " classes but the model predicts " + std::to_string(outputs) +
+    throw Error(data_path + ": has " + std::to_string(names.size()) + " classes but " + m.path +
+                " predicts " + std::to_string(outputs) +
                 "; evaluate it with a model trained on the same classes");
   }
-  const auto& model_names = s.bundle.class_names;
+  const auto& model_names = m.bundle.class_names;
   for (std::size_t c = 0; c < names.size() && c < model_names.size(); ++c) {
     if (names[c] != model_names[c]) {
       throw Error(data_path + ": class " + std::to_string(c) + " is '" + names[c] + "' but in " +
-                  model_path + " it is '" + model_names[c] +
+                  m.path + " it is '" + model_names[c] +
                   "'; preprocess the data with the same class folders as the training data");
     }
   }
 }
 
-EvalPass run_pass(Setup& s, const EvalRequest& request, const std::optional<ViewOptions>& views) {
-  const Json& pre = s.bundle.preprocessing;
-  std::vector<std::unique_ptr<Stage>> stages = make_stages(pre.value("eval_stages", Json::array()));
-  if (views) {
+// One model's share of a pass: its own loader (its stages, its normalization) and, when the
+// models are also reported alone, its own metrics.
+struct MemberPass {
+  std::unique_ptr<Loader> loader;
+  nn::Batch batch;
+  nn::Tensor probabilities;
+  std::optional<EvalPass> alone;
+};
+
+std::unique_ptr<Loader> loader_for(const Setup& s, const Member& m, const EvalRequest& request,
+                                   bool with_views, std::int64_t images_per_batch) {
+  std::vector<std::unique_ptr<Stage>> stages =
+      make_stages(m.bundle.preprocessing.value("eval_stages", Json::array()));
+  if (with_views) {
     std::erase_if(stages, [](const std::unique_ptr<Stage>& st) { return st->changes_size(); });
   }
   LoaderOptions options;
-  // The batch size counts forward-pass rows, so views do not multiply the memory of a batch.
-  options.batch_size =
-      std::max<std::int64_t>(1, request.batch_size / (views ? views->views_per_image() : 1));
+  options.batch_size = images_per_batch;
   options.mode = nn::Mode::kEval;
   options.shuffle = false;
   options.threads = request.threads;
-  options.views = views;
-  Loader loader(s.data, s.normalization, std::move(stages), options);
-  const nn::Shape want = s.bundle.model.input_shape();
-  const nn::Shape got = loader.sample_shape();
+  if (with_views) options.views = m.views;
+  auto loader = std::make_unique<Loader>(s.data, m.normalization, std::move(stages), options);
+  const nn::Shape want = m.bundle.model.input_shape();
+  const nn::Shape got = loader->sample_shape();
   if (got.c != want.c || got.h != want.h || got.w != want.w) {
-    throw Error(request.data_path + ": the model's stages make " + got.str() +
+    throw Error(request.data_path + ": the stages of " + m.path + " make " + got.str() +
                 " inputs but the model takes " + want.str());
   }
+  return loader;
+}
 
-  const auto classes = s.bundle.model.output_shape().per_sample();
-  EvalPass pass{
-      views ? views->describe() : "single crop (the model's eval stages)",
-      views ? views->views_per_image() : 1,
-      nn::ClassificationMetrics(classes, static_cast<int>(std::min<std::int64_t>(5, classes))),
-      {},
-      0.0};
+std::string describe_views(const Member& m, bool with_views) {
+  return with_views ? m.views->describe() : "single crop (the model's eval stages)";
+}
+
+int views_of(const Member& m, bool with_views) {
+  return with_views ? m.views->views_per_image() : 1;
+}
+
+// Every model reads the same images in the same order, batch by batch; each image's probability
+// is the mean over its views, then over the models. Returns the models alone (when asked, with
+// more than one) and then the ensemble, or the one model.
+std::vector<EvalPass> run_pass(Setup& s, const EvalRequest& request, bool with_views) {
+  const auto classes = s.models[0].bundle.model.output_shape().per_sample();
+  const int top_k = static_cast<int>(std::min<std::int64_t>(5, classes));
+  int most_views = 1;
+  for (const Member& m : s.models) most_views = std::max(most_views, views_of(m, with_views));
+  // The batch size counts forward-pass rows, so views do not multiply the memory of a batch.
+  const std::int64_t images_per_batch = std::max<std::int64_t>(1, request.batch_size / most_views);
+  const bool ensemble = s.models.size() > 1;
+  std::vector<MemberPass> members(s.models.size());
+  for (std::size_t i = 0; i < s.models.size(); ++i) {
+    members[i].loader = loader_for(s, s.models[i], request, with_views, images_per_batch);
+    members[i].alone.emplace(
+        EvalPass{s.models[i].path + ", " + describe_views(s.models[i], with_views),
+                 views_of(s.models[i], with_views),
+                 nn::ClassificationMetrics(classes, top_k),
+                 {},
+                 0.0});
+  }
+  EvalPass pass{(ensemble ? "ensemble of " + std::to_string(s.models.size()) + " models, " : "") +
+                    describe_views(s.models[0], with_views),
+                views_of(s.models[0], with_views),
+                nn::ClassificationMetrics(classes, top_k),
+                {},
+                0.0};
   pass.predictions.reserve(static_cast<std::size_t>(s.data->size()));
   const auto start = std::chrono::steady_clock::now();
-  loader.start_epoch(0);
-  nn::Batch batch;
-  nn::Tensor probabilities;
-  std::vector<float> mean(static_cast<std::size_t>(classes));
-  const std::int64_t k = pass.views_per_image;
-  while (loader.next(batch)) {
-    const nn::StepContext ctx{nn::Mode::kEval, 0, 0, batch.indices};
-    const nn::Tensor& logits = s.bundle.model.forward(batch.inputs, ctx);
-    nn::SoftmaxCrossEntropy::compute(logits, batch.labels, nullptr, &probabilities);
-    // Rows come in groups of k views of one image (graph.hpp keeps them together).
-    for (std::int64_t first = 0; first < batch.size(); first += k) {
-      std::fill(mean.begin(), mean.end(), 0.f);
-      for (std::int64_t v = 0; v < k; ++v) {
-        const float* row = probabilities.data() + (first + v) * classes;
-        for (std::int64_t c = 0; c < classes; ++c) mean[static_cast<std::size_t>(c)] += row[c];
+  for (MemberPass& m : members) m.loader->start_epoch(0);
+  std::vector<float> sum, mean(static_cast<std::size_t>(classes));
+  while (members[0].loader->next(members[0].batch)) {
+    for (std::size_t i = 1; i < members.size(); ++i) members[i].loader->next(members[i].batch);
+    const nn::Batch& lead = members[0].batch;
+    const std::int64_t images = lead.size() / views_of(s.models[0], with_views);
+    sum.assign(static_cast<std::size_t>(images * classes), 0.f);
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      MemberPass& m = members[i];
+      const std::int64_t k = views_of(s.models[i], with_views);
+      const nn::StepContext ctx{nn::Mode::kEval, 0, 0, m.batch.indices};
+      const nn::Tensor& logits = s.models[i].bundle.model.forward(m.batch.inputs, ctx);
+      nn::SoftmaxCrossEntropy::compute(logits, m.batch.labels, nullptr, &m.probabilities);
+      // Rows come in groups of k views of one image (graph.hpp keeps them together).
+      for (std::int64_t image = 0; image < images; ++image) {
+        std::fill(mean.begin(), mean.end(), 0.f);
+        for (std::int64_t v = 0; v < k; ++v) {
+          const float* row = m.probabilities.data() + (image * k + v) * classes;
+          for (std::int64_t c = 0; c < classes; ++c) mean[static_cast<std::size_t>(c)] += row[c];
+        }
+        for (std::int64_t c = 0; c < classes; ++c) {
+          mean[static_cast<std::size_t>(c)] /= static_cast<float>(k);
+          sum[static_cast<std::size_t>(image * classes + c)] += mean[static_cast<std::size_t>(c)];
+        }
+        if (ensemble && request.compare) {
+          m.alone->metrics.add(mean, m.batch.labels[static_cast<std::size_t>(image * k)]);
+        }
       }
-      for (float& p : mean) p /= static_cast<float>(k);
-      const std::int32_t label = batch.labels[static_cast<std::size_t>(first)];
+    }
+    for (std::int64_t image = 0; image < images; ++image) {
+      const std::size_t row = static_cast<std::size_t>(image * pass.views_per_image);
+      std::copy_n(sum.begin() + image * classes, classes, mean.begin());
+      for (float& p : mean) p /= static_cast<float>(members.size());
+      const std::int32_t label = lead.labels[row];
       const std::int32_t predicted = pass.metrics.add(mean, label);
-      const std::uint64_t index = batch.indices[static_cast<std::size_t>(first)];
+      const std::uint64_t index = lead.indices[row];
       pass.predictions.push_back({index,
                                   index < s.sources.size() ? s.sources[index] : std::string(),
                                   label, predicted, mean[static_cast<std::size_t>(predicted)]});
     }
   }
   pass.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return pass;
+  std::vector<EvalPass> passes;
+  if (ensemble && request.compare) {
+    for (MemberPass& m : members) {
+      m.alone->seconds = pass.seconds;
+      passes.push_back(std::move(*m.alone));
+    }
+  }
+  passes.push_back(std::move(pass));
+  return passes;
+}
+
+Member load_member(const std::string& path) {
+  Member m{path, io::load_model(path), {}, {}, std::nullopt};
+  m.normalization =
+      Normalization::from_json(m.bundle.preprocessing.at("normalization"), m.bundle.arrays);
+  const nn::Shape input = m.bundle.model.input_shape();
+  m.crop = cv::Size(static_cast<int>(input.w), static_cast<int>(input.h));
+  return m;
+}
+
+// An ensemble's models must predict the same classes, in the same order.
+void check_same_classes(const std::vector<Member>& models) {
+  const Member& first = models.front();
+  for (const Member& m : models) {
+    if (m.bundle.class_names != first.bundle.class_names ||
+        m.bundle.model.output_shape() != first.bundle.model.output_shape()) {
+      std::string names;
+      for (const auto& n : m.bundle.class_names) names += (names.empty() ? "" : ", ") + n;
+      throw Error(m.path + ": predicts other classes than " + first.path + " (" +
+                  std::to_string(m.bundle.model.output_shape().per_sample()) + ": " + names +
+                  "); an ensemble's models must be trained on the same classes");
+    }
+  }
 }
 
 }  // namespace
@@ -157,38 +250,44 @@ EvalReport evaluate_model(const EvalRequest& request) {
   if (request.crops != 1 && request.crops != 5 && request.crops != 10) {
     throw Error("--crops must be 1, 5 or 10, got " + std::to_string(request.crops));
   }
-  Setup s{io::load_model(request.model_path), {}, {}, {}, {}};
-  const Json& pre = s.bundle.preprocessing;
-  const Storage storage = storage_of_model(pre, request.model_path);
-  s.normalization = Normalization::from_json(pre.at("normalization"), s.bundle.arrays);
-  const nn::Shape input = s.bundle.model.input_shape();
-  s.crop = cv::Size(static_cast<int>(input.w), static_cast<int>(input.h));
+  if (request.model_paths.empty()) throw Error("evaluate needs at least one model file");
+  Setup s;
+  for (const std::string& path : request.model_paths) s.models.push_back(load_member(path));
+  check_same_classes(s.models);
+  const Member& first = s.models.front();
 
   std::unique_ptr<FolderDataset> folder;
   std::string data_path = request.data_path;
   if (fs::is_directory(request.data_path)) {
-    // Stored the way the training data was: the model's fixed size, or its variable-size sizing.
+    // Stored the way the (first) model's training data was: its fixed size, or its sizing.
+    const Storage storage = storage_of_model(first.bundle.preprocessing, first.path);
     folder = std::make_unique<FolderDataset>(request.data_path, BuildOptions::storing(storage),
-                                             s.bundle.class_names);
+                                             first.bundle.class_names);
     data_path = folder->path();
     s.sources = folder->sources();
   }
   s.data = std::make_shared<const io::DatasetReader>(data_path);
-  check_fits(s, request.model_path, request.data_path);
+  for (const Member& m : s.models) check_fits(m, *s.data, request.data_path);
 
-  EvalReport report{s.bundle.class_names, {}};
+  EvalReport report{first.bundle.class_names, {}};
   if (report.class_names.empty()) report.class_names = s.data->class_names();
+  auto add_passes = [&](std::vector<EvalPass> passes) {
+    for (EvalPass& p : passes) report.passes.push_back(std::move(p));
+  };
   if (request.crops == 1) {
-    report.passes.push_back(run_pass(s, request, std::nullopt));
+    add_passes(run_pass(s, request, false));
   } else {
     // Variable-size data: the first image stands for the others in these checks.
     const cv::Size stored_size = s.data->image_size(0);
-    const ViewOptions views =
-        default_views(pre, stored_size, s.crop, request.crops, request.scales, request.padding);
-    // A crop that does not fit stops here, naming the sizes, before any image is read.
-    plan_views(stored_size, views);
-    if (request.compare) report.passes.push_back(run_pass(s, request, std::nullopt));
-    report.passes.push_back(run_pass(s, request, views));
+    for (Member& m : s.models) {
+      m.views = default_views(m.bundle.preprocessing, stored_size, m.crop, request.crops,
+                              request.scales, request.padding);
+      // A crop that does not fit stops here, naming the sizes, before any image is read.
+      plan_views(stored_size, *m.views);
+    }
+    // One model: --compare sets single crop beside the views; an ensemble: each model alone.
+    if (request.compare && s.models.size() == 1) add_passes(run_pass(s, request, false));
+    add_passes(run_pass(s, request, true));
   }
 
   if (!request.report_dir.empty()) {

@@ -4,7 +4,9 @@
 // Single crop runs the model's eval stages as they are. Multi-crop (5 or 10 crops,
 // pipeline/views.hpp) runs the eval stages that keep the size (the crops and resizes are replaced
 // by the views), cuts every image into its views, batches them, and averages the softmax
-// probabilities of each image's views before taking the arg max and the loss. Probabilities rather
+// probabilities of each image's views before taking the arg max and the loss. An ensemble of models
+// runs each with its own stored preprocessing over the same images, and averages the models'
+// probabilities (each already averaged over its views). Probabilities rather
 // than logits: that is what ResNet, AlexNet and Caffe's oversample average, and it keeps one
 // over-confident view from outvoting the others.
 #pragma once
@@ -22,15 +24,17 @@
 namespace kiln::pipeline {
 
 struct EvalRequest {
-  std::string model_path;
+  std::vector<std::string> model_paths;  // several: an ensemble (mean of their probabilities)
   std::string data_path;          // a kiln HDF5 dataset, or a folder with a sub-folder per class
   std::int64_t batch_size = 256;  // rows per forward pass: batch_size / views images (at least 1)
   int threads = 0;
   int crops = 1;              // 1: the model's eval stages; 5 or 10: multi-crop views
   std::vector<int> scales{};  // short sides for the views; empty: default_views()
   int padding = -1;           // pixels around each scaled image; -1: default_views()
-  bool compare = false;       // with crops > 1: also evaluate single-crop, in the same run
-  std::string report_dir{};   // "": no files; else the files of io/eval_report.hpp
+  // One model with crops > 1: also evaluate single-crop, in the same run. An ensemble: also each
+  // model alone (with the same views), from the same forward passes.
+  bool compare = false;
+  std::string report_dir{};  // "": no files; else the files of io/eval_report.hpp
 };
 
 struct EvalPass {
@@ -46,7 +50,8 @@ struct EvalPass {
 
 struct EvalReport {
   std::vector<std::string> class_names;
-  std::vector<EvalPass> passes;  // with compare: single crop first; the last is the one asked for
+  // With compare: single crop first, or the ensemble's models alone; the last is the one asked for.
+  std::vector<EvalPass> passes;
 };
 
 // The views used when the request leaves scales or padding open:

@@ -126,22 +126,35 @@ std::vector<float> Predictor::probabilities(const cv::Mat& decoded) {
 }
 
 std::vector<Prediction> predict_images(const PredictRequest& request) {
-  Predictor predictor(request.model_path, request.crops, request.scales, request.padding);
-  const io::DecodeOptions decode = predictor.decode_options();
+  if (request.model_paths.empty()) throw Error("predict needs at least one model file");
+  std::vector<Predictor> models;
+  for (const std::string& path : request.model_paths) {
+    models.emplace_back(path, request.crops, request.scales, request.padding);
+    if (models.back().class_names() != models.front().class_names()) {
+      throw Error(path + ": predicts other classes than " + request.model_paths.front() +
+                  "; an ensemble's models must be trained on the same classes");
+    }
+  }
   std::vector<Prediction> out;
   for (const std::string& path : request.paths) {
     Prediction p{path, {}, {}};
     std::vector<std::uint8_t> bytes;
-    std::string error;
-    io::DecodeResult decoded;
-    if (!io::read_file(path, bytes, error)) {
-      p.error = "unreadable: " + error;
-    } else if (decoded = io::decode_image(bytes, decode); !decoded.ok()) {
-      p.error = decoded.reason + ": " + decoded.detail;
+    std::vector<float> sum;
+    if (!io::read_file(path, bytes, p.error)) p.error = "unreadable: " + p.error;
+    for (std::size_t m = 0; m < models.size() && p.error.empty(); ++m) {
+      // Each model decodes the file as its training data was decoded (channels, size).
+      const io::DecodeResult decoded = io::decode_image(bytes, models[m].decode_options());
+      if (!decoded.ok()) {
+        p.error = decoded.reason + ": " + decoded.detail;
+        break;
+      }
+      const std::vector<float> probabilities = models[m].probabilities(decoded.image);
+      sum.resize(probabilities.size(), 0.f);
+      for (std::size_t c = 0; c < sum.size(); ++c) sum[c] += probabilities[c];
     }
     if (p.error.empty()) {
-      p.top = top_classes(predictor.probabilities(decoded.image), predictor.class_names(),
-                          request.top_k);
+      for (float& v : sum) v /= static_cast<float>(models.size());
+      p.top = top_classes(sum, models.front().class_names(), request.top_k);
     }
     out.push_back(std::move(p));
   }

@@ -22,7 +22,7 @@ struct Prediction {
 };
 
 struct PredictRequest {
-  std::string model_path;
+  std::vector<std::string> model_paths;  // several: an ensemble (mean of their probabilities)
   std::vector<std::string> paths;
   int top_k = 3;
   int crops = 1;              // 1, 5 or 10 views per scale, as in kiln evaluate
@@ -54,8 +54,10 @@ class Predictor {
 };
 
 // One Prediction per path, in order; a bad image gets an error and does not stop the others.
-// With crops > 1 the probabilities are the average over the image's views, as in evaluation.
-// Throws kiln::Error when the model file cannot be used or the views do not fit.
+// With crops > 1 the probabilities are the average over the image's views, as in evaluation; with
+// several models, the average over the models, each preprocessing the image its own way.
+// Throws kiln::Error when a model file cannot be used, the views do not fit, or the models
+// predict different classes (naming the one that differs).
 std::vector<Prediction> predict_images(const PredictRequest& request);
 
 }  // namespace kiln::pipeline

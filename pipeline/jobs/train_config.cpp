@@ -10,6 +10,7 @@
 
 #include "io/atomic_file.hpp"
 #include "nn/error.hpp"
+#include "nn/graph.hpp"
 #include "nn/layers/registry.hpp"
 #include "nn/loss.hpp"
 #include "nn/optimizer.hpp"
@@ -70,12 +71,19 @@ void check_layer_list(const Json& layers, const std::string& where) {
     if (!layer.is_object() || !layer.contains("type") || !layer.at("type").is_string()) {
       throw ConfigError(at + " must be an object with a \"type\", got " + layer.dump());
     }
-    Json options = layer;
-    options.erase("type");
+  }
+  nn::LayerGraph graph;
+  try {
+    graph = nn::LayerGraph::parse(layers);
+  } catch (const Error& e) {
+    throw ConfigError(where + "': " + e.what());
+  }
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const nn::GraphNode& node = graph.nodes()[i];
     try {
-      nn::make_layer(layer.at("type").get<std::string>(), options);
+      nn::make_layer(node.type, node.options);
     } catch (const Error& e) {
-      throw ConfigError(at + ": " + e.what());
+      throw ConfigError(where + "[" + std::to_string(i) + "]': " + e.what());
     }
   }
 }
@@ -106,11 +114,16 @@ void data_and_model_keys(Config& c, Key& key) {
       "of kiln fit --zca");
   key("model.name", c.model.name, choice(nn::builtin_model_names()), "built-in model");
   key("model.width", c.model.width, range(1e-3, 64.0),
-      "channel multiplier of alexnet and vgg16 (e.g. 0.25 for small images)");
+      "channel multiplier of alexnet, vgg16, resnet20 and resnet18 (e.g. 0.25)");
   key("model.layers", c.model.layers,
       checked("a list of layers, e.g. [{\"type\": \"conv2d\", \"filters\": 32}, ...]",
               check_layer_list),
       "your own model instead of model.name: a list of layers (README: Models)");
+  key("model.init_from", c.model.init_from, any(),
+      "warm start: copy the weights of this model file's layers whose name and shapes match");
+  key("model.freeze", c.model.freeze, any(),
+      "freeze the layers listed up to this one (by name): no gradient step, batch norm on its "
+      "running statistics");
 }
 
 template <class Config, class Key>

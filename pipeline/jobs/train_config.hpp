@@ -28,8 +28,10 @@ struct TrainConfig {
   };
   struct Model {
     std::string name = "mlp";  // a built-in model (nn/zoo.hpp)
-    double width = 1.0;        // channel multiplier of alexnet and vgg16
+    double width = 1.0;        // channel multiplier (nn::model_takes_width)
     Json layers = nullptr;     // a layer list used instead of the built-in model
+    std::string init_from;     // a model file whose matching layers start the run
+    std::string freeze;        // the last layer (by name) of the frozen ones
   };
   struct Optimizer {
     std::string type = "sgd";

@@ -18,9 +18,11 @@
 #include "nn/callbacks/lr_schedule.hpp"
 #include "nn/callbacks/reduce_on_plateau.hpp"
 #include "nn/error.hpp"
+#include "nn/graph.hpp"
 #include "nn/loss.hpp"
 #include "nn/model.hpp"
 #include "nn/schedule.hpp"
+#include "nn/warm_start.hpp"
 #include "nn/zoo.hpp"
 #include "pipeline/jobs/folder_dataset.hpp"
 #include "pipeline/loader.hpp"
@@ -96,11 +98,18 @@ TrainConfig overfit_config(TrainConfig c) {
   return c;
 }
 
-// Dropout layers out, regularizers off: what the sanity check trains.
+// Dropout layers become identities, regularizers off: what the sanity check trains.
 Json without_regularization(Json model_config) {
+  const nn::LayerGraph graph = nn::LayerGraph::parse(model_config.at("layers"));
   Json layers = Json::array();
-  for (Json layer : model_config.at("layers")) {
-    if (layer.value("type", "") == "dropout") continue;
+  for (std::size_t i = 0; i < graph.nodes().size(); ++i) {
+    Json layer = model_config.at("layers")[i];
+    if (layer.value("type", "") == "dropout") {
+      // An identity in its place keeps the names and inputs other layers refer to.
+      layer = graph.entry(i, Json::object());
+      layer["type"] = "identity";
+      layer["name"] = graph.nodes()[i].name;
+    }
     layer.erase("kernel_regularizer");
     layer.erase("bias_regularizer");
     layers.push_back(std::move(layer));
@@ -115,7 +124,7 @@ Json layer_list_model(const Json& layers, const nn::Shape& sample, std::int64_t 
   const Json config = {{"input", {sample.c, sample.h, sample.w}}, {"layers", layers}};
   std::int64_t outputs = 0;
   try {
-    outputs = nn::Sequential::from_config(config).output_shape().per_sample();
+    outputs = nn::Model::from_config(config).output_shape().per_sample();
   } catch (const Error& e) {
     throw ConfigError("'model.layers' on " + std::to_string(sample.c) + "x" +
                       std::to_string(sample.h) + "x" + std::to_string(sample.w) +
@@ -258,6 +267,22 @@ Json model_config_for(const TrainConfig& c, const nn::Shape& sample, std::int64_
   return nn::builtin_model(c.model.name, sample, classes, options);
 }
 
+// model.freeze: "trainable": false on every layer listed up to the named one.
+Json freeze_up_to(Json model_config, const std::string& last_frozen) {
+  const nn::LayerGraph graph = nn::LayerGraph::parse(model_config.at("layers"));
+  std::string names;
+  for (std::size_t i = 0; i < graph.nodes().size(); ++i) {
+    if (graph.nodes()[i].name != last_frozen) {
+      names += (names.empty() ? "" : ", ") + graph.nodes()[i].name;
+      continue;
+    }
+    for (std::size_t j = 0; j <= i; ++j) model_config["layers"][j]["trainable"] = false;
+    return model_config;
+  }
+  throw ConfigError("'model.freeze' " + last_frozen + ": the model has no layer of that name; " +
+                    "its layers: " + names);
+}
+
 // What evaluate and predict read back (DESIGN contract 2): the stages' eval() forms are what they
 // run; the train list is kept for the record.
 Json preprocessing_record(const Normalization& normalization, const Loaders& l,
@@ -272,9 +297,9 @@ Json preprocessing_record(const Normalization& normalization, const Loaders& l,
 
 // The model of the config on this data. A built-in model or layer list whose shapes do not fit
 // the images is the config's mistake.
-nn::Sequential build_model(const Json& model_config, const TrainConfig& c) {
+nn::Model build_model(const Json& model_config, const TrainConfig& c) {
   try {
-    return nn::Sequential::from_config(model_config);
+    return nn::Model::from_config(model_config);
   } catch (const Error& e) {
     throw ConfigError("'model.name' " + c.model.name + " on this data: " + e.what() +
                       "; pick a model for this image size (README: Models)");
@@ -283,8 +308,7 @@ nn::Sequential build_model(const Json& model_config, const TrainConfig& c) {
 
 // Everything from a checkpoint: weights, optimizer state, epoch, step, seed; checked to be the
 // same model on the same input, and not already done.
-io::ModelBundle load_resume(const std::string& path, const nn::Sequential& fresh,
-                            std::int64_t epochs) {
+io::ModelBundle load_resume(const std::string& path, const nn::Model& fresh, std::int64_t epochs) {
   io::ModelBundle resumed = io::load_model(path);
   if (resumed.model.config() != fresh.config()) {
     throw ConfigError("--resume " + path +
@@ -301,7 +325,7 @@ io::ModelBundle load_resume(const std::string& path, const nn::Sequential& fresh
 // What a callback may need of the run.
 struct RunParts {
   const TrainConfig& config;
-  nn::Sequential& model;
+  nn::Model& model;
   const nn::Optimizer& optimizer;
   const nn::TrainState& state;
   const Json& preprocessing;
@@ -393,6 +417,10 @@ class CallbackChain {
 TrainResult train_model(const TrainConfig& original, const TrainObserver& observer,
                         const std::string& resume_from) {
   const TrainConfig c = original.overfit > 0 ? overfit_config(original) : original;
+  if (!c.model.init_from.empty() && !std::filesystem::is_regular_file(c.model.init_from)) {
+    throw ConfigError("'model.init_from' " + c.model.init_from +
+                      ": no such model file; give one kiln train wrote");
+  }
   // Every file the run will write, checked before any data is read.
   for (const std::string& path :
        {c.output_path(), c.checkpoint_path(), c.csv_log_path(), c.best_path()}) {
@@ -408,9 +436,10 @@ TrainResult train_model(const TrainConfig& original, const TrainObserver& observ
   const auto classes = static_cast<std::int64_t>(data.train->class_names().size());
   Json model_config = model_config_for(c, loaders.train->sample_shape(), classes);
   if (c.overfit > 0) model_config = without_regularization(std::move(model_config));
+  if (!c.model.freeze.empty()) model_config = freeze_up_to(std::move(model_config), c.model.freeze);
   const Json preprocessing = preprocessing_record(normalization, loaders, *data.train);
 
-  nn::Sequential model = build_model(model_config, c);
+  nn::Model model = build_model(model_config, c);
   std::optional<io::ModelBundle> resumed;
   if (!resume_from.empty()) {
     resumed = load_resume(resume_from, model, c.epochs);
@@ -418,7 +447,13 @@ TrainResult train_model(const TrainConfig& original, const TrainObserver& observ
   } else {
     model.initialize(static_cast<std::uint64_t>(c.seed));
   }
-  if (observer.on_start) observer.on_start(model.summary());
+  std::string start = model.summary();
+  if (!resumed && !c.model.init_from.empty()) {
+    io::ModelBundle source = io::load_model(c.model.init_from);
+    start += "Warm start from " + c.model.init_from + ": " +
+             nn::copy_matching_layers(source.model, model).str() + "\n";
+  }
+  if (observer.on_start) observer.on_start(start);
 
   const std::unique_ptr<nn::Optimizer> optimizer =
       nn::make_optimizer(resumed ? resumed->optimizer_config : c.optimizer_config());

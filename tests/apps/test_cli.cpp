@@ -19,31 +19,15 @@
 #include "pipeline/transforms/registry.hpp"
 #include "tests/support/idx_files.hpp"
 #include "tests/support/image_files.hpp"
+#include "tests/support/run_kiln.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace kiln {
 namespace {
 
-struct Invocation {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-// Runs a whole shell command line (not only kiln's arguments).
-Invocation kiln_shell(const std::string& command) {
-  Invocation run;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return run;
-  char buffer[4096];
-  while (fgets(buffer, sizeof buffer, pipe)) run.output += buffer;
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
-
-Invocation kiln(const std::string& args) {
-  return kiln_shell(std::string(KILN_BINARY) + " " + args);
-}
+using testing::Invocation;
+using testing::kiln;
+using testing::kiln_shell;
 
 // Two classes a network can tell apart, 20 images each: dark and bright noise, as PNG files
 // root/{dark,bright}/<prefix><i>.png of the size size_of(i).

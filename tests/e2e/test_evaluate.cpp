@@ -60,8 +60,9 @@ class Evaluate : public ::testing::Test {
   static void TearDownTestSuite() { delete dir_; }
 
   static pipeline::EvalRequest request(int crops) {
-    return {
-        .model_path = dir_->file("model.h5"), .data_path = dir_->file("test.h5"), .crops = crops};
+    return {.model_paths = {dir_->file("model.h5")},
+            .data_path = dir_->file("test.h5"),
+            .crops = crops};
   }
 
   static testing::TempDir* dir_;
@@ -204,7 +205,7 @@ TEST_F(Evaluate, AFolderOfClassFoldersGivesTheSameResultAsItsDataset) {
   pipeline::evaluate_model(ten);
   const auto rows10 = read_csv(dir_->file("report-folder10/predictions.csv"));
   pipeline::PredictRequest predict{
-      .model_path = dir_->file("model.h5"), .paths = {}, .top_k = 1, .crops = 10};
+      .model_paths = {dir_->file("model.h5")}, .paths = {}, .top_k = 1, .crops = 10};
   for (std::size_t i = 1; i <= 5; ++i) predict.paths.push_back(rows10[i][1]);
   const auto predictions = pipeline::predict_images(predict);
   ASSERT_EQ(predictions.size(), 5u);

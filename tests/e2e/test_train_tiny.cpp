@@ -61,7 +61,7 @@ TEST_F(TinyRun, TrainsAndEvaluatesFromTheModelFile) {
   EXPECT_LT(epochs.back().train.loss, epochs.front().train.loss);
   ASSERT_TRUE(result.validation.has_value());
 
-  const auto report = pipeline::evaluate_model({.model_path = dir_.file("model.h5"),
+  const auto report = pipeline::evaluate_model({.model_paths = {dir_.file("model.h5")},
                                                 .data_path = dir_.file("test.h5"),
                                                 .batch_size = 64,
                                                 .threads = 0});
@@ -191,7 +191,7 @@ TEST_F(TinyRun, SameSeedSameWeightsWithOneOrTwoThreads) {
 
 TEST_F(TinyRun, EvaluationUsesTheModelsNormalizationNotTheDatasets) {
   pipeline::train_model(request("model.h5"));
-  const auto before = pipeline::evaluate_model({.model_path = dir_.file("model.h5"),
+  const auto before = pipeline::evaluate_model({.model_paths = {dir_.file("model.h5")},
                                                 .data_path = dir_.file("test.h5"),
                                                 .batch_size = 64,
                                                 .threads = 0});
@@ -203,7 +203,7 @@ TEST_F(TinyRun, EvaluationUsesTheModelsNormalizationNotTheDatasets) {
   const auto stored_mean = model.preprocessing.at("normalization").at("mean").at(0).get<double>();
   const io::DatasetReader test(dir_.file("test.h5"));
   ASSERT_NE(stored_mean, test.statistics().mean[0]);  // the test set's own mean differs
-  const auto again = pipeline::evaluate_model({.model_path = dir_.file("model.h5"),
+  const auto again = pipeline::evaluate_model({.model_paths = {dir_.file("model.h5")},
                                                .data_path = dir_.file("test.h5"),
                                                .batch_size = 17,
                                                .threads = 1});
@@ -215,7 +215,7 @@ TEST_F(TinyRun, MismatchedDataIsAClearError) {
   pipeline::train_model(request("model.h5"));
   testing::write_indexed_dataset(dir_.file("rgb.h5"), 10, 12, 10, 3, 4);
   try {
-    pipeline::evaluate_model({.model_path = dir_.file("model.h5"),
+    pipeline::evaluate_model({.model_paths = {dir_.file("model.h5")},
                               .data_path = dir_.file("rgb.h5"),
                               .batch_size = 8,
                               .threads = 0});
@@ -224,12 +224,12 @@ TEST_F(TinyRun, MismatchedDataIsAClearError) {
     EXPECT_NE(std::string(e.what()).find("channel"), std::string::npos) << e.what();
   }
   testing::write_indexed_dataset(dir_.file("big.h5"), 10, 20, 20, 1, 4);
-  EXPECT_THROW(pipeline::evaluate_model({.model_path = dir_.file("model.h5"),
+  EXPECT_THROW(pipeline::evaluate_model({.model_paths = {dir_.file("model.h5")},
                                          .data_path = dir_.file("big.h5"),
                                          .batch_size = 8,
                                          .threads = 0}),
                Error);
-  EXPECT_THROW(pipeline::evaluate_model({.model_path = dir_.file("test.h5"),
+  EXPECT_THROW(pipeline::evaluate_model({.model_paths = {dir_.file("test.h5")},
                                          .data_path = dir_.file("test.h5"),
                                          .batch_size = 8,
                                          .threads = 0}),
@@ -409,7 +409,7 @@ TEST_F(TinyRun, MeanImageNormalizationTravelsInTheModelFile) {
   EXPECT_EQ(model.arrays.at("mean_image").size(), 12u * 10u);
   EXPECT_EQ(model.preprocessing.at("normalization").at("mode"), "mean_image");
   const auto report = pipeline::evaluate_model(
-      {.model_path = dir_.file("mean-image.h5"), .data_path = dir_.file("test.h5")});
+      {.model_paths = {dir_.file("mean-image.h5")}, .data_path = dir_.file("test.h5")});
   EXPECT_NEAR(report.passes.back().metrics.accuracy(), result.validation->accuracy, 1e-12);
   EXPECT_GT(report.passes.back().metrics.accuracy(), 0.9);
   // Crops change the size the mean image was fitted on: refused with the fix.

@@ -14,7 +14,7 @@ namespace {
 
 TEST(ModelFile, RoundTripsWeightsOptimizerAndState) {
   testing::TempDir dir;
-  nn::Sequential model = nn::Sequential::from_config(nn::builtin_model("mlp", {1, 1, 4, 4}, 3));
+  nn::Model model = nn::Model::from_config(nn::builtin_model("mlp", {1, 1, 4, 4}, 3));
   model.initialize(5);
   nn::Sgd sgd(0.9f, true);
   for (nn::Parameter* p : model.parameters()) p->grad.fill(0.25f);
@@ -56,7 +56,7 @@ TEST(ModelFile, KeepsConvWeightsAndBatchNormRunningStatistics) {
                          {{"type", "batch_norm"}},
                          {{"type", "flatten"}},
                          {{"type", "dense"}, {"units", 3}}}}};
-  nn::Sequential model = nn::Sequential::from_config(config);
+  nn::Model model = nn::Model::from_config(config);
   model.initialize(3);
   nn::Tensor x({4, 1, 6, 6}, 0.5f);
   x[3] = 2.f;
@@ -80,7 +80,7 @@ TEST(ModelFile, KeepsConvWeightsAndBatchNormRunningStatistics) {
 
 TEST(ModelFile, RejectsADatasetPassedAsModel) {
   testing::TempDir dir;
-  nn::Sequential model = nn::Sequential::from_config(nn::builtin_model("mlp", {1, 1, 2, 2}, 2));
+  nn::Model model = nn::Model::from_config(nn::builtin_model("mlp", {1, 1, 2, 2}, 2));
   nn::Sgd sgd(0.f, false);
   save_model(dir.file("m.h5"), model, sgd, {}, Json::object(), {"x", "y"});
   EXPECT_NO_THROW(load_model(dir.file("m.h5")));
@@ -91,7 +91,7 @@ TEST(ModelFile, RejectsADatasetPassedAsModel) {
 // the best value so far rides in the TrainState, so a resumed run keeps comparing against it.
 TEST(Checkpoint, BestOnlySavesOnImprovementAndRemembersTheBestAcrossResume) {
   testing::TempDir dir;
-  nn::Sequential model = nn::Sequential::from_config(nn::builtin_model("mlp", {1, 1, 4, 4}, 3));
+  nn::Model model = nn::Model::from_config(nn::builtin_model("mlp", {1, 1, 4, 4}, 3));
   model.initialize(5);
   nn::Sgd sgd(0.9f, false);
   auto make = [&] {

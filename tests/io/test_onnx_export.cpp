@@ -24,7 +24,7 @@ namespace {
 // A model bundle as kiln train would save it: initialized weights, batch-norm statistics that are
 // not the defaults, and a channel normalization.
 ModelBundle bundle_of(const Json& config, std::uint64_t seed) {
-  ModelBundle b{nn::Sequential::from_config(config), {{"type", "sgd"}}, {}, {}, {}, {}};
+  ModelBundle b{nn::Model::from_config(config), {{"type", "sgd"}}, {}, {}, {}, {}};
   b.model.initialize(seed);
   nn::Rng rng({seed, 9, 9, 9});
   for (std::size_t i = 0; i < b.model.size(); ++i) {
@@ -129,6 +129,22 @@ TEST(OnnxExport, EveryZooModelRunsInOpenCvWithKilnsProbabilities) {
   expect_opencv_agrees(zoo("lenet5", {1, 1, 28, 28}), "lenet5");
   expect_opencv_agrees(zoo("alexnet", {1, 3, 64, 64}, {{"width", 0.125}}), "alexnet");
   expect_opencv_agrees(zoo("vgg16", {1, 3, 32, 32}, {{"width", 0.125}}), "vgg16");
+  expect_opencv_agrees(zoo("resnet20", {1, 3, 32, 32}), "resnet20");
+  expect_opencv_agrees(zoo("resnet18", {1, 3, 64, 64}, {{"width", 0.25}}), "resnet18");
+}
+
+// Branches and joins beyond the ResNets': concat, a three-way add, identity, the model's input
+// read twice.
+TEST(OnnxExport, GraphJoinsRunInOpenCv) {
+  const Json layers = Json::parse(R"([
+    {"type": "conv2d", "name": "a", "filters": 4, "padding": "same"},
+    {"type": "conv2d", "name": "b", "filters": 4, "kernel_size": 1, "inputs": "input"},
+    {"type": "identity", "name": "c", "inputs": "b"},
+    {"type": "add", "name": "sum", "inputs": ["a", "b", "c"]},
+    {"type": "relu"},
+    {"type": "concat", "inputs": ["relu_1", "a"]},
+    {"type": "flatten"}, {"type": "dense", "units": 5}])");
+  expect_opencv_agrees({{"input", {3, 8, 8}}, {"layers", layers}}, "graph joins");
 }
 
 TEST(OnnxExport, EveryOtherLayerTypeAndBothConvAlgorithms) {

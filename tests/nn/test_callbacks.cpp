@@ -86,8 +86,8 @@ TEST(EarlyStopping, MinDeltaModeAndBaseline) {
 }
 
 TEST(EarlyStopping, RestoresTheBestWeights) {
-  Sequential model = Sequential::from_config(
-      {{"input", {2, 1, 1}}, {"layers", {{{"type", "dense"}, {"units", 1}}}}});
+  Model model =
+      Model::from_config({{"input", {2, 1, 1}}, {"layers", {{{"type", "dense"}, {"units", 1}}}}});
   EarlyStopping es({.monitor = "val_loss", .patience = 1, .restore_best_weights = true}, &model);
   TrainState s;
   Parameter& w = *model.parameters()[0];

@@ -44,11 +44,11 @@ class InMemorySource final : public BatchSource {
   std::int64_t next_ = 0;
 };
 
-TEST(Sequential, ConfigRoundTripsAndInfersShapes) {
-  Sequential model = Sequential::from_config(builtin_model("mlp", {1, 1, 28, 28}, 10));
+TEST(Model, ConfigRoundTripsAndInfersShapes) {
+  Model model = Model::from_config(builtin_model("mlp", {1, 1, 28, 28}, 10));
   EXPECT_EQ(model.output_shape(), (Shape{1, 10, 1, 1}));
   EXPECT_EQ(model.parameter_count(), 784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10);
-  Sequential again = Sequential::from_config(model.config());
+  Model again = Model::from_config(model.config());
   EXPECT_EQ(again.config(), model.config());
   EXPECT_NE(model.summary().find("Total params: 669706"), std::string::npos);
 }
@@ -56,7 +56,7 @@ TEST(Sequential, ConfigRoundTripsAndInfersShapes) {
 // Parameter counts as Keras' model.summary() prints them for the same architectures.
 TEST(Zoo, BuiltInModelsHaveTheirKnownParameterCounts) {
   auto count = [](const char* name, Shape input) {
-    return Sequential::from_config(builtin_model(name, input, 10)).parameter_count();
+    return Model::from_config(builtin_model(name, input, 10)).parameter_count();
   };
   EXPECT_EQ(count("mnist_cnn", {1, 1, 28, 28}), 1199882);
   EXPECT_EQ(count("cifar_cnn", {1, 3, 32, 32}), 1250858);
@@ -65,31 +65,30 @@ TEST(Zoo, BuiltInModelsHaveTheirKnownParameterCounts) {
   for (const std::string& name : builtin_model_names()) {
     const Json options =
         name == "alexnet" || name == "vgg16" ? Json{{"width", 0.125}} : Json::object();
-    Sequential model = Sequential::from_config(builtin_model(name, {1, 1, 28, 28}, 10, options));
+    Model model = Model::from_config(builtin_model(name, {1, 1, 28, 28}, 10, options));
     EXPECT_EQ(model.output_shape(), (Shape{1, 10, 1, 1})) << name;
   }
   // Width scales every layer; other models take no options.
-  EXPECT_LT(Sequential::from_config(builtin_model("vgg16", {1, 3, 32, 32}, 10, {{"width", 0.25}}))
+  EXPECT_LT(Model::from_config(builtin_model("vgg16", {1, 3, 32, 32}, 10, {{"width", 0.25}}))
                 .parameter_count(),
             count("vgg16", {1, 3, 32, 32}) / 10);
   EXPECT_THROW(builtin_model("mlp", {1, 1, 28, 28}, 10, {{"width", 2}}), Error);
   EXPECT_THROW(builtin_model("vgg16", {1, 1, 28, 28}, 10, {{"width", 0}}), Error);
 }
 
-TEST(Sequential, RejectsMalformedConfigs) {
-  EXPECT_THROW(Sequential::from_config({{"layers", Json::array()}}), Error);
-  EXPECT_THROW(Sequential::from_config({{"input", {1, 2, 2}}, {"layers", Json::array()}}), Error);
-  EXPECT_THROW(Sequential::from_config({{"input", {1, 2, 2}}, {"layers", {{{"units", 3}}}}}),
-               Error);
+TEST(Model, RejectsMalformedConfigs) {
+  EXPECT_THROW(Model::from_config({{"layers", Json::array()}}), Error);
+  EXPECT_THROW(Model::from_config({{"input", {1, 2, 2}}, {"layers", Json::array()}}), Error);
+  EXPECT_THROW(Model::from_config({{"input", {1, 2, 2}}, {"layers", {{{"units", 3}}}}}), Error);
   EXPECT_THROW(builtin_model("resnet9000", {1, 1, 28, 28}, 10), Error);
 }
 
-TEST(Sequential, WholeModelGradientMatchesFiniteDifferences) {
-  Sequential model = Sequential::from_config({{"input", {4, 1, 1}},
-                                              {"layers",
-                                               {{{"type", "dense"}, {"units", 5}},
-                                                {{"type", "relu"}},
-                                                {{"type", "dense"}, {"units", 3}}}}});
+TEST(Model, WholeModelGradientMatchesFiniteDifferences) {
+  Model model = Model::from_config({{"input", {4, 1, 1}},
+                                    {"layers",
+                                     {{{"type", "dense"}, {"units", 5}},
+                                      {{"type", "relu"}},
+                                      {{"type", "dense"}, {"units", 3}}}}});
   model.initialize(2);
   Tensor x({2, 4, 1, 1});
   testing::fill_uniform(x, 4, -1, 1);
@@ -112,11 +111,11 @@ TEST(Sequential, WholeModelGradientMatchesFiniteDifferences) {
   }
 }
 
-// Sequential lets conv2d and dense apply a following ReLU themselves (Layer::absorb_relu). The
+// Model lets conv2d and dense apply a following ReLU themselves (Layer::absorb_relu). The
 // reference runs the same layers one by one, each built on its own from the same config and
 // weights, so nothing is absorbed there: outputs, input-side and parameter gradients must agree
 // bit for bit. ReLUs after a ReLU, or first in a model, stay layers of their own.
-TEST(Sequential, AbsorbedReluEqualsTheLayersRunApart) {
+TEST(Model, AbsorbedReluEqualsTheLayersRunApart) {
   const Json config = {{"input", {2, 7, 6}},
                        {"layers",
                         {{{"type", "relu"}},
@@ -129,7 +128,7 @@ TEST(Sequential, AbsorbedReluEqualsTheLayersRunApart) {
                          {{"type", "dense"}, {"units", 5}},
                          {{"type", "relu"}},
                          {{"type", "dense"}, {"units", 3}}}}};
-  Sequential model = Sequential::from_config(config);
+  Model model = Model::from_config(config);
   model.initialize(4);
   std::vector<std::unique_ptr<Layer>> apart;
   Shape shape{1, 2, 7, 6};
@@ -174,11 +173,11 @@ TEST(Sequential, AbsorbedReluEqualsTheLayersRunApart) {
 }
 
 TEST(Trainer, LearnsASeparableProblem) {
-  Sequential model = Sequential::from_config({{"input", {8, 1, 1}},
-                                              {"layers",
-                                               {{{"type", "dense"}, {"units", 16}},
-                                                {{"type", "relu"}},
-                                                {{"type", "dense"}, {"units", 3}}}}});
+  Model model = Model::from_config({{"input", {8, 1, 1}},
+                                    {"layers",
+                                     {{{"type", "dense"}, {"units", 16}},
+                                      {{"type", "relu"}},
+                                      {{"type", "dense"}, {"units", 3}}}}});
   model.initialize(1);
   Sgd sgd(0.9f, false);
   InMemorySource data(300);
@@ -199,7 +198,7 @@ TEST(Trainer, ReportsThePenaltyInTheLossAndKeepsTheMaxNorm) {
         {"input", {8, 1, 1}},
         {"layers", {{{"type", "dense"}, {"units", 3}, {"kernel_regularizer", regularizer}}}}};
   };
-  Sequential model = Sequential::from_config(config({{"l2", 0.5}}));
+  Model model = Model::from_config(config({{"l2", 0.5}}));
   model.initialize(1);
   InMemorySource data(32);
   struct Capture final : Callback {
@@ -220,7 +219,7 @@ TEST(Trainer, ReportsThePenaltyInTheLossAndKeepsTheMaxNorm) {
   Trainer::fit(model, tiny, data, state, 1, callbacks);
   EXPECT_NEAR(capture.loss, data_loss + penalty, 1e-4);
   // Max-norm: after the steps every unit's incoming weights have norm <= 0.3.
-  Sequential constrained = Sequential::from_config(config({{"max_norm", 0.3}}));
+  Model constrained = Model::from_config(config({{"max_norm", 0.3}}));
   constrained.initialize(1);
   Sgd sgd(0.9f, false);
   TrainState fresh;
@@ -267,7 +266,7 @@ class ImageSource final : public BatchSource {
 TEST(Trainer, SameSeedSameWeightsWithOneOrTwoThreadsForACnn) {
   auto train = [](int threads) {
     tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
-    Sequential model = Sequential::from_config(
+    Model model = Model::from_config(
         {{"input", {2, 6, 6}},
          {"layers",
           {{{"type", "conv2d"}, {"filters", 8}, {"padding", "same"}},
@@ -299,8 +298,8 @@ TEST(Trainer, SameSeedSameWeightsWithOneOrTwoThreadsForACnn) {
 }
 
 TEST(Trainer, StopsWithAClearErrorWhenTheLossDiverges) {
-  Sequential model = Sequential::from_config(
-      {{"input", {8, 1, 1}}, {"layers", {{{"type", "dense"}, {"units", 3}}}}});
+  Model model =
+      Model::from_config({{"input", {8, 1, 1}}, {"layers", {{{"type", "dense"}, {"units", 3}}}}});
   model.initialize(1);
   Sgd sgd(0.f, false);
   InMemorySource data(300);
@@ -315,7 +314,7 @@ TEST(Trainer, StopsWithAClearErrorWhenTheLossDiverges) {
 }
 
 TEST(Trainer, RejectsDataOfTheWrongShape) {
-  Sequential model = Sequential::from_config(builtin_model("mlp", {1, 1, 28, 28}, 10));
+  Model model = Model::from_config(builtin_model("mlp", {1, 1, 28, 28}, 10));
   InMemorySource data(10);
   EXPECT_THROW(Trainer::evaluate(model, data), Error);
 }

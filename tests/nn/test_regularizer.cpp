@@ -41,13 +41,12 @@ TEST(Regularizer, MaxNormRescalesEachUnitOnItsOwn) {
 }
 
 TEST(Regularizer, ModelPenaltyGradientMatchesFiniteDifferences) {
-  Sequential model =
-      Sequential::from_config({{"input", {3, 1, 1}},
-                               {"layers",
-                                {{{"type", "dense"},
-                                  {"units", 2},
-                                  {"kernel_regularizer", {{"l1", 0.05}, {"l2", 0.2}}},
-                                  {"bias_regularizer", {{"l2", 0.1}}}}}}});
+  Model model = Model::from_config({{"input", {3, 1, 1}},
+                                    {"layers",
+                                     {{{"type", "dense"},
+                                       {"units", 2},
+                                       {"kernel_regularizer", {{"l1", 0.05}, {"l2", 0.2}}},
+                                       {"bias_regularizer", {{"l2", 0.1}}}}}}});
   model.initialize(4);
   for (Parameter* p : model.parameters())
     testing::fill_uniform(p->value, 5 + p->value.size(), 0.2f, 1.f);
@@ -66,7 +65,7 @@ TEST(Regularizer, ModelPenaltyGradientMatchesFiniteDifferences) {
     }
   }
   // The options round-trip through the layer config.
-  EXPECT_EQ(Sequential::from_config(model.config()).config(), model.config());
+  EXPECT_EQ(Model::from_config(model.config()).config(), model.config());
 }
 
 TEST(Regularizer, RejectsUnknownOrNegativeTerms) {

@@ -1,0 +1,256 @@
+// Graph models: wiring, errors, gradients through branches and joins, and the ResNets built on them.
+#include <gtest/gtest.h>
+#include <tbb/global_control.h>
+
+#include <algorithm>
+
+#include "nn/error.hpp"
+#include "nn/layers/registry.hpp"
+#include "nn/model.hpp"
+#include "nn/zoo.hpp"
+#include "tests/support/gradient_check.hpp"
+
+namespace kiln::nn {
+namespace {
+
+Json conv(const char* name, std::int64_t filters, const Json& inputs = nullptr) {
+  Json layer = {{"type", "conv2d"}, {"name", name}, {"filters", filters}, {"padding", "same"}};
+  if (!inputs.is_null()) layer["inputs"] = inputs;
+  return layer;
+}
+
+// Every kind of wiring in one small model: a conv read by a ReLU and by an add (so the ReLU must
+// not be absorbed), a branch from the model's input, an add of one tensor with itself, a concat.
+Json branching_config() {
+  return {{"input", {2, 5, 4}},
+          {"layers",
+           {conv("c1", 3),
+            {{"type", "relu"}, {"name", "r1"}},
+            conv("c2", 3),
+            {{"type", "add"}, {"name", "sum"}, {"inputs", {"c2", "c1"}}},
+            conv("side", 2, "input"),
+            {{"type", "add"}, {"name", "twice"}, {"inputs", {"side", "side"}}},
+            {{"type", "concat"}, {"name", "both"}, {"inputs", {"sum", "twice"}}},
+            {{"type", "relu"}},
+            {{"type", "flatten"}},
+            {{"type", "dense"}, {"units", 3}}}}};
+}
+
+Model initialized(const Json& config, std::uint64_t seed = 3) {
+  Model model = Model::from_config(config);
+  model.initialize(seed);
+  // Non-zero biases, so every path carries signal.
+  for (Parameter* p : model.parameters())
+    testing::fill_uniform(p->value, p->value.size(), -.5f, .5f);
+  return model;
+}
+
+std::string error_of(const Json& config) {
+  try {
+    Model::from_config(config);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(Graph, PlainListIsAChainNamedAsKerasDoes) {
+  const Json config = builtin_model("mnist_cnn", {1, 1, 28, 28}, 10);
+  Model model = Model::from_config(config);
+  EXPECT_TRUE(model.graph().is_chain());
+  EXPECT_EQ(model.layer_name(0), "conv2d_1");
+  EXPECT_EQ(model.layer_name(2), "conv2d_2");
+  EXPECT_EQ(model.layer_name(10), "dense_2");
+  EXPECT_EQ(model.config(), Model::from_config(model.config()).config());
+  for (const Json& layer : model.config()["layers"]) {
+    EXPECT_FALSE(layer.contains("name") || layer.contains("inputs")) << layer.dump();
+  }
+}
+
+TEST(Graph, ConfigRoundTripsNamesInputsAndFrozenLayers) {
+  Json config = branching_config();
+  config["layers"][0]["trainable"] = false;
+  const Model model = Model::from_config(config);
+  const Json again = model.config();
+  EXPECT_EQ(again["layers"][3]["inputs"], Json::array({"c2", "c1"}));
+  EXPECT_EQ(again["layers"][4]["inputs"], "input");
+  EXPECT_EQ(again["layers"][0]["trainable"], false);
+  EXPECT_EQ(Model::from_config(again).config(), again);
+  EXPECT_FALSE(model.trainable(0));
+  EXPECT_EQ(model.output_shape(), (Shape{1, 3, 1, 1}));
+  EXPECT_EQ(model.layer_output_shape(6), (Shape{1, 5, 5, 4}));  // concat: 3 + 2 channels
+}
+
+// The forward pass against the same layers run apart, by hand, with the same weights.
+TEST(Graph, ForwardEqualsTheLayersComposedByHand) {
+  Model model = initialized(branching_config());
+  std::vector<std::unique_ptr<Layer>> layers;
+  const Json config = branching_config();
+  for (const Json& entry : config["layers"]) {
+    Json options = entry;
+    for (const char* key : {"type", "name", "inputs"}) options.erase(key);
+    layers.push_back(make_layer(entry["type"], options));
+  }
+  const std::pair<int, Shape> inputs[] = {{0, {1, 2, 5, 4}},
+                                          {2, {1, 3, 5, 4}},
+                                          {4, {1, 2, 5, 4}},
+                                          {8, {1, 5, 5, 4}},
+                                          {9, {1, 100, 1, 1}}};
+  for (const auto& [i, shape] : inputs) {
+    layers[i]->build(shape);
+    const auto mine = layers[i]->parameters(), theirs = model.layer(i).parameters();
+    for (std::size_t p = 0; p < mine.size(); ++p) mine[p]->value = theirs[p]->value;
+  }
+  Tensor x({3, 2, 5, 4});
+  testing::fill_uniform(x, 7, -1, 1);
+  Tensor c1, r1, c2, side, flat, out;
+  layers[0]->forward(x, c1, {});
+  layers[1]->forward(c1, r1, {});
+  layers[2]->forward(r1, c2, {});
+  layers[4]->forward(x, side, {});
+  Tensor both({3, 5, 5, 4});
+  for (std::int64_t n = 0; n < 3; ++n) {
+    for (std::int64_t i = 0; i < 60; ++i) {
+      both[n * 100 + i] = c2[n * 60 + i] + c1[n * 60 + i];  // unrectified c1
+      if (i < 40) both[n * 100 + 60 + i] = side[n * 40 + i] + side[n * 40 + i];
+    }
+  }
+  for (float& v : both.span()) v = std::max(v, 0.f);
+  layers[8]->forward(both, flat, {});
+  layers[9]->forward(flat, out, {});
+  const Tensor& y = model.forward(x, {});
+  ASSERT_EQ(y.shape(), out.shape());
+  for (std::int64_t i = 0; i < y.size(); ++i) EXPECT_FLOAT_EQ(y[i], out[i]) << i;
+}
+
+TEST(Graph, BranchesAndJoinsMatchFiniteDifferences) {
+  Model model = initialized(branching_config());
+  Tensor x({2, 2, 5, 4});
+  testing::fill_uniform(x, 4, -1, 1);
+  Tensor dy({2, 3, 1, 1});
+  testing::fill_uniform(dy, 6, -1, 1);
+  model.zero_grad();
+  model.forward(x, {});
+  model.backward(x, dy);
+  const float eps = 1e-3f;
+  for (Parameter* p : model.parameters()) {
+    for (std::int64_t i = 0; i < p->value.size(); ++i) {
+      const float saved = p->value[i];
+      p->value[i] = saved + eps;
+      const double plus = testing::dot_with(model.forward(x, {}), dy);
+      p->value[i] = saved - eps;
+      const double minus = testing::dot_with(model.forward(x, {}), dy);
+      p->value[i] = saved;
+      EXPECT_NEAR(p->grad[i], (plus - minus) / (2 * eps), 2e-2) << p->name << "[" << i << "]";
+    }
+  }
+}
+
+// The residual graph with batch norm, trained a few steps' worth of backward passes: every
+// gradient is the same bit for bit on 1 and 2 threads.
+TEST(Graph, GradientsAreBitIdenticalForAnyThreadCount) {
+  const Json config = builtin_model("resnet20", {1, 3, 12, 12}, 4, {{"width", 0.5}});
+  auto gradients = [&](int threads) {
+    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+    Model model = Model::from_config(config);
+    model.initialize(5);
+    Tensor x({6, 3, 12, 12}), dy({6, 4, 1, 1});
+    testing::fill_uniform(x, 1, -1, 1);
+    testing::fill_uniform(dy, 2, -1, 1);
+    const std::uint64_t rows[] = {0, 1, 2, 3, 4, 5};
+    model.zero_grad();
+    model.forward(x, {Mode::kTrain, 1, 0, rows});
+    model.backward(x, dy);
+    std::vector<float> all;
+    for (Parameter* p : model.parameters())
+      all.insert(all.end(), p->grad.span().begin(), p->grad.span().end());
+    return all;
+  };
+  const std::vector<float> one = gradients(1);
+  EXPECT_EQ(one, gradients(2));
+  EXPECT_GT(std::count_if(one.begin(), one.end(), [](float g) { return g != 0.f; }), 1000);
+}
+
+// A frozen layer gets no gradient step (it is not among the parameters) and its batch norm runs
+// on running statistics; the layers after it still learn, the ones before it too.
+TEST(Graph, FrozenLayersAreLeftOutOfTheParameters) {
+  Json config = branching_config();
+  config["layers"][2]["trainable"] = false;  // c2
+  Model model = initialized(config);
+  EXPECT_EQ(model.parameters().size(), 6u);  // c1, side, dense: weight and bias each
+  Tensor x({2, 2, 5, 4}), dy({2, 3, 1, 1});
+  testing::fill_uniform(x, 4, -1, 1);
+  testing::fill_uniform(dy, 6, -1, 1);
+  model.zero_grad();
+  model.forward(x, {Mode::kTrain, 1, 0, {}});
+  model.backward(x, dy);
+  // c1 still learns through the frozen c2 (and through the add): its gradient is not zero.
+  const Tensor& c1_grad = model.parameters()[0]->grad;
+  EXPECT_TRUE(
+      std::any_of(c1_grad.span().begin(), c1_grad.span().end(), [](float g) { return g != 0.f; }));
+
+  const Json bn = {{"input", {2, 3, 3}},
+                   {"layers",
+                    {{{"type", "batch_norm"}, {"trainable", false}},
+                     {{"type", "flatten"}},
+                     {{"type", "dense"}, {"units", 2}}}}};
+  Model frozen = initialized(bn);
+  Tensor batch({4, 2, 3, 3});
+  testing::fill_uniform(batch, 8, 2, 4);  // far from the running mean 0: batch statistics differ
+  const Tensor in_training = frozen.forward(batch, {Mode::kTrain, 1, 0, {}});
+  const Tensor& in_evaluation = frozen.forward(batch, {Mode::kEval, 1, 0, {}});
+  EXPECT_TRUE(std::equal(in_training.span().begin(), in_training.span().end(),
+                         in_evaluation.span().begin()));
+}
+
+TEST(Graph, WiringErrorsNameTheLayerAndItsInputs) {
+  Json cycle = branching_config();
+  cycle["layers"][0]["inputs"] = "r1";
+  EXPECT_NE(error_of(cycle).find("cycle: 'c1' (layer 0) reads 'r1' (layer 1)"), std::string::npos)
+      << error_of(cycle);
+
+  Json missing = branching_config();
+  missing["layers"][3]["inputs"] = {"c2", "c9"};
+  EXPECT_NE(error_of(missing).find("'sum' (layer 3) reads 'c9', which no layer is named"),
+            std::string::npos)
+      << error_of(missing);
+
+  Json mismatch = branching_config();
+  mismatch["layers"][3]["inputs"] = {"c2", "side"};
+  mismatch["layers"][5]["inputs"] = {"side", "c1"};
+  const std::string shapes = error_of(mismatch);
+  EXPECT_NE(shapes.find("'sum' (layer 3): add needs inputs of one shape, got (1, 3, 5, 4), "
+                        "(1, 2, 5, 4)"),
+            std::string::npos)
+      << shapes;
+
+  Json duplicate = branching_config();
+  duplicate["layers"][2]["name"] = "c1";
+  EXPECT_NE(error_of(duplicate).find("layers 0 and 2 are both named 'c1'"), std::string::npos);
+
+  Json dangling = branching_config();
+  dangling["layers"][3]["inputs"] = {"c1", "c1"};
+  EXPECT_NE(error_of(dangling).find("'c2' (layer 2) feeds no layer"), std::string::npos)
+      << error_of(dangling);
+
+  Json two_inputs = branching_config();
+  two_inputs["layers"][1]["inputs"] = {"c1", "side"};
+  EXPECT_NE(error_of(two_inputs).find("'r1' (layer 1): relu takes one input, got 2"),
+            std::string::npos)
+      << error_of(two_inputs);
+}
+
+TEST(Zoo, ResNetParameterCountsMatchThePapersAndTorchvision) {
+  // ResNet-20 with projection shortcuts: 0.27 M (He et al. 2016, table 6), counted by hand.
+  EXPECT_EQ(Model::from_config(builtin_model("resnet20", {1, 3, 32, 32}, 10)).parameter_count(),
+            272474);
+  // torchvision.models.resnet18(): sum(p.numel() for p in model.parameters()).
+  EXPECT_EQ(Model::from_config(builtin_model("resnet18", {1, 3, 224, 224}, 1000)).parameter_count(),
+            11689512);
+  const Model small =
+      Model::from_config(builtin_model("resnet18", {1, 3, 64, 64}, 2, {{"width", 0.25}}));
+  EXPECT_EQ(small.output_shape(), (Shape{1, 2, 1, 1}));
+}
+
+}  // namespace
+}  // namespace kiln::nn

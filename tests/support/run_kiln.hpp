@@ -1,0 +1,33 @@
+// Running the kiln binary (KILN_BINARY, set by tests/CMakeLists.txt) as a user would, capturing
+// what it prints and its exit status.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <string>
+
+namespace kiln::testing {
+
+struct Invocation {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+// Runs a whole shell command line (not only kiln's arguments).
+inline Invocation kiln_shell(const std::string& command) {
+  Invocation run;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return run;
+  char buffer[4096];
+  while (fgets(buffer, sizeof buffer, pipe)) run.output += buffer;
+  const int status = pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+inline Invocation kiln(const std::string& args) {
+  return kiln_shell(std::string(KILN_BINARY) + " " + args);
+}
+
+}  // namespace kiln::testing
