@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "apps/commands.hpp"
+#include "apps/scales_flag.hpp"
 #include "apps/validators.hpp"
 #include "nn/error.hpp"
 #include "pipeline/jobs/evaluator.hpp"
@@ -61,10 +62,8 @@ void add_evaluate_command(CLI::App& app) {
                   "(and their mirrors)")
       ->check(CLI::IsMember({1, 5, 10}))
       ->capture_default_str();
-  cmd->add_option("--scales", request->scales,
-                  "Short sides to resize to before cropping, e.g. --scales 224 256 384 (default: "
-                  "the model's eval scale)")
-      ->check(CLI::Range(1, 1 << 16));
+  auto scales = std::make_shared<ScalesFlag>();
+  scales->add_to(cmd);
   cmd->add_option("--padding", request->padding,
                   "Pixels of padding around each scaled image before cropping (default: the "
                   "trained pad_crop padding when the image has no room for corners)")
@@ -83,7 +82,8 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--threads", request->threads, "Worker threads (0: all cores)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
-  cmd->callback([request, per_class, positionals] {
+  cmd->callback([request, per_class, positionals, scales] {
+    scales->apply(request->scales, request->auto_scales);
     request->model_paths.assign(positionals->begin(), positionals->end() - 1);
     request->data_path = positionals->back();
     for (const std::string& model : request->model_paths) {

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "apps/commands.hpp"
+#include "apps/scales_flag.hpp"
 #include "apps/validators.hpp"
 #include "nn/error.hpp"
 #include "pipeline/jobs/predictor.hpp"
@@ -31,11 +32,12 @@ void add_predict_command(CLI::App& app) {
                   "kiln evaluate")
       ->check(CLI::IsMember({1, 5, 10}))
       ->capture_default_str();
-  cmd->add_option("--scales", f->scales, "Short sides for the views (default: the model's)")
-      ->check(CLI::Range(1, 1 << 16));
+  auto scales = std::make_shared<ScalesFlag>();
+  scales->add_to(cmd);
   cmd->add_option("--padding", f->padding, "Padding around each scaled image before cropping")
       ->check(CLI::Range(0, 1 << 12));
-  cmd->callback([f, positionals] {
+  cmd->callback([f, positionals, scales] {
+    scales->apply(f->scales, f->auto_scales);
     // The leading .h5 files are the models; the images follow.
     const auto first_image = std::find_if(
         positionals->begin(), positionals->end(),

@@ -1,5 +1,6 @@
 #include "nn/model.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "nn/error.hpp"
@@ -226,12 +227,20 @@ std::int64_t Model::parameter_count() {
 
 std::string Model::summary() {
   const bool chain = graph_.is_chain();
+  std::vector<std::string> names(layers_.size());
+  std::size_t name_width = 24;  // the column fits the longest "name (type)"
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    names[i] =
+        layer_name(i) + " (" + std::string(layers_[i]->type()) + ")" + (trainable(i) ? "" : " *");
+    name_width = std::max(name_width, names[i].size());
+  }
+  const int w = static_cast<int>(name_width);
   std::string out;
-  char line[256];
-  const int rule = chain ? 60 : 84;
-  std::snprintf(line, sizeof line, "%-24s %-22s %12s%s\n", "Layer (type)", "Output shape",
+  char line[512];
+  std::snprintf(line, sizeof line, "%-*s %-16s %10s%s\n", w, "Layer (type)", "Output shape",
                 "Param #", chain ? "" : "  Connected to");
   out += line;
+  const std::size_t rule = name_width + 28 + (chain ? 0 : 24);
   out += std::string(rule, '-') + "\n";
   std::int64_t total = 0, frozen = 0;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
@@ -242,15 +251,13 @@ std::string Model::summary() {
     const Shape& s = output_shapes_[i];
     const std::string shape =
         "(" + std::to_string(s.c) + ", " + std::to_string(s.h) + ", " + std::to_string(s.w) + ")";
-    const std::string name =
-        layer_name(i) + " (" + std::string(layers_[i]->type()) + ")" + (trainable(i) ? "" : " *");
     std::string inputs;
     for (const std::ptrdiff_t in : graph_.nodes()[i].inputs) {
       inputs += (inputs.empty() ? "" : ", ") + (in == LayerGraph::kModelInput
                                                     ? std::string("input")
                                                     : layer_name(static_cast<std::size_t>(in)));
     }
-    std::snprintf(line, sizeof line, "%-24s %-22s %12lld%s%s\n", name.c_str(), shape.c_str(),
+    std::snprintf(line, sizeof line, "%-*s %-16s %10lld%s%s\n", w, names[i].c_str(), shape.c_str(),
                   static_cast<long long>(count), chain ? "" : "  ", chain ? "" : inputs.c_str());
     out += line;
   }

@@ -17,9 +17,11 @@ peer=../shared/bench/torch_train_speed.py
 # about 8 GFLOP/s, and the comparison means nothing.
 dpkg-query -W libopenblas0-pthread >/dev/null 2>&1 || { echo "needs libopenblas0-pthread (torch is 20x slower without it)" >&2; exit 1; }
 
-for net in mnist_cnn cifar_cnn mlp; do
+for net in mnist_cnn cifar_cnn mlp resnet20; do
   echo "== $net"
-  "$kiln" bench train --model "$net" --batch 128 --threads 2 --windows "$windows" --window-seconds "$seconds"
+  input=()
+  [ "$net" = resnet20 ] && input=(--input 3 32 32)  # the peer's CIFAR input
+  "$kiln" bench train --model "$net" "${input[@]}" --batch 128 --threads 2 --windows "$windows" --window-seconds "$seconds"
   env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 "$peer" --threads 2 --nets "$net" \
     --mkldnn on --batch 128 --windows "$windows" --window-s "$seconds" 2>&1 | grep -vE '^\s*$'
 done

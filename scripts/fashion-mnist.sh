@@ -20,7 +20,7 @@ mkdir -p "$run"
   --class-names "$classes" -o "$run/train.h5"
 "$kiln" preprocess "$data/t10k-images-idx3-ubyte.gz" --labels "$data/t10k-labels-idx1-ubyte.gz" \
   --class-names "$classes" -o "$run/test.h5"
-"$kiln" train "$run/train.h5" -o "$run/model.h5" --model mlp --epochs 10 --batch-size 128 \
-  --lr 0.01 --momentum 0.9 --flip 0.5 --seed 1 "$@"
+# examples/fashion-mnist.json: the CNN, its augmentation, optimizer and schedule.
+"$kiln" train "$run/train.h5" --config examples/fashion-mnist.json -o "$run/model.h5" "$@"
 echo "test set, single crop and 10 crops (corners, centre, their mirrors; probabilities averaged):"
 "$kiln" evaluate "$run/model.h5" "$run/test.h5" --crops 10 --compare

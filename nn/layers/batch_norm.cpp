@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "nn/error.hpp"
+#include "nn/lane_sum.hpp"
 #include "nn/layer_options.hpp"
 #include "nn/parallel.hpp"
 
@@ -51,16 +52,17 @@ void BatchNorm::forward(const Tensor& x, Tensor& y, const StepContext& ctx) {
     for (std::int64_t c = c0; c < c1; ++c) {
       double mean, var;
       if (last_was_train_) {
+        // Each sample's plane in float lanes (vector code), the planes' sums in double.
         double sum = 0.0;
         for (std::int64_t n = 0; n < s.n; ++n) {
-          const float* p = x.data() + (n * channels + c) * area;
-          for (std::int64_t i = 0; i < area; ++i) sum += p[i];
+          sum += lane_sum(x.data() + (n * channels + c) * area, area);
         }
         mean = sum / static_cast<double>(count);
         double sq = 0.0;  // two passes: no cancellation in Σx² − (Σx)²
+        const auto m = static_cast<float>(mean);
         for (std::int64_t n = 0; n < s.n; ++n) {
           const float* p = x.data() + (n * channels + c) * area;
-          for (std::int64_t i = 0; i < area; ++i) sq += (p[i] - mean) * (p[i] - mean);
+          sq += lane_sum_of(area, [p, m](std::int64_t i) { return (p[i] - m) * (p[i] - m); });
         }
         var = sq / static_cast<double>(count);
         const double unbiased =
@@ -98,25 +100,24 @@ void BatchNorm::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy,
       double sum_dy = 0.0, sum_dy_xhat = 0.0;
       for (std::int64_t n = 0; n < s.n; ++n) {
         const std::int64_t base = (n * channels + c) * area;
-        for (std::int64_t i = 0; i < area; ++i) {
-          sum_dy += dy[base + i];
-          sum_dy_xhat += dy[base + i] * xhat_[static_cast<std::size_t>(base + i)];
-        }
+        const float* g = dy.data() + base;
+        const float* xh = xhat_.data() + base;
+        sum_dy += lane_sum(g, area);
+        sum_dy_xhat += lane_sum_of(area, [g, xh](std::int64_t i) { return g[i] * xh[i]; });
       }
       gamma_.grad[c] += static_cast<float>(sum_dy_xhat);
       beta_.grad[c] += static_cast<float>(sum_dy);
       const float g_inv = gamma_.value[c] * inv_std_[static_cast<std::size_t>(c)];
+      // dx = γ/σ · (dy − mean(dy) − x̂·mean(dy·x̂)) in training: μ and σ depend on x too.
+      const auto mean_dy = static_cast<float>(last_was_train_ ? sum_dy / count : 0.0);
+      const auto mean_dy_xhat = static_cast<float>(last_was_train_ ? sum_dy_xhat / count : 0.0);
       for (std::int64_t n = 0; n < s.n; ++n) {
         const std::int64_t base = (n * channels + c) * area;
+        const float* g = dy.data() + base;
+        const float* xh = xhat_.data() + base;
+        float* out = dx.data() + base;
         for (std::int64_t i = 0; i < area; ++i) {
-          if (last_was_train_) {
-            // dx = γ/σ · (dy − mean(dy) − x̂·mean(dy·x̂)): μ and σ depend on x too.
-            const double xh = xhat_[static_cast<std::size_t>(base + i)];
-            dx[base + i] = static_cast<float>(
-                g_inv * (dy[base + i] - sum_dy / count - xh * sum_dy_xhat / count));
-          } else {
-            dx[base + i] = g_inv * dy[base + i];
-          }
+          out[i] = g_inv * (g[i] - mean_dy - xh[i] * mean_dy_xhat);
         }
       }
     }

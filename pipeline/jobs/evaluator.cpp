@@ -246,6 +246,19 @@ ViewOptions default_views(const Json& preprocessing, cv::Size stored, cv::Size c
   return o;
 }
 
+std::vector<int> auto_scales(const Json& preprocessing, const std::string& model_path) {
+  for (const Json& stage : preprocessing.value("eval_stages", Json::array())) {
+    if (stage.value("type", "") != "scale_crop") continue;
+    const auto range = stage.at("scale_range").get<std::vector<int>>();
+    const int lo = range.at(0), hi = range.at(1);
+    if (lo == hi) return {lo};
+    return {lo, (lo + hi) / 2, hi};
+  }
+  throw Error(model_path +
+              ": --scales auto spreads the views over the training scale_crop range, but this "
+              "model trained without scale_crop; give the scales, e.g. --scales 32 40");
+}
+
 EvalReport evaluate_model(const EvalRequest& request) {
   if (request.crops != 1 && request.crops != 5 && request.crops != 10) {
     throw Error("--crops must be 1, 5 or 10, got " + std::to_string(request.crops));
@@ -280,8 +293,10 @@ EvalReport evaluate_model(const EvalRequest& request) {
     // Variable-size data: the first image stands for the others in these checks.
     const cv::Size stored_size = s.data->image_size(0);
     for (Member& m : s.models) {
-      m.views = default_views(m.bundle.preprocessing, stored_size, m.crop, request.crops,
-                              request.scales, request.padding);
+      const std::vector<int> scales =
+          request.auto_scales ? auto_scales(m.bundle.preprocessing, m.path) : request.scales;
+      m.views = default_views(m.bundle.preprocessing, stored_size, m.crop, request.crops, scales,
+                              request.padding);
       // A crop that does not fit stops here, naming the sizes, before any image is read.
       plan_views(stored_size, *m.views);
     }

@@ -30,6 +30,7 @@ struct EvalRequest {
   int threads = 0;
   int crops = 1;              // 1: the model's eval stages; 5 or 10: multi-crop views
   std::vector<int> scales{};  // short sides for the views; empty: default_views()
+  bool auto_scales = false;   // instead: each model's auto_scales()
   int padding = -1;           // pixels around each scaled image; -1: default_views()
   // One model with crops > 1: also evaluate single-crop, in the same run. An ensemble: also each
   // model alone (with the same views), from the same forward passes.
@@ -61,6 +62,12 @@ struct EvalReport {
 //            CIFAR) and the model trained with pad_crop, half its padding (at least 1); else 0.
 ViewOptions default_views(const Json& preprocessing, cv::Size stored, cv::Size crop, int crops,
                           const std::vector<int>& scales, int padding);
+
+// --scales auto: the ends and the middle of the training scale_crop stage's scale_range (one
+// scale when the range is one value), as ResNet's multi-scale test spreads its scales over the
+// range it trained on: [256, 480] gives 256, 368, 480. Throws kiln::Error naming the model when
+// it trained without scale_crop.
+std::vector<int> auto_scales(const Json& preprocessing, const std::string& model_path);
 
 // Throws kiln::Error when the data does not fit the model (size, channels, classes), naming both.
 EvalReport evaluate_model(const EvalRequest& request);

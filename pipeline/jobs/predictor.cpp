@@ -129,7 +129,11 @@ std::vector<Prediction> predict_images(const PredictRequest& request) {
   if (request.model_paths.empty()) throw Error("predict needs at least one model file");
   std::vector<Predictor> models;
   for (const std::string& path : request.model_paths) {
-    models.emplace_back(path, request.crops, request.scales, request.padding);
+    const Json preprocessing =
+        request.auto_scales ? io::load_model(path).preprocessing : Json::object();
+    models.emplace_back(path, request.crops,
+                        request.auto_scales ? auto_scales(preprocessing, path) : request.scales,
+                        request.padding);
     if (models.back().class_names() != models.front().class_names()) {
       throw Error(path + ": predicts other classes than " + request.model_paths.front() +
                   "; an ensemble's models must be trained on the same classes");

@@ -27,6 +27,7 @@ struct PredictRequest {
   int top_k = 3;
   int crops = 1;              // 1, 5 or 10 views per scale, as in kiln evaluate
   std::vector<int> scales{};  // empty: the model's eval scale (pipeline/evaluator.hpp)
+  bool auto_scales = false;   // instead: each model's auto_scales()
   int padding = -1;           // -1: the evaluator's default
 };
 

@@ -190,5 +190,27 @@ TEST_F(GraphCliTraining, EnsembleAveragesTheModelsProbabilities) {
       << other.output;
 }
 
+// --scales auto: the ends and the middle of the range scale_crop trained over.
+TEST_F(GraphCliTraining, ScalesAutoSpreadsOverTheTrainedRange) {
+  const Invocation train =
+      kiln("train " + data() + " -o " + file("scaled.h5") + " --model mlp --epochs 1 " +
+           R"(--augment '[{"type": "scale_crop", "size": 10, "scale_range": [10, 14]}]')");
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  const Invocation evaluate =
+      kiln("evaluate " + file("scaled.h5") + " " + data() + " --crops 10 --scales auto");
+  ASSERT_EQ(evaluate.exit_code, 0) << evaluate.output;
+  EXPECT_NE(evaluate.output.find("10 crops 10x10 at short side 10, 12, 14"), std::string::npos)
+      << evaluate.output;
+  const Invocation unscaled = kiln("evaluate '" + (kFixture / "model-v1.h5").string() + "' " +
+                                   data() + " --crops 10 --scales auto");
+  EXPECT_EQ(unscaled.exit_code, 1);
+  EXPECT_NE(unscaled.output.find("trained without scale_crop"), std::string::npos)
+      << unscaled.output;
+  const Invocation bad = kiln("evaluate " + file("scaled.h5") + " " + data() + " --scales big");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("--scales: expected short sides in pixels"), std::string::npos)
+      << bad.output;
+}
+
 }  // namespace
 }  // namespace kiln

@@ -196,7 +196,8 @@ namespace {
 
 // The configs shipped in examples/ stay valid as the schema changes.
 TEST(TrainConfig, ShippedExamplesAreValid) {
-  for (const char* name : {"fashion-mnist.json", "hymenoptera.json"}) {
+  for (const char* name : {"fashion-mnist.json", "fashion-mnist-resnet.json", "hymenoptera.json",
+                           "hymenoptera-resnet18.json"}) {
     const std::string path = std::string(KILN_TEST_SOURCE_DIR) + "/../examples/" + name;
     Json config = default_train_config();
     merge_config(config, load_config_file(path), path);
