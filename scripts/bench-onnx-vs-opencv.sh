@@ -2,11 +2,13 @@
 # Inference of one exported model in two C++ engines, side by side, same batch and threads:
 # kiln's forward pass (kiln evaluate: the whole pipeline, normalization included) and OpenCV's dnn
 # running the `kiln export`ed graph (normalization included) on the same pixels, in turn.
-# The model is cifar_cnn trained for one epoch on synthetic 32x32x3 data: the weights do not
-# change the speed. Usage: scripts/bench-onnx-vs-opencv.sh [reps]  (needs python3-opencv)
+# The model (cifar_cnn, or another built-in one such as resnet20) is trained for one epoch on
+# synthetic 32x32x3 data: the weights do not change the speed.
+# Usage: scripts/bench-onnx-vs-opencv.sh [reps] [model]  (needs python3-opencv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reps=${1:-5}
+model=${2:-cifar_cnn}
 kiln=build/release/apps/kiln
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -17,7 +19,7 @@ rng = np.random.default_rng(1)
 rec = np.concatenate([rng.integers(0, 10, (4096, 1)), rng.integers(0, 256, (4096, 3072))], 1)
 rec.astype(np.uint8).tofile('$work/data_batch_1.bin')"
 "$kiln" preprocess "$work/data_batch_1.bin" -o "$work/c.h5" > /dev/null
-"$kiln" train "$work/c.h5" -o "$work/m.h5" --model cifar_cnn --epochs 1 > /dev/null
+"$kiln" train "$work/c.h5" -o "$work/m.h5" --model "$model" --epochs 1 > /dev/null
 "$kiln" export "$work/m.h5" -o "$work/m.onnx" > /dev/null
 for r in $(seq "$reps"); do
   echo "rep $r kiln    $("$kiln" evaluate "$work/m.h5" "$work/c.h5" --batch-size 128 --threads 2 | grep images/s | sed 's/.*  //')"
