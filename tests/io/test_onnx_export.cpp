@@ -3,12 +3,15 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <opencv2/dnn.hpp>
 #include <string>
 #include <vector>
 
+#include "io/dataset_reader.hpp"
 #include "io/model_file.hpp"
 #include "io/onnx_export.hpp"
 #include "nn/error.hpp"
@@ -79,6 +82,36 @@ struct Variant {
   bool include_preprocessing = false;  // uint8 NHWC input
 };
 
+// The export of `b` run by OpenCV on `pixels` (N, C, H, W, 0..255) against kiln's probabilities.
+void expect_export_agrees(ModelBundle& b, const nn::Tensor& pixels, Variant v = {}) {
+  const nn::Shape in = b.model.input_shape();
+  testing::TempDir dir;
+  const std::string path = dir.file("model.onnx");
+  export_onnx(b, path, {.include_preprocessing = v.include_preprocessing});
+  const std::vector<float> expected = kiln_probabilities(b, pixels);
+
+  cv::dnn::Net net = cv::dnn::readNetFromONNX(path);
+  const int n = static_cast<int>(pixels.shape().n);
+  const int dims[] = {n, static_cast<int>(in.c), static_cast<int>(in.h), static_cast<int>(in.w)};
+  cv::Mat blob(4, dims, CV_32F, const_cast<float*>(pixels.data()));
+  if (v.include_preprocessing) {  // the same pixels as uint8 (N, H, W, C)
+    const int nhwc[] = {n, static_cast<int>(in.h), static_cast<int>(in.w), static_cast<int>(in.c)};
+    cv::Mat bytes(4, nhwc, CV_8U);
+    const std::int64_t area = in.h * in.w;
+    for (std::int64_t i = 0; i < pixels.size(); ++i) {
+      const std::int64_t k = i / (in.c * area), c = (i / area) % in.c, p = i % area;
+      bytes.data[(k * area + p) * in.c + c] = static_cast<std::uint8_t>(pixels[i]);
+    }
+    blob = bytes;
+  }
+  net.setInput(blob);
+  const cv::Mat out = net.forward();
+  ASSERT_EQ(out.total(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_NEAR(out.ptr<float>()[i], expected[i], 2e-5) << "output " << i;
+  }
+}
+
 void expect_opencv_agrees(const Json& config, const std::string& what, Variant v = {}) {
   SCOPED_TRACE(what);
   ModelBundle b = bundle_of(config, 3);
@@ -89,33 +122,10 @@ void expect_opencv_agrees(const Json& config, const std::string& what, Variant v
     for (std::size_t i = 0; i < image.size(); ++i) image[i] = 60.f + static_cast<float>(i % 97);
     b.arrays["mean_image"] = image;
   }
-  testing::TempDir dir;
-  const std::string path = dir.file("model.onnx");
-  export_onnx(b, path, {.include_preprocessing = v.include_preprocessing});
   nn::Tensor pixels({3, in.c, in.h, in.w});
   nn::Rng rng({1, 2, 3, 4});
   for (float& p : pixels.span()) p = std::floor(rng.uniform(0.f, 256.f));
-  const std::vector<float> expected = kiln_probabilities(b, pixels);
-
-  cv::dnn::Net net = cv::dnn::readNetFromONNX(path);
-  const int dims[] = {3, static_cast<int>(in.c), static_cast<int>(in.h), static_cast<int>(in.w)};
-  cv::Mat blob(4, dims, CV_32F, pixels.data());
-  if (v.include_preprocessing) {  // the same pixels as uint8 (N, H, W, C)
-    const int nhwc[] = {3, static_cast<int>(in.h), static_cast<int>(in.w), static_cast<int>(in.c)};
-    cv::Mat bytes(4, nhwc, CV_8U);
-    const std::int64_t area = in.h * in.w;
-    for (std::int64_t i = 0; i < pixels.size(); ++i) {
-      const std::int64_t n = i / (in.c * area), c = (i / area) % in.c, p = i % area;
-      bytes.data[(n * area + p) * in.c + c] = static_cast<std::uint8_t>(pixels[i]);
-    }
-    blob = bytes;
-  }
-  net.setInput(blob);
-  const cv::Mat out = net.forward();
-  ASSERT_EQ(out.total(), expected.size());
-  for (std::size_t i = 0; i < expected.size(); ++i) {
-    ASSERT_NEAR(out.ptr<float>()[i], expected[i], 2e-5) << "output " << i;
-  }
+  expect_export_agrees(b, pixels, v);
 }
 
 Json zoo(const std::string& name, nn::Shape input, Json options = Json::object()) {
@@ -131,6 +141,32 @@ TEST(OnnxExport, EveryZooModelRunsInOpenCvWithKilnsProbabilities) {
   expect_opencv_agrees(zoo("vgg16", {1, 3, 32, 32}, {{"width", 0.125}}), "vgg16");
   expect_opencv_agrees(zoo("resnet20", {1, 3, 32, 32}), "resnet20");
   expect_opencv_agrees(zoo("resnet18", {1, 3, 64, 64}, {{"width", 0.25}}), "resnet18");
+}
+
+// A model kiln trained on real data (the main job's CNN, batch norm included, briefly on 1,024
+// Fashion-MNIST images), run by OpenCV on 64 test images.
+TEST(OnnxExport, TrainedFashionMnistModelRunsInOpenCv) {
+  const std::string idx = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+  if (!std::filesystem::exists(idx)) GTEST_SKIP() << "needs Debian's dataset-fashion-mnist";
+  testing::TempDir dir;
+  const std::string kiln = KILN_BINARY, data = dir.file("test.h5"), model = dir.file("m.h5");
+  const std::string labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
+  ASSERT_EQ(std::system((kiln + " preprocess " + idx + " --labels " + labels + " -o " + data +
+                         " > /dev/null")
+                            .c_str()),
+            0);
+  ASSERT_EQ(std::system((kiln + " train " + data + " --config " + KILN_TEST_SOURCE_DIR +
+                         "/../examples/fashion-mnist.json --limit 1024 --epochs 1 -o " + model +
+                         " > /dev/null")
+                            .c_str()),
+            0);
+  ModelBundle b = load_model(model);
+  const DatasetReader reader(data);
+  std::vector<std::uint8_t> bytes(64 * 28 * 28);
+  reader.read_images(0, 64, bytes);
+  nn::Tensor pixels({64, 1, 28, 28});
+  for (std::int64_t i = 0; i < pixels.size(); ++i) pixels[i] = bytes[static_cast<std::size_t>(i)];
+  expect_export_agrees(b, pixels);
 }
 
 // Branches and joins beyond the ResNets': concat, a three-way add, identity, the model's input
