@@ -94,21 +94,7 @@ TEST(Model, WholeModelGradientMatchesFiniteDifferences) {
   testing::fill_uniform(x, 4, -1, 1);
   Tensor dy({2, 3, 1, 1});
   testing::fill_uniform(dy, 6, -1, 1);
-  model.zero_grad();
-  model.forward(x, {});
-  model.backward(x, dy);
-  const float eps = 1e-2f;
-  for (Parameter* p : model.parameters()) {
-    for (std::int64_t i = 0; i < p->value.size(); ++i) {
-      const float saved = p->value[i];
-      p->value[i] = saved + eps;
-      const double plus = testing::dot_with(model.forward(x, {}), dy);
-      p->value[i] = saved - eps;
-      const double minus = testing::dot_with(model.forward(x, {}), dy);
-      p->value[i] = saved;
-      EXPECT_NEAR(p->grad[i], (plus - minus) / (2 * eps), 2e-2) << p->name << "[" << i << "]";
-    }
-  }
+  testing::expect_model_gradients_match(model, x, dy, 1e-2f);
 }
 
 // Model lets conv2d and dense apply a following ReLU themselves (Layer::absorb_relu). The

@@ -77,4 +77,26 @@ inline void expect_gradients_match(nn::Layer& layer, nn::Shape input, GradientCh
   for (nn::Parameter* p : layer.parameters()) check(p->value, p->grad, "d" + p->name);
 }
 
+// A whole model's parameter gradients (nn::Model: forward, backward, parameters) against central
+// differences of f = dot(model(x), dy). Small epsilons keep steps from crossing ReLU kinks.
+template <class Model>
+void expect_model_gradients_match(Model& model, const nn::Tensor& x, const nn::Tensor& dy,
+                                  float epsilon, double tolerance = 2e-2) {
+  model.zero_grad();
+  model.forward(x, {});
+  model.backward(x, dy);
+  for (nn::Parameter* p : model.parameters()) {
+    for (std::int64_t i = 0; i < p->value.size(); ++i) {
+      const float saved = p->value[i];
+      p->value[i] = saved + epsilon;
+      const double plus = dot_with(model.forward(x, {}), dy);
+      p->value[i] = saved - epsilon;
+      const double minus = dot_with(model.forward(x, {}), dy);
+      p->value[i] = saved;
+      EXPECT_NEAR(p->grad[i], (plus - minus) / (2 * epsilon), tolerance)
+          << p->name << "[" << i << "]";
+    }
+  }
+}
+
 }  // namespace kiln::testing
