@@ -47,6 +47,7 @@ const std::vector<FlagKey>& flag_table() {
       {"--width", "model.width"},
       {"--init-from", "model.init_from"},
       {"--freeze", "model.freeze"},
+      {"--fine-tune", "model.fine_tune"},
       {"--epochs", "epochs"},
       {"--batch-size", "batch_size"},
       {"--optimizer", "optimizer.type"},

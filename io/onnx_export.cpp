@@ -98,15 +98,15 @@ struct Window {
 Window window_of(const Json& config, const char* kernel_key, const nn::Shape& in) {
   const nn::Size2 k = nn::parse_size2(config.at(kernel_key), "layer", kernel_key);
   const nn::Size2 s = nn::parse_size2(config.at("strides"), "layer", "strides");
-  const nn::Padding p = nn::parse_padding(config.at("padding").get<std::string>(), "layer");
-  const nn::Window1d wh = nn::window_1d(in.h, k.h, s.h, p), ww = nn::window_1d(in.w, k.w, s.w, p);
-  const std::int64_t total_h = std::max<std::int64_t>((wh.out - 1) * s.h + k.h - in.h, 0);
-  const std::int64_t total_w = std::max<std::int64_t>((ww.out - 1) * s.w + k.w - in.w, 0);
-  Window w{{k.h, k.w}, {s.h, s.w}, {0, 0, 0, 0}};
-  if (p == nn::Padding::kSame) {
-    w.pads = {wh.pad_before, ww.pad_before, total_h - wh.pad_before, total_w - ww.pad_before};
-  }
-  return w;
+  const nn::Padding p = nn::parse_padding(config.at("padding"), "layer");
+  const nn::Window1d wh = nn::window_1d(in.h, k.h, s.h, p, nn::Axis::kHeight);
+  const nn::Window1d ww = nn::window_1d(in.w, k.w, s.w, p, nn::Axis::kWidth);
+  // The padding after is what the last window needs beyond the image (none when it ends inside).
+  const std::int64_t after_h =
+      std::max<std::int64_t>((wh.out - 1) * s.h + k.h - in.h - wh.pad_before, 0);
+  const std::int64_t after_w =
+      std::max<std::int64_t>((ww.out - 1) * s.w + k.w - in.w - ww.pad_before, 0);
+  return {{k.h, k.w}, {s.h, s.w}, {wh.pad_before, ww.pad_before, after_h, after_w}};
 }
 
 nn::Parameter* parameter(nn::Layer& layer, const std::string& name) {

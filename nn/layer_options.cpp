@@ -45,10 +45,7 @@ void LayerOptions::read(const std::string& key, Size2& field) {
 }
 
 void LayerOptions::read(const std::string& key, Padding& field) {
-  if (const Json* v = lookup(key)) {
-    if (!v->is_string()) wrong_type(key);
-    field = parse_padding(v->get<std::string>(), type_);
-  }
+  if (const Json* v = lookup(key)) field = parse_padding(*v, type_);
 }
 
 void LayerOptions::read_weights(WeightOptions& weights) {

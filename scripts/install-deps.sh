@@ -17,6 +17,8 @@ packages=(
   pybind11-dev python3-dev libonnx-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3-h5py python3-numpy python3-pytest python3-onnx
+  # kiln import is checked against PyTorch's own outputs
+  python3-torch python3-torchvision
   # the default dataset of the README's main job
   dataset-fashion-mnist
 )

@@ -80,8 +80,8 @@ Conv2D::Conv2D(Conv2DOptions options) : options_(std::move(options)) {
 
 Shape Conv2D::build(const Shape& input) {
   in_ = input.with_n(1);
-  rows_ = window_1d(in_.h, options_.kernel.h, options_.strides.h, options_.padding);
-  cols_ = window_1d(in_.w, options_.kernel.w, options_.strides.w, options_.padding);
+  rows_ = window_1d(in_.h, options_.kernel.h, options_.strides.h, options_.padding, Axis::kHeight);
+  cols_ = window_1d(in_.w, options_.kernel.w, options_.strides.w, options_.padding, Axis::kWidth);
   if (rows_.out <= 0 || cols_.out <= 0) {
     throw Error("conv2d: a " + std::to_string(options_.kernel.h) + "x" +
                 std::to_string(options_.kernel.w) + " kernel does not fit the input " +
@@ -330,7 +330,7 @@ Json Conv2D::config() const {
   Json config = {{"filters", options_.filters},
                  {"kernel_size", options_.kernel.to_json()},
                  {"strides", options_.strides.to_json()},
-                 {"padding", padding_name(options_.padding)},
+                 {"padding", padding_json(options_.padding)},
                  {"algorithm", conv_algorithm_name(options_.algorithm)}};
   options_.weights.add_to(config);
   return config;

@@ -9,8 +9,9 @@
 //   "auto" (default): winograd where it applies and the layer has at least 16 input channels and
 //           16 filters (with fewer, its small GEMMs lose more than the multiplications save).
 // fan_in = C·KH·KW, fan_out = F·KH·KW (Keras' convention for initializers).
-// Options: filters, kernel_size (int or [h, w]), strides (default 1), padding ("valid" | "same"),
-// algorithm ("auto" | "gemm" | "winograd"), init, bias_init, use_bias.
+// Options: filters, kernel_size (int or [h, w]), strides (default 1), padding ("valid", "same" or
+// pixels: nn/layers/window.hpp), algorithm ("auto" | "gemm" | "winograd"), init, bias_init,
+// use_bias.
 // Determinism: samples are processed in fixed chunks; each chunk sums its own weight gradient and
 // the partial sums are added in chunk order, so the result does not depend on the thread count.
 #pragma once

@@ -91,8 +91,8 @@ Pool2D::Pool2D(PoolKind kind, Pool2DOptions options) : kind_(kind), options_(opt
 
 Shape Pool2D::build(const Shape& input) {
   in_ = input.with_n(1);
-  rows_ = window_1d(in_.h, options_.pool.h, options_.strides.h, options_.padding);
-  cols_ = window_1d(in_.w, options_.pool.w, options_.strides.w, options_.padding);
+  rows_ = window_1d(in_.h, options_.pool.h, options_.strides.h, options_.padding, Axis::kHeight);
+  cols_ = window_1d(in_.w, options_.pool.w, options_.strides.w, options_.padding, Axis::kWidth);
   if (rows_.out <= 0 || cols_.out <= 0) {
     throw Error(std::string(type()) + ": pool " + std::to_string(options_.pool.h) + "x" +
                 std::to_string(options_.pool.w) + " does not fit the input " + input.str());
@@ -208,7 +208,7 @@ std::unique_ptr<Layer> Pool2D::average_from_json(LayerOptions& o) {
 Json Pool2D::config() const {
   return {{"pool_size", options_.pool.to_json()},
           {"strides", options_.strides.to_json()},
-          {"padding", padding_name(options_.padding)}};
+          {"padding", padding_json(options_.padding)}};
 }
 
 // global_avg_pool2d

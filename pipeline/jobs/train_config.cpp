@@ -121,6 +121,9 @@ void data_and_model_keys(Config& c, Key& key) {
       "your own model instead of model.name: a list of layers (README: Models)");
   key("model.init_from", c.model.init_from, any(),
       "warm start: copy the weights of this model file's layers whose name and shapes match");
+  key("model.fine_tune", c.model.fine_tune, any(),
+      "fine-tune this model file (e.g. from kiln import): its layers, weights and normalization, "
+      "a new output layer for this data's classes; instead of model.name or model.layers");
   key("model.freeze", c.model.freeze, any(),
       "freeze the layers listed up to this one (by name): no gradient step, batch norm on its "
       "running statistics");

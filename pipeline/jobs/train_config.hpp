@@ -32,6 +32,9 @@ struct TrainConfig {
     Json layers = nullptr;     // a layer list used instead of the built-in model
     std::string init_from;     // a model file whose matching layers start the run
     std::string freeze;        // the last layer (by name) of the frozen ones
+    // A model file to fine-tune: its architecture, weights and normalization, its dense output
+    // layer resized to the data's classes (and then trained from scratch).
+    std::string fine_tune;
   };
   struct Optimizer {
     std::string type = "sgd";

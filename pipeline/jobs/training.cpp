@@ -267,6 +267,20 @@ Json model_config_for(const TrainConfig& c, const nn::Shape& sample, std::int64_
   return nn::builtin_model(c.model.name, sample, classes, options);
 }
 
+// model.fine_tune: the source's graph with its dense output layer sized for `classes`.
+Json fine_tune_config(const TrainConfig& c, nn::Model& source, std::int64_t classes) {
+  Json config = source.config();
+  Json& head = config.at("layers").back();
+  if (head.at("type") != "dense") {
+    throw ConfigError("'model.fine_tune' " + c.model.fine_tune + ": its output layer '" +
+                      source.layer_name(source.size() - 1) + "' is a " +
+                      head.at("type").get<std::string>() +
+                      "; fine-tuning gives a dense output layer new classes");
+  }
+  head["units"] = classes;
+  return config;
+}
+
 // model.freeze: "trainable": false on every layer listed up to the named one.
 Json freeze_up_to(Json model_config, const std::string& last_frozen) {
   const nn::LayerGraph graph = nn::LayerGraph::parse(model_config.at("layers"));
@@ -421,6 +435,16 @@ TrainResult train_model(const TrainConfig& original, const TrainObserver& observ
     throw ConfigError("'model.init_from' " + c.model.init_from +
                       ": no such model file; give one kiln train wrote");
   }
+  if (!c.model.fine_tune.empty()) {
+    if (!std::filesystem::is_regular_file(c.model.fine_tune)) {
+      throw ConfigError("'model.fine_tune' " + c.model.fine_tune +
+                        ": no such model file; give one kiln train or kiln import wrote");
+    }
+    if (!c.model.init_from.empty() || !c.model.layers.is_null()) {
+      throw ConfigError("'model.fine_tune' takes its layers and weights from " + c.model.fine_tune +
+                        "; leave out model.init_from and model.layers");
+    }
+  }
   // Every file the run will write, checked before any data is read.
   for (const std::string& path :
        {c.output_path(), c.checkpoint_path(), c.csv_log_path(), c.best_path()}) {
@@ -429,12 +453,18 @@ TrainResult train_model(const TrainConfig& original, const TrainObserver& observ
   TrainingData data = open_data(c, observer);
   TrainResult result;
   result.skipped = data.skipped;
-  const Normalization normalization = Normalization::from_statistics(
-      data.train->statistics(), data.train->channel_order(), c.normalization);
+  // Fine-tuning keeps the normalization the source network learned its filters on.
+  std::optional<io::ModelBundle> base;
+  if (!c.model.fine_tune.empty()) base = io::load_model(c.model.fine_tune);
+  const Normalization normalization =
+      base ? Normalization::from_json(base->preprocessing.at("normalization"), base->arrays)
+           : Normalization::from_statistics(data.train->statistics(), data.train->channel_order(),
+                                            c.normalization);
   Loaders loaders = make_loaders(c, data, normalization);
 
   const auto classes = static_cast<std::int64_t>(data.train->class_names().size());
-  Json model_config = model_config_for(c, loaders.train->sample_shape(), classes);
+  Json model_config = base ? fine_tune_config(c, base->model, classes)
+                           : model_config_for(c, loaders.train->sample_shape(), classes);
   if (c.overfit > 0) model_config = without_regularization(std::move(model_config));
   if (!c.model.freeze.empty()) model_config = freeze_up_to(std::move(model_config), c.model.freeze);
   const Json preprocessing = preprocessing_record(normalization, loaders, *data.train);
@@ -452,6 +482,10 @@ TrainResult train_model(const TrainConfig& original, const TrainObserver& observ
     io::ModelBundle source = io::load_model(c.model.init_from);
     start += "Warm start from " + c.model.init_from + ": " +
              nn::copy_matching_layers(source.model, model).str() + "\n";
+  }
+  if (!resumed && base) {
+    start += "Fine-tuning " + c.model.fine_tune + ": " +
+             nn::copy_matching_layers(base->model, model).str() + "\n";
   }
   if (observer.on_start) observer.on_start(start);
 

@@ -85,19 +85,25 @@ TEST_P(ConvReference, MatchesTheDirectDefinition) {
     ASSERT_NEAR(y[static_cast<std::int64_t>(i)], expected[i], 1e-4) << i;
 }
 
-INSTANTIATE_TEST_SUITE_P(OddShapes, ConvReference,
-                         ::testing::Values(
-                             // non-square input, valid: (7-3)/1+1 = 5, (5-3)/1+1 = 3
-                             ConvCase{{2, 3, 7, 5}, 4, {3, 3}, {1, 1}, Padding::kValid, 5, 3, 0, 0},
-                             // stride 2, same: ceil(7/2) = 4, ceil(6/2) = 3; pad total (4-1)*2+3-7
-                             // = 2 → 1 before; (3-1)*2+3-6 = 1 → 0 before
-                             ConvCase{{2, 2, 7, 6}, 3, {3, 3}, {2, 2}, Padding::kSame, 4, 3, 1, 0},
-                             // 1x1 kernel: a per-pixel linear map
-                             ConvCase{{3, 5, 4, 3}, 2, {1, 1}, {1, 1}, Padding::kValid, 4, 3, 0, 0},
-                             // 2x4 kernel, strides (1, 3), same: H: out 5, pad (5-1)+2-5 = 1 → 0
-                             // before; W: out ceil(8/3) = 3, pad (3-1)*3+4-8 = 2 → 1 before
-                             ConvCase{
-                                 {1, 2, 5, 8}, 3, {2, 4}, {1, 3}, Padding::kSame, 5, 3, 0, 1}));
+INSTANTIATE_TEST_SUITE_P(
+    OddShapes, ConvReference,
+    ::testing::Values(
+        // non-square input, valid: (7-3)/1+1 = 5, (5-3)/1+1 = 3
+        ConvCase{{2, 3, 7, 5}, 4, {3, 3}, {1, 1}, Padding::kValid, 5, 3, 0, 0},
+        // stride 2, same: ceil(7/2) = 4, ceil(6/2) = 3; pad total (4-1)*2+3-7
+        // = 2 → 1 before; (3-1)*2+3-6 = 1 → 0 before
+        ConvCase{{2, 2, 7, 6}, 3, {3, 3}, {2, 2}, Padding::kSame, 4, 3, 1, 0},
+        // 1x1 kernel: a per-pixel linear map
+        ConvCase{{3, 5, 4, 3}, 2, {1, 1}, {1, 1}, Padding::kValid, 4, 3, 0, 0},
+        // 2x4 kernel, strides (1, 3), same: H: out 5, pad (5-1)+2-5 = 1 → 0
+        // before; W: out ceil(8/3) = 3, pad (3-1)*3+4-8 = 2 → 1 before
+        ConvCase{{1, 2, 5, 8}, 3, {2, 4}, {1, 3}, Padding::kSame, 5, 3, 0, 1},
+        // PyTorch's ResNet stem, 7x7 stride 2 padding 3 (not "same": that
+        // would pad 2 before): H (12+6-7)/2+1 = 6, W (10+6-7)/2+1 = 5
+        ConvCase{{2, 3, 12, 10}, 4, {7, 7}, {2, 2}, Padding::pixels(3, 3, 3, 3), 6, 5, 3, 3},
+        // asymmetric [top 0, left 2, bottom 1, right 0]: H 5+1-3+1 = 4,
+        // W 4+2-3+1 = 4
+        ConvCase{{1, 2, 5, 4}, 3, {3, 3}, {1, 1}, Padding::pixels(0, 2, 1, 0), 4, 4, 0, 2}));
 
 // Winograd F(2×2, 3×3) on whole and cut 2×2 output tiles, with and without padding.
 INSTANTIATE_TEST_SUITE_P(
@@ -112,6 +118,17 @@ INSTANTIATE_TEST_SUITE_P(
         // same padding, odd sizes: the padded plane is wider than the image on both sides
         ConvCase{
             {2, 3, 5, 7}, 2, {3, 3}, {1, 1}, Padding::kSame, 5, 7, 1, 1, ConvAlgorithm::kWinograd},
+        // padding 2 around a 3x3 kernel: the output is larger than the image (7x8)
+        ConvCase{{2, 3, 5, 6},
+                 2,
+                 {3, 3},
+                 {1, 1},
+                 Padding::pixels(2, 2, 2, 2),
+                 7,
+                 8,
+                 2,
+                 2,
+                 ConvAlgorithm::kWinograd},
         // a single output pixel: one tile, three quarters of it dropped
         ConvCase{
             {4, 2, 3, 3}, 3, {3, 3}, {1, 1}, Padding::kValid, 1, 1, 0, 0, ConvAlgorithm::kWinograd},
@@ -126,6 +143,12 @@ TEST(Conv2D, GradientsMatchFiniteDifferences) {
                .padding = Padding::kSame,
                .weights = {.init = "he_normal", .use_bias = true}});
   expect_gradients_match(conv, {5, 2, 5, 4});  // 5 samples: two chunks of the weight-gradient sum
+  Conv2D padded({.filters = 2,
+                 .kernel = {3, 3},
+                 .strides = {2, 2},
+                 .padding = Padding::pixels(2, 0, 1, 3),
+                 .weights = {.init = "he_normal", .use_bias = true}});
+  expect_gradients_match(padded, {2, 2, 5, 4});
 }
 
 TEST(Conv2D, WinogradGradientsMatchFiniteDifferences) {
@@ -346,6 +369,30 @@ TEST(AvgPool2D, SamePaddingAveragesOnlyPixelsInTheImage) {
   EXPECT_FLOAT_EQ(y[1], (2 + 5) / 2.f);
   EXPECT_FLOAT_EQ(y[2], (6 + 7) / 2.f);
   EXPECT_FLOAT_EQ(y[3], 8.f);
+}
+
+// PyTorch's MaxPool2d(3, stride 2, padding 1), as in its ResNets: padding never wins the max.
+TEST(MaxPool2D, ExplicitPaddingTakesTheMaxOverPixelsInTheImage) {
+  Pool2D pool(PoolKind::kMax, {{3, 3}, {2, 2}, Padding::pixels(1, 1, 1, 1)});
+  ASSERT_EQ(pool.build({1, 1, 4, 5}), (Shape{1, 1, 2, 3}));  // (4+2-3)/2+1, (5+2-3)/2+1
+  Tensor x({1, 1, 4, 5});
+  for (int i = 0; i < 20; ++i) x[i] = -static_cast<float>(i);  // largest at the top left
+  Tensor y;
+  pool.forward(x, y, {});
+  // windows start at rows -1, 1 and columns -1, 1, 3
+  const float expected[] = {-0.f, -1.f, -3.f, -5.f, -6.f, -8.f};
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(y[i], expected[i]) << i;
+}
+
+TEST(Padding, ReadsEveryJsonFormAndWritesItBack) {
+  EXPECT_EQ(parse_padding("same", "t"), Padding::kSame);
+  EXPECT_EQ(parse_padding(3, "t"), Padding::pixels(3, 3, 3, 3));
+  EXPECT_EQ(parse_padding(Json::array({1, 2}), "t"), Padding::pixels(1, 2, 1, 2));
+  EXPECT_EQ(parse_padding(Json::array({0, 1, 2, 3}), "t"), Padding::pixels(0, 1, 2, 3));
+  EXPECT_EQ(padding_json(Padding::pixels(0, 1, 2, 3)), Json::array({0, 1, 2, 3}));
+  EXPECT_EQ(padding_json(Padding::kValid), "valid");
+  EXPECT_THROW(parse_padding(Json::array({1, -1}), "t"), Error);
+  EXPECT_THROW(parse_padding("full", "t"), Error);
 }
 
 TEST(Pooling, GradientsMatchFiniteDifferences) {

@@ -1,0 +1,360 @@
+// kiln import against independent runtimes: PyTorch's own outputs for torchvision networks it
+// exported, and OpenCV's dnn module for hand-built graphs that use every op the importer reads.
+#include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
+
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <opencv2/dnn.hpp>
+#include <string>
+#include <vector>
+
+#include "io/model_file.hpp"
+#include "io/onnx_export.hpp"
+#include "io/onnx_import.hpp"
+#include "nn/error.hpp"
+#include "nn/loss.hpp"
+#include "nn/random.hpp"
+#include "pipeline/jobs/model_import.hpp"
+#include "tests/support/dataset_files.hpp"
+#include "tests/support/run_kiln.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/torchvision_reference.hpp"
+
+namespace kiln::io {
+namespace {
+
+// An ONNX graph written node by node, weights drawn from a fixed seed.
+class OnnxGraph {
+ public:
+  OnnxGraph(std::vector<std::int64_t> input_dims) {
+    model_.set_ir_version(onnx::IR_VERSION);
+    model_.add_opset_import()->set_version(13);
+    auto* in = model_.mutable_graph()->add_input();
+    in->set_name("x");
+    auto* t = in->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(onnx::TensorProto::FLOAT);
+    for (const auto d : input_dims) t->mutable_shape()->add_dim()->set_dim_value(d);
+  }
+
+  std::string weight(const std::string& name, const std::vector<std::int64_t>& dims,
+                     float low = -0.5f, float high = 0.5f) {
+    auto* t = model_.mutable_graph()->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    std::int64_t count = 1;
+    for (const auto d : dims) {
+      t->add_dims(d);
+      count *= d;
+    }
+    for (std::int64_t i = 0; i < count; ++i) t->add_float_data(rng_.uniform(low, high));
+    return name;
+  }
+  std::string shape(const std::string& name, const std::vector<std::int64_t>& values) {
+    auto* t = model_.mutable_graph()->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::INT64);
+    t->add_dims(static_cast<std::int64_t>(values.size()));
+    for (const auto v : values) t->add_int64_data(v);
+    return name;
+  }
+
+  onnx::NodeProto& node(const std::string& op, const std::vector<std::string>& inputs,
+                        const std::string& output) {
+    auto* n = model_.mutable_graph()->add_node();
+    n->set_op_type(op);
+    n->set_name("/" + output + "/" + op);
+    for (const auto& i : inputs) n->add_input(i);
+    n->add_output(output);
+    return *n;
+  }
+  std::vector<float> values(const std::string& name) const {
+    for (const auto& t : model_.graph().initializer()) {
+      if (t.name() == name) return {t.float_data().begin(), t.float_data().end()};
+    }
+    return {};
+  }
+  static void ints(onnx::NodeProto& n, const char* key, const std::vector<std::int64_t>& v) {
+    auto* a = n.add_attribute();
+    a->set_name(key);
+    a->set_type(onnx::AttributeProto::INTS);
+    for (const auto x : v) a->add_ints(x);
+  }
+  static void integer(onnx::NodeProto& n, const char* key, std::int64_t v) {
+    auto* a = n.add_attribute();
+    a->set_name(key);
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(v);
+  }
+  static void real(onnx::NodeProto& n, const char* key, float v) {
+    auto* a = n.add_attribute();
+    a->set_name(key);
+    a->set_type(onnx::AttributeProto::FLOAT);
+    a->set_f(v);
+  }
+
+  std::string save(const std::string& path, const std::string& output) {
+    auto* result = model_.mutable_graph()->add_output();
+    result->set_name(output);
+    auto* type = result->mutable_type()->mutable_tensor_type();
+    type->set_elem_type(onnx::TensorProto::FLOAT);
+    type->mutable_shape()->add_dim()->set_dim_param("N");  // OpenCV wants a shape
+    type->mutable_shape()->add_dim()->set_dim_param("K");
+    std::ofstream out(path, std::ios::binary);
+    model_.SerializeToOstream(&out);
+    return path;
+  }
+
+ private:
+  onnx::ModelProto model_;
+  nn::Rng rng_{{7, 7, 7, 7}};
+};
+
+std::vector<float> softmax_rows(const nn::Tensor& logits) {
+  nn::Tensor p;
+  const std::vector<std::int32_t> labels(static_cast<std::size_t>(logits.shape().n), 0);
+  nn::SoftmaxCrossEntropy::compute(logits, labels, nullptr, &p);
+  return {p.span().begin(), p.span().end()};
+}
+
+// The ONNX file run by OpenCV and by kiln (imported) on the same random input.
+void expect_opencv_agrees(const std::string& path, const std::vector<int>& dims,
+                          OnnxImportOptions options = {}, bool reverse_channels = false) {
+  cv::Mat blob(4, dims.data(), CV_32F);
+  nn::Rng rng({1, 2, 3, 4});
+  for (std::size_t i = 0; i < blob.total(); ++i) blob.ptr<float>()[i] = rng.uniform(-1.f, 1.f);
+  cv::dnn::Net net = cv::dnn::readNetFromONNX(path);
+  net.setInput(blob);
+  const cv::Mat expected = net.forward();
+
+  nn::Model model = import_onnx(path, options);
+  nn::Tensor x({dims[0], dims[1], dims[2], dims[3]});
+  const std::int64_t plane = x.shape().h * x.shape().w;
+  for (std::int64_t i = 0; i < x.size(); ++i) {  // kiln takes RGB where the network took BGR
+    const std::int64_t c = (i / plane) % dims[1];
+    const std::int64_t from = reverse_channels ? i + (dims[1] - 1 - 2 * c) * plane : i;
+    x[i] = blob.ptr<float>()[from];
+  }
+  const std::vector<float> got = softmax_rows(model.forward(x, {}));
+  ASSERT_EQ(got.size(), expected.total());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    ASSERT_NEAR(got[i], expected.ptr<float>()[i], 2e-6) << "output " << i;
+  }
+}
+
+TEST(OnnxImport, EveryOpMatchesOpenCv) {
+  testing::TempDir dir;
+  OnnxGraph g({2, 3, 9, 9});
+  using G = OnnxGraph;
+  // Conv with asymmetric pads and stride 2: (4, 5, 4)
+  auto& conv = g.node("Conv", {"x", g.weight("w1", {4, 3, 3, 3}), g.weight("b1", {4})}, "c1");
+  G::ints(conv, "kernel_shape", {3, 3});
+  G::ints(conv, "strides", {2, 2});
+  G::ints(conv, "pads", {1, 0, 2, 1});
+  g.node("BatchNormalization",
+         {"c1", g.weight("s", {4}, 0.5f, 1.5f), g.weight("bb", {4}), g.weight("m", {4}),
+          g.weight("v", {4}, 0.5f, 2.f)},
+         "bn");
+  G::real(g.node("LeakyRelu", {"bn"}, "act"), "alpha", 0.1f);
+  // Two branches of (4, 3, 2): a ceil-mode max pool and a padded average pool
+  auto& max = g.node("MaxPool", {"act"}, "maxp");
+  G::ints(max, "kernel_shape", {2, 2});
+  G::ints(max, "strides", {2, 2});
+  G::integer(max, "ceil_mode", 1);
+  auto& avg = g.node("AveragePool", {"act"}, "avgp");
+  G::ints(avg, "kernel_shape", {3, 3});
+  G::ints(avg, "strides", {2, 2});
+  G::ints(avg, "pads", {1, 1, 1, 1});
+  G::integer(g.node("Concat", {"maxp", "avgp"}, "cat"), "axis", 1);
+  auto& lrn = g.node("LRN", {"cat"}, "lrn");
+  G::integer(lrn, "size", 3);
+  G::real(lrn, "alpha", 0.3f);
+  G::real(lrn, "bias", 1.5f);
+  G::ints(g.node("Conv", {"lrn", g.weight("w2", {6, 8, 1, 1})}, "c2"), "kernel_shape", {1, 1});
+  g.node("Sigmoid", {"c2"}, "sig");
+  g.node("Tanh", {"sig"}, "tanh");
+  g.node("Add", {"sig", "tanh"}, "sum");
+  g.node("Relu", {"sum"}, "relu");
+  g.node("Reshape", {"relu", g.shape("to", {0, -1})}, "flat");
+  g.node("MatMul", {"flat", g.weight("w3", {36, 5})}, "mm");
+  g.node("Add", {"mm", g.weight("b3", {5})}, "fc");
+  g.node("Dropout", {"fc"}, "drop");
+  g.node("Softmax", {"drop"}, "prob");
+  const std::string path = g.save(dir.file("ops.onnx"), "prob");
+  expect_opencv_agrees(path, {2, 3, 9, 9});
+
+  nn::Model model = import_onnx(path);
+  EXPECT_EQ(model.layer_name(0), "c1");  // "/c1/Conv": the op type dropped
+  EXPECT_EQ(model.size(), 15u);          // Softmax dropped, MatMul + Add one dense layer
+}
+
+// Y = alpha · A Bᵀ + beta · C, against that sum worked out here (OpenCV 4.6 ignores alpha and beta).
+TEST(OnnxImport, GemmFoldsAlphaAndBeta) {
+  testing::TempDir dir;
+  OnnxGraph g({3, 1, 4, 4});
+  g.node("Flatten", {"x"}, "flat");
+  auto& gemm = g.node("Gemm", {"flat", g.weight("w", {7, 16}), g.weight("b", {7})}, "fc");
+  OnnxGraph::integer(gemm, "transB", 1);
+  OnnxGraph::real(gemm, "alpha", 0.5f);
+  OnnxGraph::real(gemm, "beta", 2.f);
+  nn::Model model = import_onnx(g.save(dir.file("gemm.onnx"), "fc"));
+  const std::vector<float> w = g.values("w"), b = g.values("b");
+  nn::Tensor x({3, 1, 4, 4});
+  for (std::int64_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 11) - 5.f;
+  const nn::Tensor& y = model.forward(x, {});
+  for (std::int64_t n = 0; n < 3; ++n) {
+    for (std::int64_t u = 0; u < 7; ++u) {
+      double sum = 0;
+      for (std::int64_t i = 0; i < 16; ++i) sum += w[u * 16 + i] * x[n * 16 + i];
+      EXPECT_NEAR(y[n * 7 + u], 0.5 * sum + 2.0 * b[u], 1e-5) << n << ", " << u;
+    }
+  }
+}
+
+TEST(OnnxImport, BgrNetworksTakeRgbImagesOnceImported) {
+  testing::TempDir dir;
+  OnnxGraph g({2, 3, 5, 5});
+  auto& conv = g.node("Conv", {"x", g.weight("w", {2, 3, 3, 3})}, "c");
+  OnnxGraph::ints(conv, "pads", {1, 1, 1, 1});
+  OnnxGraph::ints(conv, "kernel_shape", {3, 3});
+  g.node("GlobalAveragePool", {"c"}, "gap");
+  g.node("Flatten", {"gap"}, "flat");
+  g.node("Softmax", {"flat"}, "prob");
+  const std::string path = g.save(dir.file("bgr.onnx"), "prob");
+  expect_opencv_agrees(path, {2, 3, 5, 5}, {.bgr_input = true}, /*reverse_channels=*/true);
+}
+
+std::string import_error(const std::string& path, OnnxImportOptions options = {}) {
+  try {
+    import_onnx(path, options);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(OnnxImport, UnsupportedNodesAndBadFilesAreNamed) {
+  testing::TempDir dir;
+  {
+    OnnxGraph g({1, 3, 4, 4});
+    g.node("Relu", {"x"}, "r");
+    g.node("HardSwish", {"r"}, "h");
+    const std::string e = import_error(g.save(dir.file("op.onnx"), "h"));
+    EXPECT_NE(
+        e.find("op.onnx: node '/h/HardSwish' (HardSwish): not supported; supported ops: Conv"),
+        std::string::npos)
+        << e;
+  }
+  {
+    OnnxGraph g({1, 4, 4, 4});
+    auto& conv = g.node("Conv", {"x", g.weight("w", {4, 2, 3, 3})}, "c");
+    OnnxGraph::integer(conv, "group", 2);
+    const std::string e = import_error(g.save(dir.file("group.onnx"), "c"));
+    EXPECT_NE(e.find("(Conv): grouped convolutions are not supported"), std::string::npos) << e;
+  }
+  {
+    OnnxGraph g({1, 3, 4, 4});
+    g.node("Softmax", {"x"}, "s");
+    g.node("Relu", {"s"}, "r");
+    const std::string e = import_error(g.save(dir.file("softmax.onnx"), "r"));
+    EXPECT_NE(e.find("a Softmax inside the network is not supported"), std::string::npos) << e;
+  }
+  {
+    OnnxGraph g({1, 1, 4, 4});
+    g.node("Flatten", {"x"}, "f");
+    g.node("Gemm", {"f", g.weight("w", {16, 3})}, "fc");
+    const std::string path = g.save(dir.file("size.onnx"), "fc");
+    const std::string e = import_error(path, {.input = nn::Shape{1, 1, 5, 5}});
+    EXPECT_NE(e.find("layer 'fc': its weight has 48 values in the ONNX file, 75 here"),
+              std::string::npos)
+        << e;
+  }
+  std::ofstream(dir.file("text.onnx")) << "not a protobuf";
+  EXPECT_NE(import_error(dir.file("text.onnx")).find("text.onnx: not an ONNX model"),
+            std::string::npos);
+}
+
+TEST(OnnxImport, TorchvisionResNet18MatchesPyTorch) {
+  testing::TempDir dir;
+  for (const std::string flags : {"", "--keep-batchnorm"}) {
+    SCOPED_TRACE("export flags: " + flags);
+    const auto ref =
+        testing::export_torchvision("resnet18", dir.path().string(), "--classes 10 " + flags);
+    if (!ref) GTEST_SKIP() << "needs python3-torch and python3-torchvision";
+    const double difference = testing::expect_import_matches(*ref, 1e-4);
+    std::cout << "resnet18 " << flags << ": largest difference / largest logit " << difference
+              << "\n";
+  }
+}
+
+// Import → save with torchvision's preprocessing → kiln export → OpenCV: PyTorch's probabilities.
+TEST(OnnxImport, ImportedModelExportsToOnnxThatOpenCvRuns) {
+  testing::TempDir dir;
+  const auto ref = testing::export_torchvision("resnet18", dir.path().string(), "--classes 10");
+  if (!ref) GTEST_SKIP() << "needs python3-torch and python3-torchvision";
+  nn::Model model = import_onnx(ref->onnx_path);
+  const std::string saved = dir.file("resnet18.h5"), exported = dir.file("again.onnx");
+  // Mean 0, std 1 on 0..255: the export's normalization leaves PyTorch's input as it is.
+  pipeline::save_imported_model(model, {.pixel_scale = 255.f}, {}, saved);
+  ModelBundle bundle = load_model(saved);
+  EXPECT_EQ(bundle.class_names.size(), 10u);
+  EXPECT_EQ(bundle.preprocessing.at("normalization").at("std")[0], 1.f);
+  export_onnx(bundle, exported);
+  cv::dnn::Net net = cv::dnn::readNetFromONNX(exported);
+  const int dims[] = {2, 3, 224, 224};
+  net.setInput(cv::Mat(4, dims, CV_32F, const_cast<float*>(ref->input.data())));
+  const cv::Mat out = net.forward();
+  nn::Tensor logits({2, 10, 1, 1});
+  std::copy(ref->logits.begin(), ref->logits.end(), logits.data());
+  const std::vector<float> expected = softmax_rows(logits);
+  ASSERT_EQ(out.total(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_NEAR(out.ptr<float>()[i], expected[i], 1e-4) << i;
+  }
+}
+
+// The fine-tuning path a user takes: kiln import with the network's preprocessing, then kiln train
+// --fine-tune with the first layers frozen. Frozen weights stay bit-identical to the imported
+// ones, the output layer gets the data's classes, and the normalization is the imported one.
+TEST(OnnxImport, FineTuningKeepsFrozenLayersAndTheImportedNormalization) {
+  testing::TempDir dir;
+  OnnxGraph g({1, 1, 8, 8});
+  auto& conv = g.node("Conv", {"x", g.weight("w", {4, 1, 3, 3}), g.weight("b", {4})}, "stem");
+  OnnxGraph::ints(conv, "pads", {1, 1, 1, 1});
+  g.node("Relu", {"stem"}, "act");
+  g.node("Flatten", {"act"}, "flat");
+  auto& fc = g.node("Gemm", {"flat", g.weight("fw", {10, 256}), g.weight("fb", {10})}, "head");
+  OnnxGraph::integer(fc, "transB", 1);
+  const std::string onnx = g.save(dir.file("net.onnx"), "head");
+  const std::string imported = dir.file("imported.h5"), tuned = dir.file("tuned.h5");
+  const auto import = testing::kiln("import " + onnx + " -o " + imported +
+                                    " --mean 0.5 --std 0.25 --channel-order L");
+  ASSERT_EQ(import.exit_code, 0) << import.output;
+  ModelBundle base = load_model(imported);
+  EXPECT_FLOAT_EQ(base.preprocessing["normalization"]["mean"][0].get<float>(), 127.5f);
+  EXPECT_FLOAT_EQ(base.preprocessing["normalization"]["std"][0].get<float>(), 63.75f);
+
+  testing::write_indexed_dataset(dir.file("data.h5"), 24, 8, 8, 1, 3);
+  const auto train =
+      testing::kiln("train " + dir.file("data.h5") + " -o " + tuned + " --fine-tune " + imported +
+                    " --freeze stem --epochs 2 --batch-size 8");
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_NE(train.output.find("copied 1 layers (stem); skipped, shape differs: head: (10, 256"),
+            std::string::npos)
+      << train.output;
+  ModelBundle after = load_model(tuned);
+  EXPECT_EQ(after.class_names.size(), 3u);
+  EXPECT_EQ(after.preprocessing["normalization"], base.preprocessing["normalization"]);
+  for (std::size_t p = 0; p < 2; ++p) {
+    const auto& a = base.model.layer(0).parameters()[p]->value;
+    const auto& b = after.model.layer(0).parameters()[p]->value;
+    EXPECT_TRUE(std::equal(a.span().begin(), a.span().end(), b.span().begin())) << p;
+  }
+  const auto wrong = testing::kiln("train " + dir.file("data.h5") + " -o " + tuned +
+                                   " --fine-tune " + dir.file("none.h5"));
+  EXPECT_NE(wrong.output.find("none.h5: no such model file"), std::string::npos) << wrong.output;
+}
+
+}  // namespace
+}  // namespace kiln::io
