@@ -1,19 +1,26 @@
-// kiln import: a network trained elsewhere (ONNX) as a kiln model file, with the preprocessing it
-// expects (io/onnx_import.hpp, pipeline/jobs/model_import.hpp).
+// kiln import: a network trained elsewhere (ONNX, or Keras HDF5 weights) as a kiln model file,
+// with the preprocessing it expects (io/onnx_import.hpp, io/keras_weights.hpp,
+// pipeline/jobs/model_import.hpp).
 #include <cstdio>
 #include <fstream>
 #include <memory>
 
 #include "apps/commands.hpp"
 #include "apps/validators.hpp"
-#include "io/onnx_import.hpp"
+#include "io/keras_config.hpp"
+#include "io/keras_weights.hpp"
+#include "nn/zoo.hpp"
 #include "pipeline/jobs/model_import.hpp"
+#ifdef KILN_HAVE_ONNX
+#include "io/onnx_import.hpp"
+#endif
 
 namespace kiln::apps {
 namespace {
 
 struct ImportFlags {
   std::string source, output, channel_order = "RGB";
+  std::string zoo_model, model_json;  // Keras weights: the architecture
   std::vector<std::int64_t> input;
   std::vector<std::string> class_names;
   pipeline::ImportedPreprocessing pre;
@@ -32,6 +39,54 @@ std::vector<std::string> read_class_names(const std::vector<std::string>& given)
   return names;
 }
 
+bool is_onnx(const std::string& path) { return path.ends_with(".onnx"); }
+
+Json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(path + ": cannot open the file");
+  try {
+    return Json::parse(in);
+  } catch (const Json::exception& e) {
+    throw Error(path + ": not JSON: " + e.what());
+  }
+}
+
+// A Keras weight file onto the architecture given by --model (kiln's zoo, matched in order),
+// --model-json or the file's own model_config (matched by layer name).
+nn::Model import_keras(const ImportFlags& f) {
+  Json config;
+  if (!f.zoo_model.empty()) {
+    if (f.input.empty()) throw ConfigError("--model " + f.zoo_model + " needs --input C H W");
+    const nn::Shape in{1, f.input[0], f.input[1], f.input[2]};
+    config = nn::builtin_model(f.zoo_model, in, io::keras_output_units(f.source), Json::object());
+  } else {
+    const Json keras =
+        f.model_json.empty() ? io::keras_model_config(f.source) : read_json_file(f.model_json);
+    if (keras.is_null()) {
+      throw ConfigError(f.source +
+                        ": holds weights only; give the architecture with --model "
+                        "NAME (kiln's zoo) or --model-json FILE (Keras' model.to_json())");
+    }
+    config = io::kiln_config_from_keras(keras, f.model_json.empty() ? f.source : f.model_json);
+    if (!f.input.empty()) config["input"] = f.input;
+  }
+  nn::Model model = nn::Model::from_config(config);
+  io::load_keras_weights(f.source, model);
+  return model;
+}
+
+nn::Model import_network(const ImportFlags& f) {
+  if (!is_onnx(f.source)) return import_keras(f);
+#ifdef KILN_HAVE_ONNX
+  io::OnnxImportOptions options;
+  if (!f.input.empty()) options.input = nn::Shape{1, f.input[0], f.input[1], f.input[2]};
+  options.bgr_input = f.channel_order == "BGR";
+  return io::import_onnx(f.source, options);
+#else
+  throw Error(f.source + ": this kiln was built without libonnx-dev; install it and rebuild");
+#endif
+}
+
 }  // namespace
 
 void add_import_command(CLI::App& app) {
@@ -39,8 +94,18 @@ void add_import_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "import",
       "Make a kiln model file from an ONNX network (e.g. torch.onnx.export of a torchvision "
-      "model), with the preprocessing it was trained with, to evaluate, predict or fine-tune.");
-  cmd->add_option("source", f->source, "ONNX file (.onnx)")->required()->check(existing_file());
+      "model) or Keras HDF5 weights, with the preprocessing it was trained with, to evaluate, "
+      "predict or fine-tune.");
+  cmd->add_option("source", f->source, "ONNX file (.onnx) or Keras weights (.h5)")
+      ->required()
+      ->check(existing_file());
+  cmd->add_option("--model", f->zoo_model,
+                  "Keras weights: the kiln zoo model they fit (matched layer by layer in order)")
+      ->check(CLI::IsMember(nn::builtin_model_names()));
+  cmd->add_option("--model-json", f->model_json,
+                  "Keras weights: the Keras model config (model.to_json()); default: the one a "
+                  "model.save file carries")
+      ->check(existing_file());
   cmd->add_option("-o,--output", f->output, "Model file to write (.h5, replaced atomically)")
       ->required();
   cmd->add_option("--input", f->input, "C H W the network takes (default: the ONNX input's)")
@@ -65,12 +130,10 @@ void add_import_command(CLI::App& app) {
   cmd->add_option("--crop", f->pre.crop, "The centre crop (default: the input size)")
       ->check(CLI::PositiveNumber);
   cmd->callback([f] {
-    io::OnnxImportOptions options;
-    if (!f->input.empty()) options.input = nn::Shape{1, f->input[0], f->input[1], f->input[2]};
-    options.bgr_input = f->channel_order == "BGR";
-    nn::Model model = io::import_onnx(f->source, options);
+    nn::Model model = import_network(*f);
     f->pre.channel_order = f->channel_order == "L" ? "L" : "RGB";
-    if (options.bgr_input) {  // stated in the network's order; kiln's is RGB
+    if (f->channel_order == "BGR") {  // stated in the network's order; kiln's is RGB
+      if (!is_onnx(f->source)) throw ConfigError("--channel-order BGR: for ONNX networks only");
       std::reverse(f->pre.mean.begin(), f->pre.mean.end());
       std::reverse(f->pre.std.begin(), f->pre.std.end());
     }

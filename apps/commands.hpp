@@ -15,6 +15,6 @@ void add_predict_command(CLI::App& app);
 void add_augment_preview_command(CLI::App& app);
 void add_fit_command(CLI::App& app);
 void add_export_command(CLI::App& app);  // built with ONNX (KILN_HAVE_ONNX)
-void add_import_command(CLI::App& app);  // built with ONNX (KILN_HAVE_ONNX)
+void add_import_command(CLI::App& app);  // ONNX networks with KILN_HAVE_ONNX
 
 }  // namespace kiln::apps

@@ -51,8 +51,8 @@ int main(int argc, char** argv) {
   kiln::apps::add_fit_command(app);
 #ifdef KILN_HAVE_ONNX
   kiln::apps::add_export_command(app);
-  kiln::apps::add_import_command(app);
 #endif
+  kiln::apps::add_import_command(app);
   kiln::apps::add_bench_command(app);
 
   kiln::apps::set_command_line(argc, argv);

@@ -212,5 +212,49 @@ TEST_F(GraphCliTraining, ScalesAutoSpreadsOverTheTrainedRange) {
       << bad.output;
 }
 
+// kiln import of Keras weights onto a zoo model: a kiln-trained mnist_cnn written in the Keras
+// layout by h5py, imported with the normalization it was trained with, evaluates exactly as the
+// original.
+TEST_F(GraphCliTraining, KerasWeightsOntoAZooModelEvaluateAsTheOriginal) {
+  ASSERT_EQ(kiln("train " + data() + " -o " + file("cnn.h5") +
+                 " --model mnist_cnn --epochs 2 --batch-size 8")
+                .exit_code,
+            0);
+  const std::string relayout = "/usr/bin/python3 " + std::string(KILN_TEST_SOURCE_DIR) +
+                               "/io/relayout_as_keras.py " + file("cnn.h5") + " " +
+                               file("keras.h5") +
+                               " conv2d_1 conv2d_2 dense_1 dense_2 --flatten-map dense_1:64,4,4";
+  const Invocation written = kiln_shell(relayout);
+  if (written.exit_code == 3) GTEST_SKIP() << "needs python3-h5py";
+  ASSERT_EQ(written.exit_code, 0) << written.output;
+
+  const Invocation no_input = kiln("import " + file("keras.h5") + " --model mnist_cnn -o x.h5");
+  EXPECT_EQ(no_input.exit_code, 2);
+  EXPECT_NE(no_input.output.find("--model mnist_cnn needs --input C H W"), std::string::npos)
+      << no_input.output;
+  const Invocation no_model = kiln("import " + file("keras.h5") + " -o x.h5");
+  EXPECT_NE(no_model.output.find("holds weights only; give the architecture with --model"),
+            std::string::npos)
+      << no_model.output;
+
+  const Json n = io::load_model(file("cnn.h5")).preprocessing.at("normalization");
+  std::string stats = " --pixel-scale 255 --mean";
+  for (const auto& m : n.at("mean")) stats += " " + std::to_string(m.get<double>());
+  stats += " --std";
+  for (const auto& s : n.at("std")) stats += " " + std::to_string(s.get<double>());
+  const Invocation imported =
+      kiln("import " + file("keras.h5") + " --model mnist_cnn --input 3 " +
+           "12 12 --class-names circle cross square -o " + file("imported.h5") + stats);
+  ASSERT_EQ(imported.exit_code, 0) << imported.output;
+  const Invocation original = kiln("evaluate " + file("cnn.h5") + " " + data());
+  const Invocation again = kiln("evaluate " + file("imported.h5") + " " + data());
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  const std::regex accuracy("loss [0-9.]+ +accuracy [0-9.]+");
+  std::smatch a, b;
+  ASSERT_TRUE(std::regex_search(original.output, a, accuracy)) << original.output;
+  ASSERT_TRUE(std::regex_search(again.output, b, accuracy)) << again.output;
+  EXPECT_EQ(a.str(), b.str());
+}
+
 }  // namespace
 }  // namespace kiln

@@ -1,0 +1,155 @@
+// Keras HDF5 weights onto kiln models. The files are written by h5py in the Keras layout from a
+// kiln model (tests/io/relayout_as_keras.py), so the imported model must compute exactly what the
+// original did: kernels with non-square windows, two input channels and an HWC flatten make any
+// wrong transpose change the outputs, not only the shapes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+#include "io/keras_config.hpp"
+#include "io/keras_weights.hpp"
+#include "io/model_file.hpp"
+#include "nn/error.hpp"
+#include "nn/optimizer.hpp"
+#include "nn/random.hpp"
+#include "nn/zoo.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace kiln::io {
+namespace {
+
+// `model` with random weights and batch-norm statistics, saved as kiln does.
+void save_random(nn::Model& model, const std::string& path) {
+  model.initialize(5);
+  nn::Rng rng({5, 6, 7, 8});
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    for (nn::Buffer* b : model.layer(i).buffers()) {
+      for (float& v : b->value.span()) v = 0.5f + rng.uniform();
+    }
+    for (nn::Parameter* p : model.layer(i).parameters()) {
+      for (float& v : p->value.span()) v += rng.uniform(-0.1f, 0.1f);  // biases not all zero
+    }
+  }
+  const auto optimizer = nn::make_optimizer({{"type", "sgd"}});
+  std::vector<std::string> classes;
+  for (std::int64_t k = 0; k < model.output_shape().per_sample(); ++k) {
+    classes.push_back(std::to_string(k));
+  }
+  save_model(path, model, *optimizer, {}, Json::object(), classes);
+}
+
+// Runs the h5py writer; false when h5py is missing.
+bool relayout(const std::string& from, const std::string& to, const std::string& args) {
+  const std::string command = "/usr/bin/python3 " + std::string(KILN_TEST_SOURCE_DIR) +
+                              "/io/relayout_as_keras.py " + from + " " + to + " " + args;
+  const int status = std::system(command.c_str());
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 3) return false;
+  EXPECT_EQ(status, 0) << command;
+  return true;
+}
+
+void expect_same_outputs(nn::Model& a, nn::Model& b) {
+  nn::Tensor x(a.input_shape().with_n(3));
+  nn::Rng rng({1, 1, 1, 1});
+  for (float& v : x.span()) v = rng.uniform(-1.f, 1.f);
+  const nn::Tensor ya = a.forward(x, {});
+  const nn::Tensor& yb = b.forward(x, {});
+  ASSERT_EQ(ya.size(), yb.size());
+  for (std::int64_t i = 0; i < ya.size(); ++i) ASSERT_NEAR(ya[i], yb[i], 1e-5) << i;
+}
+
+// The Keras Sequential config of the model below, as model.to_json() writes it.
+Json keras_sequential() {
+  return Json::parse(R"({"class_name": "Sequential", "config": {"name": "small", "layers": [
+    {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 7, 6, 2], "name": "in"}},
+    {"class_name": "Conv2D", "config": {"name": "c1", "filters": 4, "kernel_size": [3, 2],
+      "strides": [1, 1], "padding": "same", "activation": "linear", "use_bias": true,
+      "data_format": "channels_last", "dilation_rate": [1, 1]}},
+    {"class_name": "BatchNormalization", "config": {"name": "bn", "axis": -1, "epsilon": 0.001,
+      "momentum": 0.99}},
+    {"class_name": "Activation", "config": {"name": "act", "activation": "relu"}},
+    {"class_name": "ZeroPadding2D", "config": {"name": "pad", "padding": [[1, 0], [0, 1]]}},
+    {"class_name": "MaxPooling2D", "config": {"name": "pool", "pool_size": [2, 2],
+      "strides": [2, 2], "padding": "valid"}},
+    {"class_name": "Flatten", "config": {"name": "flat"}},
+    {"class_name": "Dense", "config": {"name": "fc1", "units": 5, "activation": "relu"}},
+    {"class_name": "Dropout", "config": {"name": "drop", "rate": 0.5}},
+    {"class_name": "Dense", "config": {"name": "out", "units": 3, "activation": "softmax"}}]}})");
+}
+
+TEST(KerasImport, SequentialConfigAndWeightsComputeWhatTheSourceDid) {
+  testing::TempDir dir;
+  const Json config = kiln_config_from_keras(keras_sequential(), "model.json");
+  EXPECT_EQ(config.at("input"), Json::array({2, 7, 6}));
+  nn::Model source = nn::Model::from_config(config);
+  // ZeroPadding2D folded into the pool: [top 1, left 0, bottom 0, right 1]; softmax dropped.
+  EXPECT_EQ(config.at("layers")[3].at("padding"), Json::array({1, 0, 0, 1}));
+  EXPECT_EQ(source.layer_name(source.size() - 1), "out");
+  save_random(source, dir.file("kiln.h5"));
+  // pool output (4, 4, 3): (7 + 1) / 2, (6 + 1) / 2
+  if (!relayout(dir.file("kiln.h5"), dir.file("keras.h5"), "c1 bn fc1 out --flatten-map fc1:4,4,3"))
+    GTEST_SKIP() << "needs python3-h5py";
+  nn::Model imported = nn::Model::from_config(config);
+  load_keras_weights(dir.file("keras.h5"), imported);
+  expect_same_outputs(source, imported);
+}
+
+TEST(KerasImport, ZooModelTakesWeightsInLayerOrder) {
+  testing::TempDir dir;
+  const Json config = nn::builtin_model("mnist_cnn", {1, 1, 28, 28}, 10, Json::object());
+  nn::Model source = nn::Model::from_config(config);
+  save_random(source, dir.file("kiln.h5"));
+  // Keras' mnist_cnn.py names; the first dense reads the flattened (12, 12, 64) map.
+  if (!relayout(dir.file("kiln.h5"), dir.file("keras.h5"),
+                "conv2d_1 conv2d_2 dense_1 dense_2 --flatten-map dense_1:64,12,12"))
+    GTEST_SKIP() << "needs python3-h5py";
+  EXPECT_EQ(keras_output_units(dir.file("keras.h5")), 10);
+  nn::Model imported = nn::Model::from_config(config);
+  load_keras_weights(dir.file("keras.h5"), imported);
+  expect_same_outputs(source, imported);
+
+  // The same file onto another architecture: one line naming the layers and both shapes.
+  nn::Model other =
+      nn::Model::from_config(nn::builtin_model("lenet5", {1, 1, 28, 28}, 10, Json::object()));
+  try {
+    load_keras_weights(dir.file("keras.h5"), other);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("Keras layer 'conv2d_1' onto kiln layer 'conv2d_1': "
+                                         "kernel (3, 3, 1, 32) in the file (KH, KW, C, F), (6, 1, "
+                                         "5, 5) here"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(KerasImport, UnsupportedLayersAndFilesAreNamed) {
+  Json keras = keras_sequential();
+  keras["config"]["layers"][2] = {{"class_name", "LayerNormalization"},
+                                  {"config", {{"name", "ln"}}}};
+  try {
+    kiln_config_from_keras(keras, "model.json");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.json: Keras layer 'ln': class LayerNormalization "
+                                         "is not supported; supported: InputLayer"),
+              std::string::npos)
+        << e.what();
+  }
+  testing::TempDir dir;
+  nn::Model model = nn::Model::from_config(kiln_config_from_keras(keras_sequential(), "m"));
+  save_random(model, dir.file("kiln.h5"));  // a kiln model file is no Keras weight file
+  try {
+    load_keras_weights(dir.file("kiln.h5"), model);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not a Keras weight file (no layer_names attribute)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace kiln::io
