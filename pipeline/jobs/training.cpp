@@ -278,6 +278,8 @@ Json fine_tune_config(const TrainConfig& c, nn::Model& source, std::int64_t clas
                       "; fine-tuning gives a dense output layer new classes");
   }
   head["units"] = classes;
+  // This run decides what is frozen (model.freeze): a second stage can unfreeze deeper blocks.
+  for (Json& layer : config.at("layers")) layer.erase("trainable");
   return config;
 }
 

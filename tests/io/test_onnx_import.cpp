@@ -351,6 +351,16 @@ TEST(OnnxImport, FineTuningKeepsFrozenLayersAndTheImportedNormalization) {
     const auto& b = after.model.layer(0).parameters()[p]->value;
     EXPECT_TRUE(std::equal(a.span().begin(), a.span().end(), b.span().begin())) << p;
   }
+  // A second stage from the fine-tuned file with nothing frozen trains the stem too.
+  const auto stage2 =
+      testing::kiln("train " + dir.file("data.h5") + " -o " + dir.file("stage2.h5") +
+                    " --fine-tune " + tuned + " --epochs 1 --batch-size 8");
+  ASSERT_EQ(stage2.exit_code, 0) << stage2.output;
+  ModelBundle unfrozen = load_model(dir.file("stage2.h5"));
+  EXPECT_TRUE(unfrozen.model.trainable(0));
+  const auto& w0 = after.model.layer(0).parameters()[0]->value;
+  const auto& w1 = unfrozen.model.layer(0).parameters()[0]->value;
+  EXPECT_FALSE(std::equal(w0.span().begin(), w0.span().end(), w1.span().begin()));
   const auto wrong = testing::kiln("train " + dir.file("data.h5") + " -o " + tuned +
                                    " --fine-tune " + dir.file("none.h5"));
   EXPECT_NE(wrong.output.find("none.h5: no such model file"), std::string::npos) << wrong.output;
