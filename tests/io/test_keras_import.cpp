@@ -96,6 +96,43 @@ TEST(KerasImport, SequentialConfigAndWeightsComputeWhatTheSourceDid) {
   expect_same_outputs(source, imported);
 }
 
+// A functional model (Keras 2's "Functional"): inbound nodes, a residual Add, a Concatenate.
+TEST(KerasImport, FunctionalGraphsKeepTheirWiring) {
+  const Json keras = Json::parse(R"({"class_name": "Functional", "config": {"name": "res",
+    "layers": [
+      {"class_name": "InputLayer", "name": "x", "inbound_nodes": [],
+       "config": {"batch_input_shape": [null, 6, 5, 3], "name": "x"}},
+      {"class_name": "Conv2D", "name": "a", "inbound_nodes": [[["x", 0, 0, {}]]],
+       "config": {"name": "a", "filters": 4, "kernel_size": [3, 3], "padding": "same",
+                  "activation": "relu"}},
+      {"class_name": "Conv2D", "name": "b", "inbound_nodes": [[["a", 0, 0, {}]]],
+       "config": {"name": "b", "filters": 4, "kernel_size": [1, 2], "padding": "same",
+                  "use_bias": false}},
+      {"class_name": "Add", "name": "sum", "inbound_nodes": [[["a", 0, 0, {}], ["b", 0, 0, {}]]],
+       "config": {"name": "sum"}},
+      {"class_name": "Concatenate", "name": "cat",
+       "inbound_nodes": [[["sum", 0, 0, {}], ["x", 0, 0, {}]]],
+       "config": {"name": "cat", "axis": -1}},
+      {"class_name": "GlobalAveragePooling2D", "name": "gap",
+       "inbound_nodes": [[["cat", 0, 0, {}]]], "config": {"name": "gap"}},
+      {"class_name": "Dense", "name": "out", "inbound_nodes": [[["gap", 0, 0, {}]]],
+       "config": {"name": "out", "units": 3, "activation": "softmax"}}],
+    "input_layers": [["x", 0, 0]], "output_layers": [["out", 0, 0]]}})");
+  const Json config = kiln_config_from_keras(keras, "res.json");
+  // The Add reads a's relu (the Keras layer a's output), not the convolution before it.
+  EXPECT_EQ(config.at("layers")[3].at("inputs"), Json::array({"a_relu", "b"}));
+  EXPECT_EQ(config.at("layers")[4].at("inputs"), Json::array({"sum", "input"}));
+  testing::TempDir dir;
+  nn::Model source = nn::Model::from_config(config);
+  save_random(source, dir.file("kiln.h5"));
+  if (!relayout(dir.file("kiln.h5"), dir.file("keras.h5"), "a b out")) {
+    GTEST_SKIP() << "needs python3-h5py";
+  }
+  nn::Model imported = nn::Model::from_config(config);
+  load_keras_weights(dir.file("keras.h5"), imported);
+  expect_same_outputs(source, imported);
+}
+
 TEST(KerasImport, ZooModelTakesWeightsInLayerOrder) {
   testing::TempDir dir;
   const Json config = nn::builtin_model("mnist_cnn", {1, 1, 28, 28}, 10, Json::object());
