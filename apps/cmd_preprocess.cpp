@@ -45,6 +45,7 @@ struct PreprocessFlags {
   std::int64_t max_pixels = 178956970;
   std::vector<std::string> class_names;
   int compression = 0;
+  bool no_checksum = false;
   bool quiet = false;
   double val_split = 0.0;
   std::string val_output;
@@ -175,6 +176,7 @@ void run_images_to(const PreprocessFlags& f, const io::ImageIndex& index, const 
   o.max_pixels = f.max_pixels;
   o.on_error = f.on_error == "fail" ? pipeline::OnError::kFail : pipeline::OnError::kSkip;
   o.gzip_level = f.compression;
+  o.checksum = !f.no_checksum;
   o.source = std::filesystem::weakly_canonical(f.input).string();
   o.command_line = command_line();
   for (const auto& w : index.warnings)
@@ -201,6 +203,7 @@ void run_cifar(const PreprocessFlags& f) {
   spec.source = std::filesystem::weakly_canonical(f.input).string();
   spec.command_line = command_line();
   spec.gzip_level = f.compression;
+  spec.checksum = !f.no_checksum;
   io::DatasetWriter writer(f.output, spec);
   writer.append(data.images, data.labels);
   writer.commit();
@@ -218,8 +221,8 @@ void run_idx(const PreprocessFlags& f) {
                       ": an IDX image file needs its label file: --labels FILE (or pass a folder "
                       "of class folders, or a .txt/.lst/.csv list file)");
   }
-  const io::ImportSummary s =
-      io::import_idx({f.input, f.labels, f.output, f.class_names, command_line(), f.compression});
+  const io::ImportSummary s = io::import_idx(
+      {f.input, f.labels, f.output, f.class_names, command_line(), f.compression, !f.no_checksum});
   std::printf("wrote %s: %lld images of %lldx%lldx%lld, %lld classes\n", f.output.c_str(),
               static_cast<long long>(s.images), static_cast<long long>(s.height),
               static_cast<long long>(s.width), static_cast<long long>(s.channels),
@@ -277,6 +280,9 @@ void add_image_flags(CLI::App* cmd, PreprocessFlags& f) {
   cmd->add_option("--compression", f.compression,
                   "gzip level 0-9 for the stored images (0: none, fastest to read)")
       ->check(CLI::Range(0, 9));
+  cmd->add_flag("--no-checksum", f.no_checksum,
+                "Store no Fletcher-32 checksums (by default a damaged chunk fails its read "
+                "instead of giving altered pixels)");
   cmd->add_flag("--quiet", f.quiet, "No progress or summary lines");
   cmd->add_option(
          "--val-split", f.val_split,

@@ -10,9 +10,12 @@
 
 namespace kiln::io {
 namespace {
-// Rows per HDF5 chunk: about 1 MiB of pixels, so a random read touches little more than it needs.
-std::uint64_t chunk_rows(std::int64_t image_bytes) {
-  return static_cast<std::uint64_t>(std::max<std::int64_t>(1, (1 << 20) / image_bytes));
+// Rows per HDF5 chunk: about 1 MiB of pixels. A checksummed chunk is read and verified whole, so
+// for training's random reads those are about 64 KiB (one image when an image is larger): the
+// reader's chunk cache then holds 4096 of them, and a read beyond it costs one small chunk.
+std::uint64_t chunk_rows(std::int64_t image_bytes, bool checksum) {
+  const std::int64_t target = checksum ? std::int64_t{1} << 16 : std::int64_t{1} << 20;
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(1, target / image_bytes));
 }
 }  // namespace
 
@@ -59,21 +62,23 @@ DatasetWriter::DatasetWriter(std::filesystem::path path, DatasetSpec spec) {
              c = static_cast<std::uint64_t>(s.channels);
   if (ragged) {
     // One byte stream in 1 MiB chunks, with where each image starts and its shape.
-    state_->images = state_->file.create_dataset("images", h5::Type::kU8, {0},
-                                                 {true, {std::uint64_t{1} << 20}, s.gzip_level});
+    state_->images = state_->file.create_dataset(
+        "images", h5::Type::kU8, {0}, {true, {std::uint64_t{1} << 20}, s.gzip_level, s.checksum});
     state_->offsets =
-        state_->file.create_dataset("offsets", h5::Type::kI64, {1}, {true, {4096}, 0});
+        state_->file.create_dataset("offsets", h5::Type::kI64, {1}, {true, {4096}, 0, s.checksum});
     const std::int64_t zero = 0;
     state_->offsets.write_rows(0, 1, &zero, h5::Type::kI64);
-    state_->shapes =
-        state_->file.create_dataset("shapes", h5::Type::kI32, {0, 3}, {true, {4096, 3}, 0});
-    state_->labels = state_->file.create_dataset("labels", h5::Type::kI32, {0}, {true, {4096}, 0});
+    state_->shapes = state_->file.create_dataset("shapes", h5::Type::kI32, {0, 3},
+                                                 {true, {4096, 3}, 0, s.checksum});
+    state_->labels =
+        state_->file.create_dataset("labels", h5::Type::kI32, {0}, {true, {4096}, 0, s.checksum});
   } else {
-    const std::uint64_t rows = chunk_rows(s.height * s.width * s.channels);
+    const std::uint64_t rows = chunk_rows(s.height * s.width * s.channels, s.checksum);
     state_->images = state_->file.create_dataset("images", h5::Type::kU8, {0, h, w, c},
-                                                 {true, {rows, h, w, c}, s.gzip_level});
-    state_->labels = state_->file.create_dataset("labels", h5::Type::kI32, {0},
-                                                 {true, {std::max<std::uint64_t>(rows, 4096)}, 0});
+                                                 {true, {rows, h, w, c}, s.gzip_level, s.checksum});
+    state_->labels =
+        state_->file.create_dataset("labels", h5::Type::kI32, {0},
+                                    {true, {std::max<std::uint64_t>(rows, 4096)}, 0, s.checksum});
   }
 }
 

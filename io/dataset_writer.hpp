@@ -30,6 +30,7 @@ struct DatasetSpec {
   std::string source;                    // where the data came from
   std::string command_line;              // how the file was made
   int gzip_level = 0;                    // 0: uncompressed (fastest to read)
+  bool checksum = true;                  // Fletcher-32 on every chunk: damage fails the read
   std::string split;  // "" or the --val-split part ("train (...)", "validation (...)")
 };
 

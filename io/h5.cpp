@@ -304,6 +304,9 @@ Dataset Location::create_dataset(const std::string& name, Type type,
       check(H5Pset_deflate(plist.get(), static_cast<unsigned>(options.gzip_level)), where(),
             "setting compression of '" + name + "'");
     }
+    if (options.checksum) {
+      check(H5Pset_fletcher32(plist.get()), where(), "setting the checksum of '" + name + "'");
+    }
   }
   const hid_t d = H5Dcreate2(id_, name.c_str(), stored(type), space.get(), H5P_DEFAULT, plist.get(),
                              H5P_DEFAULT);
@@ -417,8 +420,27 @@ void Dataset::write(const void* data, Type type) {
   check(H5Dwrite(id_, native(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data), where(), "writing");
 }
 
+bool Dataset::has_checksum() const {
+  Temp plist(H5Dget_create_plist(id_), H5Pclose);
+  unsigned flags = 0;
+  std::size_t count = 0;
+  return H5Pget_filter_by_id2(plist.get(), H5Z_FILTER_FLETCHER32, &flags, &count, nullptr, 0,
+                              nullptr, nullptr) >= 0;
+}
+
+// A failed read of checksummed (or compressed) data: the bytes on disk are not what was written.
+void Dataset::check_read(int status, const std::string& what) const {
+  if (status >= 0) return;
+  if (has_checksum() || is_filtered()) {
+    throw Error(where() + ": " + what + " failed " +
+                (has_checksum() ? "its Fletcher-32 checksum" : "to decompress") +
+                ": the file is damaged; re-create it (kiln preprocess or kiln train)");
+  }
+  check(status, where(), what);
+}
+
 void Dataset::read(void* data, Type type) const {
-  check(H5Dread(id_, native(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data), where(), "reading");
+  check_read(H5Dread(id_, native(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "reading it");
 }
 
 namespace {
@@ -454,8 +476,8 @@ void Dataset::write_rows(std::uint64_t row, std::uint64_t count, const void* dat
 void Dataset::read_rows(std::uint64_t row, std::uint64_t count, void* data, Type type) const {
   if (count == 0) return;
   auto [file_space, memory_space] = select_rows(id_, row, count, where());
-  check(H5Dread(id_, native(type), memory_space.get(), file_space.get(), H5P_DEFAULT, data),
-        where(), "reading rows");
+  check_read(H5Dread(id_, native(type), memory_space.get(), file_space.get(), H5P_DEFAULT, data),
+             "reading rows [" + std::to_string(row) + ", " + std::to_string(row + count) + ")");
 }
 
 void Dataset::resize_rows(std::uint64_t rows) {

@@ -65,6 +65,9 @@ struct DatasetOptions {
   bool extendible = false;           // first dimension unlimited (append rows)
   std::vector<std::uint64_t> chunk;  // chunk dims; required when extendible or compressed
   int gzip_level = 0;                // 0: uncompressed
+  // Fletcher-32 per chunk (needs chunks): a damaged chunk fails its read instead of returning
+  // altered values.
+  bool checksum = false;
 };
 
 // A file or a group: a place that holds groups and datasets.
@@ -111,8 +114,9 @@ class Dataset : public Object {
   std::vector<std::uint64_t> dims() const;
   // Whether the stored element type is `type` (class, size and signedness).
   bool has_type(Type type) const;
-  // Whether the data passes through filters (compression) on its way to disk.
+  // Whether the data passes through filters (compression, checksums) on its way to disk.
   bool is_filtered() const;
+  bool has_checksum() const;  // Fletcher-32 on every chunk
 
   // Whole-dataset transfer; the buffer holds product(dims) elements of `type`.
   void write(const void* data, Type type);
@@ -122,6 +126,9 @@ class Dataset : public Object {
   void read_rows(std::uint64_t row, std::uint64_t count, void* data, Type type) const;
   // Grows the first dimension to `rows` (extendible datasets only).
   void resize_rows(std::uint64_t rows);
+
+ private:
+  void check_read(int status, const std::string& what) const;  // status: an herr_t
 };
 
 }  // namespace kiln::io::h5

@@ -54,6 +54,7 @@ ImportSummary import_idx(const IdxImport& request) {
                 std::filesystem::weakly_canonical(request.labels_path).string();
   spec.command_line = request.command_line;
   spec.gzip_level = request.gzip_level;
+  spec.checksum = request.checksum;
   DatasetWriter writer(request.output_path, spec);
 
   std::vector<std::uint8_t> block;

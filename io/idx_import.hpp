@@ -16,6 +16,7 @@ struct IdxImport {
   std::vector<std::string> class_names;  // empty: "0", "1", ... up to the largest label
   std::string command_line;
   int gzip_level = 0;
+  bool checksum = true;  // Fletcher-32 per chunk (DatasetSpec::checksum)
 };
 
 struct ImportSummary {

@@ -1,5 +1,6 @@
 #include "io/model_file.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
@@ -36,6 +37,21 @@ Json parse_json_attribute(const h5::Object& obj, const std::string& key) {
   }
 }
 
+// Every array is one chunk with a Fletcher-32 checksum, so a damaged byte fails the load instead
+// of altering a weight. (HDF5 checksums chunks only; empty arrays stay contiguous.)
+h5::Dataset create_checked(h5::Location& at, const std::string& name,
+                           const std::vector<std::uint64_t>& dims, const float* values) {
+  const bool empty = std::any_of(dims.begin(), dims.end(), [](std::uint64_t d) { return d == 0; });
+  h5::DatasetOptions options;
+  if (!empty) {
+    options.chunk = dims;
+    options.checksum = true;
+  }
+  h5::Dataset d = at.create_dataset(name, h5::Type::kF32, dims, options);
+  d.write(values, h5::Type::kF32);
+  return d;
+}
+
 }  // namespace
 
 void save_model(const std::string& path, nn::Model& model, const nn::Optimizer& optimizer,
@@ -53,8 +69,7 @@ void save_model(const std::string& path, nn::Model& model, const nn::Optimizer& 
     if (!arrays.empty()) {
       h5::Group g = f.create_group("preprocessing_arrays");
       for (const auto& [name, values] : arrays) {
-        g.create_dataset(name, h5::Type::kF32, {values.size()})
-            .write(values.data(), h5::Type::kF32);
+        create_checked(g, name, {values.size()}, values.data());
       }
     }
 
@@ -64,12 +79,10 @@ void save_model(const std::string& path, nn::Model& model, const nn::Optimizer& 
         nn::Layer& layer = model.layer(i);
         h5::Group g = weights.create_group(layer_group_name(i, layer.type()));
         for (nn::Parameter* p : layer.parameters()) {
-          g.create_dataset(p->name, h5::Type::kF32, dims_of(p->value.shape()))
-              .write(p->value.data(), h5::Type::kF32);
+          create_checked(g, p->name, dims_of(p->value.shape()), p->value.data());
         }
         for (nn::Buffer* b : layer.buffers()) {
-          g.create_dataset(b->name, h5::Type::kF32, dims_of(b->value.shape()))
-              .write(b->value.data(), h5::Type::kF32);
+          create_checked(g, b->name, dims_of(b->value.shape()), b->value.data());
         }
       }
     }
@@ -79,8 +92,7 @@ void save_model(const std::string& path, nn::Model& model, const nn::Optimizer& 
       g.set_attribute("iterations", opt.iterations);
       g.set_attribute("slot_arrays", static_cast<std::int64_t>(opt.slots.size()));
       for (std::size_t i = 0; i < opt.slots.size(); ++i) {
-        g.create_dataset("state" + std::to_string(i), h5::Type::kF32, {opt.slots[i].size()})
-            .write(opt.slots[i].data(), h5::Type::kF32);
+        create_checked(g, "state" + std::to_string(i), {opt.slots[i].size()}, opt.slots[i].data());
       }
     }
     {

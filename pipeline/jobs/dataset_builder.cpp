@@ -62,6 +62,7 @@ io::DatasetSpec spec_of(const BuildOptions& o, const io::ImageIndex& index) {
   spec.source = o.source;
   spec.command_line = o.command_line;
   spec.gzip_level = o.gzip_level;
+  spec.checksum = o.checksum;
   spec.split = o.split;
   return spec;
 }

@@ -38,6 +38,7 @@ struct BuildOptions {
   std::int64_t max_pixels = 178956970;
   OnError on_error = OnError::kSkip;
   int gzip_level = 0;
+  bool checksum = true;  // Fletcher-32 per chunk (io::DatasetSpec::checksum)
   std::string source;
   std::string command_line;
   std::string split;         // "" or which part of a --val-split this file is
