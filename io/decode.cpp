@@ -240,7 +240,7 @@ bool png_too_large(std::span<const std::uint8_t> b, std::int64_t max_pixels, std
   };
   w = be32(16);
   h = be32(20);
-  return w * h > max_pixels;
+  return w != 0 && h > max_pixels / w;  // w · h > max_pixels without overflowing (2^32 each)
 }
 
 }  // namespace

@@ -71,6 +71,13 @@ IdxReader::IdxReader(std::string path) : path_(std::move(path)) {
     d = (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) |
         b[3];
   }
+  // An item of zero bytes has no pixels to read (and would divide by zero when counting items).
+  for (std::size_t i = 1; i < dims_.size(); ++i) {
+    if (dims_[i] == 0) {
+      throw Error(path_ + ": IDX dimension " + std::to_string(i + 1) +
+                  " is 0; every item needs at least one value");
+    }
+  }
 }
 
 IdxReader::~IdxReader() = default;
@@ -135,8 +142,14 @@ std::vector<std::int32_t> read_idx_labels(const std::string& path) {
     throw Error(path + ": an IDX label file has 1 dimension, this one has " +
                 std::to_string(reader.dims().size()) + " (is it an image file?)");
   }
-  std::vector<std::uint8_t> raw(reader.count());
-  reader.read(raw);
+  // Read in 1 MiB steps: a damaged header may claim 4 billion labels in a 10-byte file, and the
+  // memory should follow the bytes that are there, not the claim.
+  std::vector<std::uint8_t> raw;
+  while (raw.size() < reader.count()) {
+    const std::size_t at = raw.size();
+    raw.resize(at + std::min<std::size_t>(reader.count() - at, std::size_t{1} << 20));
+    reader.read(std::span(raw).subspan(at));
+  }
   reader.expect_end();
   return {raw.begin(), raw.end()};
 }

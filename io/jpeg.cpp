@@ -32,13 +32,21 @@ void jump_on_warning(j_common_ptr cinfo, int level) {
   if (level < 0) jump_on_error(cinfo);
 }
 
-// The decompressor lives in the caller's frame; this only wires the error handling.
-void start(jpeg_decompress_struct& cinfo, ErrorManager& errors, std::span<const std::uint8_t> b) {
+// The decompressor lives in the caller's frame; this only wires the error handling. False, with
+// the message set, for empty input: jpeg_mem_src would raise that error before the caller's
+// setjmp exists, and the jump would land nowhere (found by fuzzing).
+bool start(jpeg_decompress_struct& cinfo, ErrorManager& errors, std::span<const std::uint8_t> b,
+           char* message) {
+  if (b.empty()) {
+    std::snprintf(message, JMSG_LENGTH_MAX, "empty JPEG data");
+    return false;
+  }
   cinfo.err = jpeg_std_error(&errors.base);
   errors.base.error_exit = jump_on_error;
   errors.base.emit_message = jump_on_warning;
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, b.data(), static_cast<unsigned long>(b.size()));
+  return true;
 }
 
 // Where the rows of one decode land: `rows` rows of the window, each `stride` bytes apart.
@@ -57,7 +65,7 @@ bool decode_rows(std::span<const std::uint8_t> bytes, const JpegRequest& request
                  const Target& target, JDIMENSION& left, char* message) {
   jpeg_decompress_struct cinfo;
   ErrorManager errors;
-  start(cinfo, errors, bytes);
+  if (!start(cinfo, errors, bytes, message)) return false;
   if (setjmp(errors.jump) != 0) {
     std::snprintf(message, JMSG_LENGTH_MAX, "%s", errors.message);
     jpeg_destroy_decompress(&cinfo);
@@ -127,7 +135,7 @@ bool decode_rows(std::span<const std::uint8_t> bytes, const JpegRequest& request
 bool read_header(std::span<const std::uint8_t> bytes, JpegInfo& info, char* message) {
   jpeg_decompress_struct cinfo;
   ErrorManager errors;
-  start(cinfo, errors, bytes);
+  if (!start(cinfo, errors, bytes, message)) return false;
   if (setjmp(errors.jump) != 0) {
     std::snprintf(message, JMSG_LENGTH_MAX, "%s", errors.message);
     jpeg_destroy_decompress(&cinfo);

@@ -25,24 +25,31 @@ inline Vec load(const float* p) {
 inline void store(float* p, Vec v) { __builtin_memcpy(p, &v, sizeof v); }
 inline void store(std::int32_t* p, Lanes v) { __builtin_memcpy(p, &v, sizeof v); }
 
+// Lanes of (a, b) picked by constant indices: GCC's __builtin_shuffle, clang's
+// __builtin_shufflevector (clang builds kiln for fuzzing).
+#if defined(__clang__)
+#define KILN_SHUFFLE(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define KILN_SHUFFLE(a, b, ...) __builtin_shuffle(a, b, Lanes{__VA_ARGS__})
+#endif
+
 inline Lanes lane_index() { return Lanes{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}; }
 
 // Of the 32 floats at p: the even-indexed ones, the odd-indexed ones.
 inline Vec evens(const float* p) {
-  return __builtin_shuffle(load(p), load(p + kLanes),
-                           Lanes{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30});
+  return KILN_SHUFFLE(load(p), load(p + kLanes), 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                      28, 30);
 }
 inline Vec odds(const float* p) {
-  return __builtin_shuffle(load(p), load(p + kLanes),
-                           Lanes{1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31});
+  return KILN_SHUFFLE(load(p), load(p + kLanes), 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27,
+                      29, 31);
 }
 // The 32 floats e0 o0 e1 o1 ... e15 o15: the first 16, the last 16.
 inline Vec interleave_low(Vec e, Vec o) {
-  return __builtin_shuffle(e, o, Lanes{0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23});
+  return KILN_SHUFFLE(e, o, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
 }
 inline Vec interleave_high(Vec e, Vec o) {
-  return __builtin_shuffle(e, o,
-                           Lanes{8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31});
+  return KILN_SHUFFLE(e, o, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
 }
 // Transposes the 16 × 16 block held in rows: afterwards rows[c][r] is what rows[r][c] was.
 // Each round interleaves row i with row i + 8 into rows 2i and 2i + 1, which moves the element

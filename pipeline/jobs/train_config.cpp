@@ -496,6 +496,11 @@ void apply_assignment(Json& config, const std::string& assignment) {
     value = Json::parse(text);
   } catch (const Json::parse_error&) {
     value = text;  // a bare word: a string
+    try {
+      (void)value.dump();  // JSON text is UTF-8: messages that show the value need it to be
+    } catch (const Json::type_error&) {
+      throw ConfigError("--set " + key + "=...: the value is not valid UTF-8 text");
+    }
   }
   // Build {"a": {"b": value}} from "a.b" and merge it, so unknown keys are caught the same way.
   Json overlay = value;

@@ -62,7 +62,8 @@ TEST(Graph, PlainListIsAChainNamedAsKerasDoes) {
   EXPECT_EQ(model.layer_name(2), "conv2d_2");
   EXPECT_EQ(model.layer_name(10), "dense_2");
   EXPECT_EQ(model.config(), Model::from_config(model.config()).config());
-  for (const Json& layer : model.config()["layers"]) {
+  const Json written = model.config();  // kept: a range-for over a temporary's member dangles
+  for (const Json& layer : written.at("layers")) {
     EXPECT_FALSE(layer.contains("name") || layer.contains("inputs")) << layer.dump();
   }
 }

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The fast tests again under AddressSanitizer + UndefinedBehaviorSanitizer (the asan preset, a
+# Debug build): memory errors and undefined behaviour stop the test that hits them. CI runs this
+# after the README's test command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+cmake --preset asan
+cmake --build --preset asan
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ctest --test-dir build/asan -L fast -j 2 --output-on-failure
