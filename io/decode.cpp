@@ -243,6 +243,22 @@ bool png_too_large(std::span<const std::uint8_t> b, std::int64_t max_pixels, std
   return w != 0 && h > max_pixels / w;  // w · h > max_pixels without overflowing (2^32 each)
 }
 
+// BMP's info header holds the size as little-endian int32 at bytes 18..25 (a negative height:
+// top-down rows). A 53-byte file can claim billions of pixels, which OpenCV would allocate (found
+// by fuzzing).
+bool bmp_too_large(std::span<const std::uint8_t> b, std::int64_t max_pixels, std::int64_t& w,
+                   std::int64_t& h) {
+  if (b.size() < 26) return false;
+  auto le32 = [&](std::size_t at) {
+    const std::uint32_t u = b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) |
+                            (static_cast<std::uint32_t>(b[at + 3]) << 24);
+    return static_cast<std::int64_t>(static_cast<std::int32_t>(u));
+  };
+  w = std::abs(le32(18));
+  h = std::abs(le32(22));
+  return w != 0 && h > max_pixels / w;
+}
+
 }  // namespace
 
 DecodeResult decode_image(std::span<const std::uint8_t> bytes, const DecodeOptions& o) {
@@ -258,7 +274,11 @@ DecodeResult decode_image(std::span<const std::uint8_t> bytes, const DecodeOptio
       if (png_too_large(bytes, o.max_pixels, w, h)) return too_many_pixels(w, h, o.max_pixels);
       return decode_with_opencv(bytes, o, false);
     }
-    case Format::kBmp:
+    case Format::kBmp: {
+      std::int64_t w = 0, h = 0;
+      if (bmp_too_large(bytes, o.max_pixels, w, h)) return too_many_pixels(w, h, o.max_pixels);
+      return decode_with_opencv(bytes, o, false);
+    }
     case Format::kTiff:
     case Format::kWebp:
     case Format::kPnm:

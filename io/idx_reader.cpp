@@ -71,11 +71,16 @@ IdxReader::IdxReader(std::string path) : path_(std::move(path)) {
     d = (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) |
         b[3];
   }
-  // An item of zero bytes has no pixels to read (and would divide by zero when counting items).
+  // An item of zero bytes has no pixels to read (and would divide by zero when counting items);
+  // one of 2^64 bytes or more would wrap around to a small size (both found by fuzzing).
+  std::uint64_t item = 1;
   for (std::size_t i = 1; i < dims_.size(); ++i) {
     if (dims_[i] == 0) {
       throw Error(path_ + ": IDX dimension " + std::to_string(i + 1) +
                   " is 0; every item needs at least one value");
+    }
+    if (__builtin_mul_overflow(item, std::uint64_t{dims_[i]}, &item) || item > (1ull << 40)) {
+      throw Error(path_ + ": IDX items of more than 2^40 bytes; the header is damaged");
     }
   }
 }

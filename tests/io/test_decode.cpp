@@ -114,6 +114,16 @@ TEST(Decode, ReportsEveryKindOfBadInput) {
   EXPECT_EQ(bomb.reason, "too many pixels");
   EXPECT_NE(bomb.detail.find("100000x100000"), std::string::npos) << bomb.detail;
 
+  // The same for a BMP (width and height little-endian at 18 and 22; a negative height is
+  // top-down): OpenCV would allocate the claim from a 54-byte file.
+  std::vector<std::uint8_t> bmp = encode(pattern_bgr(4, 4), ".bmp");
+  const std::uint8_t wide[] = {0xA0, 0x86, 0x01, 0x00}, tall[] = {0x60, 0x79, 0xFE, 0xFF};
+  std::copy(std::begin(wide), std::end(wide), bmp.begin() + 18);  // 100000
+  std::copy(std::begin(tall), std::end(tall), bmp.begin() + 22);  // -100000
+  const DecodeResult bmp_bomb = decode(bmp);
+  EXPECT_EQ(bmp_bomb.reason, "too many pixels");
+  EXPECT_NE(bmp_bomb.detail.find("100000x100000"), std::string::npos) << bmp_bomb.detail;
+
   const std::vector<std::uint8_t> gif = {'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0, 0, 0};
   const DecodeResult g = decode(gif);
   EXPECT_EQ(g.reason, "unsupported format");
