@@ -24,7 +24,7 @@ Json stage_list(const py::object& augment) {
           : py::module_::import("json").attr("dumps")(augment).cast<std::string>();
   try {
     return Json::parse(text);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
     throw ConfigError(std::string("augment: not valid JSON: ") + e.what());
   }
 }

@@ -473,7 +473,7 @@ Json load_config_file(const std::string& path) {
     Json config = Json::parse(text.str(), nullptr, true, /*ignore_comments=*/true);
     if (!config.is_object()) throw Error(path + ": a config must be a JSON object {...}");
     return config;
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse errors, and numbers out of range (fuzzing)
     throw Error(path + ": not valid JSON: " + e.what());
   }
 }
@@ -494,8 +494,8 @@ void apply_assignment(Json& config, const std::string& assignment) {
   Json value;
   try {
     value = Json::parse(text);
-  } catch (const Json::parse_error&) {
-    value = text;  // a bare word: a string
+  } catch (const Json::exception&) {  // not JSON (or a number out of range)
+    value = text;                     // a bare word: a string
     try {
       (void)value.dump();  // JSON text is UTF-8: messages that show the value need it to be
     } catch (const Json::type_error&) {
