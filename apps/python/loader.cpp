@@ -49,7 +49,7 @@ py::array_t<float> as_array(nn::Tensor&& tensor, std::weak_ptr<pipeline::TensorP
   auto* owned = new OwnedBatch{std::move(tensor), std::move(pool)};
   const py::capsule release(owned, [](void* p) {
     auto* batch = static_cast<OwnedBatch*>(p);
-    if (auto pool = batch->pool.lock()) pool->give(std::move(batch->tensor));
+    if (auto live = batch->pool.lock()) live->give(std::move(batch->tensor));
     delete batch;
   });
   const nn::Shape s = owned->tensor.shape();
