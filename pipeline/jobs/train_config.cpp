@@ -485,6 +485,11 @@ void merge_config(Json& config, const Json& overlay, const std::string& origin) 
 }
 
 void apply_assignment(Json& config, const std::string& assignment) {
+  try {
+    (void)Json(assignment).dump();  // JSON is UTF-8: messages that show keys and values need it
+  } catch (const Json::type_error&) {
+    throw ConfigError("--set: the assignment is not valid UTF-8 text");
+  }
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) {
     throw ConfigError("--set " + assignment +
@@ -496,11 +501,6 @@ void apply_assignment(Json& config, const std::string& assignment) {
     value = Json::parse(text);
   } catch (const Json::exception&) {  // not JSON (or a number out of range)
     value = text;                     // a bare word: a string
-    try {
-      (void)value.dump();  // JSON text is UTF-8: messages that show the value need it to be
-    } catch (const Json::type_error&) {
-      throw ConfigError("--set " + key + "=...: the value is not valid UTF-8 text");
-    }
   }
   // Build {"a": {"b": value}} from "a.b" and merge it, so unknown keys are caught the same way.
   Json overlay = value;
