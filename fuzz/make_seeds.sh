@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Writes the seed corpus of every fuzz target into fuzz/corpus/<target>/ (small valid inputs of
-# each format, made by kiln itself, Python's gzip and Pillow). Run from anywhere after a release
-# build; crash inputs found later are added next to the seeds by hand (fuzz/README.md).
+# Writes the seed corpus of the fuzz targets that read small files into fuzz/corpus/<target>/
+# (valid inputs of each format, made by Python's gzip and Pillow and from kiln's own help). Run
+# from anywhere after a release build; crash inputs found later are added next to the seeds by
+# hand (fuzz/README.md). The HDF5 seeds are generated, not kept: fuzz/make_hdf5_seeds.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kiln=build/release/apps/kiln
 c=fuzz/corpus
-mkdir -p $c/{idx,cifar,jpeg,decode,list,config,augment,dataset,model}
+mkdir -p $c/{idx,cifar,jpeg,decode,list,config,augment}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -56,14 +57,4 @@ printf 'model.layers=[{"type": "conv2d", "filters": 4}, {"type": "dense", "units
 echo '[{"type": "scale_crop", "size": 16, "scale_range": [16, 30]}, {"type": "horizontal_flip"}]' \
   > $c/augment/pair.json
 
-imgs=tests/fixtures/model-v1/imgs
-"$kiln" preprocess $imgs --size 8x8 -o $c/dataset/fixed.h5 --quiet
-"$kiln" preprocess $imgs --short-side 8 --store jpeg -o $c/dataset/ragged-jpeg.h5 --quiet
-"$kiln" train $c/dataset/fixed.h5 -o $c/model/chain.h5 --epochs 1 --batch-size 8 --set \
-  'model.layers=[{"type": "conv2d", "filters": 2}, {"type": "relu"}, {"type": "dense", "units": 3}]' \
-  >/dev/null
-"$kiln" train $c/dataset/fixed.h5 -o $c/model/graph.h5 --epochs 1 --batch-size 8 --set \
-  'model.layers=[{"type": "conv2d", "name": "a", "filters": 2, "padding": "same"},
-   {"type": "batch_norm"}, {"type": "add", "inputs": ["a", "batch_norm_1"]},
-   {"type": "global_avg_pool2d"}, {"type": "dense", "units": 3}]' >/dev/null
 ls -R $c | head -50
