@@ -61,6 +61,7 @@ const std::vector<FlagKey>& flag_table() {
       {"--seed", "seed"},
       {"--threads", "threads"},
       {"--checkpoint", "checkpoint"},
+      {"--checkpoint-every", "checkpoint_every"},
       {"--log-csv", "log_csv"},
       {"--overfit", "overfit"},
   };
@@ -213,7 +214,6 @@ void run_train(const Extras& x, const ConfigFlags& flags) {
                       ? (std::filesystem::path(x.resume) / "checkpoint.h5").string()
                       : x.resume;
   }
-  if (!config.run_dir.empty()) pipeline::write_run_config(config.run_dir, json);
 
   auto progress = std::make_shared<Progress>();
   pipeline::TrainObserver observer;
@@ -221,7 +221,12 @@ void run_train(const Extras& x, const ConfigFlags& flags) {
     std::fprintf(stderr, "kiln train: reading %s: %lld/%lld images\n", folder.c_str(),
                  static_cast<long long>(done), static_cast<long long>(total));
   };
-  observer.on_start = [](const std::string& summary) { std::printf("%s", summary.c_str()); };
+  // The run's config is recorded once every check has passed, so a refused --resume (another
+  // batch size, an epoch count already reached) leaves the run directory as it was.
+  observer.on_start = [&config, &json](const std::string& summary) {
+    if (!config.run_dir.empty()) pipeline::write_run_config(config.run_dir, json);
+    std::printf("%s", summary.c_str());
+  };
   observer.on_batch = [progress](const pipeline::BatchProgress& p) { progress->batch(p); };
   observer.on_epoch = [progress](const pipeline::EpochReport& r) { progress->epoch(r); };
   const pipeline::TrainResult result = pipeline::train_model(config, observer, resume_from);

@@ -52,11 +52,45 @@ h5::Dataset create_checked(h5::Location& at, const std::string& name,
   return d;
 }
 
+// A one-dimensional float32 array.
+std::vector<float> read_floats(h5::Dataset d) {
+  std::vector<float> values(d.dims().at(0));
+  if (!values.empty()) d.read(values.data(), h5::Type::kF32);
+  return values;
+}
+
+// A mid-epoch checkpoint's EpochProgress: a group of attributes, absent between epochs.
+void save_progress(h5::Group& train_state, const nn::EpochProgress& p) {
+  h5::Group g = train_state.create_group("epoch_progress");
+  g.set_attribute("batches", p.batches);
+  g.set_attribute("samples", p.samples);
+  g.set_attribute("correct", p.correct);
+  g.set_attribute("correct_top5", p.correct_top5);
+  g.set_attribute("loss_sum", p.loss_sum);
+  g.set_attribute("seconds", p.seconds);
+}
+
+nn::EpochProgress load_progress(h5::Group& train_state) {
+  h5::Group g = train_state.open_group("epoch_progress");
+  nn::EpochProgress p;
+  p.batches = g.int_attribute("batches");
+  p.samples = g.int_attribute("samples");
+  p.correct = g.int_attribute("correct");
+  p.correct_top5 = g.int_attribute("correct_top5");
+  p.loss_sum = g.double_attribute("loss_sum");
+  p.seconds = g.double_attribute("seconds");
+  if (p.batches < 0 || p.samples < 0 || p.correct < 0 || p.correct > p.samples) {
+    throw Error(g.where() + ": the epoch's progress is impossible; the file is damaged");
+  }
+  return p;
+}
+
 }  // namespace
 
 void save_model(const std::string& path, nn::Model& model, const nn::Optimizer& optimizer,
                 const nn::TrainState& state, const Json& preprocessing,
-                const std::vector<std::string>& class_names, const PreprocessingArrays& arrays) {
+                const std::vector<std::string>& class_names, const PreprocessingArrays& arrays,
+                CallbackArrays callback_arrays) {
   AtomicFile atomic(path);
   {
     h5::File f = h5::File::create(atomic.temp_path().string());
@@ -103,6 +137,13 @@ void save_model(const std::string& path, nn::Model& model, const nn::Optimizer& 
       g.set_attribute("learning_rate", static_cast<double>(state.learning_rate));
       g.set_attribute("rate_scale", state.rate_scale);
       g.set_attribute("callbacks", state.callbacks.dump());
+      if (state.progress.batches > 0) save_progress(g, state.progress);
+      if (callback_arrays == CallbackArrays::kSave && !state.callback_arrays.empty()) {
+        h5::Group arrays_group = g.create_group("callback_arrays");
+        for (const auto& [name, values] : state.callback_arrays) {
+          create_checked(arrays_group, name, {values.size()}, values.data());
+        }
+      }
     }
     f.close();
   }
@@ -125,10 +166,7 @@ ModelBundle load_model(const std::string& path) {
   if (f.exists("preprocessing_arrays")) {
     h5::Group g = f.open_group("preprocessing_arrays");
     for (const std::string& name : g.child_names()) {
-      h5::Dataset d = g.open_dataset(name);
-      std::vector<float> values(d.dims().at(0));
-      if (!values.empty()) d.read(values.data(), h5::Type::kF32);
-      bundle.arrays.emplace(name, std::move(values));
+      bundle.arrays.emplace(name, read_floats(g.open_dataset(name)));
     }
   }
 
@@ -154,10 +192,8 @@ ModelBundle load_model(const std::string& path) {
   bundle.optimizer_state.iterations = opt.int_attribute("iterations");
   const std::int64_t slot_arrays = opt.int_attribute("slot_arrays");
   for (std::int64_t i = 0; i < slot_arrays; ++i) {
-    h5::Dataset d = opt.open_dataset("state" + std::to_string(i));
-    std::vector<float> values(d.dims().at(0));
-    if (!values.empty()) d.read(values.data(), h5::Type::kF32);
-    bundle.optimizer_state.slots.push_back(std::move(values));
+    bundle.optimizer_state.slots.push_back(
+        read_floats(opt.open_dataset("state" + std::to_string(i))));
   }
 
   h5::Group ts = f.open_group("train_state");
@@ -170,6 +206,13 @@ ModelBundle load_model(const std::string& path) {
   }
   if (ts.has_attribute("callbacks")) {
     bundle.train_state.callbacks = parse_json_attribute(ts, "callbacks");
+  }
+  if (ts.exists("epoch_progress")) bundle.train_state.progress = load_progress(ts);
+  if (ts.exists("callback_arrays")) {
+    h5::Group g = ts.open_group("callback_arrays");
+    for (const std::string& name : g.child_names()) {
+      bundle.train_state.callback_arrays.emplace(name, read_floats(g.open_dataset(name)));
+    }
   }
   return bundle;
 }
@@ -188,6 +231,10 @@ std::string describe_model(const std::string& path) {
       << ", learning rate " << t.learning_rate;
   if (t.rate_scale != 1.0) out << " (plateau scale " << t.rate_scale << ")";
   out << "\n";
+  if (t.progress.batches > 0) {
+    out << "  mid-epoch " << t.progress.batches << " batches (" << t.progress.samples
+        << " samples) into epoch " << t.epoch + 1 << "\n";
+  }
   if (!t.callbacks.empty()) out << "  callbacks " << t.callbacks.dump() << "\n";
   const Json& pre = b.preprocessing;
   for (const char* key : {"input", "storage", "normalization", "eval_stages", "train_stages"}) {

@@ -4,7 +4,12 @@
 //                    DESIGN contract 2), class_names
 //   /weights/<ii>_<type>/<parameter>   float32, the parameter's (N, C, H, W) shape
 //   /optimizer/slot<s>/<p>             float32 state, flat, in parameter order; attribute
-//   iterations /train_state                       attributes seed, epoch, step, learning_rate
+//   iterations
+//   /train_state                       attributes seed, epoch, step, learning_rate, rate_scale,
+//                                      callbacks (JSON)
+//   /train_state/epoch_progress        a mid-epoch checkpoint: batches, samples, correct,
+//                                      correct_top5, loss_sum, seconds of the epoch under way
+//   /train_state/callback_arrays/<n>   float32, callback state too large for JSON
 // Written atomically: a crash while saving leaves the previous model file intact.
 #pragma once
 
@@ -35,10 +40,14 @@ struct ModelBundle {
   std::int64_t format_version = 0;  // of the file read
 };
 
+// Whether a file keeps TrainState::callback_arrays: the resume checkpoint does; a model file
+// (which could be as large again for EarlyStopping's best weights) need not.
+enum class CallbackArrays { kOmit, kSave };
+
 void save_model(const std::string& path, nn::Model& model, const nn::Optimizer& optimizer,
                 const nn::TrainState& state, const Json& preprocessing,
-                const std::vector<std::string>& class_names,
-                const PreprocessingArrays& arrays = {});
+                const std::vector<std::string>& class_names, const PreprocessingArrays& arrays = {},
+                CallbackArrays callback_arrays = CallbackArrays::kOmit);
 
 // Throws kiln::Error naming the file when it is not a kiln model or does not match its config.
 ModelBundle load_model(const std::string& path);

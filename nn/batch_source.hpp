@@ -23,6 +23,15 @@ class BatchSource {
   virtual std::int64_t num_samples() const = 0;  // samples in one epoch
   // Starts (or restarts) the stream of `epoch`. Abandons whatever is left of a previous epoch.
   virtual void start_epoch(std::uint64_t epoch) = 0;
+  // Starts `epoch` at its batch `first_batch` (a resume from a mid-epoch checkpoint): next() gives
+  // that batch first, the same batch an uninterrupted epoch would give. This default reads and
+  // drops the batches before it; sources that can seek override it.
+  virtual void start_epoch_at(std::uint64_t epoch, std::int64_t first_batch) {
+    start_epoch(epoch);
+    Batch skipped;
+    for (std::int64_t b = 0; b < first_batch && next(skipped); ++b) {
+    }
+  }
   // Fills `batch` with the next batch of the epoch; returns false when the epoch is over. What
   // `batch` held before is given up: a source may reuse its memory.
   // Throws kiln::Error when the data cannot be read (and the error policy says stop).

@@ -43,10 +43,10 @@ void Trainer::fit(Model& model, Optimizer& optimizer, BatchSource& source, Train
   while (state.epoch < epochs) {
     for (Callback* cb : callbacks) cb->on_epoch_begin(state);
     const float epoch_rate = state.learning_rate;
+    EpochProgress& done = state.progress;  // non-zero when resuming a mid-epoch checkpoint
+    const double seconds_before = done.seconds;
     const auto start = std::chrono::steady_clock::now();
-    source.start_epoch(static_cast<std::uint64_t>(state.epoch));
-    double loss_sum = 0.0;
-    std::int64_t correct = 0, correct_top5 = 0, samples = 0, batch_index = 0;
+    source.start_epoch_at(static_cast<std::uint64_t>(state.epoch), done.batches);
     while (source.next(batch)) {
       const StepContext ctx{Mode::kTrain, state.seed, static_cast<std::uint64_t>(state.epoch),
                             batch.indices};
@@ -66,23 +66,30 @@ void Trainer::fit(Model& model, Optimizer& optimizer, BatchSource& source, Train
       optimizer.step(params, state.learning_rate);
       model.apply_constraints();
       ++state.step;
-      loss_sum += result.loss * static_cast<double>(batch.size());
-      correct += result.correct;
-      correct_top5 += result.correct_top5;
-      samples += batch.size();
-      for (Callback* cb : callbacks) cb->on_batch_end(state, batch_index, result.loss);
-      ++batch_index;
+      done.loss_sum += result.loss * static_cast<double>(batch.size());
+      done.correct += result.correct;
+      done.correct_top5 += result.correct_top5;
+      done.samples += batch.size();
+      ++done.batches;
+      done.seconds =
+          seconds_before +
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      for (Callback* cb : callbacks) cb->on_batch_end(state, done.batches - 1, result.loss);
     }
     ++state.epoch;
     EpochLogs logs;
     logs.epoch = state.epoch;
-    logs.samples = samples;
-    logs.loss = samples ? loss_sum / static_cast<double>(samples) : 0.0;
-    logs.accuracy = samples ? static_cast<double>(correct) / static_cast<double>(samples) : 0.0;
-    logs.top5 = samples ? static_cast<double>(correct_top5) / static_cast<double>(samples) : 0.0;
+    logs.samples = done.samples;
+    const auto per_sample = [&](double total) {
+      return done.samples ? total / static_cast<double>(done.samples) : 0.0;
+    };
+    logs.loss = per_sample(done.loss_sum);
+    logs.accuracy = per_sample(static_cast<double>(done.correct));
+    logs.top5 = per_sample(static_cast<double>(done.correct_top5));
     logs.classes = model.output_shape().per_sample();
-    logs.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    logs.seconds = done.seconds;
     logs.learning_rate = epoch_rate;
+    state.progress = {};
     if (validation) logs.validation = evaluate(model, *validation, loss);
     bool stop = false;
     for (Callback* cb : callbacks) stop |= cb->on_epoch_end(state, logs) == Verdict::kStop;

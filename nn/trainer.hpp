@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -17,6 +18,15 @@
 
 namespace kiln::nn {
 
+// How far the epoch under way has got: what a mid-epoch checkpoint needs so that a resumed run
+// skips the batches already trained and reports the epoch's figures as one uninterrupted epoch.
+struct EpochProgress {
+  std::int64_t batches = 0;  // optimizer steps taken in this epoch
+  std::int64_t samples = 0, correct = 0, correct_top5 = 0;
+  double loss_sum = 0.0;  // sum over samples of the batch loss
+  double seconds = 0.0;   // training time spent on the epoch so far
+};
+
 struct TrainState {
   std::uint64_t seed = 0;
   std::int64_t epoch = 0;     // epochs completed
@@ -28,6 +38,11 @@ struct TrainState {
   // the end of each epoch and saved in checkpoints, so a resumed run stops and decays as the
   // uninterrupted one would.
   Json callbacks = Json::object();
+  // Callback state too large for JSON (EarlyStopping's best weights), by name; saved in
+  // checkpoints only.
+  std::map<std::string, std::vector<float>> callback_arrays{};
+  // The epoch under way (number epoch + 1); all zero between epochs.
+  EpochProgress progress{};
 };
 
 struct EvalResult {
@@ -69,7 +84,9 @@ class Callback {
 
 class Trainer {
  public:
-  // Trains from state.epoch until `epochs` epochs are completed (or a callback says stop).
+  // Trains from state.epoch until `epochs` epochs are completed (or a callback says stop). When
+  // state.progress says an epoch is under way (a mid-epoch checkpoint), it continues that epoch
+  // from its next batch.
   // Throws kiln::Error when the source's samples do not fit the model, or the loss is not finite.
   // The reported training loss includes the regularization penalty (Keras semantics).
   // `validation`, when given, is evaluated after every epoch, before the callbacks run.

@@ -74,7 +74,9 @@ std::int64_t Loader::num_samples() const {
   return options_.limit > 0 ? std::min(options_.limit, available) : available;
 }
 
-void Loader::start_epoch(std::uint64_t epoch) {
+void Loader::start_epoch(std::uint64_t epoch) { start_epoch_at(epoch, 0); }
+
+void Loader::start_epoch_at(std::uint64_t epoch, std::int64_t first_batch) {
   graph_.reset();  // abandons (cancels) what is left of the previous epoch
   EpochSpec spec;
   spec.reader = reader_.get();
@@ -89,6 +91,10 @@ void Loader::start_epoch(std::uint64_t epoch) {
   if (!options_.subset.empty()) {
     for (std::uint64_t& position : spec.order) position = options_.subset[position];
   }
+  // Batches are consecutive runs of the order, so batch k starts at position k * batch_size.
+  const auto skipped = static_cast<std::size_t>(std::clamp<std::int64_t>(
+      first_batch * options_.batch_size, 0, static_cast<std::int64_t>(spec.order.size())));
+  spec.order.erase(spec.order.begin(), spec.order.begin() + static_cast<std::ptrdiff_t>(skipped));
   spec.batch_size = options_.batch_size;
   spec.max_in_flight = max_in_flight();
   spec.drop_last = options_.drop_last;

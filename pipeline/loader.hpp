@@ -47,6 +47,8 @@ class Loader final : public nn::BatchSource {
   nn::Shape sample_shape() const override;
   std::int64_t num_samples() const override;
   void start_epoch(std::uint64_t epoch) override;
+  // Seeks: the skipped batches' samples are never read or decoded.
+  void start_epoch_at(std::uint64_t epoch, std::int64_t first_batch) override;
   bool next(nn::Batch& batch) override;
 
   // Peak samples in flight during the current epoch (never above prefetch_batches * batch_size).

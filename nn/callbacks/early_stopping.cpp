@@ -1,6 +1,8 @@
 #include "nn/callbacks/early_stopping.hpp"
 
 #include <limits>
+#include <span>
+#include <string>
 
 #include "nn/error.hpp"
 
@@ -43,7 +45,7 @@ bool EarlyStopping::improves(double value, double reference) const {
 }
 
 Verdict EarlyStopping::on_epoch_end(TrainState& state, const EpochLogs& logs) {
-  const Verdict verdict = decide(logs);
+  const Verdict verdict = decide(state, logs);
   Json saved = {{"wait", wait_}, {"best_epoch", best_epoch_}};
   if (best_epoch_ > 0) saved["best"] = best_;  // ±infinity has no JSON form
   state.callbacks["early_stopping"] = saved;
@@ -58,30 +60,50 @@ void EarlyStopping::restore(const TrainState& state) {
   if (saved.contains("best")) best_ = saved.at("best").get<double>();
 }
 
-Verdict EarlyStopping::decide(const EpochLogs& logs) {
+// The best epoch's tensors live in the TrainState, so a checkpoint carries them across a resume.
+std::string EarlyStopping::best_weights_name(std::size_t tensor) {
+  return "early_stopping.best." + std::to_string(tensor);
+}
+
+Verdict EarlyStopping::decide(TrainState& state, const EpochLogs& logs) {
   const double value = logs.metric(options_.monitor);
   ++wait_;
   if (improves(value, best_)) {
     best_ = value;
     best_epoch_ = logs.epoch;
     if (options_.restore_best_weights) {
-      best_weights_.clear();
-      for (Tensor* t : state_tensors(*model_))
-        best_weights_.emplace_back(t->span().begin(), t->span().end());
+      const auto tensors = state_tensors(*model_);
+      for (std::size_t i = 0; i < tensors.size(); ++i) {
+        const std::span<const float> values = tensors[i]->span();
+        state.callback_arrays[best_weights_name(i)].assign(values.begin(), values.end());
+      }
     }
     if (!options_.baseline || improves(value, *options_.baseline)) wait_ = 0;
     return Verdict::kContinue;
   }
   if (wait_ >= options_.patience && logs.epoch > 1) {
     stopped_epoch_ = logs.epoch;
-    if (options_.restore_best_weights && !best_weights_.empty()) {
-      const auto tensors = state_tensors(*model_);
-      for (std::size_t i = 0; i < tensors.size(); ++i)
-        std::copy(best_weights_[i].begin(), best_weights_[i].end(), tensors[i]->data());
-    }
+    if (options_.restore_best_weights) restore_best_weights(state);
     return Verdict::kStop;
   }
   return Verdict::kContinue;
+}
+
+// Nothing to restore when no epoch improved, or when resuming a checkpoint written before the
+// weights were kept in it: the current weights stay.
+void EarlyStopping::restore_best_weights(const TrainState& state) const {
+  const auto tensors = state_tensors(*model_);
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const auto best = state.callback_arrays.find(best_weights_name(i));
+    if (best == state.callback_arrays.end() ||
+        best->second.size() != static_cast<std::size_t>(tensors[i]->size())) {
+      return;
+    }
+  }
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const std::vector<float>& best = state.callback_arrays.at(best_weights_name(i));
+    std::copy(best.begin(), best.end(), tensors[i]->data());
+  }
 }
 
 }  // namespace kiln::nn

@@ -33,9 +33,9 @@ class EarlyStopping final : public Callback {
   EarlyStopping(EarlyStoppingOptions options, Model* model);
   Verdict on_epoch_end(TrainState& state, const EpochLogs& logs) override;
   // Takes up the counters a checkpoint saved in state.callbacks["early_stopping"], if any. The
-  // best weights themselves are not in checkpoints: after a resume, restore_best_weights restores
-  // the best epoch since the resume when it beats the saved best, else the weights it has.
+  // best weights are in state.callback_arrays (best_weights_name), which checkpoints keep.
   void restore(const TrainState& state);
+  static std::string best_weights_name(std::size_t tensor);
 
   std::int64_t best_epoch() const { return best_epoch_; }        // 1-based, 0: none yet
   std::int64_t stopped_epoch() const { return stopped_epoch_; }  // 1-based, 0: did not stop
@@ -43,14 +43,14 @@ class EarlyStopping final : public Callback {
 
  private:
   bool improves(double value, double reference) const;
-  Verdict decide(const EpochLogs& logs);
+  Verdict decide(TrainState& state, const EpochLogs& logs);
+  void restore_best_weights(const TrainState& state) const;
 
   EarlyStoppingOptions options_;
   Model* model_;
   bool maximize_;
   double best_;
   std::int64_t wait_ = 0, best_epoch_ = 0, stopped_epoch_ = 0;
-  std::vector<std::vector<float>> best_weights_;
 };
 
 }  // namespace kiln::nn

@@ -195,6 +195,9 @@ void run_keys(Config& c, Key& key) {
   key("output", c.output, any(), "model file to write (\"\": run_dir/model.h5)");
   key("checkpoint", c.checkpoint, any(),
       "the whole training state, saved after every epoch (\"\": run_dir/checkpoint.h5)");
+  key("checkpoint_every", c.checkpoint_every, range(0, kBig),
+      "also save the checkpoint every N optimizer steps, mid-epoch; --resume continues from "
+      "the next batch (0: at epoch ends only)");
   key("log_csv", c.log_csv, any(), "one CSV row per epoch (\"\": run_dir/log.csv)");
   key("log_every_batches", c.log_every_batches, range(0, kBig),
       "with a run directory: a row of batches.csv every N batches (0: off)");
@@ -394,6 +397,11 @@ void check_together(const TrainConfig& c, const std::string& origin) {
   if (c.output_path().empty()) {
     throw ConfigError(origin +
                       ": nowhere to write the model; give -o FILE, --run-dir DIR, or 'output'");
+  }
+  if (c.checkpoint_every > 0 && c.checkpoint_path().empty()) {
+    throw ConfigError(origin +
+                      ": 'checkpoint_every' needs a checkpoint to write: give --run-dir DIR or "
+                      "--checkpoint FILE");
   }
   const bool validation = !c.data.validation.empty() || c.data.validation_split > 0;
   const std::pair<const char*, const std::string*> monitors[] = {

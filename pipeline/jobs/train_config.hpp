@@ -75,11 +75,12 @@ struct TrainConfig {
   std::int64_t epochs = 5;
   std::int64_t batch_size = 128;
   std::int64_t seed = 1;
-  std::int64_t threads = 0;  // 0: all cores
-  std::string run_dir;       // config, logs, plots, checkpoint, model
-  std::string output;        // "": run_dir/model.h5
-  std::string checkpoint;    // "": run_dir/checkpoint.h5 with a run directory, else none
-  std::string log_csv;       // "": run_dir/log.csv with a run directory, else none
+  std::int64_t threads = 0;           // 0: all cores
+  std::string run_dir;                // config, logs, plots, checkpoint, model
+  std::string output;                 // "": run_dir/model.h5
+  std::string checkpoint;             // "": run_dir/checkpoint.h5 with a run directory, else none
+  std::int64_t checkpoint_every = 0;  // steps; 0: at epoch ends only
+  std::string log_csv;                // "": run_dir/log.csv with a run directory, else none
   std::int64_t log_every_batches = 0;
   std::int64_t overfit = 0;
 

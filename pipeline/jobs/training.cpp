@@ -44,17 +44,19 @@ class EpochReporter final : public nn::Callback {
         batch_size_(batch_size),
         result_(result) {}
 
-  void on_epoch_begin(nn::TrainState& /*state*/) override {
+  // A resumed epoch starts at its batch state.progress.batches: the rate counts this process's.
+  void on_epoch_begin(nn::TrainState& state) override {
     start_ = std::chrono::steady_clock::now();
+    first_batch_ = state.progress.batches;
   }
   void on_batch_end(const nn::TrainState& state, std::int64_t batch, double loss) override {
     if (!observer_.on_batch) return;
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    const double rate = seconds > 0 ? static_cast<double>((batch + 1) * batch_size_) / seconds : 0;
-    const double eta = batch + 1 < batches_ ? seconds / static_cast<double>(batch + 1) *
-                                                  static_cast<double>(batches_ - batch - 1)
-                                            : 0.0;
+    const auto trained = static_cast<double>(batch + 1 - first_batch_);
+    const double rate = seconds > 0 ? trained * static_cast<double>(batch_size_) / seconds : 0;
+    const double eta =
+        batch + 1 < batches_ ? seconds / trained * static_cast<double>(batches_ - batch - 1) : 0.0;
     observer_.on_batch({state.epoch + 1, epochs_, batch, batches_, loss, rate, eta});
   }
 
@@ -68,6 +70,7 @@ class EpochReporter final : public nn::Callback {
  private:
   const TrainObserver& observer_;
   std::int64_t epochs_, batches_, batch_size_;
+  std::int64_t first_batch_ = 0;
   TrainResult& result_;
   std::chrono::steady_clock::time_point start_{};
 };
@@ -338,6 +341,30 @@ io::ModelBundle load_resume(const std::string& path, const nn::Model& fresh, std
   return resumed;
 }
 
+// A mid-epoch checkpoint counts batches: they must be the same batches now, or the rest of the
+// epoch would repeat or miss samples.
+void check_same_batches(const std::string& path, const nn::EpochProgress& progress,
+                        std::int64_t batch_size, std::int64_t samples) {
+  if (progress.batches == 0) return;
+  if (progress.samples != std::min(progress.batches * batch_size, samples)) {
+    throw ConfigError("--resume " + path + ": the checkpoint stopped mid-epoch after " +
+                      std::to_string(progress.batches) + " batches of " +
+                      std::to_string(progress.samples / progress.batches) +
+                      " samples; resume with that batch_size and the same data");
+  }
+}
+
+// Where a resumed run picks up: after a whole epoch, or mid-epoch at its next batch.
+std::string resume_line(const std::string& path, const nn::TrainState& state,
+                        std::int64_t batches) {
+  const std::string epoch = std::to_string(state.epoch + 1);
+  if (state.progress.batches == 0) {
+    return "Resuming " + path + " at epoch " + epoch + "\n";
+  }
+  return "Resuming " + path + " mid-epoch: epoch " + epoch + " from batch " +
+         std::to_string(state.progress.batches + 1) + " of " + std::to_string(batches) + "\n";
+}
+
 // What a callback may need of the run.
 struct RunParts {
   const TrainConfig& config;
@@ -405,14 +432,16 @@ class CallbackChain {
   }
   void add_model_files(const RunParts& run, const std::string& monitor) {
     if (const std::string best = run.config.best_path(); !best.empty()) {
-      best_ = std::make_unique<io::Checkpoint>(best, run.model, run.optimizer, run.preprocessing,
-                                               run.class_names, io::BestOnly{monitor}, run.arrays);
+      best_ = std::make_unique<io::Checkpoint>(
+          best, run.model, run.optimizer, run.preprocessing, run.class_names,
+          io::CheckpointOptions{.best_only = io::BestOnly{monitor}}, run.arrays);
       chain_.push_back(best_.get());
     }
     if (const std::string path = run.config.checkpoint_path(); !path.empty()) {
-      checkpoint_ =
-          std::make_unique<io::Checkpoint>(path, run.model, run.optimizer, run.preprocessing,
-                                           run.class_names, std::nullopt, run.arrays);
+      const TrainConfig& c = run.config;
+      checkpoint_ = std::make_unique<io::Checkpoint>(
+          path, run.model, run.optimizer, run.preprocessing, run.class_names,
+          io::CheckpointOptions{.every_steps = c.checkpoint_every}, run.arrays);
       chain_.push_back(checkpoint_.get());
     }
   }
@@ -489,6 +518,12 @@ TrainResult train_model(const TrainConfig& original, const TrainObserver& observ
     start += "Fine-tuning " + c.model.fine_tune + ": " +
              nn::copy_matching_layers(base->model, model).str() + "\n";
   }
+  const std::int64_t batches = (loaders.train->num_samples() + c.batch_size - 1) / c.batch_size;
+  if (resumed) {
+    check_same_batches(resume_from, resumed->train_state.progress, c.batch_size,
+                       loaders.train->num_samples());
+    start += resume_line(resume_from, resumed->train_state, batches);
+  }
   if (observer.on_start) observer.on_start(start);
 
   const std::unique_ptr<nn::Optimizer> optimizer =
@@ -501,7 +536,6 @@ TrainResult train_model(const TrainConfig& original, const TrainObserver& observ
     state = resumed->train_state;
   }
 
-  const std::int64_t batches = (loaders.train->num_samples() + c.batch_size - 1) / c.batch_size;
   EpochReporter reporter(observer, c.epochs, batches, c.batch_size, result);
   const io::PreprocessingArrays arrays = normalization.arrays();
   const RunParts run{c,

@@ -48,6 +48,41 @@ TEST(ModelFile, RoundTripsWeightsOptimizerAndState) {
   }
 }
 
+// A mid-epoch checkpoint: the epoch's progress and the callbacks' arrays come back exactly (the
+// loss sum to the last bit); a model file leaves the arrays out.
+TEST(ModelFile, KeepsTheEpochProgressAndCallbackArraysOfACheckpoint) {
+  testing::TempDir dir;
+  nn::Model model = nn::Model::from_config(nn::builtin_model("mlp", {1, 1, 4, 4}, 3));
+  model.initialize(5);
+  nn::Sgd sgd(0.9f, false);
+  nn::TrainState state{7, 3, 42, 0.05f};
+  state.progress = {.batches = 5,
+                    .samples = 80,
+                    .correct = 61,
+                    .correct_top5 = 80,
+                    .loss_sum = 0.1 + 0.2 + 1e-17,
+                    .seconds = 1.25};
+  state.callback_arrays["early_stopping.best.0"] = {1.f, -2.f, 3.5f};
+  save_model(dir.file("c.h5"), model, sgd, state, Json::object(), {"a", "b", "c"}, {},
+             CallbackArrays::kSave);
+  const nn::TrainState back = load_model(dir.file("c.h5")).train_state;
+  EXPECT_EQ(back.progress.batches, 5);
+  EXPECT_EQ(back.progress.samples, 80);
+  EXPECT_EQ(back.progress.correct, 61);
+  EXPECT_EQ(back.progress.correct_top5, 80);
+  EXPECT_EQ(back.progress.loss_sum, state.progress.loss_sum);
+  EXPECT_EQ(back.progress.seconds, 1.25);
+  EXPECT_EQ(back.callback_arrays, state.callback_arrays);
+  EXPECT_NE(describe_model(dir.file("c.h5")).find("mid-epoch 5 batches (80 samples) into epoch 4"),
+            std::string::npos);
+
+  save_model(dir.file("m.h5"), model, sgd, state, Json::object(), {"a", "b", "c"});
+  EXPECT_TRUE(load_model(dir.file("m.h5")).train_state.callback_arrays.empty());
+  state.progress = {};
+  save_model(dir.file("e.h5"), model, sgd, state, Json::object(), {"a", "b", "c"});
+  EXPECT_EQ(load_model(dir.file("e.h5")).train_state.progress.batches, 0);
+}
+
 TEST(ModelFile, KeepsConvWeightsAndBatchNormRunningStatistics) {
   testing::TempDir dir;
   const Json config = {{"input", {1, 6, 6}},
@@ -97,7 +132,7 @@ TEST(Checkpoint, BestOnlySavesOnImprovementAndRemembersTheBestAcrossResume) {
   auto make = [&] {
     return std::make_unique<Checkpoint>(dir.file("best.h5"), model, sgd, Json::object(),
                                         std::vector<std::string>{"a", "b", "c"},
-                                        BestOnly{"val_accuracy"});
+                                        CheckpointOptions{.best_only = BestOnly{"val_accuracy"}});
   };
   auto best = make();
   const double accuracies[] = {0.5, 0.7, 0.6, 0.8, 0.8, 0.75};

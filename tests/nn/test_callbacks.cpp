@@ -170,6 +170,41 @@ TEST(CallbackState, EarlyStoppingResumesItsCountersFromTheTrainState) {
   }
 }
 
+// restore_best_weights across a resume: the best epoch (2) came before the checkpoint (after
+// epoch 3), and its weights ride in the TrainState the checkpoint keeps.
+TEST(CallbackState, EarlyStoppingRestoresBestWeightsSavedBeforeAResume) {
+  Model model =
+      Model::from_config({{"input", {2, 1, 1}}, {"layers", {{{"type", "dense"}, {"units", 1}}}}});
+  const EarlyStoppingOptions options{
+      .monitor = "val_loss", .patience = 2, .restore_best_weights = true};
+  Parameter& w = *model.parameters()[0];
+  const std::vector<double> values = {0.5, 0.3, 0.4, 0.45};
+  EarlyStopping first(options, &model);
+  TrainState state;
+  for (std::size_t e = 0; e < 3; ++e) {
+    w.value[0] = static_cast<float>(e + 1);
+    ASSERT_EQ(first.on_epoch_end(state, logs_with(static_cast<std::int64_t>(e + 1), values[e])),
+              Verdict::kContinue);
+  }
+  TrainState resumed;
+  resumed.callbacks = Json::parse(state.callbacks.dump());
+  resumed.callback_arrays = state.callback_arrays;
+  EarlyStopping second(options, &model);
+  second.restore(resumed);
+  w.value[0] = 4.f;
+  EXPECT_EQ(second.on_epoch_end(resumed, logs_with(4, values[3])), Verdict::kStop);
+  EXPECT_EQ(w.value[0], 2.f) << "epoch 2's weights, kept across the resume";
+  // A checkpoint written without them (older files): the current weights stay.
+  TrainState without = resumed;
+  without.callback_arrays.clear();
+  without.callbacks = Json::parse(state.callbacks.dump());
+  EarlyStopping third(options, &model);
+  third.restore(without);
+  w.value[0] = 4.f;
+  EXPECT_EQ(third.on_epoch_end(without, logs_with(4, values[3])), Verdict::kStop);
+  EXPECT_EQ(w.value[0], 4.f);
+}
+
 TEST(CallbackState, ReduceOnPlateauResumesItsCountersFromTheTrainState) {
   const std::vector<double> values = {1.0, 0.9, 0.95, 0.97, 0.99, 0.98, 0.97, 0.96, 0.95};
   const ReduceOnPlateauOptions options{

@@ -283,6 +283,114 @@ TEST(Trainer, SameSeedSameWeightsWithOneOrTwoThreadsForACnn) {
   EXPECT_EQ(one, train(1));
 }
 
+// Every trained or saved tensor of the model, in layer order.
+std::vector<Tensor*> state_tensors(Model& model) {
+  std::vector<Tensor*> all;
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    for (Parameter* p : model.layer(i).parameters()) all.push_back(&p->value);
+    for (Buffer* b : model.layer(i).buffers()) all.push_back(&b->value);
+  }
+  return all;
+}
+
+// What a mid-epoch checkpoint holds, taken after a given step; then the run stops as a kill would.
+struct Interrupted {};
+class SnapshotAtStep final : public Callback {
+ public:
+  SnapshotAtStep(std::int64_t step, Model& model, const Optimizer& optimizer)
+      : step_(step), model_(model), optimizer_(optimizer) {}
+  void on_batch_end(const TrainState& now, std::int64_t /*batch*/, double /*loss*/) override {
+    if (now.step != step_) return;
+    state = now;
+    optimizer_state = optimizer_.state();
+    for (Tensor* t : state_tensors(model_)) tensors.push_back(*t);
+    throw Interrupted{};
+  }
+  TrainState state;
+  OptimizerState optimizer_state;
+  std::vector<Tensor> tensors;
+
+ private:
+  std::int64_t step_;
+  Model& model_;
+  const Optimizer& optimizer_;
+};
+
+class EpochRecorder final : public Callback {
+ public:
+  Verdict on_epoch_end(TrainState& /*state*/, const EpochLogs& logs) override {
+    losses.push_back(logs.loss);
+    accuracies.push_back(logs.accuracy);
+    samples.push_back(logs.samples);
+    return Verdict::kContinue;
+  }
+  std::vector<double> losses, accuracies;
+  std::vector<std::int64_t> samples;
+};
+
+// A run stopped after any step and resumed from what a mid-epoch checkpoint holds continues from
+// the next batch: the same weights, batch-norm statistics and epoch figures as a run never
+// stopped (conv, batch norm, dropout, Adam).
+TEST(Trainer, ResumedMidEpochEqualsAnUninterruptedRun) {
+  const Json config = {{"input", {2, 6, 6}},
+                       {"layers",
+                        {{{"type", "conv2d"}, {"filters", 4}, {"padding", "same"}},
+                         {{"type", "batch_norm"}},
+                         {{"type", "relu"}},
+                         {{"type", "dropout"}, {"rate", 0.3}},
+                         {{"type", "flatten"}},
+                         {{"type", "dense"}, {"units", 3}}}}};
+  constexpr std::int64_t kEpochs = 3, kBatchesPerEpoch = 4;
+  const auto fresh_state = [] {
+    TrainState state;
+    state.seed = 7;
+    state.learning_rate = 0.01f;
+    return state;
+  };
+  Model straight = Model::from_config(config);
+  straight.initialize(7);
+  auto adam = make_optimizer({{"type", "adam"}});
+  ImageSource data;
+  TrainState state = fresh_state();
+  EpochRecorder straight_logs;
+  Callback* recorder[] = {&straight_logs};
+  Trainer::fit(straight, *adam, data, state, kEpochs, recorder);
+
+  for (std::int64_t cut = 1; cut < kEpochs * kBatchesPerEpoch; ++cut) {
+    Model first = Model::from_config(config);
+    first.initialize(7);
+    auto first_adam = make_optimizer({{"type", "adam"}});
+    SnapshotAtStep snapshot(cut, first, *first_adam);
+    EpochRecorder first_logs;
+    Callback* callbacks[] = {&first_logs, &snapshot};
+    TrainState first_state = fresh_state();
+    EXPECT_THROW(Trainer::fit(first, *first_adam, data, first_state, kEpochs, callbacks),
+                 Interrupted);
+    EXPECT_EQ(snapshot.state.progress.batches, (cut - 1) % kBatchesPerEpoch + 1);
+
+    Model resumed = Model::from_config(config);
+    const auto tensors = state_tensors(resumed);
+    for (std::size_t i = 0; i < tensors.size(); ++i) *tensors[i] = snapshot.tensors[i];
+    auto resumed_adam = make_optimizer({{"type", "adam"}});
+    resumed_adam->load(snapshot.optimizer_state);
+    TrainState resumed_state = snapshot.state;
+    EpochRecorder resumed_logs = first_logs;
+    Callback* after[] = {&resumed_logs};
+    Trainer::fit(resumed, *resumed_adam, data, resumed_state, kEpochs, after);
+
+    EXPECT_EQ(resumed_state.step, state.step) << "cut after step " << cut;
+    EXPECT_EQ(resumed_logs.losses, straight_logs.losses) << "cut after step " << cut;
+    EXPECT_EQ(resumed_logs.accuracies, straight_logs.accuracies) << "cut after step " << cut;
+    EXPECT_EQ(resumed_logs.samples, straight_logs.samples) << "cut after step " << cut;
+    const auto expected = state_tensors(straight);
+    for (std::size_t i = 0; i < tensors.size(); ++i) {
+      ASSERT_TRUE(std::equal(tensors[i]->span().begin(), tensors[i]->span().end(),
+                             expected[i]->span().begin()))
+          << "tensor " << i << " differs, cut after step " << cut;
+    }
+  }
+}
+
 TEST(Trainer, StopsWithAClearErrorWhenTheLossDiverges) {
   Model model =
       Model::from_config({{"input", {8, 1, 1}}, {"layers", {{{"type", "dense"}, {"units", 3}}}}});

@@ -32,9 +32,10 @@ class LoaderTest : public ::testing::Test {
 
   Normalization identity() const { return {"RGB", {0.f, 0.f, 0.f}, {1.f, 1.f, 1.f}}; }
 
-  Epoch run(LoaderOptions options, std::uint64_t epoch, const Json& stages = Json::array()) {
+  Epoch run(LoaderOptions options, std::uint64_t epoch, const Json& stages = Json::array(),
+            std::int64_t first_batch = 0) {
     Loader loader(reader_, identity(), make_stages(stages), options);
-    loader.start_epoch(epoch);
+    loader.start_epoch_at(epoch, first_batch);
     Epoch out;
     nn::Batch batch;
     while (loader.next(batch)) {
@@ -100,6 +101,32 @@ TEST_F(LoaderTest, SameSeedSameBatchesWhateverTheThreadCount) {
   EXPECT_EQ(one.inputs, four.inputs);
   // A different epoch gives a different order and different flips.
   EXPECT_NE(run(options, 2, stages).indices, one.indices);
+}
+
+// A resume from a mid-epoch checkpoint: starting at batch k gives batches k, k+1, ... of the
+// whole epoch, pixels and augmentation included, with or without drop_last.
+TEST_F(LoaderTest, StartingAtABatchGivesTheRestOfTheEpoch) {
+  LoaderOptions options;
+  options.batch_size = 8;
+  options.seed = 5;
+  const Json stages = Json::array(
+      {{{"type", "horizontal_flip"}, {"p", 0.5}}, {{"type", "affine"}, {"rotation", 20}}});
+  for (const bool drop_last : {false, true}) {
+    options.drop_last = drop_last;
+    const Epoch whole = run(options, 2, stages);
+    ASSERT_EQ(whole.indices.size(), drop_last ? 12u : 13u);
+    for (const std::int64_t k : {1, 5, 12, 13, 20}) {
+      const Epoch rest = run(options, 2, stages, k);
+      const std::size_t skipped = std::min<std::size_t>(k, whole.indices.size());
+      EXPECT_EQ(rest.indices.size(), whole.indices.size() - skipped) << k;
+      EXPECT_TRUE(std::equal(rest.indices.begin(), rest.indices.end(),
+                             whole.indices.begin() + static_cast<std::ptrdiff_t>(skipped)))
+          << "from batch " << k << (drop_last ? ", drop_last" : "");
+      EXPECT_TRUE(std::equal(rest.inputs.begin(), rest.inputs.end(),
+                             whole.inputs.begin() + static_cast<std::ptrdiff_t>(skipped)))
+          << "from batch " << k;
+    }
+  }
 }
 
 // The geometric and colour stages are as deterministic as the flips: draws are keyed, not shared.
