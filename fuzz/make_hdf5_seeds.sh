@@ -17,3 +17,19 @@ mkdir -p "$out/dataset" "$out/model"
   'model.layers=[{"type": "conv2d", "name": "a", "filters": 2, "padding": "same"},
    {"type": "batch_norm"}, {"type": "add", "inputs": ["a", "batch_norm_1"]},
    {"type": "global_avg_pool2d"}, {"type": "dense", "units": 3}]' >/dev/null
+# A mid-epoch checkpoint with callback arrays (what --checkpoint-every writes when killed
+# mid-epoch), made from chain.h5 so the seed does not depend on the timing of a kill.
+/usr/bin/python3 - "$out/model/chain.h5" "$out/model/mid-epoch.h5" <<'PY' || echo "no python3-h5py: skipped the mid-epoch seed" >&2
+import shutil, sys
+import h5py, numpy
+shutil.copyfile(sys.argv[1], sys.argv[2])
+with h5py.File(sys.argv[2], "r+") as f:
+    g = f["train_state"].create_group("epoch_progress")
+    for name, value in [("batches", 2), ("samples", 16), ("correct", 9), ("correct_top5", 16)]:
+        g.attrs[name] = numpy.int64(value)
+    g.attrs["loss_sum"] = 17.25
+    g.attrs["seconds"] = 0.5
+    f["train_state"].create_dataset("callback_arrays/early_stopping.best.0",
+                                    data=numpy.arange(6, dtype=numpy.float32), fletcher32=True,
+                                    chunks=(6,))
+PY
