@@ -31,8 +31,9 @@ class AtomicFile {
   bool committed_ = false;
 };
 
-// Throws kiln::Error naming `target` when it cannot be an output file: it is a folder, or its
-// folder exists but cannot be written. Jobs call it before their work, so such a mistake stops
+// Throws kiln::Error naming `target` when it cannot be an output file: it is a folder, its
+// folder (or the nearest one that exists) cannot be written, or a file stands where a folder
+// must be. Jobs call it before their work, so such a mistake stops
 // them at once rather than when the result is ready.
 void check_output_file(const std::filesystem::path& target);
 

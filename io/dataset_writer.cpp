@@ -33,7 +33,7 @@ struct DatasetWriter::State {
   State(std::filesystem::path path, DatasetSpec s)
       : spec(std::move(s)),
         atomic(std::move(path)),
-        file(h5::File::create(atomic.temp_path().string())),
+        file(h5::File::create(atomic.temp_path().string(), atomic.target().string())),
         statistics(static_cast<int>(spec.channels), spec.height * spec.width * spec.channels) {}
 };
 

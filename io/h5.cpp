@@ -359,19 +359,21 @@ std::vector<std::string> Location::read_strings(const std::string& name) const {
 
 // File
 
-File File::create(const std::string& path) {
+File File::create(const std::string& path, const std::string& shown_as) {
   silence();
+  const std::string name = shown_as.empty() ? path : shown_as;
   const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (f < 0) throw Error(path + ": cannot create the HDF5 file (is the folder writable?)");
-  return File(Kind::kFile, f, std::make_shared<const std::string>(path), "/");
+  if (f < 0) throw Error(name + ": cannot create the HDF5 file (is the folder writable?)");
+  return File(Kind::kFile, f, std::make_shared<const std::string>(name), "/");
 }
 
-File File::open_write(const std::string& path) {
+File File::open_write(const std::string& path, const std::string& shown_as) {
   silence();
-  if (H5Fis_hdf5(path.c_str()) <= 0) throw Error(path + ": not an HDF5 file");
+  const std::string name = shown_as.empty() ? path : shown_as;
+  if (H5Fis_hdf5(path.c_str()) <= 0) throw Error(name + ": not an HDF5 file");
   const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-  if (f < 0) throw Error(path + ": cannot open the HDF5 file for writing");
-  return File(Kind::kFile, f, std::make_shared<const std::string>(path), "/");
+  if (f < 0) throw Error(name + ": cannot open the HDF5 file for writing");
+  return File(Kind::kFile, f, std::make_shared<const std::string>(name), "/");
 }
 
 File File::open_read(const std::string& path) {
@@ -389,9 +391,10 @@ File File::open_read(const std::string& path) {
 
 void File::close() {
   if (id_ < 0) return;
+  errno = 0;  // so that check() reports the cause of this close's failed write, not an older one
   const herr_t status = H5Fclose(id_);
   id_ = -1;
-  if (status < 0) throw Error(*file_ + ": closing the HDF5 file failed (disk full?)");
+  check(status, *file_, "writing the file out");
 }
 
 // Dataset

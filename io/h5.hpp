@@ -97,9 +97,12 @@ class Group : public Location {
 
 class File : public Location {
  public:
-  static File create(const std::string& path);      // truncates
-  static File open_read(const std::string& path);   // read-only; clear error when not HDF5
-  static File open_write(const std::string& path);  // read-write, for adding to a file
+  // `shown_as` (default: path) is the name errors give the file: the target, when `path` is the
+  // temporary an AtomicFile writes first, which the user never sees.
+  static File create(const std::string& path, const std::string& shown_as = "");  // truncates
+  static File open_read(const std::string& path);  // read-only; clear error when not HDF5
+  // read-write, for adding to a file
+  static File open_write(const std::string& path, const std::string& shown_as = "");
   // Flushes and closes now, reporting failures (the destructor cannot).
   void close();
 

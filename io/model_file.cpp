@@ -93,7 +93,7 @@ void save_model(const std::string& path, nn::Model& model, const nn::Optimizer& 
                 CallbackArrays callback_arrays) {
   AtomicFile atomic(path);
   {
-    h5::File f = h5::File::create(atomic.temp_path().string());
+    h5::File f = h5::File::create(atomic.temp_path().string(), path);
     f.set_attribute("format", std::string(kModelFormat));
     f.set_attribute("format_version", kModelFormatVersion);
     f.set_attribute("config", model.config().dump());

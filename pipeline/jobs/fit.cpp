@@ -73,10 +73,14 @@ ZcaFit fit_and_store_zca(const std::string& data_path, double epsilon) {
   ZcaFit fit = fit_zca(data_path, epsilon);
   const auto d = static_cast<std::uint64_t>(fit.eigenvalues.size());
   io::AtomicFile file(data_path);
+  std::error_code copy_error;
   std::filesystem::copy_file(data_path, file.temp_path(),
-                             std::filesystem::copy_options::overwrite_existing);
+                             std::filesystem::copy_options::overwrite_existing, copy_error);
+  if (copy_error) {
+    throw Error(data_path + ": cannot write the fitted statistics: " + copy_error.message());
+  }
   {
-    io::h5::File f = io::h5::File::open_write(file.temp_path().string());
+    io::h5::File f = io::h5::File::open_write(file.temp_path().string(), data_path);
     io::h5::Group norm = f.open_group("normalization");
     if (!norm.exists("mean_image")) {
       throw Error(data_path +

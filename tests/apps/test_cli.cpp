@@ -147,6 +147,44 @@ TEST(Cli, WriteFailuresNameTheFileAndKeepThePreviousOne) {
     EXPECT_EQ(r.exit_code, 1) << command;
     EXPECT_NE(r.output.find("folder.h5: is a folder"), std::string::npos) << r.output;
   }
+  // A file where a folder of the output path must be: refused before any work (no epoch line).
+  for (const std::string& command : {preprocess + images + "/sub/x.h5",
+                                     "train " + out + " -o " + images + "/sub/m.h5 --epochs 1"}) {
+    const Invocation r = kiln(command);
+    EXPECT_EQ(r.exit_code, 1) << command;
+    EXPECT_EQ(lines(r.output), 1) << r.output;
+    EXPECT_NE(r.output.find(images + " is a file, not a folder"), std::string::npos) << r.output;
+  }
+}
+
+// A folder the user may not write into is refused before any work. Root may write anywhere, so
+// as root the command runs as the user nobody (where su exists).
+TEST(Cli, AReadOnlyOutputFolderIsRefusedBeforeAnyWork) {
+  testing::TempDir dir;
+  auto [images, labels] = testing::write_synthetic_idx(dir.path().string(), "r", 50, 8, 8, 2, 1);
+  const std::string locked = dir.file("locked");
+  std::filesystem::create_directory(locked);
+  namespace fs = std::filesystem;
+  fs::permissions(dir.path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                  fs::perms::others_read | fs::perms::others_exec);
+  fs::permissions(locked, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                              fs::perms::group_exec | fs::perms::others_read |
+                              fs::perms::others_exec);
+  for (const std::string& file : {images, labels}) {
+    fs::permissions(file, fs::perms::others_read, fs::perm_options::add);
+  }
+  std::string command = std::string(KILN_BINARY) + " preprocess " + images + " --labels " + labels +
+                        " -o " + locked + "/out.h5";
+  if (geteuid() == 0) {
+    if (std::system("command -v su > /dev/null") != 0) GTEST_SKIP() << "root without su(1)";
+    command = "su nobody -s /bin/sh -c '" + command + "'";
+  }
+  const Invocation r = kiln_shell(command);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(lines(r.output), 1) << r.output;
+  EXPECT_NE(r.output.find("out.h5: cannot write into " + locked + ": Permission denied"),
+            std::string::npos)
+      << r.output;
 }
 
 // kiln export writes a checked ONNX file beside a trained model, and names a missing one.
@@ -549,6 +587,51 @@ TEST_F(CliTraining, RunDirectoryHoldsEverythingAndResumes) {
   EXPECT_NE(resumed.output.find("epoch 3/3"), std::string::npos) << resumed.output;
   EXPECT_EQ(resumed.output.find("epoch 1/3"), std::string::npos) << "resumed, not restarted";
   EXPECT_EQ(Json::parse(kiln("train --resume " + run + " --print-config").output)["epochs"], 3);
+}
+
+// Bytes of a file, to see that a failed write left it as it was.
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// A file-size limit (as a full disk would) hit by each file a run writes — its config, a chart,
+// a model file, an ONNX export — stops kiln with one line naming that file (not a temporary) and
+// the cause; the files written before stay as they were, and no temporary is left behind.
+TEST_F(CliTraining, WriteFailuresDuringARunNameTheFileAndKeepThePreviousOnes) {
+  const std::string run = d() + "/run";
+  ASSERT_EQ(kiln("train " + d() + "/train.h5 --run-dir " + run + " --epochs 1").exit_code, 0);
+  const std::string checkpoint = file_bytes(run + "/checkpoint.h5");
+  const std::string model = file_bytes(run + "/model.h5");
+  const std::string kiln_binary = KILN_BINARY;
+  struct Case {
+    int limit_blocks;
+    std::string command, file_named;
+  };
+  const Case cases[] = {
+      {1, "train " + d() + "/train.h5 --run-dir " + d() + "/fresh --epochs 1", "config.json"},
+      {8, "train --resume " + run + " --epochs 2", "loss.png"},
+      {200, "train --resume " + run + " --epochs 2", "best.h5"},
+      {20, "export " + run + "/model.h5 -o " + d() + "/m.onnx", "m.onnx"},
+  };
+  for (const Case& c : cases) {
+    const Invocation r = kiln_shell("ulimit -f " + std::to_string(c.limit_blocks) + "; exec " +
+                                    kiln_binary + " " + c.command);
+    EXPECT_EQ(r.exit_code, 1) << c.command << ": " << r.output;
+    const std::size_t error = r.output.find("kiln: error: ");
+    ASSERT_NE(error, std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("kiln: error: ", error + 1), std::string::npos) << r.output;
+    const std::string last = r.output.substr(error, r.output.find('\n', error) - error);
+    EXPECT_NE(last.find(c.file_named + ": "), std::string::npos) << last;
+    EXPECT_NE(last.find("File too large"), std::string::npos) << last;
+    EXPECT_EQ(last.find(".tmp-"), std::string::npos) << last;
+  }
+  EXPECT_EQ(file_bytes(run + "/checkpoint.h5"), checkpoint);
+  EXPECT_EQ(file_bytes(run + "/model.h5"), model);
+  EXPECT_FALSE(std::filesystem::exists(d() + "/m.onnx"));
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(d())) {
+    EXPECT_EQ(entry.path().string().find(".tmp-"), std::string::npos) << entry.path();
+  }
 }
 
 TEST_F(CliTraining, BenchPipelinePrintsTheSameDigestForAnyThreadCount) {
