@@ -2,10 +2,13 @@
 
 #include <hdf5.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <type_traits>
+#include <vector>
 
 #include "nn/error.hpp"
 
@@ -74,6 +77,33 @@ hid_t stored(Type type) {
   return -1;
 }
 
+// kiln writes strings fixed-length (UTF-8, NUL-padded to the longest), never variable-length:
+// those live in HDF5's global heap, whose object sizes libhdf5 1.10 trusts, so one damaged byte
+// there crashed every reader (kiln, h5py, h5dump alike). Variable-length strings from other tools
+// and older kiln files are still read.
+Temp fixed_string_type(std::size_t longest) {
+  Temp t(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(t.get(), std::max<std::size_t>(longest, 1));
+  H5Tset_strpad(t.get(), H5T_STR_NULLPAD);
+  H5Tset_cset(t.get(), H5T_CSET_UTF8);
+  return t;
+}
+
+// The strings laid end to end at the type's fixed size.
+std::vector<char> fixed_string_buffer(const std::vector<std::string>& values, std::size_t size) {
+  std::vector<char> buffer(values.size() * size, '\0');
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    std::copy(values[i].begin(), values[i].end(), buffer.begin() + i * size);
+  }
+  return buffer;
+}
+
+std::size_t longest(const std::vector<std::string>& values) {
+  std::size_t n = 1;
+  for (const std::string& v : values) n = std::max(n, v.size());
+  return n;
+}
+
 Temp vlen_string_type() {
   Temp t(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Tset_size(t.get(), H5T_VARIABLE);
@@ -94,6 +124,26 @@ void check(herr_t status, const std::string& where, const std::string& what) {
 std::string join(const std::string& parent, const std::string& child) {
   if (parent.empty() || parent == "/") return "/" + child;
   return parent + "/" + child;
+}
+
+std::vector<std::string> read_fixed_strings(hid_t obj, hid_t type, hid_t space, bool is_attribute,
+                                            const std::string& where) {
+  const std::size_t size = H5Tget_size(type);
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  if (size == 0 || n < 0) throw Error(where + ": malformed strings");
+  std::vector<char> buffer(size * static_cast<std::size_t>(n));
+  if (!buffer.empty()) {
+    const herr_t status = is_attribute
+                              ? H5Aread(obj, type, buffer.data())
+                              : H5Dread(obj, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data());
+    check(status, where, "reading strings");
+  }
+  std::vector<std::string> out;
+  for (hssize_t i = 0; i < n; ++i) {
+    const char* s = buffer.data() + static_cast<std::size_t>(i) * size;
+    out.emplace_back(s, strnlen(s, size));
+  }
+  return out;
 }
 
 std::vector<std::string> read_vlen_strings(hid_t obj, hid_t space, bool is_attribute,
@@ -174,9 +224,9 @@ void write_attribute(hid_t obj, const std::string& key, hid_t file_type, hid_t m
 }  // namespace
 
 void Object::set_attribute(const std::string& key, const std::string& value) {
-  Temp type = vlen_string_type();
-  const char* p = value.c_str();
-  write_attribute(id_, key, type.get(), type.get(), {}, &p, where());
+  Temp type = fixed_string_type(value.size());
+  const std::vector<char> buffer = fixed_string_buffer({value}, H5Tget_size(type.get()));
+  write_attribute(id_, key, type.get(), type.get(), {}, buffer.data(), where());
 }
 
 void Object::set_attribute(const std::string& key, std::int64_t value) {
@@ -188,10 +238,9 @@ void Object::set_attribute(const std::string& key, double value) {
 }
 
 void Object::set_attribute(const std::string& key, const std::vector<std::string>& values) {
-  Temp type = vlen_string_type();
-  std::vector<const char*> ptrs;
-  for (const auto& v : values) ptrs.push_back(v.c_str());
-  write_attribute(id_, key, type.get(), type.get(), {values.size()}, ptrs.data(), where());
+  Temp type = fixed_string_type(longest(values));
+  const std::vector<char> buffer = fixed_string_buffer(values, H5Tget_size(type.get()));
+  write_attribute(id_, key, type.get(), type.get(), {values.size()}, buffer.data(), where());
 }
 
 namespace {
@@ -211,17 +260,8 @@ std::vector<std::string> Object::strings_attribute(const std::string& key) const
   Temp space(H5Aget_space(attr.get()), H5Sclose);
   if (H5Tis_variable_str(type.get()) > 0)
     return read_vlen_strings(attr.get(), space.get(), true, where());
-  // Fixed-length strings (as some other tools write them).
-  const std::size_t size = H5Tget_size(type.get());
-  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
-  std::vector<char> buffer(size * static_cast<std::size_t>(n));
-  check(H5Aread(attr.get(), type.get(), buffer.data()), where(), "reading attribute '" + key + "'");
-  std::vector<std::string> out;
-  for (hssize_t i = 0; i < n; ++i) {
-    const char* s = buffer.data() + static_cast<std::size_t>(i) * size;
-    out.emplace_back(s, strnlen(s, size));
-  }
-  return out;
+  return read_fixed_strings(attr.get(), type.get(), space.get(), true,
+                            where() + ": attribute '" + key + "'");
 }
 
 std::string Object::string_attribute(const std::string& key) const {
@@ -332,7 +372,7 @@ Dataset Location::open_dataset(const std::string& name, std::size_t chunk_cache_
 }
 
 void Location::write_strings(const std::string& name, const std::vector<std::string>& values) {
-  Temp type = vlen_string_type();
+  Temp type = fixed_string_type(longest(values));
   const hsize_t n = values.size();
   Temp space(H5Screate_simple(1, &n, nullptr), H5Sclose);
   const hid_t d =
@@ -340,21 +380,21 @@ void Location::write_strings(const std::string& name, const std::vector<std::str
   if (d < 0) throw Error(where() + ": cannot create dataset '" + name + "'");
   Dataset dataset(Kind::kDataset, d, file_, join(name_, name));
   if (n == 0) return;
-  std::vector<const char*> ptrs;
-  for (const auto& v : values) ptrs.push_back(v.c_str());
-  check(H5Dwrite(d, type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), dataset.where(),
+  const std::vector<char> buffer = fixed_string_buffer(values, H5Tget_size(type.get()));
+  check(H5Dwrite(d, type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()), dataset.where(),
         "writing strings");
 }
 
 std::vector<std::string> Location::read_strings(const std::string& name) const {
   Dataset d = open_dataset(name);
   Temp type(H5Dget_type(d.id()), H5Tclose);
-  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) <= 0) {
-    throw Error(d.where() + ": expected variable-length strings");
-  }
+  if (H5Tget_class(type.get()) != H5T_STRING) throw Error(d.where() + ": expected strings");
   Temp space(H5Dget_space(d.id()), H5Sclose);
   if (H5Sget_simple_extent_npoints(space.get()) == 0) return {};
-  return read_vlen_strings(d.id(), space.get(), false, d.where());
+  if (H5Tis_variable_str(type.get()) > 0) {
+    return read_vlen_strings(d.id(), space.get(), false, d.where());
+  }
+  return read_fixed_strings(d.id(), type.get(), space.get(), false, d.where());
 }
 
 // File
@@ -362,7 +402,12 @@ std::vector<std::string> Location::read_strings(const std::string& name) const {
 File File::create(const std::string& path, const std::string& shown_as) {
   silence();
   const std::string name = shown_as.empty() ? path : shown_as;
-  const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  // The 1.8 file format: its superblock and object headers carry checksums, so damaged metadata
+  // is an error rather than something to parse (and attributes may exceed 64 KiB). HDF5 1.8 and
+  // later read it, h5py included.
+  Temp access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Pset_libver_bounds(access.get(), H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+  const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get());
   if (f < 0) throw Error(name + ": cannot create the HDF5 file (is the folder writable?)");
   return File(Kind::kFile, f, std::make_shared<const std::string>(name), "/");
 }

@@ -6,8 +6,9 @@ import h5py
 import numpy as np
 
 with h5py.File(sys.argv[1], "r") as f:
-    assert f.attrs["layout"] == "ragged", f.attrs["layout"]
-    assert f.attrs["encoding"] == "raw", f.attrs["encoding"]
+    # kiln stores strings fixed-length UTF-8, which h5py hands over as bytes
+    assert f.attrs["layout"] == b"ragged", f.attrs["layout"]
+    assert f.attrs["encoding"] == b"raw", f.attrs["encoding"]
     offsets = f["offsets"][...]
     shapes = f["shapes"][...]
     images = f["images"]

@@ -4,6 +4,12 @@ import sys
 import h5py
 import numpy as np
 
+
+def text(value):
+    """kiln stores strings fixed-length UTF-8, which h5py hands over as bytes."""
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
 with h5py.File(sys.argv[1], "r") as f:
     images = f["images"][...]
     labels = f["labels"][...]
@@ -15,10 +21,11 @@ with h5py.File(sys.argv[1], "r") as f:
     assert (images == expected).all()
     assert images[4, 2, 1, 2] == ((4 * 18 + 2 * 6 + 1 * 3 + 2) * 31 + 3) % 256
     attrs = f.attrs
-    assert attrs["format"] == "kiln-dataset", attrs["format"]
-    assert attrs["layout"] == "NHWC"
-    assert attrs["channel_order"] == "RGB"
-    assert list(attrs["class_names"]) == ["cat", "dog", "ünïcödé"], list(attrs["class_names"])
+    assert text(attrs["format"]) == "kiln-dataset", attrs["format"]
+    assert text(attrs["layout"]) == "NHWC"
+    assert text(attrs["channel_order"]) == "RGB"
+    names = [text(n) for n in attrs["class_names"]]
+    assert names == ["cat", "dog", "ünïcödé"], names
     mean = f["normalization/mean"][...]
     assert mean.shape == (3,)
     assert np.allclose(mean, images.reshape(-1, 3).mean(axis=0))

@@ -1,9 +1,12 @@
 // Fletcher-32 checksums: bytes flipped inside a dataset's image data or a model's weights (by
 // tests/io/damage_hdf5.py, at the offsets h5py reports) fail the read with one error naming the
-// file, the dataset and the rows, instead of giving altered pixels or weights.
+// file, the dataset and the rows, instead of giving altered pixels or weights; HDF5's own
+// checksums do the same for the metadata.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -93,6 +96,43 @@ TEST(Checksums, DamagedWeightsFailTheModelLoad) {
                                                 "its Fletcher-32 checksum"),
               std::string::npos)
         << e.what();
+  }
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// The metadata too: kiln writes HDF5's 1.8 format, whose superblock and object headers are
+// checksummed, and keeps no global heap (strings are fixed-length), so a damaged byte in an
+// object header is an error, and large string attributes (21,000 class names) still fit.
+TEST(Checksums, MetadataIsChecksummedAndThereIsNoGlobalHeap) {
+  testing::TempDir dir;
+  const std::string path = dir.file("model.h5");
+  nn::Model model = nn::Model::from_config(nn::builtin_model("mlp", {1, 1, 4, 4}, 3));
+  model.initialize(1);
+  const auto optimizer = nn::make_optimizer({{"type", "sgd"}});
+  std::vector<std::string> classes;
+  for (int k = 0; k < 21000; ++k) classes.push_back("n" + std::to_string(k) + " ünïcödé class");
+  classes[7] = "";
+  save_model(path, model, *optimizer, {}, {{"normalization", nullptr}}, classes);
+  EXPECT_EQ(load_model(path).class_names, classes);
+
+  std::string bytes = file_bytes(path);
+  ASSERT_EQ(bytes.compare(0, 8, "\x89HDF\r\n\x1a\n"), 0);
+  EXPECT_GE(static_cast<int>(bytes[8]), 2) << "superblock version: 2 and later are checksummed";
+  EXPECT_EQ(bytes.find("GCOL"), std::string::npos) << "a global heap collection";
+  const std::size_t header = bytes.find("OHDR");
+  ASSERT_NE(header, std::string::npos) << "no version 2 object header";
+  // Flip a byte inside the first object header's messages.
+  bytes[header + 12] = static_cast<char>(~bytes[header + 12]);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  try {
+    load_model(path);
+    FAIL() << "a damaged object header loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
   }
 }
 
