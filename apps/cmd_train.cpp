@@ -13,6 +13,7 @@
 #include "apps/validators.hpp"
 #include "nn/error.hpp"
 #include "nn/layers/registry.hpp"
+#include "nn/lr_finder.hpp"
 #include "pipeline/jobs/train_config.hpp"
 #include "pipeline/jobs/training.hpp"
 #include "pipeline/transforms/registry.hpp"
@@ -235,7 +236,91 @@ void run_train(const Extras& x, const ConfigFlags& flags) {
   if (config.overfit > 0) report_overfit(config, result.last_epoch);
 }
 
+// The options kiln train and kiln lr-find share: the data, the config layers, the augmentation.
+std::shared_ptr<ConfigFlags> add_config_options(CLI::App* cmd, Extras& x) {
+  cmd->add_option("data", x.data,
+                  "Training dataset (.h5 from kiln preprocess) or a folder of class folders; or "
+                  "data.train")
+      ->check(existing_path());
+  cmd->add_option("--config", x.config_file,
+                  "JSON config file (README: Training); flags and --set override it")
+      ->check(existing_file());
+  cmd->add_option("--set", x.assignments,
+                  "Override any config key, e.g. --set optimizer.lr=0.001 --set "
+                  "callbacks.early_stopping.enabled=true (repeatable)");
+  cmd->add_flag("--print-config", x.print_config,
+                "Print the effective config as JSON and exit without training");
+  cmd->add_flag("--keys", x.list_keys,
+                "List every config key with its default, what it must be and what it means");
+  auto flags = std::make_shared<ConfigFlags>(cmd, flag_table());
+  cmd->add_option("--augment", x.augment,
+                  "Training stages as a JSON list, applied in order (config: augment). Stages, "
+                  "with example options:\n" +
+                      pipeline::stages_help());
+  cmd->add_option("--flip", x.flip,
+                  "Probability of a random horizontal flip per training sample (after --augment)")
+      ->check(CLI::Range(0.0, 1.0));
+  return flags;
+}
+
+struct RangeTest {
+  nn::LrFindOptions options;
+  std::string output_folder = ".";
+};
+
+void run_lr_find(const Extras& x, const ConfigFlags& flags, const RangeTest& test) {
+  if (x.list_keys) return print_keys();
+  const Json json = effective_config(x, flags);
+  if (x.print_config) {
+    std::printf("%s\n", json.dump(2).c_str());
+    return;
+  }
+  const std::string origin = x.config_file.empty() ? "the config" : x.config_file;
+  const pipeline::TrainConfig config =
+      pipeline::train_config_from_json(json, origin, pipeline::ModelOutput::kNone);
+  pipeline::TrainObserver observer;
+  observer.on_start = [](const std::string& summary) { std::printf("%s", summary.c_str()); };
+  const nn::LrFindResult r =
+      pipeline::find_learning_rate(config, test.options, test.output_folder, observer);
+  if (r.points.empty()) throw Error("the range test took no step: the loss was not finite");
+  std::printf("range test: %zu steps, rate %.3g to %.3g%s\n", r.points.size(),
+              r.points.front().rate, r.points.back().rate,
+              r.diverged ? " (stopped: the loss passed 4x its minimum)" : "");
+  std::printf("suggested rate: %.3g (steepest descent), %.3g (minimum / 10)\n", r.steepest,
+              r.minimum_by_10);
+  const auto folder = std::filesystem::path(test.output_folder);
+  std::printf("wrote %s, %s\n", (folder / "lr_find.csv").c_str(), (folder / "lr_find.png").c_str());
+}
+
 }  // namespace
+
+void add_lr_find_command(CLI::App& app) {
+  auto x = std::make_shared<Extras>();
+  auto test = std::make_shared<RangeTest>();
+  CLI::App* cmd = app.add_subcommand(
+      "lr-find",
+      "The learning-rate range test: train the config's model from its initial weights for one "
+      "pass while the rate grows exponentially; write lr_find.csv and lr_find.png and suggest a "
+      "rate. No model file is written.");
+  auto flags = add_config_options(cmd, *x);
+  cmd->add_option("--min", test->options.min_rate, "Rate of the first step")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--max", test->options.max_rate, "Rate of the last step")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--steps", test->options.steps, "Optimizer steps from --min to --max")
+      ->check(CLI::Range(static_cast<std::int64_t>(2), static_cast<std::int64_t>(1) << 30))
+      ->capture_default_str();
+  cmd->add_option("--output-dir", test->output_folder, "Where lr_find.csv and lr_find.png go")
+      ->capture_default_str();
+  cmd->callback([x, flags, test] {
+    if (!(test->options.max_rate > test->options.min_rate)) {
+      throw ConfigError("--max must be above --min");
+    }
+    run_lr_find(*x, *flags, *test);
+  });
+}
 
 void add_train_command(CLI::App& app) {
   auto x = std::make_shared<Extras>();
@@ -243,28 +328,7 @@ void add_train_command(CLI::App& app) {
       "train",
       "Train a model on a kiln HDF5 dataset with streaming augmentation; write a model file (and "
       "with --run-dir: config, log, plots and checkpoints).");
-  cmd->add_option("data", x->data,
-                  "Training dataset (.h5 from kiln preprocess) or a folder of class folders; or "
-                  "data.train")
-      ->check(existing_path());
-  cmd->add_option("--config", x->config_file,
-                  "JSON config file (README: Training); flags and --set override it")
-      ->check(existing_file());
-  cmd->add_option("--set", x->assignments,
-                  "Override any config key, e.g. --set optimizer.lr=0.001 --set "
-                  "callbacks.early_stopping.enabled=true (repeatable)");
-  cmd->add_flag("--print-config", x->print_config,
-                "Print the effective config as JSON and exit without training");
-  cmd->add_flag("--keys", x->list_keys,
-                "List every config key with its default, what it must be and what it means");
-  auto flags = std::make_shared<ConfigFlags>(cmd, flag_table());
-  cmd->add_option("--augment", x->augment,
-                  "Training stages as a JSON list, applied in order (config: augment). Stages, "
-                  "with example options:\n" +
-                      pipeline::stages_help());
-  cmd->add_option("--flip", x->flip,
-                  "Probability of a random horizontal flip per training sample (after --augment)")
-      ->check(CLI::Range(0.0, 1.0));
+  auto flags = add_config_options(cmd, *x);
   cmd->add_option("--early-stopping", x->early_stopping,
                   "Stop after this many epochs without improvement of --monitor")
       ->check(CLI::Range(static_cast<std::int64_t>(0), static_cast<std::int64_t>(1) << 30));

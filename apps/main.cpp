@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   kiln::apps::add_preprocess_command(app);
   kiln::apps::add_train_command(app);
+  kiln::apps::add_lr_find_command(app);
   kiln::apps::add_evaluate_command(app);
   kiln::apps::add_inspect_command(app);
   kiln::apps::add_predict_command(app);

@@ -384,7 +384,7 @@ void merge_at(Json& config, const Json& overlay, const std::string& origin,
 bool is_validation_metric(const std::string& metric) { return metric.rfind("val_", 0) == 0; }
 
 // The rules between keys, once every value is known to be allowed on its own.
-void check_together(const TrainConfig& c, const std::string& origin) {
+void check_together(const TrainConfig& c, const std::string& origin, ModelOutput output) {
   if (c.data.train.empty()) {
     throw ConfigError(origin +
                       ": no training data; give it as the first argument or as "
@@ -394,7 +394,7 @@ void check_together(const TrainConfig& c, const std::string& origin) {
     throw ConfigError(origin +
                       ": 'data.validation' and 'data.validation_split' are both set; use one");
   }
-  if (c.output_path().empty()) {
+  if (output == ModelOutput::kRequired && c.output_path().empty()) {
     throw ConfigError(origin +
                       ": nowhere to write the model; give -o FILE, --run-dir DIR, or 'output'");
   }
@@ -524,10 +524,11 @@ void apply_assignment(Json& config, const std::string& assignment) {
   merge_config(config, overlay, shown);
 }
 
-TrainConfig train_config_from_json(const Json& config, const std::string& origin) {
+TrainConfig train_config_from_json(const Json& config, const std::string& origin,
+                                   ModelOutput output) {
   TrainConfig c;
   for_each_key(c, KeyReader(config, origin));
-  check_together(c, origin);
+  check_together(c, origin, output);
   return c;
 }
 

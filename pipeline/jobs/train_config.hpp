@@ -124,7 +124,11 @@ void apply_assignment(Json& config, const std::string& assignment);
 // The typed config of a merged JSON config: every value and the rules between keys (training
 // data given, somewhere to write the model, validation data for a val_ metric). Throws
 // kiln::ConfigError naming `origin` and the key.
-TrainConfig train_config_from_json(const Json& config, const std::string& origin);
+// Whether the command writes a model: `kiln train` must have somewhere to (-o, --run-dir);
+// `kiln lr-find` writes none.
+enum class ModelOutput { kRequired, kNone };
+TrainConfig train_config_from_json(const Json& config, const std::string& origin,
+                                   ModelOutput output = ModelOutput::kRequired);
 
 // Writes the config into `run_dir`/config.json (creating the folder), atomically, so that
 // `kiln train --resume RUN_DIR` and a reader of the run see exactly what ran.

@@ -12,6 +12,7 @@
 #include "io/csv_log.hpp"
 #include "io/dataset_reader.hpp"
 #include "io/image_index.hpp"
+#include "io/lr_find_files.hpp"
 #include "io/model_file.hpp"
 #include "io/run_plots.hpp"
 #include "nn/callbacks/early_stopping.hpp"
@@ -457,11 +458,22 @@ class CallbackChain {
   std::vector<nn::Callback*> chain_;
 };
 
-}  // namespace
+// What a run needs before its first step: the data and its loaders, the normalization and the
+// preprocessing record, and the model — resumed, or initialized and warm-started or fine-tuned
+// as configured — with the summary to show.
+struct PreparedRun {
+  TrainingData data;
+  Normalization normalization;
+  Loaders loaders;
+  Json preprocessing;
+  nn::Model model;
+  std::optional<io::ModelBundle> resumed;
+  std::string summary;
+  std::int64_t batches = 0;  // per epoch
+};
 
-TrainResult train_model(const TrainConfig& original, const TrainObserver& observer,
+PreparedRun prepare_run(const TrainConfig& c, const TrainObserver& observer,
                         const std::string& resume_from) {
-  const TrainConfig c = original.overfit > 0 ? overfit_config(original) : original;
   if (!c.model.init_from.empty() && !std::filesystem::is_regular_file(c.model.init_from)) {
     throw ConfigError("'model.init_from' " + c.model.init_from +
                       ": no such model file; give one kiln train wrote");
@@ -476,18 +488,11 @@ TrainResult train_model(const TrainConfig& original, const TrainObserver& observ
                         "; leave out model.init_from and model.layers");
     }
   }
-  // Every file the run will write, checked before any data is read.
-  for (const std::string& path :
-       {c.output_path(), c.checkpoint_path(), c.csv_log_path(), c.best_path()}) {
-    if (!path.empty()) io::check_output_file(path);
-  }
   TrainingData data = open_data(c, observer);
-  TrainResult result;
-  result.skipped = data.skipped;
   // Fine-tuning keeps the normalization the source network learned its filters on.
   std::optional<io::ModelBundle> base;
   if (!c.model.fine_tune.empty()) base = io::load_model(c.model.fine_tune);
-  const Normalization normalization =
+  Normalization normalization =
       base ? Normalization::from_json(base->preprocessing.at("normalization"), base->arrays)
            : Normalization::from_statistics(data.train->statistics(), data.train->channel_order(),
                                             c.normalization);
@@ -498,7 +503,7 @@ TrainResult train_model(const TrainConfig& original, const TrainObserver& observ
                            : model_config_for(c, loaders.train->sample_shape(), classes);
   if (c.overfit > 0) model_config = without_regularization(std::move(model_config));
   if (!c.model.freeze.empty()) model_config = freeze_up_to(std::move(model_config), c.model.freeze);
-  const Json preprocessing = preprocessing_record(normalization, loaders, *data.train);
+  Json preprocessing = preprocessing_record(normalization, loaders, *data.train);
 
   nn::Model model = build_model(model_config, c);
   std::optional<io::ModelBundle> resumed;
@@ -508,23 +513,47 @@ TrainResult train_model(const TrainConfig& original, const TrainObserver& observ
   } else {
     model.initialize(static_cast<std::uint64_t>(c.seed));
   }
-  std::string start = model.summary();
+  std::string summary = model.summary();
   if (!resumed && !c.model.init_from.empty()) {
     io::ModelBundle source = io::load_model(c.model.init_from);
-    start += "Warm start from " + c.model.init_from + ": " +
-             nn::copy_matching_layers(source.model, model).str() + "\n";
+    summary += "Warm start from " + c.model.init_from + ": " +
+               nn::copy_matching_layers(source.model, model).str() + "\n";
   }
   if (!resumed && base) {
-    start += "Fine-tuning " + c.model.fine_tune + ": " +
-             nn::copy_matching_layers(base->model, model).str() + "\n";
+    summary += "Fine-tuning " + c.model.fine_tune + ": " +
+               nn::copy_matching_layers(base->model, model).str() + "\n";
   }
   const std::int64_t batches = (loaders.train->num_samples() + c.batch_size - 1) / c.batch_size;
   if (resumed) {
     check_same_batches(resume_from, resumed->train_state.progress, c.batch_size,
                        loaders.train->num_samples());
-    start += resume_line(resume_from, resumed->train_state, batches);
+    summary += resume_line(resume_from, resumed->train_state, batches);
   }
-  if (observer.on_start) observer.on_start(start);
+  return {std::move(data),  std::move(normalization), std::move(loaders), std::move(preprocessing),
+          std::move(model), std::move(resumed),       std::move(summary), batches};
+}
+
+}  // namespace
+
+TrainResult train_model(const TrainConfig& original, const TrainObserver& observer,
+                        const std::string& resume_from) {
+  const TrainConfig c = original.overfit > 0 ? overfit_config(original) : original;
+  // Every file the run will write, checked before any data is read.
+  for (const std::string& path :
+       {c.output_path(), c.checkpoint_path(), c.csv_log_path(), c.best_path()}) {
+    if (!path.empty()) io::check_output_file(path);
+  }
+  PreparedRun run_setup = prepare_run(c, observer, resume_from);
+  TrainingData& data = run_setup.data;
+  nn::Model& model = run_setup.model;
+  const Normalization& normalization = run_setup.normalization;
+  Loaders& loaders = run_setup.loaders;
+  const Json& preprocessing = run_setup.preprocessing;
+  std::optional<io::ModelBundle>& resumed = run_setup.resumed;
+  const std::int64_t batches = run_setup.batches;
+  TrainResult result;
+  result.skipped = data.skipped;
+  if (observer.on_start) observer.on_start(run_setup.summary);
 
   const std::unique_ptr<nn::Optimizer> optimizer =
       nn::make_optimizer(resumed ? resumed->optimizer_config : c.optimizer_config());
@@ -554,6 +583,23 @@ TrainResult train_model(const TrainConfig& original, const TrainObserver& observ
 
   io::save_model(c.output_path(), model, *optimizer, state, preprocessing,
                  data.train->class_names(), arrays);
+  return result;
+}
+
+nn::LrFindResult find_learning_rate(const TrainConfig& c, nn::LrFindOptions options,
+                                    const std::string& output_folder,
+                                    const TrainObserver& observer) {
+  for (const char* file : {"lr_find.csv", "lr_find.png"}) {
+    io::check_output_file(std::filesystem::path(output_folder) / file);
+  }
+  PreparedRun run = prepare_run(c, observer, "");
+  if (observer.on_start) observer.on_start(run.summary);
+  const std::unique_ptr<nn::Optimizer> optimizer = nn::make_optimizer(c.optimizer_config());
+  const std::unique_ptr<nn::Loss> loss = nn::make_loss(c.loss);
+  options.seed = static_cast<std::uint64_t>(c.seed);
+  const nn::LrFindResult result =
+      nn::find_learning_rate(run.model, *optimizer, *run.loaders.train, *loss, options);
+  io::write_lr_find_files(output_folder, result);
   return result;
 }
 

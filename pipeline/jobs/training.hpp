@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "io/dataset_format.hpp"
+#include "nn/lr_finder.hpp"
 #include "nn/trainer.hpp"
 #include "pipeline/jobs/train_config.hpp"
 
@@ -50,5 +51,13 @@ struct TrainResult {
 // written only when training completes.
 TrainResult train_model(const TrainConfig& config, const TrainObserver& observer = {},
                         const std::string& resume_from = "");
+
+// `kiln lr-find`: the learning-rate range test on the config's data, model (from its initial
+// weights: the seed, a warm start or a fine-tuning source), optimizer and loss; the rate range
+// and steps come from `options` (its seed is the config's). Writes lr_find.csv and lr_find.png
+// into `output_folder`, nothing else.
+nn::LrFindResult find_learning_rate(const TrainConfig& config, nn::LrFindOptions options,
+                                    const std::string& output_folder,
+                                    const TrainObserver& observer = {});
 
 }  // namespace kiln::pipeline

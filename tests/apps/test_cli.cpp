@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -632,6 +633,33 @@ TEST_F(CliTraining, WriteFailuresDuringARunNameTheFileAndKeepThePreviousOnes) {
   for (const auto& entry : std::filesystem::recursive_directory_iterator(d())) {
     EXPECT_EQ(entry.path().string().find(".tmp-"), std::string::npos) << entry.path();
   }
+}
+
+// kiln lr-find runs the range test on the train command's config and writes its two files and
+// nothing else; the same seed gives the same curve.
+TEST_F(CliTraining, LrFindWritesTheCurveAndSuggestsARate) {
+  const std::string lr = d() + "/lr";
+  const std::string command = "lr-find " + d() + "/train.h5 --output-dir " + lr +
+                              " --steps 40 --min 1e-5 --max 100 --batch-size 16 --flip 0.5";
+  const Invocation r = kiln(command);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("suggested rate: "), std::string::npos) << r.output;
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(lr)) {
+    files.push_back(entry.path().filename().string());
+  }
+  std::sort(files.begin(), files.end());
+  EXPECT_EQ(files, (std::vector<std::string>{"lr_find.csv", "lr_find.png"}));
+  const std::string csv = file_bytes(lr + "/lr_find.csv");
+  EXPECT_EQ(csv.rfind("step,rate,loss,smoothed\n0,1e-05,", 0), 0u) << csv;
+  EXPECT_LE(lines(csv), 41);
+  EXPECT_FALSE(cv::imread(lr + "/lr_find.png").empty());
+  ASSERT_EQ(kiln(command).exit_code, 0);
+  EXPECT_EQ(file_bytes(lr + "/lr_find.csv"), csv) << "the same seed, the same curve";
+
+  const Invocation backwards = kiln("lr-find " + d() + "/train.h5 --min 1 --max 0.1");
+  EXPECT_EQ(backwards.exit_code, 2) << backwards.output;
+  EXPECT_NE(backwards.output.find("--max must be above --min"), std::string::npos);
 }
 
 TEST_F(CliTraining, BenchPipelinePrintsTheSameDigestForAnyThreadCount) {
