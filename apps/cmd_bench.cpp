@@ -82,11 +82,13 @@ void run_bench_train(const BenchTrainFlags& f) {
 
 void run_bench_pipeline(pipeline::PipelineBenchRequest request, const std::string& augment) {
   if (!augment.empty()) request.stages = parse_stage_list(augment, "--augment");
-  const pipeline::PipelineBenchResult r = pipeline::bench_pipeline(request);
-  for (std::size_t e = 0; e < r.images_per_second.size(); ++e) {
-    std::printf("epoch %zu  %lld images  %.0f img/s\n", e + 1,
-                static_cast<long long>(r.samples_per_epoch), r.images_per_second[e]);
-  }
+  // Each epoch's line as it ends (flushed: a long run shows its progress in a pipe or a file).
+  const pipeline::PipelineBenchResult r = pipeline::bench_pipeline(
+      request, [](std::int64_t epoch, std::int64_t samples, double images_per_second) {
+        std::printf("epoch %lld  %lld images  %.0f img/s\n", static_cast<long long>(epoch),
+                    static_cast<long long>(samples), images_per_second);
+        std::fflush(stdout);
+      });
   std::printf("median %.0f img/s  peak in flight %lld of %lld  digest %016llx\n",
               nn::median(r.images_per_second), static_cast<long long>(r.peak_in_flight),
               static_cast<long long>(r.max_in_flight), static_cast<unsigned long long>(r.digest));

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "nn/tsan.hpp"
+
 namespace kiln::nn {
 
 void parallel_chunks(std::int64_t n, std::int64_t chunk,
@@ -15,8 +17,17 @@ void parallel_chunks(std::int64_t n, std::int64_t chunk,
     body(0, n);
     return;
   }
-  tbb::parallel_for(std::int64_t{0}, chunks,
-                    [&](std::int64_t i) { body(i * chunk, std::min(n, (i + 1) * chunk)); });
+  // For ThreadSanitizer (nn/tsan.hpp): the caller's writes happen before every chunk, every chunk
+  // before the return. Static, so that a chunk acquires before it reads anything of the caller's,
+  // its own captures included; loops sharing the addresses only add edges.
+  static char fork, join;
+  tsan::release(&fork);
+  tbb::parallel_for(std::int64_t{0}, chunks, [&](std::int64_t i) {
+    tsan::acquire(&fork);
+    body(i * chunk, std::min(n, (i + 1) * chunk));
+    tsan::release(&join);
+  });
+  tsan::acquire(&join);
 }
 
 }  // namespace kiln::nn

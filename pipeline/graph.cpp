@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "nn/error.hpp"
+#include "nn/tsan.hpp"
 #include "pipeline/pack.hpp"
 #include "pipeline/sample.hpp"
 
@@ -20,13 +21,18 @@ namespace {
 // Runs one stage's work on a sample that has not failed yet. An exception becomes the sample's
 // error: thrown out of a graph body it would cancel the whole graph (and lose the message).
 template <class Work>
+// Each node hands its sample to the next through oneTBB's queues, which ThreadSanitizer cannot
+// see into (nn/tsan.hpp): the sample is acquired on entry and released on the way out.
 SamplePtr guarded(SamplePtr s, Work&& work) {
-  if (!s->error.empty()) return s;
-  try {
-    work(*s);
-  } catch (const std::exception& e) {
-    s->error = e.what();
+  tsan::acquire(s.get());
+  if (s->error.empty()) {
+    try {
+      work(*s);
+    } catch (const std::exception& e) {
+      s->error = e.what();
+    }
   }
+  tsan::release(s.get());
   return s;
 }
 }  // namespace
@@ -154,6 +160,7 @@ void EpochGraph::Impl::count_admitted() {
 struct EpochGraph::Impl::ReadSample {
   Impl& im;
   SamplePtr operator()(std::uint64_t position) const {
+    tsan::acquire(&im);  // the graph and its spec, built before the first task was spawned
     im.count_admitted();
     auto s = std::make_shared<Sample>();
     s->position = position;
@@ -248,14 +255,22 @@ struct EpochGraph::Impl::PackSample {
 struct EpochGraph::Impl::AssembleBatch {
   Impl& im;
   flow::continue_msg operator()(const SamplePtr& s) const {
+    // flow::serial orders the invocations inside libtbb; TSan is told so (nn/tsan.hpp).
+    tsan::acquire(s.get());
+    tsan::acquire(&im.received);
+    assemble(s);
+    tsan::release(&im.received);
+    return {};
+  }
+  void assemble(const SamplePtr& s) const {
     ++im.received;
-    if (im.failed) return {};
+    if (im.failed) return;
     if (!s->error.empty()) {
       im.failed = true;
       im.push({{},
                false,
                im.spec.reader->path() + ": sample " + std::to_string(s->index) + ": " + s->error});
-      return {};
+      return;
     }
     im.add_to_batch(*s);
     const bool last = im.received == im.spec.order.size();
@@ -263,7 +278,7 @@ struct EpochGraph::Impl::AssembleBatch {
                       im.spec.batch_size * im.rows_per_sample;
     if (full || last) hand_over(s->position, full);
     if (last) im.push({{}, true, {}});
-    return {};
+    return;
   }
   void hand_over(std::uint64_t position, bool full) const {
     nn::Tensor inputs = im.close(position / static_cast<std::uint64_t>(im.spec.batch_size));
@@ -291,8 +306,10 @@ void EpochGraph::Impl::build() {
                                                                         AugmentSample{*this});
   pack = std::make_unique<flow::function_node<SamplePtr, SamplePtr>>(g, flow::unlimited,
                                                                      PackSample{*this});
-  sequencer = std::make_unique<flow::sequencer_node<SamplePtr>>(
-      g, [](const SamplePtr& s) { return static_cast<std::size_t>(s->position); });
+  sequencer = std::make_unique<flow::sequencer_node<SamplePtr>>(g, [](const SamplePtr& s) {
+    tsan::acquire(s.get());
+    return static_cast<std::size_t>(s->position);
+  });
   batcher = std::make_unique<flow::function_node<SamplePtr, flow::continue_msg>>(
       g, flow::serial, AssembleBatch{*this});
 
@@ -323,6 +340,7 @@ EpochGraph::EpochGraph(EpochSpec spec) : impl_(std::make_unique<Impl>(std::move(
     if (im.spec.order.empty()) {
       im.push({{}, true, {}});
     } else {
+      tsan::release(&im);
       im.input->activate();
     }
   });

@@ -13,6 +13,7 @@
 #include "io/jpeg.hpp"
 #include "io/opencv_codecs.hpp"
 #include "nn/error.hpp"
+#include "nn/tsan.hpp"
 #include "pipeline/transforms/resize_crop.hpp"
 
 namespace kiln::pipeline {
@@ -236,10 +237,23 @@ void run_graph(std::int64_t total, std::int64_t block, const DecodeImage& decode
       });
   // Images between reading and writing: bounded, whatever the corpus size.
   flow::limiter_node<std::int64_t> limiter(g, static_cast<std::size_t>(2 * block));
-  flow::function_node<std::int64_t, SlotPtr> decoder(g, flow::unlimited, decode);
-  flow::sequencer_node<SlotPtr> in_order(
-      g, [](const SlotPtr& slot) { return static_cast<std::size_t>(slot->position); });
+  // oneTBB's task spawns, queues and serial ordering are invisible to ThreadSanitizer; the
+  // nodes state those edges themselves (nn/tsan.hpp): the graph is built before any node runs,
+  // each slot is handed from the decoder to the writer, and the writer runs one slot at a time.
+  flow::function_node<std::int64_t, SlotPtr> decoder(g, flow::unlimited,
+                                                     [&decode, &g](std::int64_t position) {
+                                                       tsan::acquire(&g);
+                                                       SlotPtr slot = decode(position);
+                                                       tsan::release(slot.get());
+                                                       return slot;
+                                                     });
+  flow::sequencer_node<SlotPtr> in_order(g, [](const SlotPtr& slot) {
+    tsan::acquire(slot.get());
+    return static_cast<std::size_t>(slot->position);
+  });
   flow::function_node<SlotPtr, flow::continue_msg> sink(g, flow::serial, [&](const SlotPtr& slot) {
+    tsan::acquire(slot.get());
+    tsan::acquire(&write);
     if (write.failure().empty() && !write_error) {
       try {
         if (!write.write(*slot)) g.cancel();
@@ -248,6 +262,7 @@ void run_graph(std::int64_t total, std::int64_t block, const DecodeImage& decode
         g.cancel();
       }
     }
+    tsan::release(&write);
     return flow::continue_msg();
   });
   flow::make_edge(source, limiter);
@@ -255,8 +270,10 @@ void run_graph(std::int64_t total, std::int64_t block, const DecodeImage& decode
   flow::make_edge(decoder, in_order);
   flow::make_edge(in_order, sink);
   flow::make_edge(sink, limiter.decrementer());
+  tsan::release(&g);
   source.activate();
   g.wait_for_all();
+  tsan::acquire(&write);
   if (write_error) std::rethrow_exception(write_error);
 }
 

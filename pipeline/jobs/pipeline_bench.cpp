@@ -46,7 +46,10 @@ class Digest {
 
 }  // namespace
 
-PipelineBenchResult bench_pipeline(const PipelineBenchRequest& request) {
+PipelineBenchResult bench_pipeline(
+    const PipelineBenchRequest& request,
+    const std::function<void(std::int64_t epoch, std::int64_t samples, double images_per_second)>&
+        on_epoch) {
   auto data = std::make_shared<const io::DatasetReader>(request.data_path);
   const Normalization normalization =
       Normalization::from_statistics(data->statistics(), data->channel_order());
@@ -79,6 +82,7 @@ PipelineBenchResult bench_pipeline(const PipelineBenchRequest& request) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     result.images_per_second.push_back(seconds > 0 ? static_cast<double>(samples) / seconds : 0);
+    if (on_epoch) on_epoch(epoch + 1, samples, result.images_per_second.back());
     result.peak_in_flight = std::max(result.peak_in_flight, loader.peak_in_flight());
   }
   result.digest = digest.value();

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,10 @@ struct PipelineBenchResult {
   std::int64_t max_in_flight = 0;
 };
 
-PipelineBenchResult bench_pipeline(const PipelineBenchRequest& request);
+// `on_epoch` (when given) hears each epoch's 1-based number, samples and images/s as it ends.
+PipelineBenchResult bench_pipeline(
+    const PipelineBenchRequest& request,
+    const std::function<void(std::int64_t epoch, std::int64_t samples, double images_per_second)>&
+        on_epoch = {});
 
 }  // namespace kiln::pipeline
