@@ -184,8 +184,17 @@ ImageIndex index_list_file(const std::string& list_path,
     for (std::size_t i = 0; i < sorted.size(); ++i)
       by_name[sorted[i]] = static_cast<std::int32_t>(i);
   }
+  // Integer labels without class names make classes 0..max: a label far above the rest (a typo,
+  // or a column of ids) would make millions of classes, so they must stay below kMaxClasses.
+  constexpr int kMaxClasses = 1'000'000;
   for (std::size_t i = 0; i < label_texts.size(); ++i) {
     const std::string& t = label_texts[i];
+    if (!names_given && all_integers && std::stoi(t) >= kMaxClasses) {
+      throw Error(list_path + ":" + std::to_string(lines[i]) + ": label " + t + " would make " +
+                  std::to_string(std::stoi(t) + 1) + " classes; integer labels must be below " +
+                  std::to_string(kMaxClasses) +
+                  " (number the classes from 0, or use class names as labels)");
+    }
     if (auto it = by_name.find(t); it != by_name.end()) {
       index.labels.push_back(it->second);
     } else if (is_integer(t) &&

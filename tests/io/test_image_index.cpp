@@ -100,6 +100,12 @@ TEST(ListFile, ErrorsNameTheLine) {
             std::string::npos);
   EXPECT_NE(error_of([&] { index_list_file(dir.file("missing.txt")); }).find("cannot open"),
             std::string::npos);
+  // Found by fuzz_list: one label of 11111111 made 11 million classes (seconds, 1 GB).
+  std::ofstream(dir.file("huge.txt")) << "a.jpg 0\nb.jpg 11111111\n";
+  EXPECT_NE(error_of([&] {
+              index_list_file(dir.file("huge.txt"));
+            }).find("huge.txt:2: label 11111111 would make 11111112 classes"),
+            std::string::npos);
 }
 
 TEST(Split, StratifiedDisjointAndReproducible) {
