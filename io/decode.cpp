@@ -261,8 +261,18 @@ bool bmp_too_large(std::span<const std::uint8_t> b, std::int64_t max_pixels, std
 
 }  // namespace
 
+// OpenCV picks its decoder by its own signature checks; bytes its WebP, TIFF or PNM decoder
+// turns down go on to GDAL and GDCM, and GDCM aborts the process on a damaged DICOM file (found
+// by fuzz_decode). kiln reads no DICOM, so a DICOM preamble is refused before OpenCV sees it.
+bool has_dicom_preamble(std::span<const std::uint8_t> b) {
+  return b.size() >= 132 && std::memcmp(b.data() + 128, "DICM", 4) == 0;
+}
+
 DecodeResult decode_image(std::span<const std::uint8_t> bytes, const DecodeOptions& o) {
   if (bytes.empty()) return failure("empty file", "0 bytes");
+  if (has_dicom_preamble(bytes) && sniff(bytes) != Format::kJpeg) {
+    return failure("unsupported format", "DICOM: kiln does not read DICOM; export it as PNG");
+  }
   switch (sniff(bytes)) {
     case Format::kJpeg:
       return decode_jpeg_image(bytes, o);

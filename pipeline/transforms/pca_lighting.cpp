@@ -75,6 +75,14 @@ void PcaLighting::validate() const {
           "[0, 255], got " +
           std::to_string(l));
   }
+  // Components of unit vectors; a huge one (found by fuzz_augment: 1e39) made the shift infinite.
+  for (const auto& vector : basis.vectors) {
+    for (const float v : vector) {
+      if (!(v >= -1.f && v <= 1.f))
+        throw Error("pca_lighting: eigenvector components must be in [-1, 1] (unit vectors), got " +
+                    std::to_string(v));
+    }
+  }
 }
 
 ChannelTable PcaLighting::table(const Draw& d, int channels) const {

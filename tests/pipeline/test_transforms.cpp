@@ -343,6 +343,22 @@ TEST(PcaLighting, MovesColourAlongTheComponentsByTheExpectedAmount) {
   EXPECT_THROW(lighting.apply({.alpha = {1.f, 0.f, 0.f}}, grey), Error);
 }
 
+// Found by fuzz_augment: an eigenvector component of 1e39 made the colour shift infinite and its
+// conversion to an integer undefined. Components of unit vectors lie in [-1, 1].
+TEST(PcaLighting, RejectsEigenvectorsThatAreNotUnitVectors) {
+  const Json stage = {{"type", "pca_lighting"},
+                      {"eigenvalues", {10, 5, 1}},
+                      {"eigenvectors", {{1e39, 0, 0}, {0, 1, 0}, {0, 0, 1}}}};
+  try {
+    make_stages(Json::array({stage}));
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("eigenvector components must be in [-1, 1]"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(PcaLighting, BasisOfAKnownCovariance) {
   // cov = Q·diag(9, 4, 1)·Qᵀ with Q's columns (1,1,0)/√2, (1,−1,0)/√2, (0,0,1).
   const std::vector<double> cov = {6.5, 2.5, 0, 2.5, 6.5, 0, 0, 0, 1};
