@@ -9,5 +9,6 @@ bash scripts/install-deps.sh
 cmake --preset asan
 cmake --build --preset asan
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export LSAN_OPTIONS="suppressions=$PWD/cmake/lsan-suppressions.txt"
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir build/asan -L fast -j 2 --output-on-failure
