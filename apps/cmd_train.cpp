@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "apps/commands.hpp"
 #include "apps/config_flags.hpp"
@@ -200,15 +201,35 @@ void print_keys() {
   }
 }
 
-void run_train(const Extras& x, const ConfigFlags& flags) {
-  if (x.list_keys) return print_keys();
-  const Json json = effective_config(x, flags);
+// The effective config of the command line and its typed form, or none when --keys or
+// --print-config has answered already.
+struct CommandConfig {
+  Json json;
+  pipeline::TrainConfig config;
+};
+
+std::optional<CommandConfig> command_config(const Extras& x, const ConfigFlags& flags,
+                                            pipeline::ModelOutput output) {
+  if (x.list_keys) {
+    print_keys();
+    return std::nullopt;
+  }
+  Json json = effective_config(x, flags);
   if (x.print_config) {
     std::printf("%s\n", json.dump(2).c_str());
-    return;
+    return std::nullopt;
   }
   const std::string origin = x.config_file.empty() ? "the config" : x.config_file;
-  const pipeline::TrainConfig config = pipeline::train_config_from_json(json, origin);
+  pipeline::TrainConfig config = pipeline::train_config_from_json(json, origin, output);
+  return CommandConfig{std::move(json), std::move(config)};
+}
+
+void run_train(const Extras& x, const ConfigFlags& flags) {
+  const std::optional<CommandConfig> read =
+      command_config(x, flags, pipeline::ModelOutput::kRequired);
+  if (!read) return;
+  const Json& json = read->json;
+  const pipeline::TrainConfig& config = read->config;
   std::string resume_from;
   if (!x.resume.empty()) {
     resume_from = std::filesystem::is_directory(x.resume)
@@ -269,15 +290,9 @@ struct RangeTest {
 };
 
 void run_lr_find(const Extras& x, const ConfigFlags& flags, const RangeTest& test) {
-  if (x.list_keys) return print_keys();
-  const Json json = effective_config(x, flags);
-  if (x.print_config) {
-    std::printf("%s\n", json.dump(2).c_str());
-    return;
-  }
-  const std::string origin = x.config_file.empty() ? "the config" : x.config_file;
-  const pipeline::TrainConfig config =
-      pipeline::train_config_from_json(json, origin, pipeline::ModelOutput::kNone);
+  const std::optional<CommandConfig> read = command_config(x, flags, pipeline::ModelOutput::kNone);
+  if (!read) return;
+  const pipeline::TrainConfig& config = read->config;
   pipeline::TrainObserver observer;
   observer.on_start = [](const std::string& summary) { std::printf("%s", summary.c_str()); };
   const nn::LrFindResult r =

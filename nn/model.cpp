@@ -199,6 +199,15 @@ std::vector<Parameter*> Model::parameters() {
   return all;
 }
 
+std::vector<Tensor*> Model::state_tensors() {
+  std::vector<Tensor*> all;
+  for (const auto& layer : layers_) {
+    for (Parameter* p : layer->parameters()) all.push_back(&p->value);
+    for (Buffer* b : layer->buffers()) all.push_back(&b->value);
+  }
+  return all;
+}
+
 void Model::zero_grad() {
   for (Parameter* p : parameters()) p->grad.fill(0.f);
 }

@@ -37,6 +37,9 @@ class Model {
 
   // The trainable parameters (of layers not frozen): what the optimizer steps.
   std::vector<Parameter*> parameters();
+  // Every parameter (frozen too) and buffer (batch-norm statistics), layer by layer: the whole
+  // learned state, as EarlyStopping keeps it.
+  std::vector<Tensor*> state_tensors();
   void zero_grad();
 
   // Regularization (nn/regularizer.hpp) of every trainable parameter, in parameter order.

@@ -15,18 +15,6 @@ bool higher_is_better(const std::string& mode, const std::string& monitor) {
   throw Error("mode must be min, max or auto, got '" + mode + "'");
 }
 
-namespace {
-// Every trained or saved tensor of the model, in a fixed order.
-std::vector<Tensor*> state_tensors(Model& model) {
-  std::vector<Tensor*> all;
-  for (std::size_t i = 0; i < model.size(); ++i) {
-    for (Parameter* p : model.layer(i).parameters()) all.push_back(&p->value);
-    for (Buffer* b : model.layer(i).buffers()) all.push_back(&b->value);
-  }
-  return all;
-}
-}  // namespace
-
 EarlyStopping::EarlyStopping(EarlyStoppingOptions options, Model* model)
     : options_(std::move(options)),
       model_(model),
@@ -72,7 +60,7 @@ Verdict EarlyStopping::decide(TrainState& state, const EpochLogs& logs) {
     best_ = value;
     best_epoch_ = logs.epoch;
     if (options_.restore_best_weights) {
-      const auto tensors = state_tensors(*model_);
+      const auto tensors = model_->state_tensors();
       for (std::size_t i = 0; i < tensors.size(); ++i) {
         const std::span<const float> values = tensors[i]->span();
         state.callback_arrays[best_weights_name(i)].assign(values.begin(), values.end());
@@ -92,7 +80,7 @@ Verdict EarlyStopping::decide(TrainState& state, const EpochLogs& logs) {
 // Nothing to restore when no epoch improved, or when resuming a checkpoint written before the
 // weights were kept in it: the current weights stay.
 void EarlyStopping::restore_best_weights(const TrainState& state) const {
-  const auto tensors = state_tensors(*model_);
+  const auto tensors = model_->state_tensors();
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const auto best = state.callback_arrays.find(best_weights_name(i));
     if (best == state.callback_arrays.end() ||

@@ -596,6 +596,22 @@ std::string file_bytes(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
+// Starts kiln with `args` in a child process whose output goes nowhere; the caller kills it and
+// waits for it.
+pid_t spawn_kiln(const std::vector<std::string>& args) {
+  const pid_t child = fork();
+  if (child == 0) {
+    std::freopen("/dev/null", "w", stdout);
+    std::freopen("/dev/null", "w", stderr);
+    std::vector<char*> argv = {const_cast<char*>(KILN_BINARY)};
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(KILN_BINARY, argv.data());
+    _exit(127);
+  }
+  return child;
+}
+
 // A file-size limit (as a full disk would) hit by each file a run writes — its config, a chart,
 // a model file, an ONNX export — stops kiln with one line naming that file (not a temporary) and
 // the cause; the files written before stay as they were, and no temporary is left behind.
@@ -732,15 +748,9 @@ TEST_F(CliTraining, SigkillThenResumeEqualsAnUninterruptedRun) {
   ASSERT_EQ(kiln("train " + d() + "/train.h5 --run-dir " + d() + "/straight" + args).exit_code, 0);
 
   const std::string run = d() + "/killed";
-  const pid_t child = fork();
+  const pid_t child = spawn_kiln({"train", d() + "/train.h5", "--run-dir", run, "--epochs", "60",
+                                  "--batch-size", "16", "--flip", "0.5", "--seed", "3"});
   ASSERT_GE(child, 0);
-  if (child == 0) {
-    std::freopen("/dev/null", "w", stdout);
-    execl(KILN_BINARY, KILN_BINARY, "train", (d() + "/train.h5").c_str(), "--run-dir", run.c_str(),
-          "--epochs", "60", "--batch-size", "16", "--flip", "0.5", "--seed", "3",
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
   // Kill it once a few epochs are logged, mid-run.
   auto logged = [&] {
     std::ifstream log(run + "/log.csv");
@@ -799,15 +809,10 @@ TEST_F(CliTraining, SigkillMidEpochThenResumeEqualsAnUninterruptedRun) {
   ASSERT_EQ(kiln("train " + d() + "/train.h5 --run-dir " + d() + "/straight" + args).exit_code, 0);
 
   const std::string run = d() + "/killed";
-  const pid_t child = fork();
+  const pid_t child = spawn_kiln({"train", d() + "/train.h5", "--run-dir", run, "--epochs", "2",
+                                  "--batch-size", "2", "--flip", "0.5", "--seed", "4",
+                                  "--validation-split", "0.1", "--checkpoint-every", "7"});
   ASSERT_GE(child, 0);
-  if (child == 0) {
-    std::freopen("/dev/null", "w", stdout);
-    execl(KILN_BINARY, KILN_BINARY, "train", (d() + "/train.h5").c_str(), "--run-dir", run.c_str(),
-          "--epochs", "2", "--batch-size", "2", "--flip", "0.5", "--seed", "4",
-          "--validation-split", "0.1", "--checkpoint-every", "7", static_cast<char*>(nullptr));
-    _exit(127);
-  }
   // The first checkpoint is written after step 7 of 181 in epoch 1: kill as soon as it exists.
   for (int i = 0; i < 20000 && !std::filesystem::exists(run + "/checkpoint.h5"); ++i) usleep(500);
   kill(child, SIGKILL);
@@ -857,22 +862,11 @@ TEST(Cli, PreprocessKilledMidRunLeavesThePreviousFileUntouched) {
   const std::string out = dir.file("data.h5");
   ASSERT_EQ(kiln("preprocess " + root.string() + " --size 16x16 --quiet -o " + out).exit_code, 0);
   const auto before = std::filesystem::file_size(out);
-  const auto read_all = [](const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
-  const std::string original = read_all(out);
+  const std::string original = file_bytes(out);
   // Starts `kiln preprocess ... -o output`, sends SIGKILL after delay_ms; true when the kill
   // landed (false: the run had already finished).
   const auto killed_after = [&](const std::string& output, int delay_ms) {
-    const pid_t child = fork();
-    if (child == 0) {
-      std::freopen("/dev/null", "w", stdout);
-      std::freopen("/dev/null", "w", stderr);
-      execl(KILN_BINARY, KILN_BINARY, "preprocess", root.c_str(), "--size", "64x64", "-o",
-            output.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
+    const pid_t child = spawn_kiln({"preprocess", root, "--size", "64x64", "-o", output});
     EXPECT_GE(child, 0);
     usleep(static_cast<useconds_t>(delay_ms) * 1000);
     kill(child, SIGKILL);
@@ -889,7 +883,7 @@ TEST(Cli, PreprocessKilledMidRunLeavesThePreviousFileUntouched) {
     // exit — the complete new one; never anything in between.
     const Invocation inspect = kiln("inspect " + out);
     EXPECT_EQ(inspect.exit_code, 0) << inspect.output;
-    if (read_all(out) != original) {
+    if (file_bytes(out) != original) {
       EXPECT_NE(inspect.output.find("(400, 64, 64, 3)"), std::string::npos)
           << "after " << delay_ms << " ms: " << inspect.output;
     } else {

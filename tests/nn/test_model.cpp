@@ -283,16 +283,6 @@ TEST(Trainer, SameSeedSameWeightsWithOneOrTwoThreadsForACnn) {
   EXPECT_EQ(one, train(1));
 }
 
-// Every trained or saved tensor of the model, in layer order.
-std::vector<Tensor*> state_tensors(Model& model) {
-  std::vector<Tensor*> all;
-  for (std::size_t i = 0; i < model.size(); ++i) {
-    for (Parameter* p : model.layer(i).parameters()) all.push_back(&p->value);
-    for (Buffer* b : model.layer(i).buffers()) all.push_back(&b->value);
-  }
-  return all;
-}
-
 // What a mid-epoch checkpoint holds, taken after a given step; then the run stops as a kill would.
 struct Interrupted {};
 class SnapshotAtStep final : public Callback {
@@ -303,7 +293,7 @@ class SnapshotAtStep final : public Callback {
     if (now.step != step_) return;
     state = now;
     optimizer_state = optimizer_.state();
-    for (Tensor* t : state_tensors(model_)) tensors.push_back(*t);
+    for (Tensor* t : model_.state_tensors()) tensors.push_back(*t);
     throw Interrupted{};
   }
   TrainState state;
@@ -369,7 +359,7 @@ TEST(Trainer, ResumedMidEpochEqualsAnUninterruptedRun) {
     EXPECT_EQ(snapshot.state.progress.batches, (cut - 1) % kBatchesPerEpoch + 1);
 
     Model resumed = Model::from_config(config);
-    const auto tensors = state_tensors(resumed);
+    const auto tensors = resumed.state_tensors();
     for (std::size_t i = 0; i < tensors.size(); ++i) *tensors[i] = snapshot.tensors[i];
     auto resumed_adam = make_optimizer({{"type", "adam"}});
     resumed_adam->load(snapshot.optimizer_state);
@@ -382,7 +372,7 @@ TEST(Trainer, ResumedMidEpochEqualsAnUninterruptedRun) {
     EXPECT_EQ(resumed_logs.losses, straight_logs.losses) << "cut after step " << cut;
     EXPECT_EQ(resumed_logs.accuracies, straight_logs.accuracies) << "cut after step " << cut;
     EXPECT_EQ(resumed_logs.samples, straight_logs.samples) << "cut after step " << cut;
-    const auto expected = state_tensors(straight);
+    const auto expected = straight.state_tensors();
     for (std::size_t i = 0; i < tensors.size(); ++i) {
       ASSERT_TRUE(std::equal(tensors[i]->span().begin(), tensors[i]->span().end(),
                              expected[i]->span().begin()))
