@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -15,6 +16,7 @@
 #include "nn/error.hpp"
 #include "nn/layers/registry.hpp"
 #include "nn/lr_finder.hpp"
+#include "pipeline/jobs/cross_validation.hpp"
 #include "pipeline/jobs/train_config.hpp"
 #include "pipeline/jobs/training.hpp"
 #include "pipeline/transforms/registry.hpp"
@@ -35,6 +37,7 @@ struct Extras {
   std::int64_t reduce_lr = -1;
   bool restore_best = false;
   std::string resume;
+  std::int64_t stop_after = 0;
 };
 
 // Flags that are each one config key; their help, type and default come from the key.
@@ -44,6 +47,7 @@ const std::vector<FlagKey>& flag_table() {
       {"--run-dir", "run_dir"},
       {"--validation", "data.validation"},
       {"--validation-split", "data.validation_split"},
+      {"--folds", "data.folds"},
       {"--limit", "data.limit"},
       {"--model", "model.name"},
       {"--width", "model.width"},
@@ -224,35 +228,97 @@ std::optional<CommandConfig> command_config(const Extras& x, const ConfigFlags& 
   return CommandConfig{std::move(json), std::move(config)};
 }
 
-void run_train(const Extras& x, const ConfigFlags& flags) {
-  const std::optional<CommandConfig> read =
-      command_config(x, flags, pipeline::ModelOutput::kRequired);
-  if (!read) return;
-  const Json& json = read->json;
-  const pipeline::TrainConfig& config = read->config;
-  std::string resume_from;
-  if (!x.resume.empty()) {
-    resume_from = std::filesystem::is_directory(x.resume)
-                      ? (std::filesystem::path(x.resume) / "checkpoint.h5").string()
-                      : x.resume;
-  }
-
+// Prints what a run shows: staging, the model summary, the progress bar and a line per epoch.
+pipeline::TrainObserver console_observer() {
   auto progress = std::make_shared<Progress>();
   pipeline::TrainObserver observer;
   observer.on_staging = [](const std::string& folder, std::int64_t done, std::int64_t total) {
     std::fprintf(stderr, "kiln train: reading %s: %lld/%lld images\n", folder.c_str(),
                  static_cast<long long>(done), static_cast<long long>(total));
   };
+  observer.on_start = [](const std::string& summary) { std::printf("%s", summary.c_str()); };
+  observer.on_batch = [progress](const pipeline::BatchProgress& p) { progress->batch(p); };
+  observer.on_epoch = [progress](const pipeline::EpochReport& r) { progress->epoch(r); };
+  return observer;
+}
+
+void print_fold_figures(const char* name, const pipeline::FoldResult& f) {
+  std::printf("%-6s val_loss %.4f  val_acc %.4f", name, f.val_loss, f.val_accuracy);
+  if (!std::isnan(f.val_top5)) std::printf("  val_top5 %.4f", f.val_top5);
+  std::printf("\n");
+}
+
+// kiln train --folds K: one run per fold in RUN_DIR/fold-i, then the figures of each and their
+// mean and standard deviation. --resume RUN_DIR keeps finished folds and resumes the others.
+void run_cross_validation(const Extras& x, const Json& json, const pipeline::TrainConfig& config) {
+  const bool resume = !x.resume.empty();
+  if (resume && !std::filesystem::is_directory(x.resume)) {
+    throw ConfigError("--resume " + x.resume +
+                      ": cross-validation resumes a run directory (its fold-i folders), not a "
+                      "checkpoint file");
+  }
+  pipeline::write_run_config(config.run_dir, json);
+  pipeline::CrossValidationOptions options;
+  options.resume = resume;
+  options.stop_after_epoch = x.stop_after;
+  options.on_fold = [&](std::int64_t fold, const pipeline::TrainConfig& fold_config) {
+    std::printf("fold %lld/%lld: %s\n", static_cast<long long>(fold),
+                static_cast<long long>(config.data.folds), fold_config.run_dir.c_str());
+    Json fold_json = json;
+    fold_json["data"]["fold"] = fold;
+    fold_json["run_dir"] = fold_config.run_dir;
+    pipeline::write_run_config(fold_config.run_dir, fold_json);
+  };
+  const pipeline::CrossValidationResult r =
+      pipeline::cross_validate(config, console_observer(), options);
+  std::printf("%lld-fold cross-validation after %lld epochs:\n",
+              static_cast<long long>(config.data.folds), static_cast<long long>(r.mean.epochs));
+  for (const pipeline::FoldResult& f : r.folds) {
+    print_fold_figures(("fold " + std::to_string(f.fold)).c_str(), f);
+  }
+  print_fold_figures("mean", r.mean);
+  print_fold_figures("std", r.std);
+  const std::string cv_csv = (std::filesystem::path(config.run_dir) / "cv.csv").string();
+  if (r.paused) {
+    std::printf("paused after epoch %lld of %lld; continue with: kiln train --resume %s\n",
+                static_cast<long long>(x.stop_after), static_cast<long long>(config.epochs),
+                config.run_dir.c_str());
+  }
+  std::printf("wrote %s\n", cv_csv.c_str());
+}
+
+void run_train(const Extras& x, const ConfigFlags& flags) {
+  const std::optional<CommandConfig> read =
+      command_config(x, flags, pipeline::ModelOutput::kRequired);
+  if (!read) return;
+  const Json& json = read->json;
+  const pipeline::TrainConfig& config = read->config;
+  if (config.data.folds > 0 && config.data.fold == 0) {
+    run_cross_validation(x, json, config);
+    return;
+  }
+  std::string resume_from;
+  if (!x.resume.empty()) {
+    resume_from = std::filesystem::is_directory(x.resume)
+                      ? (std::filesystem::path(x.resume) / "checkpoint.h5").string()
+                      : x.resume;
+  }
+  pipeline::TrainObserver observer = console_observer();
   // The run's config is recorded once every check has passed, so a refused --resume (another
   // batch size, an epoch count already reached) leaves the run directory as it was.
   observer.on_start = [&config, &json](const std::string& summary) {
     if (!config.run_dir.empty()) pipeline::write_run_config(config.run_dir, json);
     std::printf("%s", summary.c_str());
   };
-  observer.on_batch = [progress](const pipeline::BatchProgress& p) { progress->batch(p); };
-  observer.on_epoch = [progress](const pipeline::EpochReport& r) { progress->epoch(r); };
-  const pipeline::TrainResult result = pipeline::train_model(config, observer, resume_from);
+  const pipeline::TrainResult result =
+      pipeline::train_model(config, observer, resume_from, x.stop_after);
   report_skipped(result.skipped);
+  if (result.paused) {
+    std::printf("paused after epoch %lld of %lld; continue with: kiln train --resume %s\n",
+                static_cast<long long>(x.stop_after), static_cast<long long>(config.epochs),
+                config.run_dir.empty() ? config.checkpoint_path().c_str() : config.run_dir.c_str());
+    return;
+  }
   std::printf("wrote %s\n", config.output_path().c_str());
   if (config.overfit > 0) report_overfit(config, result.last_epoch);
 }
@@ -357,6 +423,10 @@ void add_train_command(CLI::App& app) {
                   "Continue a run directory (its config.json and checkpoint.h5) or a checkpoint "
                   "file up to --epochs: the same weights as if never interrupted")
       ->check(existing_path());
+  cmd->add_option("--stop-after", x->stop_after,
+                  "Pause after this epoch, with the checkpoint written; --resume continues to "
+                  "--epochs exactly as one run would (training in pieces)")
+      ->check(CLI::Range(static_cast<std::int64_t>(1), static_cast<std::int64_t>(1) << 30));
   std::string layers;
   for (const auto& type : nn::layer_types()) layers += (layers.empty() ? "" : ", ") + type;
   cmd->footer("Layer types for model.layers: " + layers + ". Every config key: kiln train --keys.");

@@ -1,12 +1,65 @@
 #include "io/csv_log.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
+#include <sstream>
 
 #include "io/atomic_file.hpp"
 #include "nn/error.hpp"
 
 namespace kiln::io {
+
+std::vector<double> LogTable::column(const std::string& name) const {
+  const auto at = std::find(columns.begin(), columns.end(), name);
+  std::vector<double> values(rows.size(), std::numeric_limits<double>::quiet_NaN());
+  if (at == columns.end()) return values;
+  const auto c = static_cast<std::size_t>(at - columns.begin());
+  for (std::size_t r = 0; r < rows.size(); ++r) values[r] = rows[r][c];
+  return values;
+}
+
+const std::vector<double>* LogTable::row_of_epoch(std::int64_t epoch) const {
+  for (const auto& row : rows) {
+    if (!row.empty() && row[0] == static_cast<double>(epoch)) return &row;
+  }
+  return nullptr;
+}
+
+double LogTable::at_epoch(std::int64_t epoch, const std::string& name) const {
+  const std::vector<double>* row = row_of_epoch(epoch);
+  const auto at = std::find(columns.begin(), columns.end(), name);
+  if (row == nullptr || at == columns.end()) return std::numeric_limits<double>::quiet_NaN();
+  return (*row)[static_cast<std::size_t>(at - columns.begin())];
+}
+
+LogTable read_csv_log(const std::string& path) {
+  LogTable table;
+  std::ifstream in(path);
+  std::string line;
+  if (!std::getline(in, line)) return table;
+  std::stringstream header(line);
+  for (std::string name; std::getline(header, name, ',');) table.columns.push_back(name);
+  for (std::int64_t number = 2; std::getline(in, line); ++number) {
+    if (line.empty()) continue;
+    std::vector<double> row(table.columns.size(), std::numeric_limits<double>::quiet_NaN());
+    std::stringstream fields(line);
+    std::string field;
+    for (std::size_t c = 0; c < row.size() && std::getline(fields, field, ','); ++c) {
+      if (field.empty()) continue;
+      char* end = nullptr;
+      row[c] = std::strtod(field.c_str(), &end);
+      if (end == field.c_str() || *end != '\0') {
+        throw Error(path + " line " + std::to_string(number) + ": '" + field + "' in column " +
+                    table.columns[c] + " is not a number");
+      }
+    }
+    table.rows.push_back(std::move(row));
+  }
+  return table;
+}
 
 std::vector<std::string> rows_through_epoch(const std::string& path, std::int64_t epochs) {
   std::vector<std::string> rows;

@@ -40,6 +40,22 @@ class BatchCsvLog final : public nn::Callback {
   std::vector<std::string> rows_;
 };
 
+// A CSV log read back: its header and one row of numbers per line; NaN for an empty cell.
+struct LogTable {
+  std::vector<std::string> columns;
+  std::vector<std::vector<double>> rows;
+  // The column of that name (all NaN when there is none).
+  std::vector<double> column(const std::string& name) const;
+  // The row whose first column (the epoch) is `epoch`; nullptr when there is none.
+  const std::vector<double>* row_of_epoch(std::int64_t epoch) const;
+  // The value of `name` in that row, NaN when either is missing.
+  double at_epoch(std::int64_t epoch, const std::string& name) const;
+};
+
+// Reads a CSV log kiln wrote (CsvLog, BatchCsvLog, cv.csv). A missing file is an empty table; a
+// cell that is not a number is an error naming the file and the line.
+LogTable read_csv_log(const std::string& path);
+
 // The data rows of an existing CSV log whose first column (the epoch) is <= `epochs`; none when
 // the file does not exist.
 std::vector<std::string> rows_through_epoch(const std::string& path, std::int64_t epochs);

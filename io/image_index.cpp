@@ -216,22 +216,48 @@ ImageIndex index_list_file(const std::string& list_path,
 
 namespace kiln::io {
 
+namespace {
+
+// Each class's sample indices, shuffled by Rng{seed, stream, class, kSlotSplit}.
+std::vector<std::vector<std::size_t>> shuffled_classes(const std::vector<std::int32_t>& labels,
+                                                       std::size_t classes, std::uint64_t seed,
+                                                       std::uint64_t stream) {
+  std::vector<std::vector<std::size_t>> by_class(classes);
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    by_class.at(static_cast<std::size_t>(labels[i])).push_back(i);
+  for (std::size_t c = 0; c < by_class.size(); ++c) {
+    auto& members = by_class[c];
+    nn::Rng rng({seed, stream, c, nn::kSlotSplit});
+    for (std::size_t i = members.size(); i > 1; --i) {  // Fisher–Yates
+      std::swap(members[i - 1],
+                members[static_cast<std::size_t>(rng.randint(0, static_cast<std::int64_t>(i)))]);
+    }
+  }
+  return by_class;
+}
+
+}  // namespace
+
+std::vector<std::int32_t> stratified_folds(const std::vector<std::int32_t>& labels,
+                                           std::size_t classes, std::int32_t k,
+                                           std::uint64_t seed) {
+  if (k < 2) throw Error("k-fold needs at least 2 folds, got " + std::to_string(k));
+  std::vector<std::int32_t> fold(labels.size(), 0);
+  // Dealing continues from class to class, so small classes do not all start at fold 0.
+  std::size_t dealt = 0;
+  for (const auto& members : shuffled_classes(labels, classes, seed, 1)) {
+    for (const std::size_t i : members) fold[i] = static_cast<std::int32_t>(dealt++ % k);
+  }
+  return fold;
+}
+
 std::vector<bool> stratified_holdout(const std::vector<std::int32_t>& labels, std::size_t classes,
                                      double fraction, std::uint64_t seed) {
   if (!(fraction > 0.0 && fraction < 1.0)) {
     throw Error("the validation fraction must be in (0, 1), got " + std::to_string(fraction));
   }
-  std::vector<std::vector<std::size_t>> by_class(classes);
-  for (std::size_t i = 0; i < labels.size(); ++i)
-    by_class.at(static_cast<std::size_t>(labels[i])).push_back(i);
   std::vector<bool> held_out(labels.size(), false);
-  for (std::size_t c = 0; c < by_class.size(); ++c) {
-    auto& members = by_class[c];
-    nn::Rng rng({seed, 0, c, nn::kSlotSplit});
-    for (std::size_t i = members.size(); i > 1; --i) {  // Fisher–Yates
-      std::swap(members[i - 1],
-                members[static_cast<std::size_t>(rng.randint(0, static_cast<std::int64_t>(i)))]);
-    }
+  for (auto& members : shuffled_classes(labels, classes, seed, 0)) {
     const auto take =
         static_cast<std::size_t>(std::llround(fraction * static_cast<double>(members.size())));
     for (std::size_t k = 0; k < take; ++k) held_out[members[k]] = true;

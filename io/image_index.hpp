@@ -51,4 +51,10 @@ IndexSplit split_index(const ImageIndex& index, double fraction, std::uint64_t s
 std::vector<bool> stratified_holdout(const std::vector<std::int32_t>& labels, std::size_t classes,
                                      double fraction, std::uint64_t seed);
 
+// A stratified k-fold split: fold[i] in [0, k) for each sample. Each class is shuffled as above
+// (its own stream of the seed) and dealt round-robin, so every fold holds floor or ceil of n/k of
+// each class, and the folds of one seed are the same on any machine.
+std::vector<std::int32_t> stratified_folds(const std::vector<std::int32_t>& labels,
+                                           std::size_t classes, std::int32_t k, std::uint64_t seed);
+
 }  // namespace kiln::io

@@ -100,6 +100,12 @@ void data_and_model_keys(Config& c, Key& key) {
   key("data.validation_split", c.data.validation_split, range(0.0, 0.9),
       "hold out this fraction of the training data instead: stratified per class, fixed by the "
       "seed, the same images every epoch");
+  key("data.folds", c.data.folds, range(0, 100),
+      "k-fold cross-validation: split the training data into this many stratified, seeded folds "
+      "(0: off; kiln train --folds K trains one model per fold)");
+  key("data.fold", c.data.fold, range(0, 100),
+      "with data.folds: the fold (1..folds) held out as validation data (0: every fold, one "
+      "run each)");
   key("data.limit", c.data.limit, range(0, kBig), "train on the first N samples only (0: all)");
   key("augment", c.augment, checked("a list of stages", check_stage_list),
       "training stages, applied in order (README: Augmentation)");
@@ -394,6 +400,16 @@ void check_together(const TrainConfig& c, const std::string& origin, ModelOutput
     throw ConfigError(origin +
                       ": 'data.validation' and 'data.validation_split' are both set; use one");
   }
+  if (c.data.folds == 1 || c.data.fold > c.data.folds) {
+    throw ConfigError(origin + ": 'data.folds' " + std::to_string(c.data.folds) +
+                      " and 'data.fold' " + std::to_string(c.data.fold) +
+                      ": give folds >= 2, and a fold from 1 to folds (or 0: every fold)");
+  }
+  if (c.data.folds > 0 && (c.data.validation_split > 0 || !c.data.validation.empty())) {
+    throw ConfigError(origin +
+                      ": 'data.folds' holds out a fold as validation data; leave out "
+                      "'data.validation' and 'data.validation_split'");
+  }
   if (output == ModelOutput::kRequired && c.output_path().empty()) {
     throw ConfigError(origin +
                       ": nowhere to write the model; give -o FILE, --run-dir DIR, or 'output'");
@@ -403,7 +419,8 @@ void check_together(const TrainConfig& c, const std::string& origin, ModelOutput
                       ": 'checkpoint_every' needs a checkpoint to write: give --run-dir DIR or "
                       "--checkpoint FILE");
   }
-  const bool validation = !c.data.validation.empty() || c.data.validation_split > 0;
+  const bool validation =
+      !c.data.validation.empty() || c.data.validation_split > 0 || c.data.folds > 0;
   const std::pair<const char*, const std::string*> monitors[] = {
       {"callbacks.monitor", &c.callbacks.monitor},
       {"callbacks.early_stopping.monitor", &c.callbacks.early_stopping.monitor},

@@ -24,6 +24,11 @@ struct TrainConfig {
     std::string train;       // kiln HDF5 file or folder of class folders
     std::string validation;  // optional: evaluated after every epoch
     double validation_split = 0.0;
+    // k-fold cross-validation: with folds = K, fold `fold` (1..K) of a stratified, seeded
+    // K-way split of the training file is the validation data; fold 0: every fold, one run each
+    // (cross_validation.hpp).
+    std::int64_t folds = 0;
+    std::int64_t fold = 0;
     std::int64_t limit = 0;  // > 0: the first `limit` samples only
   };
   struct Model {

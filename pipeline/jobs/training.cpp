@@ -84,6 +84,22 @@ class StopAtPerfectAccuracy final : public nn::Callback {
   }
 };
 
+// Pauses the run after a given epoch; the checkpoint callback, later in the chain, still saves it.
+class PauseAfterEpoch final : public nn::Callback {
+ public:
+  explicit PauseAfterEpoch(std::int64_t epoch) : epoch_(epoch) {}
+  nn::Verdict on_epoch_end(nn::TrainState& state, const nn::EpochLogs& /*logs*/) override {
+    if (state.epoch < epoch_) return nn::Verdict::kContinue;
+    paused_ = true;
+    return nn::Verdict::kStop;
+  }
+  bool paused() const { return paused_; }
+
+ private:
+  std::int64_t epoch_;
+  bool paused_ = false;
+};
+
 // The sanity check's config: the first n samples, nothing that fights memorisation.
 TrainConfig overfit_config(TrainConfig c) {
   c.data.limit = c.overfit;
@@ -188,6 +204,25 @@ void split_validation(const TrainConfig& c, TrainingData& d) {
   }
 }
 
+// k-fold: fold data.fold of data.folds is held out, the other folds train.
+void split_folds(const TrainConfig& c, TrainingData& d) {
+  if (c.data.fold == 0) {
+    throw ConfigError("'data.folds' " + std::to_string(c.data.folds) +
+                      " without 'data.fold': one run trains one fold; cross_validate (kiln train "
+                      "--folds) runs them all");
+  }
+  const std::vector<std::int32_t> fold = io::stratified_folds(
+      d.train->labels(), d.train->class_names().size(), static_cast<std::int32_t>(c.data.folds),
+      static_cast<std::uint64_t>(c.seed));
+  for (std::uint64_t i = 0; i < fold.size(); ++i) {
+    (fold[i] == c.data.fold - 1 ? d.held_out : d.train_subset).push_back(i);
+  }
+  if (d.held_out.empty() || d.train_subset.empty()) {
+    throw Error(c.data.train + ": " + std::to_string(d.train->size()) +
+                " samples are too few for " + std::to_string(c.data.folds) + " folds");
+  }
+}
+
 TrainingData open_data(const TrainConfig& c, const TrainObserver& observer) {
   namespace fs = std::filesystem;
   TrainingData d;
@@ -199,6 +234,7 @@ TrainingData open_data(const TrainConfig& c, const TrainObserver& observer) {
   }
   d.train = std::make_shared<const io::DatasetReader>(train_file);
   if (c.data.validation_split > 0.0) split_validation(c, d);
+  if (c.data.folds > 0) split_folds(c, d);
   if (c.data.validation.empty()) return d;
   std::string validation_file = c.data.validation;
   if (fs::is_directory(validation_file)) {
@@ -377,6 +413,7 @@ struct RunParts {
   const io::PreprocessingArrays& arrays;
   bool resumed = false;
   bool validation = false;
+  PauseAfterEpoch* pause = nullptr;  // optional
 };
 
 // The callbacks of a run, in the order they must run: the rate is set first; the logs, plots and
@@ -410,6 +447,7 @@ class CallbackChain {
       early_->restore(run.state);
       chain_.push_back(early_.get());
     }
+    if (run.pause) chain_.push_back(run.pause);
     add_model_files(run, monitor);
   }
   std::span<nn::Callback* const> callbacks() const { return chain_; }
@@ -536,8 +574,13 @@ PreparedRun prepare_run(const TrainConfig& c, const TrainObserver& observer,
 }  // namespace
 
 TrainResult train_model(const TrainConfig& original, const TrainObserver& observer,
-                        const std::string& resume_from) {
+                        const std::string& resume_from, std::int64_t stop_after_epoch) {
   const TrainConfig c = original.overfit > 0 ? overfit_config(original) : original;
+  if (stop_after_epoch > 0 && c.checkpoint_path().empty()) {
+    throw ConfigError(
+        "pausing after an epoch needs a checkpoint to resume from: give --run-dir "
+        "or --checkpoint");
+  }
   // Every file the run will write, checked before any data is read.
   for (const std::string& path :
        {c.output_path(), c.checkpoint_path(), c.csv_log_path(), c.best_path()}) {
@@ -567,20 +610,34 @@ TrainResult train_model(const TrainConfig& original, const TrainObserver& observ
 
   EpochReporter reporter(observer, c.epochs, batches, c.batch_size, result);
   const io::PreprocessingArrays arrays = normalization.arrays();
-  const RunParts run{c,
-                     model,
-                     *optimizer,
-                     state,
-                     preprocessing,
-                     data.train->class_names(),
-                     arrays,
-                     resumed.has_value(),
-                     loaders.validation != nullptr};
+  RunParts run{c,
+               model,
+               *optimizer,
+               state,
+               preprocessing,
+               data.train->class_names(),
+               arrays,
+               resumed.has_value(),
+               loaders.validation != nullptr,
+               nullptr};
+  std::optional<PauseAfterEpoch> pause;
+  if (resumed && stop_after_epoch > 0 && stop_after_epoch <= state.epoch) {
+    throw ConfigError("pausing after epoch " + std::to_string(stop_after_epoch) + ": " +
+                      resume_from + " is at epoch " + std::to_string(state.epoch) +
+                      " already; pause at a later epoch");
+  }
+  if (stop_after_epoch > 0 && stop_after_epoch < c.epochs) {
+    pause.emplace(stop_after_epoch);
+    run.pause = &*pause;
+  }
   const CallbackChain chain(run, reporter);
   const std::unique_ptr<nn::Loss> loss = nn::make_loss(c.loss);
   nn::Trainer::fit(model, *optimizer, *loaders.train, state, c.epochs, chain.callbacks(), *loss,
                    loaders.validation.get());
-
+  if (pause && pause->paused()) {
+    result.paused = true;
+    return result;
+  }
   io::save_model(c.output_path(), model, *optimizer, state, preprocessing,
                  data.train->class_names(), arrays);
   return result;

@@ -40,17 +40,20 @@ struct TrainObserver {
 
 struct TrainResult {
   nn::EpochLogs last_epoch;
+  bool paused = false;  // ended at `stop_after_epoch`, before config.epochs: no model file
   std::optional<nn::EvalResult> validation;
   std::vector<io::SkippedInput> skipped;  // folder inputs left out, with their reasons
 };
 
 // Trains as `config` says (its rules already checked by train_config_from_json); with
 // `resume_from` (a checkpoint file), continues that run up to config.epochs, ending with the
-// weights an uninterrupted run would have. Throws kiln::ConfigError for a model or stage list that
-// does not fit the data, kiln::Error for unreadable data or a diverging loss; the output file is
-// written only when training completes.
+// weights an uninterrupted run would have. With `stop_after_epoch` > 0, the run pauses after that
+// epoch with its checkpoint written (training in pieces: successive halving continues the best
+// trials this way). Throws kiln::ConfigError for a model or stage list that does not fit the
+// data, kiln::Error for unreadable data or a diverging loss; the output file is written only when
+// training completes.
 TrainResult train_model(const TrainConfig& config, const TrainObserver& observer = {},
-                        const std::string& resume_from = "");
+                        const std::string& resume_from = "", std::int64_t stop_after_epoch = 0);
 
 // `kiln lr-find`: the learning-rate range test on the config's data, model (from its initial
 // weights: the seed, a warm start or a fine-tuning source), optimizer and loss; the rate range
