@@ -12,6 +12,7 @@
 #include "apps/commands.hpp"
 #include "apps/config_flags.hpp"
 #include "apps/stage_list.hpp"
+#include "apps/train_options.hpp"
 #include "apps/validators.hpp"
 #include "nn/error.hpp"
 #include "nn/layers/registry.hpp"
@@ -24,114 +25,6 @@
 namespace kiln::apps {
 
 namespace {
-
-struct Extras {
-  std::string data;
-  std::string config_file;
-  std::vector<std::string> assignments;
-  bool print_config = false;
-  bool list_keys = false;
-  std::string augment;
-  float flip = 0.f;
-  std::int64_t early_stopping = -1;
-  std::int64_t reduce_lr = -1;
-  bool restore_best = false;
-  std::string resume;
-  std::int64_t stop_after = 0;
-};
-
-// Flags that are each one config key; their help, type and default come from the key.
-const std::vector<FlagKey>& flag_table() {
-  static const std::vector<FlagKey> table = {
-      {"-o,--output", "output"},
-      {"--run-dir", "run_dir"},
-      {"--validation", "data.validation"},
-      {"--validation-split", "data.validation_split"},
-      {"--folds", "data.folds"},
-      {"--limit", "data.limit"},
-      {"--model", "model.name"},
-      {"--width", "model.width"},
-      {"--init-from", "model.init_from"},
-      {"--freeze", "model.freeze"},
-      {"--fine-tune", "model.fine_tune"},
-      {"--epochs", "epochs"},
-      {"--batch-size", "batch_size"},
-      {"--optimizer", "optimizer.type"},
-      {"--lr", "optimizer.lr"},
-      {"--momentum", "optimizer.momentum"},
-      {"--nesterov", "optimizer.nesterov"},
-      {"--weight-decay", "optimizer.weight_decay"},
-      {"--clip-norm", "optimizer.clip_norm"},
-      {"--lr-schedule", "schedule"},
-      {"--monitor", "callbacks.monitor"},
-      {"--seed", "seed"},
-      {"--threads", "threads"},
-      {"--checkpoint", "checkpoint"},
-      {"--checkpoint-every", "checkpoint_every"},
-      {"--log-csv", "log_csv"},
-      {"--overfit", "overfit"},
-  };
-  return table;
-}
-
-// Lays `overlay` on `config` with `origin` as the name of its source in messages.
-void lay(Json& config, const std::string& key, Json value, const std::string& origin) {
-  Json overlay = Json::object();
-  set_dotted(overlay, key, std::move(value));
-  pipeline::merge_config(config, overlay, origin);
-}
-
-// A run directory given to --resume: its own config.json is the first layer.
-void lay_resumed_run(Json& config, const std::string& run_dir) {
-  const std::string saved = (std::filesystem::path(run_dir) / "config.json").string();
-  if (!std::filesystem::exists(saved)) {
-    throw Error("--resume " + run_dir + ": no config.json; is it a kiln run directory?");
-  }
-  pipeline::merge_config(config, pipeline::load_config_file(saved), saved);
-  config["run_dir"] = run_dir;
-}
-
-// The flags that set more than one key, or append.
-void lay_compound_flags(Json& config, const Extras& x) {
-  if (!x.augment.empty()) {
-    lay(config, "augment", parse_stage_list(x.augment, "--augment"), "--augment");
-  }
-  if (x.early_stopping >= 0) {
-    const std::string origin = "--early-stopping " + std::to_string(x.early_stopping);
-    lay(config, "callbacks.early_stopping.enabled", true, origin);
-    lay(config, "callbacks.early_stopping.patience", x.early_stopping, origin);
-  }
-  if (x.restore_best) {
-    lay(config, "callbacks.early_stopping.restore_best_weights", true, "--restore-best");
-  }
-  if (x.reduce_lr >= 0) {
-    const std::string origin = "--reduce-lr " + std::to_string(x.reduce_lr);
-    lay(config, "callbacks.reduce_lr.enabled", true, origin);
-    lay(config, "callbacks.reduce_lr.patience", x.reduce_lr, origin);
-  }
-  if (x.flip > 0.f) {
-    Json stages = config["augment"];
-    stages.push_back({{"type", "horizontal_flip"}, {"p", x.flip}});
-    lay(config, "augment", stages, "--flip");
-  }
-}
-
-// The layers of the effective config, in order, each checked as it is laid on, so a mistake is
-// named with its source (file, flag or --set).
-Json effective_config(const Extras& x, const ConfigFlags& flags) {
-  Json config = pipeline::default_train_config();
-  if (!x.resume.empty() && std::filesystem::is_directory(x.resume)) {
-    lay_resumed_run(config, x.resume);
-  }
-  if (!x.config_file.empty()) {
-    pipeline::merge_config(config, pipeline::load_config_file(x.config_file), x.config_file);
-  }
-  if (!x.data.empty()) lay(config, "data.train", x.data, "the data argument");
-  flags.apply(config);
-  lay_compound_flags(config, x);
-  for (const std::string& a : x.assignments) pipeline::apply_assignment(config, a);
-  return config;
-}
 
 // One line per epoch; on a terminal, a progress bar redrawn in place while the epoch runs.
 class Progress {
@@ -197,37 +90,6 @@ void report_overfit(const pipeline::TrainConfig& config, const nn::EpochLogs& la
       static_cast<long long>(config.overfit), static_cast<long long>(last.epoch), last.loss);
 }
 
-// Every config key with its default, what it must be, and what it means.
-void print_keys() {
-  for (const pipeline::ConfigKey& k : pipeline::train_config_keys()) {
-    std::printf("%s = %s\n    %s; %s\n", k.key.c_str(), k.default_value.dump().c_str(),
-                k.rule.c_str(), k.meaning.c_str());
-  }
-}
-
-// The effective config of the command line and its typed form, or none when --keys or
-// --print-config has answered already.
-struct CommandConfig {
-  Json json;
-  pipeline::TrainConfig config;
-};
-
-std::optional<CommandConfig> command_config(const Extras& x, const ConfigFlags& flags,
-                                            pipeline::ModelOutput output) {
-  if (x.list_keys) {
-    print_keys();
-    return std::nullopt;
-  }
-  Json json = effective_config(x, flags);
-  if (x.print_config) {
-    std::printf("%s\n", json.dump(2).c_str());
-    return std::nullopt;
-  }
-  const std::string origin = x.config_file.empty() ? "the config" : x.config_file;
-  pipeline::TrainConfig config = pipeline::train_config_from_json(json, origin, output);
-  return CommandConfig{std::move(json), std::move(config)};
-}
-
 // Prints what a run shows: staging, the model summary, the progress bar and a line per epoch.
 pipeline::TrainObserver console_observer() {
   auto progress = std::make_shared<Progress>();
@@ -250,7 +112,8 @@ void print_fold_figures(const char* name, const pipeline::FoldResult& f) {
 
 // kiln train --folds K: one run per fold in RUN_DIR/fold-i, then the figures of each and their
 // mean and standard deviation. --resume RUN_DIR keeps finished folds and resumes the others.
-void run_cross_validation(const Extras& x, const Json& json, const pipeline::TrainConfig& config) {
+void run_cross_validation(const TrainCommandLine& x, const Json& json,
+                          const pipeline::TrainConfig& config) {
   const bool resume = !x.resume.empty();
   if (resume && !std::filesystem::is_directory(x.resume)) {
     throw ConfigError("--resume " + x.resume +
@@ -287,7 +150,7 @@ void run_cross_validation(const Extras& x, const Json& json, const pipeline::Tra
   std::printf("wrote %s\n", cv_csv.c_str());
 }
 
-void run_train(const Extras& x, const ConfigFlags& flags) {
+void run_train(const TrainCommandLine& x, const ConfigFlags& flags) {
   const std::optional<CommandConfig> read =
       command_config(x, flags, pipeline::ModelOutput::kRequired);
   if (!read) return;
@@ -323,39 +186,12 @@ void run_train(const Extras& x, const ConfigFlags& flags) {
   if (config.overfit > 0) report_overfit(config, result.last_epoch);
 }
 
-// The options kiln train and kiln lr-find share: the data, the config layers, the augmentation.
-std::shared_ptr<ConfigFlags> add_config_options(CLI::App* cmd, Extras& x) {
-  cmd->add_option("data", x.data,
-                  "Training dataset (.h5 from kiln preprocess) or a folder of class folders; or "
-                  "data.train")
-      ->check(existing_path());
-  cmd->add_option("--config", x.config_file,
-                  "JSON config file (README: Training); flags and --set override it")
-      ->check(existing_file());
-  cmd->add_option("--set", x.assignments,
-                  "Override any config key, e.g. --set optimizer.lr=0.001 --set "
-                  "callbacks.early_stopping.enabled=true (repeatable)");
-  cmd->add_flag("--print-config", x.print_config,
-                "Print the effective config as JSON and exit without training");
-  cmd->add_flag("--keys", x.list_keys,
-                "List every config key with its default, what it must be and what it means");
-  auto flags = std::make_shared<ConfigFlags>(cmd, flag_table());
-  cmd->add_option("--augment", x.augment,
-                  "Training stages as a JSON list, applied in order (config: augment). Stages, "
-                  "with example options:\n" +
-                      pipeline::stages_help());
-  cmd->add_option("--flip", x.flip,
-                  "Probability of a random horizontal flip per training sample (after --augment)")
-      ->check(CLI::Range(0.0, 1.0));
-  return flags;
-}
-
 struct RangeTest {
   nn::LrFindOptions options;
   std::string output_folder = ".";
 };
 
-void run_lr_find(const Extras& x, const ConfigFlags& flags, const RangeTest& test) {
+void run_lr_find(const TrainCommandLine& x, const ConfigFlags& flags, const RangeTest& test) {
   const std::optional<CommandConfig> read = command_config(x, flags, pipeline::ModelOutput::kNone);
   if (!read) return;
   const pipeline::TrainConfig& config = read->config;
@@ -376,7 +212,7 @@ void run_lr_find(const Extras& x, const ConfigFlags& flags, const RangeTest& tes
 }  // namespace
 
 void add_lr_find_command(CLI::App& app) {
-  auto x = std::make_shared<Extras>();
+  auto x = std::make_shared<TrainCommandLine>();
   auto test = std::make_shared<RangeTest>();
   CLI::App* cmd = app.add_subcommand(
       "lr-find",
@@ -404,7 +240,7 @@ void add_lr_find_command(CLI::App& app) {
 }
 
 void add_train_command(CLI::App& app) {
-  auto x = std::make_shared<Extras>();
+  auto x = std::make_shared<TrainCommandLine>();
   CLI::App* cmd = app.add_subcommand(
       "train",
       "Train a model on a kiln HDF5 dataset with streaming augmentation; write a model file (and "

@@ -1,6 +1,8 @@
-// A small line chart rendered with OpenCV into a PNG: the training curves of a run directory
-// (loss, accuracy, learning rate per epoch) without Python or matplotlib. Axes carry min/max
-// tick labels; NaN values (an epoch without validation) leave a gap.
+// A small chart rendered with OpenCV into a PNG, without Python or matplotlib: the training
+// curves of a run directory (loss, accuracy, learning rate per epoch), the learning-rate range
+// test, a search's score against each parameter. Axis ticks fall on round numbers in 1-2-5 steps
+// (0.2, 0.4, 0.6 — never 0.5109, 0.4112), or on powers of ten along a logarithmic axis. NaN
+// values (an epoch without validation) leave a gap.
 #pragma once
 
 #include <string>
@@ -13,10 +15,22 @@ struct Series {
   std::vector<double> values;  // one per x
 };
 
-// Writes atomically; throws kiln::Error naming the file when it cannot. `x` must be increasing
-// and every series as long as `x`.
+struct ChartOptions {
+  std::string x_label = "epoch";
+  bool log_x = false;  // x > 0 only; a value <= 0 is left out
+  bool log_y = false;  // y > 0 only; a value <= 0 is left out
+  bool lines = true;   // false: points only (a scatter plot; x need not increase)
+};
+
+// Writes atomically; throws kiln::Error naming the file when it cannot. Every series as long as
+// `x`; with lines, `x` increasing.
 void write_line_chart_png(const std::string& path, const std::string& title,
                           const std::vector<double>& x, const std::vector<Series>& series,
-                          const std::string& x_label = "epoch");
+                          const ChartOptions& options = {});
+
+// The tick positions of an axis showing [lo, hi]: the first and last enclose the range, about
+// 4-8 ticks in 1-2-5 steps (linear) or at powers of ten (and 2 and 5 times them when the range
+// spans less than three decades; logarithmic, lo > 0). Exposed for its test.
+std::vector<double> axis_ticks(double lo, double hi, bool log);
 
 }  // namespace kiln::io

@@ -14,14 +14,15 @@ namespace {
 
 constexpr double kGap = std::numeric_limits<double>::quiet_NaN();
 
-// A series drawn as one dot: the point of `x` nearest to log10(rate), at `y`'s value there.
+// A series drawn as one dot: the point of `x` (rates) nearest to `rate` on a log scale, at `y`'s
+// value there.
 Series marker(const std::string& name, double rate, const std::vector<double>& x,
               const std::vector<double>& y) {
   Series s{name, std::vector<double>(x.size(), kGap)};
   if (x.empty()) return s;
   std::size_t nearest = 0;
   for (std::size_t i = 1; i < x.size(); ++i) {
-    if (std::abs(x[i] - std::log10(rate)) < std::abs(x[nearest] - std::log10(rate))) nearest = i;
+    if (std::abs(std::log(x[i] / rate)) < std::abs(std::log(x[nearest] / rate))) nearest = i;
   }
   s.values[nearest] = y[nearest];
   return s;
@@ -47,7 +48,7 @@ void write_lr_find_files(const std::string& folder, const nn::LrFindResult& resu
   std::vector<double> x;
   Series loss{"loss", {}}, smoothed{"smoothed", {}};
   for (const nn::LrFindPoint& p : result.points) {
-    x.push_back(std::log10(p.rate));
+    x.push_back(p.rate);
     loss.values.push_back(p.loss <= 4 * lowest ? p.loss : kGap);
     smoothed.values.push_back(p.smoothed <= 4 * lowest ? p.smoothed : kGap);
   }
@@ -57,7 +58,7 @@ void write_lr_find_files(const std::string& folder, const nn::LrFindResult& resu
     series.push_back(marker("minimum / 10", result.minimum_by_10, x, smoothed.values));
   }
   write_line_chart_png((dir / "lr_find.png").string(), "learning-rate range test", x, series,
-                       "log10(learning rate)");
+                       {.x_label = "learning rate", .log_x = true});
 }
 
 }  // namespace kiln::io

@@ -1,6 +1,8 @@
 #include "io/run_plots.hpp"
 
+#include <algorithm>
 #include <filesystem>
+#include <limits>
 
 #include "io/csv_log.hpp"
 #include "io/line_chart.hpp"
@@ -16,8 +18,13 @@ nn::Verdict RunPlots::on_epoch_end(nn::TrainState& /*state*/, const nn::EpochLog
   write_line_chart_png(
       (dir / "accuracy.png").string(), "accuracy", epoch,
       {{"accuracy", log.column("accuracy")}, {"val_accuracy", log.column("val_accuracy")}});
-  write_line_chart_png((dir / "lr.png").string(), "learning rate", epoch,
-                       {{"learning rate", log.column("learning_rate")}});
+  // A schedule that spans decades (cosine to zero, step decay) reads on a log axis.
+  const std::vector<double> rate = log.column("learning_rate");
+  double lo = std::numeric_limits<double>::infinity(), hi = 0.0;
+  for (const double r : rate)
+    if (r > 0) lo = std::min(lo, r), hi = std::max(hi, r);
+  write_line_chart_png((dir / "lr.png").string(), "learning rate", epoch, {{"learning rate", rate}},
+                       {.log_y = hi > 10 * lo});
   return nn::Verdict::kContinue;
 }
 

@@ -76,6 +76,18 @@ std::string fold_run_dir(const std::string& run_dir, std::int64_t fold) {
   return (std::filesystem::path(run_dir) / ("fold-" + std::to_string(fold))).string();
 }
 
+CrossValidationResult read_cross_validation(const TrainConfig& config, std::int64_t epoch) {
+  CrossValidationResult result;
+  for (std::int64_t i = 1; i <= config.data.folds; ++i) {
+    TrainConfig fold = config;
+    fold.data.fold = i;
+    fold.run_dir = fold_run_dir(config.run_dir, i);
+    result.folds.push_back(fold_figures(fold, epoch));
+  }
+  summarize(result);
+  return result;
+}
+
 CrossValidationResult cross_validate(const TrainConfig& config, const TrainObserver& observer,
                                      const CrossValidationOptions& options) {
   if (config.data.folds < 2 || config.data.fold != 0) {

@@ -39,6 +39,10 @@ struct CrossValidationOptions {
 // The folder of fold `fold` (1-based) of a cross-validation run directory.
 std::string fold_run_dir(const std::string& run_dir, std::int64_t fold);
 
+// The figures of every fold of a cross-validation run directory at `epoch`, read back from the
+// folds' logs. Throws kiln::Error naming a log without that epoch.
+CrossValidationResult read_cross_validation(const TrainConfig& config, std::int64_t epoch);
+
 // `config` has data.folds = K >= 2 and data.fold = 0 (every fold) and a run_dir, and no explicit
 // output, checkpoint or log_csv (each fold's go in its own folder). Writes RUN_DIR/cv.csv.
 CrossValidationResult cross_validate(const TrainConfig& config, const TrainObserver& observer,

@@ -30,6 +30,7 @@ namespace {
 using testing::Invocation;
 using testing::kiln;
 using testing::kiln_shell;
+using testing::spawn_kiln;
 
 // Two classes a network can tell apart, 20 images each: dark and bright noise, as PNG files
 // root/{dark,bright}/<prefix><i>.png of the size size_of(i).
@@ -594,22 +595,6 @@ TEST_F(CliTraining, RunDirectoryHoldsEverythingAndResumes) {
 std::string file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), {}};
-}
-
-// Starts kiln with `args` in a child process whose output goes nowhere; the caller kills it and
-// waits for it.
-pid_t spawn_kiln(const std::vector<std::string>& args) {
-  const pid_t child = fork();
-  if (child == 0) {
-    std::freopen("/dev/null", "w", stdout);
-    std::freopen("/dev/null", "w", stderr);
-    std::vector<char*> argv = {const_cast<char*>(KILN_BINARY)};
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(KILN_BINARY, argv.data());
-    _exit(127);
-  }
-  return child;
 }
 
 // A file-size limit (as a full disk would) hit by each file a run writes — its config, a chart,

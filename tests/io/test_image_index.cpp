@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -129,6 +130,31 @@ TEST(Split, StratifiedDisjointAndReproducible) {
   EXPECT_EQ(split_index(index, 0.25, 7).validation.paths, s.validation.paths);
   EXPECT_NE(split_index(index, 0.25, 8).validation.paths, s.validation.paths);
   EXPECT_THROW(split_index(index, 1.0, 7), Error);
+}
+
+TEST(Folds, EverySampleInOneFoldEachClassSpreadEvenly) {
+  std::vector<std::int32_t> labels;
+  for (int i = 0; i < 203; ++i) labels.push_back(i < 100 ? 0 : i < 180 ? 1 : 2);  // 100 / 80 / 23
+  const std::vector<std::int32_t> fold = stratified_folds(labels, 3, 5, 7);
+  ASSERT_EQ(fold.size(), labels.size());
+  std::vector<std::vector<int>> count(3, std::vector<int>(5, 0));  // [class][fold]
+  for (std::size_t i = 0; i < fold.size(); ++i) {
+    ASSERT_TRUE(fold[i] >= 0 && fold[i] < 5) << fold[i];
+    ++count[static_cast<std::size_t>(labels[i])][static_cast<std::size_t>(fold[i])];
+  }
+  for (const auto& per_fold : count) {  // each class: floor or ceil of n/5 in every fold
+    EXPECT_LE(*std::max_element(per_fold.begin(), per_fold.end()) -
+                  *std::min_element(per_fold.begin(), per_fold.end()),
+              1);
+  }
+  std::vector<int> sizes(5, 0);
+  for (const std::int32_t f : fold) ++sizes[static_cast<std::size_t>(f)];
+  EXPECT_LE(
+      *std::max_element(sizes.begin(), sizes.end()) - *std::min_element(sizes.begin(), sizes.end()),
+      1);
+  EXPECT_EQ(stratified_folds(labels, 3, 5, 7), fold);
+  EXPECT_NE(stratified_folds(labels, 3, 5, 8), fold);
+  EXPECT_THROW(stratified_folds(labels, 3, 1, 7), Error);
 }
 
 }  // namespace

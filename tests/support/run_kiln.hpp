@@ -3,9 +3,11 @@
 #pragma once
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 namespace kiln::testing {
 
@@ -28,6 +30,22 @@ inline Invocation kiln_shell(const std::string& command) {
 
 inline Invocation kiln(const std::string& args) {
   return kiln_shell(std::string(KILN_BINARY) + " " + args);
+}
+
+// Starts kiln with `args` in a child process whose output goes nowhere; the caller kills it and
+// waits for it.
+inline pid_t spawn_kiln(const std::vector<std::string>& args) {
+  const pid_t child = fork();
+  if (child == 0) {
+    std::freopen("/dev/null", "w", stdout);
+    std::freopen("/dev/null", "w", stderr);
+    std::vector<char*> argv = {const_cast<char*>(KILN_BINARY)};
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(KILN_BINARY, argv.data());
+    _exit(127);
+  }
+  return child;
 }
 
 }  // namespace kiln::testing
