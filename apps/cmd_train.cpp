@@ -48,8 +48,14 @@ class Progress {
     std::fflush(stdout);
   }
 
-  void epoch(const pipeline::EpochReport& r) const {
+  // Clears the progress bar, so a line printed next starts at the left edge.
+  void clear_line() const {
     if (terminal_) std::printf("\r\x1b[K");
+    std::fflush(stdout);
+  }
+
+  void epoch(const pipeline::EpochReport& r) const {
+    clear_line();
     std::printf("epoch %lld/%lld  loss %.4f  acc %.4f", static_cast<long long>(r.train.epoch),
                 static_cast<long long>(r.epochs), r.train.loss, r.train.accuracy);
     if (r.train.classes > 5) std::printf("  top5 %.4f", r.train.top5);
@@ -99,6 +105,10 @@ pipeline::TrainObserver console_observer() {
                  static_cast<long long>(done), static_cast<long long>(total));
   };
   observer.on_start = [](const std::string& summary) { std::printf("%s", summary.c_str()); };
+  observer.on_warning = [progress](const std::string& warning) {
+    progress->clear_line();
+    std::fprintf(stderr, "kiln train: warning: %s\n", warning.c_str());
+  };
   observer.on_batch = [progress](const pipeline::BatchProgress& p) { progress->batch(p); };
   observer.on_epoch = [progress](const pipeline::EpochReport& r) { progress->epoch(r); };
   return observer;

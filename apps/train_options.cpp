@@ -39,6 +39,7 @@ const std::vector<FlagKey>& flag_table() {
       {"--threads", "threads"},
       {"--checkpoint", "checkpoint"},
       {"--checkpoint-every", "checkpoint_every"},
+      {"--diagnostics", "diagnostics"},
       {"--log-csv", "log_csv"},
       {"--overfit", "overfit"},
   };

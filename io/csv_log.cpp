@@ -42,19 +42,15 @@ LogTable read_csv_log(const std::string& path) {
   if (!std::getline(in, line)) return table;
   std::stringstream header(line);
   for (std::string name; std::getline(header, name, ',');) table.columns.push_back(name);
-  for (std::int64_t number = 2; std::getline(in, line); ++number) {
+  while (std::getline(in, line)) {
     if (line.empty()) continue;
     std::vector<double> row(table.columns.size(), std::numeric_limits<double>::quiet_NaN());
     std::stringstream fields(line);
     std::string field;
     for (std::size_t c = 0; c < row.size() && std::getline(fields, field, ','); ++c) {
-      if (field.empty()) continue;
       char* end = nullptr;
-      row[c] = std::strtod(field.c_str(), &end);
-      if (end == field.c_str() || *end != '\0') {
-        throw Error(path + " line " + std::to_string(number) + ": '" + field + "' in column " +
-                    table.columns[c] + " is not a number");
-      }
+      const double value = std::strtod(field.c_str(), &end);
+      if (!field.empty() && *end == '\0') row[c] = value;
     }
     table.rows.push_back(std::move(row));
   }

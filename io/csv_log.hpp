@@ -52,8 +52,8 @@ struct LogTable {
   double at_epoch(std::int64_t epoch, const std::string& name) const;
 };
 
-// Reads a CSV log kiln wrote (CsvLog, BatchCsvLog, cv.csv). A missing file is an empty table; a
-// cell that is not a number is an error naming the file and the line.
+// Reads a CSV log kiln wrote (CsvLog, BatchCsvLog, cv.csv, diagnostics.csv). A missing file is an
+// empty table; a cell that is not a number (a layer's name) reads as NaN.
 LogTable read_csv_log(const std::string& path);
 
 // The data rows of an existing CSV log whose first column (the epoch) is <= `epochs`; none when

@@ -16,7 +16,7 @@ namespace {
 
 std::string tick_label(double v) {
   char text[32];
-  std::snprintf(text, sizeof text, "%g", std::abs(v) < 1e-12 ? 0.0 : v);
+  std::snprintf(text, sizeof text, "%g", v);
   return text;
 }
 
@@ -69,13 +69,13 @@ std::vector<double> axis_ticks(double lo, double hi, bool log) {
   return ticks;
 }
 
-void write_line_chart_png(const std::string& path, const std::string& title,
-                          const std::vector<double>& x, const std::vector<Series>& series,
-                          const ChartOptions& options) {
+cv::Mat render_line_chart(const std::string& title, const std::vector<double>& x,
+                          const std::vector<Series>& series, const ChartOptions& options) {
   for (const Series& s : series) {
     if (s.values.size() != x.size()) {
-      throw Error(path + ": series '" + s.name + "' has " + std::to_string(s.values.size()) +
-                  " values for " + std::to_string(x.size()) + " x positions");
+      throw Error("chart '" + title + "': series '" + s.name + "' has " +
+                  std::to_string(s.values.size()) + " values for " + std::to_string(x.size()) +
+                  " x positions");
     }
   }
   const int width = 640, height = 400, left = 70, right = 20, top = 40, bottom = 50;
@@ -143,8 +143,18 @@ void write_line_chart_png(const std::string& path, const std::string& title,
     cv::putText(canvas, s.name, legend + cv::Point(26, 5), font, 0.45, ink, 1, cv::LINE_AA);
   }
 
-  const std::vector<std::uint8_t> png = opencv_encode(".png", canvas, {}, path);
+  return canvas;
+}
+
+void write_png(const std::string& path, const cv::Mat& image) {
+  const std::vector<std::uint8_t> png = opencv_encode(".png", image, {}, path);
   write_file_atomically(path, {reinterpret_cast<const char*>(png.data()), png.size()}, "the chart");
+}
+
+void write_line_chart_png(const std::string& path, const std::string& title,
+                          const std::vector<double>& x, const std::vector<Series>& series,
+                          const ChartOptions& options) {
+  write_png(path, render_line_chart(title, x, series, options));
 }
 
 }  // namespace kiln::io

@@ -5,6 +5,7 @@
 // values (an epoch without validation) leave a gap.
 #pragma once
 
+#include <opencv2/core/mat.hpp>
 #include <string>
 #include <vector>
 
@@ -22,8 +23,15 @@ struct ChartOptions {
   bool lines = true;   // false: points only (a scatter plot; x need not increase)
 };
 
-// Writes atomically; throws kiln::Error naming the file when it cannot. Every series as long as
-// `x`; with lines, `x` increasing.
+// The chart as a 640x400 BGR image. Throws kiln::Error naming `title` for a series whose length
+// is not x's.
+cv::Mat render_line_chart(const std::string& title, const std::vector<double>& x,
+                          const std::vector<Series>& series, const ChartOptions& options = {});
+
+// Writes an image as PNG, atomically; throws kiln::Error naming the file when it cannot.
+void write_png(const std::string& path, const cv::Mat& image);
+
+// render_line_chart into a PNG file. Every series as long as `x`; with lines, `x` increasing.
 void write_line_chart_png(const std::string& path, const std::string& title,
                           const std::vector<double>& x, const std::vector<Series>& series,
                           const ChartOptions& options = {});

@@ -234,6 +234,13 @@ std::int64_t Model::parameter_count() {
   return total;
 }
 
+bool Model::applies_next_relu(std::size_t i) const {
+  for (std::size_t j = i + 1; j < layers_.size(); ++j) {
+    if (absorbed_[j] && output_of_[j] == i) return true;
+  }
+  return false;
+}
+
 std::string Model::summary() {
   const bool chain = graph_.is_chain();
   std::vector<std::string> names(layers_.size());

@@ -56,6 +56,11 @@ class Model {
   const std::string& layer_name(std::size_t i) const { return graph_.nodes()[i].name; }
   bool trainable(std::size_t i) const { return graph_.nodes()[i].trainable; }
   Shape layer_output_shape(std::size_t i) const { return output_shapes_[i]; }  // n = 1
+  // After forward(): what layer i passed on. A ReLU applied by the layer before it (absorbed)
+  // shares that layer's tensor, which then holds the values after the ReLU.
+  const Tensor& layer_output(std::size_t i) const { return activations_[output_of_[i]]; }
+  // Whether layer i applies the ReLU that follows it, so its own output is not kept apart.
+  bool applies_next_relu(std::size_t i) const;
   const LayerGraph& graph() const { return graph_; }
 
   // A Keras-style table: layer, output shape, parameter count ("connected to" for a graph), and

@@ -207,6 +207,9 @@ void run_keys(Config& c, Key& key) {
   key("log_csv", c.log_csv, any(), "one CSV row per epoch (\"\": run_dir/log.csv)");
   key("log_every_batches", c.log_every_batches, range(0, kBig),
       "with a run directory: a row of batches.csv every N batches (0: off)");
+  key("diagnostics", c.diagnostics, range(0, kBig),
+      "with a run directory: every N steps, per-layer activation statistics, dead ReLUs, "
+      "gradient and weight norms and update ratios in diagnostics.csv and .png (0: off)");
   key("overfit", c.overfit, range(0, 1 << 20),
       "sanity check: the first N samples, no augmentation, dropout or regularization, plain "
       "SGD; fails unless training accuracy reaches 100%");
@@ -413,6 +416,11 @@ void check_together(const TrainConfig& c, const std::string& origin, ModelOutput
   if (output == ModelOutput::kRequired && c.output_path().empty()) {
     throw ConfigError(origin +
                       ": nowhere to write the model; give -o FILE, --run-dir DIR, or 'output'");
+  }
+  if (c.diagnostics > 0 && c.run_dir.empty()) {
+    throw ConfigError(origin +
+                      ": 'diagnostics' writes diagnostics.csv into the run directory: give "
+                      "--run-dir DIR");
   }
   if (c.checkpoint_every > 0 && c.checkpoint_path().empty()) {
     throw ConfigError(origin +

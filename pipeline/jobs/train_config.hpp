@@ -87,6 +87,7 @@ struct TrainConfig {
   std::int64_t checkpoint_every = 0;  // steps; 0: at epoch ends only
   std::string log_csv;                // "": run_dir/log.csv with a run directory, else none
   std::int64_t log_every_batches = 0;
+  std::int64_t diagnostics = 0;  // every N steps: diagnostics.csv/png in run_dir; 0: off
   std::int64_t overfit = 0;
 
   // The model file, checkpoint, CSV log and best-epoch model this run writes ("": none): the

@@ -11,10 +11,12 @@
 #include "io/checkpoint.hpp"
 #include "io/csv_log.hpp"
 #include "io/dataset_reader.hpp"
+#include "io/diagnostics_log.hpp"
 #include "io/image_index.hpp"
 #include "io/lr_find_files.hpp"
 #include "io/model_file.hpp"
 #include "io/run_plots.hpp"
+#include "nn/callbacks/diagnostics.hpp"
 #include "nn/callbacks/early_stopping.hpp"
 #include "nn/callbacks/lr_schedule.hpp"
 #include "nn/callbacks/reduce_on_plateau.hpp"
@@ -414,6 +416,7 @@ struct RunParts {
   bool resumed = false;
   bool validation = false;
   PauseAfterEpoch* pause = nullptr;  // optional
+  const TrainObserver* observer = nullptr;
 };
 
 // The callbacks of a run, in the order they must run: the rate is set first; the logs, plots and
@@ -437,6 +440,7 @@ class CallbackChain {
       chain_.push_back(plateau_.get());
     }
     add_logs(c, resumed_epochs);
+    add_diagnostics(run, resumed_epochs);
     if (c.overfit > 0) chain_.push_back(&perfect_);
     chain_.push_back(&reporter);
     if (c.callbacks.early_stopping.enabled) {
@@ -469,6 +473,20 @@ class CallbackChain {
       chain_.push_back(plots_.get());
     }
   }
+  void add_diagnostics(const RunParts& run, std::int64_t resumed_epochs) {
+    const TrainConfig& c = run.config;
+    if (c.diagnostics <= 0) return;
+    diagnostics_log_ = std::make_unique<io::DiagnosticsLog>(c.run_dir, resumed_epochs);
+    io::DiagnosticsLog* log = diagnostics_log_.get();
+    const TrainObserver* observer = run.observer;
+    diagnostics_ = std::make_unique<nn::Diagnostics>(
+        run.model, c.diagnostics, [log](const nn::DiagnosticsRecord& r) { log->add(r); },
+        [observer](const std::string& warning) {
+          if (observer != nullptr && observer->on_warning) observer->on_warning(warning);
+        });
+    chain_.push_back(diagnostics_.get());
+    chain_.push_back(diagnostics_log_.get());
+  }
   void add_model_files(const RunParts& run, const std::string& monitor) {
     if (const std::string best = run.config.best_path(); !best.empty()) {
       best_ = std::make_unique<io::Checkpoint>(
@@ -490,6 +508,8 @@ class CallbackChain {
   std::unique_ptr<io::CsvLog> csv_;
   std::unique_ptr<io::BatchCsvLog> batch_log_;
   std::unique_ptr<io::RunPlots> plots_;
+  std::unique_ptr<nn::Diagnostics> diagnostics_;
+  std::unique_ptr<io::DiagnosticsLog> diagnostics_log_;
   StopAtPerfectAccuracy perfect_;
   std::unique_ptr<nn::EarlyStopping> early_;
   std::unique_ptr<io::Checkpoint> best_, checkpoint_;
@@ -619,7 +639,8 @@ TrainResult train_model(const TrainConfig& original, const TrainObserver& observ
                arrays,
                resumed.has_value(),
                loaders.validation != nullptr,
-               nullptr};
+               nullptr,
+               &observer};
   std::optional<PauseAfterEpoch> pause;
   if (resumed && stop_after_epoch > 0 && stop_after_epoch <= state.epoch) {
     throw ConfigError("pausing after epoch " + std::to_string(stop_after_epoch) + ": " +

@@ -36,6 +36,8 @@ struct TrainObserver {
   std::function<void(const std::string& model_summary)> on_start;
   std::function<void(const BatchProgress&)> on_batch;
   std::function<void(const EpochReport&)> on_epoch;
+  // A layer the diagnostics find sick (config `diagnostics`): one line, once per layer and kind.
+  std::function<void(const std::string&)> on_warning;
 };
 
 struct TrainResult {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <opencv2/imgcodecs.hpp>
 #include <sstream>
 #include <string>
@@ -89,7 +90,7 @@ std::string text_of(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
-class CliSearch : public ::testing::Test {
+class CliTuning : public ::testing::Test {
  protected:
   void SetUp() override {
     auto [images, labels] = testing::write_synthetic_idx(d(), "train", 400, 8, 8, 4, 1);
@@ -102,7 +103,7 @@ class CliSearch : public ::testing::Test {
   testing::TempDir dir_;
 };
 
-TEST_F(CliSearch, GridTrainsEveryCombinationAndWritesItsFiles) {
+TEST_F(CliTuning, GridTrainsEveryCombinationAndWritesItsFiles) {
   const std::string dir = d() + "/grid";
   const Invocation run = kiln("search " + data() + "--epochs 1 --run-dir " + dir +
                               " --strategy grid --param 'optimizer.lr=[0.003, 0.3]'"
@@ -143,7 +144,7 @@ TEST_F(CliSearch, GridTrainsEveryCombinationAndWritesItsFiles) {
   }
 }
 
-TEST_F(CliSearch, RandomTrialsComeFromTheSearchSeed) {
+TEST_F(CliTuning, RandomTrialsComeFromTheSearchSeed) {
   const std::string params =
       " --strategy random --trials 3 --param 'optimizer.lr=loguniform(1e-3, 1e-1)' --param "
       "'batch_size=int(16, 64)'";
@@ -167,7 +168,7 @@ TEST_F(CliSearch, RandomTrialsComeFromTheSearchSeed) {
 
 // Halving continues the best trials from their own checkpoints: the winner's model is the very
 // model one uninterrupted run of its config trains.
-TEST_F(CliSearch, HalvingContinuesTheBestExactly) {
+TEST_F(CliTuning, HalvingContinuesTheBestExactly) {
   const std::string dir = d() + "/halving";
   const Invocation run =
       kiln("search " + data() + "--epochs 4 --flip 0.5 --run-dir " + dir +
@@ -199,7 +200,7 @@ TEST_F(CliSearch, HalvingContinuesTheBestExactly) {
   EXPECT_TRUE(same_weights(trial + "/model.h5", d() + "/straight/model.h5"));
 }
 
-TEST_F(CliSearch, AFailedTrialIsRecordedAndTheSearchGoesOn) {
+TEST_F(CliTuning, AFailedTrialIsRecordedAndTheSearchGoesOn) {
   const std::string dir = d() + "/failing";
   const Invocation run = kiln("search " + data() + "--epochs 1 --run-dir " + dir +
                               " --strategy grid --param 'optimizer.lr=[0.01, 100000]'"
@@ -218,7 +219,7 @@ TEST_F(CliSearch, AFailedTrialIsRecordedAndTheSearchGoesOn) {
       << run.output;
 }
 
-TEST_F(CliSearch, MistakesAreNamedBeforeAnyTrialRuns) {
+TEST_F(CliTuning, MistakesAreNamedBeforeAnyTrialRuns) {
   const std::string dir = d() + "/wrong";
   auto refused = [&](const std::string& args, const std::string& says) {
     const Invocation run = kiln("search " + args);
@@ -243,7 +244,7 @@ TEST_F(CliSearch, MistakesAreNamedBeforeAnyTrialRuns) {
 // A search killed at any moment continues when the same command runs again: trials that finished
 // are not run again, the one cut short resumes from its checkpoint, and the table ends as an
 // uninterrupted search's.
-TEST_F(CliSearch, AKilledSearchContinuesWhereItStopped) {
+TEST_F(CliTuning, AKilledSearchContinuesWhereItStopped) {
   const std::vector<std::string> args = {"search",
                                          d() + "/train.h5",
                                          "--validation-split",
@@ -298,7 +299,7 @@ TEST_F(CliSearch, AKilledSearchContinuesWhereItStopped) {
   }
 }
 
-TEST_F(CliSearch, TrialsCanBeScoredByCrossValidation) {
+TEST_F(CliTuning, TrialsCanBeScoredByCrossValidation) {
   const std::string dir = d() + "/cv";
   const Invocation run = kiln("search " + d() + "/train.h5 --folds 3 --epochs 1 --run-dir " + dir +
                               " --strategy grid --param 'optimizer.lr=[0.01, 0.1]' --parallel 2");
@@ -317,7 +318,7 @@ TEST_F(CliSearch, TrialsCanBeScoredByCrossValidation) {
   EXPECT_EQ(pipeline::load_config_file(dir + "/best.json")["data"]["folds"], 0);
 }
 
-TEST_F(CliSearch, FoldsTrainOneModelPerFoldAndReportMeanAndSpread) {
+TEST_F(CliTuning, FoldsTrainOneModelPerFoldAndReportMeanAndSpread) {
   const std::string run_dir = d() + "/cv";
   const Invocation run = kiln("train " + d() + "/train.h5 --folds 4 --epochs 2 --run-dir " +
                               run_dir + " --stop-after 1");
@@ -353,7 +354,7 @@ TEST_F(CliSearch, FoldsTrainOneModelPerFoldAndReportMeanAndSpread) {
   EXPECT_NE(both.output.find("data.folds"), std::string::npos) << both.output;
 }
 
-TEST_F(CliSearch, StopAfterThenResumeEqualsOneRun) {
+TEST_F(CliTuning, StopAfterThenResumeEqualsOneRun) {
   const std::string args = " --epochs 3 --flip 0.5 --lr-schedule cosine --seed 2";
   ASSERT_EQ(kiln("train " + d() + "/train.h5 --run-dir " + d() + "/straight" + args).exit_code, 0);
   const std::string run = d() + "/pieces";
@@ -368,6 +369,37 @@ TEST_F(CliSearch, StopAfterThenResumeEqualsOneRun) {
   EXPECT_EQ(again.exit_code, 2) << again.output;
   ASSERT_EQ(kiln("train --resume " + run).exit_code, 0);
   EXPECT_TRUE(same_weights(run + "/model.h5", d() + "/straight/model.h5"));
+}
+
+// --diagnostics N: a CSV row per layer and record, the chart, a warning naming a sick layer, and
+// the very weights of a run without them.
+TEST_F(CliTuning, DiagnosticsChangeNothingAndNameSickLayers) {
+  const std::string args = " --epochs 2 --flip 0.5 --batch-size 16 --seed 3";
+  ASSERT_EQ(kiln("train " + d() + "/train.h5 --run-dir " + d() + "/plain" + args).exit_code, 0);
+  const Invocation run =
+      kiln("train " + d() + "/train.h5 --run-dir " + d() + "/diag --diagnostics 5" + args);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(same_weights(d() + "/diag/model.h5", d() + "/plain/model.h5"));
+  const io::LogTable table = io::read_csv_log(d() + "/diag/diagnostics.csv");
+  // 2 epochs of 25 steps, every 5th: 10 records of every layer of the mlp.
+  const std::vector<double> step_column = table.column("step");
+  const std::set<double> steps(step_column.begin(), step_column.end());
+  EXPECT_EQ(steps, (std::set<double>{5, 10, 15, 20, 25, 30, 35, 40, 45, 50}));
+  EXPECT_EQ(table.rows.size(), 10u * io::load_model(d() + "/diag/model.h5").model.size());
+  EXPECT_EQ(table.columns.back(), "update_ratio");
+  EXPECT_FALSE(cv::imread(d() + "/diag/diagnostics.png").empty());
+
+  std::ofstream(d() + "/zeros.json") << R"({"model": {"layers": [
+      {"type": "flatten"}, {"type": "dense", "units": 16, "init": "zeros"}, {"type": "relu"},
+      {"type": "dense", "units": 4, "init": "zeros"}]}})";
+  const Invocation sick = kiln("train " + d() + "/train.h5 --config " + d() +
+                               "/zeros.json --epochs 1 --batch-size 16 --diagnostics 5 --run-dir " +
+                               d() + "/z");
+  ASSERT_EQ(sick.exit_code, 0) << sick.output;
+  EXPECT_NE(sick.output.find("kiln train: warning: dead ReLUs"), std::string::npos) << sick.output;
+  EXPECT_NE(sick.output.find("relu_1 (100%)"), std::string::npos) << sick.output;
+  const Invocation no_dir = kiln("train " + d() + "/train.h5 -o " + d() + "/m.h5 --diagnostics 5");
+  EXPECT_EQ(no_dir.exit_code, 2) << no_dir.output;
 }
 
 }  // namespace
