@@ -60,8 +60,10 @@ Diagnostics::Diagnostics(Model& model, std::int64_t every, RecordSink on_record,
   if (every_ < 1) throw Error("diagnostics every N steps needs N >= 1");
 }
 
+bool Diagnostics::recorded(std::int64_t step) const { return step == 1 || step % every_ == 0; }
+
 void Diagnostics::snapshot_if_next_is_recorded(std::int64_t step) {
-  if ((step + 1) % every_ != 0) return;
+  if (!recorded(step + 1)) return;
   before_.clear();
   for (Parameter* p : model_.parameters()) {
     before_.emplace_back(p->value.span().begin(), p->value.span().end());
@@ -71,7 +73,7 @@ void Diagnostics::snapshot_if_next_is_recorded(std::int64_t step) {
 void Diagnostics::on_epoch_begin(TrainState& state) { snapshot_if_next_is_recorded(state.step); }
 
 void Diagnostics::on_batch_end(const TrainState& state, std::int64_t /*batch*/, double /*loss*/) {
-  if (state.step % every_ == 0) {
+  if (recorded(state.step)) {
     DiagnosticsRecord record = measure(model_, before_);
     record.epoch = state.epoch + 1;
     record.step = state.step;

@@ -1,5 +1,6 @@
-// Diagnostics: what happens inside the network while it trains, every N optimizer steps (the
-// lecture's checks, and what TensorBoard's histograms are read for). For each layer, on the batch
+// Diagnostics: what happens inside the network while it trains, at the first optimizer step (the
+// initialization's verdict) and every N steps (the lecture's checks, and what TensorBoard's
+// histograms are read for). For each layer, on the batch
 // just trained:
 //   activation mean and standard deviation of its output;
 //   for a ReLU, the fraction of dead units: channels (a dense layer's units) that are zero for
@@ -68,6 +69,7 @@ class Diagnostics final : public Callback {
                                                 std::int64_t step);
 
  private:
+  bool recorded(std::int64_t step) const;
   void snapshot_if_next_is_recorded(std::int64_t step);
 
   Model& model_;

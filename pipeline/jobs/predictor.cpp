@@ -87,6 +87,8 @@ int Predictor::channels() const { return s_->storage.channels; }
 
 const std::vector<std::string>& Predictor::class_names() const { return s_->bundle.class_names; }
 
+nn::Model& Predictor::model() { return s_->bundle.model; }
+
 std::vector<float> Predictor::probabilities(const cv::Mat& decoded) {
   State& s = *s_;
   if (decoded.channels() != channels() || decoded.depth() != CV_8U) {

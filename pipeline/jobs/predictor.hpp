@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "io/decode.hpp"
+#include "nn/model.hpp"
 
 namespace kiln::pipeline {
 
@@ -48,6 +49,8 @@ class Predictor {
   io::DecodeOptions decode_options() const;
   int channels() const;
   const std::vector<std::string>& class_names() const;
+  // The network, whose layer outputs after probabilities() are those of the image's (last) view.
+  nn::Model& model();
 
  private:
   struct State;

@@ -208,7 +208,8 @@ void run_keys(Config& c, Key& key) {
   key("log_every_batches", c.log_every_batches, range(0, kBig),
       "with a run directory: a row of batches.csv every N batches (0: off)");
   key("diagnostics", c.diagnostics, range(0, kBig),
-      "with a run directory: every N steps, per-layer activation statistics, dead ReLUs, "
+      "with a run directory: at the first step and every N, per-layer activation statistics, "
+      "dead ReLUs, "
       "gradient and weight norms and update ratios in diagnostics.csv and .png (0: off)");
   key("overfit", c.overfit, range(0, 1 << 20),
       "sanity check: the first N samples, no augmentation, dropout or regularization, plain "

@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <set>
 #include <opencv2/imgcodecs.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -381,25 +381,69 @@ TEST_F(CliTuning, DiagnosticsChangeNothingAndNameSickLayers) {
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_TRUE(same_weights(d() + "/diag/model.h5", d() + "/plain/model.h5"));
   const io::LogTable table = io::read_csv_log(d() + "/diag/diagnostics.csv");
-  // 2 epochs of 25 steps, every 5th: 10 records of every layer of the mlp.
+  // 2 epochs of 25 steps, the first and every 5th: 11 records of every layer of the mlp.
   const std::vector<double> step_column = table.column("step");
   const std::set<double> steps(step_column.begin(), step_column.end());
-  EXPECT_EQ(steps, (std::set<double>{5, 10, 15, 20, 25, 30, 35, 40, 45, 50}));
-  EXPECT_EQ(table.rows.size(), 10u * io::load_model(d() + "/diag/model.h5").model.size());
+  EXPECT_EQ(steps, (std::set<double>{1, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50}));
+  EXPECT_EQ(table.rows.size(), 11u * io::load_model(d() + "/diag/model.h5").model.size());
   EXPECT_EQ(table.columns.back(), "update_ratio");
   EXPECT_FALSE(cv::imread(d() + "/diag/diagnostics.png").empty());
 
   std::ofstream(d() + "/zeros.json") << R"({"model": {"layers": [
       {"type": "flatten"}, {"type": "dense", "units": 16, "init": "zeros"}, {"type": "relu"},
       {"type": "dense", "units": 4, "init": "zeros"}]}})";
-  const Invocation sick = kiln("train " + d() + "/train.h5 --config " + d() +
-                               "/zeros.json --epochs 1 --batch-size 16 --diagnostics 5 --run-dir " +
-                               d() + "/z");
+  const Invocation sick =
+      kiln("train " + d() + "/train.h5 --config " + d() +
+           "/zeros.json --epochs 1 --batch-size 16 --diagnostics 5 --run-dir " + d() + "/z");
   ASSERT_EQ(sick.exit_code, 0) << sick.output;
   EXPECT_NE(sick.output.find("kiln train: warning: dead ReLUs"), std::string::npos) << sick.output;
   EXPECT_NE(sick.output.find("relu_1 (100%)"), std::string::npos) << sick.output;
   const Invocation no_dir = kiln("train " + d() + "/train.h5 -o " + d() + "/m.h5 --diagnostics 5");
   EXPECT_EQ(no_dir.exit_code, 2) << no_dir.output;
+}
+
+// --filters: one tile per filter, each stretched to its own range (the largest weight white, the
+// smallest black); --activations: a tile per channel of the layer's output for one image.
+TEST_F(CliTuning, InspectDrawsFiltersAndFeatureMaps) {
+  std::ofstream(d() + "/cnn.json") << R"({"model": {"layers": [
+      {"type": "conv2d", "filters": 5, "kernel_size": 3}, {"type": "relu"},
+      {"type": "flatten"}, {"type": "dense", "units": 4}]}})";
+  ASSERT_EQ(kiln("train " + d() + "/train.h5 --config " + d() + "/cnn.json --epochs 1 -o " + d() +
+                 "/cnn.h5")
+                .exit_code,
+            0);
+  const Invocation filters = kiln("inspect " + d() + "/cnn.h5 --filters " + d() + "/f.png");
+  ASSERT_EQ(filters.exit_code, 0) << filters.output;
+  const cv::Mat grid = cv::imread(d() + "/f.png", cv::IMREAD_GRAYSCALE);
+  // 5 filters of 3x3 on one channel: 3 columns, 2 rows of 24-pixel tiles (8x), 2-pixel gaps.
+  ASSERT_EQ(grid.cols, 3 * 26 + 2);
+  ASSERT_EQ(grid.rows, 2 * 26 + 2);
+  io::ModelBundle model = io::load_model(d() + "/cnn.h5");
+  const auto w = model.model.layer(0).parameters().at(0)->value.span();  // filter 0: w[0..8]
+  const auto [lo, hi] = std::minmax_element(w.begin(), w.begin() + 9);
+  auto pixel_of = [&](std::ptrdiff_t k) {  // the middle of weight k's 8x8 block in tile 0
+    return grid.at<std::uint8_t>(2 + 8 * static_cast<int>(k / 3) + 4,
+                                 2 + 8 * static_cast<int>(k % 3) + 4);
+  };
+  EXPECT_EQ(pixel_of(hi - w.begin()), 255);
+  EXPECT_EQ(pixel_of(lo - w.begin()), 0);
+
+  cv::Mat image(8, 8, CV_8U);
+  cv::randu(image, 0, 255);
+  cv::imwrite(d() + "/one.png", image);
+  const Invocation maps = kiln("inspect " + d() + "/cnn.h5 --activations " + d() +
+                               "/one.png --layer conv2d_1 -o " + d() + "/maps.png");
+  ASSERT_EQ(maps.exit_code, 0) << maps.output;
+  const cv::Mat tiles = cv::imread(d() + "/maps.png", cv::IMREAD_GRAYSCALE);
+  // 5 maps of 6x6, enlarged 8x to 48: 3 columns, 2 rows.
+  EXPECT_EQ(tiles.cols, 3 * 50 + 2);
+  EXPECT_EQ(tiles.rows, 2 * 50 + 2);
+  const Invocation wrong = kiln("inspect " + d() + "/cnn.h5 --activations " + d() +
+                                "/one.png --layer conv9 -o " + d() + "/x.png");
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.output;
+  EXPECT_NE(wrong.output.find("no layer 'conv9'; its layers: conv2d_1"), std::string::npos)
+      << wrong.output;
+  EXPECT_EQ(kiln("inspect " + d() + "/train.h5 --filters " + d() + "/y.png").exit_code, 2);
 }
 
 }  // namespace
