@@ -10,6 +10,7 @@ void add_preprocess_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_lr_find_command(CLI::App& app);
 void add_search_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 void add_evaluate_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);

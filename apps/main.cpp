@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   kiln::apps::add_train_command(app);
   kiln::apps::add_lr_find_command(app);
   kiln::apps::add_search_command(app);
+  kiln::apps::add_report_command(app);
   kiln::apps::add_evaluate_command(app);
   kiln::apps::add_inspect_command(app);
   kiln::apps::add_predict_command(app);

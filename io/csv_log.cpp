@@ -35,6 +35,12 @@ double LogTable::at_epoch(std::int64_t epoch, const std::string& name) const {
   return (*row)[static_cast<std::size_t>(at - columns.begin())];
 }
 
+double LogTable::at_row(std::size_t row, const std::string& name) const {
+  const auto at = std::find(columns.begin(), columns.end(), name);
+  if (row >= rows.size() || at == columns.end()) return std::numeric_limits<double>::quiet_NaN();
+  return rows[row][static_cast<std::size_t>(at - columns.begin())];
+}
+
 LogTable read_csv_log(const std::string& path) {
   LogTable table;
   std::ifstream in(path);
@@ -88,10 +94,11 @@ nn::Verdict CsvLog::on_epoch_end(nn::TrainState& /*state*/, const nn::EpochLogs&
                           cell(val, val ? logs.validation->accuracy : 0, "%.6f") + "," +
                           cell(true, static_cast<double>(logs.learning_rate), "%.6g") + "," +
                           cell(true, logs.seconds, "%.3f") + "," + cell(top5, logs.top5, "%.6f") +
-                          "," + cell(top5 && val, val ? logs.validation->top5 : 0, "%.6f");
+                          "," + cell(top5 && val, val ? logs.validation->top5 : 0, "%.6f") +
+                          "," + std::to_string(logs.samples);
   rows_.emplace_back(row);
   std::string text =
-      "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,top5,val_top5\n";
+      "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,top5,val_top5,samples\n";
   for (const std::string& r : rows_) text += r + "\n";
   write_file_atomically(path_, text, "the training log");
   return nn::Verdict::kContinue;

@@ -1,7 +1,7 @@
 // CsvLog: one row per epoch — epoch, loss, accuracy, val_loss, val_accuracy, learning_rate,
-// seconds, top5, val_top5 — rewritten atomically after every epoch (io/atomic_file.hpp), so the
-// file is always complete and readable while training runs. Empty cells where there is no
-// validation.
+// seconds, top5, val_top5, samples (trained that epoch) — rewritten atomically after every epoch
+// (io/atomic_file.hpp), so the file is always complete and readable while training runs. Empty
+// cells where there is no validation.
 #pragma once
 
 #include <cstdint>
@@ -50,6 +50,8 @@ struct LogTable {
   const std::vector<double>* row_of_epoch(std::int64_t epoch) const;
   // The value of `name` in that row, NaN when either is missing.
   double at_epoch(std::int64_t epoch, const std::string& name) const;
+  // The value of `name` in row `row` (0-based), NaN when there is no such column.
+  double at_row(std::size_t row, const std::string& name) const;
 };
 
 // Reads a CSV log kiln wrote (CsvLog, BatchCsvLog, cv.csv, diagnostics.csv). A missing file is an

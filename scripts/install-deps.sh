@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package kiln, its tests and its default job need.
+# Installs every Debian 12 package kiln, its tests and its default job need; with --tests also
+# the headless browser that kiln report's test opens its page in (scripts/run-tests.sh).
 # Non-interactive and idempotent: when every package is already installed it only runs dpkg-query
 # (well under a second) and never touches the network.
 set -euo pipefail
@@ -13,6 +14,8 @@ packages=(
   libturbojpeg0-dev
   # small helpers instead of hand-written code
   libcli11-dev nlohmann-json3-dev
+  # kiln report's charts (Chart.js, inlined into each page)
+  libjs-chart.js
   # the Python module (apps/python) and ONNX export (io/onnx_export.cpp)
   pybind11-dev python3-dev libonnx-dev
   # tests and benchmarks
@@ -22,6 +25,8 @@ packages=(
   # the default dataset of the README's main job
   dataset-fashion-mnist
 )
+
+[ "${1:-}" = "--tests" ] && packages+=(chromium)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --tests
 cmake --preset release
 cmake --build --preset release
 ctest --test-dir build/release -L fast -j 2 --output-on-failure

@@ -446,5 +446,33 @@ TEST_F(CliTuning, InspectDrawsFiltersAndFeatureMaps) {
   EXPECT_EQ(kiln("inspect " + d() + "/train.h5 --filters " + d() + "/y.png").exit_code, 2);
 }
 
+// kiln report --watch: while a run trains the page reloads itself; once every run has ended the
+// command stops and the page no longer reloads.
+TEST_F(CliTuning, ReportWatchRefreshesWhileARunTrains) {
+  if (!std::filesystem::exists("/usr/share/javascript/chart.js/chart.min.js")) {
+    GTEST_SKIP() << "Chart.js is not installed: apt-get install libjs-chart.js";
+  }
+  const std::string run = d() + "/run", page = d() + "/report.html";
+  ASSERT_EQ(kiln("train " + data() + "--epochs 2 --stop-after 1 --run-dir " + run).exit_code, 0);
+  const pid_t watch =
+      testing::spawn_kiln({"report", run, "-o", page, "--watch", "--interval", "0.2"});
+  ASSERT_GE(watch, 0);
+  for (int i = 0; i < 10000 && !std::filesystem::exists(page); ++i) usleep(1000);
+  EXPECT_NE(text_of(page).find("http-equiv=\"refresh\""), std::string::npos);
+  ASSERT_EQ(kiln("train --resume " + run).exit_code, 0);
+  int status = -1;
+  for (int i = 0; i < 200 && waitpid(watch, &status, WNOHANG) == 0; ++i) usleep(50000);
+  if (!WIFEXITED(status)) kill(watch, SIGKILL);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "--watch did not stop";
+  const std::string last = text_of(page);
+  EXPECT_EQ(last.find("http-equiv=\"refresh\""), std::string::npos);
+  EXPECT_NE(last.find("\"status\":\"finished\""), std::string::npos);
+
+  std::filesystem::create_directories(d() + "/empty");
+  const Invocation nothing = kiln("report " + d() + "/empty -o " + d() + "/x.html");
+  EXPECT_EQ(nothing.exit_code, 1) << nothing.output;
+  EXPECT_NE(nothing.output.find("holds no kiln run"), std::string::npos) << nothing.output;
+}
+
 }  // namespace
 }  // namespace kiln

@@ -94,7 +94,7 @@ TEST_F(TinyRun, ScheduleEarlyStoppingAndCsvLog) {
   std::string header, line;
   std::getline(csv, header);
   EXPECT_EQ(header,
-            "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,top5,val_top5");
+            "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,top5,val_top5,samples");
   std::size_t rows = 0;
   while (std::getline(csv, line)) ++rows;
   EXPECT_EQ(rows, epochs.size());

@@ -1,0 +1,65 @@
+// kiln report's data and page without a browser: what is read from a run directory, and a page
+// that no data can break out of.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "nn/error.hpp"
+#include "pipeline/jobs/report_data.hpp"
+#include "pipeline/jobs/report_page.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace kiln::pipeline {
+namespace {
+
+void write(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path) << text;
+}
+
+TEST(ReportData, SummarizesARunDirectory) {
+  testing::TempDir dir;
+  const std::string run = dir.file("runs/a");
+  write(run + "/config.json",
+        R"({"optimizer": {"lr": 0.1, "type": "sgd"}, "augment": [{"type": "horizontal_flip"}],
+            "run_dir": "runs/a"})");
+  write(run + "/log.csv",
+        "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,top5,val_top5,samples\n"
+        "1,0.9,0.6,0.8,0.70,0.1,2.0,,,1000\n"
+        "2,0.5,0.8,0.6,0.75,0.1,3.0,,,1000\n"
+        "3,0.4,0.9,0.7,0.72,0.1,5.0,,,1000\n");
+  const Json report = collect_report({dir.file("runs")});
+  ASSERT_EQ(report["runs"].size(), 1u);
+  const Json& r = report["runs"][0];
+  EXPECT_EQ(r["status"], "running");  // no model.h5 yet
+  EXPECT_TRUE(report["live"].get<bool>());
+  EXPECT_EQ(r["config"]["optimizer.lr"], 0.1);
+  EXPECT_EQ(r["config"]["augment"], R"([{"type":"horizontal_flip"}])");
+  EXPECT_FALSE(r["config"].contains("run_dir"));  // where it is, not how it ran
+  const Json& s = r["summary"];
+  EXPECT_DOUBLE_EQ(s["final_val_accuracy"].get<double>(), 0.72);
+  EXPECT_DOUBLE_EQ(s["best_val_accuracy"].get<double>(), 0.75);
+  EXPECT_DOUBLE_EQ(s["best_val_loss"].get<double>(), 0.6);
+  EXPECT_DOUBLE_EQ(s["seconds"].get<double>(), 10.0);
+  EXPECT_DOUBLE_EQ(s["images_per_second"].get<double>(), 300.0);
+  EXPECT_TRUE(r["log"]["top5"][0].is_null());
+
+  write(run + "/model.h5", "");
+  EXPECT_FALSE(collect_report({run})["live"].get<bool>());
+  EXPECT_THROW(collect_report({dir.file("runs/a/nothing")}), Error);
+}
+
+TEST(ReportPage, DataCannotCloseTheScriptElement) {
+  const Json data = {{"runs", {{{"name", "</script><script>alert(1)</script>"}}}},
+                     {"searches", Json::array()},
+                     {"live", true}};
+  const std::string page = report_page(data, "/* chart.js */", 5);
+  EXPECT_EQ(page.find("</script><script>alert"), std::string::npos);
+  EXPECT_NE(page.find("<\\/script><script>alert(1)<\\/script>"), std::string::npos);
+  EXPECT_NE(page.find("http-equiv=\"refresh\" content=\"5\""), std::string::npos);
+  EXPECT_EQ(report_page(data, "", 0).find("http-equiv"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kiln::pipeline
