@@ -45,6 +45,18 @@ TEST(ReportData, SummarizesARunDirectory) {
   EXPECT_DOUBLE_EQ(s["images_per_second"].get<double>(), 300.0);
   EXPECT_TRUE(r["log"]["top5"][0].is_null());
 
+  // An evaluate --report folder and an augmentation preview kept in the run directory.
+  write(run + "/eval/confusion.csv", "true\\predicted,cat,dog\ncat,5,1\ndog,2,7\n");
+  write(run + "/eval/per_class.csv", "class,precision,recall,support\ncat,0.71,0.83,6\n");
+  write(run + "/augment-preview.png", "Man");  // the bytes only need encoding
+  const Json more = collect_report({run})["runs"][0];
+  EXPECT_EQ(more["evaluation"]["folder"], "eval");
+  EXPECT_EQ(more["evaluation"]["confusion"][2][2], "7");
+  EXPECT_EQ(more["evaluation"]["per_class"][1][0], "cat");
+  EXPECT_EQ(more["previews"][0]["src"], "data:image/png;base64,TWFu");  // RFC 4648's example
+  write(run + "/augment-preview.png", "Ma");
+  EXPECT_EQ(collect_report({run})["runs"][0]["previews"][0]["src"], "data:image/png;base64,TWE=");
+
   write(run + "/model.h5", "");
   EXPECT_FALSE(collect_report({run})["live"].get<bool>());
   EXPECT_THROW(collect_report({dir.file("runs/a/nothing")}), Error);
