@@ -83,13 +83,17 @@ pipeline::TrialExit run_trial_process(const pipeline::TrialRun& run) {
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
   if (WIFSIGNALED(status)) {
-    return {false, "killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
-                       ::strsignal(WTERMSIG(status)) + "); see " + log};
+    const int signal = WTERMSIG(status);
+    const bool interrupted = signal == SIGINT || signal == SIGTERM || signal == SIGHUP;
+    return {false, interrupted,
+            "killed by signal " + std::to_string(signal) + " (" + ::strsignal(signal) + "); see " +
+                log};
   }
   const std::string reason = error_line(log);
-  return {false, reason.empty() ? "kiln train exited with " + std::to_string(WEXITSTATUS(status)) +
-                                      "; see " + log
-                                : reason};
+  return {false, false,
+          reason.empty()
+              ? "kiln train exited with " + std::to_string(WEXITSTATUS(status)) + "; see " + log
+              : reason};
 }
 
 }  // namespace kiln::apps

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -91,6 +92,10 @@ double read_score(const TrainConfig& config, const std::string& metric, std::int
   }
   return kNaN;
 }
+
+struct TrialInterrupted : Error {
+  using Error::Error;
+};
 
 class Search {
  public:
@@ -241,9 +246,22 @@ class Search {
     for (Trial* t : rung) {
       if (t->status != "failed" && !t->scores.count(epochs)) todo.push_back(t);
     }
+    // A trial's own failure is recorded and the search goes on; what stops the search (the state
+    // cannot be written, a trial was interrupted) is carried to this thread and thrown here, once
+    // the trials under way have ended.
     std::atomic<std::size_t> next{0};
+    std::exception_ptr stop;
+    std::mutex stop_mutex;
     auto work = [&] {
-      for (std::size_t i; (i = next++) < todo.size();) run_trial(*todo[i], epochs, pause_at);
+      for (std::size_t i; (i = next++) < todo.size();) {
+        try {
+          run_trial(*todo[i], epochs, pause_at);
+        } catch (...) {
+          const std::lock_guard lock(stop_mutex);
+          if (!stop) stop = std::current_exception();
+          next = todo.size();
+        }
+      }
     };
     const auto workers =
         std::min<std::size_t>(static_cast<std::size_t>(options_.parallel), todo.size());
@@ -251,6 +269,7 @@ class Search {
     for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(work);
     work();
     for (std::thread& t : pool) t.join();
+    if (stop) std::rethrow_exception(stop);
   }
 
   std::int64_t threads_per_trial() const {
@@ -260,10 +279,13 @@ class Search {
     return std::max<std::int64_t>(1, cores / std::max<std::int64_t>(1, options_.parallel));
   }
 
-  // Runs in a worker thread: whatever goes wrong is the trial's failure, never the search's.
+  // Whatever goes wrong with the trial is its failure, not the search's; an interrupted trial
+  // (Ctrl-C, a kill of the trial process) stops the search, the trial left to resume.
   void run_trial(Trial& t, std::int64_t epochs, std::int64_t pause_at) {
     try {
       train_trial(t, epochs, pause_at);
+    } catch (const TrialInterrupted&) {
+      throw;
     } catch (const std::exception& e) {
       fail(t, e.what());
     }
@@ -296,6 +318,10 @@ class Search {
     {
       const std::lock_guard lock(mutex_);
       t.seconds += seconds;
+    }
+    if (exit.interrupted) {
+      throw TrialInterrupted("trial " + std::to_string(t.number) + " was interrupted (" +
+                             exit.reason + "); run the same command to continue the search");
     }
     if (!exit.ok) {
       fail(t, exit.reason.empty() ? "kiln train failed" : exit.reason);

@@ -44,6 +44,9 @@ struct TrialRun {
 };
 struct TrialExit {
   bool ok = true;
+  // Stopped from outside (SIGINT, SIGTERM, SIGHUP): not the trial's failure; the search stops
+  // and leaves the trial to resume.
+  bool interrupted = false;
   std::string reason;  // why it failed: kiln's error line, or the signal that ended it
 };
 using TrialRunner = std::function<TrialExit(const TrialRun&)>;

@@ -299,6 +299,45 @@ TEST_F(CliTuning, AKilledSearchContinuesWhereItStopped) {
   }
 }
 
+// A trial process stopped from outside (SIGTERM, as Ctrl-C or a scheduler would) is not a failed
+// trial: the search stops saying so, and the same command continues it.
+TEST_F(CliTuning, AnInterruptedTrialIsResumedNotFailed) {
+  const std::string dir = d() + "/interrupted";
+  const std::vector<std::string> args = {"search",
+                                         d() + "/train.h5",
+                                         "--validation-split",
+                                         "0.25",
+                                         "--batch-size",
+                                         "8",
+                                         "--epochs",
+                                         "4",
+                                         "--strategy",
+                                         "grid",
+                                         "--param",
+                                         "optimizer.lr=[0.01, 0.02]",
+                                         "--run-dir",
+                                         dir};
+  const pid_t search = testing::spawn_kiln(args);
+  ASSERT_GE(search, 0);
+  for (int i = 0; i < 40000 && !std::filesystem::exists(dir + "/trial-001/checkpoint.h5"); ++i) {
+    usleep(500);
+  }
+  testing::kiln_shell("pkill -TERM -f 'trial-00[1]/config.json'");
+  int status = 0;
+  waitpid(search, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "the search itself was killed";
+  if (WEXITSTATUS(status) == 0) GTEST_SKIP() << "trial 1 finished before it could be stopped";
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_EQ(read_rows(dir + "/trials.csv")[0].at("status"), "running");
+  std::string command;
+  for (const std::string& a : args) command += "'" + a + "' ";
+  const Invocation resumed = kiln(command);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  const std::vector<Row> trials = read_rows(dir + "/trials.csv");
+  EXPECT_EQ(trials[0].at("status"), "finished");
+  EXPECT_EQ(trials[1].at("status"), "finished");
+}
+
 TEST_F(CliTuning, TrialsCanBeScoredByCrossValidation) {
   const std::string dir = d() + "/cv";
   const Invocation run = kiln("search " + d() + "/train.h5 --folds 3 --epochs 1 --run-dir " + dir +
