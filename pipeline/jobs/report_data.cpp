@@ -81,16 +81,18 @@ Json diagnostics_of(const fs::path& csv) {
     names.push_back(line.substr(a, line.find(',', a) - a));
   }
   Json layers = Json::object();
+  Json order = Json::array();  // JSON objects are sorted; the page draws layers in depth order
   std::vector<double> steps;
   const auto step = table.column("step");
   for (std::size_t r = 0; r < table.rows.size() && r < names.size(); ++r) {
     if (steps.empty() || steps.back() != step[r]) steps.push_back(step[r]);
+    if (!layers.contains(names[r])) order.push_back(names[r]);
     Json& layer = layers[names[r]];
     for (const char* figure : {"activation_std", "dead_fraction", "update_ratio"}) {
       layer[figure].push_back(number_or_null(table.at_row(r, figure)));
     }
   }
-  return {{"steps", steps}, {"layers", layers}};
+  return {{"steps", steps}, {"layers", layers}, {"order", order}};
 }
 
 std::string read_text(const fs::path& path) {

@@ -208,7 +208,7 @@
                      ["update_ratio", "update / weight ratio"]];
     for (const [figure, title] of figures) {
       const datasets = [];
-      Object.entries(d.layers).forEach(([layer, values], i) => {
+      d.order.map((layer) => [layer, d.layers[layer]]).forEach(([layer, values], i) => {
         const points = values[figure].map((v, k) => ({ x: d.steps[k], y: v })).filter((p) => p.y !== null);
         if (points.length > 0) {
           datasets.push({ label: layer, data: points, borderColor: colour(i), backgroundColor: colour(i),
