@@ -35,6 +35,32 @@ double LogTable::at_epoch(std::int64_t epoch, const std::string& name) const {
   return (*row)[static_cast<std::size_t>(at - columns.begin())];
 }
 
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (c == '"') {
+      if (quoted && i + 1 < line.size() && line[i + 1] == '"') {
+        fields.back() += '"';
+        ++i;
+      } else {
+        quoted = !quoted;
+      }
+    } else if (c == ',' && !quoted) {
+      fields.emplace_back();
+    } else {
+      fields.back() += c;
+    }
+  }
+  for (std::string& f : fields) {
+    const auto first = f.find_first_not_of(" \t\r\n");
+    f = first == std::string::npos ? ""
+                                   : f.substr(first, f.find_last_not_of(" \t\r\n") - first + 1);
+  }
+  return fields;
+}
+
 double LogTable::at_row(std::size_t row, const std::string& name) const {
   const auto at = std::find(columns.begin(), columns.end(), name);
   if (row >= rows.size() || at == columns.end()) return std::numeric_limits<double>::quiet_NaN();
@@ -46,21 +72,30 @@ LogTable read_csv_log(const std::string& path) {
   std::ifstream in(path);
   std::string line;
   if (!std::getline(in, line)) return table;
-  std::stringstream header(line);
-  for (std::string name; std::getline(header, name, ',');) table.columns.push_back(name);
+  table.columns = split_csv_line(line);
   while (std::getline(in, line)) {
     if (line.empty()) continue;
-    std::vector<double> row(table.columns.size(), std::numeric_limits<double>::quiet_NaN());
-    std::stringstream fields(line);
-    std::string field;
-    for (std::size_t c = 0; c < row.size() && std::getline(fields, field, ','); ++c) {
+    std::vector<std::string> cells = split_csv_line(line);
+    cells.resize(table.columns.size());
+    std::vector<double> row(cells.size(), std::numeric_limits<double>::quiet_NaN());
+    for (std::size_t c = 0; c < cells.size(); ++c) {
       char* end = nullptr;
-      const double value = std::strtod(field.c_str(), &end);
-      if (!field.empty() && *end == '\0') row[c] = value;
+      const double value = std::strtod(cells[c].c_str(), &end);
+      if (!cells[c].empty() && *end == '\0') row[c] = value;
     }
     table.rows.push_back(std::move(row));
+    table.cells.push_back(std::move(cells));
   }
   return table;
+}
+
+std::vector<std::string> LogTable::text_column(const std::string& name) const {
+  const auto at = std::find(columns.begin(), columns.end(), name);
+  std::vector<std::string> values(cells.size());
+  if (at == columns.end()) return values;
+  const auto c = static_cast<std::size_t>(at - columns.begin());
+  for (std::size_t r = 0; r < cells.size(); ++r) values[r] = cells[r][c];
+  return values;
 }
 
 std::vector<std::string> rows_through_epoch(const std::string& path, std::int64_t epochs) {
@@ -94,8 +129,8 @@ nn::Verdict CsvLog::on_epoch_end(nn::TrainState& /*state*/, const nn::EpochLogs&
                           cell(val, val ? logs.validation->accuracy : 0, "%.6f") + "," +
                           cell(true, static_cast<double>(logs.learning_rate), "%.6g") + "," +
                           cell(true, logs.seconds, "%.3f") + "," + cell(top5, logs.top5, "%.6f") +
-                          "," + cell(top5 && val, val ? logs.validation->top5 : 0, "%.6f") +
-                          "," + std::to_string(logs.samples);
+                          "," + cell(top5 && val, val ? logs.validation->top5 : 0, "%.6f") + "," +
+                          std::to_string(logs.samples);
   rows_.emplace_back(row);
   std::string text =
       "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,top5,val_top5,samples\n";

@@ -40,10 +40,18 @@ class BatchCsvLog final : public nn::Callback {
   std::vector<std::string> rows_;
 };
 
-// A CSV log read back: its header and one row of numbers per line; NaN for an empty cell.
+// Splits one CSV line on commas, honouring double quotes ("a, b" stays one field, "" is a quote),
+// each field trimmed of surrounding blanks.
+std::vector<std::string> split_csv_line(const std::string& line);
+
+// A CSV log read back: its header and one row of numbers per line, NaN for a cell that is empty
+// or not a number; the cells' text too.
 struct LogTable {
   std::vector<std::string> columns;
   std::vector<std::vector<double>> rows;
+  std::vector<std::vector<std::string>> cells;
+  // The text of a column (empty strings when there is none), e.g. diagnostics.csv's layer names.
+  std::vector<std::string> text_column(const std::string& name) const;
   // The column of that name (all NaN when there is none).
   std::vector<double> column(const std::string& name) const;
   // The row whose first column (the epoch) is `epoch`; nullptr when there is none.
@@ -55,7 +63,7 @@ struct LogTable {
 };
 
 // Reads a CSV log kiln wrote (CsvLog, BatchCsvLog, cv.csv, diagnostics.csv). A missing file is an
-// empty table; a cell that is not a number (a layer's name) reads as NaN.
+// empty table.
 LogTable read_csv_log(const std::string& path);
 
 // The data rows of an existing CSV log whose first column (the epoch) is <= `epochs`; none when

@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include "io/csv_log.hpp"
 #include "nn/error.hpp"
 #include "nn/random.hpp"
 
@@ -32,29 +33,6 @@ std::string trim(const std::string& s) {
   if (b == std::string::npos) return {};
   const auto e = s.find_last_not_of(" \t\r\n");
   return s.substr(b, e - b + 1);
-}
-
-// Splits one CSV line on commas, honouring double quotes ("a, b" stays one field).
-std::vector<std::string> split_csv(const std::string& line) {
-  std::vector<std::string> fields(1);
-  bool quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (c == '"') {
-      if (quoted && i + 1 < line.size() && line[i + 1] == '"') {
-        fields.back() += '"';
-        ++i;
-      } else {
-        quoted = !quoted;
-      }
-    } else if (c == ',' && !quoted) {
-      fields.emplace_back();
-    } else {
-      fields.back() += c;
-    }
-  }
-  for (auto& f : fields) f = trim(f);
-  return fields;
 }
 
 }  // namespace
@@ -135,7 +113,7 @@ ImageIndex index_list_file(const std::string& list_path,
     if (text.empty() || text[0] == '#') continue;
     std::vector<std::string> fields;
     if (csv) {
-      fields = split_csv(text);
+      fields = split_csv_line(text);
       if (!header_read) {
         header_read = true;
         const auto p = std::find(fields.begin(), fields.end(), "path");

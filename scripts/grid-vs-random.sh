@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Grid against random search on Fashion-MNIST (README: Searching hyperparameters), after
+# Grid against random search on Fashion-MNIST (docs/tuning.md: Searching hyperparameters), after
 # Bergstra & Bengio 2012: two parameters, the learning rate (which matters) and the dropout rate
 # (which matters less over 2 epochs), 16 trials each way. A 4x4 grid tries 4 learning rates; 16
 # random trials try 16. Two grids: 4 rates evenly spaced in log over the same range as random's,

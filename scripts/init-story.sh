@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The lecture's initialization story (README: Looking inside a run): the 10-layer ReLU MLP of
+# The lecture's initialization story (docs/tuning.md: Looking inside a run): the 10-layer ReLU MLP of
 # examples/deep-mlp.json trained on Fashion-MNIST with each initializer — zeros, N(0, 0.01),
 # Glorot, He — for the same 2 epochs, diagnostics every 50 steps. Prints, per initializer, the
 # activation standard deviation after ReLUs 1, 3, 5, 7 and 9 at the first step and

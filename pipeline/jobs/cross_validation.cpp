@@ -35,6 +35,14 @@ FoldResult fold_figures(const TrainConfig& fold, std::int64_t epoch) {
           log.at_epoch(epoch, "val_accuracy"), log.at_epoch(epoch, "val_top5")};
 }
 
+// The run of fold i: that fold held out, in its own run directory.
+TrainConfig fold_config(const TrainConfig& config, std::int64_t i) {
+  TrainConfig fold = config;
+  fold.data.fold = i;
+  fold.run_dir = fold_run_dir(config.run_dir, i);
+  return fold;
+}
+
 void summarize(CrossValidationResult& r) {
   const auto n = static_cast<double>(r.folds.size());
   auto mean_and_std = [&](double FoldResult::*field, double& mean, double& std) {
@@ -79,10 +87,7 @@ std::string fold_run_dir(const std::string& run_dir, std::int64_t fold) {
 CrossValidationResult read_cross_validation(const TrainConfig& config, std::int64_t epoch) {
   CrossValidationResult result;
   for (std::int64_t i = 1; i <= config.data.folds; ++i) {
-    TrainConfig fold = config;
-    fold.data.fold = i;
-    fold.run_dir = fold_run_dir(config.run_dir, i);
-    result.folds.push_back(fold_figures(fold, epoch));
+    result.folds.push_back(fold_figures(fold_config(config, i), epoch));
   }
   summarize(result);
   return result;
@@ -107,9 +112,7 @@ CrossValidationResult cross_validate(const TrainConfig& config, const TrainObser
   CrossValidationResult result;
   result.paused = target < config.epochs;
   for (std::int64_t i = 1; i <= config.data.folds; ++i) {
-    TrainConfig fold = config;
-    fold.data.fold = i;
-    fold.run_dir = fold_run_dir(config.run_dir, i);
+    const TrainConfig fold = fold_config(config, i);
     const std::int64_t done = options.resume ? epochs_done(fold) : 0;
     if (done < target) {
       if (options.on_fold) options.on_fold(i, fold);

@@ -67,19 +67,10 @@ Json summary_of(const io::LogTable& log) {
   return s;
 }
 
-// diagnostics.csv as {steps: [...], layers: {name: {activation_std: [...], ...}}}.
+// diagnostics.csv as {steps: [...], layers: {name: {activation_std: [...], ...}}, order}.
 Json diagnostics_of(const fs::path& csv) {
-  std::ifstream in(csv);
-  std::string line;
-  std::getline(in, line);
   const io::LogTable table = io::read_csv_log(csv.string());
-  // read_csv_log reads names as NaN: take them from the text, column 3.
-  std::vector<std::string> names;
-  while (std::getline(in, line)) {
-    std::size_t a = 0;
-    for (int i = 0; i < 3; ++i) a = line.find(',', a) + 1;
-    names.push_back(line.substr(a, line.find(',', a) - a));
-  }
+  const std::vector<std::string> names = table.text_column("name");
   Json layers = Json::object();
   Json order = Json::array();  // JSON objects are sorted; the page draws layers in depth order
   std::vector<double> steps;
@@ -123,28 +114,11 @@ std::string base64(const std::string& bytes) {
   return out;
 }
 
-// A CSV file as rows of text cells (kiln's own CSVs: quotes only around names with commas).
+// A CSV file as rows of text cells, the header included.
 std::vector<std::vector<std::string>> csv_rows(const fs::path& path) {
   std::vector<std::vector<std::string>> rows;
   std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) {
-    std::vector<std::string> cells(1);
-    bool quoted = false;
-    for (std::size_t i = 0; i < line.size(); ++i) {
-      const char c = line[i];
-      if (c == '"' && quoted && i + 1 < line.size() && line[i + 1] == '"') {
-        cells.back() += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = !quoted;
-      } else if (c == ',' && !quoted) {
-        cells.emplace_back();
-      } else {
-        cells.back() += c;
-      }
-    }
-    rows.push_back(std::move(cells));
-  }
+  for (std::string line; std::getline(in, line);) rows.push_back(io::split_csv_line(line));
   return rows;
 }
 

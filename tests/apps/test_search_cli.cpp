@@ -32,35 +32,12 @@ using testing::kiln;
 // One row of a CSV file kiln wrote, by column name; quoted fields are unquoted.
 using Row = std::map<std::string, std::string>;
 
-std::vector<std::string> csv_fields(const std::string& line) {
-  std::vector<std::string> fields(1);
-  bool quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (c == '"' && quoted && i + 1 < line.size() && line[i + 1] == '"') {
-      fields.back() += '"';
-      ++i;
-    } else if (c == '"') {
-      quoted = !quoted;
-    } else if (c == ',' && !quoted) {
-      fields.emplace_back();
-    } else {
-      fields.back() += c;
-    }
-  }
-  return fields;
-}
-
 std::vector<Row> read_rows(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  const std::vector<std::string> names = csv_fields(line);
+  const io::LogTable table = io::read_csv_log(path);
   std::vector<Row> rows;
-  while (std::getline(in, line)) {
-    const std::vector<std::string> fields = csv_fields(line);
+  for (const std::vector<std::string>& cells : table.cells) {
     Row row;
-    for (std::size_t i = 0; i < names.size() && i < fields.size(); ++i) row[names[i]] = fields[i];
+    for (std::size_t i = 0; i < table.columns.size(); ++i) row[table.columns[i]] = cells[i];
     rows.push_back(row);
   }
   return rows;
@@ -70,6 +47,13 @@ std::vector<Row> read_rows(const std::string& path) {
 std::vector<Row> without_seconds(std::vector<Row> rows) {
   for (Row& r : rows) r.erase("seconds");
   return rows;
+}
+
+// The arguments as one shell command line for kiln(), each quoted.
+std::string quoted_words(const std::vector<std::string>& args) {
+  std::string line;
+  for (const std::string& a : args) line += "'" + a + "' ";
+  return line;
 }
 
 bool same_weights(const std::string& a, const std::string& b) {
@@ -264,9 +248,7 @@ TEST_F(CliTuning, AKilledSearchContinuesWhereItStopped) {
     a.insert(a.end(), {"--run-dir", dir});
     return a;
   };
-  std::string straight_args;
-  for (const std::string& a : with_dir(d() + "/straight")) straight_args += "'" + a + "' ";
-  ASSERT_EQ(kiln(straight_args).exit_code, 0);
+  ASSERT_EQ(kiln(quoted_words(with_dir(d() + "/straight"))).exit_code, 0);
 
   const std::string dir = d() + "/killed";
   const pid_t search = testing::spawn_kiln(with_dir(dir));
@@ -285,9 +267,7 @@ TEST_F(CliTuning, AKilledSearchContinuesWhereItStopped) {
   usleep(300000);
   EXPECT_EQ(std::filesystem::file_size(dir + "/trial-002/train.log"), log_size);
 
-  std::string killed_args;
-  for (const std::string& a : with_dir(dir)) killed_args += "'" + a + "' ";
-  const Invocation resumed = kiln(killed_args);
+  const Invocation resumed = kiln(quoted_words(with_dir(dir)));
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_EQ(resumed.output.find("trial 1:"), std::string::npos) << "trial 1 ran again";
   EXPECT_NE(text_of(dir + "/trial-002/train.log").find("Resuming"), std::string::npos);
@@ -329,9 +309,7 @@ TEST_F(CliTuning, AnInterruptedTrialIsResumedNotFailed) {
   if (WEXITSTATUS(status) == 0) GTEST_SKIP() << "trial 1 finished before it could be stopped";
   EXPECT_EQ(WEXITSTATUS(status), 1);
   EXPECT_EQ(read_rows(dir + "/trials.csv")[0].at("status"), "running");
-  std::string command;
-  for (const std::string& a : args) command += "'" + a + "' ";
-  const Invocation resumed = kiln(command);
+  const Invocation resumed = kiln(quoted_words(args));
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   const std::vector<Row> trials = read_rows(dir + "/trials.csv");
   EXPECT_EQ(trials[0].at("status"), "finished");

@@ -93,8 +93,9 @@ TEST_F(TinyRun, ScheduleEarlyStoppingAndCsvLog) {
   std::ifstream csv(dir_.file("log/train.csv"));
   std::string header, line;
   std::getline(csv, header);
-  EXPECT_EQ(header,
-            "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,top5,val_top5,samples");
+  EXPECT_EQ(
+      header,
+      "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,top5,val_top5,samples");
   std::size_t rows = 0;
   while (std::getline(csv, line)) ++rows;
   EXPECT_EQ(rows, epochs.size());
