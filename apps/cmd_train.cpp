@@ -14,6 +14,7 @@
 #include "apps/stage_list.hpp"
 #include "apps/train_options.hpp"
 #include "apps/validators.hpp"
+#include "apps/world.hpp"
 #include "nn/error.hpp"
 #include "nn/layers/registry.hpp"
 #include "nn/lr_finder.hpp"
@@ -167,6 +168,7 @@ void run_train(const TrainCommandLine& x, const ConfigFlags& flags) {
   const Json& json = read->json;
   const pipeline::TrainConfig& config = read->config;
   if (config.data.folds > 0 && config.data.fold == 0) {
+    require_one_process("kiln train --folds");
     run_cross_validation(x, json, config);
     return;
   }
@@ -176,15 +178,25 @@ void run_train(const TrainCommandLine& x, const ConfigFlags& flags) {
                       ? (std::filesystem::path(x.resume) / "checkpoint.h5").string()
                       : x.resume;
   }
-  pipeline::TrainObserver observer = console_observer();
+  pipeline::TrainObserver observer =
+      world_rank() == 0 ? console_observer() : pipeline::TrainObserver{};
   // The run's config is recorded once every check has passed, so a refused --resume (another
   // batch size, an epoch count already reached) leaves the run directory as it was.
-  observer.on_start = [&config, &json](const std::string& summary) {
-    if (!config.run_dir.empty()) pipeline::write_run_config(config.run_dir, json);
-    std::printf("%s", summary.c_str());
-  };
+  if (world_rank() == 0) {
+    observer.on_start = [&config, &json](const std::string& summary) {
+      if (!config.run_dir.empty()) pipeline::write_run_config(config.run_dir, json);
+      std::printf("%s", summary.c_str());
+      if (world_size() > 1) {
+        std::printf(
+            "Data-parallel on %d MPI ranks: steps of %lld samples in micro-batches of %lld\n",
+            world_size(), static_cast<long long>(config.batch_size),
+            static_cast<long long>(config.micro_batch_size > 0 ? config.micro_batch_size
+                                                               : config.batch_size));
+      }
+    };
+  }
   const pipeline::TrainResult result =
-      pipeline::train_model(config, observer, resume_from, x.stop_after);
+      pipeline::train_model(config, observer, resume_from, x.stop_after, world());
   report_skipped(result.skipped);
   if (result.paused) {
     std::printf("paused after epoch %lld of %lld; continue with: kiln train --resume %s\n",

@@ -12,6 +12,7 @@
 
 #include "apps/command_line.hpp"
 #include "apps/commands.hpp"
+#include "apps/world.hpp"
 #include "io/h5.hpp"
 #include "io/openblas_threads.hpp"
 #include "nn/error.hpp"
@@ -59,6 +60,20 @@ int main(int argc, char** argv) {
   kiln::apps::add_bench_command(app);
 
   kiln::apps::set_command_line(argc, argv);
+  // Under mpirun only these commands know what to do with several ranks.
+  for (CLI::App* sub : app.get_subcommands({})) {
+    const std::string name = sub->get_name();
+    if (name == "train" || name == "evaluate" || name == "preprocess" || name == "bench") continue;
+    sub->preparse_callback(
+        [name](std::size_t) { kiln::apps::require_one_process("kiln " + name); });
+  }
+  try {
+    kiln::apps::join_world(&argc, &argv);
+  } catch (const kiln::Error& e) {
+    std::fprintf(stderr, "kiln: error: %s\n", e.what());
+    return 1;
+  }
+  using kiln::apps::fail;
   try {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {
@@ -66,9 +81,7 @@ int main(int argc, char** argv) {
       for (const CLI::App* sub : app.get_subcommands({})) {
         names += (names.empty() ? "" : ", ") + sub->get_name();
       }
-      std::fprintf(stderr, "kiln: error: a subcommand is required: %s (see 'kiln --help')\n",
-                   names.c_str());
-      return 2;
+      return fail(2, "kiln: error: a subcommand is required: " + names + " (see 'kiln --help')");
     }
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
@@ -80,18 +93,14 @@ int main(int argc, char** argv) {
     // One line naming the problem, and where to look.
     std::string where = "kiln";
     for (const CLI::App* sub : app.get_subcommands()) where += " " + sub->get_name();
-    std::fprintf(stderr, "%s: error: %s (see '%s --help')\n", where.c_str(), e.what(),
-                 where.c_str());
-    return 2;
+    return fail(2, where + ": error: " + e.what() + " (see '" + where + " --help')");
   } catch (const kiln::ConfigError& e) {
-    std::fprintf(stderr, "kiln: error: %s\n", e.what());
-    return 2;
+    return fail(2, std::string("kiln: error: ") + e.what());
   } catch (const kiln::Error& e) {
-    std::fprintf(stderr, "kiln: error: %s\n", e.what());
-    return 1;
+    return fail(1, std::string("kiln: error: ") + e.what());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "kiln: internal error: %s (please report it)\n", e.what());
-    return 1;
+    return fail(1, std::string("kiln: internal error: ") + e.what() + " (please report it)");
   }
+  kiln::apps::leave_world();
   return 0;
 }

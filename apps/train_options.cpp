@@ -27,6 +27,7 @@ const std::vector<FlagKey>& flag_table() {
       {"--fine-tune", "model.fine_tune"},
       {"--epochs", "epochs"},
       {"--batch-size", "batch_size"},
+      {"--micro-batch-size", "micro_batch_size"},
       {"--optimizer", "optimizer.type"},
       {"--lr", "optimizer.lr"},
       {"--momentum", "optimizer.momentum"},

@@ -47,6 +47,10 @@ struct StepContext {
   std::uint64_t epoch = 0;
   std::span<const std::uint64_t> rows;
   std::uint32_t layer = 0;  // position of the layer in its model's list, set by Model
+  // Train mode: fold the batch's statistics into the buffers now (batch norm's running mean and
+  // variance). Data-parallel training turns it off and folds every micro-batch's statistics on
+  // every rank afterwards, in micro-batch order (Layer::fold_batch_statistics).
+  bool fold_statistics = true;
 };
 
 struct Parameter {
@@ -96,6 +100,12 @@ class Layer {
   virtual bool absorb_relu() { return false; }
   virtual std::vector<Parameter*> parameters() { return {}; }
   virtual std::vector<Buffer*> buffers() { return {}; }
+  // The statistics the last training forward took from its batch, in the form
+  // fold_batch_statistics() folds into the buffers; empty for layers without such buffers and
+  // after an eval-mode forward.
+  virtual std::vector<double> batch_statistics() const { return {}; }
+  virtual std::size_t batch_statistics_size() const { return 0; }  // of a training forward
+  virtual void fold_batch_statistics(std::span<const double> /*statistics*/) {}
 
   // Multiply-accumulates of one sample's forward pass (dense and convolution layers; 0 for the
   // cheap element-wise ones), for FLOP counts in benchmarks. Valid after build().

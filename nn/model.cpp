@@ -208,6 +208,32 @@ std::vector<Tensor*> Model::state_tensors() {
   return all;
 }
 
+std::vector<double> Model::batch_statistics() const {
+  std::vector<double> all;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    if (!trainable(i) || layers_[i]->batch_statistics_size() == 0) continue;
+    const std::vector<double> mine = layers_[i]->batch_statistics();
+    if (mine.size() != layers_[i]->batch_statistics_size()) {
+      throw Error("layer " + layer_name(i) +
+                  " has no batch statistics: its last forward did not train");
+    }
+    all.insert(all.end(), mine.begin(), mine.end());
+  }
+  return all;
+}
+
+void Model::fold_batch_statistics(std::span<const double> statistics) {
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const std::size_t count = trainable(i) ? layers_[i]->batch_statistics_size() : 0;
+    if (count == 0) continue;
+    if (at + count > statistics.size()) throw Error("too few batch statistics for the model");
+    layers_[i]->fold_batch_statistics(statistics.subspan(at, count));
+    at += count;
+  }
+  if (at != statistics.size()) throw Error("too many batch statistics for the model");
+}
+
 void Model::zero_grad() {
   for (Parameter* p : parameters()) p->grad.fill(0.f);
 }

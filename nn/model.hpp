@@ -41,6 +41,10 @@ class Model {
   // learned state, as EarlyStopping keeps it.
   std::vector<Tensor*> state_tensors();
   void zero_grad();
+  // Every layer's Layer::batch_statistics() after a training forward, concatenated in layer
+  // order; fold_batch_statistics() takes such a vector back (data-parallel training).
+  std::vector<double> batch_statistics() const;
+  void fold_batch_statistics(std::span<const double> statistics);
 
   // Regularization (nn/regularizer.hpp) of every trainable parameter, in parameter order.
   double regularization_penalty();

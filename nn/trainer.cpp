@@ -4,8 +4,11 @@
 #include <cmath>
 #include <sstream>
 
+#include "nn/batch_record.hpp"
 #include "nn/error.hpp"
+#include "nn/gradient_fold.hpp"
 #include "nn/loss.hpp"
+#include "nn/step_plan.hpp"
 
 namespace kiln::nn {
 namespace {
@@ -33,11 +36,78 @@ double EpochLogs::metric(const std::string& name) const {
   throw Error("unknown metric '" + name + "'; use loss, accuracy, val_loss or val_accuracy");
 }
 
-void Trainer::fit(Model& model, Optimizer& optimizer, BatchSource& source, TrainState& state,
-                  std::int64_t epochs, std::span<Callback* const> callbacks, const Loss& loss,
-                  BatchSource* validation) {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Forward, loss and backward of one micro-batch into freshly zeroed grads. `weight` is the
+// micro-batch's share of its step (samples / step samples): the loss is a mean over the micro-batch,
+// the step's gradient a mean over the step.
+BatchRecord run_micro_batch(Model& model, const Loss& loss, const Batch& batch,
+                            const StepContext& ctx, float weight, Tensor& dlogits) {
+  model.zero_grad();
+  const Tensor& logits = model.forward(batch.inputs, ctx);
+  const LossResult result = loss.compute(logits, batch.labels, &dlogits);
+  if (weight != 1.f) {
+    for (std::int64_t k = 0; k < dlogits.size(); ++k) dlogits[k] *= weight;
+  }
+  model.backward(batch.inputs, dlogits);
+  BatchRecord record{result.loss, batch.size(), result.correct, result.correct_top5, {}};
+  if (!ctx.fold_statistics) record.statistics = model.batch_statistics();
+  return record;
+}
+
+// One step as the plan lays it out: this rank's micro-batches round by round, the gradient folded
+// across ranks, every micro-batch's record on every rank.
+std::vector<BatchRecord> run_planned_step(Model& model, const Loss& loss, BatchSource& source,
+                                          const StepPlan& plan, std::int64_t step,
+                                          Communicator& ranks, StepContext ctx, GradientFold& fold,
+                                          Batch& batch, Tensor& dlogits, StepTimes& times) {
+  const std::int64_t micro_batches = plan.micro_batches(step);
+  const auto step_samples = static_cast<float>(plan.step_samples(step));
+  fold.begin_step(plan, step);
+  std::vector<BatchRecord> mine;
+  for (std::int64_t round = 0; round < plan.rounds(step); ++round) {
+    const std::int64_t micro = round * plan.ranks + plan.rank;
+    const bool computes = micro < micro_batches;
+    if (computes) {
+      const auto start = Clock::now();
+      if (!source.next(batch)) {
+        throw Error("the data ended before micro-batch " + std::to_string(micro) + " of step " +
+                    std::to_string(step + 1) + " of the epoch");
+      }
+      ctx.rows = batch.indices;
+      const float weight =
+          micro_batches == 1 ? 1.f : static_cast<float>(batch.size()) / step_samples;
+      mine.push_back(run_micro_batch(model, loss, batch, ctx, weight, dlogits));
+      times.compute_seconds += seconds_since(start);
+    }
+    fold.add_round(round, computes);
+  }
+  fold.finish();
+  std::vector<BatchRecord> records = gather_in_order(ranks, std::move(mine));
+  return records;
+}
+
+}  // namespace
+
+StepTimes Trainer::fit(Model& model, Optimizer& optimizer, BatchSource& source, TrainState& state,
+                       std::int64_t epochs, std::span<Callback* const> callbacks, const Loss& loss,
+                       BatchSource* validation, const StepLayout& layout) {
   check_source_fits(model, source);
   const std::vector<Parameter*> params = model.parameters();
+  Solo solo;
+  Communicator& ranks = layout.ranks != nullptr ? *layout.ranks : solo;
+  const bool planned = layout.batch_size > 0;
+  if (!planned && ranks.size() > 1) {
+    throw Error("data-parallel training needs a step layout with a batch size");
+  }
+  GradientFold fold(params, ranks);
+  StepTimes times;
   Batch batch;
   Tensor dlogits;
   while (state.epoch < epochs) {
@@ -45,36 +115,66 @@ void Trainer::fit(Model& model, Optimizer& optimizer, BatchSource& source, Train
     const float epoch_rate = state.learning_rate;
     EpochProgress& done = state.progress;  // non-zero when resuming a mid-epoch checkpoint
     const double seconds_before = done.seconds;
-    const auto start = std::chrono::steady_clock::now();
+    const auto start = Clock::now();
     source.start_epoch_at(static_cast<std::uint64_t>(state.epoch), done.batches);
-    while (source.next(batch)) {
-      const StepContext ctx{Mode::kTrain, state.seed, static_cast<std::uint64_t>(state.epoch),
-                            batch.indices};
-      model.zero_grad();
-      const Tensor& logits = model.forward(batch.inputs, ctx);
-      LossResult result = loss.compute(logits, batch.labels, &dlogits);
-      result.loss += model.regularization_penalty();
-      if (!std::isfinite(result.loss)) {
+    StepPlan plan;
+    if (planned) {
+      plan = {source.num_samples(),
+              layout.batch_size,
+              layout.micro_batch_size > 0 ? layout.micro_batch_size : layout.batch_size,
+              layout.drop_last,
+              ranks.rank(),
+              ranks.size()};
+      plan.check();
+    }
+    StepContext ctx{Mode::kTrain, state.seed, static_cast<std::uint64_t>(state.epoch), {}};
+    ctx.fold_statistics = ranks.size() == 1;
+    for (std::int64_t step = done.batches;; ++step) {
+      std::vector<BatchRecord> records;
+      if (planned) {
+        if (step >= plan.steps()) break;
+        records = run_planned_step(model, loss, source, plan, step, ranks, ctx, fold, batch,
+                                   dlogits, times);
+      } else {
+        if (!source.next(batch)) break;
+        const auto compute_start = Clock::now();
+        ctx.rows = batch.indices;
+        records.push_back(run_micro_batch(model, loss, batch, ctx, 1.f, dlogits));
+        times.compute_seconds += seconds_since(compute_start);
+      }
+      if (!ctx.fold_statistics) {
+        for (const BatchRecord& r : records) model.fold_batch_statistics(r.statistics);
+      }
+      std::int64_t step_samples = 0;
+      for (const BatchRecord& r : records) step_samples += r.samples;
+      double step_loss = records.front().loss;
+      if (records.size() > 1) {
+        double weighted = 0.0;
+        for (const BatchRecord& r : records) weighted += r.loss * static_cast<double>(r.samples);
+        step_loss = weighted / static_cast<double>(step_samples);
+      }
+      step_loss += model.regularization_penalty();
+      if (!std::isfinite(step_loss)) {
         std::ostringstream msg;
-        msg << "training loss became " << result.loss << " at epoch " << state.epoch + 1
-            << ", step " << state.step << "; the learning rate (" << state.learning_rate
+        msg << "training loss became " << step_loss << " at epoch " << state.epoch + 1 << ", step "
+            << state.step << "; the learning rate (" << state.learning_rate
             << ") is the usual cause: lower it";
         throw Error(msg.str());
       }
-      model.backward(batch.inputs, dlogits);
       model.add_regularization_gradients();
       optimizer.step(params, state.learning_rate);
       model.apply_constraints();
       ++state.step;
-      done.loss_sum += result.loss * static_cast<double>(batch.size());
-      done.correct += result.correct;
-      done.correct_top5 += result.correct_top5;
-      done.samples += batch.size();
+      ++times.steps;
+      done.loss_sum += step_loss * static_cast<double>(step_samples);
+      for (const BatchRecord& r : records) {
+        done.correct += r.correct;
+        done.correct_top5 += r.correct_top5;
+      }
+      done.samples += step_samples;
       ++done.batches;
-      done.seconds =
-          seconds_before +
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      for (Callback* cb : callbacks) cb->on_batch_end(state, done.batches - 1, result.loss);
+      done.seconds = seconds_before + seconds_since(start);
+      for (Callback* cb : callbacks) cb->on_batch_end(state, done.batches - 1, step_loss);
     }
     ++state.epoch;
     EpochLogs logs;
@@ -90,29 +190,39 @@ void Trainer::fit(Model& model, Optimizer& optimizer, BatchSource& source, Train
     logs.seconds = done.seconds;
     logs.learning_rate = epoch_rate;
     state.progress = {};
-    if (validation) logs.validation = evaluate(model, *validation, loss);
+    if (validation) logs.validation = evaluate(model, *validation, loss, &ranks);
     bool stop = false;
     for (Callback* cb : callbacks) stop |= cb->on_epoch_end(state, logs) == Verdict::kStop;
     if (stop) break;
   }
+  times.communication_seconds = fold.communication_seconds();
+  return times;
 }
 
-EvalResult Trainer::evaluate(Model& model, BatchSource& source, const Loss& loss) {
+EvalResult Trainer::evaluate(Model& model, BatchSource& source, const Loss& loss,
+                             Communicator* ranks) {
   check_source_fits(model, source);
   source.start_epoch(0);
   Batch batch;
-  EvalResult out;
-  double loss_sum = 0.0;
-  std::int64_t correct = 0, correct_top5 = 0;
-  out.classes = model.output_shape().per_sample();
+  std::vector<BatchRecord> mine;
   while (source.next(batch)) {
     const StepContext ctx{Mode::kEval, 0, 0, batch.indices};
     const Tensor& logits = model.forward(batch.inputs, ctx);
     const LossResult result = loss.compute(logits, batch.labels, nullptr);
-    loss_sum += result.loss * static_cast<double>(batch.size());
-    correct += result.correct;
-    correct_top5 += result.correct_top5;
-    out.samples += batch.size();
+    mine.push_back({result.loss, batch.size(), result.correct, result.correct_top5, {}});
+  }
+  Solo solo;
+  const std::vector<BatchRecord> records =
+      gather_in_order(ranks != nullptr ? *ranks : solo, std::move(mine));
+  EvalResult out;
+  out.classes = model.output_shape().per_sample();
+  double loss_sum = 0.0;
+  std::int64_t correct = 0, correct_top5 = 0;
+  for (const BatchRecord& r : records) {
+    loss_sum += r.loss * static_cast<double>(r.samples);
+    correct += r.correct;
+    correct_top5 += r.correct_top5;
+    out.samples += r.samples;
   }
   if (out.samples > 0) {
     out.loss = loss_sum / static_cast<double>(out.samples);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "nn/batch_source.hpp"
+#include "nn/communicator.hpp"
 #include "nn/json.hpp"
 #include "nn/loss.hpp"
 #include "nn/model.hpp"
@@ -69,6 +70,24 @@ struct EpochLogs {
   double metric(const std::string& name) const;
 };
 
+// How steps are formed when a step is not simply the source's next batch: gradient
+// accumulation over micro-batches, and data-parallel ranks (nn/step_plan.hpp says which rank
+// computes which micro-batch). The source must then yield exactly this rank's micro-batches, in
+// plan order, as pipeline::Loader does when given the same layout.
+struct StepLayout {
+  std::int64_t batch_size = 0;        // 0: every batch of the source is one step
+  std::int64_t micro_batch_size = 0;  // 0: batch_size (one micro-batch per step)
+  bool drop_last = false;
+  Communicator* ranks = nullptr;  // null: this process alone
+};
+
+// Where a data-parallel step's time goes (rank-local wall time).
+struct StepTimes {
+  double compute_seconds = 0.0;        // forward and backward of this rank's micro-batches
+  double communication_seconds = 0.0;  // inside the gradient reduction's collectives
+  std::int64_t steps = 0;
+};
+
 enum class Verdict { kContinue, kStop };
 
 // Every hook has a no-op default. Callbacks run in the order given.
@@ -90,12 +109,20 @@ class Trainer {
   // Throws kiln::Error when the source's samples do not fit the model, or the loss is not finite.
   // The reported training loss includes the regularization penalty (Keras semantics).
   // `validation`, when given, is evaluated after every epoch, before the callbacks run.
-  static void fit(Model& model, Optimizer& optimizer, BatchSource& source, TrainState& state,
-                  std::int64_t epochs, std::span<Callback* const> callbacks = {},
-                  const Loss& loss = SoftmaxCrossEntropy{}, BatchSource* validation = nullptr);
+  // With a `layout`, steps are made of micro-batches whose gradients are summed in micro-batch
+  // order, on this rank or across `layout.ranks`: the weights depend on the layout's batch and
+  // micro-batch sizes, not on the number of ranks or threads. Every rank ends with the same
+  // weights, state and logs, and runs the callbacks alike (writers belong on rank 0 only).
+  static StepTimes fit(Model& model, Optimizer& optimizer, BatchSource& source, TrainState& state,
+                       std::int64_t epochs, std::span<Callback* const> callbacks = {},
+                       const Loss& loss = SoftmaxCrossEntropy{}, BatchSource* validation = nullptr,
+                       const StepLayout& layout = {});
 
+  // With `ranks`, each rank's source yields its share of the batches (batch b on rank
+  // b mod ranks) and the figures are folded in batch order: equal to one process's.
   static EvalResult evaluate(Model& model, BatchSource& source,
-                             const Loss& loss = SoftmaxCrossEntropy{});
+                             const Loss& loss = SoftmaxCrossEntropy{},
+                             Communicator* ranks = nullptr);
 };
 
 }  // namespace kiln::nn

@@ -28,6 +28,7 @@ Loader::Loader(std::shared_ptr<const io::DatasetReader> reader, Normalization no
                   std::to_string(reader_->size()) + " samples");
     }
   }
+  if (planned()) plan().check();
   if (options_.views) {
     if (options_.mode != nn::Mode::kEval) throw Error("views are for evaluation only");
     check_view_options(*options_.views);
@@ -91,13 +92,25 @@ void Loader::start_epoch_at(std::uint64_t epoch, std::int64_t first_batch) {
   if (!options_.subset.empty()) {
     for (std::uint64_t& position : spec.order) position = options_.subset[position];
   }
-  // Batches are consecutive runs of the order, so batch k starts at position k * batch_size.
-  const auto skipped = static_cast<std::size_t>(std::clamp<std::int64_t>(
-      first_batch * options_.batch_size, 0, static_cast<std::int64_t>(spec.order.size())));
-  spec.order.erase(spec.order.begin(), spec.order.begin() + static_cast<std::ptrdiff_t>(skipped));
   spec.batch_size = options_.batch_size;
-  spec.max_in_flight = max_in_flight();
   spec.drop_last = options_.drop_last;
+  if (planned()) {
+    // This rank's micro-batches, one after another: runs of the micro-batch size again.
+    const nn::StepPlan p = plan();
+    std::vector<std::uint64_t> mine;
+    for (const std::uint64_t position : p.positions(first_batch)) {
+      mine.push_back(spec.order[position]);
+    }
+    spec.order = std::move(mine);
+    spec.batch_size = p.micro_batch_size;
+    spec.drop_last = false;  // the plan has dropped what drop_last drops
+  } else {
+    // Batches are consecutive runs of the order, so batch k starts at position k * batch_size.
+    const auto skipped = static_cast<std::size_t>(std::clamp<std::int64_t>(
+        first_batch * options_.batch_size, 0, static_cast<std::int64_t>(spec.order.size())));
+    spec.order.erase(spec.order.begin(), spec.order.begin() + static_cast<std::ptrdiff_t>(skipped));
+  }
+  spec.max_in_flight = max_in_flight();
   spec.threads = options_.threads;
   spec.sample_size = sample_size();
   spec.views = options_.views ? &*options_.views : nullptr;
@@ -113,6 +126,28 @@ bool Loader::next(nn::Batch& batch) {
   if (item.end) return false;
   batch = std::move(item.batch);
   return true;
+}
+
+bool Loader::planned() const {
+  return options_.ranks > 1 ||
+         (options_.micro_batch_size > 0 && options_.micro_batch_size != options_.batch_size);
+}
+
+nn::StepPlan Loader::plan() const {
+  nn::StepPlan p;
+  p.samples = num_samples();
+  p.rank = options_.rank;
+  p.ranks = options_.ranks;
+  if (options_.mode == nn::Mode::kTrain) {
+    p.batch_size = options_.batch_size;
+    p.micro_batch_size =
+        options_.micro_batch_size > 0 ? options_.micro_batch_size : options_.batch_size;
+    p.drop_last = options_.drop_last;
+  } else {
+    p.batch_size = options_.batch_size * options_.ranks;
+    p.micro_batch_size = options_.batch_size;
+  }
+  return p;
 }
 
 std::int64_t Loader::peak_in_flight() const { return graph_ ? graph_->peak_in_flight() : 0; }

@@ -16,6 +16,8 @@ packages=(
   libcli11-dev nlohmann-json3-dev
   # kiln report's charts (Chart.js, inlined into each page)
   libjs-chart.js
+  # data-parallel training and sharded preprocessing under mpirun (io/mpi_world.cpp)
+  libopenmpi-dev openmpi-bin
   # the Python module (apps/python) and ONNX export (io/onnx_export.cpp)
   pybind11-dev python3-dev libonnx-dev
   # tests and benchmarks

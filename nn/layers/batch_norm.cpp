@@ -40,6 +40,27 @@ void BatchNorm::initialize(Rng& /*rng*/) {
   running_var_.value.fill(1.f);
 }
 
+void BatchNorm::fold_channel(std::int64_t c, double mean, double unbiased) {
+  running_mean_.value[c] =
+      static_cast<float>(momentum_ * running_mean_.value[c] + (1.0 - momentum_) * mean);
+  running_var_.value[c] =
+      static_cast<float>(momentum_ * running_var_.value[c] + (1.0 - momentum_) * unbiased);
+}
+
+std::vector<double> BatchNorm::batch_statistics() const { return statistics_; }
+
+void BatchNorm::fold_batch_statistics(std::span<const double> statistics) {
+  const std::int64_t channels = running_mean_.value.size();
+  if (static_cast<std::int64_t>(statistics.size()) != 2 * channels) {
+    throw Error("batch_norm: " + std::to_string(statistics.size()) + " batch statistics for " +
+                std::to_string(channels) + " channels");
+  }
+  for (std::int64_t c = 0; c < channels; ++c) {
+    fold_channel(c, statistics[static_cast<std::size_t>(c)],
+                 statistics[static_cast<std::size_t>(channels + c)]);
+  }
+}
+
 void BatchNorm::forward(const Tensor& x, Tensor& y, const StepContext& ctx) {
   const Shape& s = x.shape();
   const std::int64_t channels = s.c, area = s.h * s.w, count = s.n * area;
@@ -47,6 +68,7 @@ void BatchNorm::forward(const Tensor& x, Tensor& y, const StepContext& ctx) {
   xhat_.resize(static_cast<std::size_t>(x.size()));
   inv_std_.resize(static_cast<std::size_t>(channels));
   last_was_train_ = ctx.mode == Mode::kTrain;
+  statistics_.assign(last_was_train_ ? static_cast<std::size_t>(2 * channels) : 0, 0.0);
   // One task per channel group: every channel's sums run in one fixed order.
   parallel_chunks(channels, 4, [&](std::int64_t c0, std::int64_t c1) {
     for (std::int64_t c = c0; c < c1; ++c) {
@@ -67,10 +89,9 @@ void BatchNorm::forward(const Tensor& x, Tensor& y, const StepContext& ctx) {
         var = sq / static_cast<double>(count);
         const double unbiased =
             count > 1 ? var * static_cast<double>(count) / static_cast<double>(count - 1) : var;
-        running_mean_.value[c] =
-            static_cast<float>(momentum_ * running_mean_.value[c] + (1.0 - momentum_) * mean);
-        running_var_.value[c] =
-            static_cast<float>(momentum_ * running_var_.value[c] + (1.0 - momentum_) * unbiased);
+        statistics_[static_cast<std::size_t>(c)] = mean;
+        statistics_[static_cast<std::size_t>(channels + c)] = unbiased;
+        if (ctx.fold_statistics) fold_channel(c, mean, unbiased);
       } else {
         mean = running_mean_.value[c];
         var = running_var_.value[c];

@@ -26,16 +26,25 @@ class BatchNorm final : public Layer {
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
   std::vector<Parameter*> parameters() override { return {&gamma_, &beta_}; }
   std::vector<Buffer*> buffers() override { return {&running_mean_, &running_var_}; }
+  // Per channel: the batch mean, then the unbiased batch variance.
+  std::vector<double> batch_statistics() const override;
+  std::size_t batch_statistics_size() const override {
+    return 2 * static_cast<std::size_t>(running_mean_.value.size());
+  }
+  void fold_batch_statistics(std::span<const double> statistics) override;
   Json config() const override { return {{"momentum", momentum_}, {"epsilon", epsilon_}}; }
   // Keras' defaults: momentum 0.99, epsilon 1e-3.
   static std::unique_ptr<Layer> from_json(LayerOptions& options);
 
  private:
+  void fold_channel(std::int64_t c, double mean, double unbiased);
+
   float momentum_, epsilon_;
   Parameter gamma_, beta_;             // (C)
   Buffer running_mean_, running_var_;  // (C)
   std::vector<float> xhat_;            // last forward's normalized input, like x
   std::vector<float> inv_std_;         // (C) of the last forward
+  std::vector<double> statistics_;     // (2C) of the last training forward
   bool last_was_train_ = false;
 };
 

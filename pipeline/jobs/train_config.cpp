@@ -153,6 +153,9 @@ void optimizer_keys(Config& c, Key& key) {
       "piecewise:0=R0,E1=R1,..., optionally +warmup:W");
   key("epochs", c.epochs, range(1, 1000000), "passes over the training data");
   key("batch_size", c.batch_size, range(1, 1 << 20), "samples per optimizer step");
+  key("micro_batch_size", c.micro_batch_size, range(0, 1 << 20),
+      "samples per micro-batch (0: batch_size): a step sums its micro-batches' gradients in "
+      "order, on one process (accumulation) or spread over MPI ranks");
 }
 
 template <class Config, class Key>
@@ -395,6 +398,11 @@ bool is_validation_metric(const std::string& metric) { return metric.rfind("val_
 
 // The rules between keys, once every value is known to be allowed on its own.
 void check_together(const TrainConfig& c, const std::string& origin, ModelOutput output) {
+  if (c.micro_batch_size > 0 && c.batch_size % c.micro_batch_size != 0) {
+    throw ConfigError(origin + ": 'micro_batch_size' " + std::to_string(c.micro_batch_size) +
+                      " does not divide 'batch_size' " + std::to_string(c.batch_size) +
+                      "; use a divisor, e.g. batch_size / ranks");
+  }
   if (c.data.train.empty()) {
     throw ConfigError(origin +
                       ": no training data; give it as the first argument or as "

@@ -79,6 +79,7 @@ struct TrainConfig {
   Callbacks callbacks;
   std::int64_t epochs = 5;
   std::int64_t batch_size = 128;
+  std::int64_t micro_batch_size = 0;  // 0: batch_size
   std::int64_t seed = 1;
   std::int64_t threads = 0;           // 0: all cores
   std::string run_dir;                // config, logs, plots, checkpoint, model

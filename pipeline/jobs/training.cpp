@@ -272,7 +272,7 @@ struct Loaders {
 };
 
 Loaders make_loaders(const TrainConfig& c, const TrainingData& d,
-                     const Normalization& normalization) {
+                     const Normalization& normalization, const nn::Communicator* ranks) {
   Loaders l;
   auto stages = stages_of(c.augment, "augment", c, *d.train);
   l.train_stages = stages_config(stages);
@@ -286,11 +286,17 @@ Loaders make_loaders(const TrainConfig& c, const TrainingData& d,
   train.threads = static_cast<int>(c.threads);
   train.limit = c.data.limit;
   train.subset = d.train_subset;
+  train.micro_batch_size = c.micro_batch_size;
+  if (ranks != nullptr) {
+    train.rank = ranks->rank();
+    train.ranks = ranks->size();
+  }
   l.train = std::make_unique<Loader>(d.train, normalization, std::move(stages), train);
 
   LoaderOptions eval = train;
   eval.mode = nn::Mode::kEval;
   eval.limit = 0;
+  eval.micro_batch_size = 0;
   eval.subset = d.held_out;
   if (!d.held_out.empty()) {
     l.validation =
@@ -417,6 +423,7 @@ struct RunParts {
   bool validation = false;
   PauseAfterEpoch* pause = nullptr;  // optional
   const TrainObserver* observer = nullptr;
+  bool writes_files = true;  // false on every MPI rank but 0
 };
 
 // The callbacks of a run, in the order they must run: the rate is set first; the logs, plots and
@@ -439,8 +446,10 @@ class CallbackChain {
       plateau_->restore(run.state);
       chain_.push_back(plateau_.get());
     }
-    add_logs(c, resumed_epochs);
-    add_diagnostics(run, resumed_epochs);
+    if (run.writes_files) {
+      add_logs(c, resumed_epochs);
+      add_diagnostics(run, resumed_epochs);
+    }
     if (c.overfit > 0) chain_.push_back(&perfect_);
     chain_.push_back(&reporter);
     if (c.callbacks.early_stopping.enabled) {
@@ -452,7 +461,7 @@ class CallbackChain {
       chain_.push_back(early_.get());
     }
     if (run.pause) chain_.push_back(run.pause);
-    add_model_files(run, monitor);
+    if (run.writes_files) add_model_files(run, monitor);
   }
   std::span<nn::Callback* const> callbacks() const { return chain_; }
 
@@ -531,7 +540,7 @@ struct PreparedRun {
 };
 
 PreparedRun prepare_run(const TrainConfig& c, const TrainObserver& observer,
-                        const std::string& resume_from) {
+                        const std::string& resume_from, const nn::Communicator* ranks = nullptr) {
   if (!c.model.init_from.empty() && !std::filesystem::is_regular_file(c.model.init_from)) {
     throw ConfigError("'model.init_from' " + c.model.init_from +
                       ": no such model file; give one kiln train wrote");
@@ -554,7 +563,7 @@ PreparedRun prepare_run(const TrainConfig& c, const TrainObserver& observer,
       base ? Normalization::from_json(base->preprocessing.at("normalization"), base->arrays)
            : Normalization::from_statistics(data.train->statistics(), data.train->channel_order(),
                                             c.normalization);
-  Loaders loaders = make_loaders(c, data, normalization);
+  Loaders loaders = make_loaders(c, data, normalization, ranks);
 
   const auto classes = static_cast<std::int64_t>(data.train->class_names().size());
   Json model_config = base ? fine_tune_config(c, base->model, classes)
@@ -591,11 +600,31 @@ PreparedRun prepare_run(const TrainConfig& c, const TrainObserver& observer,
           std::move(model), std::move(resumed),       std::move(summary), batches};
 }
 
+// What data-parallel training cannot do yet, refused before any data is read.
+void check_data_parallel(const TrainConfig& c, const nn::Communicator& ranks) {
+  if (ranks.size() == 1) return;
+  const std::string where = "with " + std::to_string(ranks.size()) + " MPI ranks: ";
+  for (const std::string& data : {c.data.train, c.data.validation}) {
+    if (!data.empty() && std::filesystem::is_directory(data)) {
+      throw ConfigError(where + data + " is a folder; preprocess it into a kiln HDF5 file first (" +
+                        "mpirun -np N kiln preprocess " + data + " -o data.h5) and train on that");
+    }
+  }
+  if (c.diagnostics > 0) {
+    throw ConfigError(where + "'diagnostics' reads one process's gradients; run it without mpirun");
+  }
+}
+
 }  // namespace
 
 TrainResult train_model(const TrainConfig& original, const TrainObserver& observer,
-                        const std::string& resume_from, std::int64_t stop_after_epoch) {
+                        const std::string& resume_from, std::int64_t stop_after_epoch,
+                        nn::Communicator* ranks) {
   const TrainConfig c = original.overfit > 0 ? overfit_config(original) : original;
+  nn::Solo solo;
+  nn::Communicator& world = ranks != nullptr ? *ranks : solo;
+  check_data_parallel(c, world);
+  const bool writes_files = world.rank() == 0;
   if (stop_after_epoch > 0 && c.checkpoint_path().empty()) {
     throw ConfigError(
         "pausing after an epoch needs a checkpoint to resume from: give --run-dir "
@@ -604,9 +633,9 @@ TrainResult train_model(const TrainConfig& original, const TrainObserver& observ
   // Every file the run will write, checked before any data is read.
   for (const std::string& path :
        {c.output_path(), c.checkpoint_path(), c.csv_log_path(), c.best_path()}) {
-    if (!path.empty()) io::check_output_file(path);
+    if (!path.empty() && writes_files) io::check_output_file(path);
   }
-  PreparedRun run_setup = prepare_run(c, observer, resume_from);
+  PreparedRun run_setup = prepare_run(c, observer, resume_from, &world);
   TrainingData& data = run_setup.data;
   nn::Model& model = run_setup.model;
   const Normalization& normalization = run_setup.normalization;
@@ -640,7 +669,8 @@ TrainResult train_model(const TrainConfig& original, const TrainObserver& observ
                resumed.has_value(),
                loaders.validation != nullptr,
                nullptr,
-               &observer};
+               &observer,
+               writes_files};
   std::optional<PauseAfterEpoch> pause;
   if (resumed && stop_after_epoch > 0 && stop_after_epoch <= state.epoch) {
     throw ConfigError("pausing after epoch " + std::to_string(stop_after_epoch) + ": " +
@@ -653,12 +683,14 @@ TrainResult train_model(const TrainConfig& original, const TrainObserver& observ
   }
   const CallbackChain chain(run, reporter);
   const std::unique_ptr<nn::Loss> loss = nn::make_loss(c.loss);
-  nn::Trainer::fit(model, *optimizer, *loaders.train, state, c.epochs, chain.callbacks(), *loss,
-                   loaders.validation.get());
+  const nn::StepLayout layout{c.batch_size, c.micro_batch_size, false, &world};
+  result.step_times = nn::Trainer::fit(model, *optimizer, *loaders.train, state, c.epochs,
+                                       chain.callbacks(), *loss, loaders.validation.get(), layout);
   if (pause && pause->paused()) {
     result.paused = true;
     return result;
   }
+  if (!writes_files) return result;
   io::save_model(c.output_path(), model, *optimizer, state, preprocessing,
                  data.train->class_names(), arrays);
   return result;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "io/dataset_format.hpp"
+#include "nn/communicator.hpp"
 #include "nn/lr_finder.hpp"
 #include "nn/trainer.hpp"
 #include "pipeline/jobs/train_config.hpp"
@@ -45,6 +46,7 @@ struct TrainResult {
   bool paused = false;  // ended at `stop_after_epoch`, before config.epochs: no model file
   std::optional<nn::EvalResult> validation;
   std::vector<io::SkippedInput> skipped;  // folder inputs left out, with their reasons
+  nn::StepTimes step_times;               // this rank's compute and communication time
 };
 
 // Trains as `config` says (its rules already checked by train_config_from_json); with
@@ -54,8 +56,11 @@ struct TrainResult {
 // trials this way). Throws kiln::ConfigError for a model or stage list that does not fit the
 // data, kiln::Error for unreadable data or a diverging loss; the output file is written only when
 // training completes.
+// With `ranks` (MPI, io/mpi_world.hpp), every rank calls it with the same config: each trains on
+// its share of every step, the result is that of one process, and rank 0 alone writes files.
 TrainResult train_model(const TrainConfig& config, const TrainObserver& observer = {},
-                        const std::string& resume_from = "", std::int64_t stop_after_epoch = 0);
+                        const std::string& resume_from = "", std::int64_t stop_after_epoch = 0,
+                        nn::Communicator* ranks = nullptr);
 
 // `kiln lr-find`: the learning-rate range test on the config's data, model (from its initial
 // weights: the seed, a warm start or a fine-tuning source), optimizer and loss; the rate range

@@ -1,0 +1,205 @@
+// kiln under mpirun, as a user runs it: data-parallel training gives the weights and logs of one
+// process whatever the rank and thread counts, a checkpoint moves between rank counts, a killed
+// rank ends the job and its run resumes, and sharded evaluation reports one process's figures.
+// Ranks are oversubscribed on the test machine's cores.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "io/csv_log.hpp"
+#include "io/model_file.hpp"
+#include "tests/support/idx_files.hpp"
+#include "tests/support/run_kiln.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace kiln {
+namespace {
+
+using testing::Invocation;
+using testing::kiln;
+using testing::kiln_shell;
+
+// mpirun as root needs both variables; --oversubscribe lets 4 ranks share 2 cores; -q keeps
+// mpirun's own notes out, so the output is kiln's.
+std::string mpirun(int ranks, bool quiet = true) {
+  return std::string("env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun ") +
+         (quiet ? "-q " : "") + "--oversubscribe -np " + std::to_string(ranks) + " " + KILN_BINARY +
+         " ";
+}
+
+bool same_state(const std::string& a, const std::string& b) {
+  io::ModelBundle x = io::load_model(a), y = io::load_model(b);
+  const auto tx = x.model.state_tensors(), ty = y.model.state_tensors();
+  if (tx.size() != ty.size()) return false;
+  for (std::size_t i = 0; i < tx.size(); ++i) {
+    if (!std::equal(tx[i]->span().begin(), tx[i]->span().end(), ty[i]->span().begin(),
+                    ty[i]->span().end())) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// log.csv without the columns that measure time.
+std::vector<std::vector<std::string>> figures(const std::string& path) {
+  const io::LogTable table = io::read_csv_log(path);
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& cells : table.cells) {
+    std::vector<std::string> row;
+    for (std::size_t i = 0; i < table.columns.size(); ++i) {
+      const std::string& c = table.columns[i];
+      if (c != "seconds" && c != "images_per_second") row.push_back(c + "=" + cells[i]);
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+class DataParallel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto [images, labels] = testing::write_synthetic_idx(d(), "train", 600, 12, 12, 4, 5);
+    ASSERT_EQ(
+        kiln("preprocess " + images + " --labels " + labels + " -o " + d() + "/train.h5").exit_code,
+        0);
+    // Batch norm, dropout and augmentation: every source of a rank-dependent result there is.
+    std::ofstream(d() + "/config.json") << R"({
+      "data": {"train": ")" + d() + R"(/train.h5", "validation_split": 0.2},
+      "model": {"layers": [
+        {"type": "conv2d", "filters": 6, "kernel_size": 3, "padding": "same"},
+        {"type": "batch_norm"}, {"type": "relu"}, {"type": "max_pool2d", "pool_size": 2},
+        {"type": "dropout", "rate": 0.3}, {"type": "flatten"}, {"type": "dense", "units": 4}]},
+      "augment": [{"type": "horizontal_flip"}, {"type": "pad_crop", "padding": 2}],
+      "epochs": 2, "batch_size": 40, "micro_batch_size": 10, "seed": 7})";
+  }
+  std::string d() const { return dir_.path().string(); }
+  std::string train(const std::string& run_dir) const {
+    return "train --config " + d() + "/config.json --run-dir " + d() + "/" + run_dir + " ";
+  }
+  std::string model(const std::string& run_dir) const { return d() + "/" + run_dir + "/model.h5"; }
+  testing::TempDir dir_;
+};
+
+TEST_F(DataParallel, SameWeightsAndLogsOnAnyRankAndThreadCount) {
+  const Invocation solo = kiln(train("solo") + "--threads 1");
+  ASSERT_EQ(solo.exit_code, 0) << solo.output;
+  struct Setup {
+    int ranks, threads;
+  };
+  for (const Setup s : {Setup{1, 2}, Setup{2, 1}, Setup{2, 2}, Setup{4, 1}, Setup{4, 2}}) {
+    const std::string name = "r" + std::to_string(s.ranks) + "t" + std::to_string(s.threads);
+    const Invocation run =
+        kiln_shell(mpirun(s.ranks) + train(name) + "--threads " + std::to_string(s.threads));
+    ASSERT_EQ(run.exit_code, 0) << name << "\n" << run.output;
+    EXPECT_TRUE(same_state(model("solo"), model(name))) << name;
+    // Training and (sharded) validation figures alike, to the last digit printed.
+    EXPECT_EQ(figures(d() + "/solo/log.csv"), figures(d() + "/" + name + "/log.csv")) << name;
+    // Printed once, by rank 0.
+    if (s.ranks > 1) {
+      EXPECT_NE(run.output.find("Data-parallel on " + std::to_string(s.ranks) + " MPI ranks"),
+                std::string::npos);
+      std::size_t lines = 0;
+      for (std::size_t at = run.output.find("epoch 2/2  loss"); at != std::string::npos;
+           at = run.output.find("epoch 2/2  loss", at + 1)) {
+        ++lines;
+      }
+      EXPECT_EQ(lines, 1u) << run.output;
+    }
+  }
+}
+
+TEST_F(DataParallel, MicroBatchesAreNotTheWholeBatch) {
+  // The micro-batch size is part of the result (batch norm sees micro-batches): a run with one
+  // micro-batch per step differs, so the test above compares something.
+  ASSERT_EQ(kiln(train("micro") + "--threads 1").exit_code, 0);
+  ASSERT_EQ(kiln(train("whole") + "--threads 1 --micro-batch-size 40").exit_code, 0);
+  EXPECT_FALSE(same_state(model("micro"), model("whole")));
+}
+
+TEST_F(DataParallel, CheckpointOfTwoRanksResumesOnOneAndOnFour) {
+  ASSERT_EQ(kiln(train("straight")).exit_code, 0);
+  for (const int resume_ranks : {1, 4}) {
+    const std::string name = "paused-" + std::to_string(resume_ranks);
+    const Invocation paused = kiln_shell(mpirun(2) + train(name) + "--stop-after 1");
+    ASSERT_EQ(paused.exit_code, 0) << paused.output;
+    ASSERT_FALSE(std::filesystem::exists(model(name)));
+    const std::string resume = "train --resume " + d() + "/" + name;
+    const Invocation resumed =
+        resume_ranks == 1 ? kiln(resume) : kiln_shell(mpirun(resume_ranks) + resume);
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+    EXPECT_TRUE(same_state(model("straight"), model(name))) << name;
+  }
+}
+
+TEST_F(DataParallel, AKilledRankEndsTheJobWhichResumesOnAnotherRankCount) {
+  // Long enough to be killed mid-epoch: many small steps, a checkpoint every 5.
+  const std::string longer = "--epochs 3 --batch-size 8 --micro-batch-size 4 --checkpoint-every 5 ";
+  ASSERT_EQ(kiln(train("straight") + longer).exit_code, 0);
+  const std::string log = d() + "/killed.out";
+  const std::string job = mpirun(2, false) + train("killed") + longer + "> " + log + " 2>&1";
+  const pid_t launcher = fork();
+  if (launcher == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + job).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const std::string checkpoint = d() + "/killed/checkpoint.h5";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!std::filesystem::exists(checkpoint) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(std::filesystem::exists(checkpoint));
+  // Rank 1 is mpirun's second child.
+  const Invocation children = kiln_shell("pgrep -P " + std::to_string(launcher));
+  std::vector<int> ranks;
+  for (std::size_t at = 0; at < children.output.size();) {
+    const std::size_t end = children.output.find('\n', at);
+    ranks.push_back(std::stoi(children.output.substr(at, end - at)));
+    at = end == std::string::npos ? children.output.size() : end + 1;
+  }
+  ASSERT_EQ(ranks.size(), 2u) << children.output;
+  std::sort(ranks.begin(), ranks.end());
+  const auto killed_at = std::chrono::steady_clock::now();
+  ::kill(ranks[1], SIGKILL);
+  int status = 0;
+  waitpid(launcher, &status, 0);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
+  EXPECT_LT(seconds, 10.0);
+  EXPECT_FALSE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_FALSE(std::filesystem::exists(model("killed")));
+  std::ifstream in(log);
+  const std::string output{std::istreambuf_iterator<char>(in), {}};
+  // mpirun's note names the rank and the cause.
+  EXPECT_NE(output.find("rank 1"), std::string::npos) << output;
+  EXPECT_NE(output.find("signal 9"), std::string::npos) << output;
+  // The last checkpoint was a good one: resumed on one process, the run ends as if never killed.
+  const Invocation resumed = kiln("train --resume " + d() + "/killed");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_TRUE(same_state(model("straight"), model("killed")));
+}
+
+TEST_F(DataParallel, MistakesArePrintedOnceAndEndEveryRank) {
+  const Invocation bad = kiln_shell(mpirun(2) + train("bad") + "--micro-batch-size 7");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("'micro_batch_size' 7 does not divide 'batch_size' 40"),
+            std::string::npos)
+      << bad.output;
+  EXPECT_EQ(bad.output.find("rank 1 of 2"), std::string::npos) << bad.output;
+  const Invocation single = kiln_shell(mpirun(2) + "inspect " + d() + "/train.h5");
+  EXPECT_NE(single.exit_code, 0);
+  EXPECT_NE(single.output.find("kiln inspect runs in one process; run it without mpirun"),
+            std::string::npos)
+      << single.output;
+}
+
+}  // namespace
+}  // namespace kiln
