@@ -9,6 +9,7 @@
 #include "apps/commands.hpp"
 #include "apps/scales_flag.hpp"
 #include "apps/validators.hpp"
+#include "apps/world.hpp"
 #include "nn/error.hpp"
 #include "pipeline/jobs/evaluator.hpp"
 
@@ -91,6 +92,7 @@ void add_evaluate_command(CLI::App& app) {
         throw Error(model + ": is a folder; expected a model file (the data comes last)");
       }
     }
+    request->ranks = world();
     const pipeline::EvalReport report = pipeline::evaluate_model(*request);
     for (const auto& pass : report.passes) print_pass(pass);
     const auto& passes = report.passes;

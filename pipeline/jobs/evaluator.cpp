@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -72,7 +73,8 @@ struct MemberPass {
 };
 
 std::unique_ptr<Loader> loader_for(const Setup& s, const Member& m, const EvalRequest& request,
-                                   bool with_views, std::int64_t images_per_batch) {
+                                   bool with_views, std::int64_t images_per_batch,
+                                   const nn::Communicator* ranks) {
   std::vector<std::unique_ptr<Stage>> stages =
       make_stages(m.bundle.preprocessing.value("eval_stages", Json::array()));
   if (with_views) {
@@ -84,6 +86,10 @@ std::unique_ptr<Loader> loader_for(const Setup& s, const Member& m, const EvalRe
   options.shuffle = false;
   options.threads = request.threads;
   if (with_views) options.views = m.views;
+  if (ranks != nullptr) {
+    options.rank = ranks->rank();
+    options.ranks = ranks->size();
+  }
   auto loader = std::make_unique<Loader>(s.data, m.normalization, std::move(stages), options);
   const nn::Shape want = m.bundle.model.input_shape();
   const nn::Shape got = loader->sample_shape();
@@ -102,6 +108,73 @@ int views_of(const Member& m, bool with_views) {
   return with_views ? m.views->views_per_image() : 1;
 }
 
+// What one batch gave: per image its label, dataset index and mean probabilities over its views
+// and the models (and, for --compare of an ensemble, each model's own mean). Metrics are taken
+// from these afterwards, batch after batch in dataset order, so that batches computed on several
+// MPI ranks give the figures of one process.
+struct BatchOutcome {
+  std::vector<std::int32_t> labels;
+  std::vector<std::uint64_t> indices;
+  std::vector<float> ensemble;  // images × classes
+  std::vector<float> members;   // models × images × classes (ensemble --compare only)
+};
+
+template <typename T>
+void put_array(std::vector<std::uint8_t>& out, const std::vector<T>& values) {
+  const std::uint64_t count = values.size();
+  const auto* c = reinterpret_cast<const std::uint8_t*>(&count);
+  out.insert(out.end(), c, c + sizeof count);
+  const auto* v = reinterpret_cast<const std::uint8_t*>(values.data());
+  out.insert(out.end(), v, v + count * sizeof(T));
+}
+
+template <typename T>
+std::vector<T> take_array(const std::vector<std::uint8_t>& in, std::size_t& at) {
+  std::uint64_t count = 0;
+  if (at + sizeof count > in.size()) throw Error("a rank sent a truncated evaluation record");
+  std::memcpy(&count, in.data() + at, sizeof count);
+  at += sizeof count;
+  if (count > (in.size() - at) / sizeof(T))
+    throw Error("a rank sent a truncated evaluation record");
+  std::vector<T> values(count);
+  std::memcpy(values.data(), in.data() + at, count * sizeof(T));
+  at += count * sizeof(T);
+  return values;
+}
+
+// Every rank's outcomes in dataset order: rank r's j-th batch is batch j·ranks + r.
+std::vector<BatchOutcome> gather_outcomes(nn::Communicator* ranks, std::vector<BatchOutcome> mine) {
+  if (ranks == nullptr || ranks->size() == 1) return mine;
+  std::vector<std::uint8_t> bytes;
+  for (const BatchOutcome& b : mine) {
+    put_array(bytes, b.labels);
+    put_array(bytes, b.indices);
+    put_array(bytes, b.ensemble);
+    put_array(bytes, b.members);
+  }
+  std::vector<std::vector<BatchOutcome>> by_rank;
+  std::size_t total = 0;
+  for (const std::vector<std::uint8_t>& in : ranks->all_gather_bytes(bytes)) {
+    std::vector<BatchOutcome>& batches = by_rank.emplace_back();
+    for (std::size_t at = 0; at < in.size();) {
+      BatchOutcome b;
+      b.labels = take_array<std::int32_t>(in, at);
+      b.indices = take_array<std::uint64_t>(in, at);
+      b.ensemble = take_array<float>(in, at);
+      b.members = take_array<float>(in, at);
+      batches.push_back(std::move(b));
+    }
+    total += batches.size();
+  }
+  std::vector<BatchOutcome> ordered;
+  for (std::size_t j = 0; ordered.size() < total; ++j) {
+    for (auto& batches : by_rank) {
+      if (j < batches.size()) ordered.push_back(std::move(batches[j]));
+    }
+  }
+  return ordered;
+}
+
 // Every model reads the same images in the same order, batch by batch; each image's probability
 // is the mean over its views, then over the models. Returns the models alone (when asked, with
 // more than one) and then the ensemble, or the one model.
@@ -113,9 +186,11 @@ std::vector<EvalPass> run_pass(Setup& s, const EvalRequest& request, bool with_v
   // The batch size counts forward-pass rows, so views do not multiply the memory of a batch.
   const std::int64_t images_per_batch = std::max<std::int64_t>(1, request.batch_size / most_views);
   const bool ensemble = s.models.size() > 1;
+  const bool each_alone = ensemble && request.compare;
   std::vector<MemberPass> members(s.models.size());
   for (std::size_t i = 0; i < s.models.size(); ++i) {
-    members[i].loader = loader_for(s, s.models[i], request, with_views, images_per_batch);
+    members[i].loader =
+        loader_for(s, s.models[i], request, with_views, images_per_batch, request.ranks);
     members[i].alone.emplace(
         EvalPass{s.models[i].path + ", " + describe_views(s.models[i], with_views),
                  views_of(s.models[i], with_views),
@@ -132,12 +207,15 @@ std::vector<EvalPass> run_pass(Setup& s, const EvalRequest& request, bool with_v
   pass.predictions.reserve(static_cast<std::size_t>(s.data->size()));
   const auto start = std::chrono::steady_clock::now();
   for (MemberPass& m : members) m.loader->start_epoch(0);
-  std::vector<float> sum, mean(static_cast<std::size_t>(classes));
+  std::vector<BatchOutcome> outcomes;
+  std::vector<float> mean(static_cast<std::size_t>(classes));
   while (members[0].loader->next(members[0].batch)) {
     for (std::size_t i = 1; i < members.size(); ++i) members[i].loader->next(members[i].batch);
     const nn::Batch& lead = members[0].batch;
     const std::int64_t images = lead.size() / views_of(s.models[0], with_views);
-    sum.assign(static_cast<std::size_t>(images * classes), 0.f);
+    BatchOutcome& out = outcomes.emplace_back();
+    out.ensemble.assign(static_cast<std::size_t>(images * classes), 0.f);
+    if (each_alone) out.members.resize(members.size() * out.ensemble.size());
     for (std::size_t i = 0; i < members.size(); ++i) {
       MemberPass& m = members[i];
       const std::int64_t k = views_of(s.models[i], with_views);
@@ -153,20 +231,40 @@ std::vector<EvalPass> run_pass(Setup& s, const EvalRequest& request, bool with_v
         }
         for (std::int64_t c = 0; c < classes; ++c) {
           mean[static_cast<std::size_t>(c)] /= static_cast<float>(k);
-          sum[static_cast<std::size_t>(image * classes + c)] += mean[static_cast<std::size_t>(c)];
+          out.ensemble[static_cast<std::size_t>(image * classes + c)] +=
+              mean[static_cast<std::size_t>(c)];
         }
-        if (ensemble && request.compare) {
-          m.alone->metrics.add(mean, m.batch.labels[static_cast<std::size_t>(image * k)]);
+        if (each_alone) {
+          std::copy(
+              mean.begin(), mean.end(),
+              out.members.begin() + static_cast<std::ptrdiff_t>((i * images + image) * classes));
         }
       }
     }
     for (std::int64_t image = 0; image < images; ++image) {
-      const std::size_t row = static_cast<std::size_t>(image * pass.views_per_image);
-      std::copy_n(sum.begin() + image * classes, classes, mean.begin());
-      for (float& p : mean) p /= static_cast<float>(members.size());
-      const std::int32_t label = lead.labels[row];
+      const auto row = static_cast<std::size_t>(image * pass.views_per_image);
+      for (std::int64_t c = 0; c < classes; ++c) {
+        out.ensemble[static_cast<std::size_t>(image * classes + c)] /=
+            static_cast<float>(members.size());
+      }
+      out.labels.push_back(lead.labels[row]);
+      out.indices.push_back(lead.indices[row]);
+    }
+  }
+  outcomes = gather_outcomes(request.ranks, std::move(outcomes));
+  for (const BatchOutcome& out : outcomes) {
+    const auto images = static_cast<std::int64_t>(out.labels.size());
+    for (std::int64_t image = 0; image < images; ++image) {
+      const std::int32_t label = out.labels[static_cast<std::size_t>(image)];
+      for (std::size_t i = 0; each_alone && i < members.size(); ++i) {
+        const auto first =
+            out.members.begin() + static_cast<std::ptrdiff_t>((i * images + image) * classes);
+        std::copy_n(first, classes, mean.begin());
+        members[i].alone->metrics.add(mean, label);
+      }
+      std::copy_n(out.ensemble.begin() + image * classes, classes, mean.begin());
       const std::int32_t predicted = pass.metrics.add(mean, label);
-      const std::uint64_t index = lead.indices[row];
+      const std::uint64_t index = out.indices[static_cast<std::size_t>(image)];
       pass.predictions.push_back({index,
                                   index < s.sources.size() ? s.sources[index] : std::string(),
                                   label, predicted, mean[static_cast<std::size_t>(predicted)]});
@@ -174,7 +272,7 @@ std::vector<EvalPass> run_pass(Setup& s, const EvalRequest& request, bool with_v
   }
   pass.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::vector<EvalPass> passes;
-  if (ensemble && request.compare) {
+  if (each_alone) {
     for (MemberPass& m : members) {
       m.alone->seconds = pass.seconds;
       passes.push_back(std::move(*m.alone));
@@ -271,6 +369,12 @@ EvalReport evaluate_model(const EvalRequest& request) {
 
   std::unique_ptr<FolderDataset> folder;
   std::string data_path = request.data_path;
+  const bool sharded = request.ranks != nullptr && request.ranks->size() > 1;
+  if (sharded && fs::is_directory(request.data_path)) {
+    throw Error(request.data_path + ": a folder is staged by one process; under mpirun evaluate " +
+                "a kiln HDF5 file (mpirun -np N kiln preprocess " + request.data_path +
+                " -o data.h5 --size HxW)");
+  }
   if (fs::is_directory(request.data_path)) {
     // Stored the way the (first) model's training data was: its fixed size, or its sizing.
     const Storage storage = storage_of_model(first.bundle.preprocessing, first.path);
@@ -305,7 +409,8 @@ EvalReport evaluate_model(const EvalRequest& request) {
     add_passes(run_pass(s, request, true));
   }
 
-  if (!request.report_dir.empty()) {
+  const bool writes = request.ranks == nullptr || request.ranks->rank() == 0;
+  if (!request.report_dir.empty() && writes) {
     const EvalPass& pass = report.passes.back();
     const fs::path dir(request.report_dir);
     io::write_confusion_csv((dir / "confusion.csv").string(), pass.metrics, report.class_names);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "io/eval_report.hpp"
+#include "nn/communicator.hpp"
 #include "nn/json.hpp"
 #include "nn/metrics.hpp"
 #include "pipeline/views.hpp"
@@ -36,6 +37,9 @@ struct EvalRequest {
   // model alone (with the same views), from the same forward passes.
   bool compare = false;
   std::string report_dir{};  // "": no files; else the files of io/eval_report.hpp
+  // MPI ranks (io/mpi_world.hpp): each reads and runs its share of the batches, and every rank
+  // gets the figures of one process; rank 0 alone writes the report files.
+  nn::Communicator* ranks = nullptr;
 };
 
 struct EvalPass {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -185,6 +186,36 @@ TEST_F(DataParallel, AKilledRankEndsTheJobWhichResumesOnAnotherRankCount) {
   const Invocation resumed = kiln("train --resume " + d() + "/killed");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_TRUE(same_state(model("straight"), model("killed")));
+}
+
+std::string text_of(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// kiln evaluate's printed figures: without the rates and the report folder's name.
+std::string figures_printed(const std::string& output) {
+  const std::string no_rates = std::regex_replace(output, std::regex("[0-9]+ images/s"), "");
+  return std::regex_replace(no_rates, std::regex("report: [^\n]*"), "");
+}
+
+TEST_F(DataParallel, ShardedEvaluationReportsOneProcesssFigures) {
+  ASSERT_EQ(kiln(train("a") + "--epochs 1").exit_code, 0);
+  ASSERT_EQ(kiln(train("b") + "--epochs 1 --seed 8").exit_code, 0);
+  // Batches of 48 rows: 10 views of 4 images; 600 images make 150 batches over the ranks.
+  const std::string args = "evaluate " + model("a") + " " + model("b") + " " + d() +
+                           "/train.h5 --crops 10 --compare --batch-size 48 --report ";
+  const Invocation solo = kiln(args + d() + "/report-1");
+  ASSERT_EQ(solo.exit_code, 0) << solo.output;
+  for (const int ranks : {2, 4}) {
+    const std::string report = d() + "/report-" + std::to_string(ranks);
+    const Invocation run = kiln_shell(mpirun(ranks) + args + report);
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_EQ(figures_printed(run.output), figures_printed(solo.output)) << ranks;
+    for (const char* file : {"confusion.csv", "per_class.csv", "predictions.csv"}) {
+      EXPECT_EQ(text_of(report + "/" + file), text_of(d() + "/report-1/" + file)) << file;
+    }
+  }
 }
 
 TEST_F(DataParallel, MistakesArePrintedOnceAndEndEveryRank) {
