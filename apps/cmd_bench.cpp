@@ -1,6 +1,7 @@
 // kiln bench: throughput measurements to compare with the peers in ../shared/bench.
 //   kiln bench train --model NAME --batch 128 --threads 2
 //   kiln bench pipeline DATA --augment '[...]' --batch 64 --threads 2
+//   mpirun -np 2 kiln bench reduce --megabytes 100
 #include <tbb/global_control.h>
 
 #include <algorithm>
@@ -10,12 +11,14 @@
 #include "apps/commands.hpp"
 #include "apps/stage_list.hpp"
 #include "apps/validators.hpp"
+#include "apps/world.hpp"
 #include "nn/layers/conv2d.hpp"
 #include "nn/model.hpp"
 #include "nn/optimizer.hpp"
 #include "nn/throughput.hpp"
 #include "nn/zoo.hpp"
 #include "pipeline/jobs/pipeline_bench.hpp"
+#include "pipeline/jobs/reduction_bench.hpp"
 
 namespace kiln::apps {
 namespace {
@@ -124,7 +127,10 @@ void add_bench_train(CLI::App* bench) {
   train->add_option("--window-seconds", flags->options.window_seconds, "Length of each window")
       ->check(CLI::Range(0.05, 600.0))
       ->capture_default_str();
-  train->callback([flags] { run_bench_train(*flags); });
+  train->callback([flags] {
+    require_one_process("kiln bench train");
+    run_bench_train(*flags);
+  });
 }
 
 void add_bench_pipeline(CLI::App* bench) {
@@ -152,7 +158,55 @@ void add_bench_pipeline(CLI::App* bench) {
       ->capture_default_str();
   stream->add_option("--limit", pipe->limit, "Use the first N samples only (0: all)")
       ->check(CLI::NonNegativeNumber);
-  stream->callback([pipe, augment] { run_bench_pipeline(*pipe, *augment); });
+  stream->callback([pipe, augment] {
+    require_one_process("kiln bench pipeline");
+    run_bench_pipeline(*pipe, *augment);
+  });
+}
+
+struct BenchReduceFlags {
+  double megabytes = 100;
+  int repeats = 5;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+void run_bench_reduce(const BenchReduceFlags& flags) {
+  nn::Solo solo;
+  nn::Communicator& ranks = world() != nullptr ? *world() : solo;
+  const auto floats = static_cast<std::int64_t>(flags.megabytes * 1e6 / sizeof(float));
+  const pipeline::ReductionBenchResult r =
+      pipeline::bench_reduction(ranks, unordered_sum, floats, flags.repeats);
+  const double ordered = median(r.ordered_seconds), allreduce = median(r.allreduce_seconds);
+  const double bytes = static_cast<double>(floats) * sizeof(float);
+  std::printf("sum of a %.0f MB float32 gradient over %d ranks, median of %d (rank 0's clock):\n",
+              bytes / 1e6, r.ranks, flags.repeats);
+  std::printf("  kiln ordered reduction (all-to-all + all-gather)  %8.4f s  %8.0f MB/s\n", ordered,
+              bytes / ordered / 1e6);
+  std::printf("  MPI_Allreduce                                     %8.4f s  %8.0f MB/s\n",
+              allreduce, bytes / allreduce / 1e6);
+  std::printf(
+      "ordered / MPI_Allreduce throughput: %.2fx; ordered sum equals the rank-order sum: "
+      "%s; largest difference from MPI_Allreduce: %g\n",
+      allreduce / ordered, r.ordered_exact ? "yes" : "NO", r.largest_difference);
+}
+
+void add_bench_reduce(CLI::App* bench) {
+  auto flags = std::make_shared<BenchReduceFlags>();
+  CLI::App* reduce = bench->add_subcommand(
+      "reduce",
+      "Under mpirun: kiln's ordered gradient reduction against MPI_Allreduce on the same "
+      "buffer (MB/s = gradient bytes / seconds).");
+  reduce->add_option("--megabytes", flags->megabytes, "Gradient size in MB")
+      ->check(CLI::Range(0.001, 8000.0))
+      ->capture_default_str();
+  reduce->add_option("--repeats", flags->repeats, "Timed repeats (the median is printed)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  reduce->callback([flags] { run_bench_reduce(*flags); });
 }
 
 }  // namespace
@@ -163,6 +217,7 @@ void add_bench_command(CLI::App& app) {
   bench->require_subcommand(1);
   add_bench_train(bench);
   add_bench_pipeline(bench);
+  add_bench_reduce(bench);
 }
 
 }  // namespace kiln::apps

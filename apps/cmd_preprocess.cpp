@@ -15,16 +15,19 @@
 #include <map>
 #include <memory>
 #include <regex>
+#include <set>
 
 #include "apps/command_line.hpp"
 #include "apps/commands.hpp"
 #include "apps/validators.hpp"
+#include "apps/world.hpp"
 #include "io/cifar_reader.hpp"
 #include "io/dataset_writer.hpp"
 #include "io/idx_import.hpp"
 #include "io/image_index.hpp"
 #include "nn/error.hpp"
 #include "pipeline/jobs/dataset_builder.hpp"
+#include "pipeline/jobs/sharded_build.hpp"
 
 namespace kiln::apps {
 namespace {
@@ -179,13 +182,21 @@ void run_images_to(const PreprocessFlags& f, const io::ImageIndex& index, const 
   o.checksum = !f.no_checksum;
   o.source = std::filesystem::weakly_canonical(f.input).string();
   o.command_line = command_line();
-  for (const auto& w : index.warnings)
-    std::fprintf(stderr, "kiln preprocess: warning: %s: %s\n", w.path.c_str(), w.reason.c_str());
-  if (index.ignored_files > 0 && !f.quiet) {
+  const bool speaks = world_rank() == 0;  // under mpirun, rank 0 alone reports
+  for (const auto& w : index.warnings) {
+    if (speaks) {
+      std::fprintf(stderr, "kiln preprocess: warning: %s: %s\n", w.path.c_str(), w.reason.c_str());
+    }
+  }
+  if (index.ignored_files > 0 && !f.quiet && speaks) {
     std::fprintf(stderr, "kiln preprocess: ignored %lld files without an image extension\n",
                  static_cast<long long>(index.ignored_files));
   }
-  const pipeline::BuildSummary s = pipeline::build_dataset(index, o, progress_printer(f.quiet));
+  const pipeline::BuildSummary s =
+      world_size() > 1
+          ? pipeline::build_dataset_sharded(index, o, *world(), progress_printer(f.quiet))
+          : pipeline::build_dataset(index, o, progress_printer(f.quiet));
+  if (!speaks) return;
   print_skipped(s.skipped, static_cast<std::int64_t>(index.paths.size()));
   print_written(o, f, s, index.class_names.size());
 }
@@ -236,6 +247,11 @@ void run_preprocess(PreprocessFlags& f) {
   const bool all_bin = std::all_of(f.inputs.begin(), f.inputs.end(), [](const std::string& p) {
     return fs::path(p).extension() == ".bin";
   });
+  // CIFAR and IDX inputs are copied, not decoded: one rank does it, the others have nothing to add.
+  const bool copies = all_bin || (!fs::is_directory(f.input) &&
+                                  !std::set<std::string>{".txt", ".csv", ".lst"}.count(
+                                      fs::path(f.input).extension().string()));
+  if (copies && world_rank() != 0) return;
   if (all_bin) return run_cifar(f);
   if (f.inputs.size() > 1) {
     throw ConfigError(

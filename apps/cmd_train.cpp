@@ -205,6 +205,13 @@ void run_train(const TrainCommandLine& x, const ConfigFlags& flags) {
     return;
   }
   std::printf("wrote %s\n", config.output_path().c_str());
+  if (world_size() > 1) {
+    const nn::StepTimes& t = result.step_times;
+    std::printf("rank 0: %lld steps, %.2f s computing micro-batches, %.2f s in the gradient "
+                "reduction (%.2f ms per step)\n",
+                static_cast<long long>(t.steps), t.compute_seconds, t.communication_seconds,
+                t.steps > 0 ? 1e3 * t.communication_seconds / static_cast<double>(t.steps) : 0.0);
+  }
   if (config.overfit > 0) report_overfit(config, result.last_epoch);
 }
 

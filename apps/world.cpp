@@ -53,6 +53,16 @@ nn::Communicator* world() {
 int world_rank() { return world() != nullptr ? world()->rank() : 0; }
 int world_size() { return world() != nullptr ? world()->size() : 1; }
 
+void unordered_sum([[maybe_unused]] std::span<float> values) {
+#ifdef KILN_HAVE_MPI
+  if (the_world()) {
+    the_world()->unordered_sum(values);
+    return;
+  }
+#endif
+  if (world_size() > 1) throw Error("MPI_Allreduce needs kiln built with MPI");
+}
+
 void require_one_process(const std::string& command) {
   if (world_size() > 1) {
     throw Error(command +
@@ -67,8 +77,12 @@ int fail(int code, const std::string& line) {
     return code;
   }
   const int rank = world_rank();
-  if (rank != 0) std::this_thread::sleep_for(std::chrono::seconds(1));
-  std::fprintf(stderr, "%s (rank %d of %d)\n", line.c_str(), rank, world_size());
+  if (rank == 0) {
+    std::fprintf(stderr, "%s\n", line.c_str());
+  } else {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    std::fprintf(stderr, "%s (rank %d of %d)\n", line.c_str(), rank, world_size());
+  }
   std::fflush(stderr);
 #ifdef KILN_HAVE_MPI
   the_world()->abort(code);

@@ -3,6 +3,7 @@
 // preprocess) take world(), every other command refuses to run under mpirun.
 #pragma once
 
+#include <span>
 #include <string>
 
 #include "nn/communicator.hpp"
@@ -18,6 +19,10 @@ void leave_world();  // MPI_Finalize, after the command succeeded on this rank
 nn::Communicator* world();  // null: one process
 int world_rank();           // 0 without MPI
 int world_size();           // 1 without MPI
+
+// MPI_Allreduce's sum in place (no order promised), for `kiln bench reduce` only. Throws
+// kiln::Error without MPI.
+void unordered_sum(std::span<float> values);
 
 // Throws kiln::Error when running on several ranks: `command` runs in one process only.
 void require_one_process(const std::string& command);

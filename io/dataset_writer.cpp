@@ -129,7 +129,8 @@ void DatasetWriter::append_ragged(std::span<const std::uint8_t> stored, std::int
   const std::string where = st.atomic.target().string();
   if (s.encoding.empty()) throw Error(where + ": a fixed-size dataset takes append()");
   if (height <= 0 || width <= 0 ||
-      pixels.size() != static_cast<std::size_t>(height * width * s.channels)) {
+      (counting == Counting::kHere &&
+       pixels.size() != static_cast<std::size_t>(height * width * s.channels))) {
     throw Error(where + ": append_ragged got " + std::to_string(pixels.size()) +
                 " pixel bytes for " + std::to_string(height) + "x" + std::to_string(width) + "x" +
                 std::to_string(s.channels));

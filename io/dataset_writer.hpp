@@ -50,7 +50,8 @@ class DatasetWriter {
   void append(std::span<const std::uint8_t> images, std::span<const std::int32_t> labels,
               Counting counting = Counting::kHere);
   // Ragged files: one image stored as `stored` bytes (raw pixels or an encoded file), of
-  // `height` x `width` pixels whose decoded (H, W, C) values are `pixels` (for the statistics).
+  // `height` x `width` pixels whose decoded (H, W, C) values are `pixels` (for the statistics;
+  // unused, and may be empty, with Counting::kByCaller).
   void append_ragged(std::span<const std::uint8_t> stored, std::int64_t height, std::int64_t width,
                      std::span<const std::uint8_t> pixels, std::int32_t label,
                      Counting counting = Counting::kHere);

@@ -44,6 +44,34 @@ std::vector<std::uint64_t> PixelStatistics::position_sums() const {
   return sums;
 }
 
+std::vector<std::uint64_t> PixelStatistics::words() const {
+  std::vector<std::uint64_t> out = {static_cast<std::uint64_t>(images_),
+                                    static_cast<std::uint64_t>(pixels_)};
+  out.insert(out.end(), sum_.begin(), sum_.end());
+  out.insert(out.end(), products_.begin(), products_.end());
+  const std::vector<std::uint64_t> positions = position_sums();
+  out.insert(out.end(), positions.begin(), positions.end());
+  return out;
+}
+
+PixelStatistics PixelStatistics::from_words(int channels, std::int64_t image_bytes,
+                                            std::span<const std::uint64_t> words) {
+  PixelStatistics s(channels, image_bytes);
+  const std::size_t expected = 2 + s.sum_.size() + s.products_.size() + s.position_totals_.size();
+  if (words.size() != expected) {
+    throw Error("pixel statistics: " + std::to_string(words.size()) + " words where " +
+                std::to_string(expected) + " were expected");
+  }
+  s.images_ = static_cast<std::int64_t>(words[0]);
+  s.pixels_ = static_cast<std::int64_t>(words[1]);
+  auto at = words.begin() + 2;
+  for (auto* part : {&s.sum_, &s.products_, &s.position_totals_}) {
+    std::copy_n(at, part->size(), part->begin());
+    at += static_cast<std::ptrdiff_t>(part->size());
+  }
+  return s;
+}
+
 void PixelStatistics::add(std::span<const std::uint8_t> image) {
   const auto c = static_cast<std::size_t>(channels_);
   if (!position_totals_.empty() && image.size() != position_totals_.size()) {

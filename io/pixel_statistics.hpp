@@ -25,6 +25,13 @@ class PixelStatistics {
   const std::vector<std::uint64_t>& products() const { return products_; }  // C×C, upper half
   std::vector<std::uint64_t> position_sums() const;  // per position, (H, W, C) order
 
+  // The sums as one array of words, and back: how ranks of a sharded preprocess send theirs to
+  // rank 0, which merges them into exactly the single-process sums.
+  std::vector<std::uint64_t> words() const;
+  // Throws kiln::Error when `words` is not what words() gives for these dimensions.
+  static PixelStatistics from_words(int channels, std::int64_t image_bytes,
+                                    std::span<const std::uint64_t> words);
+
  private:
   void flush_positions();
 

@@ -50,7 +50,9 @@ void check_options(const BuildOptions& o) {
     throw Error("--channels must be 1 or 3, got " + std::to_string(o.channels));
 }
 
-io::DatasetSpec spec_of(const BuildOptions& o, const io::ImageIndex& index) {
+}  // namespace
+
+io::DatasetSpec dataset_spec(const BuildOptions& o, const io::ImageIndex& index) {
   const bool ragged = !o.encoding.empty();
   io::DatasetSpec spec;
   spec.height = ragged ? 0 : o.height;
@@ -67,6 +69,8 @@ io::DatasetSpec spec_of(const BuildOptions& o, const io::ImageIndex& index) {
   spec.split = o.split;
   return spec;
 }
+
+namespace {
 
 // One image between the decode node and the writer node.
 struct Slot {
@@ -282,7 +286,7 @@ void run_graph(std::int64_t total, std::int64_t block, const DecodeImage& decode
 BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& o,
                            const std::function<void(std::int64_t, std::int64_t)>& progress) {
   check_options(o);
-  io::DatasetWriter writer(o.output_path, spec_of(o, index));
+  io::DatasetWriter writer(o.output_path, dataset_spec(o, index));
   for (const auto& w : index.warnings) writer.record_skipped(w);
   const auto total = static_cast<std::int64_t>(index.paths.size());
   CountedPixels counted(
@@ -292,16 +296,19 @@ BuildSummary build_dataset(const io::ImageIndex& index, const BuildOptions& o,
   run_graph(total, o.block, decode, write);
   if (!write.failure().empty()) throw Error(write.failure());
   write.flush();
-  const BuildSummary& summary = write.summary();
-  if (summary.written == 0) {
+  BuildSummary summary = write.summary();
+  if (summary.written == 0 && o.require_images) {
     throw Error(o.output_path + ": none of the " + std::to_string(total) +
                 " inputs could be read; first: " +
                 (summary.skipped.empty()
                      ? std::string("-")
                      : summary.skipped[0].path + ": " + summary.skipped[0].reason));
   }
-  for (const io::PixelStatistics& part : counted) writer.add_statistics(part);
+  io::PixelStatistics total_counted(o.channels, o.height * o.width * o.channels);
+  for (const io::PixelStatistics& part : counted) total_counted.merge(part);
+  writer.add_statistics(total_counted);
   writer.commit();
+  summary.statistics = std::move(total_counted);
   return summary;
 }
 

@@ -12,11 +12,14 @@
 #include <cstdint>
 #include <functional>
 #include <opencv2/core.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "io/dataset_format.hpp"
+#include "io/dataset_writer.hpp"
 #include "io/image_index.hpp"
+#include "io/pixel_statistics.hpp"
 #include "nn/json.hpp"
 #include "pipeline/storage.hpp"
 
@@ -43,6 +46,8 @@ struct BuildOptions {
   std::string command_line;
   std::string split;         // "" or which part of a --val-split this file is
   std::int64_t block = 256;  // images per HDF5 write; 2 × block may be in flight
+  // Fail when no input at all could be read. A shard of a sharded preprocess may hold none.
+  bool require_images = true;
 
   // The geometry these options give the stored images.
   Storage storage() const {
@@ -64,8 +69,12 @@ struct BuildOptions {
 
 struct BuildSummary {
   std::int64_t written = 0;
-  std::vector<io::SkippedInput> skipped;  // in index order
+  std::vector<io::SkippedInput> skipped;            // in index order
+  std::optional<io::PixelStatistics> statistics{};  // the exact sums stored in the file
 };
+
+// The dataset spec (size, encoding, classes, provenance) these options give a file of `index`.
+io::DatasetSpec dataset_spec(const BuildOptions& options, const io::ImageIndex& index);
 
 // progress(done, total) is called every `block` images and at the end, from the serial writer.
 // Throws kiln::Error for a bad input in fail mode, or when no image at all could be read.

@@ -19,6 +19,7 @@
 #include "io/csv_log.hpp"
 #include "io/model_file.hpp"
 #include "tests/support/idx_files.hpp"
+#include "tests/support/image_files.hpp"
 #include "tests/support/run_kiln.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -215,6 +216,66 @@ TEST_F(DataParallel, ShardedEvaluationReportsOneProcesssFigures) {
     for (const char* file : {"confusion.csv", "per_class.csv", "predictions.csv"}) {
       EXPECT_EQ(text_of(report + "/" + file), text_of(d() + "/report-1/" + file)) << file;
     }
+  }
+}
+
+// A folder of 47 photos of assorted sizes (PNG and JPEG), one of them broken.
+class ShardedPreprocess : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* label : {"cat", "dog"}) {
+      std::filesystem::create_directories(d() + "/photos/" + label);
+      for (int i = 0; i < 23; ++i) {
+        const cv::Mat image = testing::pattern_bgr(20 + (i * 7) % 31, 18 + (i * 11) % 37);
+        const std::string ext = i % 3 == 0 ? ".png" : ".jpg";
+        testing::write_bytes(d() + "/photos/" + label + "/" + std::to_string(100 + i) + ext,
+                             testing::encode(image, ext));
+      }
+    }
+    testing::write_bytes(d() + "/photos/dog/broken.jpg", {0xff, 0xd8, 0xff, 0xe0, 1, 2, 3});
+  }
+  std::string d() const { return dir_.path().string(); }
+  // Equal through h5py: every array, statistic and attribute but the command line.
+  Invocation same_h5(const std::string& a, const std::string& b) const {
+    return kiln_shell("/usr/bin/python3 " KILN_TEST_SOURCE_DIR "/support/same_h5.py " + a + " " +
+                      b + " --ignore @/command_line");
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(ShardedPreprocess, AnyRankCountWritesTheFileOneProcessWrites) {
+  if (kiln_shell("/usr/bin/python3 -c 'import h5py'").exit_code != 0) {
+    GTEST_SKIP() << "needs python3-h5py (scripts/install-deps.sh)";
+  }
+  for (const std::string storage : {"--size 16x16", "--short-side 24 --store jpeg"}) {
+    const std::string args = "preprocess " + d() + "/photos " + storage + " --quiet -o ";
+    const std::string one = d() + "/one.h5";
+    ASSERT_EQ(kiln(args + one).exit_code, 0);
+    for (const int ranks : {2, 3, 4}) {
+      const std::string many = d() + "/many-" + std::to_string(ranks) + ".h5";
+      const Invocation run = kiln_shell(mpirun(ranks) + args + many);
+      ASSERT_EQ(run.exit_code, 0) << run.output;
+      const Invocation compared = same_h5(one, many);
+      EXPECT_EQ(compared.exit_code, 0) << storage << ", " << ranks << " ranks\n" << compared.output;
+      // The broken photo is reported once, by rank 0, and no shard is left behind.
+      EXPECT_EQ(run.output.find("broken.jpg"), run.output.rfind("broken.jpg")) << run.output;
+      for (const auto& entry : std::filesystem::directory_iterator(d())) {
+        EXPECT_EQ(entry.path().string().find(".shard-"), std::string::npos) << entry.path();
+      }
+    }
+    std::filesystem::remove(one);
+  }
+}
+
+TEST_F(ShardedPreprocess, FailOnAnyRankLeavesNoFileAndNoShard) {
+  // broken.jpg sorts after the numbered dogs: the last rank's slice holds it.
+  const Invocation run = kiln_shell(mpirun(3) + "preprocess " + d() +
+                                    "/photos --size 16x16 --on-error fail -o " + d() + "/out.h5");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.output.find("broken.jpg"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("--on-error fail"), std::string::npos) << run.output;
+  for (const auto& entry : std::filesystem::directory_iterator(d())) {
+    EXPECT_EQ(entry.path().filename(), "photos") << entry.path();
   }
 }
 
