@@ -2,6 +2,7 @@
 // → a trained model file, and with a run directory: config.json, log.csv, plots, checkpoint.h5.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -187,11 +188,19 @@ void run_train(const TrainCommandLine& x, const ConfigFlags& flags) {
       if (!config.run_dir.empty()) pipeline::write_run_config(config.run_dir, json);
       std::printf("%s", summary.c_str());
       if (world_size() > 1) {
+        const long long micro =
+            config.micro_batch_size > 0 ? config.micro_batch_size : config.batch_size;
+        const long long per_step = config.batch_size / micro;
         std::printf(
             "Data-parallel on %d MPI ranks: steps of %lld samples in micro-batches of %lld\n",
-            world_size(), static_cast<long long>(config.batch_size),
-            static_cast<long long>(config.micro_batch_size > 0 ? config.micro_batch_size
-                                                               : config.batch_size));
+            world_size(), static_cast<long long>(config.batch_size), micro);
+        if (per_step < world_size()) {
+          std::fprintf(stderr,
+                       "kiln train: warning: %lld micro-batch(es) per step for %d ranks: %lld "
+                       "rank(s) wait idle; set --micro-batch-size %lld\n",
+                       per_step, world_size(), world_size() - per_step,
+                       std::max(1LL, static_cast<long long>(config.batch_size) / world_size()));
+        }
       }
     };
   }
@@ -207,10 +216,11 @@ void run_train(const TrainCommandLine& x, const ConfigFlags& flags) {
   std::printf("wrote %s\n", config.output_path().c_str());
   if (world_size() > 1) {
     const nn::StepTimes& t = result.step_times;
-    std::printf("rank 0: %lld steps, %.2f s computing micro-batches, %.2f s in the gradient "
-                "reduction (%.2f ms per step)\n",
-                static_cast<long long>(t.steps), t.compute_seconds, t.communication_seconds,
-                t.steps > 0 ? 1e3 * t.communication_seconds / static_cast<double>(t.steps) : 0.0);
+    std::printf(
+        "rank 0: %lld steps, %.2f s computing micro-batches, %.2f s in the gradient "
+        "reduction (%.2f ms per step)\n",
+        static_cast<long long>(t.steps), t.compute_seconds, t.communication_seconds,
+        t.steps > 0 ? 1e3 * t.communication_seconds / static_cast<double>(t.steps) : 0.0);
   }
   if (config.overfit > 0) report_overfit(config, result.last_epoch);
 }

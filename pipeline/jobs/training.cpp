@@ -696,9 +696,13 @@ TrainResult train_model(const TrainConfig& original, const TrainObserver& observ
   return result;
 }
 
-nn::LrFindResult find_learning_rate(const TrainConfig& c, nn::LrFindOptions options,
+nn::LrFindResult find_learning_rate(const TrainConfig& config, nn::LrFindOptions options,
                                     const std::string& output_folder,
                                     const TrainObserver& observer) {
+  // The range test steps on whole batches: its rate ramp is per step, so micro-batches would
+  // change what a step is.
+  TrainConfig c = config;
+  c.micro_batch_size = 0;
   for (const char* file : {"lr_find.csv", "lr_find.png"}) {
     io::check_output_file(std::filesystem::path(output_folder) / file);
   }

@@ -286,6 +286,12 @@ TEST_F(DataParallel, MistakesArePrintedOnceAndEndEveryRank) {
             std::string::npos)
       << bad.output;
   EXPECT_EQ(bad.output.find("rank 1 of 2"), std::string::npos) << bad.output;
+  // One micro-batch per step for two ranks: it trains, and says how to use both.
+  const Invocation idle =
+      kiln_shell(mpirun(2) + train("idle") + "--epochs 1 --micro-batch-size 40");
+  EXPECT_EQ(idle.exit_code, 0) << idle.output;
+  EXPECT_NE(idle.output.find("1 rank(s) wait idle; set --micro-batch-size 20"), std::string::npos)
+      << idle.output;
   const Invocation single = kiln_shell(mpirun(2) + "inspect " + d() + "/train.h5");
   EXPECT_NE(single.exit_code, 0);
   EXPECT_NE(single.output.find("kiln inspect runs in one process; run it without mpirun"),
