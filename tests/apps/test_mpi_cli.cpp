@@ -279,6 +279,23 @@ TEST_F(ShardedPreprocess, FailOnAnyRankLeavesNoFileAndNoShard) {
   }
 }
 
+TEST_F(DataParallel, AnErrorOnOneRankEndsEveryRankNamingIt) {
+  // mpirun's MPMD form gives rank 1 a mistake rank 0 does not make: rank 0 goes on to its first
+  // step and waits there for rank 1, which must end the job rather than leave it hanging.
+  const std::string base = std::string(KILN_BINARY) + " " + train("mpmd");
+  const auto start = std::chrono::steady_clock::now();
+  const Invocation run = kiln_shell(
+      "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -q --oversubscribe "
+      "-np 1 " +
+      base + " : -np 1 " + base + "--epochs 0");
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_LT(seconds, 20.0);
+  EXPECT_NE(run.output.find("'epochs' must be an integer"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("(rank 1 of 2)"), std::string::npos) << run.output;
+}
+
 TEST_F(DataParallel, MistakesArePrintedOnceAndEndEveryRank) {
   const Invocation bad = kiln_shell(mpirun(2) + train("bad") + "--micro-batch-size 7");
   EXPECT_EQ(bad.exit_code, 2);
