@@ -137,7 +137,7 @@ std::vector<T> take_array(const std::vector<std::uint8_t>& in, std::size_t& at) 
   if (count > (in.size() - at) / sizeof(T))
     throw Error("a rank sent a truncated evaluation record");
   std::vector<T> values(count);
-  std::memcpy(values.data(), in.data() + at, count * sizeof(T));
+  if (count > 0) std::memcpy(values.data(), in.data() + at, count * sizeof(T));
   at += count * sizeof(T);
   return values;
 }

@@ -55,7 +55,7 @@ ShardReport unpack(const std::vector<std::uint8_t>& in) {
   std::size_t at = 0;
   const auto take = [&](void* data, std::size_t bytes) {
     if (at + bytes > in.size()) throw Error("a rank sent a truncated shard report");
-    std::memcpy(data, in.data() + at, bytes);
+    if (bytes > 0) std::memcpy(data, in.data() + at, bytes);  // data may be null when empty
     at += bytes;
   };
   ShardReport r;
