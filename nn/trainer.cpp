@@ -89,8 +89,7 @@ std::vector<BatchRecord> run_planned_step(Model& model, const Loss& loss, BatchS
     fold.add_round(round, computes);
   }
   fold.finish();
-  std::vector<BatchRecord> records = gather_in_order(ranks, std::move(mine));
-  return records;
+  return gather_in_order(ranks, std::move(mine));
 }
 
 }  // namespace
