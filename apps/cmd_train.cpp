@@ -28,10 +28,12 @@ namespace kiln::apps {
 
 namespace {
 
-// One line per epoch; on a terminal, a progress bar redrawn in place while the epoch runs.
+// One line per epoch; on a terminal, a progress bar redrawn in place while the epoch runs. Not
+// under mpirun: OpenMPI hands rank 0 a pseudo-terminal even when the job's output goes to a log
+// file, which would fill with redrawn bars.
 class Progress {
  public:
-  Progress() : terminal_(::isatty(STDOUT_FILENO) == 1) {}
+  Progress() : terminal_(::isatty(STDOUT_FILENO) == 1 && world_size() == 1) {}
 
   void batch(const pipeline::BatchProgress& p) {
     if (!terminal_) return;
