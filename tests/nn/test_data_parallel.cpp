@@ -138,13 +138,11 @@ TEST(GradientAccumulation, MicroBatchesSumToTheWholeBatchsGradient) {
   const std::vector<float> whole = train(24), micro = train(6);
   ASSERT_EQ(whole.size(), micro.size());
   double largest = 0;
-  bool any_difference = false;
   for (std::size_t i = 0; i < whole.size(); ++i) {
     largest = std::max(largest, static_cast<double>(std::abs(whole[i] - micro[i])));
-    any_difference |= whole[i] != micro[i];
   }
+  // Equal up to rounding: the micro-batch sums are added in another order than one GEMM adds.
   EXPECT_LT(largest, 1e-5);
-  (void)any_difference;  // rounding may or may not show; the bound is the check
 }
 
 TEST(GradientAccumulation, BatchNormRunningStatisticsFoldEveryMicroBatchInOrder) {
