@@ -302,7 +302,9 @@ TEST_F(CliTuning, AnInterruptedTrialIsResumedNotFailed) {
   for (int i = 0; i < 40000 && !std::filesystem::exists(dir + "/trial-001/checkpoint.h5"); ++i) {
     usleep(500);
   }
-  testing::kiln_shell("pkill -TERM -f 'trial-00[1]/config.json'");
+  // This search's trial only (its folder is unique): ctest runs other searches at the same time.
+  // The bracket keeps pkill from matching the shell that runs it.
+  testing::kiln_shell("pkill -TERM -f '" + dir + "/trial-00[1]/config.json'");
   int status = 0;
   waitpid(search, &status, 0);
   ASSERT_TRUE(WIFEXITED(status)) << "the search itself was killed";
