@@ -60,7 +60,15 @@ void lay_resumed_run(Json& config, const std::string& run_dir) {
   if (!std::filesystem::exists(saved)) {
     throw Error("--resume " + run_dir + ": no config.json; is it a kiln run directory?");
   }
-  pipeline::merge_config(config, pipeline::load_config_file(saved), saved);
+  Json run_config = pipeline::load_config_file(saved);
+  // Older run directories hold AdamW's 0.01 as optimizer.weight_decay whatever the optimizer;
+  // adam, adagrad and rmsprop have no such option (an SGD run resumes its checkpoint's optimizer).
+  if (auto optimizer = run_config.find("optimizer");
+      optimizer != run_config.end() && optimizer->is_object()) {
+    const std::string type = optimizer->value("type", "sgd");
+    if (type != "sgd" && type != "adamw") optimizer->erase("weight_decay");
+  }
+  pipeline::merge_config(config, run_config, saved);
   config["run_dir"] = run_dir;
 }
 

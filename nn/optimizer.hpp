@@ -53,17 +53,20 @@ class Optimizer {
 //   v ← μ·v − lr·g;   w ← w + v                 (classic)
 //   v ← μ·v − lr·g;   w ← w + μ·v − lr·g        (nesterov)
 // With μ = 0 this is plain SGD: w ← w − lr·g.
+// weight_decay λ > 0 adds λ·w to g first: L2 weight decay as Caffe's and PyTorch's SGD apply it,
+// to every parameter (the ResNet papers' recipes), after clipping.
 class Sgd final : public Optimizer {
  public:
-  Sgd(float momentum, bool nesterov, float clip_norm = 0.f);
+  Sgd(float momentum, bool nesterov, float weight_decay = 0.f, float clip_norm = 0.f);
   std::string_view type() const override { return "sgd"; }
 
  private:
   std::size_t slot_count() const override { return 1; }
-  Json options() const override { return {{"momentum", momentum_}, {"nesterov", nesterov_}}; }
+  Json options() const override;
   void update(Parameter& p, std::span<float* const> slots, float lr, std::int64_t t) override;
   float momentum_;
   bool nesterov_;
+  float weight_decay_;
 };
 
 // AdaGrad (Duchi, Hazan & Singer 2011): G ← G + g²;  w ← w − lr·g / (sqrt(G) + ε).

@@ -83,10 +83,18 @@ Json Optimizer::config() const {
 
 // sgd
 
-Sgd::Sgd(float momentum, bool nesterov, float clip_norm)
-    : Optimizer(clip_norm), momentum_(momentum), nesterov_(nesterov) {
+Sgd::Sgd(float momentum, bool nesterov, float weight_decay, float clip_norm)
+    : Optimizer(clip_norm), momentum_(momentum), nesterov_(nesterov), weight_decay_(weight_decay) {
   require(momentum_ >= 0.f && momentum_ < 1.f,
           "sgd: momentum must be in [0, 1), got " + std::to_string(momentum_));
+  require(weight_decay_ >= 0.f,
+          "sgd: weight_decay must be >= 0, got " + std::to_string(weight_decay_));
+}
+
+Json Sgd::options() const {
+  Json j = {{"momentum", momentum_}, {"nesterov", nesterov_}};
+  if (weight_decay_ > 0.f) j["weight_decay"] = weight_decay_;
+  return j;
 }
 
 void Sgd::update(Parameter& p, std::span<float* const> slots, float lr, std::int64_t /*t*/) {
@@ -94,7 +102,7 @@ void Sgd::update(Parameter& p, std::span<float* const> slots, float lr, std::int
   const float mu = momentum_;
   parallel_chunks(p.value.size(), kElementChunk, [&](std::int64_t e0, std::int64_t e1) {
     for (std::int64_t e = e0; e < e1; ++e) {
-      const float g = p.grad[e];
+      const float g = p.grad[e] + weight_decay_ * p.value[e];
       velocity[e] = mu * velocity[e] - lr * g;
       p.value[e] += nesterov_ ? mu * velocity[e] - lr * g : velocity[e];
     }
@@ -212,8 +220,9 @@ std::unique_ptr<Optimizer> make_optimizer(const Json& config) {
   };
   const float clip = number("clip_norm", 0.f);
   if (type == "sgd") {
-    allowed({"momentum", "nesterov"});
-    return std::make_unique<Sgd>(number("momentum", 0.f), config.value("nesterov", false), clip);
+    allowed({"momentum", "nesterov", "weight_decay"});
+    return std::make_unique<Sgd>(number("momentum", 0.f), config.value("nesterov", false),
+                                 number("weight_decay", 0.f), clip);
   }
   if (type == "adagrad") {
     allowed({"initial_accumulator", "epsilon"});

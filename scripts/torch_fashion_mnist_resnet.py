@@ -9,7 +9,8 @@ strided 3x3 conv as "same" does, one pixel after; PyTorch one before and after: 
 same.)
 Data: pixels normalized by the training set's mean and std; per sample, zero padding of --pad
 pixels and a random crop back to 28x28 (kiln's pad_crop), a horizontal flip with p 0.5.
-Training: SGD, momentum 0.9, Nesterov, batch --batch, base rate --lr, per-epoch cosine to 0 with
+Training: SGD, momentum 0.9, Nesterov, L2 weight decay --weight-decay on every parameter (kiln's
+optimizer.weight_decay), batch --batch, base rate --lr, per-epoch cosine to 0 with
 a linear warm-up over --warmup epochs (kiln's "cosine+warmup:W"), softmax cross-entropy.
 Evaluation: the test set, single crop, after every epoch.
 
@@ -111,6 +112,7 @@ def main():
     ap.add_argument("--width", type=float, default=1.0)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=0.1)
+    ap.add_argument("--weight-decay", type=float, default=5e-4)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--pad", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
@@ -131,7 +133,8 @@ def main():
     params = sum(p.numel() for p in model.parameters())
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, resnet20 width "
           f"{args.width}: {params} parameters", flush=True)
-    opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True)
+    opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
+                          weight_decay=args.weight_decay)
     generator = torch.Generator().manual_seed(args.seed)
     test = (xte - mean) / std
     start = time.perf_counter()

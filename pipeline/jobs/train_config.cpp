@@ -145,7 +145,8 @@ void optimizer_keys(Config& c, Key& key) {
   key("optimizer.momentum", c.optimizer.momentum, range(0.0, 0.999999), "SGD momentum");
   key("optimizer.nesterov", c.optimizer.nesterov, any(), "SGD: Nesterov momentum");
   key("optimizer.weight_decay", c.optimizer.weight_decay, range(0.0, 1e3),
-      "AdamW's decoupled weight decay");
+      "weight decay: SGD adds weight_decay·w to the gradient (L2, as Caffe and PyTorch); "
+      "AdamW decays the weight apart from the gradient (0: AdamW's default 0.01)");
   key("optimizer.clip_norm", c.optimizer.clip_norm, range(0.0, 1e12),
       "rescale the gradients when their global L2 norm exceeds this (0: off)");
   key("schedule", c.schedule, any(),
@@ -403,6 +404,12 @@ void check_together(const TrainConfig& c, const std::string& origin, ModelOutput
                       " does not divide 'batch_size' " + std::to_string(c.batch_size) +
                       "; use a divisor, e.g. batch_size / ranks");
   }
+  if (c.optimizer.weight_decay > 0 && c.optimizer.type != "sgd" && c.optimizer.type != "adamw") {
+    throw ConfigError(origin + ": 'optimizer.weight_decay' applies to sgd and adamw, not " +
+                      c.optimizer.type +
+                      (c.optimizer.type == "adam" ? "; use \"type\": \"adamw\"" : "") +
+                      "; remove it or change 'optimizer.type'");
+  }
   if (c.data.train.empty()) {
     throw ConfigError(origin +
                       ": no training data; give it as the first argument or as "
@@ -479,7 +486,10 @@ Json TrainConfig::optimizer_config() const {
     j["momentum"] = optimizer.momentum;
     j["nesterov"] = optimizer.nesterov;
   }
-  if (optimizer.type == "adamw") j["weight_decay"] = optimizer.weight_decay;
+  if (optimizer.type == "sgd" && optimizer.weight_decay > 0)
+    j["weight_decay"] = optimizer.weight_decay;
+  if (optimizer.type == "adamw")
+    j["weight_decay"] = optimizer.weight_decay > 0 ? optimizer.weight_decay : 0.01;
   return j;
 }
 

@@ -219,6 +219,7 @@ TEST(Cli, TrainHelpListsEveryStageAndLayerType) {
   for (const std::string& type : nn::layer_types()) {
     EXPECT_NE(r.output.find(type), std::string::npos) << type;
   }
+  EXPECT_NE(r.output.find("blocks: residual"), std::string::npos) << r.output;
 }
 
 TEST(Cli, TrainKeysListsEveryConfigKey) {
@@ -595,6 +596,27 @@ TEST_F(CliTraining, RunDirectoryHoldsEverythingAndResumes) {
 std::string file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// Run directories written before SGD had weight decay hold AdamW's 0.01 whatever the optimizer:
+// an adam run from then resumes (adam has no weight decay), it is not refused.
+TEST_F(CliTraining, AnOlderRunDirectoryWithAdamResumes) {
+  const std::string run = d() + "/run";
+  ASSERT_EQ(kiln("train " + d() + "/train.h5 --run-dir " + run + " --epochs 1 --optimizer adam")
+                .exit_code,
+            0);
+  Json config = Json::parse(file_bytes(run + "/config.json"));
+  config["optimizer"]["weight_decay"] = 0.01;
+  std::ofstream(run + "/config.json") << config.dump(2);
+  const Invocation resumed = kiln("train --resume " + run + " --epochs 2");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("epoch 2/2"), std::string::npos) << resumed.output;
+  const Invocation fresh = kiln("train " + d() + "/train.h5 -o " + d() + "/x.h5 --optimizer adam " +
+                                "--weight-decay 0.01");
+  EXPECT_EQ(fresh.exit_code, 2) << fresh.output;
+  EXPECT_NE(fresh.output.find("'optimizer.weight_decay' applies to sgd and adamw, not adam"),
+            std::string::npos)
+      << fresh.output;
 }
 
 // A file-size limit (as a full disk would) hit by each file a run writes — its config, a chart,

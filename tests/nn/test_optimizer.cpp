@@ -56,6 +56,21 @@ TEST(Sgd, StateRoundTripGivesTheSameNextStep) {
   EXPECT_EQ(pa.value[0], pb.value[0]);
 }
 
+TEST(Sgd, WeightDecayAddsLambdaTimesTheWeightToTheGradient) {
+  // w = 2, g = 0.5, λ = 0.1, μ = 0.9, lr = 0.5: g' = 0.5 + 0.2 = 0.7, v1 = -0.35, w1 = 1.65.
+  // Step 2, g = 0: g' = 0.165, v2 = 0.9·(-0.35) - 0.5·0.165 = -0.3975, w2 = 1.2525.
+  auto sgd = make_optimizer({{"type", "sgd"}, {"momentum", 0.9}, {"weight_decay", 0.1}});
+  Parameter p = scalar(2.f, 0.5f);
+  Parameter* params[] = {&p};
+  sgd->step(params, 0.5f);
+  EXPECT_NEAR(p.value[0], 1.65, 1e-6);
+  p.grad[0] = 0.f;
+  sgd->step(params, 0.5f);
+  EXPECT_NEAR(p.value[0], 1.2525, 1e-6);
+  EXPECT_EQ(sgd->config()["weight_decay"], 0.1f);  // a checkpoint's optimizer keeps it
+  EXPECT_THROW(make_optimizer({{"type", "sgd"}, {"weight_decay", -1.0}}), Error);
+}
+
 TEST(Sgd, RejectsMomentumOutOfRange) {
   EXPECT_THROW(Sgd(1.f, false), Error);
   EXPECT_THROW(make_optimizer({{"type", "sgd"}, {"momentun", 0.9}}), Error);

@@ -60,9 +60,27 @@ TEST(TrainConfig, OptimizerConfigCarriesOnlyTheChosenOptimizersOptions) {
   TrainConfig c;
   EXPECT_EQ(c.optimizer_config(),
             Json({{"type", "sgd"}, {"clip_norm", 0.0}, {"momentum", 0.9}, {"nesterov", false}}));
-  c.optimizer.type = "adamw";
+  c.optimizer.type = "adamw";  // weight_decay 0: AdamW's own 0.01
   EXPECT_EQ(c.optimizer_config(),
             Json({{"type", "adamw"}, {"clip_norm", 0.0}, {"weight_decay", 0.01}}));
+  c.optimizer.type = "sgd";
+  c.optimizer.weight_decay = 5e-4;
+  EXPECT_EQ(c.optimizer_config()["weight_decay"], 5e-4);
+}
+
+TEST(TrainConfig, WeightDecayOnAnOptimizerWithoutItIsRefused) {
+  Json c = minimal();
+  merge_config(c, {{"optimizer", {{"type", "adam"}, {"weight_decay", 1e-4}}}}, "a.json");
+  try {
+    train_config_from_json(c, "a.json");
+    FAIL() << "adam with weight_decay was accepted";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("'optimizer.weight_decay' applies to sgd and adamw, not adam"),
+              std::string::npos)
+        << what;
+    EXPECT_NE(what.find("use \"type\": \"adamw\""), std::string::npos) << what;
+  }
 }
 
 TEST(TrainConfig, LayersOverrideKeyByKeyAndKeepTheRest) {
