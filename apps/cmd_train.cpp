@@ -16,6 +16,7 @@
 #include "apps/train_options.hpp"
 #include "apps/validators.hpp"
 #include "apps/world.hpp"
+#include "nn/blocks.hpp"
 #include "nn/error.hpp"
 #include "nn/layers/registry.hpp"
 #include "nn/lr_finder.hpp"
@@ -306,7 +307,10 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::Range(static_cast<std::int64_t>(1), static_cast<std::int64_t>(1) << 30));
   std::string layers;
   for (const auto& type : nn::layer_types()) layers += (layers.empty() ? "" : ", ") + type;
-  cmd->footer("Layer types for model.layers: " + layers + ". Every config key: kiln train --keys.");
+  std::string blocks;
+  for (const auto& type : nn::block_types()) blocks += (blocks.empty() ? "" : ", ") + type;
+  cmd->footer("Layer types for model.layers: " + layers + "; blocks: " + blocks +
+              ". Every config key: kiln train --keys.");
   cmd->callback([x, flags] { run_train(*x, *flags); });
 }
 

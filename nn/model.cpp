@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "nn/blocks.hpp"
 #include "nn/error.hpp"
 #include "nn/layers/registry.hpp"
 #include "nn/parallel.hpp"
@@ -37,7 +38,7 @@ Model Model::from_config(const Json& config) {
   if (model.input_.c <= 0 || model.input_.h <= 0 || model.input_.w <= 0) {
     throw Error("model config: \"input\" dimensions must be positive, got " + input.dump());
   }
-  model.graph_ = LayerGraph::parse(config.at("layers"));
+  model.graph_ = LayerGraph::parse(expand_blocks(config.at("layers"), model.input_));
   model.build_layers();
   model.plan_relu_absorption();
   return model;

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 
+#include "nn/blocks.hpp"
 #include "nn/error.hpp"
 
 namespace kiln::nn {
@@ -96,22 +97,19 @@ Json vgg16(const ModelOptions& o) {
   return layers;
 }
 
-// Appends named layers to a graph; each reads the one appended before unless told otherwise.
+// Appends named layers (and blocks) to a chain.
 class GraphWriter {
  public:
-  const std::string& last() const { return last_; }
   Json layers() const { return layers_; }
 
-  void add(Json layer, const std::string& name, const Json& inputs = nullptr) {
+  void add(Json layer, const std::string& name) {
     layer["name"] = name;
-    if (!inputs.is_null()) layer["inputs"] = inputs;
     layers_.push_back(std::move(layer));
-    last_ = name;
   }
   // conv (no bias: batch norm follows) → batch norm, as ResNets use them. PyTorch's batch norm
   // defaults (momentum 0.1 there, 0.9 here; ε 1e-5).
   void conv_bn(const std::string& name, std::int64_t filters, std::int64_t kernel,
-               std::int64_t stride, const Json& inputs = nullptr) {
+               std::int64_t stride) {
     add({{"type", "conv2d"},
          {"filters", filters},
          {"kernel_size", kernel},
@@ -119,44 +117,23 @@ class GraphWriter {
          {"padding", "same"},
          {"use_bias", false},
          {"init", "he_normal"}},
-        name, inputs);
+        name);
     add({{"type", "batch_norm"}, {"momentum", 0.9}, {"epsilon", 1e-5}}, name + "_bn");
   }
 
-  // He et al. 2016's basic block: two 3x3 conv-BN, the first strided, added to the block's input
-  // (projected by a strided 1x1 conv-BN where the shape changes, "option B"), then ReLU.
-  void basic_block(const std::string& name, std::int64_t filters, std::int64_t stride,
-                   bool project) {
-    const std::string input = last_;
-    conv_bn(name + "_conv1", filters, 3, stride);
-    add(layer("relu"), name + "_relu1");
-    conv_bn(name + "_conv2", filters, 3, 1);
-    std::string shortcut = input;
-    const std::string branch = last_;
-    if (project) {
-      conv_bn(name + "_proj", filters, 1, stride, input);
-      shortcut = last_;
-    }
-    add(layer("add"), name + "_add", Json::array({branch, shortcut}));
-    add(layer("relu"), name + "_out");
-  }
-
-  // Stages of basic blocks; the first block of every stage but the first halves the size.
-  void stages(const std::vector<std::int64_t>& filters, int blocks, std::int64_t in_channels) {
+  // Stages of basic blocks (nn/blocks.hpp), projected where the shape changes; the first block
+  // of every stage but the first halves the size.
+  void stages(const std::vector<std::int64_t>& filters, int blocks) {
     for (std::size_t s = 0; s < filters.size(); ++s) {
       for (int b = 0; b < blocks; ++b) {
-        const std::int64_t stride = s > 0 && b == 0 ? 2 : 1;
-        const bool project = b == 0 && (stride != 1 || in_channels != filters[s]);
-        basic_block("stage" + std::to_string(s + 1) + "_block" + std::to_string(b + 1), filters[s],
-                    stride, project);
-        in_channels = filters[s];
+        add({{"type", "residual"}, {"filters", filters[s]}, {"strides", s > 0 && b == 0 ? 2 : 1}},
+            "stage" + std::to_string(s + 1) + "_block" + std::to_string(b + 1));
       }
     }
   }
 
  private:
   Json layers_ = Json::array();
-  std::string last_ = "input";
 };
 
 // ResNet-20 for CIFAR (He et al. 2016, section 4.2): 3x3 conv 16, three stages of three basic
@@ -166,7 +143,7 @@ Json resnet20(const ModelOptions& o) {
   GraphWriter g;
   g.conv_bn("stem", o.scaled(16), 3, 1);
   g.add(layer("relu"), "stem_relu");
-  g.stages({o.scaled(16), o.scaled(32), o.scaled(64)}, 3, o.scaled(16));
+  g.stages({o.scaled(16), o.scaled(32), o.scaled(64)}, 3);
   g.add(layer("global_avg_pool2d"), "pool");
   g.add(dense(o.classes), "classifier");
   return g.layers();
@@ -180,7 +157,7 @@ Json resnet18(const ModelOptions& o) {
   g.conv_bn("stem", o.scaled(64), 7, 2);
   g.add(layer("relu"), "stem_relu");
   g.add(pool(3, 2, "same"), "stem_pool");
-  g.stages({o.scaled(64), o.scaled(128), o.scaled(256), o.scaled(512)}, 2, o.scaled(64));
+  g.stages({o.scaled(64), o.scaled(128), o.scaled(256), o.scaled(512)}, 2);
   g.add(layer("global_avg_pool2d"), "pool");
   g.add(dense(o.classes), "classifier");
   return g.layers();
@@ -264,7 +241,7 @@ Json builtin_model(const std::string& name, const Shape& input, std::int64_t num
     }
     o.width = value.get<double>();
   }
-  return {{"input", {input.c, input.h, input.w}}, {"layers", it->second(o)}};
+  return {{"input", {input.c, input.h, input.w}}, {"layers", expand_blocks(it->second(o), input)}};
 }
 
 }  // namespace kiln::nn

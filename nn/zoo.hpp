@@ -7,7 +7,8 @@
 //   vgg16      Simonyan & Zisserman 2015, configuration D
 //   resnet20   He et al. 2016's CIFAR ResNet: 3 stages of 3 basic blocks (16/32/64), 0.27 M params
 //   resnet18   He et al. 2016's ImageNet ResNet-18, as torchvision builds it (11.7 M params)
-// The ResNets are graphs (named layers, "add" joins); the rest are chains.
+// The ResNets are graphs of "residual" blocks (nn/blocks.hpp), returned expanded into layers; the
+// rest are chains.
 // alexnet, vgg16 and the ResNets take {"width": w}: every channel and unit count is multiplied by
 // w (e.g. 0.25 to train them on small images on a CPU).
 #pragma once

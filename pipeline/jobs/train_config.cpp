@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "io/atomic_file.hpp"
+#include "nn/blocks.hpp"
 #include "nn/error.hpp"
 #include "nn/graph.hpp"
 #include "nn/layers/registry.hpp"
@@ -81,7 +82,11 @@ void check_layer_list(const Json& layers, const std::string& where) {
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const nn::GraphNode& node = graph.nodes()[i];
     try {
-      nn::make_layer(node.type, node.options);
+      if (nn::is_block_type(node.type)) {
+        nn::check_block_options(node.type, node.options);
+      } else {
+        nn::make_layer(node.type, node.options);
+      }
     } catch (const Error& e) {
       throw ConfigError(where + "[" + std::to_string(i) + "]': " + e.what());
     }

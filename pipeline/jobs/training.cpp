@@ -16,6 +16,7 @@
 #include "io/lr_find_files.hpp"
 #include "io/model_file.hpp"
 #include "io/run_plots.hpp"
+#include "nn/blocks.hpp"
 #include "nn/callbacks/diagnostics.hpp"
 #include "nn/callbacks/early_stopping.hpp"
 #include "nn/callbacks/lr_schedule.hpp"
@@ -143,9 +144,11 @@ Json without_regularization(Json model_config) {
 // The model of a "model.layers" list on this data: its shapes must fit the images, and its last
 // layer must give one output per class (the loss puts the softmax on top).
 Json layer_list_model(const Json& layers, const nn::Shape& sample, std::int64_t classes) {
-  const Json config = {{"input", {sample.c, sample.h, sample.w}}, {"layers", layers}};
+  Json config = {{"input", {sample.c, sample.h, sample.w}}, {"layers", layers}};
   std::int64_t outputs = 0;
   try {
+    // Blocks become their layers here, so freezing and the rest see what the model holds.
+    config["layers"] = nn::expand_blocks(layers, sample);
     outputs = nn::Model::from_config(config).output_shape().per_sample();
   } catch (const Error& e) {
     throw ConfigError("'model.layers' on " + std::to_string(sample.c) + "x" +

@@ -91,6 +91,25 @@ TEST_F(GraphCliTraining, ResNetTrainsAndInspectShowsTheGraph) {
   EXPECT_EQ(evaluate.exit_code, 0) << evaluate.output;
 }
 
+// A user's model written with residual blocks trains, shows the blocks' layers, and a block's
+// name is a point to freeze up to.
+TEST_F(GraphCliTraining, ResidualBlocksInAUsersModelTrainAndFreezeByName) {
+  const std::string layers =
+      R"('model.layers=[{"type": "conv2d", "filters": 4, "padding": "same"},
+          {"type": "residual", "filters": 4}, {"type": "residual", "filters": 8, "strides": 2,
+          "name": "down"}, {"type": "global_avg_pool2d"}, {"type": "dense", "units": 3}]')";
+  const Invocation train = kiln("train " + data() + " -o " + file("blocks.h5") +
+                                " --epochs 1 --batch-size 8 --freeze residual_1 --set " + layers);
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  const Invocation inspect = kiln("inspect " + file("blocks.h5"));
+  EXPECT_NE(inspect.output.find("down_proj (conv2d)"), std::string::npos) << inspect.output;
+  EXPECT_NE(inspect.output.find("down_conv2_bn, down_proj_bn"), std::string::npos)
+      << inspect.output;
+  io::ModelBundle model = io::load_model(file("blocks.h5"));
+  EXPECT_FALSE(model.model.trainable(7));  // residual_1, the block's output
+  EXPECT_TRUE(model.model.trainable(8));   // down_conv1
+}
+
 // --init-from copies the layers whose name and shape match, --freeze keeps them as they were, and
 // the layers after them train.
 TEST_F(GraphCliTraining, WarmStartCopiesMatchingLayersAndFrozenOnesStayBitIdentical) {

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "nn/blocks.hpp"
 #include "nn/layers/registry.hpp"
 #include "pipeline/jobs/train_config.hpp"
 #include "pipeline/transforms/registry.hpp"
@@ -57,6 +58,10 @@ TEST(Readme, DocumentsEveryStageAndLayerType) {
   for (const nn::LayerInfo& l : nn::layer_infos()) {
     EXPECT_NE(text.find("`" + std::string(l.type) + "`"), std::string::npos)
         << "README: layer " << l.type << " is not documented";
+  }
+  for (const std::string& block : nn::block_types()) {
+    EXPECT_NE(text.find("`" + block + "`"), std::string::npos)
+        << "README: block " << block << " is not documented";
   }
 }
 
