@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -15,6 +14,7 @@
 #include "io/model_file.hpp"
 #include "nn/error.hpp"
 #include "nn/loss.hpp"
+#include "nn/record_exchange.hpp"
 #include "pipeline/jobs/dataset_builder.hpp"
 #include "pipeline/jobs/folder_dataset.hpp"
 #include "pipeline/loader.hpp"
@@ -119,60 +119,25 @@ struct BatchOutcome {
   std::vector<float> members;   // models × images × classes (ensemble --compare only)
 };
 
-template <typename T>
-void put_array(std::vector<std::uint8_t>& out, const std::vector<T>& values) {
-  const std::uint64_t count = values.size();
-  const auto* c = reinterpret_cast<const std::uint8_t*>(&count);
-  out.insert(out.end(), c, c + sizeof count);
-  const auto* v = reinterpret_cast<const std::uint8_t*>(values.data());
-  out.insert(out.end(), v, v + count * sizeof(T));
-}
-
-template <typename T>
-std::vector<T> take_array(const std::vector<std::uint8_t>& in, std::size_t& at) {
-  std::uint64_t count = 0;
-  if (at + sizeof count > in.size()) throw Error("a rank sent a truncated evaluation record");
-  std::memcpy(&count, in.data() + at, sizeof count);
-  at += sizeof count;
-  if (count > (in.size() - at) / sizeof(T))
-    throw Error("a rank sent a truncated evaluation record");
-  std::vector<T> values(count);
-  if (count > 0) std::memcpy(values.data(), in.data() + at, count * sizeof(T));
-  at += count * sizeof(T);
-  return values;
-}
-
 // Every rank's outcomes in dataset order: rank r's j-th batch is batch j·ranks + r.
 std::vector<BatchOutcome> gather_outcomes(nn::Communicator* ranks, std::vector<BatchOutcome> mine) {
-  if (ranks == nullptr || ranks->size() == 1) return mine;
-  std::vector<std::uint8_t> bytes;
-  for (const BatchOutcome& b : mine) {
-    put_array(bytes, b.labels);
-    put_array(bytes, b.indices);
-    put_array(bytes, b.ensemble);
-    put_array(bytes, b.members);
-  }
-  std::vector<std::vector<BatchOutcome>> by_rank;
-  std::size_t total = 0;
-  for (const std::vector<std::uint8_t>& in : ranks->all_gather_bytes(bytes)) {
-    std::vector<BatchOutcome>& batches = by_rank.emplace_back();
-    for (std::size_t at = 0; at < in.size();) {
-      BatchOutcome b;
-      b.labels = take_array<std::int32_t>(in, at);
-      b.indices = take_array<std::uint64_t>(in, at);
-      b.ensemble = take_array<float>(in, at);
-      b.members = take_array<float>(in, at);
-      batches.push_back(std::move(b));
-    }
-    total += batches.size();
-  }
-  std::vector<BatchOutcome> ordered;
-  for (std::size_t j = 0; ordered.size() < total; ++j) {
-    for (auto& batches : by_rank) {
-      if (j < batches.size()) ordered.push_back(std::move(batches[j]));
-    }
-  }
-  return ordered;
+  if (ranks == nullptr) return mine;
+  return nn::gather_in_rank_order(
+      *ranks, std::move(mine), "evaluation record",
+      [](nn::RecordWriter& out, const BatchOutcome& b) {
+        out.put_array(b.labels);
+        out.put_array(b.indices);
+        out.put_array(b.ensemble);
+        out.put_array(b.members);
+      },
+      [](nn::RecordReader& in) {
+        BatchOutcome b;
+        b.labels = in.take_array<std::int32_t>();
+        b.indices = in.take_array<std::uint64_t>();
+        b.ensemble = in.take_array<float>();
+        b.members = in.take_array<float>();
+        return b;
+      });
 }
 
 // Every model reads the same images in the same order, batch by batch; each image's probability

@@ -1,12 +1,12 @@
 #include "pipeline/jobs/sharded_build.hpp"
 
-#include <cstring>
 #include <filesystem>
 #include <string>
 
 #include "io/dataset_reader.hpp"
 #include "io/dataset_writer.hpp"
 #include "nn/error.hpp"
+#include "nn/record_exchange.hpp"
 
 namespace kiln::pipeline {
 namespace {
@@ -35,40 +35,6 @@ struct ShardReport {
   std::int64_t written = 0;
   std::vector<std::uint64_t> statistics;
 };
-
-std::vector<std::uint8_t> pack(const ShardReport& r) {
-  std::vector<std::uint8_t> out;
-  const auto put = [&out](const void* data, std::size_t bytes) {
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    out.insert(out.end(), p, p + bytes);
-  };
-  const std::uint64_t error_bytes = r.error.size(), words = r.statistics.size();
-  put(&error_bytes, sizeof error_bytes);
-  put(r.error.data(), r.error.size());
-  put(&r.written, sizeof r.written);
-  put(&words, sizeof words);
-  put(r.statistics.data(), words * sizeof(std::uint64_t));
-  return out;
-}
-
-ShardReport unpack(const std::vector<std::uint8_t>& in) {
-  std::size_t at = 0;
-  const auto take = [&](void* data, std::size_t bytes) {
-    if (at + bytes > in.size()) throw Error("a rank sent a truncated shard report");
-    if (bytes > 0) std::memcpy(data, in.data() + at, bytes);  // data may be null when empty
-    at += bytes;
-  };
-  ShardReport r;
-  std::uint64_t error_bytes = 0, words = 0;
-  take(&error_bytes, sizeof error_bytes);
-  r.error.resize(error_bytes);
-  take(r.error.data(), error_bytes);
-  take(&r.written, sizeof r.written);
-  take(&words, sizeof words);
-  r.statistics.resize(words);
-  take(r.statistics.data(), words * sizeof(std::uint64_t));
-  return r;
-}
 
 // Copies a shard's images, labels and skipped inputs into `writer`, as stored.
 void append_shard(const std::string& path, io::DatasetWriter& writer, std::int64_t block) {
@@ -115,8 +81,20 @@ BuildSummary build_dataset_sharded(
   } catch (const Error& e) {
     report.error = e.what();
   }
-  std::vector<ShardReport> reports;
-  for (const auto& bytes : ranks.all_gather_bytes(pack(report))) reports.push_back(unpack(bytes));
+  const std::vector<ShardReport> reports = nn::gather_in_rank_order(
+      ranks, std::vector<ShardReport>{report}, "shard report",
+      [](nn::RecordWriter& out, const ShardReport& r) {
+        out.put_string(r.error);
+        out.put(r.written);
+        out.put_array(r.statistics);
+      },
+      [](nn::RecordReader& in) {
+        ShardReport r;
+        r.error = in.take_string();
+        r.written = in.take<std::int64_t>();
+        r.statistics = in.take_array<std::uint64_t>();
+        return r;
+      });
   const auto remove_shards = [&] {
     std::error_code ignored;
     for (int r = 0; r < size; ++r) {

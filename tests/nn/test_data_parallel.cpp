@@ -12,6 +12,7 @@
 #include "nn/model.hpp"
 #include "nn/optimizer.hpp"
 #include "nn/random.hpp"
+#include "nn/record_exchange.hpp"
 #include "nn/step_plan.hpp"
 #include "nn/trainer.hpp"
 
@@ -58,6 +59,59 @@ TEST(BatchRecords, OneRankKeepsItsOwnInOrder) {
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0].statistics, (std::vector<double>{1.0, 2.0}));
   EXPECT_EQ(all[1].samples, 1);
+}
+
+// Rank 1 of 3, whose peers' records were written beforehand: what all_gather_bytes would return.
+class RankOneOfThree final : public Communicator {
+ public:
+  explicit RankOneOfThree(std::vector<std::vector<std::uint8_t>> peers)
+      : peers_(std::move(peers)) {}
+  int rank() const override { return 1; }
+  int size() const override { return 3; }
+  void all_to_all(const float*, std::span<const int>, std::span<const int>, float*,
+                  std::span<const int>, std::span<const int>) override {}
+  void all_gather(const float*, std::span<const int>, std::span<const int>, float*) override {}
+  std::vector<std::vector<std::uint8_t>> all_gather_bytes(
+      std::span<const std::uint8_t> mine) override {
+    return {peers_[0], {mine.begin(), mine.end()}, peers_[1]};
+  }
+
+ private:
+  std::vector<std::vector<std::uint8_t>> peers_;
+};
+
+std::vector<std::uint8_t> records_of(std::initializer_list<double> losses) {
+  RecordWriter out;
+  out.put(static_cast<std::uint64_t>(losses.size()));
+  for (const double loss : losses) {
+    out.put(loss);
+    out.put(std::int64_t{1});
+    out.put(std::int64_t{0});
+    out.put(std::int64_t{0});
+    out.put_array(std::vector<double>{loss * 10});
+  }
+  return out.bytes();
+}
+
+// Rank r's j-th record is number j·3 + r: ranks 0 and 1 hold two, rank 2 one.
+TEST(BatchRecords, RanksRecordsComeBackInRoundRobinOrder) {
+  RankOneOfThree ranks({records_of({0, 3}), records_of({2})});
+  const std::vector<BatchRecord> all =
+      gather_in_order(ranks, {{1.0, 1, 0, 0, {10.0}}, {4.0, 1, 0, 0, {40.0}}});
+  ASSERT_EQ(all.size(), 5u);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].loss, static_cast<double>(i));
+    EXPECT_EQ(all[i].statistics, std::vector<double>{10.0 * static_cast<double>(i)});
+  }
+  std::vector<std::uint8_t> cut = records_of({0, 3});
+  cut.resize(cut.size() - 3);
+  RankOneOfThree truncated({cut, records_of({2})});
+  try {
+    gather_in_order(truncated, {});
+    FAIL() << "a truncated record was read";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "a rank sent a truncated batch record");
+  }
 }
 
 // 48 samples, 4 features, 3 classes; batches of `rows` in order.
