@@ -142,54 +142,32 @@ class Rows final : public BatchSource {
   std::int64_t rows_, next_ = 0;
 };
 
-Model small_net() {
-  Model m = Model::from_config(Json{{"input", {4, 1, 1}},
-                                    {"layers",
-                                     {{{"type", "dense"}, {"units", 6}},
-                                      {{"type", "batch_norm"}},
-                                      {{"type", "relu"}},
-                                      {{"type", "dense"}, {"units", 3}}}}});
-  m.initialize(11);
-  return m;
-}
-
-std::vector<float> weights_after_one_epoch(std::int64_t micro) {
-  Model model = small_net();
+// A 4-6-3 net, with batch norm after its first layer or without, trained one epoch of two steps
+// of 24 in micro-batches of `micro`: its weights (and running statistics) afterwards.
+std::vector<float> state_after_one_epoch(bool batch_norm, std::int64_t micro, float lr) {
+  Json layers = {{{"type", "dense"}, {"units", 6}}};
+  if (batch_norm) layers.push_back({{"type", "batch_norm"}});
+  layers.push_back({{"type", "relu"}});
+  layers.push_back({{"type", "dense"}, {"units", 3}});
+  Model model = Model::from_config(Json{{"input", {4, 1, 1}}, {"layers", layers}});
+  model.initialize(11);
   auto sgd = make_optimizer(Json{{"type", "sgd"}});
   Rows source(micro);
   TrainState state;
-  state.learning_rate = 0.1f;
+  state.learning_rate = lr;
   Trainer::fit(model, *sgd, source, state, 1, {}, SoftmaxCrossEntropy{}, nullptr,
                StepLayout{24, micro, false, nullptr});
+  EXPECT_EQ(state.step, 2);
   std::vector<float> all;
   for (Tensor* t : model.state_tensors()) all.insert(all.end(), t->span().begin(), t->span().end());
-  EXPECT_EQ(state.step, 2);
   return all;
 }
 
 TEST(GradientAccumulation, MicroBatchesSumToTheWholeBatchsGradient) {
   // Without batch norm's per-micro-batch statistics the sum of the micro-batch gradients is the
   // whole batch's gradient up to rounding: check with a net without it.
-  auto train = [](std::int64_t micro) {
-    Model model = Model::from_config(Json{{"input", {4, 1, 1}},
-                                          {"layers",
-                                           {{{"type", "dense"}, {"units", 6}},
-                                            {{"type", "relu"}},
-                                            {{"type", "dense"}, {"units", 3}}}}});
-    model.initialize(11);
-    auto sgd = make_optimizer(Json{{"type", "sgd"}});
-    Rows source(micro);
-    TrainState state;
-    state.learning_rate = 0.5f;
-    Trainer::fit(model, *sgd, source, state, 1, {}, SoftmaxCrossEntropy{}, nullptr,
-                 StepLayout{24, micro, false, nullptr});
-    std::vector<float> all;
-    for (Parameter* p : model.parameters()) {
-      all.insert(all.end(), p->value.span().begin(), p->value.span().end());
-    }
-    return all;
-  };
-  const std::vector<float> whole = train(24), micro = train(6);
+  const std::vector<float> whole = state_after_one_epoch(false, 24, 0.5f),
+                           micro = state_after_one_epoch(false, 6, 0.5f);
   ASSERT_EQ(whole.size(), micro.size());
   double largest = 0;
   for (std::size_t i = 0; i < whole.size(); ++i) {
@@ -202,10 +180,10 @@ TEST(GradientAccumulation, MicroBatchesSumToTheWholeBatchsGradient) {
 TEST(GradientAccumulation, BatchNormRunningStatisticsFoldEveryMicroBatchInOrder) {
   // Four micro-batches of 6 per step: the running mean moves four times per step, as in four
   // momentum updates, not once.
-  const std::vector<float> micro = weights_after_one_epoch(6);
-  const std::vector<float> whole = weights_after_one_epoch(24);
+  const std::vector<float> micro = state_after_one_epoch(true, 6, 0.1f);
+  const std::vector<float> whole = state_after_one_epoch(true, 24, 0.1f);
   EXPECT_NE(micro, whole);
-  EXPECT_EQ(weights_after_one_epoch(6), micro);  // and deterministic
+  EXPECT_EQ(state_after_one_epoch(true, 6, 0.1f), micro);  // and deterministic
 }
 
 }  // namespace
