@@ -20,6 +20,8 @@ packages=(
   libopenmpi-dev openmpi-bin
   # the Python module (apps/python) and ONNX export (io/onnx_export.cpp)
   pybind11-dev python3-dev libonnx-dev
+  # ONNX's CMake targets and the ONNX tests link protobuf; no package above pulls its headers in
+  libprotobuf-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3-h5py python3-numpy python3-pytest python3-onnx
   # kiln import is checked against PyTorch's own outputs
