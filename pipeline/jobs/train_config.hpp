@@ -44,9 +44,9 @@ struct TrainConfig {
   struct Optimizer {
     std::string type = "sgd";
     double lr = 0.01;
-    double momentum = 0.9;       // sgd
-    bool nesterov = false;       // sgd
-    double weight_decay = 0.0;   // sgd (L2), adamw (decoupled; 0: AdamW's 0.01)
+    double momentum = 0.9;      // sgd
+    bool nesterov = false;      // sgd
+    double weight_decay = 0.0;  // sgd (L2), adamw (decoupled; 0: AdamW's 0.01)
     double clip_norm = 0.0;
   };
   // The callbacks' own options and their defaults are nn's; the config adds whether each runs
