@@ -50,12 +50,6 @@ ResidualOptions read_residual(const Json& options) {
   return o;
 }
 
-Json conv_entry(std::int64_t filters, std::int64_t kernel, std::int64_t strides) {
-  return {{"type", "conv2d"},  {"filters", filters}, {"kernel_size", kernel}, {"strides", strides},
-          {"padding", "same"}, {"use_bias", false},  {"init", "he_normal"}};
-}
-Json batch_norm_entry() { return {{"type", "batch_norm"}, {"momentum", 0.9}, {"epsilon", 1e-5}}; }
-
 Shape conv_shape(Json conv, const Shape& input) {
   conv.erase("type");
   return make_layer("conv2d", conv)->build(input);
@@ -90,17 +84,17 @@ Shape append_residual(const GraphNode& block, const std::string& input_name, con
     if (!inputs.is_null()) entry["inputs"] = inputs;
     out.push_back(std::move(entry));
   };
-  const Json conv1 = conv_entry(o.filters, 3, o.strides), conv2 = conv_entry(o.filters, 3, 1);
+  const Json conv1 = resnet_conv(o.filters, 3, o.strides), conv2 = resnet_conv(o.filters, 3, 1);
   const Shape output = conv_shape(conv2, conv_shape(conv1, input));
   push(conv1, b + "_conv1", input_name);
-  push(batch_norm_entry(), b + "_conv1_bn");
+  push(resnet_batch_norm(), b + "_conv1_bn");
   push({{"type", "relu"}}, b + "_relu1");
   push(conv2, b + "_conv2");
-  push(batch_norm_entry(), b + "_conv2_bn");
+  push(resnet_batch_norm(), b + "_conv2_bn");
   std::string shortcut = input_name;
   if (project) {
-    push(conv_entry(o.filters, 1, o.strides), b + "_proj", input_name);
-    push(batch_norm_entry(), b + "_proj_bn");
+    push(resnet_conv(o.filters, 1, o.strides), b + "_proj", input_name);
+    push(resnet_batch_norm(), b + "_proj_bn");
     shortcut = b + "_proj_bn";
   }
   push({{"type", "add"}}, b + "_add", Json::array({b + "_conv2_bn", shortcut}));
@@ -122,6 +116,12 @@ bool has_blocks(const Json& layers) {
 }
 
 }  // namespace
+
+Json resnet_conv(std::int64_t filters, std::int64_t kernel, std::int64_t strides) {
+  return {{"type", "conv2d"},  {"filters", filters}, {"kernel_size", kernel}, {"strides", strides},
+          {"padding", "same"}, {"use_bias", false},  {"init", "he_normal"}};
+}
+Json resnet_batch_norm() { return {{"type", "batch_norm"}, {"momentum", 0.9}, {"epsilon", 1e-5}}; }
 
 bool is_block_type(const std::string& type) { return type == kResidual; }
 std::vector<std::string> block_types() { return {kResidual}; }

@@ -13,6 +13,7 @@
 // takes "name" (default residual_<k>), "inputs" (one) and "trainable" as a layer does.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@
 #include "nn/tensor.hpp"
 
 namespace kiln::nn {
+
+// The entries a block is made of, for models that use them outside blocks (the zoo's stems).
+Json resnet_conv(std::int64_t filters, std::int64_t kernel, std::int64_t strides);
+Json resnet_batch_norm();
 
 bool is_block_type(const std::string& type);
 std::vector<std::string> block_types();

@@ -110,15 +110,8 @@ class GraphWriter {
   // defaults (momentum 0.1 there, 0.9 here; ε 1e-5).
   void conv_bn(const std::string& name, std::int64_t filters, std::int64_t kernel,
                std::int64_t stride) {
-    add({{"type", "conv2d"},
-         {"filters", filters},
-         {"kernel_size", kernel},
-         {"strides", stride},
-         {"padding", "same"},
-         {"use_bias", false},
-         {"init", "he_normal"}},
-        name);
-    add({{"type", "batch_norm"}, {"momentum", 0.9}, {"epsilon", 1e-5}}, name + "_bn");
+    add(resnet_conv(filters, kernel, stride), name);
+    add(resnet_batch_norm(), name + "_bn");
   }
 
   // Stages of basic blocks (nn/blocks.hpp), projected where the shape changes; the first block

@@ -29,7 +29,9 @@ TEST(StepPlan, RanksShareEveryMicroBatchExactlyOnceRoundRobin) {
         const std::vector<std::uint64_t> mine = plan.positions(0);
         for (const std::uint64_t p : mine) ++seen[p];
         // The first run of 5 of rank r is micro-batch r of step 0.
-        if (!mine.empty()) EXPECT_EQ(mine.front(), static_cast<std::uint64_t>(5 * r));
+        if (!mine.empty()) {
+          EXPECT_EQ(mine.front(), static_cast<std::uint64_t>(5 * r));
+        }
       }
       const std::int64_t covered = drop_last ? 100 : 103;
       for (std::int64_t p = 0; p < 103; ++p) EXPECT_EQ(seen[p], p < covered ? 1 : 0) << p;
