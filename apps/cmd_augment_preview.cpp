@@ -8,8 +8,8 @@
 #include "apps/validators.hpp"
 #include "io/atomic_file.hpp"
 #include "io/opencv_codecs.hpp"
-#include "pipeline/jobs/augment_preview.hpp"
-#include "pipeline/jobs/train_config.hpp"
+#include "pipeline/training/augment_preview.hpp"
+#include "pipeline/training/train_config.hpp"
 
 namespace kiln::apps {
 

@@ -1,6 +1,6 @@
 // kiln bench: throughput measurements to compare with the peers in ../shared/bench.
-//   kiln bench train --model NAME --batch 128 --threads 2
-//   kiln bench pipeline DATA --augment '[...]' --batch 64 --threads 2
+//   kiln bench train --model NAME --batch-size 128 --threads 2
+//   kiln bench pipeline DATA --augment '[...]' --batch-size 64 --threads 2
 //   mpirun -np 2 kiln bench reduce --megabytes 100
 #include <tbb/global_control.h>
 
@@ -13,12 +13,12 @@
 #include "apps/validators.hpp"
 #include "apps/world.hpp"
 #include "nn/layers/conv2d.hpp"
-#include "nn/model.hpp"
-#include "nn/optimizer.hpp"
-#include "nn/throughput.hpp"
-#include "nn/zoo.hpp"
-#include "pipeline/jobs/pipeline_bench.hpp"
-#include "pipeline/jobs/reduction_bench.hpp"
+#include "nn/model/model.hpp"
+#include "nn/model/zoo.hpp"
+#include "nn/training/optimizer.hpp"
+#include "nn/training/throughput.hpp"
+#include "pipeline/bench/pipeline_bench.hpp"
+#include "pipeline/bench/reduction_bench.hpp"
 
 namespace kiln::apps {
 namespace {
@@ -115,11 +115,13 @@ void add_bench_train(CLI::App* bench) {
       ->add_option("--width", flags->width,
                    "Channel/unit multiplier of alexnet, vgg16 and the ResNets")
       ->check(CLI::PositiveNumber);
-  train->add_option("--batch", flags->options.batch, "Batch size")
+  train
+      ->add_option("--batch-size,--batch", flags->options.batch,
+                   "Batch size (--batch: the older spelling)")
       ->check(CLI::Range(1, 1 << 16))
       ->capture_default_str();
   train->add_option("--threads", flags->threads, "Threads")
-      ->check(CLI::Range(1, 1024))
+      ->check(thread_count(false))
       ->capture_default_str();
   train->add_option("--windows", flags->options.windows, "Timed windows")
       ->check(CLI::Range(1, 1000))
@@ -145,11 +147,13 @@ void add_bench_pipeline(CLI::App* bench) {
       ->check(existing_file());
   stream->add_option("--augment", *augment,
                      "Training stages as a JSON list (README: Augmentation); default: none");
-  stream->add_option("--batch", pipe->batch_size, "Batch size")
+  stream
+      ->add_option("--batch-size,--batch", pipe->batch_size,
+                   "Batch size (--batch: the older spelling)")
       ->check(CLI::Range(1, 1 << 16))
       ->capture_default_str();
   stream->add_option("--threads", pipe->threads, "Worker threads (0: all cores)")
-      ->check(CLI::Range(0, 1024))
+      ->check(thread_count())
       ->capture_default_str();
   stream->add_option("--epochs", pipe->epochs, "Epochs to stream")
       ->check(CLI::Range(1, 1000))

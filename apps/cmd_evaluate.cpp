@@ -11,7 +11,7 @@
 #include "apps/validators.hpp"
 #include "apps/world.hpp"
 #include "nn/error.hpp"
-#include "pipeline/jobs/evaluator.hpp"
+#include "pipeline/inference/evaluator.hpp"
 
 namespace kiln::apps {
 
@@ -58,14 +58,15 @@ void add_evaluate_command(CLI::App& app) {
       ->required()
       ->expected(2, 1 << 16)
       ->check(existing_path());
-  cmd->add_option("--crops", request->crops,
+  cmd->add_option("--crops", request->views.crops,
                   "Views per scale: 1 (the model's eval stages), 5 (corners + centre) or 10 "
                   "(and their mirrors)")
-      ->check(CLI::IsMember({1, 5, 10}))
+      ->check(CLI::IsMember(
+          std::vector<int>(std::begin(pipeline::kCropCounts), std::end(pipeline::kCropCounts))))
       ->capture_default_str();
   auto scales = std::make_shared<ScalesFlag>();
   scales->add_to(cmd);
-  cmd->add_option("--padding", request->padding,
+  cmd->add_option("--padding", request->views.padding,
                   "Pixels of padding around each scaled image before cropping (default: the "
                   "trained pad_crop padding when the image has no room for corners)")
       ->check(CLI::Range(0, 1 << 12));
@@ -81,10 +82,10 @@ void add_evaluate_command(CLI::App& app) {
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
   cmd->add_option("--threads", request->threads, "Worker threads (0: all cores)")
-      ->check(CLI::Range(0, 1024))
+      ->check(thread_count())
       ->capture_default_str();
   cmd->callback([request, per_class, positionals, scales] {
-    scales->apply(request->scales, request->auto_scales);
+    scales->apply(request->views.scales, request->views.auto_scales);
     request->model_paths.assign(positionals->begin(), positionals->end() - 1);
     request->data_path = positionals->back();
     for (const std::string& model : request->model_paths) {

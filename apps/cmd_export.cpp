@@ -1,11 +1,11 @@
-// kiln export: a model file as ONNX (io/onnx_export.hpp), for runtimes outside kiln.
+// kiln export: a model file as ONNX (io/interop/onnx_export.hpp), for runtimes outside kiln.
 #include <cstdio>
 #include <memory>
 
 #include "apps/commands.hpp"
 #include "apps/validators.hpp"
+#include "io/interop/onnx_export.hpp"
 #include "io/model_file.hpp"
-#include "io/onnx_export.hpp"
 
 namespace kiln::apps {
 

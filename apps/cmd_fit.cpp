@@ -5,7 +5,7 @@
 
 #include "apps/commands.hpp"
 #include "apps/validators.hpp"
-#include "pipeline/jobs/fit.hpp"
+#include "pipeline/dataset/fit.hpp"
 
 namespace kiln::apps {
 

@@ -1,18 +1,18 @@
 // kiln import: a network trained elsewhere (ONNX, or Keras HDF5 weights) as a kiln model file,
-// with the preprocessing it expects (io/onnx_import.hpp, io/keras_weights.hpp,
-// pipeline/jobs/model_import.hpp).
+// with the preprocessing it expects (io/interop/onnx_import.hpp, io/interop/keras_weights.hpp,
+// pipeline/inference/model_import.hpp).
 #include <cstdio>
 #include <fstream>
 #include <memory>
 
 #include "apps/commands.hpp"
 #include "apps/validators.hpp"
-#include "io/keras_config.hpp"
-#include "io/keras_weights.hpp"
-#include "nn/zoo.hpp"
-#include "pipeline/jobs/model_import.hpp"
+#include "io/interop/keras_config.hpp"
+#include "io/interop/keras_weights.hpp"
+#include "nn/model/zoo.hpp"
+#include "pipeline/inference/model_import.hpp"
 #ifdef KILN_HAVE_ONNX
-#include "io/onnx_import.hpp"
+#include "io/interop/onnx_import.hpp"
 #endif
 
 namespace kiln::apps {

@@ -5,12 +5,12 @@
 
 #include "apps/commands.hpp"
 #include "apps/validators.hpp"
+#include "io/charts/line_chart.hpp"
 #include "io/dataset_reader.hpp"
 #include "io/file_format.hpp"
-#include "io/line_chart.hpp"
 #include "io/model_file.hpp"
 #include "nn/error.hpp"
-#include "pipeline/jobs/model_pictures.hpp"
+#include "pipeline/inference/model_pictures.hpp"
 
 namespace kiln::apps {
 namespace {

@@ -9,7 +9,7 @@
 #include "apps/scales_flag.hpp"
 #include "apps/validators.hpp"
 #include "nn/error.hpp"
-#include "pipeline/jobs/predictor.hpp"
+#include "pipeline/inference/predictor.hpp"
 
 namespace kiln::apps {
 
@@ -27,17 +27,18 @@ void add_predict_command(CLI::App& app) {
   cmd->add_option("--top-k", f->top_k, "How many classes to print per image")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  cmd->add_option("--crops", f->crops,
+  cmd->add_option("--crops", f->views.crops,
                   "Views per scale, averaged: 1, 5 (corners + centre) or 10 (and mirrors); as in "
                   "kiln evaluate")
-      ->check(CLI::IsMember({1, 5, 10}))
+      ->check(CLI::IsMember(
+          std::vector<int>(std::begin(pipeline::kCropCounts), std::end(pipeline::kCropCounts))))
       ->capture_default_str();
   auto scales = std::make_shared<ScalesFlag>();
   scales->add_to(cmd);
-  cmd->add_option("--padding", f->padding, "Padding around each scaled image before cropping")
+  cmd->add_option("--padding", f->views.padding, "Padding around each scaled image before cropping")
       ->check(CLI::Range(0, 1 << 12));
   cmd->callback([f, positionals, scales] {
-    scales->apply(f->scales, f->auto_scales);
+    scales->apply(f->views.scales, f->views.auto_scales);
     // The leading .h5 files are the models; the images follow.
     const auto first_image = std::find_if(
         positionals->begin(), positionals->end(),

@@ -26,8 +26,8 @@
 #include "io/idx_import.hpp"
 #include "io/image_index.hpp"
 #include "nn/error.hpp"
-#include "pipeline/jobs/dataset_builder.hpp"
-#include "pipeline/jobs/sharded_build.hpp"
+#include "pipeline/dataset/dataset_builder.hpp"
+#include "pipeline/dataset/sharded_build.hpp"
 
 namespace kiln::apps {
 namespace {
@@ -303,7 +303,7 @@ void add_image_flags(CLI::App* cmd, PreprocessFlags& f) {
   cmd->add_option(
          "--val-split", f.val_split,
          "Hold out this fraction of every class as a validation set (image inputs), e.g. 0.2")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(CLI::Range(0.0, io::kMaxValidationFraction));
   cmd->add_option("--val-output", f.val_output,
                   "Validation dataset to write (default: OUTPUT with -val before .h5)");
   cmd->add_option("--seed", f.seed, "Seed of the validation split: same seed, same split")

@@ -1,4 +1,4 @@
-// kiln report: one HTML page comparing runs and searches (pipeline/jobs/report_page.hpp).
+// kiln report: one HTML page comparing runs and searches (pipeline/report/report_page.hpp).
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -7,7 +7,7 @@
 
 #include "apps/commands.hpp"
 #include "apps/validators.hpp"
-#include "pipeline/jobs/report_page.hpp"
+#include "pipeline/report/report_page.hpp"
 
 namespace kiln::apps {
 namespace {

@@ -1,5 +1,5 @@
 // kiln search: a hyperparameter search over any config keys, each trial a `kiln train` run
-// directory inside the search's --run-dir (pipeline/jobs/search.hpp).
+// directory inside the search's --run-dir (pipeline/search/search.hpp).
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -11,9 +11,9 @@
 #include "apps/trial_process.hpp"
 #include "apps/validators.hpp"
 #include "nn/error.hpp"
-#include "pipeline/jobs/search.hpp"
-#include "pipeline/jobs/search_files.hpp"
-#include "pipeline/jobs/search_space.hpp"
+#include "pipeline/search/search.hpp"
+#include "pipeline/search/search_files.hpp"
+#include "pipeline/search/search_space.hpp"
 
 namespace kiln::apps {
 namespace {

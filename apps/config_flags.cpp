@@ -3,16 +3,9 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "pipeline/jobs/train_config.hpp"
+#include "pipeline/training/train_config.hpp"
 
 namespace kiln::apps {
-
-void set_dotted(Json& config, const std::string& key, Json value) {
-  Json* node = &config;
-  std::stringstream parts(key);
-  for (std::string part; std::getline(parts, part, '.');) node = &(*node)[part];
-  *node = std::move(value);
-}
 
 // One flag: where CLI11 parses its value, and how that value becomes JSON.
 struct ConfigFlags::Given {
@@ -88,7 +81,7 @@ void ConfigFlags::apply(Json& config) const {
   for (const auto& g : flags_) {
     if (g->option->count() == 0) continue;
     Json overlay = Json::object();
-    set_dotted(overlay, g->key, g->value());
+    at_dotted(overlay, g->key) = g->value();
     pipeline::merge_config(config, overlay, g->shown());
   }
 }

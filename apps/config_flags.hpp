@@ -1,5 +1,5 @@
 // ConfigFlags: command-line flags that are shorthands for keys of the training config
-// (pipeline/jobs/train_config.hpp). A flag is one row of a table, flag → key: its help text, its
+// (pipeline/training/train_config.hpp). A flag is one row of a table, flag → key: its help text, its
 // type and its default come from the key, so `--help` shows what the config says. A flag the user
 // gave is laid on the config alone, with the flag as the origin of any mistake ("--lr 0: ...");
 // flags the user did not give leave the config file's values alone.
@@ -18,9 +18,6 @@ struct FlagKey {
   const char* flag;  // CLI11 form, e.g. "-o,--output"
   const char* key;   // dotted config key, e.g. "output"
 };
-
-// Writes `value` at the dotted `key` of `config`, creating objects on the way.
-void set_dotted(Json& config, const std::string& key, Json value);
 
 class ConfigFlags {
  public:

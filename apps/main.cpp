@@ -14,8 +14,9 @@
 #include "apps/commands.hpp"
 #include "apps/world.hpp"
 #include "io/h5.hpp"
-#include "io/openblas_threads.hpp"
+#include "io/runtime/openblas_threads.hpp"
 #include "nn/error.hpp"
+#include "nn/version.hpp"
 
 int main(int argc, char** argv) {
   // kiln runs many images at once, one per task; OpenCV splitting each resize or colour
@@ -39,7 +40,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "kiln: from a folder of images to a trained, evaluated CNN.\n"
       "  kiln preprocess → dataset.h5 → kiln train → model.h5 → kiln evaluate"};
-  app.set_version_flag("--version", "kiln 0.1.0");
+  app.set_version_flag("--version", std::string("kiln ") + kiln::kVersion);
   // At most one subcommand; "none" is reported after parsing, so that an unknown flag such as
   // `kiln --bogus` is named in the error rather than hidden behind "a subcommand is required".
   app.require_subcommand(0, 1);

@@ -5,6 +5,7 @@
 
 #include "apps/stage_list.hpp"
 #include "apps/validators.hpp"
+#include "io/run_files/run_directory.hpp"
 #include "nn/error.hpp"
 #include "pipeline/transforms/registry.hpp"
 
@@ -50,13 +51,13 @@ const std::vector<FlagKey>& flag_table() {
 // Lays `overlay` on `config` with `origin` as the name of its source in messages.
 void lay(Json& config, const std::string& key, Json value, const std::string& origin) {
   Json overlay = Json::object();
-  set_dotted(overlay, key, std::move(value));
+  at_dotted(overlay, key) = std::move(value);
   pipeline::merge_config(config, overlay, origin);
 }
 
 // A run directory given to --resume: its own config.json is the first layer.
 void lay_resumed_run(Json& config, const std::string& run_dir) {
-  const std::string saved = (std::filesystem::path(run_dir) / "config.json").string();
+  const std::string saved = io::RunDirectory(run_dir).config();
   if (!std::filesystem::exists(saved)) {
     throw Error("--resume " + run_dir + ": no config.json; is it a kiln run directory?");
   }

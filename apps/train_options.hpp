@@ -13,7 +13,7 @@
 
 #include "apps/config_flags.hpp"
 #include "nn/json.hpp"
-#include "pipeline/jobs/train_config.hpp"
+#include "pipeline/training/train_config.hpp"
 
 namespace kiln::apps {
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "io/run_files/run_directory.hpp"
 #include "nn/error.hpp"
 
 namespace kiln::apps {
@@ -45,7 +46,7 @@ pipeline::TrialExit run_trial_process(const pipeline::TrialRun& run) {
   if (run.resume) {
     args.insert(args.end(), {"--resume", run.dir});
   } else {
-    args.insert(args.end(), {"--config", (fs::path(run.dir) / "config.json").string()});
+    args.insert(args.end(), {"--config", io::RunDirectory(run.dir).config()});
   }
   args.insert(args.end(), {"--threads", std::to_string(run.threads)});
   if (run.stop_after_epoch > 0) {

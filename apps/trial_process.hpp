@@ -3,7 +3,7 @@
 // threads, memory and failures apart, and a trial that dies takes nothing else with it.
 #pragma once
 
-#include "pipeline/jobs/search.hpp"
+#include "pipeline/search/search.hpp"
 
 namespace kiln::apps {
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "nn/error.hpp"
+#include "nn/parallel.hpp"
 
 namespace kiln::apps {
 
@@ -24,6 +25,11 @@ inline CLI::Validator positive_number() {
         return "must be a number > 0, got " + text;
       },
       "POSITIVE");
+}
+
+// --threads: 0 (all cores, where `all_cores_allowed`) or a count up to nn::kMaxThreads.
+inline CLI::Range thread_count(bool all_cores_allowed = true) {
+  return CLI::Range(all_cores_allowed ? 0 : 1, nn::kMaxThreads);
 }
 
 // A file or a folder that exists.

@@ -5,10 +5,10 @@
 #include <memory>
 #include <thread>
 
-#include "io/launcher.hpp"
+#include "io/runtime/launcher.hpp"
 #include "nn/error.hpp"
 #ifdef KILN_HAVE_MPI
-#include "io/mpi_world.hpp"
+#include "io/runtime/mpi_world.hpp"
 #endif
 
 namespace kiln::apps {

@@ -6,7 +6,7 @@
 #include <span>
 #include <string>
 
-#include "nn/communicator.hpp"
+#include "nn/distributed/communicator.hpp"
 
 namespace kiln::apps {
 

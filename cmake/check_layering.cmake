@@ -1,5 +1,7 @@
-# Fails when a source file includes against DESIGN.md's module direction (nn ← io ← pipeline ← apps)
-# or pulls a dependency into a module that must not see it. Run on every build (target
+# Fails when a source file includes against the module direction (nn ← io ← pipeline ← apps), pulls
+# a dependency into a module that must not see it, or when the pipeline's core (the flow graph, its
+# stages, packing, views, the loader: pipeline/*.{hpp,cpp} and pipeline/transforms/) includes one of
+# the jobs built on it (pipeline/dataset, training, search, inference, report, bench). Run on every build (target
 # kiln_layering) and by a test that feeds it a violation.
 #   cmake -DROOT=<tree to check> -P check_layering.cmake
 if(NOT ROOT)
@@ -29,6 +31,24 @@ foreach(module nn io pipeline)
   endforeach()
 endforeach()
 
+# The pipeline's core knows no job: a job may use another job, the core none.
+set(pipeline_jobs "pipeline/dataset/;pipeline/training/;pipeline/search/;pipeline/inference/;pipeline/report/;pipeline/bench/")
+file(GLOB core_sources "${ROOT}/pipeline/*.hpp" "${ROOT}/pipeline/*.cpp"
+     "${ROOT}/pipeline/transforms/*.hpp" "${ROOT}/pipeline/transforms/*.cpp")
+foreach(source IN LISTS core_sources)
+  file(STRINGS "${source}" includes REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"]")
+  foreach(line IN LISTS includes)
+    string(REGEX REPLACE "^[ \t]*#[ \t]*include[ \t]*[<\"]([^>\"]+)[>\"].*" "\\1" header "${line}")
+    foreach(prefix IN LISTS pipeline_jobs)
+      string(FIND "${header}" "${prefix}" at)
+      if(at EQUAL 0)
+        file(RELATIVE_PATH rel "${ROOT}" "${source}")
+        string(APPEND violations "\n  ${rel}: #include \"${header}\" (the pipeline core may not depend on the job ${prefix})")
+      endif()
+    endforeach()
+  endforeach()
+endforeach()
+
 if(violations)
-  message(FATAL_ERROR "includes run against the module direction nn <- io <- pipeline <- apps:${violations}")
+  message(FATAL_ERROR "includes run against the module direction nn <- io <- pipeline <- apps, or the pipeline core includes a job:${violations}")
 endif()

@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "nn/batch_source.hpp"
-#include "nn/model.hpp"
-#include "nn/optimizer.hpp"
+#include "nn/model/model.hpp"
 #include "nn/random.hpp"
-#include "nn/trainer.hpp"
+#include "nn/training/optimizer.hpp"
+#include "nn/training/trainer.hpp"
 
 namespace {
 
@@ -71,7 +71,7 @@ int main() {
   nn::TrainState state;
   state.seed = 1;
   state.learning_rate = 0.05f;
-  nn::Trainer::fit(model, sgd, train, state, /*epochs=*/10);
+  nn::Trainer::fit(model, sgd, train, state, /*epochs=*/10, {.batch_size = 32});
 
   const nn::EvalResult result = nn::Trainer::evaluate(model, test);
   std::printf("test accuracy %.3f, loss %.4f\n", result.accuracy, result.loss);

@@ -4,7 +4,7 @@
 
 #include "fuzz/fuzz_input.hpp"
 #include "nn/error.hpp"
-#include "pipeline/jobs/train_config.hpp"
+#include "pipeline/training/train_config.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

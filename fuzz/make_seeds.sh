@@ -43,7 +43,7 @@ cat > $c/config/config.json <<'JSON'
 {"model": {"name": "resnet20", "width": 0.5}, "epochs": 3, "batch_size": 16,
  "optimizer": {"type": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": true},
  "schedule": "cosine+warmup:1", "augment": [{"type": "pad_crop", "padding": 2}],
- "data": {"validation_split": 0.1}, "early_stopping": {"patience": 3}}
+ "data": {"validation_split": 0.1}, "callbacks": {"early_stopping": {"enabled": true, "patience": 3}}}
 JSON
 printf 'optimizer.lr=0.01' > $c/config/set.txt
 printf 'model.layers=[{"type": "conv2d", "filters": 4}, {"type": "dense", "units": 2}]' \

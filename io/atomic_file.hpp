@@ -1,4 +1,4 @@
-// AtomicFile: write to a temporary name beside the target, then rename into place (DESIGN
+// AtomicFile: write to a temporary name beside the target, then rename into place (docs/design.md
 // contract 4). A reader sees the previous good file or the complete new one, never a half-written
 // one; if the writer dies or throws before commit(), the temporary is removed (or, after SIGKILL,
 // left as "<name>.tmp-<pid>", which nothing reads).

@@ -21,6 +21,24 @@ DatasetReader::DatasetReader(const std::string& path)
   h5::File& f = h5_->file;
   check_file_format(f, kDatasetFormat, kDatasetFormatVersion, kDatasetFormatVersion,
                     "create it with kiln preprocess, or re-run kiln preprocess");
+  const std::uint64_t images = open_images(f);
+  read_labels(f, images);
+  if (f.has_attribute("source")) source_ = f.string_attribute("source");
+  if (f.has_attribute("command_line")) command_line_ = f.string_attribute("command_line");
+  if (f.has_attribute("split")) split_ = f.string_attribute("split");
+  channel_order_ = f.string_attribute("channel_order");
+  read_statistics(f.open_group("normalization"), !offsets_.empty());
+  if (f.exists("skipped")) {
+    h5::Group skipped = f.open_group("skipped");
+    const auto paths = skipped.read_strings("paths");
+    const auto reasons = skipped.read_strings("reasons");
+    for (std::size_t i = 0; i < paths.size() && i < reasons.size(); ++i) {
+      skipped_.push_back({paths[i], reasons[i]});
+    }
+  }
+}
+
+std::uint64_t DatasetReader::open_images(const h5::File& f) {
   // Training reads single images in random order. Uncompressed: no chunk cache, so each read
   // fetches just that image (a cached ~1 MiB chunk per random image made reading 1000x slower).
   // Compressed: a chunk must be inflated whole, so keep many of them.
@@ -30,93 +48,79 @@ DatasetReader::DatasetReader(const std::string& path)
   } else {
     h5_->images = f.open_dataset("images", 0);
   }
-  auto dims = h5_->images.dims();
-  const bool ragged = f.has_attribute("layout") && f.string_attribute("layout") == "ragged";
-  if (ragged) {
+  if (f.has_attribute("layout") && f.string_attribute("layout") == "ragged") {
     read_ragged_index(f);
-    dims = {offsets_.size() - 1};  // images, for the label check below
-  } else {
-    if (dims.size() != 4 || !h5_->images.has_type(h5::Type::kU8)) {
-      throw Error(path + ": /images must be uint8 (N, H, W, C)");
-    }
-    height_ = static_cast<std::int64_t>(dims[1]);
-    width_ = static_cast<std::int64_t>(dims[2]);
-    channels_ = static_cast<std::int64_t>(dims[3]);
+    return offsets_.size() - 1;
   }
+  const auto dims = h5_->images.dims();
+  if (dims.size() != 4 || !h5_->images.has_type(h5::Type::kU8)) {
+    throw Error(path_ + ": /images must be uint8 (N, H, W, C)");
+  }
+  height_ = static_cast<std::int64_t>(dims[1]);
+  width_ = static_cast<std::int64_t>(dims[2]);
+  channels_ = static_cast<std::int64_t>(dims[3]);
+  return dims[0];
+}
 
+void DatasetReader::read_labels(const h5::File& f, std::uint64_t images) {
   h5::Dataset labels = f.open_dataset("labels");
   const auto label_dims = labels.dims();
-  if (label_dims.size() != 1 || label_dims[0] != dims[0]) {
-    throw Error(path + ": /labels holds " + std::to_string(label_dims.empty() ? 0 : label_dims[0]) +
-                " labels for " + std::to_string(dims[0]) + " images; the file is damaged");
+  if (label_dims.size() != 1 || label_dims[0] != images) {
+    throw Error(path_ + ": /labels holds " +
+                std::to_string(label_dims.empty() ? 0 : label_dims[0]) + " labels for " +
+                std::to_string(images) + " images; the file is damaged");
   }
   labels_.resize(label_dims[0]);
   if (!labels_.empty()) labels.read(labels_.data(), h5::Type::kI32);
-
   class_names_ = f.strings_attribute("class_names");
   format_version_ = kDatasetFormatVersion;
-  if (f.has_attribute("source")) source_ = f.string_attribute("source");
-  if (f.has_attribute("command_line")) command_line_ = f.string_attribute("command_line");
-  if (f.has_attribute("split")) split_ = f.string_attribute("split");
-  channel_order_ = f.string_attribute("channel_order");
   for (std::size_t i = 0; i < labels_.size(); ++i) {
     if (labels_[i] < 0 || labels_[i] >= static_cast<std::int32_t>(class_names_.size())) {
-      throw Error(path + ": label " + std::to_string(labels_[i]) + " of image " +
+      throw Error(path_ + ": label " + std::to_string(labels_[i]) + " of image " +
                   std::to_string(i) + " is outside the " + std::to_string(class_names_.size()) +
                   " classes");
     }
   }
+}
 
-  h5::Group norm = f.open_group("normalization");
+namespace {
+
+// The dataset `name` of `group`, which must hold `dims` values, read as `type` into `out`.
+template <class T>
+void read_exactly(const h5::Group& group, const char* name, const std::vector<std::uint64_t>& dims,
+                  h5::Type type, const std::string& expected, std::vector<T>& out) {
+  h5::Dataset d = group.open_dataset(name);
+  if (d.dims() != dims) throw Error(d.where() + ": expected " + expected);
+  std::uint64_t count = 1;
+  for (const std::uint64_t n : dims) count *= n;
+  out.resize(static_cast<std::size_t>(count));
+  d.read(out.data(), type);
+}
+
+}  // namespace
+
+void DatasetReader::read_statistics(const h5::Group& norm, bool ragged) {
+  const auto c = static_cast<std::uint64_t>(channels_);
   statistics_.count = norm.int_attribute("count");
-  for (auto* target : {&statistics_.mean, &statistics_.std}) {
-    h5::Dataset d = norm.open_dataset(target == &statistics_.mean ? "mean" : "std");
-    if (d.dims() != std::vector<std::uint64_t>{static_cast<std::uint64_t>(channels_)}) {
-      throw Error(d.where() + ": expected " + std::to_string(channels_) +
-                  " values, one per channel");
-    }
-    target->resize(static_cast<std::size_t>(channels_));
-    d.read(target->data(), h5::Type::kF64);
-  }
-
+  const std::string per_channel = std::to_string(c) + " values, one per channel";
+  read_exactly(norm, "mean", {c}, h5::Type::kF64, per_channel, statistics_.mean);
+  read_exactly(norm, "std", {c}, h5::Type::kF64, per_channel, statistics_.std);
   if (norm.exists("mean_image") && !ragged) {
-    h5::Dataset d = norm.open_dataset("mean_image");
-    const std::vector<std::uint64_t> want = {static_cast<std::uint64_t>(height_),
-                                             static_cast<std::uint64_t>(width_),
-                                             static_cast<std::uint64_t>(channels_)};
-    if (d.dims() != want) throw Error(d.where() + ": expected the (H, W, C) of the images");
-    statistics_.mean_image.resize(static_cast<std::size_t>(height_ * width_ * channels_));
-    d.read(statistics_.mean_image.data(), h5::Type::kF64);
+    read_exactly(norm, "mean_image",
+                 {static_cast<std::uint64_t>(height_), static_cast<std::uint64_t>(width_), c},
+                 h5::Type::kF64, "the (H, W, C) of the images", statistics_.mean_image);
   }
   if (norm.exists("zca")) {
-    h5::Dataset d = norm.open_dataset("zca");
     const auto n = static_cast<std::uint64_t>(statistics_.mean_image.size());
-    if (d.dims() != std::vector<std::uint64_t>{n, n}) {
-      throw Error(d.where() + ": expected " + std::to_string(n) + "x" + std::to_string(n));
-    }
-    statistics_.zca.resize(static_cast<std::size_t>(n * n));
-    d.read(statistics_.zca.data(), h5::Type::kF32);
+    read_exactly(norm, "zca", {n, n}, h5::Type::kF32, std::to_string(n) + "x" + std::to_string(n),
+                 statistics_.zca);
     if (norm.has_attribute("zca_epsilon"))
       statistics_.zca_epsilon = norm.double_attribute("zca_epsilon");
   }
   if (norm.exists("covariance")) {
-    h5::Dataset d = norm.open_dataset("covariance");
-    const auto c = static_cast<std::uint64_t>(channels_);
-    if (d.dims() != std::vector<std::uint64_t>{c, c}) {
-      throw Error(d.where() + ": expected a " + std::to_string(c) + "x" + std::to_string(c) +
-                  " channel covariance");
-    }
-    statistics_.covariance.resize(static_cast<std::size_t>(c * c));
-    d.read(statistics_.covariance.data(), h5::Type::kF64);
-  }
-
-  if (f.exists("skipped")) {
-    h5::Group skipped = f.open_group("skipped");
-    const auto paths = skipped.read_strings("paths");
-    const auto reasons = skipped.read_strings("reasons");
-    for (std::size_t i = 0; i < paths.size() && i < reasons.size(); ++i) {
-      skipped_.push_back({paths[i], reasons[i]});
-    }
+    read_exactly(norm, "covariance", {c, c}, h5::Type::kF64,
+                 "a " + std::to_string(c) + "x" + std::to_string(c) + " channel covariance",
+                 statistics_.covariance);
   }
 }
 

@@ -17,7 +17,8 @@ namespace kiln::io {
 
 namespace h5 {
 class File;
-}
+class Group;
+}  // namespace h5
 
 class DatasetReader {
  public:
@@ -68,7 +69,11 @@ class DatasetReader {
   void read_images(std::int64_t first, std::int64_t count, std::span<std::uint8_t> out) const;
 
  private:
+  // The parts of the constructor, in file order. open_images returns the number of images.
+  std::uint64_t open_images(const h5::File& f);
   void read_ragged_index(const h5::File& f);
+  void read_labels(const h5::File& f, std::uint64_t images);
+  void read_statistics(const h5::Group& normalization, bool ragged);
 
   struct Handles;
   std::unique_ptr<Handles> h5_;

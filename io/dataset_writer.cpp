@@ -7,6 +7,7 @@
 #include "io/h5.hpp"
 #include "io/pixel_statistics.hpp"
 #include "nn/error.hpp"
+#include "nn/version.hpp"
 
 namespace kiln::io {
 namespace {
@@ -182,7 +183,7 @@ void DatasetWriter::commit() {
   f.set_attribute("source", s.source);
   f.set_attribute("command_line", s.command_line);
   if (!s.split.empty()) f.set_attribute("split", s.split);
-  f.set_attribute("kiln_version", std::string("0.1.0"));
+  f.set_attribute("kiln_version", std::string(kVersion));
 
   h5::Group skipped = f.create_group("skipped");
   std::vector<std::string> paths, reasons;

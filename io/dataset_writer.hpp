@@ -1,7 +1,7 @@
 // DatasetWriter: writes the kiln HDF5 dataset schema (io/dataset_format.hpp) in streaming appends,
 // fixed-size (one NHWC array) or ragged (concatenated per-image bytes with offsets and shapes).
 // The file is built under a temporary name and renamed into place by commit(): an interrupted or
-// failed preprocess leaves the previous file or none (DESIGN contract 4). While appending it sums
+// failed preprocess leaves the previous file or none (docs/design.md contract 4). While appending it sums
 // the pixels per channel in exact integers, so the normalization it stores does not depend on
 // how the data was chunked.
 #pragma once

@@ -6,6 +6,7 @@
 #include <opencv2/imgcodecs.hpp>  // the IMREAD_ flags only
 #include <opencv2/imgproc.hpp>
 
+#include "io/gif.hpp"
 #include "io/jpeg.hpp"
 #include "io/opencv_codecs.hpp"
 
@@ -112,6 +113,7 @@ void apply_orientation(cv::Mat& image, int orientation) {
 
 DecodeResult decode_with_opencv(std::span<const std::uint8_t> bytes, const DecodeOptions& o,
                                 bool jpeg);
+DecodeResult cut_window(cv::Mat out, const DecodeOptions& o);
 
 // A JPEG that fails to decode is "truncated" when it lacks the end-of-image marker (FF D9) that
 // every complete JPEG ends with, "corrupt" otherwise.
@@ -216,6 +218,19 @@ DecodeResult decode_with_opencv(std::span<const std::uint8_t> bytes, const Decod
     if (c == 4) cv::cvtColor(decoded, out, cv::COLOR_BGRA2RGB);
   }
   if (out.empty()) return failure("unsupported format", std::to_string(c) + " channels");
+  return cut_window(std::move(out), o);
+}
+
+DecodeResult decode_gif_image(std::span<const std::uint8_t> bytes, const DecodeOptions& o) {
+  GifFrame frame = decode_gif(bytes, o.max_pixels);
+  if (!frame.reason.empty()) return failure(frame.reason, frame.detail);
+  cv::Mat out = frame.rgb;
+  if (o.channels == 1) cv::cvtColor(frame.rgb, out, cv::COLOR_RGB2GRAY);
+  return cut_window(std::move(out), o);
+}
+
+// A whole decoded image as the result, cut to the requested window (if any).
+DecodeResult cut_window(cv::Mat out, const DecodeOptions& o) {
   if (!out.isContinuous()) out = out.clone();
   DecodeResult result{out, {}, {}, out.size(), 1};
   if (!o.window.empty()) {
@@ -277,8 +292,7 @@ DecodeResult decode_image(std::span<const std::uint8_t> bytes, const DecodeOptio
     case Format::kJpeg:
       return decode_jpeg_image(bytes, o);
     case Format::kGif:
-      return failure("unsupported format",
-                     "GIF: OpenCV 4.6 cannot decode GIF; convert it to PNG first");
+      return decode_gif_image(bytes, o);
     case Format::kPng: {
       std::int64_t w = 0, h = 0;
       if (png_too_large(bytes, o.max_pixels, w, h)) return too_many_pixels(w, h, o.max_pixels);

@@ -7,6 +7,7 @@
 //            columns the window covers. CMYK/YCCK JPEGs go through OpenCV.
 // A window (DecodeOptions::window) is a part of the upright image: the result holds just its
 // pixels (other formats decode whole and cut).
+//   GIF      giflib: the first frame on the GIF's screen (io/gif.hpp).
 //   others   OpenCV (PNG, BMP, TIFF, WebP, PPM/PGM). 16-bit → 8-bit, alpha dropped (as PIL's
 //            convert("RGB")), palette expanded, grey ↔ RGB converted to the requested channels.
 // Failures are data, not exceptions (a bad file must not stop a parallel decode), with a reason:

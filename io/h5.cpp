@@ -19,11 +19,14 @@ void skip_library_cleanup_at_exit() { H5dont_atexit(); }
 
 namespace {
 
-// HDF5 prints its error stack to stderr by default; kiln reports errors itself, once.
+// HDF5 prints its error stack to stderr by default; kiln reports errors itself, in one line.
+// Debian's HDF5 is built thread-safe, and there the printing is switched per thread: a chunk read
+// on a pipeline worker would print a 57-line stack before kiln's message. So every entry point
+// below switches it off for the thread it runs on, once per thread.
 struct SilenceHdf5 {
   SilenceHdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 };
-void silence() { static const SilenceHdf5 once; }
+void silence() { thread_local const SilenceHdf5 once; }
 
 // Owns a short-lived id (dataspace, datatype, property list, attribute).
 class Temp {
@@ -113,9 +116,33 @@ Temp vlen_string_type() {
 
 // A failed call names the object and the operation; when the system refused a write for want of
 // room (a full disk, a quota, a file-size limit), the cause too.
+// Whether the HDF5 call that just failed on this thread found a checksum that does not match:
+// damaged metadata (an object header, the superblock), not a mistake in what was asked.
+bool checksum_failed() {
+  bool found = false;
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_DOWNWARD,
+      [](unsigned, const H5E_error2_t* error, void* out) -> herr_t {
+        // HDF5 1.10 has no error class for it: "incorrect metadata checksum after all read
+        // attempts" comes as a bad value.
+        if (error->desc != nullptr && std::strstr(error->desc, "checksum") != nullptr) {
+          *static_cast<bool*>(out) = true;
+        }
+        return 0;
+      },
+      &found);
+  return found;
+}
+
+// Call right after the HDF5 call whose status it checks: the error stack says why it failed.
 void check(herr_t status, const std::string& where, const std::string& what) {
   if (status >= 0) return;
   const int cause = errno;
+  if (checksum_failed()) {
+    throw Error(where + ": " + what +
+                " failed a metadata checksum: the file is damaged; re-create it (kiln preprocess "
+                "or kiln train)");
+  }
   const bool no_room = cause == ENOSPC || cause == EFBIG || cause == EDQUOT;
   throw Error(where + ": " + what + " failed" +
               (no_room ? ": " + std::string(std::strerror(cause)) : ""));
@@ -192,6 +219,7 @@ Object& Object::operator=(Object&& other) noexcept {
 }
 
 void Object::close_handle() noexcept {
+  silence();
   if (id_ < 0) return;
   switch (kind_) {
     case Kind::kFile:
@@ -207,7 +235,12 @@ void Object::close_handle() noexcept {
   id_ = -1;
 }
 
-bool Object::has_attribute(const std::string& key) const { return H5Aexists(id_, key.c_str()) > 0; }
+bool Object::has_attribute(const std::string& key) const {
+  silence();
+  const htri_t exists = H5Aexists(id_, key.c_str());
+  check(exists < 0 ? -1 : 0, where(), "looking for attribute '" + key + "'");
+  return exists > 0;
+}
 
 namespace {
 void write_attribute(hid_t obj, const std::string& key, hid_t file_type, hid_t mem_type,
@@ -224,20 +257,24 @@ void write_attribute(hid_t obj, const std::string& key, hid_t file_type, hid_t m
 }  // namespace
 
 void Object::set_attribute(const std::string& key, const std::string& value) {
+  silence();
   Temp type = fixed_string_type(value.size());
   const std::vector<char> buffer = fixed_string_buffer({value}, H5Tget_size(type.get()));
   write_attribute(id_, key, type.get(), type.get(), {}, buffer.data(), where());
 }
 
 void Object::set_attribute(const std::string& key, std::int64_t value) {
+  silence();
   write_attribute(id_, key, H5T_STD_I64LE, H5T_NATIVE_INT64, {}, &value, where());
 }
 
 void Object::set_attribute(const std::string& key, double value) {
+  silence();
   write_attribute(id_, key, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {}, &value, where());
 }
 
 void Object::set_attribute(const std::string& key, const std::vector<std::string>& values) {
+  silence();
   Temp type = fixed_string_type(longest(values));
   const std::vector<char> buffer = fixed_string_buffer(values, H5Tget_size(type.get()));
   write_attribute(id_, key, type.get(), type.get(), {values.size()}, buffer.data(), where());
@@ -252,6 +289,7 @@ Temp open_attribute(hid_t obj, const std::string& key, const std::string& where)
 }  // namespace
 
 std::vector<std::string> Object::strings_attribute(const std::string& key) const {
+  silence();
   Temp attr = open_attribute(id_, key, where());
   Temp type(H5Aget_type(attr.get()), H5Tclose);
   if (H5Tget_class(type.get()) != H5T_STRING) {
@@ -265,12 +303,14 @@ std::vector<std::string> Object::strings_attribute(const std::string& key) const
 }
 
 std::string Object::string_attribute(const std::string& key) const {
+  silence();
   auto values = strings_attribute(key);
   if (values.size() != 1) throw Error(where() + ": attribute '" + key + "' is not a single string");
   return values[0];
 }
 
 std::int64_t Object::int_attribute(const std::string& key) const {
+  silence();
   Temp attr = open_attribute(id_, key, where());
   std::int64_t value = 0;
   check(H5Aread(attr.get(), H5T_NATIVE_INT64, &value), where(), "reading attribute '" + key + "'");
@@ -278,6 +318,7 @@ std::int64_t Object::int_attribute(const std::string& key) const {
 }
 
 double Object::double_attribute(const std::string& key) const {
+  silence();
   Temp attr = open_attribute(id_, key, where());
   double value = 0;
   check(H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &value), where(), "reading attribute '" + key + "'");
@@ -287,17 +328,20 @@ double Object::double_attribute(const std::string& key) const {
 // Location
 
 bool Location::exists(const std::string& path) const {
+  silence();
   return H5Lexists(id_, path.c_str(), H5P_DEFAULT) > 0 &&
          H5Oexists_by_name(id_, path.c_str(), H5P_DEFAULT) > 0;
 }
 
 void Location::remove(const std::string& name) {
+  silence();
   if (!exists(name)) return;
   if (H5Ldelete(id_, name.c_str(), H5P_DEFAULT) < 0)
     throw Error(where() + ": cannot remove " + name);
 }
 
 std::vector<std::string> Location::child_names() const {
+  silence();
   H5G_info_t info;
   if (H5Gget_info(id_, &info) < 0) throw Error(where() + ": cannot list its members");
   std::vector<std::string> names;
@@ -314,12 +358,14 @@ std::vector<std::string> Location::child_names() const {
 }
 
 Group Location::create_group(const std::string& name) {
+  silence();
   const hid_t g = H5Gcreate2(id_, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0) throw Error(where() + ": cannot create group '" + name + "'");
   return Group(Kind::kGroup, g, file_, join(name_, name));
 }
 
 Group Location::open_group(const std::string& name) const {
+  silence();
   if (!exists(name)) throw Error(*file_ + ": group " + join(name_, name) + " is missing");
   const hid_t g = H5Gopen2(id_, name.c_str(), H5P_DEFAULT);
   if (g < 0) throw Error(*file_ + ": " + join(name_, name) + " is not a group");
@@ -329,6 +375,7 @@ Group Location::open_group(const std::string& name) const {
 Dataset Location::create_dataset(const std::string& name, Type type,
                                  const std::vector<std::uint64_t>& dims,
                                  const DatasetOptions& options) {
+  silence();
   const std::vector<hsize_t> current(dims.begin(), dims.end());
   std::vector<hsize_t> maximum = current;
   if (options.extendible && !maximum.empty()) maximum[0] = H5S_UNLIMITED;
@@ -355,10 +402,12 @@ Dataset Location::create_dataset(const std::string& name, Type type,
 }
 
 Dataset Location::open_dataset(const std::string& name) const {
+  silence();
   return open_dataset(name, std::size_t{1} << 20);  // HDF5's default chunk cache
 }
 
 Dataset Location::open_dataset(const std::string& name, std::size_t chunk_cache_bytes) const {
+  silence();
   if (!exists(name)) {
     throw Error(*file_ + ": dataset " + join(name_, name) +
                 " is missing; is this a kiln file? (kiln preprocess writes them)");
@@ -372,6 +421,7 @@ Dataset Location::open_dataset(const std::string& name, std::size_t chunk_cache_
 }
 
 void Location::write_strings(const std::string& name, const std::vector<std::string>& values) {
+  silence();
   Temp type = fixed_string_type(longest(values));
   const hsize_t n = values.size();
   Temp space(H5Screate_simple(1, &n, nullptr), H5Sclose);
@@ -386,6 +436,7 @@ void Location::write_strings(const std::string& name, const std::vector<std::str
 }
 
 std::vector<std::string> Location::read_strings(const std::string& name) const {
+  silence();
   Dataset d = open_dataset(name);
   Temp type(H5Dget_type(d.id()), H5Tclose);
   if (H5Tget_class(type.get()) != H5T_STRING) throw Error(d.where() + ": expected strings");
@@ -435,6 +486,7 @@ File File::open_read(const std::string& path) {
 }
 
 void File::close() {
+  silence();
   if (id_ < 0) return;
   errno = 0;  // so that check() reports the cause of this close's failed write, not an older one
   const herr_t status = H5Fclose(id_);
@@ -445,6 +497,7 @@ void File::close() {
 // Dataset
 
 std::vector<std::uint64_t> Dataset::dims() const {
+  silence();
   Temp space(H5Dget_space(id_), H5Sclose);
   const int rank = H5Sget_simple_extent_ndims(space.get());
   std::vector<hsize_t> d(static_cast<std::size_t>(std::max(rank, 0)));
@@ -453,6 +506,7 @@ std::vector<std::uint64_t> Dataset::dims() const {
 }
 
 bool Dataset::has_type(Type type) const {
+  silence();
   Temp actual(H5Dget_type(id_), H5Tclose);
   Temp wanted(H5Tget_native_type(stored(type), H5T_DIR_ASCEND), H5Tclose);
   Temp actual_native(H5Tget_native_type(actual.get(), H5T_DIR_ASCEND), H5Tclose);
@@ -460,15 +514,18 @@ bool Dataset::has_type(Type type) const {
 }
 
 bool Dataset::is_filtered() const {
+  silence();
   Temp plist(H5Dget_create_plist(id_), H5Pclose);
   return H5Pget_nfilters(plist.get()) > 0;
 }
 
 void Dataset::write(const void* data, Type type) {
+  silence();
   check(H5Dwrite(id_, native(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data), where(), "writing");
 }
 
 bool Dataset::has_checksum() const {
+  silence();
   Temp plist(H5Dget_create_plist(id_), H5Pclose);
   unsigned flags = 0;
   std::size_t count = 0;
@@ -478,6 +535,7 @@ bool Dataset::has_checksum() const {
 
 // A failed read of checksummed (or compressed) data: the bytes on disk are not what was written.
 void Dataset::check_read(int status, const std::string& what) const {
+  silence();
   if (status >= 0) return;
   if (has_checksum() || is_filtered()) {
     throw Error(where() + ": " + what + " failed " +
@@ -488,6 +546,7 @@ void Dataset::check_read(int status, const std::string& what) const {
 }
 
 void Dataset::read(void* data, Type type) const {
+  silence();
   check_read(H5Dread(id_, native(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "reading it");
 }
 
@@ -515,6 +574,8 @@ std::pair<Temp, Temp> select_rows(hid_t dataset, std::uint64_t row, std::uint64_
 }  // namespace
 
 void Dataset::write_rows(std::uint64_t row, std::uint64_t count, const void* data, Type type) {
+  silence();
+  silence();
   if (count == 0) return;
   auto [file_space, memory_space] = select_rows(id_, row, count, where());
   check(H5Dwrite(id_, native(type), memory_space.get(), file_space.get(), H5P_DEFAULT, data),
@@ -522,6 +583,8 @@ void Dataset::write_rows(std::uint64_t row, std::uint64_t count, const void* dat
 }
 
 void Dataset::read_rows(std::uint64_t row, std::uint64_t count, void* data, Type type) const {
+  silence();
+  silence();
   if (count == 0) return;
   auto [file_space, memory_space] = select_rows(id_, row, count, where());
   check_read(H5Dread(id_, native(type), memory_space.get(), file_space.get(), H5P_DEFAULT, data),
@@ -529,6 +592,8 @@ void Dataset::read_rows(std::uint64_t row, std::uint64_t count, void* data, Type
 }
 
 void Dataset::resize_rows(std::uint64_t rows) {
+  silence();
+  silence();
   std::vector<std::uint64_t> d = dims();
   d[0] = rows;
   const std::vector<hsize_t> extent(d.begin(), d.end());

@@ -7,7 +7,7 @@
 #include <map>
 #include <sstream>
 
-#include "io/csv_log.hpp"
+#include "io/run_files/csv_log.hpp"
 #include "nn/error.hpp"
 #include "nn/random.hpp"
 
@@ -244,8 +244,9 @@ std::vector<bool> stratified_holdout(const std::vector<std::int32_t>& labels, st
 }
 
 IndexSplit split_index(const ImageIndex& index, double fraction, std::uint64_t seed) {
-  if (!(fraction > 0.0 && fraction < 1.0)) {
-    throw Error("--val-split must be in (0, 1), got " + std::to_string(fraction));
+  if (!(fraction > 0.0 && fraction <= kMaxValidationFraction)) {
+    throw ConfigError("the validation fraction must be in (0, 0.9], got " +
+                      std::to_string(fraction));
   }
   const std::vector<bool> to_validation =
       stratified_holdout(index.labels, index.class_names.size(), fraction, seed);

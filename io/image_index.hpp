@@ -27,8 +27,7 @@ struct ImageIndex {
   std::int64_t ignored_files = 0;      // files without an image extension
 };
 
-// The extensions kiln looks for (lower case, with the dot). GIF is included so that GIF files are
-// reported as unsupported rather than silently passed over.
+// The extensions kiln looks for (lower case, with the dot).
 const std::vector<std::string>& image_extensions();
 
 // Throws kiln::Error when the folder is missing or holds no class folder or no image.
@@ -45,6 +44,10 @@ ImageIndex index_list_file(const std::string& list_path,
 struct IndexSplit {
   ImageIndex train, validation;
 };
+// The largest fraction of a dataset a validation split may hold out, for `kiln preprocess
+// --val-split` and `kiln train`'s data.validation_split alike.
+inline constexpr double kMaxValidationFraction = 0.9;
+// Throws kiln::ConfigError for a fraction outside (0, kMaxValidationFraction].
 IndexSplit split_index(const ImageIndex& index, double fraction, std::uint64_t seed);
 
 // The same draw on a plain label list: held_out[i] says whether sample i is in the validation part.

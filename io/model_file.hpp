@@ -1,7 +1,7 @@
 // Model files (HDF5): everything needed to use a trained model, and to resume training it.
 //   root attributes: format = "kiln-model", format_version (2; 1 is read too), config (model JSON),
 //                    optimizer (optimizer JSON), preprocessing (JSON: normalization + eval stages,
-//                    DESIGN contract 2), class_names
+//                    docs/design.md contract 2), class_names
 //   /weights/<ii>_<type>/<parameter>   float32, the parameter's (N, C, H, W) shape
 //   /optimizer/slot<s>/<p>             float32 state, flat, in parameter order; attribute
 //   iterations
@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "nn/json.hpp"
-#include "nn/model.hpp"
-#include "nn/optimizer.hpp"
-#include "nn/trainer.hpp"
+#include "nn/model/model.hpp"
+#include "nn/training/optimizer.hpp"
+#include "nn/training/trainer.hpp"
 
 namespace kiln::io {
 

@@ -1,4 +1,4 @@
-// BatchSource: the seam between data and training (DESIGN.md). nn defines it; kiln::pipeline
+// BatchSource: the seam between data and training (docs/design.md). nn defines it; kiln::pipeline
 // implements it with the TBB flow graph; tests implement it with in-memory vectors.
 #pragma once
 

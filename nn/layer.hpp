@@ -1,4 +1,4 @@
-// Layer: the interface every kiln::nn layer implements.
+// Layer: the interface every kiln::nn layer implements, and the opt-in interfaces a layer may add.
 //
 // clang-format off
 // A layer must:
@@ -7,13 +7,16 @@
 //                   output shape;
 //   3. forward()    compute y from x for a batch; it may cache what backward needs;
 //   4. backward()   given dy = dL/dy, ASSIGN dx = dL/dx and ADD dL/dθ into each parameter's grad
-//                   (the trainer zeroes grads before each step, so gradients of a shared step
-//                   sum);
+//                   (the trainer zeroes grads before each micro-batch, and a model whose output
+//                   feeds several layers sums their gradients into it);
 //   5. config()     return its options; from_json(LayerOptions&), next to it in the unit, reads
 //                   them back (absent keys keep the defaults its options struct holds);
 //   6. register one line in nn/layers/registry.cpp: the registry-driven tests then check its
 //      config round trip and its gradients by finite differences; add a test file for what is
 //      particular to it.
+// Beyond that contract a layer opts in to what concerns it alone: FusesRelu (dense, conv2d),
+// FollowsBatchStatistics (batch norm), CountsMacs (dense, conv2d). The free functions after them
+// give every layer's answer, the default for layers that did not opt in.
 // clang-format on
 // Randomness (dropout) is keyed by Rng{run_seed, epoch, rows[i], kSlotLayerBase + layer}: the
 // sample and the layer's position, never the batch row or the thread.
@@ -30,8 +33,8 @@
 
 #include "nn/json.hpp"
 #include "nn/random.hpp"
-#include "nn/regularizer.hpp"
 #include "nn/tensor.hpp"
+#include "nn/training/regularizer.hpp"
 
 namespace kiln::nn {
 
@@ -57,7 +60,7 @@ struct Parameter {
   std::string name;  // "weight", "bias": the dataset name in the model file
   Tensor value;
   Tensor grad;                      // same shape as value
-  Regularization regularization{};  // applied by Model (nn/regularizer.hpp)
+  Regularization regularization{};  // applied by Model (nn/training/regularizer.hpp)
 };
 
 // State that is saved with the model but not trained by the optimizer (batch-norm running stats).
@@ -85,34 +88,59 @@ class Layer {
   // x and y are the tensors of the last forward(); dy has y's shape; dx is resized to x's shape.
   virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) = 0;
 
-  // backward() for the first layer of a model, whose input gradient nobody reads: only the
-  // parameter gradients are added. Layers with a costly input gradient override it to skip it.
-  virtual void backward_parameters(const Tensor& x, const Tensor& y, const Tensor& dy) {
-    Tensor unused;
-    backward(x, y, dy, unused);
-  }
-
-  // Model calls this when a ReLU follows the layer directly. A layer that returns true
-  // applies max(0, ·) to its own output from then on, and its backward takes dy of that rectified
-  // output and masks it by y > 0 itself, so the ReLU layer is skipped: one pass over the
-  // activations fewer each way, and the rectifying done while the output is still in cache.
-  // The results are those of the two layers run apart, bit for bit.
-  virtual bool absorb_relu() { return false; }
   virtual std::vector<Parameter*> parameters() { return {}; }
   virtual std::vector<Buffer*> buffers() { return {}; }
-  // The statistics the last training forward took from its batch, in the form
-  // fold_batch_statistics() folds into the buffers; empty for layers without such buffers and
-  // after an eval-mode forward.
-  virtual std::vector<double> batch_statistics() const { return {}; }
-  virtual std::size_t batch_statistics_size() const { return 0; }  // of a training forward
-  virtual void fold_batch_statistics(std::span<const double> /*statistics*/) {}
-
-  // Multiply-accumulates of one sample's forward pass (dense and convolution layers; 0 for the
-  // cheap element-wise ones), for FLOP counts in benchmarks. Valid after build().
-  virtual std::int64_t macs() const { return 0; }
 
   virtual Json config() const = 0;
 };
+
+// Opt-in: a layer that can take over the work of its neighbours (dense, conv2d).
+class FusesRelu {
+ public:
+  virtual ~FusesRelu() = default;
+  // Model calls this when a ReLU follows the layer directly. The layer then applies max(0, ·) to
+  // its own output, and its backward takes dy of that rectified output and masks it by y > 0
+  // itself, so the ReLU layer is skipped: one pass over the activations fewer each way, and the
+  // rectifying done while the output is still in cache. The results are those of the two layers
+  // run apart, bit for bit.
+  virtual void absorb_relu() = 0;
+  // backward() for the first layer of a model, whose input gradient nobody reads: only the
+  // parameter gradients are added, the costly input gradient skipped.
+  virtual void backward_parameters(const Tensor& x, const Tensor& y, const Tensor& dy) = 0;
+};
+
+// Opt-in: a layer whose buffers follow the statistics of its training batches (batch norm).
+// Data-parallel training folds every micro-batch's statistics on every rank, in micro-batch
+// order (StepContext::fold_statistics).
+class FollowsBatchStatistics {
+ public:
+  virtual ~FollowsBatchStatistics() = default;
+  // The statistics the last training forward took from its batch, in the form
+  // fold_batch_statistics() folds into the buffers; empty after an eval-mode forward.
+  virtual std::vector<double> batch_statistics() const = 0;
+  virtual std::size_t batch_statistics_size() const = 0;  // of a training forward
+  virtual void fold_batch_statistics(std::span<const double> statistics) = 0;
+};
+
+// Opt-in: a layer whose cost is worth counting, for FLOP figures in benchmarks.
+class CountsMacs {
+ public:
+  virtual ~CountsMacs() = default;
+  // Multiply-accumulates of one sample's forward pass. Valid after build().
+  virtual std::int64_t macs() const = 0;
+};
+
+// Every layer's answer, whether or not it opted in:
+// whether `layer` absorbed the ReLU after it (false: the ReLU stays a layer of its own);
+bool absorb_relu(Layer& layer);
+// the parameter gradients only, where the layer can skip its input gradient; else backward();
+void backward_parameters(Layer& layer, const Tensor& x, const Tensor& y, const Tensor& dy);
+// the batch statistics of its last training forward (empty for layers without them);
+std::vector<double> batch_statistics(const Layer& layer);
+std::size_t batch_statistics_size(const Layer& layer);
+void fold_batch_statistics(Layer& layer, std::span<const double> statistics);
+// multiply-accumulates per sample (0 for the cheap element-wise layers).
+std::int64_t macs(const Layer& layer);
 
 // A layer that joins several inputs into one output (add, concat). The model calls the _join
 // functions with every input; as a plain Layer it takes one input, which is the one-input join.

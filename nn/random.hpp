@@ -1,4 +1,4 @@
-// Every random draw in kiln comes from an Rng built from a SeedKey (DESIGN contract 1).
+// Every random draw in kiln comes from an Rng built from a SeedKey (docs/design.md contract 1).
 // A key names *which* draw this is: (run seed, epoch or step, sample index, slot). Streams are
 // keyed, not sequential, so the same key gives the same numbers whatever thread or order asks for
 // them, and a resumed run needs nothing but (seed, epoch, step). Generator: SplitMix64 hashes the

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/aligned_vector.hpp"
+#include "nn/kernels/aligned_vector.hpp"
 
 namespace kiln::nn {
 
@@ -43,7 +43,7 @@ class Tensor {
 
  private:
   Shape shape_;
-  AlignedVector<float> data_;  // 64-byte aligned: see nn/aligned_vector.hpp
+  AlignedVector<float> data_;  // 64-byte aligned: see nn/kernels/aligned_vector.hpp
 };
 
 }  // namespace kiln::nn

@@ -10,8 +10,8 @@
 
 #include "io/dataset_reader.hpp"
 #include "nn/batch_source.hpp"
+#include "nn/distributed/step_plan.hpp"
 #include "nn/layer.hpp"
-#include "nn/step_plan.hpp"
 #include "pipeline/normalize.hpp"
 #include "pipeline/transform.hpp"
 #include "pipeline/views.hpp"
@@ -34,7 +34,7 @@ struct LoaderOptions {
   std::vector<std::uint64_t> subset{};
   // Eval mode only: every sample becomes views->views_per_image() consecutive rows (multi-crop).
   std::optional<ViewOptions> views;
-  // Steps of micro-batches spread over ranks (nn/step_plan.hpp). Train mode: batches of
+  // Steps of micro-batches spread over ranks (nn/distributed/step_plan.hpp). Train mode: batches of
   // micro_batch_size (0: batch_size), this rank's share of each step of batch_size samples.
   // Eval mode: this rank's batches of batch_size, batch b on rank b mod ranks. num_samples()
   // stays the whole epoch's count.

@@ -5,7 +5,7 @@
 //   zca         y = W · (x − M) / 255 over the whole flattened image (Keras' ZCA whitening; W
 //               fitted by `kiln fit --zca EPS`; for small fixed-size images)
 // mean and std are on the 0..255 scale; they are fitted when the dataset is written (exact integer
-// sums), copied into the model file, and read back from there by evaluate/predict (DESIGN
+// sums), copied into the model file, and read back from there by evaluate/predict (docs/design.md
 // contract 2). The mean image and W travel as model-file arrays, not JSON.
 #pragma once
 

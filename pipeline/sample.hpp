@@ -1,4 +1,4 @@
-// Sample: one image travelling through the flow graph (DESIGN "Data flow inside the pipeline").
+// Sample: one image travelling through the flow graph (docs/design.md).
 // position orders the epoch (the sequencer's key); index is the dataset index (the RNG key).
 // Failures travel as data in `error`: an exception thrown in a graph body would cancel the graph.
 #pragma once

@@ -45,8 +45,28 @@ std::string ViewOptions::describe() const {
   return text;
 }
 
+bool is_crop_count(int crops) {
+  return std::find(std::begin(kCropCounts), std::end(kCropCounts), crops) != std::end(kCropCounts);
+}
+
+void check_view_request(const ViewRequest& r) {
+  if (!is_crop_count(r.crops)) {
+    throw ConfigError("crops must be 1, 5 or 10, got " + std::to_string(r.crops));
+  }
+  for (const int s : r.scales) {
+    if (s <= 0) throw ConfigError("scales must be positive, got " + std::to_string(s));
+  }
+  if (r.auto_scales && !r.scales.empty()) {
+    throw ConfigError("scales: give short sides or auto, not both");
+  }
+  if (r.padding < -1) {
+    throw ConfigError("padding must be >= 0 (or -1: the model's default), got " +
+                      std::to_string(r.padding));
+  }
+}
+
 void check_view_options(const ViewOptions& o) {
-  if (o.crops != 1 && o.crops != 5 && o.crops != 10) {
+  if (!is_crop_count(o.crops)) {
     throw Error("views: crops must be 1, 5 or 10, got " + std::to_string(o.crops));
   }
   if (o.crop.width <= 0 || o.crop.height <= 0) {

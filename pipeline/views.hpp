@@ -19,8 +19,25 @@
 
 namespace kiln::pipeline {
 
+// What a caller asks of test-time views (kiln evaluate and predict, the Python Model); the model
+// supplies the rest (default_views, pipeline/inference/evaluator.hpp). Checked once, by
+// check_view_request.
+struct ViewRequest {
+  int crops = 1;              // views per scale: 1 (the model's eval stages), 5 or 10
+  std::vector<int> scales{};  // short sides; empty: the model's eval scale, else the stored size
+  bool auto_scales = false;   // instead: the spread of the model's training scale_crop range
+  int padding = -1;           // pixels around each scaled image; -1: the model's default
+};
+
+// The view counts per scale kiln knows: the centre; corners + centre; and their mirrors.
+inline constexpr int kCropCounts[] = {1, 5, 10};
+bool is_crop_count(int crops);
+
+// Throws kiln::ConfigError naming the field (crops, scales, padding) that is out of range.
+void check_view_request(const ViewRequest& request);
+
 struct ViewOptions {
-  int crops = 1;            // 1, 5 or 10
+  int crops = 1;            // one of kCropCounts
   std::vector<int> scales;  // short side per scale; empty: the image as it is
   cv::Size crop;            // (W, H) of every view
   int padding = 0;          // pixels added on each side after the resize

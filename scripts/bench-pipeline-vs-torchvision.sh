@@ -26,8 +26,8 @@ pca='{"type": "pca_lighting", "sigma": 0.1, "eigenvalues": [55.46, 4.79, 1.15],
 scale="[{\"type\": \"scale_crop\", \"size\": 224, \"scale_range\": [256, 480]}, {\"type\": \"horizontal_flip\"}, $pca]"
 rrc="[{\"type\": \"random_resized_crop\", \"size\": 224}, {\"type\": \"horizontal_flip\"}, {\"type\": \"color_jitter\"}, $pca]"
 for r in $(seq "$reps"); do
-  echo "rep $r: kiln scale  $("$kiln" bench pipeline "$work/corpus.h5" --augment "$scale" --batch 64 --threads 2 --epochs 2 | tail -1)"
-  echo "rep $r: kiln rrc    $("$kiln" bench pipeline "$work/corpus.h5" --augment "$rrc" --batch 64 --threads 2 --epochs 2 | tail -1)"
+  echo "rep $r: kiln scale  $("$kiln" bench pipeline "$work/corpus.h5" --augment "$scale" --batch-size 64 --threads 2 --epochs 2 | tail -1)"
+  echo "rep $r: kiln rrc    $("$kiln" bench pipeline "$work/corpus.h5" --augment "$rrc" --batch-size 64 --threads 2 --epochs 2 | tail -1)"
 done
 /usr/bin/python3 ../shared/bench/torchvision_augment.py "$corpus" --pipelines resnet+pca --workers 2 \
   --reps "$reps" --epochs 2 | grep SUMMARY

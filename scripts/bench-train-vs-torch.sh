@@ -21,7 +21,7 @@ for net in mnist_cnn cifar_cnn mlp resnet20; do
   echo "== $net"
   input=()
   [ "$net" = resnet20 ] && input=(--input 3 32 32)  # the peer's CIFAR input
-  "$kiln" bench train --model "$net" "${input[@]}" --batch 128 --threads 2 --windows "$windows" --window-seconds "$seconds"
+  "$kiln" bench train --model "$net" "${input[@]}" --batch-size 128 --threads 2 --windows "$windows" --window-seconds "$seconds"
   env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 "$peer" --threads 2 --nets "$net" \
     --mkldnn on --batch 128 --windows "$windows" --window-s "$seconds" 2>&1 | grep -vE '^\s*$'
 done

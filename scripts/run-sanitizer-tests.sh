@@ -5,10 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh
-cmake --preset asan
+bash scripts/install-deps.sh --tests
+cmake --preset asan -DKILN_REQUIRE_ALL_TESTS=ON
 cmake --build --preset asan
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export LSAN_OPTIONS="suppressions=$PWD/cmake/lsan-suppressions.txt"
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-ctest --test-dir build/asan -L fast -j 2 --output-on-failure
+results=$PWD/build/asan/test-results
+mkdir -p "$results"
+ctest --test-dir build/asan -L fast -j 2 --output-on-failure --output-junit "$results/fast.xml"
+python3 scripts/check-skips.py "$results/fast.xml"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Soak: resident memory over long runs must stay flat (bounded memory, DESIGN contract 3).
+# Soak: resident memory over long runs must stay flat (bounded memory, docs/design.md contract 3).
 #   train  Fashion-MNIST, 50 epochs of the mlp with flips and pad-and-crop, a validation file,
 #          --checkpoint-every 100 (a mid-epoch checkpoint every 100 steps) in a run directory
 #   bench  kiln bench pipeline, 100 epochs of random_resized_crop 224 + flip + colour jitter on a
@@ -67,7 +67,7 @@ summary train "$out/soak-train.csv"
 [[ -f $out/jpeg.h5 ]] || "$kiln" preprocess "$jpeg" --store original --quiet -o "$out/jpeg.h5"
 rrc='[{"type": "random_resized_crop", "size": 224}, {"type": "horizontal_flip"},
       {"type": "color_jitter"}]'
-"$kiln" bench pipeline "$out/jpeg.h5" --augment "$rrc" --batch 64 --threads 2 \
+"$kiln" bench pipeline "$out/jpeg.h5" --augment "$rrc" --batch-size 64 --threads 2 \
   --epochs "$bench_epochs" > "$out/bench.log" &
 sample_rss $! "grep -c '^epoch' '$out/bench.log' || true" "$bench_epochs" "$out/soak-bench.csv"
 wait $!

@@ -7,7 +7,7 @@
 #include <opencv2/core.hpp>
 
 #include "nn/error.hpp"
-#include "pipeline/jobs/predictor.hpp"
+#include "pipeline/inference/predictor.hpp"
 
 namespace py = pybind11;
 
@@ -80,7 +80,10 @@ trained with (stored size, eval stages, normalization), for predictions.
       .def_static(
           "load",
           [](const std::string& path, int crops, std::vector<int> scales, int padding) {
-            return pipeline::Predictor(path, crops, std::move(scales), padding);
+            return pipeline::Predictor(path, pipeline::ViewRequest{.crops = crops,
+                                                                   .scales = std::move(scales),
+                                                                   .auto_scales = false,
+                                                                   .padding = padding});
           },
           py::arg("path"), py::arg("crops") = 1, py::arg("scales") = std::vector<int>{},
           py::arg("padding") = -1,

@@ -7,10 +7,11 @@
 #include "apps/python/loader.hpp"
 #include "apps/python/model.hpp"
 #include "nn/error.hpp"
+#include "nn/version.hpp"
 
 PYBIND11_MODULE(kiln, m) {
   m.doc() = "kiln: a streaming, augmenting image pipeline and CNN models, from C++.";
-  m.attr("__version__") = "0.1.0";
+  m.attr("__version__") = kiln::kVersion;
   // Registered base first: pybind11 tries translators newest first, so ConfigError wins.
   pybind11::register_exception<kiln::Error>(m, "Error", PyExc_RuntimeError);
   pybind11::register_exception<kiln::ConfigError>(m, "ConfigError", PyExc_ValueError);

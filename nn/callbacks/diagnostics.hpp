@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "nn/model.hpp"
-#include "nn/trainer.hpp"
+#include "nn/model/model.hpp"
+#include "nn/training/trainer.hpp"
 
 namespace kiln::nn {
 

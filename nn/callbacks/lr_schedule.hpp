@@ -3,8 +3,8 @@
 // a plateau reduction lasts, and the schedule still shapes the rate around it.
 #pragma once
 
-#include "nn/schedule.hpp"
-#include "nn/trainer.hpp"
+#include "nn/training/schedule.hpp"
+#include "nn/training/trainer.hpp"
 
 namespace kiln::nn {
 

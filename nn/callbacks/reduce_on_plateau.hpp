@@ -9,7 +9,7 @@
 
 #include <string>
 
-#include "nn/trainer.hpp"
+#include "nn/training/trainer.hpp"
 
 namespace kiln::nn {
 

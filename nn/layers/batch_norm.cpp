@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "nn/error.hpp"
-#include "nn/lane_sum.hpp"
+#include "nn/kernels/lane_sum.hpp"
 #include "nn/layer_options.hpp"
 #include "nn/parallel.hpp"
 

@@ -14,7 +14,7 @@
 
 namespace kiln::nn {
 
-class BatchNorm final : public Layer {
+class BatchNorm final : public Layer, public FollowsBatchStatistics {
  public:
   BatchNorm(float momentum, float epsilon);
   static constexpr std::string_view kType = "batch_norm";

@@ -3,10 +3,10 @@
 #include <Eigen/Core>
 #include <algorithm>
 
-#include "nn/aligned_vector.hpp"
-#include "nn/gemm.hpp"
 #include "nn/init.hpp"
-#include "nn/lane_sum.hpp"
+#include "nn/kernels/aligned_vector.hpp"
+#include "nn/kernels/gemm.hpp"
+#include "nn/kernels/lane_sum.hpp"
 #include "nn/layer_options.hpp"
 #include "nn/layers/activations.hpp"
 #include "nn/parallel.hpp"

@@ -18,7 +18,7 @@
 
 #include <optional>
 
-#include "nn/aligned_vector.hpp"
+#include "nn/kernels/aligned_vector.hpp"
 #include "nn/layer.hpp"
 #include "nn/layers/weights.hpp"
 #include "nn/layers/window.hpp"
@@ -39,7 +39,7 @@ struct Conv2DOptions {
   WeightOptions weights;  // init, use_bias, bias_init, regularizers (nn/layers/weights.hpp)
 };
 
-class Conv2D final : public Layer {
+class Conv2D final : public Layer, public FusesRelu, public CountsMacs {
  public:
   explicit Conv2D(Conv2DOptions options);
   static constexpr std::string_view kType = "conv2d";
@@ -51,7 +51,7 @@ class Conv2D final : public Layer {
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
   void backward_parameters(const Tensor& x, const Tensor& y, const Tensor& dy) override;
   std::vector<Parameter*> parameters() override;
-  bool absorb_relu() override { return relu_ = true; }
+  void absorb_relu() override { relu_ = true; }
   Json config() const override;
   static std::unique_ptr<Layer> from_json(LayerOptions& options);
   // The algorithm build() chose: kGemm or kWinograd.
@@ -75,7 +75,7 @@ class Conv2D final : public Layer {
   Window1d rows_, cols_;                     // output geometry along H and W
   Parameter weight_;                         // (F, C, KH, KW)
   Parameter bias_;                           // (F)
-  bool relu_ = false;                        // a following ReLU absorbed (Layer::absorb_relu)
+  bool relu_ = false;                        // a following ReLU absorbed (FusesRelu)
   std::optional<WinogradConv3x3> winograd_;  // set when build() chose winograd
   AlignedVector<float> transformed_weight_;  // winograd's U (16, F, C)
 };

@@ -3,14 +3,14 @@
 #include <algorithm>
 #include <cmath>
 
-#include "nn/aligned_vector.hpp"
 #include "nn/error.hpp"
-#include "nn/gemm.hpp"
 #include "nn/init.hpp"
+#include "nn/kernels/aligned_vector.hpp"
+#include "nn/kernels/gemm.hpp"
+#include "nn/kernels/transpose.hpp"
 #include "nn/layer_options.hpp"
 #include "nn/layers/activations.hpp"
 #include "nn/parallel.hpp"
-#include "nn/transpose.hpp"
 
 namespace kiln::nn {
 namespace {

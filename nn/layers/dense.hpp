@@ -3,7 +3,7 @@
 // weight is (units, K), bias is (units), y is (N, units, 1, 1).
 // Options: units (> 0), init (nn/init.hpp, default he_normal), bias_init (constant, default 0),
 // use_bias (default true).
-// Products run on nn/gemm.hpp in fixed chunks of features (nn/parallel.hpp), so results do not
+// Products run on nn/kernels/gemm.hpp in fixed chunks of features (nn/parallel.hpp), so results do not
 // depend on the thread count.
 #pragma once
 
@@ -17,7 +17,7 @@ struct DenseOptions {
   WeightOptions weights;  // init, use_bias, bias_init, regularizers (nn/layers/weights.hpp)
 };
 
-class Dense final : public Layer {
+class Dense final : public Layer, public FusesRelu, public CountsMacs {
  public:
   explicit Dense(DenseOptions options);
   static constexpr std::string_view kType = "dense";
@@ -29,7 +29,7 @@ class Dense final : public Layer {
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
   void backward_parameters(const Tensor& x, const Tensor& y, const Tensor& dy) override;
   std::vector<Parameter*> parameters() override;
-  bool absorb_relu() override { return relu_ = true; }
+  void absorb_relu() override { relu_ = true; }
   Json config() const override;
   static std::unique_ptr<Layer> from_json(LayerOptions& options);
   std::int64_t macs() const override { return in_features_ * options_.units; }
@@ -41,7 +41,7 @@ class Dense final : public Layer {
   std::int64_t in_features_ = 0;
   Parameter weight_;   // (units, in_features)
   Parameter bias_;     // (units)
-  bool relu_ = false;  // a following ReLU absorbed (Layer::absorb_relu)
+  bool relu_ = false;  // a following ReLU absorbed (FusesRelu)
   Tensor rectified_;   // with relu_: dy where y > 0, for backward
 
   // dy itself, or with relu_ the absorbed ReLU's backward of it (into rectified_).

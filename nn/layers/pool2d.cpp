@@ -5,9 +5,9 @@
 #include <limits>
 #include <utility>
 
+#include "nn/kernels/simd.hpp"
 #include "nn/layer_options.hpp"
 #include "nn/parallel.hpp"
-#include "nn/simd.hpp"
 
 namespace kiln::nn {
 namespace {

@@ -2,7 +2,7 @@
 // checked and written back in one place.
 //   init (nn/init.hpp), use_bias, bias_init (a small positive constant such as 0.1 keeps ReLUs
 //   alive at the start), kernel_regularizer / bias_regularizer (l1, l2, max_norm;
-//   nn/regularizer.hpp)
+//   nn/training/regularizer.hpp)
 #pragma once
 
 #include <set>
@@ -10,7 +10,7 @@
 
 #include "nn/init.hpp"
 #include "nn/json.hpp"
-#include "nn/regularizer.hpp"
+#include "nn/training/regularizer.hpp"
 
 namespace kiln::nn {
 

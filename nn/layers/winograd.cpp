@@ -2,10 +2,10 @@
 
 #include <algorithm>
 
-#include "nn/aligned_vector.hpp"
-#include "nn/gemm.hpp"
-#include "nn/simd.hpp"
-#include "nn/transpose.hpp"
+#include "nn/kernels/aligned_vector.hpp"
+#include "nn/kernels/gemm.hpp"
+#include "nn/kernels/simd.hpp"
+#include "nn/kernels/transpose.hpp"
 
 namespace kiln::nn {
 namespace {
@@ -15,7 +15,7 @@ constexpr std::int64_t kP = WinogradConv3x3::kPositions;
 // L2-sized for 32-64 channels while the GEMMs are still wide enough to run near peak.
 constexpr std::int64_t kTargetTiles = 256;
 
-// The transforms run 16 tiles at a time in 16-lane vectors (nn/simd.hpp): without the scalar
+// The transforms run 16 tiles at a time in 16-lane vectors (nn/kernels/simd.hpp): without the scalar
 // remainder loops autovectorization leaves, which dominate here because a tile row holds only
 // 7-15 tiles. Loops round the tile count up to whole vectors. The surplus lanes read padding or
 // neighbouring data; where they write, either nothing valid is written after them (the strides

@@ -1,4 +1,4 @@
-// kiln report's page: draws the runs and searches of KILN_REPORT (pipeline/jobs/report_data.hpp)
+// kiln report's page: draws the runs and searches of KILN_REPORT (pipeline/report/report_data.hpp)
 // with Chart.js. Every chart's canvas carries data-chart (what it shows) and data-datasets (how
 // many lines it drew), and body[data-ready] is set at the end (with data-render-ms, the time from
 // the start of loading), for tests in a headless browser.

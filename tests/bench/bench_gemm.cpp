@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "nn/gemm.hpp"
+#include "nn/kernels/gemm.hpp"
 
 namespace {
 

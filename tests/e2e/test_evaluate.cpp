@@ -13,11 +13,11 @@
 #include "io/model_file.hpp"
 #include "nn/error.hpp"
 #include "nn/loss.hpp"
-#include "pipeline/jobs/evaluator.hpp"
-#include "pipeline/jobs/predictor.hpp"
-#include "pipeline/jobs/training.hpp"
+#include "pipeline/inference/evaluator.hpp"
+#include "pipeline/inference/predictor.hpp"
 #include "pipeline/normalize.hpp"
 #include "pipeline/pack.hpp"
+#include "pipeline/training/training.hpp"
 #include "tests/support/idx_files.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -62,7 +62,7 @@ class Evaluate : public ::testing::Test {
   static pipeline::EvalRequest request(int crops) {
     return {.model_paths = {dir_->file("model.h5")},
             .data_path = dir_->file("test.h5"),
-            .crops = crops};
+            .views = {.crops = crops}};
   }
 
   static testing::TempDir* dir_;
@@ -71,23 +71,33 @@ testing::TempDir* Evaluate::dir_ = nullptr;
 
 TEST_F(Evaluate, DefaultViewsForSmallImagesPadByTheTrainedPadding) {
   const auto model = io::load_model(dir_->file("model.h5"));
-  const auto views = pipeline::default_views(model.preprocessing, {10, 12}, {10, 12}, 10, {}, -1);
+  const auto views =
+      pipeline::default_views(model.preprocessing, "model.h5", {10, 12}, {10, 12}, {.crops = 10});
   EXPECT_EQ(views.padding, 1);  // half of pad_crop's 1, at least 1
   EXPECT_TRUE(views.scales.empty());
   EXPECT_EQ(views.views_per_image(), 10);
   // Explicit values win; one crop never pads.
-  EXPECT_EQ(pipeline::default_views(model.preprocessing, {10, 12}, {10, 12}, 5, {}, 3).padding, 3);
-  EXPECT_EQ(pipeline::default_views(model.preprocessing, {10, 12}, {10, 12}, 1, {}, -1).padding, 0);
+  EXPECT_EQ(pipeline::default_views(model.preprocessing, "model.h5", {10, 12}, {10, 12},
+                                    {.crops = 5, .padding = 3})
+                .padding,
+            3);
+  EXPECT_EQ(
+      pipeline::default_views(model.preprocessing, "model.h5", {10, 12}, {10, 12}, {.crops = 1})
+          .padding,
+      0);
   const Json pad4 = {{"eval_stages", Json::array({{{"type", "pad_crop"}, {"padding", 4}}})}};
-  EXPECT_EQ(pipeline::default_views(pad4, {32, 32}, {32, 32}, 10, {}, -1).padding, 2);
+  EXPECT_EQ(pipeline::default_views(pad4, "model.h5", {32, 32}, {32, 32}, {.crops = 10}).padding,
+            2);
   const Json no_shift = {{"eval_stages", Json::array()}};
-  EXPECT_EQ(pipeline::default_views(no_shift, {32, 32}, {32, 32}, 10, {}, -1).padding, 0);
+  EXPECT_EQ(
+      pipeline::default_views(no_shift, "model.h5", {32, 32}, {32, 32}, {.crops = 10}).padding, 0);
   // A model trained with scale_crop takes its eval scale.
   const Json scale_crop = {{"eval_stages", Json::array({{{"type", "scale_crop"},
                                                          {"size", 224},
                                                          {"scale_range", {256, 480}},
                                                          {"eval_scale", 256}}})}};
-  const auto big = pipeline::default_views(scale_crop, {300, 400}, {224, 224}, 10, {}, -1);
+  const auto big =
+      pipeline::default_views(scale_crop, "model.h5", {300, 400}, {224, 224}, {.crops = 10});
   EXPECT_EQ(big.scales, std::vector<int>{256});
   EXPECT_EQ(big.padding, 0);
 }
@@ -108,7 +118,8 @@ TEST_F(Evaluate, MultiCropAveragesTheViewsProbabilities) {
   const auto normalization =
       pipeline::Normalization::from_json(model.preprocessing.at("normalization"));
   const io::DatasetReader data(dir_->file("test.h5"));
-  const auto views = pipeline::default_views(model.preprocessing, {10, 12}, {10, 12}, 10, {}, -1);
+  const auto views =
+      pipeline::default_views(model.preprocessing, "model.h5", {10, 12}, {10, 12}, {.crops = 10});
   double loss = 0.0;
   for (std::int64_t i = 0; i < 120; ++i) {
     cv::Mat image(12, 10, CV_8UC1);
@@ -200,12 +211,12 @@ TEST_F(Evaluate, AFolderOfClassFoldersGivesTheSameResultAsItsDataset) {
 
   // predict on the same files with the same views gives the evaluator's averaged probabilities.
   auto ten = r;
-  ten.crops = 10;
+  ten.views.crops = 10;
   ten.report_dir = dir_->file("report-folder10");
   pipeline::evaluate_model(ten);
   const auto rows10 = read_csv(dir_->file("report-folder10/predictions.csv"));
   pipeline::PredictRequest predict{
-      .model_paths = {dir_->file("model.h5")}, .paths = {}, .top_k = 1, .crops = 10};
+      .model_paths = {dir_->file("model.h5")}, .paths = {}, .top_k = 1, .views = {.crops = 10}};
   for (std::size_t i = 1; i <= 5; ++i) predict.paths.push_back(rows10[i][1]);
   const auto predictions = pipeline::predict_images(predict);
   ASSERT_EQ(predictions.size(), 5u);
@@ -230,7 +241,7 @@ TEST_F(Evaluate, AFolderOfClassFoldersGivesTheSameResultAsItsDataset) {
 
 TEST_F(Evaluate, ACropLargerThanTheScaledImageStopsBeforeReading) {
   auto r = request(5);
-  r.scales = {6};
+  r.views.scales = {6};
   try {
     pipeline::evaluate_model(r);
     FAIL() << "expected an error";

@@ -10,13 +10,14 @@
 #include <sstream>
 
 #include "io/dataset_reader.hpp"
+#include "io/h5.hpp"
 #include "io/idx_import.hpp"
 #include "io/image_index.hpp"
 #include "io/model_file.hpp"
 #include "nn/error.hpp"
 #include "nn/loss.hpp"
-#include "pipeline/jobs/evaluator.hpp"
-#include "pipeline/jobs/training.hpp"
+#include "pipeline/inference/evaluator.hpp"
+#include "pipeline/training/training.hpp"
 #include "tests/support/dataset_files.hpp"
 #include "tests/support/idx_files.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -134,7 +135,7 @@ TEST_F(TinyRun, EveryLossKeyTrainsWithThatLoss) {
   EXPECT_NE(weights[1], weights[2]);
 }
 
-// DESIGN contract 1: a run resumed from a checkpoint ends with the weights of one never
+// docs/design.md contract 1: a run resumed from a checkpoint ends with the weights of one never
 // interrupted — same data order, augmentation, optimizer momentum, bit for bit.
 TEST_F(TinyRun, TwoEpochsPlusResumeTwoEqualsFourStraight) {
   pipeline::TrainConfig straight = request("straight.h5");
@@ -150,7 +151,13 @@ TEST_F(TinyRun, TwoEpochsPlusResumeTwoEqualsFourStraight) {
   pipeline::train_model(first);
   pipeline::TrainConfig second = straight;
   second.output = dir_.file("resumed.h5");
-  pipeline::train_model(second, {}, dir_.file("checkpoint.h5"));
+  // Training is deterministic: a silent restart would end with the same weights. The resumed run
+  // must train epochs 3 and 4 only.
+  std::vector<std::int64_t> trained;
+  pipeline::TrainObserver observer;
+  observer.on_epoch = [&](const pipeline::EpochReport& r) { trained.push_back(r.train.epoch); };
+  pipeline::train_model(second, observer, dir_.file("checkpoint.h5"));
+  EXPECT_EQ(trained, (std::vector<std::int64_t>{3, 4}));
 
   auto a = io::load_model(dir_.file("straight.h5"));
   auto b = io::load_model(dir_.file("resumed.h5"));
@@ -192,24 +199,36 @@ TEST_F(TinyRun, SameSeedSameWeightsWithOneOrTwoThreads) {
 
 TEST_F(TinyRun, EvaluationUsesTheModelsNormalizationNotTheDatasets) {
   pipeline::train_model(request("model.h5"));
-  const auto before = pipeline::evaluate_model({.model_paths = {dir_.file("model.h5")},
-                                                .data_path = dir_.file("test.h5"),
-                                                .batch_size = 64,
-                                                .threads = 0});
-  // A dataset with the same images but other statistics (fitted on a different set) must give
-  // the same result: the statistics come from the model file.
-  const std::string d = dir_.path().string();
-  auto [images, labels] = testing::write_synthetic_idx(d, "test", 200, 12, 10, 4, 2);
+  // The same images and labels in a file whose stored statistics are far from the model's: a
+  // mean 60 levels higher and twice the spread. Normalized with them, every input would move by
+  // about one standard deviation, and the figures with it.
+  std::filesystem::copy_file(dir_.file("test.h5"), dir_.file("shifted.h5"));
+  {
+    io::h5::File f = io::h5::File::open_write(dir_.file("shifted.h5"));
+    const io::h5::Group normalization = f.open_group("normalization");
+    for (const char* name : {"mean", "std"}) {
+      io::h5::Dataset d = normalization.open_dataset(name);
+      std::vector<double> values(d.dims().at(0));
+      d.read(values.data(), io::h5::Type::kF64);
+      for (double& v : values) v = name == std::string("mean") ? v + 60.0 : v * 2.0;
+      d.write(values.data(), io::h5::Type::kF64);
+    }
+    f.close();
+  }
   const auto model = io::load_model(dir_.file("model.h5"));
-  const auto stored_mean = model.preprocessing.at("normalization").at("mean").at(0).get<double>();
-  const io::DatasetReader test(dir_.file("test.h5"));
-  ASSERT_NE(stored_mean, test.statistics().mean[0]);  // the test set's own mean differs
-  const auto again = pipeline::evaluate_model({.model_paths = {dir_.file("model.h5")},
-                                               .data_path = dir_.file("test.h5"),
-                                               .batch_size = 17,
-                                               .threads = 1});
-  EXPECT_EQ(before.passes.back().metrics.accuracy(), again.passes.back().metrics.accuracy());
-  EXPECT_NEAR(before.passes.back().metrics.loss(), again.passes.back().metrics.loss(), 1e-6);
+  const double model_mean = model.preprocessing.at("normalization").at("mean").at(0).get<double>();
+  const io::DatasetReader shifted(dir_.file("shifted.h5"));
+  ASSERT_GT(std::abs(shifted.statistics().mean[0] - model_mean), 50.0);
+
+  const auto evaluate = [&](const std::string& data) {
+    return pipeline::evaluate_model(
+               {.model_paths = {dir_.file("model.h5")}, .data_path = data, .batch_size = 64})
+        .passes.back()
+        .metrics;
+  };
+  const auto own = evaluate(dir_.file("test.h5")), other = evaluate(dir_.file("shifted.h5"));
+  EXPECT_EQ(own.confusion(), other.confusion());
+  EXPECT_EQ(own.loss(), other.loss());
 }
 
 TEST_F(TinyRun, MismatchedDataIsAClearError) {

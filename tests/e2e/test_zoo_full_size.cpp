@@ -2,8 +2,8 @@
 // gigabyte of weights is allocated), so it lives with the e2e tests.
 #include <gtest/gtest.h>
 
-#include "nn/model.hpp"
-#include "nn/zoo.hpp"
+#include "nn/model/model.hpp"
+#include "nn/model/zoo.hpp"
 
 namespace kiln::nn {
 namespace {

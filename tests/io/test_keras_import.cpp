@@ -8,13 +8,13 @@
 #include <cstdlib>
 #include <string>
 
-#include "io/keras_config.hpp"
-#include "io/keras_weights.hpp"
+#include "io/interop/keras_config.hpp"
+#include "io/interop/keras_weights.hpp"
 #include "io/model_file.hpp"
 #include "nn/error.hpp"
-#include "nn/optimizer.hpp"
+#include "nn/model/zoo.hpp"
 #include "nn/random.hpp"
-#include "nn/zoo.hpp"
+#include "nn/training/optimizer.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace kiln::io {

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <opencv2/imgcodecs.hpp>
 
-#include "io/line_chart.hpp"
+#include "io/charts/line_chart.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace kiln::io {

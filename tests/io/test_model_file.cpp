@@ -3,10 +3,10 @@
 #include <filesystem>
 #include <memory>
 
-#include "io/checkpoint.hpp"
 #include "io/model_file.hpp"
+#include "io/run_files/checkpoint.hpp"
 #include "nn/error.hpp"
-#include "nn/zoo.hpp"
+#include "nn/model/zoo.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace kiln::io {

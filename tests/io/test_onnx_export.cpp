@@ -12,13 +12,13 @@
 #include <vector>
 
 #include "io/dataset_reader.hpp"
+#include "io/interop/onnx_export.hpp"
 #include "io/model_file.hpp"
-#include "io/onnx_export.hpp"
 #include "nn/error.hpp"
 #include "nn/loss.hpp"
-#include "nn/optimizer.hpp"
+#include "nn/model/zoo.hpp"
 #include "nn/random.hpp"
-#include "nn/zoo.hpp"
+#include "nn/training/optimizer.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace kiln::io {

@@ -16,7 +16,7 @@ TEST_P(TorchvisionImport, MatchesPyTorch) {
   testing::TempDir dir;
   const auto ref = testing::export_torchvision(GetParam(), dir.path().string());
   if (!ref) GTEST_SKIP() << "needs python3-torch and python3-torchvision";
-  const double difference = testing::expect_import_matches(*ref, 1e-4);
+  const double difference = testing::expect_import_matches(*ref, 2e-6);
   std::cout << GetParam() << ": largest difference / largest logit " << difference << "\n";
 }
 

@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <opencv2/core.hpp>
 
-#include "io/openblas_threads.hpp"
+#include "io/runtime/openblas_threads.hpp"
 
 namespace kiln::io {
 namespace {

@@ -1,10 +1,10 @@
 // Blocks: a "residual" entry becomes He et al.'s basic block, written out here by hand.
 #include <gtest/gtest.h>
 
-#include "nn/blocks.hpp"
 #include "nn/error.hpp"
-#include "nn/model.hpp"
-#include "nn/zoo.hpp"
+#include "nn/model/blocks.hpp"
+#include "nn/model/model.hpp"
+#include "nn/model/zoo.hpp"
 #include "tests/support/gradient_check.hpp"
 
 namespace kiln::nn {

@@ -7,7 +7,7 @@
 #include "nn/callbacks/early_stopping.hpp"
 #include "nn/callbacks/reduce_on_plateau.hpp"
 #include "nn/error.hpp"
-#include "nn/schedule.hpp"
+#include "nn/training/schedule.hpp"
 
 namespace kiln::nn {
 namespace {

@@ -7,14 +7,14 @@
 #include <cmath>
 #include <numeric>
 
-#include "nn/batch_record.hpp"
+#include "nn/distributed/batch_record.hpp"
+#include "nn/distributed/record_exchange.hpp"
+#include "nn/distributed/step_plan.hpp"
 #include "nn/error.hpp"
-#include "nn/model.hpp"
-#include "nn/optimizer.hpp"
+#include "nn/model/model.hpp"
 #include "nn/random.hpp"
-#include "nn/record_exchange.hpp"
-#include "nn/step_plan.hpp"
-#include "nn/trainer.hpp"
+#include "nn/training/optimizer.hpp"
+#include "nn/training/trainer.hpp"
 
 namespace kiln::nn {
 namespace {
@@ -157,8 +157,7 @@ std::vector<float> state_after_one_epoch(bool batch_norm, std::int64_t micro, fl
   Rows source(micro);
   TrainState state;
   state.learning_rate = lr;
-  Trainer::fit(model, *sgd, source, state, 1, {}, SoftmaxCrossEntropy{}, nullptr,
-               StepLayout{24, micro, false, nullptr});
+  Trainer::fit(model, *sgd, source, state, 1, StepLayout{24, micro, false, nullptr});
   EXPECT_EQ(state.step, 2);
   std::vector<float> all;
   for (Tensor* t : model.state_tensors()) all.insert(all.end(), t->span().begin(), t->span().end());

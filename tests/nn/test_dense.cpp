@@ -51,7 +51,7 @@ TEST(Dense, EveryPassMatchesTheDefinitionAcrossPanelsBlocksAndTails) {
   const std::int64_t units = 70, k = 37, n = 13;
   Dense dense({units, "he_normal", true});
   dense.build({1, k, 1, 1});
-  ASSERT_TRUE(dense.absorb_relu());
+  ASSERT_TRUE(absorb_relu(dense));
   Rng rng({3, 0, 0, kSlotInit});
   dense.initialize(rng);
   const Tensor& w = dense.parameters()[0]->value;

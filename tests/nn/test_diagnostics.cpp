@@ -6,15 +6,18 @@
 
 #include "nn/callbacks/diagnostics.hpp"
 #include "nn/loss.hpp"
-#include "nn/model.hpp"
-#include "nn/optimizer.hpp"
+#include "nn/model/model.hpp"
 #include "nn/random.hpp"
-#include "nn/trainer.hpp"
+#include "nn/training/optimizer.hpp"
+#include "nn/training/trainer.hpp"
 
 namespace kiln::nn {
 namespace {
 
 // 4-feature samples of 3 classes, 8 to a batch.
+// Batches of 8, one optimizer step each.
+const StepLayout kBlobsLayout{.batch_size = 8};
+
 class Blobs final : public BatchSource {
  public:
   Shape sample_shape() const override { return {1, 4, 1, 1}; }
@@ -123,7 +126,7 @@ TEST(Diagnostics, TrainingIsBitIdenticalWithAndWithoutThem) {
     Diagnostics diagnostics(model, 3, [&](const DiagnosticsRecord&) { ++*records; });
     std::vector<Callback*> callbacks;
     if (diagnose) callbacks.push_back(&diagnostics);
-    Trainer::fit(model, sgd, data, state, 3, callbacks);
+    Trainer::fit(model, sgd, data, state, 3, kBlobsLayout, callbacks);
     return all_weights(model);
   };
   std::int64_t records = 0;
@@ -166,7 +169,7 @@ TEST(Diagnostics, ZeroInitializationKillsEveryReluAndIsSaidOnce) {
   std::vector<std::string> said;
   Diagnostics diagnostics(model, 2, {}, [&](const std::string& line) { said.push_back(line); });
   std::vector<Callback*> callbacks = {&diagnostics};
-  Trainer::fit(model, sgd, data, state, 2, callbacks);
+  Trainer::fit(model, sgd, data, state, 2, kBlobsLayout, callbacks);
   // 16 records of a dead layer, named once (the zero output layer's first steps are also far
   // too large for its weights: a line of its own).
   int dead = 0;

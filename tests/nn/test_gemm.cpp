@@ -4,7 +4,7 @@
 #include <random>
 #include <vector>
 
-#include "nn/gemm.hpp"
+#include "nn/kernels/gemm.hpp"
 
 namespace kiln::nn {
 namespace {

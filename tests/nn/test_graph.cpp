@@ -6,8 +6,8 @@
 
 #include "nn/error.hpp"
 #include "nn/layers/registry.hpp"
-#include "nn/model.hpp"
-#include "nn/zoo.hpp"
+#include "nn/model/model.hpp"
+#include "nn/model/zoo.hpp"
 #include "tests/support/gradient_check.hpp"
 
 namespace kiln::nn {

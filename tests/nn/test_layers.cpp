@@ -580,7 +580,7 @@ TEST(FirstLayer, ParameterOnlyBackwardGivesTheSameGradients) {
     dy.resize(y.shape());
     fill_uniform(dy, 3, -1, 1);
     full->backward(x, y, dy, dx);
-    only->backward_parameters(x, y, dy);
+    backward_parameters(*only, x, y, dy);
     for (std::size_t p = 0; p < full->parameters().size(); ++p) {
       const auto& g1 = full->parameters()[p]->grad;
       const auto& g2 = only->parameters()[p]->grad;

@@ -6,8 +6,8 @@
 #include <cmath>
 
 #include "nn/error.hpp"
-#include "nn/lr_finder.hpp"
-#include "nn/optimizer.hpp"
+#include "nn/training/lr_finder.hpp"
+#include "nn/training/optimizer.hpp"
 
 namespace kiln::nn {
 namespace {

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "nn/error.hpp"
-#include "nn/optimizer.hpp"
+#include "nn/training/optimizer.hpp"
 
 namespace kiln::nn {
 namespace {

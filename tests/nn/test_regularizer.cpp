@@ -4,8 +4,8 @@
 
 #include "nn/error.hpp"
 #include "nn/layers/registry.hpp"
-#include "nn/model.hpp"
-#include "nn/regularizer.hpp"
+#include "nn/model/model.hpp"
+#include "nn/training/regularizer.hpp"
 #include "tests/support/gradient_check.hpp"
 
 namespace kiln::nn {

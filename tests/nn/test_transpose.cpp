@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "nn/transpose.hpp"
+#include "nn/kernels/transpose.hpp"
 
 namespace kiln::nn {
 namespace {

@@ -9,7 +9,7 @@
 #include "io/dataset_writer.hpp"
 #include "nn/error.hpp"
 #include "nn/random.hpp"
-#include "pipeline/jobs/fit.hpp"
+#include "pipeline/dataset/fit.hpp"
 #include "pipeline/normalize.hpp"
 #include "pipeline/pack.hpp"
 #include "tests/support/temp_dir.hpp"

@@ -6,8 +6,8 @@
 
 #include "io/dataset_reader.hpp"
 #include "nn/error.hpp"
-#include "pipeline/jobs/augment_preview.hpp"
-#include "pipeline/jobs/pipeline_bench.hpp"
+#include "pipeline/bench/pipeline_bench.hpp"
+#include "pipeline/training/augment_preview.hpp"
 #include "tests/support/dataset_files.hpp"
 #include "tests/support/temp_dir.hpp"
 

@@ -8,9 +8,9 @@
 #include <sstream>
 #include <string>
 
-#include "nn/blocks.hpp"
 #include "nn/layers/registry.hpp"
-#include "pipeline/jobs/train_config.hpp"
+#include "nn/model/blocks.hpp"
+#include "pipeline/training/train_config.hpp"
 #include "pipeline/transforms/registry.hpp"
 
 namespace kiln::pipeline {

@@ -6,8 +6,8 @@
 #include <fstream>
 
 #include "nn/error.hpp"
-#include "pipeline/jobs/report_data.hpp"
-#include "pipeline/jobs/report_page.hpp"
+#include "pipeline/report/report_data.hpp"
+#include "pipeline/report/report_page.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace kiln::pipeline {

@@ -7,8 +7,8 @@
 #include <set>
 
 #include "nn/error.hpp"
-#include "pipeline/jobs/search.hpp"
-#include "pipeline/jobs/search_space.hpp"
+#include "pipeline/search/search.hpp"
+#include "pipeline/search/search_space.hpp"
 
 namespace kiln::pipeline {
 namespace {

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "nn/error.hpp"
-#include "pipeline/jobs/train_config.hpp"
+#include "pipeline/training/train_config.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace kiln::pipeline {

@@ -126,5 +126,24 @@ TEST(Views, OptionsAreChecked) {
   EXPECT_THROW(check_view_options(o), Error);
 }
 
+// A request is a user's: each mistake is a ConfigError (exit 2) naming the field.
+TEST(Views, RequestsAreCheckedOnceNamingTheField) {
+  for (const int crops : kCropCounts) EXPECT_NO_THROW(check_view_request({.crops = crops}));
+  auto message = [](const ViewRequest& r) {
+    try {
+      check_view_request(r);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_NE(message({.crops = 3}).find("crops must be 1, 5 or 10, got 3"), std::string::npos);
+  EXPECT_NE(message({.crops = 5, .scales = {0}}).find("scales"), std::string::npos);
+  EXPECT_NE(message({.crops = 5, .scales = {32}, .auto_scales = true}).find("not both"),
+            std::string::npos);
+  EXPECT_NE(message({.crops = 5, .padding = -2}).find("padding"), std::string::npos);
+  EXPECT_EQ(message({.crops = 10, .scales = {32, 40}, .padding = 0}), "accepted");
+}
+
 }  // namespace
 }  // namespace kiln::pipeline

@@ -9,7 +9,7 @@
 
 #include "io/dataset_reader.hpp"
 #include "io/image_index.hpp"
-#include "pipeline/jobs/dataset_builder.hpp"
+#include "pipeline/dataset/dataset_builder.hpp"
 #include "pipeline/loader.hpp"
 #include "pipeline/transforms/registry.hpp"
 #include "pipeline/transforms/resize_crop.hpp"

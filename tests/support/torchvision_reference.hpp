@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "io/onnx_import.hpp"
+#include "io/interop/onnx_import.hpp"
 #include "nn/tensor.hpp"
 
 namespace kiln::testing {

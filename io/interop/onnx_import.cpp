@@ -1,0 +1,526 @@
+#include "io/interop/onnx_import.hpp"
+
+#include <onnx/onnx_pb.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include "nn/error.hpp"
+
+namespace kiln::io {
+namespace {
+
+constexpr const char* kSupportedOps =
+    "Conv, Gemm, MatMul, BatchNormalization, Relu, LeakyRelu, Sigmoid, Tanh, MaxPool, "
+    "AveragePool, GlobalAveragePool, Flatten, Reshape, Dropout, Add, Concat, LRN, Identity, "
+    "Constant, Softmax (at the output)";
+
+// An initializer or Constant: its dims and values (floats; integer tensors converted).
+struct Constant {
+  std::vector<std::int64_t> dims;
+  std::vector<float> values;
+  std::vector<std::int64_t> integers;  // INT64 tensors (shapes) as they are
+};
+
+Constant read_tensor(const onnx::TensorProto& t, const std::string& where) {
+  if (t.data_location() == onnx::TensorProto::EXTERNAL) {
+    throw Error(where + ": tensor '" + t.name() +
+                "' is stored in an external file; save the model with its weights inside");
+  }
+  Constant c;
+  c.dims.assign(t.dims().begin(), t.dims().end());
+  std::int64_t count = 1;
+  for (const std::int64_t d : c.dims) count *= d;
+  const std::string& raw = t.raw_data();
+  if (t.data_type() == onnx::TensorProto::FLOAT) {
+    if (!raw.empty()) {
+      c.values.resize(raw.size() / sizeof(float));
+      std::memcpy(c.values.data(), raw.data(), c.values.size() * sizeof(float));
+    } else {
+      c.values.assign(t.float_data().begin(), t.float_data().end());
+    }
+  } else if (t.data_type() == onnx::TensorProto::INT64) {
+    if (!raw.empty()) {
+      c.integers.resize(raw.size() / sizeof(std::int64_t));
+      std::memcpy(c.integers.data(), raw.data(), c.integers.size() * sizeof(std::int64_t));
+    } else {
+      c.integers.assign(t.int64_data().begin(), t.int64_data().end());
+    }
+    c.values.assign(c.integers.begin(), c.integers.end());
+  } else {
+    throw Error(where + ": tensor '" + t.name() + "' has data type " +
+                std::to_string(t.data_type()) + "; kiln reads float32 weights and int64 shapes");
+  }
+  if (static_cast<std::int64_t>(c.values.size()) != count) {
+    throw Error(where + ": tensor '" + t.name() + "' holds " + std::to_string(c.values.size()) +
+                " values for " + std::to_string(count) + " elements");
+  }
+  return c;
+}
+
+// The module path of a node, as PyTorch's exporter names nodes ("/layer1/layer1.0/conv1/Conv" →
+// "layer1.0.conv1": the op type dropped, a component dropped when the next one extends it).
+std::string layer_name_of(const std::string& node_name) {
+  std::vector<std::string> parts;
+  std::stringstream in(node_name);
+  for (std::string part; std::getline(in, part, '/');) {
+    if (!part.empty()) parts.push_back(part);
+  }
+  if (parts.size() < 2) return node_name.find('/') == std::string::npos ? node_name : "";
+  parts.pop_back();  // the op type
+  std::string name;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const bool extended = i + 1 < parts.size() && parts[i + 1].starts_with(parts[i] + ".");
+    if (!extended) name += (name.empty() ? "" : ".") + parts[i];
+  }
+  return name;
+}
+
+class Importer {
+ public:
+  Importer(std::string path, const OnnxImportOptions& options)
+      : path_(std::move(path)), options_(options) {}
+
+  nn::Model run() {
+    read_model();
+    const onnx::GraphProto& graph = model_.graph();
+    for (const auto& t : graph.initializer()) constants_[t.name()] = read_tensor(t, path_);
+    find_input(graph);
+    if (graph.output_size() != 1) {
+      throw Error(path_ + ": the graph has " + std::to_string(graph.output_size()) +
+                  " outputs; kiln imports networks with one");
+    }
+    output_ = graph.output(0).name();
+    for (const auto& node : graph.node()) {
+      for (const auto& in : node.input()) ++readers_[in];
+    }
+    for (const auto& node : graph.node()) add_node(node);
+    return build();
+  }
+
+ private:
+  void read_model() {
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) throw Error(path_ + ": cannot open the file");
+    if (!model_.ParseFromIstream(&in) || !model_.has_graph()) {
+      throw Error(path_ + ": not an ONNX model (the protobuf does not parse as a ModelProto)");
+    }
+  }
+
+  // The one graph input that is not a weight (older exporters list the weights as inputs too).
+  void find_input(const onnx::GraphProto& graph) {
+    const onnx::ValueInfoProto* input = nullptr;
+    for (const auto& v : graph.input()) {
+      if (constants_.contains(v.name())) continue;
+      if (input != nullptr) {
+        throw Error(path_ + ": the graph has several inputs ('" + input->name() + "', '" +
+                    v.name() + "'); kiln imports networks with one image input");
+      }
+      input = &v;
+    }
+    if (input == nullptr) throw Error(path_ + ": the graph has no input");
+    values_[input->name()] = "input";
+    const auto& dims = input->type().tensor_type().shape().dim();
+    if (options_.input) {
+      input_ = *options_.input;
+      return;
+    }
+    const bool fixed = dims.size() == 4 && std::all_of(dims.begin() + 1, dims.end(), [](auto& d) {
+                         return d.has_dim_value() && d.dim_value() > 0;
+                       });
+    if (!fixed) {
+      throw Error(path_ + ": the input '" + input->name() +
+                  "' has no fixed (N, C, H, W) size; give it with --input C H W");
+    }
+    input_ = {1, dims[1].dim_value(), dims[2].dim_value(), dims[3].dim_value()};
+  }
+
+  [[noreturn]] void fail(const onnx::NodeProto& node, const std::string& what) const {
+    throw Error(path_ + ": node '" + node.name() + "' (" + node.op_type() + "): " + what);
+  }
+
+  const onnx::AttributeProto* attribute(const onnx::NodeProto& node, const char* name) const {
+    for (const auto& a : node.attribute()) {
+      if (a.name() == name) return &a;
+    }
+    return nullptr;
+  }
+  std::int64_t int_attr(const onnx::NodeProto& node, const char* name, std::int64_t fallback) {
+    const auto* a = attribute(node, name);
+    return a ? a->i() : fallback;
+  }
+  float float_attr(const onnx::NodeProto& node, const char* name, float fallback) {
+    const auto* a = attribute(node, name);
+    return a ? a->f() : fallback;
+  }
+  std::vector<std::int64_t> ints_attr(const onnx::NodeProto& node, const char* name,
+                                      std::vector<std::int64_t> fallback) {
+    const auto* a = attribute(node, name);
+    return a ? std::vector<std::int64_t>(a->ints().begin(), a->ints().end()) : fallback;
+  }
+
+  const Constant* constant(const std::string& value) const {
+    const auto it = constants_.find(value);
+    return it == constants_.end() ? nullptr : &it->second;
+  }
+  const Constant& weight(const onnx::NodeProto& node, int k) const {
+    if (node.input_size() <= k || node.input(k).empty())
+      fail(node, "input " + std::to_string(k) + " is missing");
+    const Constant* c = constant(node.input(k));
+    if (c == nullptr) fail(node, "input '" + node.input(k) + "' must be a constant (a weight)");
+    return *c;
+  }
+  // The kiln layer (or "input") that produces an ONNX value.
+  const std::string& source(const onnx::NodeProto& node, const std::string& value) const {
+    const auto it = values_.find(value);
+    if (it == values_.end()) fail(node, "reads '" + value + "', which no supported node produced");
+    return it->second;
+  }
+
+  // Appends a layer reading `inputs` and maps the node's first output to it.
+  Json& add_layer(const onnx::NodeProto& node, Json layer, const std::vector<std::string>& inputs) {
+    std::string name = layer_name_of(node.name());
+    if (name.empty() || name == "input") name = layer.at("type").get<std::string>();
+    for (std::string base = name; !names_.insert(name).second;) {
+      name = base + "_" + std::to_string(++suffix_[base]);
+    }
+    layer["name"] = name;
+    layer["inputs"] = inputs;
+    layers_.push_back(std::move(layer));
+    weights_.emplace_back();
+    values_[node.output(0)] = name;
+    layer_of_[name] = layers_.size() - 1;
+    return layers_.back();
+  }
+  void alias(const onnx::NodeProto& node, const std::string& value) {
+    values_[node.output(0)] = source(node, value);
+  }
+
+  void add_node(const onnx::NodeProto& node) {
+    const std::string& op = node.op_type();
+    if (!node.domain().empty() && node.domain() != "ai.onnx") {
+      fail(node,
+           "ops of domain '" + node.domain() + "' are not supported; supported: " + kSupportedOps);
+    }
+    if (op == "Constant") {
+      const auto* value = attribute(node, "value");
+      if (value == nullptr) fail(node, "only a tensor 'value' is supported");
+      constants_[node.output(0)] = read_tensor(value->t(), path_);
+      return;
+    }
+    if (node.input_size() == 0) fail(node, "has no input");
+    const std::string& x = node.input(0);
+    if (op == "Identity") {
+      // PyTorch's exporter shares equal weights through Identity nodes.
+      if (const Constant* c = constant(x)) {
+        constants_[node.output(0)] = *c;
+        return;
+      }
+      return alias(node, x);
+    }
+    if (op == "Softmax") {
+      if (node.output(0) != output_) {
+        fail(node,
+             "a Softmax inside the network is not supported (at the output it is dropped: "
+             "kiln's loss and predict apply it)");
+      }
+      output_ = x;
+      return;
+    }
+    if (op == "Conv") return conv(node);
+    if (op == "Gemm") return gemm(node);
+    if (op == "MatMul") return matmul(node);
+    if (op == "BatchNormalization") return batch_norm(node);
+    if (op == "MaxPool" || op == "AveragePool") return pool(node);
+    if (op == "Add") return add(node);
+    if (op == "Concat") {
+      if (int_attr(node, "axis", 1) != 1) fail(node, "kiln concatenates channels (axis 1) only");
+      std::vector<std::string> inputs;
+      for (const auto& in : node.input()) inputs.push_back(source(node, in));
+      add_layer(node, {{"type", "concat"}}, inputs);
+      return;
+    }
+    const std::vector<std::string> in = {source(node, x)};
+    if (op == "Relu" || op == "Sigmoid" || op == "Tanh") {
+      add_layer(node, {{"type", op == "Relu" ? "relu" : op == "Sigmoid" ? "sigmoid" : "tanh"}}, in);
+    } else if (op == "LeakyRelu") {
+      add_layer(node, {{"type", "leaky_relu"}, {"alpha", float_attr(node, "alpha", 0.01f)}}, in);
+    } else if (op == "GlobalAveragePool") {
+      add_layer(node, {{"type", "global_avg_pool2d"}}, in);
+    } else if (op == "Flatten") {
+      if (int_attr(node, "axis", 1) != 1) fail(node, "kiln flattens from axis 1 only");
+      add_layer(node, {{"type", "flatten"}}, in);
+    } else if (op == "Reshape") {
+      const Constant& shape = weight(node, 1);
+      const auto& s = shape.integers;
+      if (s.size() != 2 || !(s[1] == -1 || s[0] == 0 || s[0] == -1)) {
+        fail(node, "kiln reshapes to (N, -1) only (a flatten)");
+      }
+      add_layer(node, {{"type", "flatten"}}, in);
+    } else if (op == "Dropout") {
+      float ratio = float_attr(node, "ratio", 0.5f);  // opset < 12: an attribute
+      if (node.input_size() > 1 && !node.input(1).empty()) ratio = weight(node, 1).values.at(0);
+      add_layer(node, {{"type", "dropout"}, {"rate", ratio}}, in);
+    } else if (op == "LRN") {
+      const std::int64_t size = int_attr(node, "size", 0);
+      if (size <= 0) fail(node, "needs its 'size'");
+      add_layer(node,
+                {{"type", "lrn"},
+                 {"size", size},
+                 {"alpha", float_attr(node, "alpha", 1e-4f) / static_cast<float>(size)},
+                 {"beta", float_attr(node, "beta", 0.75f)},
+                 {"k", float_attr(node, "bias", 1.f)}},
+                in);
+    } else {
+      fail(node, "not supported; supported ops: " + std::string(kSupportedOps));
+    }
+  }
+
+  // Padding [top, left, bottom, right] of a Conv or pool: pads, or auto_pad.
+  Json padding(const onnx::NodeProto& node) {
+    const auto* auto_pad = attribute(node, "auto_pad");
+    const std::string mode = auto_pad ? auto_pad->s() : "NOTSET";
+    if (mode == "SAME_UPPER") return "same";  // the extra pixel after, as kiln's "same"
+    if (mode == "VALID") return "valid";
+    if (mode != "NOTSET") fail(node, "auto_pad " + mode + " is not supported; use explicit pads");
+    const auto pads = ints_attr(node, "pads", {0, 0, 0, 0});
+    if (pads.size() != 4) fail(node, "kiln reads 2-D pads (4 values)");
+    return Json(pads);
+  }
+
+  void check_2d(const onnx::NodeProto& node, const std::vector<std::int64_t>& kernel) {
+    if (kernel.size() != 2) fail(node, "kiln reads 2-D windows (kernel_shape of 2)");
+    for (const std::int64_t d : ints_attr(node, "dilations", {1, 1})) {
+      if (d != 1) fail(node, "dilations other than 1 are not supported");
+    }
+  }
+
+  void conv(const onnx::NodeProto& node) {
+    if (int_attr(node, "group", 1) != 1) fail(node, "grouped convolutions are not supported");
+    const Constant& w = weight(node, 1);
+    if (w.dims.size() != 4) fail(node, "the weight must be 4-D (F, C, KH, KW)");
+    const auto kernel = ints_attr(node, "kernel_shape", {w.dims[2], w.dims[3]});
+    check_2d(node, kernel);
+    const bool bias = node.input_size() > 2 && !node.input(2).empty();
+    Json& layer = add_layer(node,
+                            {{"type", "conv2d"},
+                             {"filters", w.dims[0]},
+                             {"kernel_size", kernel},
+                             {"strides", ints_attr(node, "strides", {1, 1})},
+                             {"padding", padding(node)},
+                             {"use_bias", bias}},
+                            {source(node, node.input(0))});
+    auto& arrays = weights_.back();
+    arrays["weight"] = w.values;
+    if (bias) arrays["bias"] = weight(node, 2).values;
+    (void)layer;
+  }
+
+  // A dense layer from B of (inputs, units), or (units, inputs) when transposed.
+  void dense(const onnx::NodeProto& node, const Constant& b, bool transposed, float scale) {
+    if (b.dims.size() != 2) fail(node, "the weight must be 2-D");
+    const std::int64_t units = transposed ? b.dims[0] : b.dims[1];
+    const std::int64_t inputs = transposed ? b.dims[1] : b.dims[0];
+    std::vector<float> w(b.values.size());
+    for (std::int64_t u = 0; u < units; ++u) {
+      for (std::int64_t i = 0; i < inputs; ++i) {
+        w[u * inputs + i] = scale * b.values[transposed ? u * inputs + i : i * units + u];
+      }
+    }
+    add_layer(node, {{"type", "dense"}, {"units", units}, {"use_bias", false}},
+              {source(node, node.input(0))});
+    weights_.back()["weight"] = std::move(w);
+  }
+
+  void gemm(const onnx::NodeProto& node) {
+    if (int_attr(node, "transA", 0) != 0) fail(node, "transA = 1 is not supported");
+    dense(node, weight(node, 1), int_attr(node, "transB", 0) != 0, float_attr(node, "alpha", 1.f));
+    if (node.input_size() > 2 && !node.input(2).empty()) {
+      std::vector<float> bias = weight(node, 2).values;
+      const float beta = float_attr(node, "beta", 1.f);
+      for (float& v : bias) v *= beta;
+      set_bias(node, std::move(bias));
+    }
+  }
+
+  void matmul(const onnx::NodeProto& node) { dense(node, weight(node, 1), false, 1.f); }
+
+  // The bias of the dense layer just added, broadcast from one value if need be.
+  void set_bias(const onnx::NodeProto& node, std::vector<float> bias) {
+    Json& layer = layers_.back();
+    const auto units = layer.at("units").get<std::size_t>();
+    if (bias.size() == 1) bias.assign(units, bias[0]);
+    if (bias.size() != units) {
+      fail(node, "a bias of " + std::to_string(bias.size()) + " values for " +
+                     std::to_string(units) + " units");
+    }
+    layer["use_bias"] = true;
+    weights_.back()["bias"] = std::move(bias);
+  }
+
+  void add(const onnx::NodeProto& node) {
+    if (node.input_size() != 2) fail(node, "needs two inputs");
+    const Constant* c0 = constant(node.input(0));
+    const Constant* c1 = constant(node.input(1));
+    if (c0 == nullptr && c1 == nullptr) {
+      add_layer(node, {{"type", "add"}},
+                {source(node, node.input(0)), source(node, node.input(1))});
+      return;
+    }
+    // A constant added to a MatMul: the bias of its dense layer (MatMul + Add is how some
+    // exporters write a fully connected layer).
+    const std::string& x = c0 ? node.input(1) : node.input(0);
+    const std::string& producer = source(node, x);
+    const auto it = layer_of_.find(producer);
+    const bool bias_of_last = it != layer_of_.end() && it->second + 1 == layers_.size() &&
+                              layers_.back().at("type") == "dense" &&
+                              !layers_.back().at("use_bias").get<bool>() && readers_[x] == 1;
+    if (!bias_of_last) fail(node, "adding a constant is supported only as the bias of a MatMul");
+    set_bias(node, (c0 ? c0 : c1)->values);
+    values_[node.output(0)] = producer;
+  }
+
+  void batch_norm(const onnx::NodeProto& node) {
+    if (int_attr(node, "training_mode", 0) != 0) fail(node, "training_mode must be 0");
+    const Constant &gamma = weight(node, 1), &beta = weight(node, 2), &mean = weight(node, 3),
+                   &var = weight(node, 4);
+    // ONNX's momentum weighs the running value, as kiln's; PyTorch exports 1 − its own.
+    add_layer(node,
+              {{"type", "batch_norm"},
+               {"epsilon", float_attr(node, "epsilon", 1e-5f)},
+               {"momentum", float_attr(node, "momentum", 0.9f)}},
+              {source(node, node.input(0))});
+    auto& arrays = weights_.back();
+    arrays["gamma"] = gamma.values;
+    arrays["beta"] = beta.values;
+    arrays["running_mean"] = mean.values;
+    arrays["running_var"] = var.values;
+  }
+
+  void pool(const onnx::NodeProto& node) {
+    const bool max = node.op_type() == "MaxPool";
+    const auto kernel = ints_attr(node, "kernel_shape", {});
+    check_2d(node, kernel);
+    const auto strides = ints_attr(node, "strides", {1, 1});
+    Json pads = padding(node);
+    if (max && int_attr(node, "storage_order", 0) != 0)
+      fail(node, "storage_order 1 is not supported");
+    if (node.output_size() > 1 && !node.output(1).empty())
+      fail(node, "the indices output is not supported");
+    if (int_attr(node, "ceil_mode", 0) != 0) {
+      if (!pads.is_array()) fail(node, "ceil_mode with auto_pad is not supported");
+      // ceil((in + pads − k) / s) + 1 windows: pad after by s − 1 and take the floor. The extra
+      // windows start inside the image or its stated padding, and padding never counts in kiln.
+      pads[2] = pads[2].get<std::int64_t>() + strides[0] - 1;
+      pads[3] = pads[3].get<std::int64_t>() + strides[1] - 1;
+    }
+    const bool padded =
+        pads == "same" || (pads.is_array() && std::any_of(pads.begin(), pads.end(),
+                                                          [](const Json& p) { return p != 0; }));
+    if (!max && padded && int_attr(node, "count_include_pad", 0) != 0) {
+      fail(node,
+           "count_include_pad = 1 with padding is not supported (kiln averages only the "
+           "pixels inside the image)");
+    }
+    add_layer(node,
+              {{"type", max ? "max_pool2d" : "avg_pool2d"},
+               {"pool_size", kernel},
+               {"strides", strides},
+               {"padding", pads}},
+              {source(node, node.input(0))});
+  }
+
+  nn::Model build() {
+    const std::string& out = values_.count(output_) ? values_.at(output_) : std::string();
+    if (out.empty() || out == "input") {
+      throw Error(path_ + ": the graph output '" + output_ + "' is not computed by any layer");
+    }
+    if (layers_.empty() || layers_.back().at("name") != out) {
+      onnx::NodeProto alias;
+      alias.set_name("output");
+      alias.add_output("kiln:output");
+      add_layer(alias, {{"type", "identity"}}, {out});
+    }
+    const Json config = {{"input", {input_.c, input_.h, input_.w}}, {"layers", layers_}};
+    nn::Model model;
+    try {
+      model = nn::Model::from_config(config);
+    } catch (const Error& e) {
+      throw Error(path_ + ": the imported graph does not fit the input " + input_.str() + ": " +
+                  e.what() +
+                  (options_.input ? "" : "; give the size it was exported for with --input"));
+    }
+    for (std::size_t i = 0; i < layers_.size(); ++i) copy_weights(model, i);
+    if (options_.bgr_input) reverse_input_channels(model);
+    return model;
+  }
+
+  void copy_weights(nn::Model& model, std::size_t i) {
+    nn::Layer& layer = model.layer(i);
+    auto fill = [&](const std::string& name, nn::Tensor& t) {
+      const auto it = weights_[i].find(name);
+      if (it == weights_[i].end()) return;
+      if (static_cast<std::int64_t>(it->second.size()) != t.size()) {
+        throw Error(path_ + ": layer '" + model.layer_name(i) + "': its " + name + " has " +
+                    std::to_string(it->second.size()) + " values in the ONNX file, " +
+                    std::to_string(t.size()) + " here (shape " + t.shape().str() +
+                    ") on the input " + input_.str() + "; give the input size it was exported for");
+      }
+      std::copy(it->second.begin(), it->second.end(), t.data());
+    };
+    for (nn::Parameter* p : layer.parameters()) fill(p->name, p->value);
+    for (nn::Buffer* b : layer.buffers()) fill(b->name, b->value);
+  }
+
+  void reverse_input_channels(nn::Model& model) {
+    for (std::size_t i = 0; i < model.size(); ++i) {
+      const auto& inputs = model.graph().nodes()[i].inputs;
+      if (std::find(inputs.begin(), inputs.end(), nn::LayerGraph::kModelInput) == inputs.end()) {
+        continue;
+      }
+      if (model.layer(i).type() != "conv2d") {
+        throw Error(path_ + ": BGR input: layer '" + model.layer_name(i) +
+                    "' reads the image but is not a convolution, whose channels kiln reorders");
+      }
+      nn::Tensor& w = model.layer(i).parameters()[0]->value;
+      const nn::Shape s = w.shape();
+      const std::int64_t plane = s.h * s.w;
+      for (std::int64_t f = 0; f < s.n; ++f) {
+        float* filter = w.data() + f * s.c * plane;
+        for (std::int64_t c = 0; c < s.c / 2; ++c) {
+          std::swap_ranges(filter + c * plane, filter + (c + 1) * plane,
+                           filter + (s.c - 1 - c) * plane);
+        }
+      }
+    }
+  }
+
+  std::string path_;
+  OnnxImportOptions options_;
+  onnx::ModelProto model_;
+  nn::Shape input_;
+  std::string output_;
+  std::map<std::string, Constant> constants_;
+  std::map<std::string, std::string> values_;  // ONNX value → kiln layer name or "input"
+  std::map<std::string, int> readers_;         // ONNX value → how many nodes read it
+  std::map<std::string, std::size_t> layer_of_;
+  std::set<std::string> names_;
+  std::map<std::string, int> suffix_;
+  Json layers_ = Json::array();
+  std::vector<std::map<std::string, std::vector<float>>> weights_;  // per layer, by name
+};
+
+}  // namespace
+
+nn::Model import_onnx(const std::string& path, const OnnxImportOptions& options) {
+  return Importer(path, options).run();
+}
+
+const char* onnx_import_ops() { return kSupportedOps; }
+
+}  // namespace kiln::io

@@ -1,0 +1,44 @@
+// import_onnx: an ONNX model (as torch.onnx.export, Keras converters and the ONNX model zoo write
+// them) as a kiln graph model with its weights, read with the ONNX library's protobuf classes.
+//
+// clang-format off
+//   Conv (groups 1, dilations 1)       conv2d with explicit padding (auto_pad SAME_UPPER: "same")
+//   Gemm / MatMul (+ Add of a constant) dense: B as (units, inputs); alpha and beta folded in
+//   BatchNormalization (inference)     batch_norm with the running statistics
+//   Relu LeakyRelu Sigmoid Tanh        the activation layers
+//   MaxPool AveragePool                max/avg_pool2d with explicit padding; ceil_mode as extra
+//                                      padding after (padding never counts in kiln's windows, as
+//                                      in ONNX's ceil-mode ones); count_include_pad only unpadded
+//   GlobalAveragePool                  global_avg_pool2d
+//   Flatten (axis 1), Reshape to (N, -1)  flatten
+//   Dropout                            dropout (the identity when evaluating; trains as kiln's)
+//   Add, Concat (axis 1)               add, concat            LRN  lrn with alpha / size
+//   Identity                           nothing                Softmax at the output: dropped
+// clang-format on
+// Every other op stops the import with one line naming the node, its op type and what is
+// supported. Layer names come from the node names, as the source framework named its modules
+// ("/layer1/layer1.0/conv1/Conv" → "layer1.0.conv1"), so --freeze and warm starts can name them.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "nn/model/model.hpp"
+
+namespace kiln::io {
+
+struct OnnxImportOptions {
+  std::optional<nn::Shape> input{};  // (C, H, W); default: the graph input's static dims
+  // The network takes BGR input (Caffe's convention): the channel axis of the weights of every
+  // layer reading the input is reversed, so the model takes kiln's RGB images.
+  bool bgr_input = false;
+};
+
+// Throws kiln::Error naming the file and, for an unsupported or malformed node, the node and its
+// op type.
+nn::Model import_onnx(const std::string& path, const OnnxImportOptions& options = {});
+
+// Every op type import_onnx reads, for messages and help.
+const char* onnx_import_ops();
+
+}  // namespace kiln::io

@@ -1,0 +1,42 @@
+#include "nn/layer.hpp"
+
+namespace kiln::nn {
+
+bool absorb_relu(Layer& layer) {
+  auto* fuses = dynamic_cast<FusesRelu*>(&layer);
+  if (fuses == nullptr) return false;
+  fuses->absorb_relu();
+  return true;
+}
+
+void backward_parameters(Layer& layer, const Tensor& x, const Tensor& y, const Tensor& dy) {
+  if (auto* fuses = dynamic_cast<FusesRelu*>(&layer)) {
+    fuses->backward_parameters(x, y, dy);
+    return;
+  }
+  Tensor unused;
+  layer.backward(x, y, dy, unused);
+}
+
+std::vector<double> batch_statistics(const Layer& layer) {
+  const auto* follows = dynamic_cast<const FollowsBatchStatistics*>(&layer);
+  return follows != nullptr ? follows->batch_statistics() : std::vector<double>{};
+}
+
+std::size_t batch_statistics_size(const Layer& layer) {
+  const auto* follows = dynamic_cast<const FollowsBatchStatistics*>(&layer);
+  return follows != nullptr ? follows->batch_statistics_size() : 0;
+}
+
+void fold_batch_statistics(Layer& layer, std::span<const double> statistics) {
+  if (auto* follows = dynamic_cast<FollowsBatchStatistics*>(&layer)) {
+    follows->fold_batch_statistics(statistics);
+  }
+}
+
+std::int64_t macs(const Layer& layer) {
+  const auto* counts = dynamic_cast<const CountsMacs*>(&layer);
+  return counts != nullptr ? counts->macs() : 0;
+}
+
+}  // namespace kiln::nn
