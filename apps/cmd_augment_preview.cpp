@@ -3,9 +3,9 @@
 #include <cstdio>
 #include <memory>
 
-#include "apps/commands.hpp"
-#include "apps/stage_list.hpp"
-#include "apps/validators.hpp"
+#include "apps/shared/commands.hpp"
+#include "apps/shared/stage_list.hpp"
+#include "apps/shared/validators.hpp"
 #include "io/atomic_file.hpp"
 #include "io/opencv_codecs.hpp"
 #include "pipeline/training/augment_preview.hpp"

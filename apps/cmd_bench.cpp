@@ -8,10 +8,10 @@
 #include <cstdio>
 #include <memory>
 
-#include "apps/commands.hpp"
-#include "apps/stage_list.hpp"
-#include "apps/validators.hpp"
-#include "apps/world.hpp"
+#include "apps/shared/commands.hpp"
+#include "apps/shared/stage_list.hpp"
+#include "apps/shared/validators.hpp"
+#include "apps/shared/world.hpp"
 #include "nn/layers/conv2d.hpp"
 #include "nn/model/model.hpp"
 #include "nn/model/zoo.hpp"

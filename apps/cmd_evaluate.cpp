@@ -6,10 +6,10 @@
 #include <filesystem>
 #include <memory>
 
-#include "apps/commands.hpp"
-#include "apps/scales_flag.hpp"
-#include "apps/validators.hpp"
-#include "apps/world.hpp"
+#include "apps/shared/commands.hpp"
+#include "apps/shared/scales_flag.hpp"
+#include "apps/shared/validators.hpp"
+#include "apps/shared/world.hpp"
 #include "nn/error.hpp"
 #include "pipeline/inference/evaluator.hpp"
 

@@ -2,8 +2,8 @@
 #include <cstdio>
 #include <memory>
 
-#include "apps/commands.hpp"
-#include "apps/validators.hpp"
+#include "apps/shared/commands.hpp"
+#include "apps/shared/validators.hpp"
 #include "io/interop/onnx_export.hpp"
 #include "io/model_file.hpp"
 

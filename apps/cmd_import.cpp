@@ -5,8 +5,8 @@
 #include <fstream>
 #include <memory>
 
-#include "apps/commands.hpp"
-#include "apps/validators.hpp"
+#include "apps/shared/commands.hpp"
+#include "apps/shared/validators.hpp"
 #include "io/interop/keras_config.hpp"
 #include "io/interop/keras_weights.hpp"
 #include "nn/model/zoo.hpp"

@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <memory>
 
-#include "apps/commands.hpp"
-#include "apps/validators.hpp"
+#include "apps/shared/commands.hpp"
+#include "apps/shared/validators.hpp"
 #include "io/charts/line_chart.hpp"
 #include "io/dataset_reader.hpp"
 #include "io/file_format.hpp"

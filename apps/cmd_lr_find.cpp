@@ -5,9 +5,9 @@
 #include <memory>
 #include <optional>
 
-#include "apps/commands.hpp"
-#include "apps/config_flags.hpp"
-#include "apps/train_options.hpp"
+#include "apps/shared/commands.hpp"
+#include "apps/shared/config_flags.hpp"
+#include "apps/shared/train_options.hpp"
 #include "nn/error.hpp"
 #include "nn/training/lr_finder.hpp"
 #include "pipeline/training/train_config.hpp"

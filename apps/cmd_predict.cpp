@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <memory>
 
-#include "apps/commands.hpp"
-#include "apps/scales_flag.hpp"
-#include "apps/validators.hpp"
+#include "apps/shared/commands.hpp"
+#include "apps/shared/scales_flag.hpp"
+#include "apps/shared/validators.hpp"
 #include "nn/error.hpp"
 #include "pipeline/inference/predictor.hpp"
 

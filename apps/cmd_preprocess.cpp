@@ -17,10 +17,10 @@
 #include <regex>
 #include <set>
 
-#include "apps/command_line.hpp"
-#include "apps/commands.hpp"
-#include "apps/validators.hpp"
-#include "apps/world.hpp"
+#include "apps/shared/command_line.hpp"
+#include "apps/shared/commands.hpp"
+#include "apps/shared/validators.hpp"
+#include "apps/shared/world.hpp"
 #include "io/cifar_reader.hpp"
 #include "io/dataset_writer.hpp"
 #include "io/idx_import.hpp"

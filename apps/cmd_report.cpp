@@ -5,8 +5,8 @@
 #include <memory>
 #include <thread>
 
-#include "apps/commands.hpp"
-#include "apps/validators.hpp"
+#include "apps/shared/commands.hpp"
+#include "apps/shared/validators.hpp"
 #include "pipeline/report/report_page.hpp"
 
 namespace kiln::apps {

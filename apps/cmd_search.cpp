@@ -6,10 +6,10 @@
 #include <memory>
 #include <mutex>
 
-#include "apps/commands.hpp"
-#include "apps/train_options.hpp"
-#include "apps/trial_process.hpp"
-#include "apps/validators.hpp"
+#include "apps/shared/commands.hpp"
+#include "apps/shared/train_options.hpp"
+#include "apps/shared/trial_process.hpp"
+#include "apps/shared/validators.hpp"
 #include "nn/error.hpp"
 #include "pipeline/search/search.hpp"
 #include "pipeline/search/search_files.hpp"

@@ -10,12 +10,12 @@
 #include <memory>
 #include <optional>
 
-#include "apps/commands.hpp"
-#include "apps/config_flags.hpp"
-#include "apps/stage_list.hpp"
-#include "apps/train_options.hpp"
-#include "apps/validators.hpp"
-#include "apps/world.hpp"
+#include "apps/shared/commands.hpp"
+#include "apps/shared/config_flags.hpp"
+#include "apps/shared/stage_list.hpp"
+#include "apps/shared/train_options.hpp"
+#include "apps/shared/validators.hpp"
+#include "apps/shared/world.hpp"
 #include "io/run_files/run_directory.hpp"
 #include "nn/error.hpp"
 #include "nn/layers/registry.hpp"

@@ -10,15 +10,18 @@
 #include <opencv2/core/utility.hpp>
 #include <string>
 
-#include "apps/command_line.hpp"
-#include "apps/commands.hpp"
-#include "apps/world.hpp"
+#include "apps/shared/command_line.hpp"
+#include "apps/shared/commands.hpp"
+#include "apps/shared/world.hpp"
 #include "io/h5.hpp"
 #include "io/runtime/openblas_threads.hpp"
 #include "nn/error.hpp"
 #include "nn/version.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+
+// How the process runs, before any command: threads, signals, libraries, the allocator.
+void set_up_process() {
   // kiln runs many images at once, one per task; OpenCV splitting each resize or colour
   // conversion into tasks of its own would only add scheduling on top (decode_limit.cpp, the
   // reference the benchmarks compare with, does the same).
@@ -37,9 +40,10 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 128 << 20);
   mallopt(M_TOP_PAD, 16 << 20);
-  CLI::App app{
-      "kiln: from a folder of images to a trained, evaluated CNN.\n"
-      "  kiln preprocess → dataset.h5 → kiln train → model.h5 → kiln evaluate"};
+}
+
+// Every subcommand, each added by its cmd_*.cpp.
+void add_commands(CLI::App& app) {
   app.set_version_flag("--version", std::string("kiln ") + kiln::kVersion);
   // At most one subcommand; "none" is reported after parsing, so that an unknown flag such as
   // `kiln --bogus` is named in the error rather than hidden behind "a subcommand is required".
@@ -59,8 +63,6 @@ int main(int argc, char** argv) {
 #endif
   kiln::apps::add_import_command(app);
   kiln::apps::add_bench_command(app);
-
-  kiln::apps::set_command_line(argc, argv);
   // Under mpirun only these commands know what to do with several ranks.
   for (CLI::App* sub : app.get_subcommands({})) {
     const std::string name = sub->get_name();
@@ -68,12 +70,10 @@ int main(int argc, char** argv) {
     sub->preparse_callback(
         [name](std::size_t) { kiln::apps::require_one_process("kiln " + name); });
   }
-  try {
-    kiln::apps::join_world(&argc, &argv);
-  } catch (const kiln::Error& e) {
-    std::fprintf(stderr, "kiln: error: %s\n", e.what());
-    return 1;
-  }
+}
+
+// Parses and runs the command; every error becomes one line and its exit status.
+int run(CLI::App& app, int argc, char** argv) {
   using kiln::apps::fail;
   try {
     app.parse(argc, argv);
@@ -104,4 +104,22 @@ int main(int argc, char** argv) {
   }
   kiln::apps::leave_world();
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  set_up_process();
+  CLI::App app{
+      "kiln: from a folder of images to a trained, evaluated CNN.\n"
+      "  kiln preprocess → dataset.h5 → kiln train → model.h5 → kiln evaluate"};
+  add_commands(app);
+  kiln::apps::set_command_line(argc, argv);
+  try {
+    kiln::apps::join_world(&argc, &argv);
+  } catch (const kiln::Error& e) {
+    std::fprintf(stderr, "kiln: error: %s\n", e.what());
+    return 1;
+  }
+  return run(app, argc, argv);
 }

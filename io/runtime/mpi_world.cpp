@@ -78,8 +78,6 @@ void MpiWorld::unordered_sum(std::span<float> values) {
         "MPI_Allreduce");
 }
 
-void MpiWorld::barrier() { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
-
 void MpiWorld::abort(int code) {
   MPI_Abort(MPI_COMM_WORLD, code);
   std::_Exit(code);

@@ -33,7 +33,6 @@ class MpiWorld final : public nn::Communicator {
   // Sums `values` over the ranks with MPI_Allreduce (no order promised): for the bandwidth
   // comparison of `kiln bench allreduce` only.
   void unordered_sum(std::span<float> values);
-  void barrier();
   // Ends every rank of the job (MPI_Abort) with `code`.
   [[noreturn]] void abort(int code);
   std::string processor_name() const;

@@ -129,12 +129,13 @@ void merge_config(Json& config, const Json& overlay, const std::string& origin);
 // origin "--set dotted.key=value".
 void apply_assignment(Json& config, const std::string& assignment);
 
-// The typed config of a merged JSON config: every value and the rules between keys (training
-// data given, somewhere to write the model, validation data for a val_ metric). Throws
-// kiln::ConfigError naming `origin` and the key.
 // Whether the command writes a model: `kiln train` must have somewhere to (-o, --run-dir);
 // `kiln lr-find` writes none.
 enum class ModelOutput { kRequired, kNone };
+
+// The typed config of a merged JSON config: every value and the rules between keys (training
+// data given, somewhere to write the model, validation data for a val_ metric). Throws
+// kiln::ConfigError naming `origin` and the key.
 TrainConfig train_config_from_json(const Json& config, const std::string& origin,
                                    ModelOutput output = ModelOutput::kRequired);
 

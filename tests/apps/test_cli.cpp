@@ -406,6 +406,7 @@ TEST(Cli, ImageFolderPreprocessInspectTrainEvaluate) {
   ASSERT_EQ(train.exit_code, 0) << train.output;
   const Invocation eval = kiln("evaluate " + d + "/model.h5 " + d + "/data.h5");
   ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  // A smoke floor (tests/support/idx_files.hpp).
   EXPECT_GT(std::stod(eval.output.substr(eval.output.find("accuracy ") + 9)), 0.9) << eval.output;
   // predict: the model's own preprocessing on new files; a bad file is reported, the rest
   // predicted.
@@ -465,6 +466,7 @@ TEST(Cli, VariableSizePhotosThroughTrainEvaluatePredict) {
   const Invocation eval = kiln("evaluate " + d + "/m.h5 " + d + "/v.h5 --crops 10 --compare");
   ASSERT_EQ(eval.exit_code, 0) << eval.output;
   EXPECT_NE(eval.output.find("10 crops 16x16 at short side 20"), std::string::npos) << eval.output;
+  // A smoke floor (tests/support/idx_files.hpp).
   EXPECT_GT(std::stod(eval.output.substr(eval.output.rfind("accuracy ") + 9)), 0.9) << eval.output;
   cv::Mat bright_image(50, 90, CV_8UC3, cv::Scalar::all(220));
   testing::write_bytes(d + "/new.png", testing::encode(bright_image, ".png"));
@@ -489,6 +491,7 @@ TEST(Cli, VariableSizePhotosThroughTrainEvaluatePredict) {
       << from_folder.output;
   const Invocation eval_folder = kiln("evaluate " + d + "/mf.h5 " + root.string());
   ASSERT_EQ(eval_folder.exit_code, 0) << eval_folder.output;
+  // A smoke floor (tests/support/idx_files.hpp).
   EXPECT_GT(std::stod(eval_folder.output.substr(eval_folder.output.find("accuracy ") + 9)), 0.8)
       << eval_folder.output;
 }
@@ -771,6 +774,7 @@ TEST_F(CliTraining, FitZcaThenTrainAndEvaluateWithIt) {
   const Invocation eval = kiln("evaluate " + d() + "/z.h5 " + d() + "/train.h5");
   ASSERT_EQ(eval.exit_code, 0) << eval.output;
   // It learns (the chance level is 0.25); the exact figure is not the point here.
+  // A smoke floor (tests/support/idx_files.hpp).
   EXPECT_GT(std::stod(eval.output.substr(eval.output.find("accuracy ") + 9)), 0.8) << eval.output;
   EXPECT_NE(kiln("inspect " + d() + "/z.h5").output.find("\"mode\":\"zca\""), std::string::npos);
 }

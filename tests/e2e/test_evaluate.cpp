@@ -158,6 +158,7 @@ TEST_F(Evaluate, CompareRunsSingleCropFirstAndMatchesAPlainEvaluation) {
   const auto single = pipeline::evaluate_model(request(1));
   EXPECT_EQ(both.passes[0].metrics.accuracy(), single.passes[0].metrics.accuracy());
   EXPECT_EQ(both.passes[0].metrics.confusion(), single.passes[0].metrics.confusion());
+  // A smoke floor (tests/support/idx_files.hpp).
   EXPECT_GT(both.passes[1].metrics.accuracy(), 0.9);  // the task is easy: views must not break it
 }
 

@@ -67,6 +67,7 @@ TEST_F(TinyRun, TrainsAndEvaluatesFromTheModelFile) {
                                                 .batch_size = 64,
                                                 .threads = 0});
   EXPECT_EQ(report.passes.back().metrics.samples(), 200);
+  // A smoke floor (tests/support/idx_files.hpp).
   EXPECT_GT(report.passes.back().metrics.accuracy(), 0.95);
   // Evaluate reproduces the validation of the last epoch: same data, same preprocessing.
   EXPECT_NEAR(report.passes.back().metrics.accuracy(), result.validation->accuracy, 1e-12);
@@ -123,6 +124,7 @@ TEST_F(TinyRun, EveryLossKeyTrainsWithThatLoss) {
     observer.on_epoch = [&](const pipeline::EpochReport& e) { epochs.push_back(e); };
     const auto result = pipeline::train_model(r, observer);
     ASSERT_TRUE(result.validation.has_value()) << loss;
+    // A smoke floor (tests/support/idx_files.hpp).
     EXPECT_GT(result.validation->accuracy, 0.9) << loss;
     EXPECT_LT(epochs.back().train.loss, epochs.front().train.loss) << loss;
     auto bundle = io::load_model(dir_.file("loss-" + loss + ".h5"));
@@ -431,6 +433,7 @@ TEST_F(TinyRun, MeanImageNormalizationTravelsInTheModelFile) {
   const auto report = pipeline::evaluate_model(
       {.model_paths = {dir_.file("mean-image.h5")}, .data_path = dir_.file("test.h5")});
   EXPECT_NEAR(report.passes.back().metrics.accuracy(), result.validation->accuracy, 1e-12);
+  // A smoke floor (tests/support/idx_files.hpp).
   EXPECT_GT(report.passes.back().metrics.accuracy(), 0.9);
   // Crops change the size the mean image was fitted on: refused with the fix.
   r.augment = Json::array({{{"type", "scale_crop"}, {"size", 8}, {"scale_range", {10, 12}}}});

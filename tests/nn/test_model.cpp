@@ -179,6 +179,7 @@ TEST(Trainer, LearnsASeparableProblem) {
   EXPECT_EQ(state.epoch, 5);
   EXPECT_EQ(state.step, 5 * 19);
   EXPECT_LT(after.loss, before.loss * 0.5);
+  // A smoke floor (tests/support/idx_files.hpp).
   EXPECT_GT(after.accuracy, 0.95);
 }
 

@@ -42,6 +42,11 @@ inline void write_file(const std::string& path, const std::vector<std::uint8_t>&
 }
 
 // n images of h×w: class c (0..classes-1) lights a horizontal band c of the image, plus noise.
+// The bands are trivially separable, so the accuracy floors tests set on them (and on the dark
+// and bright photos of the CLI tests) are smoke floors, marked so where they are set: a working
+// run clears them easily, a broken one (labels shuffled, weights untrained, normalization lost)
+// falls to chance. They do not measure how well kiln learns; the README's Fashion-MNIST figures,
+// reproduced by scripts/fashion-mnist.sh, do.
 struct SyntheticSet {
   std::vector<std::uint8_t> images;  // (n, h, w)
   std::vector<std::uint8_t> labels;  // (n)

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "apps/config_flags.hpp"
+#include "apps/shared/config_flags.hpp"
 #include "nn/json.hpp"
 #include "pipeline/training/train_config.hpp"
 

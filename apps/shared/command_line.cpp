@@ -1,4 +1,4 @@
-#include "apps/command_line.hpp"
+#include "apps/shared/command_line.hpp"
 
 namespace kiln::apps {
 namespace {

@@ -1,10 +1,10 @@
-#include "apps/train_options.hpp"
+#include "apps/shared/train_options.hpp"
 
 #include <cstdio>
 #include <filesystem>
 
-#include "apps/stage_list.hpp"
-#include "apps/validators.hpp"
+#include "apps/shared/stage_list.hpp"
+#include "apps/shared/validators.hpp"
 #include "io/run_files/run_directory.hpp"
 #include "nn/error.hpp"
 #include "pipeline/transforms/registry.hpp"

@@ -1,4 +1,4 @@
-#include "apps/trial_process.hpp"
+#include "apps/shared/trial_process.hpp"
 
 #include <fcntl.h>
 #include <sys/prctl.h>

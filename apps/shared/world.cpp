@@ -1,4 +1,4 @@
-#include "apps/world.hpp"
+#include "apps/shared/world.hpp"
 
 #include <chrono>
 #include <cstdio>

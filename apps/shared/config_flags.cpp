@@ -1,4 +1,4 @@
-#include "apps/config_flags.hpp"
+#include "apps/shared/config_flags.hpp"
 
 #include <sstream>
 #include <stdexcept>
