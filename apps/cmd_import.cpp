@@ -19,8 +19,8 @@ namespace kiln::apps {
 namespace {
 
 struct ImportFlags {
-  std::string source, output, channel_order = "RGB";
-  std::string zoo_model, model_json;  // Keras weights: the architecture
+  std::string source, output, channel_order;  // "": L for one input channel, else RGB
+  std::string zoo_model, model_json;          // Keras weights: the architecture
   std::vector<std::int64_t> input;
   std::vector<std::string> class_names;
   pipeline::ImportedPreprocessing pre;
@@ -121,7 +121,7 @@ void add_import_command(CLI::App& app) {
       ->check(CLI::IsMember({1.f, 255.f}));
   cmd->add_option("--channel-order", f->channel_order,
                   "The channel order the network takes: RGB, BGR (Caffe; kiln reorders the "
-                  "first layers' weights) or L")
+                  "first layers' weights) or L (default: L for one input channel, RGB for three)")
       ->check(CLI::IsMember({"RGB", "BGR", "L"}));
   cmd->add_option("--resize", f->pre.resize,
                   "Short side images are resized to before the centre crop (torchvision's "
@@ -131,6 +131,13 @@ void add_import_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->callback([f] {
     nn::Model model = import_network(*f);
+    const bool grey = model.input_shape().c == 1;
+    if (!f->channel_order.empty() && (f->channel_order == "L") != grey) {
+      throw ConfigError("--channel-order " + f->channel_order + ": the network takes " +
+                        std::to_string(model.input_shape().c) + " channels; use " +
+                        (grey ? "L" : "RGB or BGR") + ", or leave the flag out");
+    }
+    if (f->channel_order.empty()) f->channel_order = grey ? "L" : "RGB";
     f->pre.channel_order = f->channel_order == "L" ? "L" : "RGB";
     if (f->channel_order == "BGR") {  // stated in the network's order; kiln's is RGB
       if (!is_onnx(f->source)) throw ConfigError("--channel-order BGR: for ONNX networks only");

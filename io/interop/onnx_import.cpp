@@ -385,14 +385,21 @@ class Importer {
     values_[node.output(0)] = producer;
   }
 
+  static constexpr float kZeroEpsilon = 1e-12f;
+
   void batch_norm(const onnx::NodeProto& node) {
     if (int_attr(node, "training_mode", 0) != 0) fail(node, "training_mode must be 0");
     const Constant &gamma = weight(node, 1), &beta = weight(node, 2), &mean = weight(node, 3),
                    &var = weight(node, 4);
     // ONNX's momentum weighs the running value, as kiln's; PyTorch exports 1 − its own.
+    // An epsilon of 0 is valid ONNX (kiln's own exports write the input normalization so) but not
+    // a kiln batch_norm, which must stay finite on a batch of one value: 1e-12 stands in, which
+    // changes no float result for variances above 1e-5.
+    float epsilon = float_attr(node, "epsilon", 1e-5f);
+    if (epsilon == 0.f) epsilon = kZeroEpsilon;
     add_layer(node,
               {{"type", "batch_norm"},
-               {"epsilon", float_attr(node, "epsilon", 1e-5f)},
+               {"epsilon", epsilon},
                {"momentum", float_attr(node, "momentum", 0.9f)}},
               {source(node, node.input(0))});
     auto& arrays = weights_.back();

@@ -213,6 +213,32 @@ TEST(Cli, ExportWritesAnOnnxModel) {
   const Invocation missing = kiln("export " + dir.file("none.h5") + " -o " + dir.file("x.onnx"));
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_FALSE(std::filesystem::exists(dir.file("x.onnx")));
+
+  // A one-channel network imports without --channel-order, as L; a wrong order is named. (A
+  // square one: imported preprocessing is a resize and a square centre crop.)
+  auto [square, square_labels] =
+      testing::write_synthetic_idx(dir.path().string(), "sq", 64, 12, 12, 4, 2);
+  ASSERT_EQ(kiln("preprocess " + square + " --labels " + square_labels + " -o " + dir.file("s.h5"))
+                .exit_code,
+            0);
+  ASSERT_EQ(kiln("train " + dir.file("s.h5") + " -o " + dir.file("sq-model.h5") + " --epochs 1")
+                .exit_code,
+            0);
+  const Invocation plain =
+      kiln("export " + dir.file("sq-model.h5") + " -o " + dir.file("grey.onnx"));
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  const Invocation grey = kiln("import " + dir.file("grey.onnx") + " -o " + dir.file("grey.h5"));
+  ASSERT_EQ(grey.exit_code, 0) << grey.output;
+  EXPECT_EQ(io::load_model(dir.file("grey.h5")).preprocessing["normalization"]["channel_order"],
+            "L");
+  const Invocation wrong =
+      kiln("import " + dir.file("grey.onnx") + " -o " + dir.file("x.h5") + " --channel-order RGB");
+  EXPECT_EQ(wrong.exit_code, 2) << wrong.output;
+  EXPECT_EQ(lines(wrong.output), 1) << wrong.output;
+  EXPECT_NE(wrong.output.find("--channel-order RGB: the network takes 1 channels; use L"),
+            std::string::npos)
+      << wrong.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("x.h5")));
 }
 
 // `kiln train --keys` prints the config table: every key, its default and meaning.
