@@ -32,6 +32,11 @@ for fmt, name in [("JPEG", "a.jpg"), ("PNG", "a.png"), ("BMP", "a.bmp")]:
     open(f"{c}/decode/{name}", "wb").write(out.getvalue())
     if fmt == "JPEG":
         open(f"{c}/jpeg/{name}", "wb").write(out.getvalue())
+# GIF (io/gif.cpp): a palette frame, interlaced, with a transparent index, smaller than its screen
+# would need a hand-built file; PIL's interlaced, transparent one covers the decoder's branches.
+out = io.BytesIO()
+img.convert("P", palette=Image.ADAPTIVE, colors=16).save(out, "GIF", interlace=True, transparency=3)
+open(f"{c}/decode/a.gif", "wb").write(out.getvalue())
 out = io.BytesIO()
 img.convert("L").save(out, "JPEG", progressive=True)
 open(f"{c}/jpeg/grey-progressive.jpg", "wb").write(out.getvalue())

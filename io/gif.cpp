@@ -37,21 +37,11 @@ GifFrame failure(int error) {
   return {{}, short_read ? "truncated" : "corrupt", std::string("GIF: ") + (text ? text : "?")};
 }
 
-// The transparent index a graphics control extension declares, or NO_TRANSPARENT_COLOR.
-int transparent_index(const GifByteType* extension) {
-  GraphicsControlBlock gcb;
-  if (extension == nullptr || DGifExtensionToGCB(extension[0], extension + 1, &gcb) != GIF_OK) {
-    return NO_TRANSPARENT_COLOR;
-  }
-  return gcb.TransparentColor;
-}
-
-// Skips an extension's data blocks; keeps a graphics control block's transparent index.
-bool read_extension(GifFileType* gif, int& transparent) {
+// Skips an extension and its data blocks (comments, animation control, transparency).
+bool skip_extension(GifFileType* gif) {
   int code = 0;
   GifByteType* block = nullptr;
   if (DGifGetExtension(gif, &code, &block) != GIF_OK) return false;
-  if (code == GRAPHICS_EXT_FUNC_CODE) transparent = transparent_index(block);
   while (block != nullptr) {
     if (DGifGetExtensionNext(gif, &block) != GIF_OK) return false;
   }
@@ -95,10 +85,9 @@ GifFrame decode_gif(std::span<const std::uint8_t> bytes, std::int64_t max_pixels
     const GifColorType& c = global->Colors[gif->SBackGroundColor];
     background = {c.Red, c.Green, c.Blue};
   }
-  int transparent = NO_TRANSPARENT_COLOR;
   for (GifRecordType record = UNDEFINED_RECORD_TYPE; record != TERMINATE_RECORD_TYPE;) {
     if (DGifGetRecordType(gif.get(), &record) != GIF_OK) return failure(gif->Error);
-    if (record == EXTENSION_RECORD_TYPE && !read_extension(gif.get(), transparent)) {
+    if (record == EXTENSION_RECORD_TYPE && !skip_extension(gif.get())) {
       return failure(gif->Error);
     }
     if (record != IMAGE_DESC_RECORD_TYPE) continue;
@@ -118,7 +107,6 @@ GifFrame decode_gif(std::span<const std::uint8_t> bytes, std::int64_t max_pixels
       auto* out = rgb.ptr<cv::Vec3b>(d.Top + y) + d.Left;
       for (int x = 0; x < d.Width; ++x) {
         const int index = indices[static_cast<std::size_t>(y) * d.Width + x];
-        if (index == transparent) continue;
         if (index >= palette->ColorCount) {
           return {{},
                   "corrupt",

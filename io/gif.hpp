@@ -1,8 +1,9 @@
 // GIF through Debian's giflib: the first frame, on the GIF's logical screen. OpenCV 4.6 reads no
 // GIF, and a folder of photos often holds a few (placeholders, icons).
-//   - The screen starts as the background colour of the global palette (black without one);
-//     the first frame's pixels are painted at its offset, except those of its transparent
-//     index, which show the background.
+//   - The screen starts as the background colour of the global palette (black without one), and
+//     the first frame's pixels are painted at its offset.
+//   - A transparent index keeps its palette colour, as PIL's convert("RGB") gives it (and so
+//     torchvision's ImageFolder): kiln drops alpha the same way for PNG.
 //   - Interlaced frames come out in row order. Later frames of an animation are not read.
 #pragma once
 

@@ -72,15 +72,15 @@ cv::Vec3b rgb(int index) {
   return {c.Red, c.Green, c.Blue};
 }
 
-// The screen a decoder must give: background everywhere, the frame's pixels painted over it
-// except its transparent ones.
+// The screen a decoder must give: background everywhere, the frame's pixels painted over it,
+// transparent ones too (in their palette colour, as PIL's convert("RGB")).
 cv::Mat expected(int width, int height, int background, const Frame& f) {
   cv::Mat image(height, width, CV_8UC3,
                 cv::Scalar(rgb(background)[0], rgb(background)[1], rgb(background)[2]));
   for (int y = 0; y < f.height; ++y) {
     for (int x = 0; x < f.width; ++x) {
       const int index = f.indices[static_cast<std::size_t>(y * f.width + x)];
-      if (index != f.transparent) image.at<cv::Vec3b>(f.top + y, f.left + x) = rgb(index);
+      image.at<cv::Vec3b>(f.top + y, f.left + x) = rgb(index);
     }
   }
   return image;
@@ -90,16 +90,17 @@ bool same(const cv::Mat& a, const cv::Mat& b) {
   return a.size() == b.size() && a.type() == b.type() && cv::norm(a, b, cv::NORM_INF) == 0;
 }
 
-TEST(Gif, FirstFrameOnItsScreenWithBackgroundAndTransparency) {
+TEST(Gif, FirstFrameOnItsScreenWithBackgroundAndItsTransparentColour) {
   const Frame f{1, 1, 3, 2, false, 2, {0, 1, 2, 2, 1, 0}};
   const std::vector<std::uint8_t> bytes = write_gif(5, 4, 3, {f});
   const DecodeResult r = decode_image(bytes, {});
   ASSERT_TRUE(r.ok()) << r.reason << ": " << r.detail;
   EXPECT_TRUE(same(r.image, expected(5, 4, 3, f)));
-  // The screen's corner is the background, (1, 1) the frame's red, (3, 1) transparent.
+  // The screen's corner is the background, (1, 1) the frame's red, (3, 1) the transparent
+  // index's own blue.
   EXPECT_EQ(r.image.at<cv::Vec3b>(0, 0), cv::Vec3b(10, 20, 30));
   EXPECT_EQ(r.image.at<cv::Vec3b>(1, 1), cv::Vec3b(255, 0, 0));
-  EXPECT_EQ(r.image.at<cv::Vec3b>(1, 3), cv::Vec3b(10, 20, 30));
+  EXPECT_EQ(r.image.at<cv::Vec3b>(1, 3), cv::Vec3b(0, 0, 255));
 }
 
 TEST(Gif, InterlacedRowsComeOutInOrder) {

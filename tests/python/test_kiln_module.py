@@ -198,3 +198,33 @@ def test_multi_crop_prediction_averages_views_as_kiln_predict_does(data):
     printed = {line[k]: float(line[k + 1]) for k in range(0, len(line), 2)}
     for name, p in zip(model.class_names, ten):
         assert abs(printed[name] - p) < 6e-5
+
+
+def test_gif_frames_are_pils(tmp_path):
+    """GIFs as PIL reads them (and so torchvision's ImageFolder): the first frame, converted to RGB
+    with a transparent index in its palette colour; interlaced or not, animated or not."""
+    from PIL import Image
+    rng = np.random.default_rng(5)
+    folder = tmp_path / "gifs" / "a"
+    folder.mkdir(parents=True)
+    frames = {}
+    for name, options in [("plain", {}), ("interlaced", {"interlace": True}),
+                          ("transparent", {"transparency": 3}),
+                          ("animated", {"save_all": True, "duration": 50})]:
+        pixels = rng.integers(0, 255, size=(13, 17, 3), dtype=np.uint8)
+        first = Image.fromarray(pixels).convert("P", palette=Image.ADAPTIVE, colors=16)
+        extra = {}
+        if name == "animated":
+            extra["append_images"] = [Image.fromarray(255 - pixels).convert("P")]
+        first.save(folder / f"{name}.gif", **options, **extra)
+        frames[name] = np.array(Image.open(folder / f"{name}.gif").convert("RGB"))
+    subprocess.run([KILN, "preprocess", str(tmp_path / "gifs"), "--short-side", "13", "--store",
+                    "raw", "-o", str(tmp_path / "gifs.h5")], check=True, capture_output=True)
+    with h5py.File(tmp_path / "gifs.h5") as f:
+        offsets, shapes, images = f["offsets"][:], f["shapes"][:], f["images"][:]
+        assert len(shapes) == len(frames)
+        assert len(f["skipped/paths"]) == 0
+    # Class folders are read in sorted order.
+    for i, name in enumerate(sorted(frames)):
+        stored = images[offsets[i]:offsets[i + 1]].reshape(shapes[i])
+        assert np.array_equal(stored, frames[name]), name
