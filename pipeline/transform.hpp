@@ -40,6 +40,7 @@
 #include "nn/random.hpp"
 #include "pipeline/channel_table.hpp"
 #include "pipeline/stage_options.hpp"
+#include "pipeline/view_hint.hpp"
 
 namespace kiln::pipeline {
 
@@ -76,6 +77,8 @@ class Stage {
     return std::nullopt;
   }
   virtual void finish_window(cv::Mat& /*pixels*/, const cv::Rect2d& /*area*/) const {}
+  // What this stage tells multi-crop views of a model trained with it; nothing by default.
+  virtual ViewHint view_hint() const { return {}; }
   // Table stages only (TableTransform): run() on a `size` image of `channels` channels as a
   // per-channel table, drawn with the same key, so the graph can fold trailing table stages into
   // the pack step. Other stages are not tables.
@@ -106,6 +109,11 @@ concept TableTransform = requires(const T t, const typename T::Draw& d) {
   { t.table(d, 3) } -> std::same_as<ChannelTable>;
 };
 
+template <class T>
+concept HintsViews = requires(const T t) {
+  { t.view_hint() } -> std::same_as<ViewHint>;
+};
+
 template <Transform T>
 class TransformStage final : public Stage {
  public:
@@ -133,6 +141,13 @@ class TransformStage final : public Stage {
   }
   void finish_window(cv::Mat& pixels, const cv::Rect2d& area) const override {
     if constexpr (WindowCrop<T>) pixels = transform_.resize_window(pixels, area);
+  }
+  ViewHint view_hint() const override {
+    if constexpr (HintsViews<T>) {
+      return transform_.view_hint();
+    } else {
+      return {};
+    }
   }
   bool is_table() const override { return TableTransform<T>; }
   ChannelTable table(cv::Size size, int channels, nn::Mode mode,

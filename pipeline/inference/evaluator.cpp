@@ -300,17 +300,12 @@ ViewOptions default_views(const Json& preprocessing, const std::string& model_pa
   o.crop = crop;
   o.scales = scales;
   int trained_padding = -1;
-  for (const Json& stage : preprocessing.value("eval_stages", Json::array())) {
-    const std::string name = stage.value("type", "");
-    const Json& options = stage;  // flat: {"type": ..., option: value, ...}
-    if (scales.empty() && name == "scale_crop") {
-      o.scales = {options.at("eval_scale").get<int>()};
-    } else if (scales.empty() && name == "random_resized_crop") {
-      o.scales = {static_cast<int>(std::lround(options.at("size").get<double>() /
-                                               options.at("crop_fraction").get<double>()))};
-    } else if (name == "pad_crop") {
-      trained_padding = options.at("padding").get<int>();
-      o.fill = options.value("fill", 0);
+  for (const auto& stage : make_stages(preprocessing.value("eval_stages", Json::array()))) {
+    const ViewHint hint = stage->view_hint();
+    if (scales.empty() && hint.eval_short_side) o.scales = {*hint.eval_short_side};
+    if (hint.shift) {
+      trained_padding = *hint.shift;
+      o.fill = hint.fill;
     }
   }
   if (padding >= 0) {
@@ -330,10 +325,10 @@ ViewOptions default_views(const Json& preprocessing, const std::string& model_pa
 }
 
 std::vector<int> auto_scales(const Json& preprocessing, const std::string& model_path) {
-  for (const Json& stage : preprocessing.value("eval_stages", Json::array())) {
-    if (stage.value("type", "") != "scale_crop") continue;
-    const auto range = stage.at("scale_range").get<std::vector<int>>();
-    const int lo = range.at(0), hi = range.at(1);
+  for (const auto& stage : make_stages(preprocessing.value("eval_stages", Json::array()))) {
+    const std::optional<std::pair<int, int>> range = stage->view_hint().short_sides;
+    if (!range) continue;
+    const auto [lo, hi] = *range;
     if (lo == hi) return {lo};
     return {lo, (lo + hi) / 2, hi};
   }

@@ -11,6 +11,7 @@
 #include "nn/json.hpp"
 #include "nn/random.hpp"
 #include "pipeline/stage_options.hpp"
+#include "pipeline/view_hint.hpp"
 
 namespace kiln::pipeline {
 
@@ -38,6 +39,7 @@ struct PadCrop {
   }
   Draw eval(cv::Size /*size*/) const { return {}; }
   void apply(const Draw& d, cv::Mat& image) const;
+  ViewHint view_hint() const { return {{}, {}, padding, fill}; }
 };
 
 }  // namespace kiln::pipeline

@@ -10,12 +10,14 @@
 // (0, 1].
 #pragma once
 
+#include <cmath>
 #include <opencv2/core.hpp>
 #include <string_view>
 
 #include "nn/json.hpp"
 #include "nn/random.hpp"
 #include "pipeline/stage_options.hpp"
+#include "pipeline/view_hint.hpp"
 
 namespace kiln::pipeline {
 
@@ -53,6 +55,10 @@ struct RandomResizedCrop {
   // Those pixels, at any scale, -> size x size; `area`: where the window lies in them.
   cv::Mat resize_window(const cv::Mat& pixels, const cv::Rect2d& area) const;
   cv::Size output_size(cv::Size /*input*/) const { return {size, size}; }
+  // The eval crop's square is crop_fraction of the short side: that short side is size / it.
+  ViewHint view_hint() const {
+    return {static_cast<int>(std::lround(static_cast<double>(size) / crop_fraction)), {}, {}, 0};
+  }
 };
 
 }  // namespace kiln::pipeline

@@ -15,6 +15,7 @@
 #include "nn/json.hpp"
 #include "nn/random.hpp"
 #include "pipeline/stage_options.hpp"
+#include "pipeline/view_hint.hpp"
 
 namespace kiln::pipeline {
 
@@ -52,6 +53,7 @@ struct ScaleCrop {
   // Those pixels, at any scale, -> size x size; `area`: where the window lies in them.
   cv::Mat resize_window(const cv::Mat& pixels, const cv::Rect2d& area) const;
   cv::Size output_size(cv::Size /*input*/) const { return {size, size}; }
+  ViewHint view_hint() const { return {eval_scale, std::pair{scale_min, scale_max}, {}, 0}; }
 };
 
 }  // namespace kiln::pipeline

@@ -378,5 +378,25 @@ TEST(PcaLighting, BasisOfAKnownCovariance) {
   EXPECT_THROW(with_fitted_pca(Json::array({{{"type", "pca_lighting"}}}), {}, "d.h5"), Error);
 }
 
+// Each crop stage tells multi-crop evaluation what it trained on; other stages tell nothing.
+TEST(ViewHints, EachStageAnswersForItself) {
+  const auto stages = make_stages(Json::parse(R"([
+      {"type": "scale_crop", "size": 224, "scale_range": [256, 480], "eval_scale": 300},
+      {"type": "random_resized_crop", "size": 224, "crop_fraction": 0.875},
+      {"type": "pad_crop", "padding": 4, "fill": 9},
+      {"type": "horizontal_flip"}])"));
+  const ViewHint scale = stages[0]->view_hint();
+  EXPECT_EQ(scale.eval_short_side, 300);
+  EXPECT_EQ(scale.short_sides, (std::pair{256, 480}));
+  EXPECT_FALSE(scale.shift);
+  EXPECT_EQ(stages[1]->view_hint().eval_short_side, 256);  // 224 / 0.875
+  const ViewHint pad = stages[2]->view_hint();
+  EXPECT_EQ(pad.shift, 4);
+  EXPECT_EQ(pad.fill, 9);
+  EXPECT_FALSE(pad.eval_short_side);
+  const ViewHint flip = stages[3]->view_hint();
+  EXPECT_FALSE(flip.eval_short_side || flip.short_sides || flip.shift);
+}
+
 }  // namespace
 }  // namespace kiln::pipeline
