@@ -89,21 +89,21 @@ ImageIndex index_class_folders(const std::string& root) {
   return index;
 }
 
-ImageIndex index_list_file(const std::string& list_path,
-                           const std::vector<std::string>& class_names) {
+namespace {
+
+// The rows of a list file, in order: image paths (relative ones resolved against the list's
+// folder), the label text of each, and the line each came from.
+struct ListRows {
+  std::vector<std::string> paths, labels;
+  std::vector<std::size_t> lines;
+};
+
+ListRows read_list_rows(const std::string& list_path) {
   std::ifstream in(list_path);
   if (!in) throw Error(list_path + ": cannot open the list file");
   const fs::path base = fs::path(list_path).parent_path();
   const bool csv = lower(fs::path(list_path).extension().string()) == ".csv";
-  ImageIndex index;
-  index.class_names = class_names;
-  std::map<std::string, std::int32_t> by_name;
-  for (std::size_t i = 0; i < class_names.size(); ++i)
-    by_name[class_names[i]] = static_cast<std::int32_t>(i);
-  const bool names_given = !class_names.empty();
-
-  std::vector<std::string> label_texts;
-  std::vector<std::size_t> lines;
+  ListRows rows;
   std::string line;
   std::size_t line_number = 0, path_column = 0, label_column = 1;
   bool header_read = !csv;
@@ -139,23 +139,31 @@ ImageIndex index_list_file(const std::string& list_path,
       throw Error(list_path + ":" + std::to_string(line_number) + ": too few fields in \"" + text +
                   "\"");
     }
-    label_texts.push_back(fields[label_column]);
-    lines.push_back(line_number);
+    rows.labels.push_back(fields[label_column]);
+    rows.lines.push_back(line_number);
     fs::path p = fields[path_column];
     if (p.is_relative()) p = base / p;
-    index.paths.push_back(p.string());
+    rows.paths.push_back(p.string());
   }
-  if (index.paths.empty()) throw Error(list_path + ": the list holds no images");
+  if (rows.paths.empty()) throw Error(list_path + ": the list holds no images");
+  return rows;
+}
 
-  // Labels: class names when given; otherwise all-integer labels are used as they are, and text
-  // labels become classes in sorted order (as class folders do).
+// Labels: class names when given; otherwise all-integer labels are used as they are, and text
+// labels become classes in sorted order (as class folders do).
+void assign_labels(const ListRows& rows, const std::string& list_path, ImageIndex& index) {
+  std::map<std::string, std::int32_t> by_name;
+  for (std::size_t i = 0; i < index.class_names.size(); ++i)
+    by_name[index.class_names[i]] = static_cast<std::int32_t>(i);
+  const bool names_given = !index.class_names.empty();
+  const std::size_t given = index.class_names.size();
   auto is_integer = [](const std::string& t) {
     return !t.empty() && t.size() < 9 &&
            std::all_of(t.begin(), t.end(), [](unsigned char c) { return std::isdigit(c); });
   };
-  const bool all_integers = std::all_of(label_texts.begin(), label_texts.end(), is_integer);
+  const bool all_integers = std::all_of(rows.labels.begin(), rows.labels.end(), is_integer);
   if (!names_given && !all_integers) {
-    std::vector<std::string> sorted(label_texts.begin(), label_texts.end());
+    std::vector<std::string> sorted(rows.labels.begin(), rows.labels.end());
     std::sort(sorted.begin(), sorted.end());
     sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
     index.class_names = sorted;
@@ -165,21 +173,20 @@ ImageIndex index_list_file(const std::string& list_path,
   // Integer labels without class names make classes 0..max: a label far above the rest (a typo,
   // or a column of ids) would make millions of classes, so they must stay below kMaxClasses.
   constexpr int kMaxClasses = 1'000'000;
-  for (std::size_t i = 0; i < label_texts.size(); ++i) {
-    const std::string& t = label_texts[i];
+  for (std::size_t i = 0; i < rows.labels.size(); ++i) {
+    const std::string& t = rows.labels[i];
+    const std::string where = list_path + ":" + std::to_string(rows.lines[i]);
     if (!names_given && all_integers && std::stoi(t) >= kMaxClasses) {
-      throw Error(list_path + ":" + std::to_string(lines[i]) + ": label " + t + " would make " +
-                  std::to_string(std::stoi(t) + 1) + " classes; integer labels must be below " +
-                  std::to_string(kMaxClasses) +
+      throw Error(where + ": label " + t + " would make " + std::to_string(std::stoi(t) + 1) +
+                  " classes; integer labels must be below " + std::to_string(kMaxClasses) +
                   " (number the classes from 0, or use class names as labels)");
     }
     if (auto it = by_name.find(t); it != by_name.end()) {
       index.labels.push_back(it->second);
-    } else if (is_integer(t) &&
-               (!names_given || std::stoi(t) < static_cast<int>(class_names.size()))) {
+    } else if (is_integer(t) && (!names_given || std::stoi(t) < static_cast<int>(given))) {
       index.labels.push_back(std::stoi(t));
     } else {
-      throw Error(list_path + ":" + std::to_string(lines[i]) + ": label \"" + t + "\" is not " +
+      throw Error(where + ": label \"" + t + "\" is not " +
                   (names_given ? "one of the given class names" : "an integer or a class name"));
     }
   }
@@ -187,6 +194,17 @@ ImageIndex index_list_file(const std::string& list_path,
     const std::int32_t max_label = *std::max_element(index.labels.begin(), index.labels.end());
     for (std::int32_t c = 0; c <= max_label; ++c) index.class_names.push_back(std::to_string(c));
   }
+}
+
+}  // namespace
+
+ImageIndex index_list_file(const std::string& list_path,
+                           const std::vector<std::string>& class_names) {
+  ListRows rows = read_list_rows(list_path);
+  ImageIndex index;
+  index.class_names = class_names;
+  assign_labels(rows, list_path, index);
+  index.paths = std::move(rows.paths);
   return index;
 }
 
