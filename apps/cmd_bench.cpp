@@ -13,8 +13,10 @@
 #include "apps/shared/validators.hpp"
 #include "apps/shared/world.hpp"
 #include "nn/layers/conv2d.hpp"
+#include "nn/kernels/machine_limits.hpp"
 #include "nn/model/model.hpp"
 #include "nn/model/zoo.hpp"
+#include "nn/training/layer_profile.hpp"
 #include "nn/training/optimizer.hpp"
 #include "nn/training/throughput.hpp"
 #include "pipeline/bench/pipeline_bench.hpp"
@@ -29,6 +31,8 @@ struct BenchTrainFlags {
   std::int64_t classes = 10;
   float width = 1.f;
   int threads = 2;
+  bool profile = false;
+  int profile_steps = 10;
   nn::ThroughputOptions options;
 };
 
@@ -52,6 +56,51 @@ void print_winograd_share(nn::Model& model) {
       winograd, convs);
 }
 
+// One line of the profile: a layer's (or the total's) time, work and traffic per step, and where
+// it stands against the machine's roof: min(peak, intensity × bandwidth).
+void print_cost_line(const std::string& name, const std::string& type, const std::string& output,
+                     double seconds, double flops, double bytes, const nn::MachineLimits& m) {
+  const double gflops = seconds > 0 ? flops / seconds / 1e9 : 0;
+  const double intensity = bytes > 0 ? flops / bytes : 0;
+  const double roof = std::min(m.fma_gflops, intensity * m.memory_gbytes);
+  const char* bound = flops == 0 ? "memory" : intensity < m.balance() ? "memory" : "compute";
+  std::printf("%-28s %-12s %-15s %9.3f %9.2f %8.1f %6.1f%% %6.1f%% %9.2f %7.1f  %s\n",
+              name.c_str(), type.c_str(), output.c_str(), seconds * 1e3, flops / 1e9, gflops,
+              100 * gflops / m.fma_gflops, roof > 0 ? 100 * gflops / roof : 0.0, bytes / 1e6,
+              intensity, bound);
+}
+
+// `kiln bench train --profile`: per layer, forward and backward apart, against the measured
+// FMA peak and memory bandwidth of the threads the run uses.
+void print_profile(nn::Model& model, nn::Optimizer& optimizer, const BenchTrainFlags& f) {
+  const nn::MachineLimits m = nn::measure_machine_limits(f.threads);
+  std::printf("machine (%d threads): FMA peak %.1f GFLOP/s, memory read %.1f GB/s, ridge %.1f FLOP/B\n",
+              f.threads, m.fma_gflops, m.memory_gbytes, m.balance());
+  const nn::LayerProfile p =
+      nn::profile_layers(model, optimizer, f.options.batch, f.options.seed, 3, f.profile_steps);
+  std::printf("products: %s; per training step of %lld images, mean of %d steps:\n",
+              p.gemm.c_str(), static_cast<long long>(f.options.batch), f.profile_steps);
+  std::printf("%-28s %-12s %-15s %9s %9s %8s %7s %7s %9s %7s  %s\n", "layer", "type", "output",
+              "ms", "GFLOP", "GFLOP/s", "%peak", "%roof", "MB moved", "FLOP/B", "bound");
+  double timed = 0, flops = 0, bytes = 0;
+  for (const nn::LayerCost& c : p.layers) {
+    const std::string output = std::to_string(c.output.c) + "x" + std::to_string(c.output.h) +
+                               "x" + std::to_string(c.output.w);
+    print_cost_line(c.name + " fwd", c.type, output, c.forward_seconds, c.forward_flops,
+                    c.forward_bytes, m);
+    print_cost_line(c.name + " bwd", c.type, output, c.backward_seconds, c.backward_flops,
+                    c.backward_bytes, m);
+    timed += c.forward_seconds + c.backward_seconds;
+    flops += c.forward_flops + c.backward_flops;
+    bytes += c.forward_bytes + c.backward_bytes;
+  }
+  print_cost_line("all layers", "", "", timed, flops, bytes, m);
+  std::printf("step %.1f ms (median), %.0f img/s; %.1f ms of it outside the layers (loss, "
+              "zeroing gradients, optimizer)\n",
+              p.step_seconds * 1e3, static_cast<double>(f.options.batch) / p.step_seconds,
+              (p.step_seconds - timed) * 1e3);
+}
+
 // The run of `kiln bench train`: the model on synthetic data, its rates and what ran.
 void run_bench_train(const BenchTrainFlags& f) {
   tbb::global_control threads(tbb::global_control::max_allowed_parallelism,
@@ -62,6 +111,15 @@ void run_bench_train(const BenchTrainFlags& f) {
       f.model, input, f.classes, f.width != 1.f ? Json{{"width", f.width}} : Json::object()));
   model.initialize(f.options.seed);
   const auto optimizer = nn::make_optimizer({{"type", "sgd"}, {"momentum", 0.9}});
+  if (f.profile) {
+    std::printf("model %s  input (%lld, %lld, %lld)  batch %lld  threads %d\n", f.model.c_str(),
+                static_cast<long long>(input.c), static_cast<long long>(input.h),
+                static_cast<long long>(input.w), static_cast<long long>(f.options.batch),
+                f.threads);
+    print_winograd_share(model);
+    print_profile(model, *optimizer, f);
+    return;
+  }
   const nn::ThroughputReport r = nn::measure_throughput(model, *optimizer, f.options);
   std::printf(
       "model %s  input (%lld, %lld, %lld)  batch %lld  threads %d  %.2f MFLOP forward, %.2f "
@@ -111,6 +169,9 @@ void add_bench_train(CLI::App* bench) {
       ->add_option("--input", flags->input,
                    "Input shape C H W (default: 1 28 28; 3 32 32 for cifar_cnn)")
       ->expected(3);
+  train->add_option("--classes", flags->classes, "Classes of the model's output")
+      ->check(CLI::Range(2, 1 << 20))
+      ->capture_default_str();
   train
       ->add_option("--width", flags->width,
                    "Channel/unit multiplier of alexnet, vgg16 and the ResNets")
@@ -128,6 +189,12 @@ void add_bench_train(CLI::App* bench) {
       ->capture_default_str();
   train->add_option("--window-seconds", flags->options.window_seconds, "Length of each window")
       ->check(CLI::Range(0.05, 600.0))
+      ->capture_default_str();
+  train->add_flag("--profile", flags->profile,
+                  "Per layer instead: forward and backward ms, FLOPs, GFLOP/s, % of the "
+                  "measured FMA peak, bytes moved, and whether it is compute- or memory-bound");
+  train->add_option("--profile-steps", flags->profile_steps, "Timed steps of --profile")
+      ->check(CLI::Range(1, 10000))
       ->capture_default_str();
   train->callback([flags] {
     require_one_process("kiln bench train");

@@ -4,6 +4,9 @@
 # on the same machine. The peer runs at its best: oneDNN on, OpenBLAS told the CPU
 # (OPENBLAS_CORETYPE=SkylakeX, and no OPENBLAS_L2_SIZE: some machines here set it to 512, which
 # cripples its blocking) and OpenMP threads not spinning (OMP_WAIT_POLICY=PASSIVE).
+# Then the ResNets people train, against scripts/torch_resnet_speed.py: resnet20 on the
+# Fashion-MNIST recipe's 1×28×28, and torchvision's resnet18 (width 1, 1000 classes) on 3×64×64
+# (batch 32) and 3×224×224 (batch 16).
 # Usage: scripts/bench-train-vs-torch.sh [windows] [seconds-per-window]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,4 +27,14 @@ for net in mnist_cnn cifar_cnn mlp resnet20; do
   "$kiln" bench train --model "$net" "${input[@]}" --batch-size 128 --threads 2 --windows "$windows" --window-seconds "$seconds"
   env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 "$peer" --threads 2 --nets "$net" \
     --mkldnn on --batch 128 --windows "$windows" --window-s "$seconds" 2>&1 | grep -vE '^\s*$'
+done
+
+torch_env=(env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE)
+for row in "resnet20 1 28 28 128 10" "resnet18 3 64 64 32 1000" "resnet18 3 224 224 16 1000"; do
+  read -r net c h w batch classes <<<"$row"
+  echo "== $net ${c}x${h}x${w} batch $batch"
+  "$kiln" bench train --model "$net" --input "$c" "$h" "$w" --classes "$classes" --batch-size "$batch" \
+    --threads 2 --windows "$windows" --window-seconds "$seconds"
+  "${torch_env[@]}" /usr/bin/python3 scripts/torch_resnet_speed.py --net "$net" --input "$c" "$h" "$w" \
+    --classes "$classes" --batch "$batch" --threads 2 --windows "$windows" --window-s "$seconds"
 done

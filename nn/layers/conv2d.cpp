@@ -7,6 +7,8 @@
 #include "nn/kernels/aligned_vector.hpp"
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/lane_sum.hpp"
+#include "nn/kernels/parallel_gemm.hpp"
+#include "nn/kernels/transpose.hpp"
 #include "nn/layer_options.hpp"
 #include "nn/layers/activations.hpp"
 #include "nn/parallel.hpp"
@@ -24,6 +26,18 @@ constexpr std::int64_t kSampleChunk = 4;
 // "auto" picks winograd from this many input channels and filters up: below it the 16 GEMMs are
 // too thin (their inner dimension is the channel count) to win (measured: see the README).
 constexpr std::int64_t kWinogradMinChannels = 16;
+// ... and from this many output pixels up (5×5: 9 tiles): below it a sample has too few 2×2 tiles
+// to pay for transforming the weights (16·F·C floats, on every pass) and summing their gradient
+// per chunk (`kiln bench train --profile`, docs/roofline.md: 4×4 outputs ran 1.4x faster without,
+// 7×7 ones slower).
+constexpr std::int64_t kWinogradMinPixels = 25;
+// "gemm" lowers the whole batch into one product (conv2d.hpp) when the weights exceed what stays
+// in a core's L2 cache between samples, and the output is small enough that one sample's product
+// is thin. Smaller weights are re-read from L2 per sample at no cost, and a whole-batch lowering
+// of larger outputs falls out of the caches itself (measured on resnet20's stride-2 layers: 3x
+// slower).
+constexpr std::int64_t kWholeBatchAboveWeightBytes = 512 * 1024;
+constexpr std::int64_t kWholeBatchBelowPixels = 256;
 
 // The absorbed ReLU's backward: dy where y > 0, written to `masked`; without one, dy itself.
 const float* through_relu(bool relu, const float* y, const float* dy, std::int64_t count,
@@ -47,6 +61,16 @@ void add_chunk_sums(const float* partials, std::int64_t chunks, std::int64_t str
                     std::int64_t count, float* total) {
   for (std::int64_t c = 0; c < chunks; ++c)
     for (std::int64_t e = 0; e < count; ++e) total[e] += partials[c * stride + e];
+}
+
+// The row stride for a scratch matrix of `columns` floats per row: whole cache lines, and an odd
+// number of them. A stride of a power-of-two lines maps every row a product walks down to the
+// same few cache sets, and the kernel's 256-deep slice of B would evict itself (measured: 2.0x
+// slower on 8×8 outputs at batch 32, where a row is 8 KB).
+std::int64_t padded_stride(std::int64_t columns) {
+  constexpr std::int64_t kLine = 16;  // floats per 64-byte line
+  const std::int64_t lines = (columns + kLine - 1) / kLine;
+  return (lines % 2 ? lines : lines + 1) * kLine;
 }
 
 }  // namespace
@@ -96,9 +120,15 @@ Shape Conv2D::build(const Shape& input) {
                 std::to_string(o.strides.h) + "x" + std::to_string(o.strides.w) +
                 "; use \"auto\" or \"gemm\"");
   }
-  const bool use_winograd = o.algorithm == ConvAlgorithm::kWinograd ||
-                            (o.algorithm == ConvAlgorithm::kAuto && winograd_fits &&
-                             in_.c >= kWinogradMinChannels && o.filters >= kWinogradMinChannels);
+  const std::int64_t pixels = rows_.out * cols_.out;
+  const bool use_winograd =
+      o.algorithm == ConvAlgorithm::kWinograd ||
+      (o.algorithm == ConvAlgorithm::kAuto && winograd_fits && in_.c >= kWinogradMinChannels &&
+       o.filters >= kWinogradMinChannels && pixels >= kWinogradMinPixels);
+  const std::int64_t weight_bytes = static_cast<std::int64_t>(sizeof(float)) * o.filters * in_.c *
+                                    o.kernel.h * o.kernel.w;
+  whole_batch_ = !use_winograd && pixels < kWholeBatchBelowPixels &&
+                 weight_bytes > kWholeBatchAboveWeightBytes;
   winograd_.reset();
   if (use_winograd) {
     winograd_.emplace(WinogradGeometry{in_.c, in_.h, in_.w, o.filters, rows_.out, cols_.out,
@@ -136,7 +166,7 @@ static std::pair<std::int64_t, std::int64_t> valid_output_range(std::int64_t j, 
   return {first, last};
 }
 
-void Conv2D::im2col(const float* x, float* col) const {
+void Conv2D::im2col(const float* x, float* col, std::int64_t col_stride) const {
   const std::int64_t kh = options_.kernel.h, kw = options_.kernel.w;
   const std::int64_t sh = options_.strides.h, sw = options_.strides.w;
   const std::int64_t oh = rows_.out, ow = cols_.out;
@@ -144,7 +174,7 @@ void Conv2D::im2col(const float* x, float* col) const {
     const float* plane = x + c * in_.h * in_.w;
     for (std::int64_t i = 0; i < kh; ++i) {
       for (std::int64_t j = 0; j < kw; ++j) {
-        float* out = col + ((c * kh + i) * kw + j) * oh * ow;
+        float* out = col + ((c * kh + i) * kw + j) * col_stride;
         const auto [first, last] = valid_output_range(j, sw, cols_.pad_before, in_.w, ow);
         for (std::int64_t oy = 0; oy < oh; ++oy) {
           const std::int64_t y = oy * sh - rows_.pad_before + i;
@@ -167,7 +197,7 @@ void Conv2D::im2col(const float* x, float* col) const {
   }
 }
 
-void Conv2D::col2im_add(const float* col, float* dx) const {
+void Conv2D::col2im_add(const float* col, std::int64_t col_stride, float* dx) const {
   const std::int64_t kh = options_.kernel.h, kw = options_.kernel.w;
   const std::int64_t sh = options_.strides.h, sw = options_.strides.w;
   const std::int64_t oh = rows_.out, ow = cols_.out;
@@ -175,7 +205,7 @@ void Conv2D::col2im_add(const float* col, float* dx) const {
     float* plane = dx + c * in_.h * in_.w;
     for (std::int64_t i = 0; i < kh; ++i) {
       for (std::int64_t j = 0; j < kw; ++j) {
-        const float* in = col + ((c * kh + i) * kw + j) * oh * ow;
+        const float* in = col + ((c * kh + i) * kw + j) * col_stride;
         const auto [first, last] = valid_output_range(j, sw, cols_.pad_before, in_.w, ow);
         for (std::int64_t oy = 0; oy < oh; ++oy) {
           const std::int64_t y = oy * sh - rows_.pad_before + i;
@@ -191,6 +221,7 @@ void Conv2D::col2im_add(const float* col, float* dx) const {
 
 void Conv2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
   if (winograd_) return forward_winograd(x, y);
+  if (whole_batch_) return forward_whole_batch(x, y);
   const std::int64_t n = x.shape().n;
   const std::int64_t f = options_.filters, k = in_.c * options_.kernel.h * options_.kernel.w;
   const std::int64_t spatial = rows_.out * cols_.out;
@@ -199,7 +230,7 @@ void Conv2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
   parallel_chunks(n, kSampleChunk, [&](std::int64_t s0, std::int64_t s1) {
     AlignedVector<float> col(static_cast<std::size_t>(k * spatial));
     for (std::int64_t s = s0; s < s1; ++s) {
-      im2col(x.data() + s * in_.per_sample(), col.data());
+      im2col(x.data() + s * in_.per_sample(), col.data(), spatial);
       MatrixMap ys(y.data() + s * f * spatial, f, spatial);  // (F, OH·OW) = W (F, K) · col
       gemm(f, spatial, k, {w.data(), k, 1}, col.data(), spatial, ys.data(), spatial, false);
       if (options_.weights.use_bias)
@@ -219,6 +250,7 @@ void Conv2D::backward_parameters(const Tensor& x, const Tensor& y, const Tensor&
 
 void Conv2D::backward_into(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
   if (winograd_) return backward_winograd(x, y, dy, dx);
+  if (whole_batch_) return backward_whole_batch(x, y, dy, dx);
   const std::int64_t n = x.shape().n;
   const std::int64_t f = options_.filters, k = in_.c * options_.kernel.h * options_.kernel.w;
   const std::int64_t spatial = rows_.out * cols_.out;
@@ -240,13 +272,13 @@ void Conv2D::backward_into(const Tensor& x, const Tensor& y, const Tensor& dy, T
       const float* dy_s = through_relu(relu_, y.data() + s * f * spatial,
                                        dy.data() + s * f * spatial, f * spatial, rectified.data());
       const ConstMatrixMap dys(dy_s, f, spatial);  // (F, OH·OW)
-      im2col(x.data() + s * in_.per_sample(), col.data());
+      im2col(x.data() + s * in_.per_sample(), col.data(), spatial);
       const ConstMatrixMap cols(col.data(), k, spatial);
       dw.noalias() += dys * cols.transpose();  // dW (F, K) += dy · colᵀ
       if (dx) {
         // dcol (K, OH·OW) = Wᵀ · dy
         gemm(k, spatial, f, {w.data(), 1, k}, dy_s, spatial, dcol.data(), spatial, false);
-        col2im_add(dcol.data(), dx->data() + s * in_.per_sample());
+        col2im_add(dcol.data(), spatial, dx->data() + s * in_.per_sample());
       }
       if (options_.weights.use_bias)
         add_bias_sums(dy_s, 1, f, spatial, &partial_b[static_cast<std::size_t>(chunk * f)]);
@@ -256,6 +288,90 @@ void Conv2D::backward_into(const Tensor& x, const Tensor& y, const Tensor& dy, T
     add_chunk_sums(partial_w.data() + e0, chunks, f * k, e1 - e0, weight_.grad.data() + e0);
   });
   if (options_.weights.use_bias) add_chunk_sums(partial_b.data(), chunks, f, f, bias_.grad.data());
+}
+
+void Conv2D::lower_batch(const Tensor& x) {
+  const std::int64_t n = x.shape().n, k = in_.c * options_.kernel.h * options_.kernel.w;
+  const std::int64_t spatial = rows_.out * cols_.out;
+  const std::int64_t stride = padded_stride(n * spatial);
+  col_.resize(static_cast<std::size_t>(k * stride));
+  parallel_chunks(n, 1, [&](std::int64_t s0, std::int64_t s1) {
+    for (std::int64_t s = s0; s < s1; ++s)
+      im2col(x.data() + s * in_.per_sample(), col_.data() + s * spatial, stride);
+  });
+}
+
+void Conv2D::forward_whole_batch(const Tensor& x, Tensor& y) {
+  const std::int64_t n = x.shape().n, f = options_.filters;
+  const std::int64_t k = in_.c * options_.kernel.h * options_.kernel.w;
+  const std::int64_t spatial = rows_.out * cols_.out, columns = n * spatial;
+  const std::int64_t stride = padded_stride(columns);
+  y.resize({n, f, rows_.out, cols_.out});
+  lower_batch(x);
+  product_.resize(static_cast<std::size_t>(f * stride));
+  // (F, N·OH·OW) = W (F, K) · col (K, N·OH·OW)
+  parallel_gemm(f, columns, k, {weight_.value.data(), k, 1}, col_.data(), stride, product_.data(),
+                stride, false);
+  const float* bias = options_.weights.use_bias ? bias_.value.data() : nullptr;
+  parallel_chunks(n, 1, [&](std::int64_t s0, std::int64_t s1) {
+    for (std::int64_t s = s0; s < s1; ++s) {
+      for (std::int64_t o = 0; o < f; ++o) {
+        const float* from = product_.data() + o * stride + s * spatial;
+        float* to = y.data() + (s * f + o) * spatial;
+        const float b = bias ? bias[o] : 0.f;
+        for (std::int64_t p = 0; p < spatial; ++p) {
+          const float v = from[p] + b;
+          to[p] = relu_ ? std::max(v, 0.f) : v;
+        }
+      }
+    }
+  });
+}
+
+void Conv2D::backward_whole_batch(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
+  const std::int64_t n = x.shape().n, f = options_.filters;
+  const std::int64_t k = in_.c * options_.kernel.h * options_.kernel.w;
+  const std::int64_t spatial = rows_.out * cols_.out, columns = n * spatial;
+  const std::int64_t stride = padded_stride(columns), patch_stride = padded_stride(k);
+  // The output gradient as one matrix (F, N·OH·OW), through the absorbed ReLU.
+  product_.resize(static_cast<std::size_t>(f * stride));
+  parallel_chunks(n, 1, [&](std::int64_t s0, std::int64_t s1) {
+    for (std::int64_t s = s0; s < s1; ++s) {
+      for (std::int64_t o = 0; o < f; ++o) {
+        const std::int64_t at = (s * f + o) * spatial;
+        float* to = product_.data() + o * stride + s * spatial;
+        if (relu_) {
+          relu_gradient(y.data() + at, dy.data() + at, spatial, to);
+        } else {
+          std::copy_n(dy.data() + at, spatial, to);
+        }
+      }
+    }
+  });
+  if (options_.weights.use_bias) {
+    for (std::int64_t o = 0; o < f; ++o)
+      bias_.grad[o] += lane_sum(product_.data() + o * stride, columns);
+  }
+  // dW (F, K) += dy (F, N·OH·OW) · colᵀ: colᵀ is B, so it is transposed into rows first.
+  lower_batch(x);
+  patches_.resize(static_cast<std::size_t>(columns * patch_stride));
+  parallel_chunks(k, kBlockRows, [&](std::int64_t r0, std::int64_t r1) {
+    transpose(col_.data() + r0 * stride, r1 - r0, columns, stride, patches_.data() + r0,
+              patch_stride);
+  });
+  parallel_gemm(f, k, columns, {product_.data(), stride, 1}, patches_.data(), patch_stride,
+                weight_.grad.data(), k, true);
+  if (!dx) return;
+  // dcol (K, N·OH·OW) = Wᵀ · dy, into col_ (its lowering is no longer needed), then back to the
+  // pixels it came from.
+  parallel_gemm(k, columns, f, {weight_.value.data(), 1, k}, product_.data(), stride, col_.data(),
+                stride, false);
+  dx->resize(x.shape());
+  dx->fill(0.f);
+  parallel_chunks(n, 1, [&](std::int64_t s0, std::int64_t s1) {
+    for (std::int64_t s = s0; s < s1; ++s)
+      col2im_add(col_.data() + s * spatial, stride, dx->data() + s * in_.per_sample());
+  });
 }
 
 void Conv2D::forward_winograd(const Tensor& x, Tensor& y) {

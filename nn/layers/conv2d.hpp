@@ -2,18 +2,26 @@
 //   y[n, f, oy, ox] = b[f] + Σ_c Σ_i Σ_j w[f, c, i, j] · x[n, c, oy·sh − pt + i, ox·sw − pl + j]
 //   x (N, C, H, W), weight (F, C, KH, KW), bias (F), y (N, F, OH, OW); zero outside the image.
 // Two algorithms, chosen by the option "algorithm":
-//   "gemm": im2col + GEMM per sample: col (C·KH·KW, OH·OW), y[n] = W (F, C·KH·KW) · col. Any
-//           kernel and stride.
+//   "gemm": im2col + GEMM: col (C·KH·KW, OH·OW), y[n] = W (F, C·KH·KW) · col. Any kernel and
+//           stride. Per sample, but for large weights (over 512 KB) on small outputs (under 256
+//           pixels): there one product per sample is thin and streams the weights from memory
+//           once per sample, so the whole batch is lowered into one col (C·KH·KW, N·OH·OW) and
+//           multiplied at once, the products split over blocks of their output
+//           (nn/kernels/parallel_gemm.hpp).
 //   "winograd": F(2×2, 3×3) (nn/layers/winograd.hpp), 3×3 kernels at stride 1 only: 2.25× fewer
 //           multiplications; results differ from "gemm" by rounding only (about 1e-6 relative).
-//   "auto" (default): winograd where it applies and the layer has at least 16 input channels and
-//           16 filters (with fewer, its small GEMMs lose more than the multiplications save).
+//   "auto" (default): winograd where it applies, the layer has at least 16 input channels and
+//           16 filters, and the output at least 25 pixels (with fewer channels its
+//           small GEMMs, and with fewer tiles its weight transforms, lose more than the
+//           multiplications save).
 // fan_in = C·KH·KW, fan_out = F·KH·KW (Keras' convention for initializers).
 // Options: filters, kernel_size (int or [h, w]), strides (default 1), padding ("valid", "same" or
 // pixels: nn/layers/window.hpp), algorithm ("auto" | "gemm" | "winograd"), init, bias_init,
 // use_bias.
-// Determinism: samples are processed in fixed chunks; each chunk sums its own weight gradient and
-// the partial sums are added in chunk order, so the result does not depend on the thread count.
+// Determinism: per sample, samples are processed in fixed chunks; each chunk sums its own weight
+// gradient and the partial sums are added in chunk order. For the whole batch, each element of
+// the weight gradient is one product's chain over the batch in order. Neither depends on the
+// thread count.
 #pragma once
 
 #include <optional>
@@ -58,13 +66,19 @@ class Conv2D final : public Layer, public FusesRelu, public CountsMacs {
   ConvAlgorithm algorithm() const {
     return winograd_ ? ConvAlgorithm::kWinograd : ConvAlgorithm::kGemm;
   }
+  // Whether build() chose to lower the whole batch into one product (kGemm only; see above).
+  bool lowers_whole_batch() const { return whole_batch_; }
   std::int64_t macs() const override {
     return rows_.out * cols_.out * options_.filters * in_.c * options_.kernel.h * options_.kernel.w;
   }
 
  private:
-  void im2col(const float* x_chw, float* col) const;  // col (C·KH·KW, OH·OW)
-  void col2im_add(const float* col, float* dx_chw) const;
+  // col (C·KH·KW, OH·OW): row r of the sample's patches at col + r·col_stride.
+  void im2col(const float* x_chw, float* col, std::int64_t col_stride) const;
+  void col2im_add(const float* col, std::int64_t col_stride, float* dx_chw) const;
+  void lower_batch(const Tensor& x);  // col_ (C·KH·KW, N·OH·OW)
+  void forward_whole_batch(const Tensor& x, Tensor& y);
+  void backward_whole_batch(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx);
   void backward_into(const Tensor& x, const Tensor& y, const Tensor& dy,
                      Tensor* dx);  // dx null: parameters only
   void forward_winograd(const Tensor& x, Tensor& y);
@@ -78,6 +92,10 @@ class Conv2D final : public Layer, public FusesRelu, public CountsMacs {
   bool relu_ = false;                        // a following ReLU absorbed (FusesRelu)
   std::optional<WinogradConv3x3> winograd_;  // set when build() chose winograd
   AlignedVector<float> transformed_weight_;  // winograd's U (16, F, C)
+  bool whole_batch_ = false;                 // gemm over the whole batch (small outputs)
+  // The whole-batch path's scratch, kept from step to step: the lowered batch, its transpose
+  // (N·OH·OW, C·KH·KW), and the product or output gradient (F, N·OH·OW).
+  AlignedVector<float> col_, patches_, product_;
 };
 
 }  // namespace kiln::nn

@@ -1,6 +1,7 @@
 #include "nn/model/model.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 #include "nn/error.hpp"
@@ -20,6 +21,23 @@ void add_into(Tensor& sum, const Tensor& term) {
 }
 
 bool has_parameters(Layer& layer) { return !layer.parameters().empty(); }
+
+// Adds the seconds from its construction to its destruction to *total, when total is set.
+class StopWatch {
+ public:
+  explicit StopWatch(double* total)
+      : total_(total), start_(total ? Clock::now() : Clock::time_point{}) {}
+  ~StopWatch() {
+    if (total_) *total_ += std::chrono::duration<double>(Clock::now() - start_).count();
+  }
+  StopWatch(const StopWatch&) = delete;
+  StopWatch& operator=(const StopWatch&) = delete;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  double* total_;
+  Clock::time_point start_;
+};
 
 }  // namespace
 
@@ -131,6 +149,7 @@ const Tensor& Model::forward(const Tensor& x, const StepContext& ctx) {
     const GraphNode& node = graph_.nodes()[i];
     layer_ctx.layer = static_cast<std::uint32_t>(i);
     layer_ctx.mode = node.trainable ? ctx.mode : Mode::kEval;
+    const StopWatch watch(times_ ? &times_->forward_seconds[i] : nullptr);
     if (auto* join = dynamic_cast<JoinLayer*>(layers_[i].get())) {
       std::vector<const Tensor*> xs;
       for (const std::ptrdiff_t in : node.inputs) xs.push_back(&input_of(x, in));
@@ -159,6 +178,7 @@ void Model::backward(const Tensor& x, const Tensor& doutput) {
     const std::size_t i = *it;
     // An absorbed ReLU's gradient is its input layer's: that layer masks dy itself.
     if (absorbed_[i] || !needs_gradient_[i]) continue;
+    const StopWatch watch(times_ ? &times_->backward_seconds[i] : nullptr);
     const Tensor& dy = i == output ? doutput : *gradient_of_[i];
     const GraphNode& node = graph_.nodes()[i];
     auto* join = dynamic_cast<JoinLayer*>(layers_[i].get());
@@ -259,6 +279,13 @@ std::int64_t Model::parameter_count() {
     for (Parameter* p : layer->parameters()) total += p->value.size();
   }
   return total;
+}
+
+void Model::time_layers(LayerTimes* times) {
+  times_ = times;
+  if (!times_) return;
+  times_->forward_seconds.resize(layers_.size(), 0.0);
+  times_->backward_seconds.resize(layers_.size(), 0.0);
 }
 
 bool Model::applies_next_relu(std::size_t i) const {

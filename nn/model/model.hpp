@@ -16,6 +16,14 @@
 
 namespace kiln::nn {
 
+// Wall time per layer, by position in the config's list: what `kiln bench train --profile`
+// reads. Each forward()/backward() adds its layers' seconds; an absorbed ReLU's time is its
+// input layer's.
+struct LayerTimes {
+  std::vector<double> forward_seconds;
+  std::vector<double> backward_seconds;
+};
+
 class Model {
  public:
   // Throws kiln::Error when the config is malformed or a layer rejects its input shapes; the
@@ -65,7 +73,13 @@ class Model {
   const Tensor& layer_output(std::size_t i) const { return activations_[output_of_[i]]; }
   // Whether layer i applies the ReLU that follows it, so its own output is not kept apart.
   bool applies_next_relu(std::size_t i) const;
+  // Whether layer i is a ReLU that the layer before it applies (it then does no work itself).
+  bool absorbed(std::size_t i) const { return absorbed_[i]; }
   const LayerGraph& graph() const { return graph_; }
+
+  // From now on forward() and backward() add every layer's wall time to *times (resized to
+  // size()); nullptr stops. Off by default: timing is a clock read per layer and step.
+  void time_layers(LayerTimes* times);
 
   // A Keras-style table: layer, output shape, parameter count ("connected to" for a graph), and
   // the totals.
@@ -98,6 +112,7 @@ class Model {
   std::vector<std::unique_ptr<Tensor>> gradient_pool_;
   std::vector<Tensor*> free_gradients_;
   Tensor scratch_;  // a second reader's contribution, before it is added
+  LayerTimes* times_ = nullptr;
 };
 
 }  // namespace kiln::nn

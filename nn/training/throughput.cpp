@@ -59,37 +59,39 @@ ThroughputReport measure_throughput(Model& model, Optimizer& optimizer,
   report.train_flops = report.forward_flops + 2.0 * static_cast<double>(macs) +
                        2.0 * static_cast<double>(macs_after_first);
 
-  // Synthetic batch: N(0, 1) inputs, uniform labels, as the PyTorch peer uses.
-  Tensor x(model.input_shape().with_n(o.batch));
-  Rng rng({o.seed, 0, 0, 1});
-  for (float& v : x.span()) v = rng.normal();
-  const std::int64_t classes = model.output_shape().per_sample();
-  std::vector<std::int32_t> labels(static_cast<std::size_t>(o.batch));
-  std::vector<std::uint64_t> rows(static_cast<std::size_t>(o.batch));
-  for (std::size_t i = 0; i < labels.size(); ++i) {
-    labels[i] = static_cast<std::int32_t>(rng.randint(0, classes));
-    rows[i] = i;
-  }
-  const std::vector<Parameter*> params = model.parameters();
-  Tensor dlogits;
-  std::uint64_t step_index = 0;
-
-  report.train_images_per_second = time_windows(
-      [&] {
-        const StepContext ctx{Mode::kTrain, o.seed, step_index++, rows};
-        model.zero_grad();
-        const Tensor& logits = model.forward(x, ctx);
-        SoftmaxCrossEntropy::compute(logits, labels, &dlogits, nullptr);
-        model.backward(x, dlogits);
-        optimizer.step(params, 0.01f);
-      },
-      o);
-  report.infer_images_per_second = time_windows(
-      [&] {
-        model.forward(x, {Mode::kEval, o.seed, 0, rows});
-      },
-      o);
+  SyntheticTrainingStep step(model, optimizer, o.batch, o.seed);
+  report.train_images_per_second = time_windows([&] { step.train(); }, o);
+  report.infer_images_per_second = time_windows([&] { step.infer(); }, o);
   return report;
 }
+
+SyntheticTrainingStep::SyntheticTrainingStep(Model& model, Optimizer& optimizer,
+                                             std::int64_t batch, std::uint64_t seed)
+    : model_(model),
+      optimizer_(optimizer),
+      seed_(seed),
+      x_(model.input_shape().with_n(batch)),
+      labels_(static_cast<std::size_t>(batch)),
+      rows_(static_cast<std::size_t>(batch)),
+      parameters_(model.parameters()) {
+  Rng rng({seed, 0, 0, 1});
+  for (float& v : x_.span()) v = rng.normal();
+  const std::int64_t classes = model.output_shape().per_sample();
+  for (std::size_t i = 0; i < labels_.size(); ++i) {
+    labels_[i] = static_cast<std::int32_t>(rng.randint(0, classes));
+    rows_[i] = i;
+  }
+}
+
+void SyntheticTrainingStep::train() {
+  const StepContext ctx{Mode::kTrain, seed_, step_++, rows_};
+  model_.zero_grad();
+  const Tensor& logits = model_.forward(x_, ctx);
+  SoftmaxCrossEntropy::compute(logits, labels_, &dlogits_, nullptr);
+  model_.backward(x_, dlogits_);
+  optimizer_.step(parameters_, 0.01f);
+}
+
+void SyntheticTrainingStep::infer() { model_.forward(x_, {Mode::kEval, seed_, 0, rows_}); }
 
 }  // namespace kiln::nn

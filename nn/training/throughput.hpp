@@ -32,6 +32,28 @@ struct ThroughputReport {
 ThroughputReport measure_throughput(Model& model, Optimizer& optimizer,
                                     const ThroughputOptions& options);
 
+// The synthetic batch both measurements step on: N(0, 1) inputs and uniform labels, as the
+// PyTorch peer uses, keyed by seed.
+class SyntheticTrainingStep {
+ public:
+  SyntheticTrainingStep(Model& model, Optimizer& optimizer, std::int64_t batch,
+                        std::uint64_t seed);
+  // One training step: zero the gradients, forward, softmax cross-entropy, backward, SGD step.
+  void train();
+  void infer();
+
+ private:
+  Model& model_;
+  Optimizer& optimizer_;
+  std::uint64_t seed_;
+  Tensor x_;
+  std::vector<std::int32_t> labels_;
+  std::vector<std::uint64_t> rows_;
+  std::vector<Parameter*> parameters_;
+  Tensor dlogits_;
+  std::uint64_t step_ = 0;
+};
+
 double median(std::vector<double> values);
 
 }  // namespace kiln::nn

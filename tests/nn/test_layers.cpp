@@ -103,7 +103,11 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{{2, 3, 12, 10}, 4, {7, 7}, {2, 2}, Padding::pixels(3, 3, 3, 3), 6, 5, 3, 3},
         // asymmetric [top 0, left 2, bottom 1, right 0]: H 5+1-3+1 = 4,
         // W 4+2-3+1 = 4
-        ConvCase{{1, 2, 5, 4}, 3, {3, 3}, {1, 1}, Padding::pixels(0, 2, 1, 0), 4, 4, 0, 2}));
+        ConvCase{{1, 2, 5, 4}, 3, {3, 3}, {1, 1}, Padding::pixels(0, 2, 1, 0), 4, 4, 0, 2},
+        // Outputs of 256 pixels and more: lowered sample by sample, not as one batch.
+        ConvCase{{2, 3, 17, 16}, 4, {3, 3}, {1, 1}, Padding::kSame, 17, 16, 1, 1,
+                 ConvAlgorithm::kGemm},
+        ConvCase{{3, 2, 34, 33}, 3, {3, 3}, {2, 2}, Padding::kSame, 17, 17, 0, 1}));
 
 // Winograd F(2×2, 3×3) on whole and cut 2×2 output tiles, with and without padding.
 INSTANTIATE_TEST_SUITE_P(
@@ -149,6 +153,13 @@ TEST(Conv2D, GradientsMatchFiniteDifferences) {
                  .padding = Padding::pixels(2, 0, 1, 3),
                  .weights = {.init = "he_normal", .use_bias = true}});
   expect_gradients_match(padded, {2, 2, 5, 4});
+  // 16×16 outputs: lowered sample by sample (the cases above lower the whole batch at once).
+  Conv2D large({.filters = 2,
+                .kernel = {3, 3},
+                .padding = Padding::kSame,
+                .algorithm = ConvAlgorithm::kGemm,
+                .weights = {.init = "he_normal", .use_bias = true}});
+  expect_gradients_match(large, {5, 1, 16, 16});
 }
 
 TEST(Conv2D, WinogradGradientsMatchFiniteDifferences) {
@@ -221,6 +232,10 @@ TEST(Conv2D, AutoPicksWinogradForWide3x3Stride1Only) {
   EXPECT_EQ(chosen(32, 8, {3, 3}, {1, 1}), ConvAlgorithm::kGemm);
   EXPECT_EQ(chosen(32, 32, {3, 3}, {2, 2}), ConvAlgorithm::kGemm);
   EXPECT_EQ(chosen(32, 32, {5, 5}, {1, 1}), ConvAlgorithm::kGemm);
+  // Under 5×5 outputs a sample has too few tiles to pay for transforming the weights.
+  Conv2D small({.filters = 32, .padding = Padding::kSame, .weights = {}});
+  small.build({1, 32, 4, 5});
+  EXPECT_EQ(small.algorithm(), ConvAlgorithm::kGemm);
 }
 
 TEST(Conv2D, WinogradRefusesKernelsItCannotCompute) {
@@ -243,8 +258,10 @@ TEST(Conv2D, WinogradRefusesKernelsItCannotCompute) {
 
 class ConvThreads : public ::testing::TestWithParam<ConvAlgorithm> {};
 
+// 9×9 outputs lower the whole batch into one product, 17×17 ones each sample apart (gemm).
 TEST_P(ConvThreads, ResultsDoNotDependOnTheThreadCount) {
-  auto run = [](int threads) {
+  for (const std::int64_t size : {9, 17}) {
+  auto run = [size](int threads) {
     tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
     Conv2D conv({.filters = 8,
                  .kernel = {3, 3},
@@ -252,10 +269,10 @@ TEST_P(ConvThreads, ResultsDoNotDependOnTheThreadCount) {
                  .padding = Padding::kSame,
                  .algorithm = GetParam(),
                  .weights = {.init = "he_normal", .use_bias = true}});
-    conv.build({1, 3, 9, 9});
+    conv.build({1, 3, size, size});
     Rng rng({1, 0, 0, kSlotInit});
     conv.initialize(rng);
-    Tensor x({33, 3, 9, 9}), y, dy({33, 8, 9, 9}), dx;
+    Tensor x({33, 3, size, size}), y, dy({33, 8, size, size}), dx;
     fill_uniform(x, 1, -1, 1);
     fill_uniform(dy, 2, -1, 1);
     conv.forward(x, y, {});
@@ -266,7 +283,8 @@ TEST_P(ConvThreads, ResultsDoNotDependOnTheThreadCount) {
       all.insert(all.end(), p->grad.span().begin(), p->grad.span().end());
     return all;
   };
-  EXPECT_EQ(run(1), run(2));
+  EXPECT_EQ(run(1), run(2)) << size << "x" << size;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(BothAlgorithms, ConvThreads,
