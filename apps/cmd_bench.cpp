@@ -12,8 +12,8 @@
 #include "apps/shared/stage_list.hpp"
 #include "apps/shared/validators.hpp"
 #include "apps/shared/world.hpp"
-#include "nn/layers/conv2d.hpp"
 #include "nn/kernels/machine_limits.hpp"
+#include "nn/layers/conv2d.hpp"
 #include "nn/model/model.hpp"
 #include "nn/model/zoo.hpp"
 #include "nn/training/layer_profile.hpp"
@@ -64,8 +64,8 @@ void print_cost_line(const std::string& name, const std::string& type, const std
   const double intensity = bytes > 0 ? flops / bytes : 0;
   const double roof = std::min(m.fma_gflops, intensity * m.memory_gbytes);
   const char* bound = flops == 0 ? "memory" : intensity < m.balance() ? "memory" : "compute";
-  std::printf("%-28s %-12s %-15s %9.3f %9.2f %8.1f %6.1f%% %6.1f%% %9.2f %7.1f  %s\n",
-              name.c_str(), type.c_str(), output.c_str(), seconds * 1e3, flops / 1e9, gflops,
+  std::printf("%-28s %-12s %-15s %9.3f %9.2f %8.1f %6.1f%% %6.1f%% %9.2f %7.1f  %s\n", name.c_str(),
+              type.c_str(), output.c_str(), seconds * 1e3, flops / 1e9, gflops,
               100 * gflops / m.fma_gflops, roof > 0 ? 100 * gflops / roof : 0.0, bytes / 1e6,
               intensity, bound);
 }
@@ -74,18 +74,19 @@ void print_cost_line(const std::string& name, const std::string& type, const std
 // FMA peak and memory bandwidth of the threads the run uses.
 void print_profile(nn::Model& model, nn::Optimizer& optimizer, const BenchTrainFlags& f) {
   const nn::MachineLimits m = nn::measure_machine_limits(f.threads);
-  std::printf("machine (%d threads): FMA peak %.1f GFLOP/s, memory read %.1f GB/s, ridge %.1f FLOP/B\n",
-              f.threads, m.fma_gflops, m.memory_gbytes, m.balance());
+  std::printf(
+      "machine (%d threads): FMA peak %.1f GFLOP/s, memory read %.1f GB/s, ridge %.1f FLOP/B\n",
+      f.threads, m.fma_gflops, m.memory_gbytes, m.balance());
   const nn::LayerProfile p =
       nn::profile_layers(model, optimizer, f.options.batch, f.options.seed, 3, f.profile_steps);
-  std::printf("products: %s; per training step of %lld images, mean of %d steps:\n",
-              p.gemm.c_str(), static_cast<long long>(f.options.batch), f.profile_steps);
+  std::printf("products: %s; per training step of %lld images, mean of %d steps:\n", p.gemm.c_str(),
+              static_cast<long long>(f.options.batch), f.profile_steps);
   std::printf("%-28s %-12s %-15s %9s %9s %8s %7s %7s %9s %7s  %s\n", "layer", "type", "output",
               "ms", "GFLOP", "GFLOP/s", "%peak", "%roof", "MB moved", "FLOP/B", "bound");
   double timed = 0, flops = 0, bytes = 0;
   for (const nn::LayerCost& c : p.layers) {
-    const std::string output = std::to_string(c.output.c) + "x" + std::to_string(c.output.h) +
-                               "x" + std::to_string(c.output.w);
+    const std::string output = std::to_string(c.output.c) + "x" + std::to_string(c.output.h) + "x" +
+                               std::to_string(c.output.w);
     print_cost_line(c.name + " fwd", c.type, output, c.forward_seconds, c.forward_flops,
                     c.forward_bytes, m);
     print_cost_line(c.name + " bwd", c.type, output, c.backward_seconds, c.backward_flops,
@@ -95,10 +96,11 @@ void print_profile(nn::Model& model, nn::Optimizer& optimizer, const BenchTrainF
     bytes += c.forward_bytes + c.backward_bytes;
   }
   print_cost_line("all layers", "", "", timed, flops, bytes, m);
-  std::printf("step %.1f ms (median), %.0f img/s; %.1f ms of it outside the layers (loss, "
-              "zeroing gradients, optimizer)\n",
-              p.step_seconds * 1e3, static_cast<double>(f.options.batch) / p.step_seconds,
-              (p.step_seconds - timed) * 1e3);
+  std::printf(
+      "step %.1f ms (median), %.0f img/s; %.1f ms of it outside the layers (loss, "
+      "zeroing gradients, optimizer)\n",
+      p.step_seconds * 1e3, static_cast<double>(f.options.batch) / p.step_seconds,
+      (p.step_seconds - timed) * 1e3);
 }
 
 // The run of `kiln bench train`: the model on synthetic data, its rates and what ran.

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "nn/loss.hpp"
 #include "nn/tensor.hpp"
 
 namespace kiln::nn {
@@ -13,7 +14,13 @@ struct Batch {
   Tensor inputs;                       // (N, C, H, W), normalized float
   std::vector<std::int32_t> labels;    // N
   std::vector<std::uint64_t> indices;  // N dataset indices: the key of per-sample randomness
+  // (N, K) target rows when a batch stage mixed the samples (mixup, cutmix); empty otherwise, and
+  // then the targets are the labels, one-hot. labels keep each row's own class either way.
+  Tensor targets;
   std::int64_t size() const { return static_cast<std::int64_t>(labels.size()); }
+  Targets loss_targets() const {
+    return Targets{labels, targets.size() > 0 ? &targets : nullptr};
+  }
 };
 
 class BatchSource {

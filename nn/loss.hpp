@@ -1,14 +1,18 @@
-// Losses. A loss turns the model's output (N, K) and the labels into one number (the batch mean)
+// Losses. A loss turns the model's output (N, K) and the targets into one number (the batch mean)
 // and its gradient with respect to the output, in one fused pass (as llm.c does). Labels are class
 // indices in [0, K); anything else throws kiln::Error naming the label.
+// The target row t of a sample is one-hot at its label, or the soft targets a batch stage wrote
+// (mixup, cutmix: Batch::targets); with label smoothing ε it becomes (1 − ε)·t + ε/K (softmax) or
+// (1 − ε)·t + ε/2 (sigmoid), as Keras and PyTorch smooth. With class weights w, each row counts
+// with the weight Σ_c t[c]·w[c] (for a one-hot row: w[label]) and the batch mean stays over N rows,
+// as Keras' class_weight does.
 // clang-format off
 //   softmax_cross_entropy:        p = softmax(z) (computed as exp(z − max z) / Σ, stable for any z)
-//                                 L = (1/N) Σ_n −log p[n, y_n];   dL/dz = (p − onehot(y)) / N
-//   sigmoid_binary_cross_entropy: per output, t = onehot(y), σ = 1/(1+e^−z) (Keras'
-//                                 binary_crossentropy):
-//                                 L = (1/(N·K)) Σ max(z,0) − z·t + log(1 + e^−|z|)  (stable form)
-//                                 dL/dz = (σ − t) / (N·K)
-//   mean_squared_error:           L = (1/(N·K)) Σ (z − t)²;       dL/dz = 2(z − t) / (N·K)
+//                                 L = (1/N) Σ_n w_n Σ_c −t[n,c]·log p[n,c];  dL/dz = w_n (p − t) / N
+//   sigmoid_binary_cross_entropy: per output, σ = 1/(1+e^−z) (Keras' binary_crossentropy):
+//                                 L = (1/(N·K)) Σ w_n (max(z,0) − z·t + log(1 + e^−|z|))  (stable form)
+//                                 dL/dz = w_n (σ − t) / (N·K)
+//   mean_squared_error:           L = (1/(N·K)) Σ w_n (z − t)²;       dL/dz = 2 w_n (z − t) / (N·K)
 // clang-format on
 // `correct` counts rows whose arg-max is the label, for every loss.
 #pragma once
@@ -31,38 +35,62 @@ struct LossResult {
   std::int64_t correct_top5 = 0;
 };
 
+// What the outputs are compared with: every row's class, and the soft target rows when a batch
+// stage mixed the samples (empty otherwise).
+struct Targets {
+  std::span<const std::int32_t> labels;  // N
+  const Tensor* soft = nullptr;          // (N, K) rows summing to 1, or null: one-hot labels
+};
+
+struct LossOptions {
+  double label_smoothing = 0.0;       // ε in [0, 1)
+  std::vector<double> class_weights;  // K weights, or empty: every class 1
+};
+
 class Loss {
  public:
   virtual ~Loss() = default;
   virtual std::string_view name() const = 0;
   // output: (N, K). doutput (resized to N, K) may be null when only the value is needed.
-  virtual LossResult compute(const Tensor& output, std::span<const std::int32_t> labels,
+  virtual LossResult compute(const Tensor& output, const Targets& targets,
                              Tensor* doutput) const = 0;
+  LossResult compute(const Tensor& output, std::span<const std::int32_t> labels,
+                     Tensor* doutput) const {
+    return compute(output, Targets{labels}, doutput);
+  }
+  const LossOptions& options() const { return options_; }
+  // Throws kiln::Error when smoothing is outside [0, 1), a weight is negative or not finite, or
+  // this loss cannot take the options (mean squared error: no smoothing).
+  void set_options(LossOptions options);
+
+ protected:
+  LossOptions options_;
 };
 
 struct SoftmaxCrossEntropy final : Loss {
+  using Loss::compute;
   std::string_view name() const override { return "softmax_cross_entropy"; }
-  LossResult compute(const Tensor& logits, std::span<const std::int32_t> labels,
-                     Tensor* dlogits) const override;
-  // Also writes the probabilities (N, K) when `probabilities` is not null.
+  LossResult compute(const Tensor& logits, const Targets& targets, Tensor* dlogits) const override;
+  // Plain (no smoothing, no weights) against one-hot labels; also writes the probabilities
+  // (N, K) when `probabilities` is not null.
   static LossResult compute(const Tensor& logits, std::span<const std::int32_t> labels,
                             Tensor* dlogits, Tensor* probabilities);
 };
 
 struct SigmoidBinaryCrossEntropy final : Loss {
+  using Loss::compute;
   std::string_view name() const override { return "sigmoid_binary_cross_entropy"; }
-  LossResult compute(const Tensor& logits, std::span<const std::int32_t> labels,
-                     Tensor* dlogits) const override;
+  LossResult compute(const Tensor& logits, const Targets& targets, Tensor* dlogits) const override;
 };
 
 struct MeanSquaredError final : Loss {
+  using Loss::compute;
   std::string_view name() const override { return "mean_squared_error"; }
-  LossResult compute(const Tensor& output, std::span<const std::int32_t> labels,
-                     Tensor* doutput) const override;
+  LossResult compute(const Tensor& output, const Targets& targets, Tensor* doutput) const override;
 };
 
-// Throws kiln::Error listing the known names.
-std::unique_ptr<Loss> make_loss(const std::string& name);
+// Throws kiln::Error listing the known names, or naming the option the loss cannot take.
+std::unique_ptr<Loss> make_loss(const std::string& name, LossOptions options = {});
 std::vector<std::string> loss_names();
 
 }  // namespace kiln::nn

@@ -86,6 +86,7 @@ void Loader::start_epoch_at(std::uint64_t epoch, std::int64_t first_batch) {
   spec.mode = options_.mode;
   spec.seed = options_.seed;
   spec.epoch = epoch;
+  epoch_ = epoch;
   const bool shuffle = options_.shuffle && options_.mode == nn::Mode::kTrain;
   spec.order =
       epoch_order(static_cast<std::uint64_t>(num_samples()), options_.seed, epoch, shuffle);
@@ -125,6 +126,10 @@ bool Loader::next(nn::Batch& batch) {
   if (!item.error.empty()) throw Error(item.error);
   if (item.end) return false;
   batch = std::move(item.batch);
+  if (options_.mixing && options_.mode == nn::Mode::kTrain) {
+    options_.mixing->apply(batch, options_.seed, epoch_,
+                           static_cast<std::int64_t>(reader_->class_names().size()));
+  }
   return true;
 }
 

@@ -12,6 +12,7 @@
 #include "nn/batch_source.hpp"
 #include "nn/distributed/step_plan.hpp"
 #include "nn/layer.hpp"
+#include "pipeline/batch_mixing.hpp"
 #include "pipeline/normalize.hpp"
 #include "pipeline/transform.hpp"
 #include "pipeline/views.hpp"
@@ -40,6 +41,8 @@ struct LoaderOptions {
   // stays the whole epoch's count.
   std::int64_t micro_batch_size = 0;
   int rank = 0, ranks = 1;
+  // Train mode only: mixup or cutmix over each (micro-)batch, with the dataset's classes.
+  std::optional<BatchMixing> mixing{};
 };
 
 class Loader final : public nn::BatchSource {
@@ -77,6 +80,7 @@ class Loader final : public nn::BatchSource {
   LoaderOptions options_;
   std::shared_ptr<TensorPool> pool_;  // before graph_: the graph uses it until it is destroyed
   std::unique_ptr<EpochGraph> graph_;
+  std::uint64_t epoch_ = 0;  // of the stream under way
 };
 
 }  // namespace kiln::pipeline

@@ -79,7 +79,8 @@ MachineLimits measure_machine_limits(int threads, double seconds) {
   run_on_threads(threads, [&](int t) { buffers[t].assign(kFloatsPerThread, 1.f); });
   int passes = 1;
   while (run_on_threads(1, [&](int t) {
-           for (int p = 0; p < passes; ++p) sink[t] += stream_sum(buffers[t].data(), kFloatsPerThread);
+           for (int p = 0; p < passes; ++p)
+             sink[t] += stream_sum(buffers[t].data(), kFloatsPerThread);
          }) < seconds / 4)
     passes *= 2;
   const double bytes_per_thread = 4.0 * kFloatsPerThread * passes;

@@ -8,8 +8,8 @@
 namespace kiln::nn {
 
 struct MachineLimits {
-  double fma_gflops = 0;       // float32 operations per second, in 1e9 (an FMA counts as two)
-  double memory_gbytes = 0;    // bytes read per second from a buffer far larger than the caches
+  double fma_gflops = 0;     // float32 operations per second, in 1e9 (an FMA counts as two)
+  double memory_gbytes = 0;  // bytes read per second from a buffer far larger than the caches
   double balance() const { return fma_gflops / memory_gbytes; }  // FLOP per byte at the ridge
 };
 

@@ -125,8 +125,8 @@ Shape Conv2D::build(const Shape& input) {
       o.algorithm == ConvAlgorithm::kWinograd ||
       (o.algorithm == ConvAlgorithm::kAuto && winograd_fits && in_.c >= kWinogradMinChannels &&
        o.filters >= kWinogradMinChannels && pixels >= kWinogradMinPixels);
-  const std::int64_t weight_bytes = static_cast<std::int64_t>(sizeof(float)) * o.filters * in_.c *
-                                    o.kernel.h * o.kernel.w;
+  const std::int64_t weight_bytes =
+      static_cast<std::int64_t>(sizeof(float)) * o.filters * in_.c * o.kernel.h * o.kernel.w;
   whole_batch_ = !use_winograd && pixels < kWholeBatchBelowPixels &&
                  weight_bytes > kWholeBatchAboveWeightBytes;
   winograd_.reset();

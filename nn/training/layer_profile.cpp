@@ -38,8 +38,7 @@ LayerCost cost_of(Model& model, std::size_t i, std::int64_t batch) {
   cost.backward_flops = (reads_a_layer ? 4 : 2) * macs * n;
   constexpr double kFloat = sizeof(float);
   cost.forward_bytes = kFloat * ((inputs + output) * n + params);
-  cost.backward_bytes =
-      kFloat * ((inputs * (reads_a_layer ? 2 : 1) + 2 * output) * n + 3 * params);
+  cost.backward_bytes = kFloat * ((inputs * (reads_a_layer ? 2 : 1) + 2 * output) * n + 3 * params);
   return cost;
 }
 

@@ -21,7 +21,7 @@ namespace kiln::nn {
 
 struct LayerCost {
   std::string name, type;
-  Shape output;                             // per sample
+  Shape output;                                      // per sample
   double forward_seconds = 0, backward_seconds = 0;  // per step (one batch)
   double forward_flops = 0, backward_flops = 0;      // per step
   double forward_bytes = 0, backward_bytes = 0;      // per step

@@ -64,7 +64,7 @@ LrFindResult find_learning_rate(Model& model, Optimizer& optimizer, BatchSource&
     model.zero_grad();
     const Tensor& logits =
         model.forward(batch.inputs, {Mode::kTrain, options.seed, epoch, batch.indices});
-    LossResult computed = loss.compute(logits, batch.labels, &dlogits);
+    LossResult computed = loss.compute(logits, batch.loss_targets(), &dlogits);
     computed.loss += model.regularization_penalty();
     if (!std::isfinite(computed.loss)) {
       result.diverged = true;

@@ -1,5 +1,6 @@
 #include "nn/training/schedule.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <sstream>
@@ -10,8 +11,8 @@ namespace kiln::nn {
 namespace {
 
 const char* kForms =
-    "constant, step:K:F, exponential:D, cosine[:MIN], piecewise:0=R0,E1=R1,... (each optionally "
-    "+warmup:W)";
+    "constant, step:K:F, exponential:D, cosine[:MIN], piecewise:0=R0,E1=R1,..., "
+    "one_cycle[:P[:D[:F]]] (each optionally +warmup:W epochs or +warmup:Nsteps)";
 
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> parts;
@@ -38,8 +39,20 @@ Schedule Schedule::parse(const std::string& text) {
   std::string main = text;
   if (const auto plus = text.find("+warmup:"); plus != std::string::npos) {
     main = text.substr(0, plus);
-    s.warmup_epochs = static_cast<std::int64_t>(number(text.substr(plus + 8), text));
-    if (s.warmup_epochs < 1) throw Error("schedule '" + text + "': warmup needs at least 1 epoch");
+    std::string length = text.substr(plus + 8);
+    const bool in_steps = length.size() > 5 && length.ends_with("steps");
+    if (in_steps) length.resize(length.size() - 5);
+    const double w = number(length, text);
+    if (in_steps) {
+      if (w < 1 || w != std::floor(w))
+        throw Error("schedule '" + text + "': warm-up steps must be a whole number >= 1");
+      s.warmup_steps = static_cast<std::int64_t>(w);
+    } else {
+      if (!(w > 0))
+        throw Error("schedule '" + text + "': the warm-up must last more than 0 epochs (" +
+                    "e.g. +warmup:1, +warmup:0.5 or +warmup:500steps)");
+      s.warmup_epochs = w;
+    }
   }
   const std::vector<std::string> parts = split(main, ':');
   const std::string kind = parts.empty() ? "" : parts[0];
@@ -82,37 +95,68 @@ Schedule Schedule::parse(const std::string& text) {
       if (s.pieces[i].first <= s.pieces[i - 1].first)
         throw Error("schedule '" + text + "': epochs must increase");
     }
+  } else if (kind == "one_cycle") {
+    if (parts.size() > 4) need(4);
+    s.kind = Kind::kOneCycle;
+    if (parts.size() > 1) s.rise_fraction = number(parts[1], text);
+    if (parts.size() > 2) s.initial_division = number(parts[2], text);
+    if (parts.size() > 3) s.final_division = number(parts[3], text);
+    if (!(s.rise_fraction > 0 && s.rise_fraction < 1) || !(s.initial_division >= 1) ||
+        !(s.final_division >= 1))
+      throw Error("schedule '" + text + "': one_cycle needs 0 < P < 1, D >= 1 and F >= 1");
   } else {
     throw Error("unknown schedule '" + text + "'; forms: " + kForms);
   }
   return s;
 }
 
-double Schedule::rate(double base, std::int64_t epoch, std::int64_t epochs) const {
+namespace {
+
+// From `from` (t = 0) to `to` (t = 1) along half a cosine.
+double cosine_between(double from, double to, double t) {
+  return to + (from - to) * (1.0 + std::cos(std::numbers::pi * t)) / 2.0;
+}
+
+}  // namespace
+
+double Schedule::rate(double base, const SchedulePoint& at) const {
+  const double e = at.fractional_epoch();
+  const double planned = static_cast<double>(std::max<std::int64_t>(at.epochs, 1));
   double r = base;
   switch (kind) {
     case Kind::kConstant:
       break;
     case Kind::kStep:
-      r = base * std::pow(factor, static_cast<double>(epoch / step_epochs));
+      r = base * std::pow(factor, std::floor(e / static_cast<double>(step_epochs)));
       break;
     case Kind::kExponential:
-      r = base * std::pow(decay, static_cast<double>(epoch));
+      r = base * std::pow(decay, e);
       break;
-    case Kind::kCosine: {
-      const double progress =
-          epochs > 0 ? static_cast<double>(epoch) / static_cast<double>(epochs) : 0.0;
-      r = min_rate + (base - min_rate) * (1.0 + std::cos(std::numbers::pi * progress)) / 2.0;
+    case Kind::kCosine:
+      r = cosine_between(base, min_rate, e / planned);
       break;
-    }
     case Kind::kPiecewise:
       for (const auto& [first, value] : pieces) {
-        if (epoch >= first) r = value;
+        if (e >= static_cast<double>(first)) r = value;
       }
       break;
+    case Kind::kOneCycle: {
+      // Over the planned steps, as OneCycleLR counts them: the peak at step P·total − 1, the
+      // last step at the lowest rate.
+      const double total = planned * static_cast<double>(at.steps_per_epoch);
+      const double s = static_cast<double>(at.global_step());
+      const double peak = std::max(1.0, rise_fraction * total - 1.0);
+      const double low = base / initial_division;
+      r = s <= peak ? cosine_between(low, base, s / peak)
+                    : cosine_between(base, low / final_division,
+                                     std::min(1.0, (s - peak) / std::max(1.0, total - 1.0 - peak)));
+      break;
+    }
   }
-  if (epoch < warmup_epochs)
-    r *= static_cast<double>(epoch + 1) / static_cast<double>(warmup_epochs);
+  const double ramp = warmup_steps > 0 ? static_cast<double>(warmup_steps)
+                                       : warmup_epochs * static_cast<double>(at.steps_per_epoch);
+  const double s = static_cast<double>(at.global_step());
+  if (ramp > 0 && s + 1 < ramp) r *= (s + 1) / ramp;
   return r;
 }
 

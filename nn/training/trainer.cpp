@@ -51,7 +51,7 @@ BatchRecord run_micro_batch(Model& model, const Loss& loss, const Batch& batch,
                             const StepContext& ctx, float weight, Tensor& dlogits) {
   model.zero_grad();
   const Tensor& logits = model.forward(batch.inputs, ctx);
-  const LossResult result = loss.compute(logits, batch.labels, &dlogits);
+  const LossResult result = loss.compute(logits, batch.loss_targets(), &dlogits);
   if (weight != 1.f) {
     for (std::int64_t k = 0; k < dlogits.size(); ++k) dlogits[k] *= weight;
   }
@@ -163,7 +163,6 @@ StepTimes Trainer::fit(Model& model, Optimizer& optimizer, BatchSource& source, 
   Tensor dlogits;
   while (state.epoch < epochs) {
     for (Callback* cb : callbacks) cb->on_epoch_begin(state);
-    const float epoch_rate = state.learning_rate;
     EpochProgress& done = state.progress;  // non-zero when resuming a mid-epoch checkpoint
     const double seconds_before = done.seconds;
     const auto start = Clock::now();
@@ -172,6 +171,7 @@ StepTimes Trainer::fit(Model& model, Optimizer& optimizer, BatchSource& source, 
     StepContext ctx{Mode::kTrain, state.seed, static_cast<std::uint64_t>(state.epoch), {}};
     ctx.fold_statistics = ranks.size() == 1;
     for (std::int64_t step = done.batches; step < plan.steps(); ++step) {
+      for (Callback* cb : callbacks) cb->on_step_begin(state, step, plan.steps());
       const std::vector<BatchRecord> records =
           run_step(model, loss, source, plan, step, ranks, ctx, fold, batch, dlogits, times);
       if (!ctx.fold_statistics) {
@@ -196,7 +196,7 @@ StepTimes Trainer::fit(Model& model, Optimizer& optimizer, BatchSource& source, 
       for (Callback* cb : callbacks) cb->on_batch_end(state, done.batches - 1, loss_value);
     }
     ++state.epoch;
-    EpochLogs logs = epoch_logs(state, model, epoch_rate);
+    EpochLogs logs = epoch_logs(state, model, state.learning_rate);
     state.progress = {};
     if (validation) logs.validation = evaluate(model, *validation, loss, &ranks);
     bool stop = false;
@@ -216,7 +216,7 @@ EvalResult Trainer::evaluate(Model& model, BatchSource& source, const Loss& loss
   while (source.next(batch)) {
     const StepContext ctx{Mode::kEval, 0, 0, batch.indices};
     const Tensor& logits = model.forward(batch.inputs, ctx);
-    const LossResult result = loss.compute(logits, batch.labels, nullptr);
+    const LossResult result = loss.compute(logits, batch.loss_targets(), nullptr);
     mine.push_back({result.loss, batch.size(), result.correct, result.correct_top5, {}});
   }
   Solo solo;

@@ -62,7 +62,7 @@ struct EpochLogs {
   std::int64_t classes = 0;  // the model's outputs
   std::int64_t samples = 0;
   double seconds = 0.0;
-  float learning_rate = 0.f;             // the rate this epoch trained with
+  float learning_rate = 0.f;             // the rate of the epoch's last step
   std::optional<EvalResult> validation;  // when fit() was given a validation source
 
   // "loss", "accuracy", "val_loss", "val_accuracy". Throws kiln::Error for an unknown name, or a
@@ -95,6 +95,10 @@ class Callback {
  public:
   virtual ~Callback() = default;
   virtual void on_epoch_begin(TrainState& /*state*/) {}
+  // Before every optimizer step: `step` of the epoch's `steps` (0-based; a resumed epoch starts
+  // past 0). What sets the step's learning rate in state.
+  virtual void on_step_begin(TrainState& /*state*/, std::int64_t /*step*/,
+                             std::int64_t /*steps*/) {}
   virtual void on_batch_end(const TrainState& /*state*/, std::int64_t /*batch*/, double /*loss*/) {}
   virtual Verdict on_epoch_end(TrainState& /*state*/, const EpochLogs& /*logs*/) {
     return Verdict::kContinue;

@@ -1,6 +1,7 @@
 #include "pipeline/training/train_config.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -19,6 +20,7 @@
 #include "nn/model/zoo.hpp"
 #include "nn/parallel.hpp"
 #include "nn/training/optimizer.hpp"
+#include "pipeline/batch_mixing.hpp"
 #include "pipeline/transforms/pca_lighting.hpp"
 #include "pipeline/transforms/registry.hpp"
 
@@ -49,11 +51,20 @@ Rule checked(std::string want, std::function<void(const Json&, const std::string
 
 // Each stage's type and options are checked now, before any data is read. pca_lighting's basis,
 // when left out, is fitted on the training set later: any valid basis stands in for it here.
-void check_stage_list(const Json& v, const std::string& where) {
+// A batch stage (mixup, cutmix) may end the training list; eval forms have none.
+void check_stage_list(const Json& v, const std::string& where, bool batch_stage_allowed) {
   if (!v.is_array()) throw ConfigError(where + "' must be a list of stages, got " + v.dump());
   const std::vector<double> stand_in = {1, 0, 0, 0, 1, 0, 0, 0, 1};
   try {
-    make_stages(with_fitted_pca(v, stand_in, ""));
+    const auto [per_sample, batch] = split_batch_stage(v);
+    if (!batch.is_null()) {
+      if (!batch_stage_allowed) {
+        throw Error(batch.at("type").get<std::string>() +
+                    " mixes training batches and has no eval form; list it in 'augment'");
+      }
+      BatchMixing::from_json(batch);
+    }
+    make_stages(with_fitted_pca(per_sample, stand_in, ""));
   } catch (const Error& e) {
     throw ConfigError(where + "': " + e.what());
   }
@@ -96,6 +107,20 @@ void check_layer_list(const Json& layers, const std::string& where) {
   }
 }
 
+void check_class_weights(const Json& v, const std::string& where) {
+  if (v.is_null() || v == "auto") return;
+  if (v.is_array() && !v.empty()) {
+    for (std::size_t c = 0; c < v.size(); ++c) {
+      if (!v[c].is_number() || !(v[c].get<double>() >= 0) || !std::isfinite(v[c].get<double>()))
+        throw ConfigError(where + "[" + std::to_string(c) + "]' must be a number >= 0, got " +
+                          v[c].dump());
+    }
+    return;
+  }
+  throw ConfigError(where + "' must be null, \"auto\" or a list of weights >= 0, got " +
+                    v.dump());
+}
+
 // clang-format off
 // The table of keys: name, field, rule, meaning. The one place each key is written. In four parts
 // (what is trained on, how, when it stops, where it goes); for_each_key() runs them in order.
@@ -115,12 +140,14 @@ void data_and_model_keys(Config& c, Key& key) {
       "with data.folds: the fold (1..folds) held out as validation data (0: every fold, one "
       "run each)");
   key("data.limit", c.data.limit, range(0, kBig), "train on the first N samples only (0: all)");
-  key("augment", c.augment, checked("a list of stages", check_stage_list),
+  key("augment", c.augment,
+      checked("a list of stages",
+              [](const Json& v, const std::string& where) { check_stage_list(v, where, true); }),
       "training stages, applied in order (README: Augmentation)");
   key("eval_augment", c.eval_augment,
       checked("a list of stages or null",
               [](const Json& v, const std::string& where) {
-                if (!v.is_null()) check_stage_list(v, where);
+                if (!v.is_null()) check_stage_list(v, where, false);
               }),
       "the stages whose eval forms validation, evaluate and predict run (null: augment's)");
   key("normalization.mode", c.normalization, choice({"channel", "mean_image", "zca"}),
@@ -145,9 +172,17 @@ void data_and_model_keys(Config& c, Key& key) {
 
 template <class Config, class Key>
 void optimizer_keys(Config& c, Key& key) {
-  key("loss", c.loss, choice(nn::loss_names()),
+  key("loss.type", c.loss.type, choice(nn::loss_names()),
       "training loss on the logits: softmax cross-entropy, per-class sigmoid binary "
-      "cross-entropy, or mean squared error against one-hot targets");
+      "cross-entropy, or mean squared error against one-hot targets (\"loss\": \"NAME\" is "
+      "short for it)");
+  key("loss.label_smoothing", c.loss.label_smoothing, range(0.0, 0.999),
+      "label smoothing ε: targets (1 - ε)·t + ε/K (softmax) or + ε/2 (sigmoid), as Keras and "
+      "PyTorch smooth");
+  key("loss.class_weights", c.loss.class_weights,
+      checked("null, \"auto\" or a list of weights >= 0", check_class_weights),
+      "weigh each training sample's loss by its class: \"auto\" = N / (K · count of the class) "
+      "from the training data, or one weight per class");
   key("optimizer.type", c.optimizer.type, choice(nn::optimizer_types()), "optimizer");
   key("optimizer.lr", c.optimizer.lr, range(1e-12, 1e6), "learning rate");
   key("optimizer.momentum", c.optimizer.momentum, range(0.0, 0.999999), "SGD momentum");
@@ -378,7 +413,10 @@ void merge_at(Json& config, const Json& overlay, const std::string& origin,
                         (prefix.empty() ? "" : " in '" + prefix + "'") + ": " + keys_of(config));
     }
     Json& target = config[key];
-    if (target.is_object() && !target.empty()) {
+    // A string for an object with a "type" names that type: "loss": "mean_squared_error".
+    if (target.is_object() && target.contains("type") && value.is_string()) {
+      merge_at(target, Json{{"type", value}}, origin, dotted);
+    } else if (target.is_object() && !target.empty()) {
       merge_at(target, value, origin, dotted);
     } else {
       target = value;

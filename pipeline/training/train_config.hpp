@@ -42,6 +42,11 @@ struct TrainConfig {
     // layer resized to the data's classes (and then trained from scratch).
     std::string fine_tune;
   };
+  struct Loss {
+    std::string type = "softmax_cross_entropy";  // nn/loss.hpp
+    double label_smoothing = 0.0;
+    Json class_weights = nullptr;  // null: none; "auto": inverse frequency; or one per class
+  };
   struct Optimizer {
     std::string type = "sgd";
     double lr = 0.01;
@@ -74,7 +79,7 @@ struct TrainConfig {
   Json eval_augment = nullptr;   // null: the eval forms of `augment`
   std::string normalization = "channel";
   Model model;
-  std::string loss = "softmax_cross_entropy";  // nn/loss.hpp
+  Loss loss;
   Optimizer optimizer;
   nn::Schedule schedule;  // JSON: its text form
   Callbacks callbacks;

@@ -19,6 +19,8 @@
 #include "nn/callbacks/diagnostics.hpp"
 #include "nn/callbacks/early_stopping.hpp"
 #include "nn/callbacks/lr_schedule.hpp"
+#include "pipeline/batch_mixing.hpp"
+#include "pipeline/training/class_weights.hpp"
 #include "nn/callbacks/reduce_on_plateau.hpp"
 #include "nn/error.hpp"
 #include "nn/loss.hpp"
@@ -173,6 +175,34 @@ struct TrainingData {
   std::vector<io::SkippedInput> skipped;
 };
 
+// The loss the config describes. "auto" class weights count the rows the training loader reads:
+// a validation split's or fold's training rows, cut at data.limit.
+std::unique_ptr<nn::Loss> make_run_loss(const TrainConfig& c, const TrainingData& d,
+                                        const nn::Model& model) {
+  nn::LossOptions options{c.loss.label_smoothing, {}};
+  if (!c.loss.class_weights.is_null()) {
+    const std::vector<std::int32_t>& all = d.train->labels();
+    std::vector<std::int32_t> rows;
+    if (d.train_subset.empty()) {
+      rows = all;
+    } else {
+      for (const std::uint64_t i : d.train_subset) rows.push_back(all[static_cast<std::size_t>(i)]);
+    }
+    if (c.data.limit > 0 && static_cast<std::int64_t>(rows.size()) > c.data.limit)
+      rows.resize(static_cast<std::size_t>(c.data.limit));
+    options.class_weights = resolve_class_weights(
+        c.loss.class_weights, class_counts(rows, model.output_shape().per_sample()),
+        d.train->class_names());
+  }
+  try {
+    return nn::make_loss(c.loss.type, std::move(options));
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const Error& e) {
+    throw ConfigError(std::string("'loss': ") + e.what());
+  }
+}
+
 // A folder of class folders is staged for this run (its files' own bytes, decoded every epoch).
 std::unique_ptr<FolderDataset> stage_folder(const std::string& folder,
                                             const std::vector<std::string>& class_names,
@@ -277,7 +307,10 @@ struct Loaders {
 Loaders make_loaders(const TrainConfig& c, const TrainingData& d,
                      const Normalization& normalization, const nn::Communicator* ranks) {
   Loaders l;
-  auto stages = stages_of(c.augment, "augment", c, *d.train);
+  // Mixup and cutmix see whole batches: the loader runs them after the per-sample stages, in
+  // training only (they have no eval form, and are not part of the model's preprocessing).
+  const auto [per_sample, batch_stage] = split_batch_stage(c.augment);
+  auto stages = stages_of(per_sample, "augment", c, *d.train);
   l.train_stages = stages_config(stages);
   l.eval_stages = c.eval_augment.is_null()
                       ? l.train_stages
@@ -290,6 +323,7 @@ Loaders make_loaders(const TrainConfig& c, const TrainingData& d,
   train.limit = c.data.limit;
   train.subset = d.train_subset;
   train.micro_batch_size = c.micro_batch_size;
+  if (!batch_stage.is_null()) train.mixing = BatchMixing::from_json(batch_stage);
   if (ranks != nullptr) {
     train.rank = ranks->rank();
     train.ranks = ranks->size();
@@ -298,6 +332,7 @@ Loaders make_loaders(const TrainConfig& c, const TrainingData& d,
 
   LoaderOptions eval = train;
   eval.mode = nn::Mode::kEval;
+  eval.mixing.reset();
   eval.limit = 0;
   eval.micro_batch_size = 0;
   eval.subset = d.held_out;
@@ -685,7 +720,7 @@ TrainResult train_model(const TrainConfig& original, const TrainObserver& observ
     run.pause = &*pause;
   }
   const CallbackChain chain(run, reporter);
-  const std::unique_ptr<nn::Loss> loss = nn::make_loss(c.loss);
+  const std::unique_ptr<nn::Loss> loss = make_run_loss(c, data, model);
   const nn::StepLayout layout{c.batch_size, c.micro_batch_size, false, &world};
   result.step_times = nn::Trainer::fit(model, *optimizer, *loaders.train, state, c.epochs, layout,
                                        chain.callbacks(), *loss, loaders.validation.get());
@@ -712,7 +747,7 @@ nn::LrFindResult find_learning_rate(const TrainConfig& config, nn::LrFindOptions
   PreparedRun run = prepare_run(c, observer, "");
   if (observer.on_start) observer.on_start(run.summary);
   const std::unique_ptr<nn::Optimizer> optimizer = nn::make_optimizer(c.optimizer_config());
-  const std::unique_ptr<nn::Loss> loss = nn::make_loss(c.loss);
+  const std::unique_ptr<nn::Loss> loss = make_run_loss(c, run.data, run.model);
   options.seed = static_cast<std::uint64_t>(c.seed);
   const nn::LrFindResult result =
       nn::find_learning_rate(run.model, *optimizer, *run.loaders.train, *loss, options);

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "nn/error.hpp"
+#include "pipeline/batch_mixing.hpp"
 #include "pipeline/transforms/affine.hpp"
 #include "pipeline/transforms/color_jitter.hpp"
 #include "pipeline/transforms/flip.hpp"
@@ -83,6 +84,11 @@ std::string stages_help() {
 std::unique_ptr<Stage> make_stage(const std::string& name, const Json& options) {
   for (const Entry& e : entries()) {
     if (e.info.name == name) return e.make(options.is_null() ? Json::object() : options);
+  }
+  if (is_batch_stage(name)) {
+    throw Error(name +
+                " mixes whole training batches: it belongs last in kiln train's 'augment' list, "
+                "and has no place here");
   }
   std::string names;
   for (const auto& n : stage_names()) names += (names.empty() ? "" : ", ") + n;

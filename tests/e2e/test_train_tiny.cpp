@@ -116,7 +116,7 @@ TEST_F(TinyRun, EveryLossKeyTrainsWithThatLoss) {
   std::vector<std::vector<float>> weights;
   for (const std::string& loss : nn::loss_names()) {
     pipeline::TrainConfig r = request("loss-" + loss + ".h5");
-    r.loss = loss;
+    r.loss.type = loss;
     r.epochs = 4;
     r.optimizer.lr = 0.05;
     std::vector<pipeline::EpochReport> epochs;

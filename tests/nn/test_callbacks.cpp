@@ -32,9 +32,60 @@ TEST(Schedule, EveryFormAgainstItsFormula) {
   EXPECT_DOUBLE_EQ(warm.rate(0.4, 3, 20), 0.4);
   EXPECT_DOUBLE_EQ(warm.rate(0.4, 12, 20), 0.04);
   for (const char* bad :
-       {"step:3", "cosine:a", "piecewise:1=0.1", "piecewise:0=0.1,0=0.2", "linear", "step:0:0.1"}) {
+       {"step:3", "cosine:a", "piecewise:1=0.1", "piecewise:0=0.1,0=0.2", "linear", "step:0:0.1",
+        "cosine+warmup:0", "cosine+warmup:2.5steps", "cosine+warmup:0steps", "one_cycle:1",
+        "one_cycle:0.3:0.5", "one_cycle:0.3:25:1e4:9"}) {
     EXPECT_THROW(Schedule::parse(bad), Error) << bad;
   }
+}
+
+double cosine_rate_at(double fraction) { return (1 + std::cos(std::numbers::pi * fraction)) / 2; }
+
+// 10 steps per epoch, 4 epochs planned.
+SchedulePoint at_step(std::int64_t global_step) {
+  return {global_step / 10, global_step % 10, 10, 4};
+}
+
+TEST(Schedule, EvaluatesEveryStepAtTheFractionalEpoch) {
+  const Schedule cosine = Schedule::parse("cosine");
+  // Step 5 of epoch 1: e = 1.5 of 4, so the rate is (1 + cos(0.375π)) / 2.
+  EXPECT_NEAR(cosine.rate(1.0, at_step(15)), cosine_rate_at(0.375), 1e-12);
+  EXPECT_NEAR(cosine.rate(1.0, at_step(0)), 1.0, 1e-12);
+  const Schedule step = Schedule::parse("step:1:0.5");
+  EXPECT_DOUBLE_EQ(step.rate(1.0, at_step(9)), 1.0);  // still epoch 0
+  EXPECT_DOUBLE_EQ(step.rate(1.0, at_step(10)), 0.5);
+  EXPECT_NEAR(Schedule::parse("exponential:0.25").rate(1.0, at_step(5)), 0.5, 1e-12);  // 0.25^0.5
+}
+
+TEST(Schedule, WarmUpRampsStepByStepFromASmallRate) {
+  // One epoch of warm-up = 10 steps: step s takes (s + 1) / 10 of the rate, then the schedule.
+  const Schedule epochs = Schedule::parse("constant+warmup:1");
+  EXPECT_DOUBLE_EQ(epochs.rate(0.5, at_step(0)), 0.05);
+  EXPECT_DOUBLE_EQ(epochs.rate(0.5, at_step(4)), 0.25);
+  EXPECT_DOUBLE_EQ(epochs.rate(0.5, at_step(9)), 0.5);
+  EXPECT_DOUBLE_EQ(epochs.rate(0.5, at_step(10)), 0.5);
+  // Half an epoch, and 4 steps: the same ramp counted in steps.
+  EXPECT_DOUBLE_EQ(Schedule::parse("constant+warmup:0.5").rate(1.0, at_step(1)), 0.4);
+  const Schedule steps = Schedule::parse("cosine+warmup:4steps");
+  EXPECT_NEAR(steps.rate(1.0, at_step(0)), 0.25 * cosine_rate_at(0.0), 1e-12);
+  EXPECT_NEAR(steps.rate(1.0, at_step(2)), 0.75 * cosine_rate_at(0.05), 1e-12);
+  EXPECT_NEAR(steps.rate(1.0, at_step(3)), cosine_rate_at(0.075), 1e-12);
+}
+
+TEST(Schedule, OneCycleRisesThenFallsAsPyTorchsOneCycleLR) {
+  // 40 steps, P 0.25: up from 1/10 of the rate to the rate at step 9, then down to 1/(10·100)
+  // of it at step 39, each along half a cosine.
+  const Schedule cycle = Schedule::parse("one_cycle:0.25:10:100");
+  EXPECT_NEAR(cycle.rate(2.0, at_step(0)), 0.2, 1e-12);
+  EXPECT_NEAR(cycle.rate(2.0, at_step(9)), 2.0, 1e-12);
+  EXPECT_NEAR(cycle.rate(2.0, at_step(4)), 2.0 + (0.2 - 2.0) * cosine_rate_at(4.0 / 9), 1e-12);
+  EXPECT_NEAR(cycle.rate(2.0, at_step(39)), 0.002, 1e-12);
+  const double t = (24.0 - 9.0) / 30.0;
+  EXPECT_NEAR(cycle.rate(2.0, at_step(24)), 0.002 + (2.0 - 0.002) * cosine_rate_at(t), 1e-12);
+  // PyTorch's defaults: P 0.3, D 25, F 1e4.
+  const Schedule defaults = Schedule::parse("one_cycle");
+  EXPECT_NEAR(defaults.rate(1.0, at_step(0)), 0.04, 1e-12);
+  EXPECT_NEAR(defaults.rate(1.0, at_step(39)), 0.04 / 1e4, 1e-15);
 }
 
 EpochLogs logs_with(std::int64_t epoch, double val_loss, double val_accuracy = 0.5) {

@@ -50,8 +50,9 @@ TEST(LayerProfile, CountsEachLayersWorkAndTrafficAsTheHeaderDefines) {
 }
 
 TEST(LayerProfile, TimingStopsWithTheProfile) {
-  Model model = Model::from_config(
-      {{"input", {1, 4, 4}}, {"layers", {{{"type", "flatten"}}, {{"type", "dense"}, {"units", 2}}}}});
+  Model model =
+      Model::from_config({{"input", {1, 4, 4}},
+                          {"layers", {{{"type", "flatten"}}, {{"type", "dense"}, {"units", 2}}}}});
   model.initialize(1);
   LayerTimes times;
   model.time_layers(&times);

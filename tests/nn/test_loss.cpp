@@ -133,3 +133,128 @@ TEST(Losses, HandComputedValues) {
 
 }  // namespace
 }  // namespace kiln::nn
+
+namespace kiln::nn {
+namespace {
+
+// Central differences of loss.compute's value against its gradient, in every element.
+void expect_loss_gradient_matches(const Loss& loss, Tensor logits, const Targets& targets) {
+  Tensor grad;
+  loss.compute(logits, targets, &grad);
+  for (std::int64_t i = 0; i < logits.size(); ++i) {
+    const float saved = logits[i];
+    logits[i] = saved + 1e-2f;
+    const double plus = loss.compute(logits, targets, nullptr).loss;
+    logits[i] = saved - 1e-2f;
+    const double minus = loss.compute(logits, targets, nullptr).loss;
+    logits[i] = saved;
+    EXPECT_NEAR(grad[i], (plus - minus) / 2e-2, 2e-4) << loss.name() << " element " << i;
+  }
+}
+
+TEST(LabelSmoothing, SoftmaxTargetsMoveTowardsUniformByHand) {
+  // K = 3, ε = 0.3: the label's target is 0.7 + 0.1 = 0.8, the others 0.1.
+  Tensor logits({1, 3, 1, 1});
+  logits[0] = 1.f;
+  logits[1] = 2.f;
+  logits[2] = 3.f;
+  const auto loss =
+      make_loss("softmax_cross_entropy", {.label_smoothing = 0.3, .class_weights = {}});
+  Tensor grad;
+  const std::vector<std::int32_t> labels = {0};
+  const LossResult r = loss->compute(logits, labels, &grad);
+  const double z = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
+  const double log_p[3] = {1 - std::log(z), 2 - std::log(z), 3 - std::log(z)};
+  EXPECT_NEAR(r.loss, -(0.8 * log_p[0] + 0.1 * log_p[1] + 0.1 * log_p[2]), 1e-6);
+  EXPECT_NEAR(grad[0], std::exp(1.0) / z - 0.8, 1e-6);
+  EXPECT_NEAR(grad[2], std::exp(3.0) / z - 0.1, 1e-6);
+  EXPECT_EQ(r.correct, 0);  // accuracy still counts against the label
+}
+
+TEST(LabelSmoothing, SigmoidTargetsMoveTowardsOneHalf) {
+  // ε = 0.2: t = 0.9 at the label, 0.1 elsewhere (Keras' binary label smoothing).
+  Tensor logits({1, 2, 1, 1});
+  logits[0] = 0.5f;
+  logits[1] = -1.f;
+  const auto loss =
+      make_loss("sigmoid_binary_cross_entropy", {.label_smoothing = 0.2, .class_weights = {}});
+  Tensor grad;
+  const LossResult r = loss->compute(logits, std::vector<std::int32_t>{0}, &grad);
+  auto bce = [](double z, double t) {
+    const double s = 1 / (1 + std::exp(-z));
+    return -(t * std::log(s) + (1 - t) * std::log(1 - s));
+  };
+  EXPECT_NEAR(r.loss, (bce(0.5, 0.9) + bce(-1.0, 0.1)) / 2, 1e-6);
+  EXPECT_NEAR(grad[1], (1 / (1 + std::exp(1.0)) - 0.1) / 2, 1e-6);
+}
+
+TEST(Losses, SmoothedWeightedAndSoftGradientsMatchFiniteDifferences) {
+  Tensor logits({4, 5, 1, 1});
+  testing::fill_uniform(logits, 3, -2.f, 2.f);
+  const std::vector<std::int32_t> labels = {0, 4, 2, 2};
+  Tensor soft({4, 5, 1, 1}, 0.f);  // rows mixing their label with another class
+  for (std::int64_t r = 0; r < 4; ++r) {
+    soft[r * 5 + labels[static_cast<std::size_t>(r)]] += 0.7f;
+    soft[r * 5 + (labels[static_cast<std::size_t>(r)] + 1) % 5] += 0.3f;
+  }
+  const LossOptions options{.label_smoothing = 0.1, .class_weights = {1, 2, 0.5, 1, 3}};
+  for (const char* name : {"softmax_cross_entropy", "sigmoid_binary_cross_entropy"}) {
+    const auto loss = make_loss(name, options);
+    expect_loss_gradient_matches(*loss, logits, Targets{labels});
+    expect_loss_gradient_matches(*loss, logits, Targets{labels, &soft});
+  }
+  expect_loss_gradient_matches(
+      *make_loss("mean_squared_error", {.class_weights = {1, 2, 0.5, 1, 3}}), logits,
+      Targets{labels, &soft});
+}
+
+TEST(ClassWeights, WeighEachRowByItsClassOverTheWholeBatch) {
+  Tensor logits({2, 3, 1, 1});
+  testing::fill_uniform(logits, 4, -1.f, 1.f);
+  const std::vector<std::int32_t> labels = {0, 2};
+  const auto plain = make_loss("softmax_cross_entropy");
+  const auto weighted = make_loss("softmax_cross_entropy", {.class_weights = {3, 1, 0.5}});
+  // Each row's own loss: a batch of that row alone.
+  auto row = [&](std::int64_t r) {
+    Tensor one({1, 3, 1, 1});
+    for (std::int64_t c = 0; c < 3; ++c) one[c] = logits[r * 3 + c];
+    return plain
+        ->compute(one, std::vector<std::int32_t>{labels[static_cast<std::size_t>(r)]}, nullptr)
+        .loss;
+  };
+  EXPECT_NEAR(weighted->compute(logits, labels, nullptr).loss, (3 * row(0) + 0.5 * row(1)) / 2,
+              1e-12);
+  // A soft row weighs by the classes it mixes: 0.25·3 + 0.75·1.
+  Tensor soft({2, 3, 1, 1}, 0.f);
+  soft[0] = 0.25f;
+  soft[1] = 0.75f;
+  soft[5] = 1.f;
+  const LossResult mixed = weighted->compute(logits, Targets{labels, &soft}, nullptr);
+  const LossResult mixed_plain = plain->compute(logits, Targets{labels, &soft}, nullptr);
+  EXPECT_GT(mixed.loss, 0);
+  EXPECT_NE(mixed.loss, mixed_plain.loss);
+}
+
+TEST(LossOptions, BadOptionsNameTheLossAndTheFix) {
+  EXPECT_THROW(make_loss("softmax_cross_entropy", {.label_smoothing = 1.0, .class_weights = {}}),
+               Error);
+  EXPECT_THROW(make_loss("softmax_cross_entropy", {.class_weights = {1, -1}}), Error);
+  try {
+    const auto loss =
+        make_loss("mean_squared_error", {.label_smoothing = 0.1, .class_weights = {}});
+    FAIL() << "smoothing accepted for mean squared error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("softmax_cross_entropy"), std::string::npos) << e.what();
+  }
+  Tensor logits({1, 3, 1, 1});
+  try {
+    make_loss("softmax_cross_entropy", {.class_weights = {1, 2}})
+        ->compute(logits, std::vector<std::int32_t>{0}, nullptr);
+    FAIL() << "two weights for three classes accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("2 class weights"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace kiln::nn

@@ -105,6 +105,28 @@ TEST(TrainConfig, LayersOverrideKeyByKeyAndKeepTheRest) {
   EXPECT_TRUE(train_config_from_json(minimal(), "test").eval_augment.is_null());
 }
 
+// "loss": "NAME" (the older form, and Keras' loss="...") is short for loss.type, as
+// "optimizer": "adam" is for optimizer.type; the loss's other keys sit beside it.
+TEST(TrainConfig, AStringForAnObjectWithATypeNamesTheType) {
+  Json c = minimal();
+  merge_config(c, {{"loss", "mean_squared_error"}, {"optimizer", "adam"}}, "old.json");
+  apply_assignment(c, "loss.class_weights=auto");
+  TrainConfig q = train_config_from_json(c, "test");
+  EXPECT_EQ(q.loss.type, "mean_squared_error");
+  EXPECT_EQ(q.optimizer.type, "adam");
+  EXPECT_EQ(q.loss.class_weights, "auto");
+  apply_assignment(c, "loss={\"type\": \"softmax_cross_entropy\", \"label_smoothing\": 0.1}");
+  q = train_config_from_json(c, "test");
+  EXPECT_EQ(q.loss.type, "softmax_cross_entropy");
+  EXPECT_DOUBLE_EQ(q.loss.label_smoothing, 0.1);
+  for (const char* bad : {"loss.class_weights=[1, -2]", "loss.class_weights=balanced",
+                          "loss.class_weights=[]", "loss.label_smoothing=1"}) {
+    Json d = minimal();
+    const std::string message = error_of([&] { apply_assignment(d, bad); });
+    EXPECT_NE(message.find("'loss."), std::string::npos) << bad << ": " << message;
+  }
+}
+
 TEST(TrainConfig, UnknownKeysNameTheSourceTheKeyAndTheAllowedKeys) {
   Json c = minimal();
   const std::string nested = error_of([&] {
