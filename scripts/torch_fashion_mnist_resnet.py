@@ -10,8 +10,12 @@ same.)
 Data: pixels normalized by the training set's mean and std; per sample, zero padding of --pad
 pixels and a random crop back to 28x28 (kiln's pad_crop), a horizontal flip with p 0.5.
 Training: SGD, momentum 0.9, Nesterov, L2 weight decay --weight-decay on every parameter (kiln's
-optimizer.weight_decay), batch --batch, base rate --lr, per-epoch cosine to 0 with
-a linear warm-up over --warmup epochs (kiln's "cosine+warmup:W"), softmax cross-entropy.
+optimizer.weight_decay), batch --batch, base rate --lr, cosine to 0 set before every step at the
+fractional epoch, with a linear warm-up over the first --warmup epochs' steps (step s at
+(s + 1) / warm-up steps of the rate: kiln's "cosine+warmup:W"), softmax cross-entropy with
+--label-smoothing (PyTorch's own). --mixup A / --cutmix A mix each batch as kiln's mixup_cutmix
+stage does: row i with row n - 1 - i, lambda ~ Beta(A, A) per row, cutmix with probability
+--switch-prob when both are given (torchvision 0.14 has neither, so it is written here).
 Evaluation: the test set, single crop, after every epoch.
 
 Usage (Debian's python3 with python3-torch):
@@ -90,9 +94,39 @@ def augment(x, pad, generator):
     return out
 
 
-def rate(base, epoch, epochs, warmup):
-    r = base * (1 + math.cos(math.pi * epoch / epochs)) / 2
-    return r * (epoch + 1) / warmup if epoch < warmup else r
+def rate(base, step, steps_per_epoch, epochs, warmup):
+    r = base * (1 + math.cos(math.pi * step / (steps_per_epoch * epochs))) / 2
+    ramp = warmup * steps_per_epoch
+    return r * (step + 1) / ramp if step + 1 < ramp else r
+
+
+def mix(x, y, classes, mixup, cutmix, switch_prob, generator):
+    """Each row i mixed with row n - 1 - i; returns the mixed batch and its soft targets."""
+    n, _, h, w = x.shape
+    partner = torch.arange(n - 1, -1, -1)
+    onehot = F.one_hot(y, classes).float()
+    out, targets = x.clone(), onehot.clone()
+    beta = {a: torch.distributions.Beta(a, a) for a in (mixup, cutmix) if a > 0}
+    for i in range(n):
+        j = partner[i].item()
+        if i == j:
+            continue
+        use_cutmix = cutmix > 0 and (mixup <= 0 or torch.rand(1, generator=generator).item() <
+                                     switch_prob)
+        lam = beta[cutmix if use_cutmix else mixup].sample().item()
+        if use_cutmix:
+            side = math.sqrt(1 - lam)
+            bh, bw = int(h * side), int(w * side)
+            cy = torch.randint(0, h, (1,), generator=generator).item()
+            cx = torch.randint(0, w, (1,), generator=generator).item()
+            y0, y1 = min(max(cy - bh // 2, 0), h), min(max(cy + bh // 2, 0), h)
+            x0, x1 = min(max(cx - bw // 2, 0), w), min(max(cx + bw // 2, 0), w)
+            out[i, :, y0:y1, x0:x1] = x[j, :, y0:y1, x0:x1]
+            lam = 1 - (y1 - y0) * (x1 - x0) / (h * w)
+        else:
+            out[i] = lam * x[i] + (1 - lam) * x[j]
+        targets[i] = lam * onehot[i] + (1 - lam) * onehot[j]
+    return out, targets
 
 
 def accuracy(model, x, y, batch=1000):
@@ -113,7 +147,11 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--weight-decay", type=float, default=5e-4)
-    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--warmup", type=float, default=1)
+    ap.add_argument("--label-smoothing", type=float, default=0.0)
+    ap.add_argument("--mixup", type=float, default=0.0, help="mixup alpha (0: off)")
+    ap.add_argument("--cutmix", type=float, default=0.0, help="cutmix alpha (0: off)")
+    ap.add_argument("--switch-prob", type=float, default=0.5)
     ap.add_argument("--pad", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
@@ -138,9 +176,9 @@ def main():
     generator = torch.Generator().manual_seed(args.seed)
     test = (xte - mean) / std
     start = time.perf_counter()
+    steps_per_epoch = math.ceil(len(xtr) / args.batch)
+    step = 0
     for epoch in range(args.epochs):
-        for group in opt.param_groups:
-            group["lr"] = rate(args.lr, epoch, args.epochs, args.warmup)
         model.train()
         order = torch.randperm(len(xtr), generator=generator)
         t0 = time.perf_counter()
@@ -149,8 +187,15 @@ def main():
             idx = order[i:i + args.batch]
             # Pad with black pixels (0) first, then normalize: as kiln's pad_crop.
             x = (augment(xtr[idx], args.pad, generator) - mean) / std
+            target = ytr[idx]
+            if args.mixup > 0 or args.cutmix > 0:
+                x, target = mix(x, target, 10, args.mixup, args.cutmix, args.switch_prob,
+                                generator)
+            for group in opt.param_groups:
+                group["lr"] = rate(args.lr, step, steps_per_epoch, args.epochs, args.warmup)
+            step += 1
             opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(x), ytr[idx])
+            loss = F.cross_entropy(model(x), target, label_smoothing=args.label_smoothing)
             loss.backward()
             opt.step()
             total += loss.item() * len(idx)

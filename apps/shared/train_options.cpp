@@ -7,6 +7,7 @@
 #include "apps/shared/validators.hpp"
 #include "io/run_files/run_directory.hpp"
 #include "nn/error.hpp"
+#include "pipeline/batch_mixing.hpp"
 #include "pipeline/transforms/registry.hpp"
 
 namespace kiln::apps {
@@ -92,8 +93,13 @@ void lay_compound_flags(Json& config, const TrainCommandLine& x) {
     lay(config, "callbacks.reduce_lr.patience", x.reduce_lr, origin);
   }
   if (x.flip > 0.f) {
+    // After the per-sample stages, before a batch stage (mixup, cutmix), which must stay last.
     Json stages = config["augment"];
-    stages.push_back({{"type", "horizontal_flip"}, {"p", x.flip}});
+    auto at = stages.end();
+    if (!stages.empty() && stages.back().is_object() &&
+        pipeline::is_batch_stage(stages.back().value("type", "")))
+      at = stages.end() - 1;
+    stages.insert(at, Json{{"type", "horizontal_flip"}, {"p", x.flip}});
     lay(config, "augment", stages, "--flip");
   }
 }
@@ -163,7 +169,8 @@ std::shared_ptr<ConfigFlags> add_config_options(CLI::App* cmd, TrainCommandLine&
                   "with example options:\n" +
                       pipeline::stages_help());
   cmd->add_option("--flip", x.flip,
-                  "Probability of a random horizontal flip per training sample (after --augment)")
+                  "Probability of a random horizontal flip per training sample (after --augment's "
+                  "per-sample stages)")
       ->check(CLI::Range(0.0, 1.0));
   return flags;
 }

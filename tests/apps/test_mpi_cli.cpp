@@ -107,14 +107,18 @@ class DataParallel : public ::testing::Test {
     ASSERT_EQ(
         kiln("preprocess " + images + " --labels " + labels + " -o " + d() + "/train.h5").exit_code,
         0);
-    // Batch norm, dropout and augmentation: every source of a rank-dependent result there is.
+    // Batch norm, dropout, augmentation, mixup and cutmix over micro-batches, soft weighted
+    // targets and a per-step schedule: every source of a rank-dependent result there is.
     std::ofstream(d() + "/config.json") << R"({
       "data": {"train": ")" + d() + R"(/train.h5", "validation_split": 0.2},
       "model": {"layers": [
         {"type": "conv2d", "filters": 6, "kernel_size": 3, "padding": "same"},
         {"type": "batch_norm"}, {"type": "relu"}, {"type": "max_pool2d", "pool_size": 2},
         {"type": "dropout", "rate": 0.3}, {"type": "flatten"}, {"type": "dense", "units": 4}]},
-      "augment": [{"type": "horizontal_flip"}, {"type": "pad_crop", "padding": 2}],
+      "augment": [{"type": "horizontal_flip"}, {"type": "pad_crop", "padding": 2},
+                  {"type": "mixup_cutmix", "mixup_alpha": 0.4, "cutmix_alpha": 1.0}],
+      "loss": {"label_smoothing": 0.1, "class_weights": "auto"},
+      "schedule": "cosine+warmup:0.5",
       "epochs": 2, "batch_size": 40, "micro_batch_size": 10, "seed": 7})";
   }
   std::string d() const { return dir_.path().string(); }

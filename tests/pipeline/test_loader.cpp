@@ -103,6 +103,48 @@ TEST_F(LoaderTest, SameSeedSameBatchesWhateverTheThreadCount) {
   EXPECT_NE(run(options, 2, stages).indices, one.indices);
 }
 
+// Mixing in train mode: every batch carries its soft targets and mixed pixels, the same for any
+// thread count and from a mid-epoch start; eval mode never mixes.
+TEST_F(LoaderTest, MixingGivesEveryTrainingBatchItsTargetsAlikeOnAnyThreadCount) {
+  LoaderOptions options;
+  options.batch_size = 8;
+  options.seed = 2;
+  options.mixing = BatchMixing::from_json({{"type", "mixup"}, {"alpha", 0.4}});
+  auto mixed_epoch = [&](std::int64_t first_batch) {
+    Loader loader(reader_, identity(), {}, options);
+    loader.start_epoch_at(1, first_batch);
+    std::vector<std::vector<float>> inputs, targets;
+    nn::Batch batch;
+    while (loader.next(batch)) {
+      EXPECT_EQ(batch.targets.shape(), (nn::Shape{batch.size(), 4, 1, 1}));
+      inputs.emplace_back(batch.inputs.span().begin(), batch.inputs.span().end());
+      targets.emplace_back(batch.targets.span().begin(), batch.targets.span().end());
+    }
+    return std::pair{inputs, targets};
+  };
+  const auto one = [&] {
+    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, 1);
+    return mixed_epoch(0);
+  }();
+  const auto two = mixed_epoch(0);
+  EXPECT_EQ(one, two);
+  const auto rest = mixed_epoch(5);
+  EXPECT_TRUE(std::equal(rest.first.begin(), rest.first.end(), one.first.begin() + 5));
+  EXPECT_TRUE(std::equal(rest.second.begin(), rest.second.end(), one.second.begin() + 5));
+  LoaderOptions plain = options;
+  plain.mixing.reset();
+  EXPECT_NE(run(plain, 1).inputs, one.first);  // the mixing did happen
+  plain.mode = nn::Mode::kEval;
+  options.mode = nn::Mode::kEval;
+  Loader eval(reader_, identity(), {}, options);
+  eval.start_epoch(0);
+  nn::Batch batch;
+  ASSERT_TRUE(eval.next(batch));
+  EXPECT_EQ(batch.targets.size(), 0);
+  EXPECT_EQ(std::vector<float>(batch.inputs.span().begin(), batch.inputs.span().end()),
+            run(plain, 0).inputs.front());
+}
+
 // A resume from a mid-epoch checkpoint: starting at batch k gives batches k, k+1, ... of the
 // whole epoch, pixels and augmentation included, with or without drop_last.
 TEST_F(LoaderTest, StartingAtABatchGivesTheRestOfTheEpoch) {
