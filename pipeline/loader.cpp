@@ -88,8 +88,18 @@ void Loader::start_epoch_at(std::uint64_t epoch, std::int64_t first_batch) {
   spec.epoch = epoch;
   epoch_ = epoch;
   const bool shuffle = options_.shuffle && options_.mode == nn::Mode::kTrain;
-  spec.order =
-      epoch_order(static_cast<std::uint64_t>(num_samples()), options_.seed, epoch, shuffle);
+  if (options_.balanced && options_.mode == nn::Mode::kTrain) {
+    std::vector<std::int32_t> labels;  // of the rows this loader visits, by position
+    for (std::int64_t p = 0; p < num_samples(); ++p) {
+      const auto row = options_.subset.empty() ? static_cast<std::uint64_t>(p)
+                                               : options_.subset[static_cast<std::size_t>(p)];
+      labels.push_back(reader_->labels()[row]);
+    }
+    spec.order = balanced_order(labels, reader_->class_names(), options_.seed, epoch);
+  } else {
+    spec.order =
+        epoch_order(static_cast<std::uint64_t>(num_samples()), options_.seed, epoch, shuffle);
+  }
   if (!options_.subset.empty()) {
     for (std::uint64_t& position : spec.order) position = options_.subset[position];
   }

@@ -27,6 +27,8 @@ struct LoaderOptions {
   std::uint64_t seed = 0;
   nn::Mode mode = nn::Mode::kTrain;
   bool shuffle = true;  // only in train mode
+  // Train mode: draw each epoch class-balanced instead of shuffling (pipeline/epoch_order.hpp).
+  bool balanced = false;
   bool drop_last = false;
   std::int64_t prefetch_batches = 4;  // samples in flight = prefetch_batches * batch_size
   int threads = 0;                    // 0: all cores

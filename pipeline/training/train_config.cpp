@@ -140,6 +140,9 @@ void data_and_model_keys(Config& c, Key& key) {
       "with data.folds: the fold (1..folds) held out as validation data (0: every fold, one "
       "run each)");
   key("data.limit", c.data.limit, range(0, kBig), "train on the first N samples only (0: all)");
+  key("data.sampler", c.data.sampler, choice({"random", "balanced"}),
+      "each epoch's order: random (a permutation), or balanced (each draw a class chosen "
+      "uniformly, then one of its samples: PyTorch's WeightedRandomSampler by 1/count)");
   key("augment", c.augment,
       checked("a list of stages",
               [](const Json& v, const std::string& where) { check_stage_list(v, where, true); }),

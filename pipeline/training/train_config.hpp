@@ -31,6 +31,7 @@ struct TrainConfig {
     std::int64_t folds = 0;
     std::int64_t fold = 0;
     std::int64_t limit = 0;  // > 0: the first `limit` samples only
+    std::string sampler = "random";  // or "balanced" (pipeline/epoch_order.hpp)
   };
   struct Model {
     std::string name = "mlp";  // a built-in model (nn/model/zoo.hpp)

@@ -323,6 +323,7 @@ Loaders make_loaders(const TrainConfig& c, const TrainingData& d,
   train.limit = c.data.limit;
   train.subset = d.train_subset;
   train.micro_batch_size = c.micro_batch_size;
+  train.balanced = c.data.sampler == "balanced";
   if (!batch_stage.is_null()) train.mixing = BatchMixing::from_json(batch_stage);
   if (ranks != nullptr) {
     train.rank = ranks->rank();
@@ -333,6 +334,7 @@ Loaders make_loaders(const TrainConfig& c, const TrainingData& d,
   LoaderOptions eval = train;
   eval.mode = nn::Mode::kEval;
   eval.mixing.reset();
+  eval.balanced = false;
   eval.limit = 0;
   eval.micro_batch_size = 0;
   eval.subset = d.held_out;
