@@ -23,21 +23,20 @@ void print_pass(const pipeline::EvalPass& pass) {
   std::printf("  images %lld   loss %.4f   accuracy %.4f", static_cast<long long>(m.samples()),
               m.loss(), m.accuracy());
   if (m.classes() > m.top_k()) std::printf("   top-%d %.4f", m.top_k(), m.top_k_accuracy());
-  std::printf("   %.0f images/s\n", pass.images_per_second());
+  std::printf("   macro-F1 %.4f   %.0f images/s\n", m.macro_f1(), pass.images_per_second());
 }
 
 void print_per_class(const pipeline::EvalPass& pass, const std::vector<std::string>& names) {
   const auto& m = pass.metrics;
-  std::printf("%-24s %9s %9s %9s\n", "class", "precision", "recall", "support");
+  std::printf("%-24s %9s %9s %9s %9s\n", "class", "precision", "recall", "F1", "support");
   for (std::int64_t c = 0; c < m.classes(); ++c) {
     const std::string name = c < static_cast<std::int64_t>(names.size())
                                  ? names[static_cast<std::size_t>(c)]
                                  : std::to_string(c);
-    const double p = m.precision(c), r = m.recall(c);
-    std::printf("%-24s %9s %9s %9lld\n", name.c_str(),
-                std::isnan(p) ? "-" : std::to_string(p).substr(0, 6).c_str(),
-                std::isnan(r) ? "-" : std::to_string(r).substr(0, 6).c_str(),
-                static_cast<long long>(m.support(c)));
+    const double p = m.precision(c), r = m.recall(c), f = m.f1(c);
+    auto cell = [](double v) { return std::isnan(v) ? std::string("-") : std::to_string(v).substr(0, 6); };
+    std::printf("%-24s %9s %9s %9s %9lld\n", name.c_str(), cell(p).c_str(), cell(r).c_str(),
+                cell(f).c_str(), static_cast<long long>(m.support(c)));
   }
 }
 
@@ -75,7 +74,7 @@ void add_evaluate_command(CLI::App& app) {
                 "ensemble: also print each model alone");
   cmd->add_option("--report", request->report_dir,
                   "Folder for confusion.csv, confusion.png, per_class.csv and predictions.csv");
-  cmd->add_flag("--per-class", *per_class, "Print precision and recall for every class");
+  cmd->add_flag("--per-class", *per_class, "Print precision, recall and F1 for every class");
   cmd->add_option(
          "--batch-size", request->batch_size,
          "Rows per forward pass; with views, this many views (of batch-size / views images)")

@@ -66,6 +66,25 @@ double ClassificationMetrics::recall(std::int64_t c) const {
   return ratio(confusion_[static_cast<std::size_t>(c)][static_cast<std::size_t>(c)], support(c));
 }
 
+double ClassificationMetrics::f1(std::int64_t c) const {
+  if (support(c) == 0) return std::numeric_limits<double>::quiet_NaN();
+  const double p = precision(c), r = recall(c);
+  if (std::isnan(p) || p + r == 0) return 0.0;
+  return 2 * p * r / (p + r);
+}
+
+double ClassificationMetrics::macro_f1() const {
+  double sum = 0;
+  std::int64_t present = 0;
+  for (std::int64_t c = 0; c < classes_; ++c) {
+    if (support(c) == 0) continue;
+    sum += f1(c);
+    ++present;
+  }
+  return present == 0 ? std::numeric_limits<double>::quiet_NaN()
+                      : sum / static_cast<double>(present);
+}
+
 std::int64_t ClassificationMetrics::support(std::int64_t c) const {
   std::int64_t n = 0;
   for (const std::int64_t v : confusion_[static_cast<std::size_t>(c)]) n += v;

@@ -1,7 +1,7 @@
 // ClassificationMetrics: what an evaluation reports, accumulated one prediction at a time from a
 // probability vector (softmax output, or the average of a group of views): loss (−log p[label]),
-// top-1 and top-k accuracy, and the confusion matrix from which per-class precision and recall
-// follow. Ties in ranking go to the lower class id, so results do not depend on sort stability.
+// top-1 and top-k accuracy, and the confusion matrix from which per-class precision, recall and
+// F1, and the macro F1, follow. Ties in ranking go to the lower class id, so results do not depend on sort stability.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +29,12 @@ class ClassificationMetrics {
   // NaN when the class was never predicted (precision) or never present (recall).
   double precision(std::int64_t c) const;
   double recall(std::int64_t c) const;
+  // 2·P·R / (P + R): NaN when the class was never present; 0 when it was but never predicted
+  // right (scikit-learn's zero_division=0).
+  double f1(std::int64_t c) const;
+  // The mean of f1(c) over the classes present: every class counts alike, however rare
+  // (scikit-learn's f1_score(average="macro") over the true labels). NaN with no samples.
+  double macro_f1() const;
   std::int64_t support(std::int64_t c) const;  // samples whose true class is c
 
  private:

@@ -29,7 +29,8 @@ timed() { # LOG COMMAND...: runs COMMAND into LOG, then appends its wall time
 timed "$out/kiln.log" $kiln train "$fm/train.h5" --config examples/fashion-mnist-resnet.json \
   --threads 1 --seed "$seed" --epochs "$epochs" --run-dir "$out/kiln" &
 timed "$out/torch.log" /usr/bin/python3 scripts/torch_fashion_mnist_resnet.py --data "$data" \
-  --threads 1 --seed "$seed" --epochs "$epochs" &
+  --threads 1 --seed "$seed" --epochs "$epochs" --label-smoothing 0.1 --mixup 0.2 --cutmix 1.0 \
+  --mix-prob 0.5 &
 wait
 
 echo "kiln (1 thread):"

@@ -15,7 +15,8 @@ fractional epoch, with a linear warm-up over the first --warmup epochs' steps (s
 (s + 1) / warm-up steps of the rate: kiln's "cosine+warmup:W"), softmax cross-entropy with
 --label-smoothing (PyTorch's own). --mixup A / --cutmix A mix each batch as kiln's mixup_cutmix
 stage does: row i with row n - 1 - i, lambda ~ Beta(A, A) per row, cutmix with probability
---switch-prob when both are given (torchvision 0.14 has neither, so it is written here).
+--switch-prob when both are given, each row with probability --mix-prob (torchvision 0.14 has
+neither, so it is written here).
 Evaluation: the test set, single crop, after every epoch.
 
 Usage (Debian's python3 with python3-torch):
@@ -100,8 +101,9 @@ def rate(base, step, steps_per_epoch, epochs, warmup):
     return r * (step + 1) / ramp if step + 1 < ramp else r
 
 
-def mix(x, y, classes, mixup, cutmix, switch_prob, generator):
-    """Each row i mixed with row n - 1 - i; returns the mixed batch and its soft targets."""
+def mix(x, y, classes, mixup, cutmix, switch_prob, prob, generator):
+    """Each row i mixed (with probability prob) with row n - 1 - i; returns the mixed batch and
+    its soft targets."""
     n, _, h, w = x.shape
     partner = torch.arange(n - 1, -1, -1)
     onehot = F.one_hot(y, classes).float()
@@ -109,7 +111,7 @@ def mix(x, y, classes, mixup, cutmix, switch_prob, generator):
     beta = {a: torch.distributions.Beta(a, a) for a in (mixup, cutmix) if a > 0}
     for i in range(n):
         j = partner[i].item()
-        if i == j:
+        if i == j or torch.rand(1, generator=generator).item() >= prob:
             continue
         use_cutmix = cutmix > 0 and (mixup <= 0 or torch.rand(1, generator=generator).item() <
                                      switch_prob)
@@ -152,6 +154,7 @@ def main():
     ap.add_argument("--mixup", type=float, default=0.0, help="mixup alpha (0: off)")
     ap.add_argument("--cutmix", type=float, default=0.0, help="cutmix alpha (0: off)")
     ap.add_argument("--switch-prob", type=float, default=0.5)
+    ap.add_argument("--mix-prob", type=float, default=1.0, help="chance a row is mixed at all")
     ap.add_argument("--pad", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
@@ -190,7 +193,7 @@ def main():
             target = ytr[idx]
             if args.mixup > 0 or args.cutmix > 0:
                 x, target = mix(x, target, 10, args.mixup, args.cutmix, args.switch_prob,
-                                generator)
+                                args.mix_prob, generator)
             for group in opt.param_groups:
                 group["lr"] = rate(args.lr, step, steps_per_epoch, args.epochs, args.warmup)
             step += 1

@@ -64,10 +64,11 @@ void write_confusion_csv(const std::string& path, const nn::ClassificationMetric
 void write_per_class_csv(const std::string& path, const nn::ClassificationMetrics& metrics,
                          const std::vector<std::string>& class_names) {
   write_atomically(path, [&](std::ostream& out) {
-    out << "class,precision,recall,support\n";
+    out << "class,precision,recall,f1,support\n";
     for (std::int64_t c = 0; c < metrics.classes(); ++c) {
       out << csv_field(class_name(class_names, c)) << ',' << number(metrics.precision(c)) << ','
-          << number(metrics.recall(c)) << ',' << metrics.support(c) << '\n';
+          << number(metrics.recall(c)) << ',' << number(metrics.f1(c)) << ','
+          << metrics.support(c) << '\n';
     }
   });
 }

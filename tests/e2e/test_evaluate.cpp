@@ -180,7 +180,11 @@ TEST_F(Evaluate, ReportFilesReadBack) {
   EXPECT_NEAR(static_cast<double>(diagonal) / 120, report.passes[0].metrics.accuracy(), 1e-12);
   const auto per_class = read_csv(dir_->file("report1/per_class.csv"));
   ASSERT_EQ(per_class.size(), 5u);
-  EXPECT_EQ(per_class[0], (std::vector<std::string>{"class", "precision", "recall", "support"}));
+  EXPECT_EQ(per_class[0],
+            (std::vector<std::string>{"class", "precision", "recall", "f1", "support"}));
+  double macro = 0;
+  for (std::size_t c = 1; c < 5; ++c) macro += std::stod(per_class[c][3]) / 4;
+  EXPECT_NEAR(macro, report.passes[0].metrics.macro_f1(), 1e-5);
   const cv::Mat png = cv::imread(dir_->file("report1/confusion.png"));
   ASSERT_FALSE(png.empty());
   EXPECT_GT(png.cols, 200);

@@ -31,6 +31,17 @@ TEST(Metrics, AccuracyLossConfusionPrecisionRecall) {
   EXPECT_TRUE(std::isnan(m.precision(2)));  // never predicted
   EXPECT_DOUBLE_EQ(m.recall(2), 0.0);
   EXPECT_EQ(m.support(1), 2);
+  // F1: class 0 2·(1/3)·1 / (4/3) = 1/2; class 1 2·1·(1/2) / (3/2) = 2/3; class 2 present but
+  // never predicted: 0. Macro: their mean, as scikit-learn's f1_score(average="macro") gives.
+  EXPECT_DOUBLE_EQ(m.f1(0), 0.5);
+  EXPECT_DOUBLE_EQ(m.f1(1), 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(m.f1(2), 0.0);
+  EXPECT_DOUBLE_EQ(m.macro_f1(), (0.5 + 2.0 / 3.0) / 3.0);
+  ClassificationMetrics absent(3, 1);  // class 2 never present: left out of the mean
+  absent.add(std::vector<float>{0.9f, 0.1f, 0.f}, 0);
+  absent.add(std::vector<float>{0.1f, 0.9f, 0.f}, 1);
+  EXPECT_TRUE(std::isnan(absent.f1(2)));
+  EXPECT_DOUBLE_EQ(absent.macro_f1(), 1.0);
 }
 
 TEST(Metrics, TiesGoToTheLowerClassId) {

@@ -47,7 +47,7 @@ TEST(ReportData, SummarizesARunDirectory) {
 
   // An evaluate --report folder and an augmentation preview kept in the run directory.
   write(run + "/eval/confusion.csv", "true\\predicted,cat,dog\ncat,5,1\ndog,2,7\n");
-  write(run + "/eval/per_class.csv", "class,precision,recall,support\ncat,0.71,0.83,6\n");
+  write(run + "/eval/per_class.csv", "class,precision,recall,f1,support\ncat,0.71,0.83,0.7653,6\n");
   write(run + "/augment-preview.png", "Man");  // the bytes only need encoding
   const Json more = collect_report({run})["runs"][0];
   EXPECT_EQ(more["evaluation"]["folder"], "eval");
