@@ -61,6 +61,7 @@ struct Parameter {
   Tensor value;
   Tensor grad;                      // same shape as value
   Regularization regularization{};  // applied by Model (nn/training/regularizer.hpp)
+  bool decays = true;  // the optimizer's weight decay applies (optimizer.no_decay exempts kinds)
 };
 
 // State that is saved with the model but not trained by the optimizer (batch-norm running stats).

@@ -100,9 +100,10 @@ Json Sgd::options() const {
 void Sgd::update(Parameter& p, std::span<float* const> slots, float lr, std::int64_t /*t*/) {
   float* velocity = slots[0];
   const float mu = momentum_;
+  const float decay = p.decays ? weight_decay_ : 0.f;
   parallel_chunks(p.value.size(), kElementChunk, [&](std::int64_t e0, std::int64_t e1) {
     for (std::int64_t e = e0; e < e1; ++e) {
-      const float g = p.grad[e] + weight_decay_ * p.value[e];
+      const float g = p.grad[e] + decay * p.value[e];
       velocity[e] = mu * velocity[e] - lr * g;
       p.value[e] += nesterov_ ? mu * velocity[e] - lr * g : velocity[e];
     }
@@ -179,6 +180,7 @@ void Adam::update(Parameter& p, std::span<float* const> slots, float lr, std::in
       static_cast<float>(1.0 - std::pow(static_cast<double>(beta_1_), static_cast<double>(t)));
   const auto correction_2 =
       static_cast<float>(1.0 - std::pow(static_cast<double>(beta_2_), static_cast<double>(t)));
+  const float decay = p.decays ? weight_decay_ : 0.f;
   parallel_chunks(p.value.size(), kElementChunk, [&](std::int64_t e0, std::int64_t e1) {
     for (std::int64_t e = e0; e < e1; ++e) {
       const float g = p.grad[e];
@@ -186,7 +188,7 @@ void Adam::update(Parameter& p, std::span<float* const> slots, float lr, std::in
       v[e] = beta_2_ * v[e] + (1.f - beta_2_) * g * g;
       const float m_hat = m[e] / correction_1;
       const float v_hat = v[e] / correction_2;
-      p.value[e] -= lr * (m_hat / (std::sqrt(v_hat) + epsilon_) + weight_decay_ * p.value[e]);
+      p.value[e] -= lr * (m_hat / (std::sqrt(v_hat) + epsilon_) + decay * p.value[e]);
     }
   });
 }

@@ -20,6 +20,7 @@
 #include "nn/model/zoo.hpp"
 #include "nn/parallel.hpp"
 #include "nn/training/optimizer.hpp"
+#include "nn/training/weight_decay.hpp"
 #include "pipeline/batch_mixing.hpp"
 #include "pipeline/transforms/pca_lighting.hpp"
 #include "pipeline/transforms/registry.hpp"
@@ -117,8 +118,20 @@ void check_class_weights(const Json& v, const std::string& where) {
     }
     return;
   }
-  throw ConfigError(where + "' must be null, \"auto\" or a list of weights >= 0, got " +
-                    v.dump());
+  throw ConfigError(where + "' must be null, \"auto\" or a list of weights >= 0, got " + v.dump());
+}
+
+void check_no_decay(const Json& v, const std::string& where) {
+  const auto& kinds = nn::no_decay_kinds();
+  if (v.is_array()) {
+    bool ok = true;
+    for (const Json& kind : v) {
+      ok = ok && kind.is_string() &&
+           std::find(kinds.begin(), kinds.end(), kind.get<std::string>()) != kinds.end();
+    }
+    if (ok) return;
+  }
+  throw ConfigError(where + "' must be a list of bias, batch_norm, got " + v.dump());
 }
 
 // clang-format off
@@ -193,6 +206,9 @@ void optimizer_keys(Config& c, Key& key) {
   key("optimizer.weight_decay", c.optimizer.weight_decay, range(0.0, 1e3),
       "weight decay: SGD adds weight_decay·w to the gradient (L2, as Caffe and PyTorch); "
       "AdamW decays the weight apart from the gradient (0: AdamW's default 0.01)");
+  key("optimizer.no_decay", c.optimizer.no_decay,
+      checked("a list of bias, batch_norm", check_no_decay),
+      "parameter kinds the weight decay skips, e.g. [\"bias\", \"batch_norm\"] (Goyal et al.)");
   key("optimizer.clip_norm", c.optimizer.clip_norm, range(0.0, 1e12),
       "rescale the gradients when their global L2 norm exceeds this (0: off)");
   key("schedule", c.schedule, any(),
@@ -441,6 +457,11 @@ void check_together(const TrainConfig& c, const std::string& origin, ModelOutput
                       c.optimizer.type +
                       (c.optimizer.type == "adam" ? "; use \"type\": \"adamw\"" : "") +
                       "; remove it or change 'optimizer.type'");
+  }
+  if (!c.optimizer.no_decay.empty() && !nn::takes_weight_decay(c.optimizer.type)) {
+    throw ConfigError(origin +
+                      ": 'optimizer.no_decay' exempts parameters from weight decay, which " +
+                      c.optimizer.type + " has none of; remove it or use sgd or adamw");
   }
   if (c.data.train.empty()) {
     throw ConfigError(origin +

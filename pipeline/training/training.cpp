@@ -19,8 +19,6 @@
 #include "nn/callbacks/diagnostics.hpp"
 #include "nn/callbacks/early_stopping.hpp"
 #include "nn/callbacks/lr_schedule.hpp"
-#include "pipeline/batch_mixing.hpp"
-#include "pipeline/training/class_weights.hpp"
 #include "nn/callbacks/reduce_on_plateau.hpp"
 #include "nn/error.hpp"
 #include "nn/loss.hpp"
@@ -30,9 +28,12 @@
 #include "nn/model/warm_start.hpp"
 #include "nn/model/zoo.hpp"
 #include "nn/training/schedule.hpp"
+#include "nn/training/weight_decay.hpp"
+#include "pipeline/batch_mixing.hpp"
 #include "pipeline/dataset/folder_dataset.hpp"
 #include "pipeline/loader.hpp"
 #include "pipeline/normalize.hpp"
+#include "pipeline/training/class_weights.hpp"
 #include "pipeline/transforms/pca_lighting.hpp"
 #include "pipeline/transforms/registry.hpp"
 
@@ -620,6 +621,7 @@ PreparedRun prepare_run(const TrainConfig& c, const TrainObserver& observer,
   } else {
     model.initialize(static_cast<std::uint64_t>(c.seed));
   }
+  nn::exempt_from_weight_decay(model, c.optimizer.no_decay.get<std::vector<std::string>>());
   std::string summary = model.summary();
   if (!resumed && !c.model.init_from.empty()) {
     io::ModelBundle source = io::load_model(c.model.init_from);

@@ -3,7 +3,9 @@
 #include <cmath>
 
 #include "nn/error.hpp"
+#include "nn/model/model.hpp"
 #include "nn/training/optimizer.hpp"
+#include "nn/training/weight_decay.hpp"
 
 namespace kiln::nn {
 namespace {
@@ -129,6 +131,44 @@ TEST(AdamW, DecaysTheWeightApartFromTheGradient) {
   adamw->step(params, 0.5f);
   EXPECT_NEAR(p.value[0], 2.0 - 0.5 * 0.1 * 2.0, 1e-6);
   EXPECT_THROW(make_optimizer({{"type", "adam"}, {"weight_decay", 0.1}}), Error);
+}
+
+// A parameter exempt from weight decay (optimizer.no_decay) steps on its gradient alone, in SGD
+// and in AdamW, beside one that decays.
+TEST(WeightDecay, AnExemptParameterStepsOnItsGradientAlone) {
+  for (const Json& config : {Json{{"type", "sgd"}, {"momentum", 0.0}, {"weight_decay", 0.1}},
+                             Json{{"type", "adamw"}, {"weight_decay", 0.1}}}) {
+    const auto optimizer = make_optimizer(config);
+    const std::string type = config.at("type");
+    Parameter decays = scalar(2.f, 0.f), exempt = scalar(2.f, 0.f);
+    exempt.decays = false;
+    Parameter* params[] = {&decays, &exempt};
+    optimizer->step(params, 0.5f);
+    EXPECT_NEAR(decays.value[0], 2.0 - 0.5 * 0.1 * 2.0, 1e-6) << type;
+    EXPECT_EQ(exempt.value[0], 2.f) << type;  // g = 0 and no decay: it does not move
+  }
+}
+
+TEST(WeightDecay, NoDecayKindsPickBiasesAndBatchNorm) {
+  Model model = Model::from_config({{"input", {1, 4, 4}},
+                                    {"layers",
+                                     {{{"type", "conv2d"}, {"filters", 2}, {"kernel_size", 3}},
+                                      {{"type", "batch_norm"}},
+                                      {{"type", "flatten"}},
+                                      {{"type", "dense"}, {"units", 3}}}}});
+  auto decaying = [&] {
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < model.size(); ++i)
+      for (const Parameter* p : model.layer(i).parameters())
+        if (p->decays) names.push_back(model.layer_name(i) + "/" + p->name);
+    return names;
+  };
+  EXPECT_EQ(exempt_from_weight_decay(model, {"bias", "batch_norm"}), 4);  // 2 biases, γ and β
+  EXPECT_EQ(decaying(), (std::vector<std::string>{"conv2d_1/weight", "dense_1/weight"}));
+  EXPECT_EQ(exempt_from_weight_decay(model, {"bias"}), 2);
+  EXPECT_EQ(decaying().size(), 4u);  // the weights and batch norm's two
+  EXPECT_EQ(exempt_from_weight_decay(model, {}), 0);
+  EXPECT_THROW(exempt_from_weight_decay(model, {"norms"}), Error);
 }
 
 TEST(ClipNorm, RescalesAllGradientsByTheirGlobalNorm) {

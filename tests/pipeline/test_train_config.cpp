@@ -127,6 +127,21 @@ TEST(TrainConfig, AStringForAnObjectWithATypeNamesTheType) {
   }
 }
 
+TEST(TrainConfig, NoDecayTakesKnownKindsForOptimizersThatDecay) {
+  Json c = minimal();
+  apply_assignment(c, "optimizer.no_decay=[\"bias\", \"batch_norm\"]");
+  EXPECT_EQ(train_config_from_json(c, "test").optimizer.no_decay,
+            Json::array({"bias", "batch_norm"}));
+  Json bad = minimal();
+  EXPECT_NE(error_of([&] {
+              apply_assignment(bad, "optimizer.no_decay=[\"norms\"]");
+            }).find("'optimizer.no_decay'"),
+            std::string::npos);
+  apply_assignment(c, "optimizer.type=adam");
+  const std::string adam = error_of([&] { train_config_from_json(c, "test"); });
+  EXPECT_NE(adam.find("'optimizer.no_decay'"), std::string::npos) << adam;
+}
+
 TEST(TrainConfig, UnknownKeysNameTheSourceTheKeyAndTheAllowedKeys) {
   Json c = minimal();
   const std::string nested = error_of([&] {
