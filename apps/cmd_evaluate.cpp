@@ -34,7 +34,9 @@ void print_per_class(const pipeline::EvalPass& pass, const std::vector<std::stri
                                  ? names[static_cast<std::size_t>(c)]
                                  : std::to_string(c);
     const double p = m.precision(c), r = m.recall(c), f = m.f1(c);
-    auto cell = [](double v) { return std::isnan(v) ? std::string("-") : std::to_string(v).substr(0, 6); };
+    auto cell = [](double v) {
+      return std::isnan(v) ? std::string("-") : std::to_string(v).substr(0, 6);
+    };
     std::printf("%-24s %9s %9s %9s %9lld\n", name.c_str(), cell(p).c_str(), cell(r).c_str(),
                 cell(f).c_str(), static_cast<long long>(m.support(c)));
   }

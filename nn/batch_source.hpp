@@ -18,9 +18,7 @@ struct Batch {
   // then the targets are the labels, one-hot. labels keep each row's own class either way.
   Tensor targets;
   std::int64_t size() const { return static_cast<std::int64_t>(labels.size()); }
-  Targets loss_targets() const {
-    return Targets{labels, targets.size() > 0 ? &targets : nullptr};
-  }
+  Targets loss_targets() const { return Targets{labels, targets.size() > 0 ? &targets : nullptr}; }
 };
 
 class BatchSource {

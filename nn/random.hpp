@@ -14,11 +14,11 @@ namespace kiln::nn {
 inline constexpr std::uint32_t kSlotStageMax = 0xFFFF;
 inline constexpr std::uint32_t kSlotEpochOrder = 0x10000;
 inline constexpr std::uint32_t kSlotInit = 0x10001;
-inline constexpr std::uint32_t kSlotSplit = 0x10002;      // train/validation split of a dataset
-inline constexpr std::uint32_t kSlotSearch = 0x10003;     // a search's trial parameters
-inline constexpr std::uint32_t kSlotBatchMix = 0x10004;   // mixup and cutmix, per sample
+inline constexpr std::uint32_t kSlotSplit = 0x10002;          // train/validation split of a dataset
+inline constexpr std::uint32_t kSlotSearch = 0x10003;         // a search's trial parameters
+inline constexpr std::uint32_t kSlotBatchMix = 0x10004;       // mixup and cutmix, per sample
 inline constexpr std::uint32_t kSlotBalancedOrder = 0x10005;  // data.sampler balanced, per position
-inline constexpr std::uint32_t kSlotLayerBase = 0x20000;  // + layer position (dropout, ...)
+inline constexpr std::uint32_t kSlotLayerBase = 0x20000;      // + layer position (dropout, ...)
 
 struct SeedKey {
   std::uint64_t run_seed = 0;

@@ -51,7 +51,8 @@ std::vector<std::uint64_t> balanced_order(std::span<const std::int32_t> labels,
   for (std::size_t p = 0; p < order.size(); ++p) {
     nn::Rng rng({seed, epoch, p, nn::kSlotBalancedOrder});
     const auto& rows = rows_of[static_cast<std::size_t>(rng.randint(0, class_count))];
-    order[p] = rows[static_cast<std::size_t>(rng.randint(0, static_cast<std::int64_t>(rows.size())))];
+    order[p] =
+        rows[static_cast<std::size_t>(rng.randint(0, static_cast<std::int64_t>(rows.size())))];
   }
   return order;
 }

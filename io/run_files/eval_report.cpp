@@ -67,8 +67,8 @@ void write_per_class_csv(const std::string& path, const nn::ClassificationMetric
     out << "class,precision,recall,f1,support\n";
     for (std::int64_t c = 0; c < metrics.classes(); ++c) {
       out << csv_field(class_name(class_names, c)) << ',' << number(metrics.precision(c)) << ','
-          << number(metrics.recall(c)) << ',' << number(metrics.f1(c)) << ','
-          << metrics.support(c) << '\n';
+          << number(metrics.recall(c)) << ',' << number(metrics.f1(c)) << ',' << metrics.support(c)
+          << '\n';
     }
   });
 }

@@ -65,8 +65,8 @@ ThroughputReport measure_throughput(Model& model, Optimizer& optimizer,
   return report;
 }
 
-SyntheticTrainingStep::SyntheticTrainingStep(Model& model, Optimizer& optimizer,
-                                             std::int64_t batch, std::uint64_t seed)
+SyntheticTrainingStep::SyntheticTrainingStep(Model& model, Optimizer& optimizer, std::int64_t batch,
+                                             std::uint64_t seed)
     : model_(model),
       optimizer_(optimizer),
       seed_(seed),

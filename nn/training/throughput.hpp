@@ -36,8 +36,7 @@ ThroughputReport measure_throughput(Model& model, Optimizer& optimizer,
 // PyTorch peer uses, keyed by seed.
 class SyntheticTrainingStep {
  public:
-  SyntheticTrainingStep(Model& model, Optimizer& optimizer, std::int64_t batch,
-                        std::uint64_t seed);
+  SyntheticTrainingStep(Model& model, Optimizer& optimizer, std::int64_t batch, std::uint64_t seed);
   // One training step: zero the gradients, forward, softmax cross-entropy, backward, SGD step.
   void train();
   void infer();

@@ -97,8 +97,8 @@ class Callback {
   virtual void on_epoch_begin(TrainState& /*state*/) {}
   // Before every optimizer step: `step` of the epoch's `steps` (0-based; a resumed epoch starts
   // past 0). What sets the step's learning rate in state.
-  virtual void on_step_begin(TrainState& /*state*/, std::int64_t /*step*/,
-                             std::int64_t /*steps*/) {}
+  virtual void on_step_begin(TrainState& /*state*/, std::int64_t /*step*/, std::int64_t /*steps*/) {
+  }
   virtual void on_batch_end(const TrainState& /*state*/, std::int64_t /*batch*/, double /*loss*/) {}
   virtual Verdict on_epoch_end(TrainState& /*state*/, const EpochLogs& /*logs*/) {
     return Verdict::kContinue;

@@ -30,7 +30,7 @@ struct TrainConfig {
     // (cross_validation.hpp).
     std::int64_t folds = 0;
     std::int64_t fold = 0;
-    std::int64_t limit = 0;  // > 0: the first `limit` samples only
+    std::int64_t limit = 0;          // > 0: the first `limit` samples only
     std::string sampler = "random";  // or "balanced" (pipeline/epoch_order.hpp)
   };
   struct Model {
@@ -54,7 +54,7 @@ struct TrainConfig {
     double momentum = nn::kDefaultMomentum;  // sgd
     bool nesterov = false;                   // sgd
     double weight_decay = 0.0;               // sgd (L2), adamw (decoupled; 0: AdamW's 0.01)
-    Json no_decay = Json::array();           // parameter kinds exempt (nn/training/weight_decay.hpp)
+    Json no_decay = Json::array();  // parameter kinds exempt (nn/training/weight_decay.hpp)
     double clip_norm = 0.0;
   };
   // The callbacks' own options and their defaults are nn's; the config adds whether each runs

@@ -893,17 +893,36 @@ std::vector<std::string> log_without_seconds(const std::string& path) {
 TEST_F(CliTraining, SigkillMidEpochThenResumeEqualsAnUninterruptedRun) {
   const std::string mixing =
       R"([{"type": "mixup_cutmix", "mixup_alpha": 0.4, "cutmix_alpha": 1.0}])";
-  const std::string args = " --epochs 2 --batch-size 2 --flip 0.5 --seed 4 --validation-split 0.1"
-                           " --lr-schedule cosine+warmup:0.5 --set loss.label_smoothing=0.1"
-                           " --augment '" + mixing + "'";
+  const std::string args =
+      " --epochs 2 --batch-size 2 --flip 0.5 --seed 4 --validation-split 0.1"
+      " --lr-schedule cosine+warmup:0.5 --set loss.label_smoothing=0.1"
+      " --augment '" +
+      mixing + "'";
   ASSERT_EQ(kiln("train " + d() + "/train.h5 --run-dir " + d() + "/straight" + args).exit_code, 0);
 
   const std::string run = d() + "/killed";
-  const pid_t child = spawn_kiln(
-      {"train", d() + "/train.h5", "--run-dir", run, "--epochs", "2", "--batch-size", "2",
-       "--flip", "0.5", "--seed", "4", "--validation-split", "0.1", "--checkpoint-every", "7",
-       "--lr-schedule", "cosine+warmup:0.5", "--set", "loss.label_smoothing=0.1", "--augment",
-       mixing});
+  const pid_t child = spawn_kiln({"train",
+                                  d() + "/train.h5",
+                                  "--run-dir",
+                                  run,
+                                  "--epochs",
+                                  "2",
+                                  "--batch-size",
+                                  "2",
+                                  "--flip",
+                                  "0.5",
+                                  "--seed",
+                                  "4",
+                                  "--validation-split",
+                                  "0.1",
+                                  "--checkpoint-every",
+                                  "7",
+                                  "--lr-schedule",
+                                  "cosine+warmup:0.5",
+                                  "--set",
+                                  "loss.label_smoothing=0.1",
+                                  "--augment",
+                                  mixing});
   ASSERT_GE(child, 0);
   // The first checkpoint is written after step 7 of 181 in epoch 1: kill as soon as it exists.
   for (int i = 0; i < 20000 && !std::filesystem::exists(run + "/checkpoint.h5"); ++i) usleep(500);
