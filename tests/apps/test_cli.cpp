@@ -346,6 +346,26 @@ TEST(Cli, OpenCvCodecsLoadOnlyWhenAnImageNeedsThem) {
   EXPECT_NE(found.output.find("2 images"), std::string::npos) << found.output;
 }
 
+// --profile prints the machine's limits, then one line per layer and pass with its roofline
+// verdict, and the total; --classes sets the model's outputs (resnet18 keeps 1000 as torchvision).
+TEST(Cli, BenchTrainProfilesEveryLayerAgainstTheMachinesLimits) {
+  const Invocation run = kiln(
+      "bench train --model mlp --batch 8 --classes 7 --profile --profile-steps 2 --threads 1");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  for (const char* part : {"FMA peak", "GB/s", "dense_1 fwd", "dense_1 bwd", "dense_3 bwd",
+                           "10x1x1", "all layers", "img/s"}) {
+    if (std::string(part) == "10x1x1") {
+      EXPECT_EQ(run.output.find(part), std::string::npos) << run.output;  // 7 classes, not 10
+      EXPECT_NE(run.output.find("7x1x1"), std::string::npos) << run.output;
+      continue;
+    }
+    EXPECT_NE(run.output.find(part), std::string::npos) << part << "\n" << run.output;
+  }
+  EXPECT_NE(run.output.find("bound"), std::string::npos) << run.output;
+  EXPECT_EQ(kiln("bench train --model mlp --profile --profile-steps 0").exit_code, 2)
+      << "a zero step count is refused";
+}
+
 // bench train says when Winograd layers make its GFLOP/s effective rather than executed rates.
 TEST(Cli, BenchTrainNamesWinogradLayers) {
   const Invocation cifar =
