@@ -17,9 +17,36 @@ namespace kiln::apps {
 
 namespace {
 
+// The figure passes are compared by: accuracy, multi-label mAP, or regression MAE.
+struct Headline {
+  const char* name;
+  double value;
+};
+Headline headline(const pipeline::EvalPass& pass) {
+  if (pass.multi_label) return {"mAP", pass.multi_label->mean_average_precision()};
+  if (pass.regression) return {"MAE", pass.regression->mae()};
+  return {"accuracy", pass.metrics.accuracy()};
+}
+
 void print_pass(const pipeline::EvalPass& pass) {
   const auto& m = pass.metrics;
   std::printf("views: %s (%d per image)\n", pass.views.c_str(), pass.views_per_image);
+  if (const auto& ml = pass.multi_label) {
+    std::printf(
+        "  images %lld   mAP %.4f   micro-F1 %.4f   macro-F1 %.4f   subset accuracy %.4f   "
+        "(threshold %.2f)   %.0f images/s\n",
+        static_cast<long long>(ml->samples()), ml->mean_average_precision(), ml->micro_f1(),
+        ml->macro_f1(), ml->subset_accuracy(), ml->threshold(), pass.images_per_second());
+    return;
+  }
+  if (const auto& r = pass.regression) {
+    std::printf(
+        "  images %lld   MAE %.4f   RMSE %.4f   R2 %.4f   (MAE of predicting the mean %.4f)   "
+        "%.0f images/s\n",
+        static_cast<long long>(r->samples()), r->mae(), r->rmse(), r->r2(), r->mean_baseline_mae(),
+        pass.images_per_second());
+    return;
+  }
   std::printf("  images %lld   loss %.4f   accuracy %.4f", static_cast<long long>(m.samples()),
               m.loss(), m.accuracy());
   if (m.classes() > m.top_k()) std::printf("   top-%d %.4f", m.top_k(), m.top_k_accuracy());
@@ -27,6 +54,19 @@ void print_pass(const pipeline::EvalPass& pass) {
 }
 
 void print_per_class(const pipeline::EvalPass& pass, const std::vector<std::string>& names) {
+  auto cell = [](double v) {
+    return std::isnan(v) ? std::string("-") : std::to_string(v).substr(0, 6);
+  };
+  if (const auto& ml = pass.multi_label) {
+    std::printf("%-24s %9s %9s %9s\n", "class", "AP", "F1", "support");
+    for (std::int64_t c = 0; c < ml->classes(); ++c) {
+      std::printf("%-24s %9s %9s %9lld\n", names.at(static_cast<std::size_t>(c)).c_str(),
+                  cell(ml->average_precision(c)).c_str(), cell(ml->f1(c)).c_str(),
+                  static_cast<long long>(ml->support(c)));
+    }
+    return;
+  }
+  if (pass.regression) return;  // one line says it all
   const auto& m = pass.metrics;
   std::printf("%-24s %9s %9s %9s %9s\n", "class", "precision", "recall", "F1", "support");
   for (std::int64_t c = 0; c < m.classes(); ++c) {
@@ -34,9 +74,6 @@ void print_per_class(const pipeline::EvalPass& pass, const std::vector<std::stri
                                  ? names[static_cast<std::size_t>(c)]
                                  : std::to_string(c);
     const double p = m.precision(c), r = m.recall(c), f = m.f1(c);
-    auto cell = [](double v) {
-      return std::isnan(v) ? std::string("-") : std::to_string(v).substr(0, 6);
-    };
     std::printf("%-24s %9s %9s %9s %9lld\n", name.c_str(), cell(p).c_str(), cell(r).c_str(),
                 cell(f).c_str(), static_cast<long long>(m.support(c)));
   }
@@ -76,7 +113,12 @@ void add_evaluate_command(CLI::App& app) {
                 "ensemble: also print each model alone");
   cmd->add_option("--report", request->report_dir,
                   "Folder for confusion.csv, confusion.png, per_class.csv and predictions.csv");
-  cmd->add_flag("--per-class", *per_class, "Print precision, recall and F1 for every class");
+  cmd->add_flag("--per-class", *per_class,
+                "Print precision, recall and F1 for every class (multi_label: AP and F1)");
+  cmd->add_option("--threshold", request->threshold,
+                  "multi_label models: a class is predicted at this probability or above")
+      ->check(CLI::Range(0.0, 1.0).description("in (0, 1)"))
+      ->capture_default_str();
   cmd->add_option(
          "--batch-size", request->batch_size,
          "Rows per forward pass; with views, this many views (of batch-size / views images)")
@@ -98,19 +140,25 @@ void add_evaluate_command(CLI::App& app) {
     const pipeline::EvalReport report = pipeline::evaluate_model(*request);
     for (const auto& pass : report.passes) print_pass(pass);
     const auto& passes = report.passes;
+    const Headline last = headline(passes.back());
     if (request->model_paths.size() == 1 && passes.size() == 2) {
-      std::printf("multi-crop minus single-crop accuracy: %+.4f\n",
-                  passes[1].metrics.accuracy() - passes[0].metrics.accuracy());
+      std::printf("multi-crop minus single-crop %s: %+.4f\n", last.name,
+                  last.value - headline(passes[0]).value);
     } else if (passes.size() > 2) {
-      double best = 0;
-      for (std::size_t i = 0; i + 1 < passes.size(); ++i) {
-        best = std::max(best, passes[i].metrics.accuracy());
+      // The best single model: the highest accuracy or mAP, the lowest MAE.
+      const bool lower_is_better = passes.back().regression.has_value();
+      double best = headline(passes[0]).value;
+      for (std::size_t i = 1; i + 1 < passes.size(); ++i) {
+        const double v = headline(passes[i]).value;
+        best = lower_is_better ? std::min(best, v) : std::max(best, v);
       }
-      std::printf("ensemble minus best single model accuracy: %+.4f\n",
-                  passes.back().metrics.accuracy() - best);
+      std::printf("ensemble minus best single model %s: %+.4f\n", last.name, last.value - best);
     }
     if (*per_class) print_per_class(report.passes.back(), report.class_names);
-    if (!request->report_dir.empty()) {
+    if (!request->report_dir.empty() && passes.back().task != nn::Task::kClassification) {
+      std::printf("report: none for task %s (printed figures only)\n",
+                  std::string(nn::task_name(passes.back().task)).c_str());
+    } else if (!request->report_dir.empty()) {
       std::printf("report: %s/{confusion.csv,confusion.png,per_class.csv,predictions.csv}\n",
                   request->report_dir.c_str());
     }

@@ -24,6 +24,10 @@ void add_predict_command(CLI::App& app) {
                   "an ensemble), then image files")
       ->required()
       ->expected(2, 1 << 20);
+  cmd->add_option("--threshold", f->threshold,
+                  "multi_label models: print every class at this probability or above")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   cmd->add_option("--top-k", f->top_k, "How many classes to print per image")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
@@ -62,6 +66,8 @@ void add_predict_command(CLI::App& app) {
       std::printf("%s", p.path.c_str());
       for (const auto& [name, probability] : p.top)
         std::printf("  %s %.4f", name.c_str(), probability);
+      if (p.task == nn::Task::kMultiLabel && p.top.empty())
+        std::printf("  (no class at %.2f or above)", f->threshold);
       std::printf("\n");
     }
     if (failed > 0)

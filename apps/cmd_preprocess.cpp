@@ -1,7 +1,8 @@
 // kiln preprocess: raw data → one kiln HDF5 dataset.
 // clang-format off
 //   a folder                class folders: root/<class>/**/<image>
-//   a .txt/.lst/.csv file   list file: "path label" per line, or CSV with "path,label" header
+//   a .txt/.lst/.csv file   list file: "path label" per line, or CSV with "path,label" header;
+//                           with --task multi_label or regression, io/target_list.hpp's forms
 //   .bin files              CIFAR-10 or CIFAR-100 binary batches (several at once)
 //   any other file          an IDX image file (MNIST, Fashion-MNIST; plain or .gz) with --labels
 // clang-format on
@@ -25,6 +26,7 @@
 #include "io/dataset_writer.hpp"
 #include "io/idx_import.hpp"
 #include "io/image_index.hpp"
+#include "io/target_list.hpp"
 #include "nn/error.hpp"
 #include "pipeline/dataset/dataset_builder.hpp"
 #include "pipeline/dataset/sharded_build.hpp"
@@ -47,6 +49,8 @@ struct PreprocessFlags {
   std::string on_error = "skip";
   std::int64_t max_pixels = 178956970;
   std::vector<std::string> class_names;
+  std::string task = "classification";
+  std::vector<std::string> target_columns;
   int compression = 0;
   bool no_checksum = false;
   bool quiet = false;
@@ -257,11 +261,22 @@ void run_preprocess(PreprocessFlags& f) {
     throw ConfigError(
         "several inputs are only for CIFAR .bin batches; pass one folder, list file or IDX file");
   }
-  if (fs::is_directory(f.input)) return run_images(f, io::index_class_folders(f.input));
+  const nn::Task task = nn::task_from_name(f.task);
   const std::string ext = fs::path(f.input).extension().string();
-  if (ext == ".txt" || ext == ".csv" || ext == ".lst") {
-    return run_images(f, io::index_list_file(f.input, f.class_names));
+  const bool list = ext == ".txt" || ext == ".csv" || ext == ".lst";
+  if (task != nn::Task::kClassification) {
+    if (!list) {
+      throw ConfigError(f.input + ": --task " + f.task +
+                        " reads its targets from a list file (.csv, or .txt/.lst for "
+                        "multi_label); folders, IDX and CIFAR inputs are classification");
+    }
+    return run_images(f, io::index_target_list(f.input, {task, f.target_columns}, f.class_names));
   }
+  if (!f.target_columns.empty()) {
+    throw ConfigError("--target-columns is for --task multi_label or regression");
+  }
+  if (fs::is_directory(f.input)) return run_images(f, io::index_class_folders(f.input));
+  if (list) return run_images(f, io::index_list_file(f.input, f.class_names));
   run_idx(f);
 }
 
@@ -292,6 +307,15 @@ void add_image_flags(CLI::App* cmd, PreprocessFlags& f) {
       ->capture_default_str();
   cmd->add_option("--class-names", f.class_names,
                   "Class names in label order, comma separated (IDX, list files)")
+      ->delimiter(',');
+  cmd->add_option("--task", f.task,
+                  "What each image's target is: classification (one class), multi_label (a set "
+                  "of classes) or regression (values); the last two read list files")
+      ->check(CLI::IsMember(nn::task_names()))
+      ->capture_default_str();
+  cmd->add_option("--target-columns", f.target_columns,
+                  "CSV columns holding the targets, comma separated: multi_label's 0/1 class "
+                  "columns or regression's values (default: every column but path)")
       ->delimiter(',');
   cmd->add_option("--compression", f.compression,
                   "gzip level 0-9 for the stored images (0: none, fastest to read)")

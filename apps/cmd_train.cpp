@@ -61,12 +61,18 @@ class Progress {
 
   void epoch(const pipeline::EpochReport& r) const {
     clear_line();
-    std::printf("epoch %lld/%lld  loss %.4f  acc %.4f", static_cast<long long>(r.train.epoch),
-                static_cast<long long>(r.epochs), r.train.loss, r.train.accuracy);
-    if (r.train.classes > 5) std::printf("  top5 %.4f", r.train.top5);
+    // The task's score: accuracy (multi_label: every class right), or regression's MAE.
+    const bool regression = r.train.task == nn::Task::kRegression;
+    const bool top5 = r.train.classes > 5 && r.train.task == nn::Task::kClassification;
+    const char* score = regression ? "mae" : "acc";
+    std::printf("epoch %lld/%lld  loss %.4f  %s %.4f", static_cast<long long>(r.train.epoch),
+                static_cast<long long>(r.epochs), r.train.loss, score,
+                regression ? r.train.mae : r.train.accuracy);
+    if (top5) std::printf("  top5 %.4f", r.train.top5);
     if (r.validation) {
-      std::printf("  val_loss %.4f  val_acc %.4f", r.validation->loss, r.validation->accuracy);
-      if (r.validation->classes > 5) std::printf("  val_top5 %.4f", r.validation->top5);
+      std::printf("  val_loss %.4f  val_%s %.4f", r.validation->loss, score,
+                  regression ? r.validation->mae : r.validation->accuracy);
+      if (top5) std::printf("  val_top5 %.4f", r.validation->top5);
     }
     std::printf("  lr %.4g  %.1f s  %.0f img/s\n", static_cast<double>(r.train.learning_rate),
                 r.train.seconds,

@@ -1,11 +1,15 @@
 // The kiln HDF5 dataset schema, version 1 (README "Dataset files" documents it for users):
 //   /images          uint8 (N, H, W, C), chunked by rows; channel order in attribute channel_order
-//   /labels          int32 (N)
+//   /labels          int32 (N), task classification
+//   /targets         task multi_label: uint8 (N, K), 1 where class k is present;
+//                    task regression: float32 (N, D), the values (D = len(class_names), the
+//                    target names)
 //   /skipped/paths   variable-length UTF-8 strings: inputs left out
 //   /skipped/reasons variable-length UTF-8 strings: why, one per path
 //   /normalization   group: mean (C) and std (C) float64 on the 0..255 scale, attribute count
 //   root attributes: format = "kiln-dataset", format_version, layout = "NHWC", channel_order
-//                    ("L" | "RGB"), class_names, source, command_line, kiln_version
+//                    ("L" | "RGB"), class_names, source, command_line, kiln_version, task
+//                    (classification | multi_label | regression; absent: classification)
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,7 @@
 #include "io/dataset_reader.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "io/decode.hpp"
@@ -63,6 +64,18 @@ std::uint64_t DatasetReader::open_images(const h5::File& f) {
 }
 
 void DatasetReader::read_labels(const h5::File& f, std::uint64_t images) {
+  if (f.has_attribute("task")) {
+    const std::string task = f.string_attribute("task");
+    try {
+      task_ = nn::task_from_name(task);
+    } catch (const Error& e) {
+      throw Error(path_ + ": attribute task: " + e.what());
+    }
+  }
+  if (task_ != nn::Task::kClassification) {
+    read_targets(f, images);
+    return;
+  }
   h5::Dataset labels = f.open_dataset("labels");
   const auto label_dims = labels.dims();
   if (label_dims.size() != 1 || label_dims[0] != images) {
@@ -81,6 +94,42 @@ void DatasetReader::read_labels(const h5::File& f, std::uint64_t images) {
                   " classes");
     }
   }
+}
+
+void DatasetReader::read_targets(const h5::File& f, std::uint64_t images) {
+  class_names_ = f.strings_attribute("class_names");
+  format_version_ = kDatasetFormatVersion;
+  const std::uint64_t width = class_names_.size();
+  h5::Dataset targets = f.open_dataset("targets");
+  const h5::Type type = task_ == nn::Task::kMultiLabel ? h5::Type::kU8 : h5::Type::kF32;
+  if (targets.dims() != std::vector<std::uint64_t>{images, width} || !targets.has_type(type)) {
+    throw Error(path_ + ": /targets must be " +
+                (task_ == nn::Task::kMultiLabel ? "uint8" : "float32") + " (" +
+                std::to_string(images) + ", " + std::to_string(width) +
+                "): one row per image, one column per name in class_names; the file is damaged");
+  }
+  targets_.resize(images * width);
+  if (task_ == nn::Task::kMultiLabel) {
+    std::vector<std::uint8_t> present(targets_.size());
+    if (!present.empty()) targets.read(present.data(), h5::Type::kU8);
+    for (std::size_t i = 0; i < present.size(); ++i) {
+      if (present[i] > 1) {
+        throw Error(path_ + ": /targets[" + std::to_string(i / width) + ", " +
+                    std::to_string(i % width) + "] is " + std::to_string(present[i]) +
+                    "; multi-label targets are 0 or 1");
+      }
+      targets_[i] = present[i];
+    }
+  } else if (!targets_.empty()) {
+    targets.read(targets_.data(), h5::Type::kF32);
+    for (std::size_t i = 0; i < targets_.size(); ++i) {
+      if (!std::isfinite(targets_[i])) {
+        throw Error(path_ + ": /targets[" + std::to_string(i / width) + ", " +
+                    std::to_string(i % width) + "] is not a finite number; the file is damaged");
+      }
+    }
+  }
+  labels_.assign(images, 0);
 }
 
 namespace {
@@ -272,6 +321,60 @@ void DatasetReader::read_images(std::int64_t first, std::int64_t count,
 
 namespace kiln::io {
 
+namespace {
+
+// The targets' part of describe_dataset: images per class (classification, multi_label) or each
+// value's range (regression).
+void describe_targets(const DatasetReader& r, std::ostringstream& out) {
+  const std::size_t width = r.class_names().size();
+  std::vector<std::int64_t> counts(width, 0);
+  switch (r.task()) {
+    case nn::Task::kClassification:
+      out << "  /labels   int32 (" << r.size() << ")\n";
+      for (const std::int32_t label : r.labels()) ++counts[static_cast<std::size_t>(label)];
+      break;
+    case nn::Task::kMultiLabel: {
+      out << "  /targets  uint8 (" << r.size() << ", " << width << ")  task multi_label\n";
+      std::vector<std::int64_t> per_image(width + 1, 0);
+      for (std::int64_t i = 0; i < r.size(); ++i) {
+        std::size_t present = 0;
+        const auto row = r.target_row(i);
+        for (std::size_t c = 0; c < width; ++c) {
+          counts[c] += row[c] > 0.5f;
+          present += row[c] > 0.5f;
+        }
+        ++per_image[present];
+      }
+      out << "  classes per image";
+      for (std::size_t k = 0; k <= width; ++k)
+        if (per_image[k] > 0) out << "  " << k << ": " << per_image[k];
+      out << "\n";
+      break;
+    }
+    case nn::Task::kRegression:
+      out << "  /targets  float32 (" << r.size() << ", " << width << ")  task regression\n"
+          << "  targets   " << width << "\n";
+      for (std::size_t d = 0; d < width; ++d) {
+        double lo = INFINITY, hi = -INFINITY, sum = 0.0, squares = 0.0;
+        for (std::int64_t i = 0; i < r.size(); ++i) {
+          const double v = r.target_row(i)[d];
+          lo = std::min(lo, v), hi = std::max(hi, v), sum += v, squares += v * v;
+        }
+        const double n = static_cast<double>(r.size()), mean = sum / n;
+        out << "    " << d << "  " << r.class_names()[d] << ": min " << lo << ", max " << hi
+            << ", mean " << mean << ", std " << std::sqrt(std::max(squares / n - mean * mean, 0.0))
+            << "\n";
+      }
+      return;
+  }
+  out << "  classes   " << width << "\n";
+  for (std::size_t c = 0; c < width; ++c) {
+    out << "    " << c << "  " << r.class_names()[c] << ": " << counts[c] << " images\n";
+  }
+}
+
+}  // namespace
+
 std::string describe_dataset(const DatasetReader& r) {
   std::ostringstream out;
   out << r.path() << ": kiln dataset, format version " << r.format_version() << "\n";
@@ -291,13 +394,7 @@ std::string describe_dataset(const DatasetReader& r) {
     out << "  /images   uint8 (" << r.size() << ", " << r.height() << ", " << r.width() << ", "
         << r.channels() << ")  layout NHWC, channel order " << r.channel_order() << "\n";
   }
-  out << "  /labels   int32 (" << r.size() << ")\n";
-  std::vector<std::int64_t> counts(r.class_names().size(), 0);
-  for (const std::int32_t label : r.labels()) ++counts[static_cast<std::size_t>(label)];
-  out << "  classes   " << r.class_names().size() << "\n";
-  for (std::size_t c = 0; c < counts.size(); ++c) {
-    out << "    " << c << "  " << r.class_names()[c] << ": " << counts[c] << " images\n";
-  }
+  describe_targets(r, out);
   const ChannelStatistics& s = r.statistics();
   out << "  normalization (0..255 scale, " << s.count << " pixels per channel)\n    mean";
   for (double m : s.mean) out << " " << m;

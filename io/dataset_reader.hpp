@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "io/dataset_format.hpp"
+#include "nn/task.hpp"
 
 namespace kiln::io {
 
@@ -42,7 +43,16 @@ class DatasetReader {
   std::int64_t image_bytes() const { return height_ * width_ * channels_; }
   const std::string& channel_order() const { return channel_order_; }
   const std::vector<std::string>& class_names() const { return class_names_; }
+  // Classification: each image's class. Other tasks: all 0 (one group, for the splits).
   const std::vector<std::int32_t>& labels() const { return labels_; }
+  nn::Task task() const { return task_; }
+  // Multi-label and regression: size() rows of class_names().size() values (0/1, or the
+  // regression values); empty for classification.
+  const std::vector<float>& targets() const { return targets_; }
+  std::span<const float> target_row(std::int64_t index) const {
+    const auto width = class_names_.size();
+    return std::span(targets_).subspan(static_cast<std::size_t>(index) * width, width);
+  }
   const ChannelStatistics& statistics() const { return statistics_; }
   const std::vector<SkippedInput>& skipped() const { return skipped_; }
   const std::string& source() const { return source_; }
@@ -73,6 +83,7 @@ class DatasetReader {
   std::uint64_t open_images(const h5::File& f);
   void read_ragged_index(const h5::File& f);
   void read_labels(const h5::File& f, std::uint64_t images);
+  void read_targets(const h5::File& f, std::uint64_t images);
   void read_statistics(const h5::Group& normalization, bool ragged);
 
   struct Handles;
@@ -82,6 +93,8 @@ class DatasetReader {
   std::string channel_order_;
   std::vector<std::string> class_names_;
   std::vector<std::int32_t> labels_;
+  nn::Task task_ = nn::Task::kClassification;
+  std::vector<float> targets_;
   ChannelStatistics statistics_;
   std::vector<SkippedInput> skipped_;
   std::string source_, command_line_, split_;

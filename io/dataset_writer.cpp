@@ -25,7 +25,8 @@ struct DatasetWriter::State {
   AtomicFile atomic;
   h5::File file;
   h5::Dataset images;
-  h5::Dataset labels;
+  h5::Dataset labels;              // classification
+  h5::Dataset targets;             // multi_label, regression
   h5::Dataset offsets, shapes;     // ragged only
   std::uint64_t stored_bytes = 0;  // ragged only: bytes in /images so far
   std::vector<SkippedInput> skipped;
@@ -71,22 +72,68 @@ DatasetWriter::DatasetWriter(std::filesystem::path path, DatasetSpec spec) {
     state_->offsets.write_rows(0, 1, &zero, h5::Type::kI64);
     state_->shapes = state_->file.create_dataset("shapes", h5::Type::kI32, {0, 3},
                                                  {true, {4096, 3}, 0, s.checksum});
-    state_->labels =
-        state_->file.create_dataset("labels", h5::Type::kI32, {0}, {true, {4096}, 0, s.checksum});
   } else {
     const std::uint64_t rows = chunk_rows(s.height * s.width * s.channels, s.checksum);
     state_->images = state_->file.create_dataset("images", h5::Type::kU8, {0, h, w, c},
                                                  {true, {rows, h, w, c}, s.gzip_level, s.checksum});
+  }
+  const auto width = static_cast<std::uint64_t>(s.class_names.size());
+  if (s.task == nn::Task::kClassification) {
     state_->labels =
-        state_->file.create_dataset("labels", h5::Type::kI32, {0},
-                                    {true, {std::max<std::uint64_t>(rows, 4096)}, 0, s.checksum});
+        state_->file.create_dataset("labels", h5::Type::kI32, {0}, {true, {4096}, 0, s.checksum});
+  } else {
+    const h5::Type type = s.task == nn::Task::kMultiLabel ? h5::Type::kU8 : h5::Type::kF32;
+    state_->targets = state_->file.create_dataset(
+        "targets", type, {0, width},
+        {true, {std::max<std::uint64_t>(1, 4096 / width), width}, 0, s.checksum});
+  }
+}
+
+void DatasetWriter::write_targets(std::uint64_t row, std::uint64_t n,
+                                  std::span<const std::int32_t> labels,
+                                  std::span<const float> targets) {
+  const DatasetSpec& s = state_->spec;
+  const std::string where = state_->atomic.target().string();
+  const std::size_t width = s.class_names.size();
+  if (s.task == nn::Task::kClassification) {
+    for (const std::int32_t label : labels) {
+      if (label < 0 || label >= static_cast<std::int32_t>(width)) {
+        throw Error(where + ": label " + std::to_string(label) + " is outside the " +
+                    std::to_string(width) + " classes; pass one class name per label");
+      }
+    }
+    state_->labels.resize_rows(row + n);
+    state_->labels.write_rows(row, n, labels.data(), h5::Type::kI32);
+    return;
+  }
+  if (targets.size() != n * width) {
+    throw Error(where + ": " + std::to_string(targets.size()) + " target values for " +
+                std::to_string(n) + " images of " + std::to_string(width) + " targets");
+  }
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const float v = targets[i];
+    const bool bad = s.task == nn::Task::kMultiLabel ? (v != 0.f && v != 1.f) : !std::isfinite(v);
+    if (bad) {
+      throw Error(where + ": target " + std::to_string(i % width) + " of image " +
+                  std::to_string(row + i / width) + " is " + std::to_string(v) +
+                  (s.task == nn::Task::kMultiLabel ? "; multi-label targets are 0 or 1"
+                                                   : "; regression targets must be finite"));
+    }
+  }
+  state_->targets.resize_rows(row + n);
+  if (s.task == nn::Task::kMultiLabel) {
+    std::vector<std::uint8_t> present(targets.begin(), targets.end());
+    state_->targets.write_rows(row, n, present.data(), h5::Type::kU8);
+  } else {
+    state_->targets.write_rows(row, n, targets.data(), h5::Type::kF32);
   }
 }
 
 DatasetWriter::~DatasetWriter() = default;
 
 void DatasetWriter::append(std::span<const std::uint8_t> images,
-                           std::span<const std::int32_t> labels, Counting counting) {
+                           std::span<const std::int32_t> labels, Counting counting,
+                           std::span<const float> targets) {
   const DatasetSpec& s = state_->spec;
   if (!s.encoding.empty()) {
     throw Error(state_->atomic.target().string() + ": a ragged dataset takes append_ragged()");
@@ -97,19 +144,11 @@ void DatasetWriter::append(std::span<const std::uint8_t> images,
                 " bytes for " + std::to_string(labels.size()) + " images of " +
                 std::to_string(image_bytes) + " bytes");
   }
-  for (const std::int32_t label : labels) {
-    if (label < 0 || label >= static_cast<std::int32_t>(s.class_names.size())) {
-      throw Error(state_->atomic.target().string() + ": label " + std::to_string(label) +
-                  " is outside the " + std::to_string(s.class_names.size()) +
-                  " classes; pass one class name per label");
-    }
-  }
   const auto n = static_cast<std::uint64_t>(labels.size());
   const auto row = static_cast<std::uint64_t>(rows_);
+  write_targets(row, n, labels, targets);
   state_->images.resize_rows(row + n);
   state_->images.write_rows(row, n, images.data(), h5::Type::kU8);
-  state_->labels.resize_rows(row + n);
-  state_->labels.write_rows(row, n, labels.data(), h5::Type::kI32);
 
   if (counting == Counting::kHere) {
     for (std::size_t i = 0; i < images.size(); i += image_bytes)
@@ -124,7 +163,8 @@ void DatasetWriter::add_statistics(const PixelStatistics& counted) {
 
 void DatasetWriter::append_ragged(std::span<const std::uint8_t> stored, std::int64_t height,
                                   std::int64_t width, std::span<const std::uint8_t> pixels,
-                                  std::int32_t label, Counting counting) {
+                                  std::int32_t label, Counting counting,
+                                  std::span<const float> targets) {
   State& st = *state_;
   const DatasetSpec& s = st.spec;
   const std::string where = st.atomic.target().string();
@@ -136,11 +176,8 @@ void DatasetWriter::append_ragged(std::span<const std::uint8_t> stored, std::int
                 " pixel bytes for " + std::to_string(height) + "x" + std::to_string(width) + "x" +
                 std::to_string(s.channels));
   }
-  if (label < 0 || label >= static_cast<std::int32_t>(s.class_names.size())) {
-    throw Error(where + ": label " + std::to_string(label) + " is outside the " +
-                std::to_string(s.class_names.size()) + " classes; pass one class name per label");
-  }
   const auto row = static_cast<std::uint64_t>(rows_);
+  write_targets(row, 1, std::span(&label, 1), targets);
   st.images.resize_rows(st.stored_bytes + stored.size());
   if (!stored.empty())
     st.images.write_rows(st.stored_bytes, stored.size(), stored.data(), h5::Type::kU8);
@@ -153,8 +190,6 @@ void DatasetWriter::append_ragged(std::span<const std::uint8_t> stored, std::int
                                  static_cast<std::int32_t>(s.channels)};
   st.shapes.resize_rows(row + 1);
   st.shapes.write_rows(row, 1, shape, h5::Type::kI32);
-  st.labels.resize_rows(row + 1);
-  st.labels.write_rows(row, 1, &label, h5::Type::kI32);
   if (counting == Counting::kHere) st.statistics.add(pixels);
   ++rows_;
 }
@@ -180,6 +215,8 @@ void DatasetWriter::commit() {
   }
   f.set_attribute("channel_order", s.channel_order);
   f.set_attribute("class_names", s.class_names);
+  if (s.task != nn::Task::kClassification)
+    f.set_attribute("task", std::string(nn::task_name(s.task)));
   f.set_attribute("source", s.source);
   f.set_attribute("command_line", s.command_line);
   if (!s.split.empty()) f.set_attribute("split", s.split);
@@ -233,6 +270,7 @@ void DatasetWriter::commit() {
 
   st.images = {};
   st.labels = {};
+  st.targets = {};
   st.offsets = {};
   st.shapes = {};
   skipped = {};

@@ -274,10 +274,14 @@ IndexSplit split_index(const ImageIndex& index, double fraction, std::uint64_t s
     part->ignored_files = index.ignored_files;
   }
   split.train.warnings = index.warnings;
+  const std::size_t width = index.targets.empty() ? 0 : index.class_names.size();
   for (std::size_t i = 0; i < index.paths.size(); ++i) {
     ImageIndex& part = to_validation[i] ? split.validation : split.train;
+    part.task = index.task;
     part.paths.push_back(index.paths[i]);
     part.labels.push_back(index.labels[i]);
+    const auto row = index.targets.begin() + static_cast<std::ptrdiff_t>(i * width);
+    part.targets.insert(part.targets.end(), row, row + static_cast<std::ptrdiff_t>(width));
   }
   if (split.train.paths.empty() || split.validation.paths.empty()) {
     throw Error("--val-split " + std::to_string(fraction) + " leaves one part empty (" +

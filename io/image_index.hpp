@@ -16,13 +16,16 @@
 #include <vector>
 
 #include "io/dataset_format.hpp"
+#include "nn/task.hpp"
 
 namespace kiln::io {
 
 struct ImageIndex {
   std::vector<std::string> paths;
-  std::vector<std::int32_t> labels;
-  std::vector<std::string> class_names;
+  std::vector<std::int32_t> labels;      // classification; other tasks: all 0
+  std::vector<std::string> class_names;  // regression: the names of the target values
+  nn::Task task = nn::Task::kClassification;
+  std::vector<float> targets;  // multi_label, regression: paths.size() × class_names.size()
   std::vector<SkippedInput> warnings;  // e.g. an empty class folder
   std::int64_t ignored_files = 0;      // files without an image extension
 };

@@ -67,6 +67,7 @@ void save_progress(h5::Group& train_state, const nn::EpochProgress& p) {
   g.set_attribute("correct", p.correct);
   g.set_attribute("correct_top5", p.correct_top5);
   g.set_attribute("loss_sum", p.loss_sum);
+  g.set_attribute("absolute_error_sum", p.absolute_error_sum);
   g.set_attribute("seconds", p.seconds);
 }
 
@@ -78,6 +79,9 @@ nn::EpochProgress load_progress(h5::Group& train_state) {
   p.correct = g.int_attribute("correct");
   p.correct_top5 = g.int_attribute("correct_top5");
   p.loss_sum = g.double_attribute("loss_sum");
+  // Checkpoints written before regression existed lack it: their sum is 0.
+  if (g.has_attribute("absolute_error_sum"))
+    p.absolute_error_sum = g.double_attribute("absolute_error_sum");
   p.seconds = g.double_attribute("seconds");
   if (p.batches < 0 || p.samples < 0 || p.correct < 0 || p.correct > p.samples) {
     throw Error(g.where() + ": the epoch's progress is impossible; the file is damaged");

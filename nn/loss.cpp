@@ -18,8 +18,12 @@ std::pair<std::int64_t, std::int64_t> prepare(const Tensor& output, const Target
     throw Error(std::string(loss) + ": " + std::to_string(targets.labels.size()) + " labels for " +
                 std::to_string(n) + " rows");
   }
+  if (options.task != Task::kClassification && !targets.soft) {
+    throw Error(std::string(loss) + ": a " + std::string(task_name(options.task)) +
+                " batch came without its target rows");
+  }
   for (const std::int32_t label : targets.labels) {
-    if (label < 0 || label >= k) {
+    if (options.task == Task::kClassification && (label < 0 || label >= k)) {
       throw Error("label " + std::to_string(label) + " is outside [0, " + std::to_string(k) +
                   "): the model has " + std::to_string(k) + " outputs; check the dataset's labels");
     }
@@ -64,9 +68,10 @@ double target_row(const Targets& targets, const LossOptions& options, std::int64
   return weight;
 }
 
-// Sets result.correct (top-1) and result.correct_top5 from the rank of each row's label.
-void count_hits(const Tensor& output, std::span<const std::int32_t> labels, std::int64_t k,
-                LossResult& result) {
+// Classification: sets result.correct (top-1) and result.correct_top5 from the rank of each
+// row's label.
+void count_label_hits(const Tensor& output, std::span<const std::int32_t> labels, std::int64_t k,
+                      LossResult& result) {
   for (std::size_t r = 0; r < labels.size(); ++r) {
     const float* z = output.data() + static_cast<std::int64_t>(r) * k;
     const std::int32_t label = labels[r];
@@ -78,6 +83,33 @@ void count_hits(const Tensor& output, std::span<const std::int32_t> labels, std:
   }
 }
 
+// What the task counts right (the header): top-1/top-5, exact label sets, or the absolute error.
+void count_hits(const Tensor& output, const Targets& targets, const LossOptions& options,
+                std::int64_t k, LossResult& result) {
+  if (options.task == Task::kClassification) {
+    count_label_hits(output, targets.labels, k, result);
+    return;
+  }
+  const std::int64_t n = output.shape().n;
+  for (std::int64_t r = 0; r < n; ++r) {
+    const float* z = output.data() + r * k;
+    const float* t = targets.soft->data() + r * k;
+    if (options.task == Task::kMultiLabel) {
+      bool exact = true;
+      for (std::int64_t c = 0; c < k; ++c) exact &= (z[c] >= 0.f) == (t[c] >= 0.5f);
+      result.correct += exact;
+      continue;
+    }
+    double row = 0.0;
+    for (std::int64_t c = 0; c < k; ++c) row += std::abs(static_cast<double>(z[c]) - t[c]);
+    result.absolute_error += row / static_cast<double>(k);
+  }
+}
+
+bool is_regression_loss(std::string_view name) {
+  return name == "mean_squared_error" || name == "mean_absolute_error" || name == "huber";
+}
+
 }  // namespace
 
 void Loss::set_options(LossOptions options) {
@@ -85,10 +117,27 @@ void Loss::set_options(LossOptions options) {
     throw Error(std::string(name()) + ": label smoothing must be in [0, 1), got " +
                 std::to_string(options.label_smoothing));
   }
-  if (options.label_smoothing > 0 && name() == "mean_squared_error") {
-    throw Error(
-        "mean_squared_error takes no label smoothing; smoothing applies to "
-        "softmax_cross_entropy and sigmoid_binary_cross_entropy");
+  if (options.label_smoothing > 0 && is_regression_loss(name())) {
+    throw Error(std::string(name()) +
+                " takes no label smoothing; smoothing applies to "
+                "softmax_cross_entropy and sigmoid_binary_cross_entropy");
+  }
+  const std::string task(task_name(options.task));
+  if (options.task == Task::kMultiLabel && name() != "sigmoid_binary_cross_entropy") {
+    throw Error(std::string(name()) + " does not fit task " + task +
+                ": every class is a yes or no of its own; use sigmoid_binary_cross_entropy");
+  }
+  if (options.task == Task::kRegression && !is_regression_loss(name())) {
+    throw Error(std::string(name()) + " does not fit task " + task +
+                ": use mean_squared_error, mean_absolute_error or huber");
+  }
+  if (options.task != Task::kClassification && !options.class_weights.empty()) {
+    throw Error("class weights are for task classification, not " + task +
+                "; leave loss.class_weights out");
+  }
+  if (!(options.huber_delta > 0) || !std::isfinite(options.huber_delta)) {
+    throw Error("huber: delta must be a finite number > 0, got " +
+                std::to_string(options.huber_delta));
   }
   for (std::size_t c = 0; c < options.class_weights.size(); ++c) {
     const double w = options.class_weights[c];
@@ -130,7 +179,7 @@ LossResult SoftmaxCrossEntropy::compute(const Tensor& logits, const Targets& tar
           static_cast<float>((p - t[static_cast<std::size_t>(j)]) * weight * inv_n);
     }
   }
-  count_hits(logits, targets.labels, k, result);
+  count_hits(logits, targets, options_, k, result);
   return result;
 }
 
@@ -175,7 +224,7 @@ LossResult SigmoidBinaryCrossEntropy::compute(const Tensor& logits, const Target
             static_cast<float>((1.0 / (1.0 + std::exp(-z)) - tj) * weight * scale);
     }
   }
-  count_hits(logits, targets.labels, k, result);
+  count_hits(logits, targets, options_, k, result);
   return result;
 }
 
@@ -195,7 +244,51 @@ LossResult MeanSquaredError::compute(const Tensor& output, const Targets& target
       if (doutput) (*doutput)[r * k + j] = static_cast<float>(2.0 * diff * weight * scale);
     }
   }
-  count_hits(output, targets.labels, k, result);
+  count_hits(output, targets, options_, k, result);
+  return result;
+}
+
+// mean_absolute_error
+
+LossResult MeanAbsoluteError::compute(const Tensor& output, const Targets& targets,
+                                      Tensor* doutput) const {
+  const auto [n, k] = prepare(output, targets, doutput, name(), options_);
+  LossResult result;
+  const double scale = 1.0 / static_cast<double>(std::max<std::int64_t>(n * k, 1));
+  std::vector<double> t;
+  for (std::int64_t r = 0; r < n; ++r) {
+    const double weight = target_row(targets, options_, r, k, 0.0, t);
+    for (std::int64_t j = 0; j < k; ++j) {
+      const double diff = output[r * k + j] - t[static_cast<std::size_t>(j)];
+      result.loss += std::abs(diff) * weight * scale;
+      const double sign = diff > 0 ? 1.0 : (diff < 0 ? -1.0 : 0.0);
+      if (doutput) (*doutput)[r * k + j] = static_cast<float>(sign * weight * scale);
+    }
+  }
+  count_hits(output, targets, options_, k, result);
+  return result;
+}
+
+// huber
+
+LossResult Huber::compute(const Tensor& output, const Targets& targets, Tensor* doutput) const {
+  const auto [n, k] = prepare(output, targets, doutput, name(), options_);
+  LossResult result;
+  const double scale = 1.0 / static_cast<double>(std::max<std::int64_t>(n * k, 1));
+  const double delta = options_.huber_delta;
+  std::vector<double> t;
+  for (std::int64_t r = 0; r < n; ++r) {
+    const double weight = target_row(targets, options_, r, k, 0.0, t);
+    for (std::int64_t j = 0; j < k; ++j) {
+      const double diff = output[r * k + j] - t[static_cast<std::size_t>(j)];
+      const double a = std::abs(diff);
+      result.loss += (a <= delta ? 0.5 * diff * diff : delta * (a - 0.5 * delta)) * weight * scale;
+      if (doutput)
+        (*doutput)[r * k + j] =
+            static_cast<float>(std::clamp(diff, -delta, delta) * weight * scale);
+    }
+  }
+  count_hits(output, targets, options_, k, result);
   return result;
 }
 
@@ -204,6 +297,8 @@ std::unique_ptr<Loss> make_loss(const std::string& name, LossOptions options) {
   if (name == "softmax_cross_entropy") loss = std::make_unique<SoftmaxCrossEntropy>();
   if (name == "sigmoid_binary_cross_entropy") loss = std::make_unique<SigmoidBinaryCrossEntropy>();
   if (name == "mean_squared_error") loss = std::make_unique<MeanSquaredError>();
+  if (name == "mean_absolute_error") loss = std::make_unique<MeanAbsoluteError>();
+  if (name == "huber") loss = std::make_unique<Huber>();
   if (loss) {
     loss->set_options(std::move(options));
     return loss;
@@ -214,7 +309,8 @@ std::unique_ptr<Loss> make_loss(const std::string& name, LossOptions options) {
 }
 
 std::vector<std::string> loss_names() {
-  return {"softmax_cross_entropy", "sigmoid_binary_cross_entropy", "mean_squared_error"};
+  return {"softmax_cross_entropy", "sigmoid_binary_cross_entropy", "mean_squared_error",
+          "mean_absolute_error", "huber"};
 }
 
 }  // namespace kiln::nn

@@ -13,8 +13,15 @@
 //                                 L = (1/(N·K)) Σ w_n (max(z,0) − z·t + log(1 + e^−|z|))  (stable form)
 //                                 dL/dz = w_n (σ − t) / (N·K)
 //   mean_squared_error:           L = (1/(N·K)) Σ w_n (z − t)²;       dL/dz = 2 w_n (z − t) / (N·K)
+//   mean_absolute_error:          L = (1/(N·K)) Σ w_n |z − t|;        dL/dz = w_n sign(z − t) / (N·K)
+//   huber (δ, PyTorch's HuberLoss): per output d = z − t, ½d² when |d| <= δ, else δ(|d| − ½δ);
+//                                 L = (1/(N·K)) Σ w_n huber(d);  dL/dz = w_n clamp(d, −δ, δ) / (N·K)
 // clang-format on
-// `correct` counts rows whose arg-max is the label, for every loss.
+// The task (nn/task.hpp) says what the targets are: classification compares with the labels (or
+// the soft rows); multi_label and regression with Targets::soft, the dataset's target rows (mixed
+// when a batch stage mixed them). What `correct` counts follows the task: classification, rows
+// whose arg-max is the label; multi_label, rows whose every output is on the target's side of 0.5
+// (subset accuracy); regression, none (absolute_error sums each row's mean |z − t|).
 #pragma once
 
 #include <cstdint>
@@ -24,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "nn/task.hpp"
 #include "nn/tensor.hpp"
 
 namespace kiln::nn {
@@ -33,18 +41,23 @@ struct LossResult {
   std::int64_t correct = 0;  // rows whose arg-max equals the label
   // Rows whose label is among the 5 highest outputs (ties ranked by class id, as arg max does).
   std::int64_t correct_top5 = 0;
+  double absolute_error = 0.0;  // regression: Σ over rows of the row's mean |z − t|
 };
 
 // What the outputs are compared with: every row's class, and the soft target rows when a batch
 // stage mixed the samples (empty otherwise).
 struct Targets {
   std::span<const std::int32_t> labels;  // N
-  const Tensor* soft = nullptr;          // (N, K) rows summing to 1, or null: one-hot labels
+  // (N, K) target rows, or null: one-hot labels. Classification: rows summing to 1 (mixed);
+  // multi_label: 0/1 rows (or mixed); regression: the values.
+  const Tensor* soft = nullptr;
 };
 
 struct LossOptions {
-  double label_smoothing = 0.0;       // ε in [0, 1)
-  std::vector<double> class_weights;  // K weights, or empty: every class 1
+  double label_smoothing = 0.0;         // ε in [0, 1)
+  std::vector<double> class_weights{};  // K weights, or empty: every class 1
+  Task task = Task::kClassification;
+  double huber_delta = 1.0;  // huber only: where the square turns linear
 };
 
 class Loss {
@@ -60,7 +73,8 @@ class Loss {
   }
   const LossOptions& options() const { return options_; }
   // Throws kiln::Error when smoothing is outside [0, 1), a weight is negative or not finite, or
-  // this loss cannot take the options (mean squared error: no smoothing).
+  // this loss cannot take the options (the regression losses: no smoothing) or the task
+  // (multi_label: sigmoid_binary_cross_entropy; regression: the regression losses).
   void set_options(LossOptions options);
 
  protected:
@@ -86,6 +100,18 @@ struct SigmoidBinaryCrossEntropy final : Loss {
 struct MeanSquaredError final : Loss {
   using Loss::compute;
   std::string_view name() const override { return "mean_squared_error"; }
+  LossResult compute(const Tensor& output, const Targets& targets, Tensor* doutput) const override;
+};
+
+struct MeanAbsoluteError final : Loss {
+  using Loss::compute;
+  std::string_view name() const override { return "mean_absolute_error"; }
+  LossResult compute(const Tensor& output, const Targets& targets, Tensor* doutput) const override;
+};
+
+struct Huber final : Loss {
+  using Loss::compute;
+  std::string_view name() const override { return "huber"; }
   LossResult compute(const Tensor& output, const Targets& targets, Tensor* doutput) const override;
 };
 

@@ -116,6 +116,10 @@ void BatchMixing::apply(nn::Batch& batch, std::uint64_t seed, std::uint64_t epoc
   const std::int64_t n = shape.n, h = shape.h, w = shape.w, plane = h * w;
   const std::int64_t per_sample = shape.per_sample();
   const std::vector<float> original(batch.inputs.span().begin(), batch.inputs.span().end());
+  // Multi-label and regression batches come with their target rows: those are mixed. Otherwise
+  // the rows start one-hot at the labels.
+  const bool dense = batch.targets.size() > 0;
+  const std::vector<float> rows(batch.targets.span().begin(), batch.targets.span().end());
   batch.targets.resize({n, classes, 1, 1});
   batch.targets.fill(0.f);
   for (std::int64_t i = 0; i < n; ++i) {
@@ -152,6 +156,13 @@ void BatchMixing::apply(nn::Batch& batch, std::uint64_t seed, std::uint64_t epoc
       }
     }
     float* target = batch.targets.data() + i * classes;
+    if (dense) {
+      const float* mine = rows.data() + i * classes;
+      const float* theirs = rows.data() + j * classes;
+      for (std::int64_t c = 0; c < classes; ++c)
+        target[c] = static_cast<float>(own * mine[c] + (1.0 - own) * theirs[c]);
+      continue;
+    }
     target[batch.labels[static_cast<std::size_t>(i)]] += static_cast<float>(own);
     target[batch.labels[static_cast<std::size_t>(j)]] += static_cast<float>(1.0 - own);
   }

@@ -33,8 +33,12 @@ class BatchMixing {
   // stage and the option at fault.
   static BatchMixing from_json(const Json& stage);
   Json config() const;
+  // Whether CutMix may be drawn: a pasted box mixes the pixels, which no regression value follows.
+  bool may_cutmix() const { return cutmix_alpha_ > 0; }
 
-  // Mixes `batch` in place and writes its targets, for `classes` classes.
+  // Mixes `batch` in place and writes its targets, for `classes` classes (or target values).
+  // A batch that carries target rows (multi_label, regression) has those rows mixed with the same
+  // weights instead of one-hot labels.
   void apply(nn::Batch& batch, std::uint64_t seed, std::uint64_t epoch, std::int64_t classes) const;
 
  private:

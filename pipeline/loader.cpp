@@ -136,6 +136,16 @@ bool Loader::next(nn::Batch& batch) {
   if (!item.error.empty()) throw Error(item.error);
   if (item.end) return false;
   batch = std::move(item.batch);
+  if (reader_->task() != nn::Task::kClassification) {
+    // The rows' target values, by dataset index (views of one image share its row).
+    const auto width = static_cast<std::int64_t>(reader_->class_names().size());
+    batch.targets.resize({batch.size(), width, 1, 1});
+    for (std::int64_t r = 0; r < batch.size(); ++r) {
+      const auto row = reader_->target_row(
+          static_cast<std::int64_t>(batch.indices[static_cast<std::size_t>(r)]));
+      std::copy(row.begin(), row.end(), batch.targets.data() + r * width);
+    }
+  }
   if (options_.mixing && options_.mode == nn::Mode::kTrain) {
     options_.mixing->apply(batch, options_.seed, epoch_,
                            static_cast<std::int64_t>(reader_->class_names().size()));

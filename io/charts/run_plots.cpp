@@ -15,9 +15,12 @@ nn::Verdict RunPlots::on_epoch_end(nn::TrainState& /*state*/, const nn::EpochLog
   const std::filesystem::path dir(folder_);
   write_line_chart_png((dir / "loss.png").string(), "loss", epoch,
                        {{"loss", log.column("loss")}, {"val_loss", log.column("val_loss")}});
-  write_line_chart_png(
-      (dir / "accuracy.png").string(), "accuracy", epoch,
-      {{"accuracy", log.column("accuracy")}, {"val_accuracy", log.column("val_accuracy")}});
+  // The task's score column: accuracy, or for regression the mean absolute error.
+  const bool regression =
+      std::find(log.columns.begin(), log.columns.end(), "mae") != log.columns.end();
+  const std::string score = regression ? "mae" : "accuracy";
+  write_line_chart_png((dir / (score + ".png")).string(), score, epoch,
+                       {{score, log.column(score)}, {"val_" + score, log.column("val_" + score)}});
   // A schedule that spans decades (cosine to zero, step decay) reads on a log axis.
   const std::vector<double> rate = log.column("learning_rate");
   double lo = std::numeric_limits<double>::infinity(), hi = 0.0;

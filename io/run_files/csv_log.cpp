@@ -122,18 +122,23 @@ nn::Verdict CsvLog::on_epoch_end(nn::TrainState& /*state*/, const nn::EpochLogs&
     return std::string(text);
   };
   const bool val = logs.validation.has_value();
-  const bool top5 = logs.classes > 5;
+  // Regression has no accuracy: its score columns hold the mean absolute error.
+  const bool regression = logs.task == nn::Task::kRegression;
+  const bool top5 = logs.classes > 5 && logs.task == nn::Task::kClassification;
+  const double score = regression ? logs.mae : logs.accuracy;
+  const double val_score = !val ? 0 : regression ? logs.validation->mae : logs.validation->accuracy;
   const std::string row = std::to_string(logs.epoch) + "," + cell(true, logs.loss, "%.6f") + "," +
-                          cell(true, logs.accuracy, "%.6f") + "," +
+                          cell(true, score, "%.6f") + "," +
                           cell(val, val ? logs.validation->loss : 0, "%.6f") + "," +
-                          cell(val, val ? logs.validation->accuracy : 0, "%.6f") + "," +
+                          cell(val, val_score, "%.6f") + "," +
                           cell(true, static_cast<double>(logs.learning_rate), "%.6g") + "," +
                           cell(true, logs.seconds, "%.3f") + "," + cell(top5, logs.top5, "%.6f") +
                           "," + cell(top5 && val, val ? logs.validation->top5 : 0, "%.6f") + "," +
                           std::to_string(logs.samples);
   rows_.emplace_back(row);
-  std::string text =
-      "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,top5,val_top5,samples\n";
+  const std::string name = regression ? "mae" : "accuracy";
+  std::string text = "epoch,loss," + name + ",val_loss,val_" + name +
+                     ",learning_rate,seconds,top5,val_top5,samples\n";
   for (const std::string& r : rows_) text += r + "\n";
   write_file_atomically(path_, text, "the training log");
   return nn::Verdict::kContinue;

@@ -1,5 +1,6 @@
 // CsvLog: one row per epoch — epoch, loss, accuracy, val_loss, val_accuracy, learning_rate,
-// seconds, top5, val_top5, samples (trained that epoch) — rewritten atomically after every epoch
+// seconds, top5, val_top5, samples (trained that epoch); regression writes mae and val_mae in
+// place of the accuracies — rewritten atomically after every epoch
 // (io/atomic_file.hpp), so the file is always complete and readable while training runs. Empty
 // cells where there is no validation.
 #pragma once

@@ -13,6 +13,7 @@ std::vector<BatchRecord> gather_in_order(Communicator& ranks, std::vector<BatchR
         out.put(r.correct);
         out.put(r.correct_top5);
         out.put_array(r.statistics);
+        out.put(r.absolute_error);
       },
       [](RecordReader& in) {
         BatchRecord r;
@@ -21,6 +22,7 @@ std::vector<BatchRecord> gather_in_order(Communicator& ranks, std::vector<BatchR
         r.correct = in.take<std::int64_t>();
         r.correct_top5 = in.take<std::int64_t>();
         r.statistics = in.take_array<double>();
+        r.absolute_error = in.take<double>();
         return r;
       });
 }

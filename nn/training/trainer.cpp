@@ -24,16 +24,19 @@ void check_source_fits(const Model& model, const BatchSource& source) {
 }  // namespace
 
 double EpochLogs::metric(const std::string& name) const {
+  const std::string score = task == Task::kRegression ? "mae" : "accuracy";
   if (name == "loss") return loss;
-  if (name == "accuracy") return accuracy;
-  if (name == "val_loss" || name == "val_accuracy") {
+  if (name == score) return task == Task::kRegression ? mae : accuracy;
+  if (name == "val_loss" || name == "val_" + score) {
     if (!validation) {
       throw Error("the monitored metric '" + name +
                   "' needs validation data (--validation FILE); or monitor loss");
     }
-    return name == "val_loss" ? validation->loss : validation->accuracy;
+    if (name == "val_loss") return validation->loss;
+    return task == Task::kRegression ? validation->mae : validation->accuracy;
   }
-  throw Error("unknown metric '" + name + "'; use loss, accuracy, val_loss or val_accuracy");
+  throw Error("unknown metric '" + name + "' for task " + std::string(task_name(task)) +
+              "; use loss, " + score + ", val_loss or val_" + score);
 }
 
 namespace {
@@ -56,7 +59,8 @@ BatchRecord run_micro_batch(Model& model, const Loss& loss, const Batch& batch,
     for (std::int64_t k = 0; k < dlogits.size(); ++k) dlogits[k] *= weight;
   }
   model.backward(batch.inputs, dlogits);
-  BatchRecord record{result.loss, batch.size(), result.correct, result.correct_top5, {}};
+  BatchRecord record{result.loss,         batch.size(), result.correct,
+                     result.correct_top5, {},           result.absolute_error};
   if (!ctx.fold_statistics) record.statistics = model.batch_statistics();
   return record;
 }
@@ -130,13 +134,15 @@ double step_loss(const std::vector<BatchRecord>& records, std::int64_t step_samp
 }
 
 // The figures of the epoch just finished, from its progress.
-EpochLogs epoch_logs(const TrainState& state, const Model& model, float rate) {
+EpochLogs epoch_logs(const TrainState& state, const Model& model, float rate, Task task) {
   const EpochProgress& done = state.progress;
   const auto per_sample = [&](double total) {
     return done.samples ? total / static_cast<double>(done.samples) : 0.0;
   };
   EpochLogs logs;
   logs.epoch = state.epoch;
+  logs.task = task;
+  logs.mae = per_sample(done.absolute_error_sum);
   logs.samples = done.samples;
   logs.loss = per_sample(done.loss_sum);
   logs.accuracy = per_sample(static_cast<double>(done.correct));
@@ -189,6 +195,7 @@ StepTimes Trainer::fit(Model& model, Optimizer& optimizer, BatchSource& source, 
       for (const BatchRecord& r : records) {
         done.correct += r.correct;
         done.correct_top5 += r.correct_top5;
+        done.absolute_error_sum += r.absolute_error;
       }
       done.samples += step_samples;
       ++done.batches;
@@ -196,7 +203,7 @@ StepTimes Trainer::fit(Model& model, Optimizer& optimizer, BatchSource& source, 
       for (Callback* cb : callbacks) cb->on_batch_end(state, done.batches - 1, loss_value);
     }
     ++state.epoch;
-    EpochLogs logs = epoch_logs(state, model, state.learning_rate);
+    EpochLogs logs = epoch_logs(state, model, state.learning_rate, loss.options().task);
     state.progress = {};
     if (validation) logs.validation = evaluate(model, *validation, loss, &ranks);
     bool stop = false;
@@ -217,25 +224,33 @@ EvalResult Trainer::evaluate(Model& model, BatchSource& source, const Loss& loss
     const StepContext ctx{Mode::kEval, 0, 0, batch.indices};
     const Tensor& logits = model.forward(batch.inputs, ctx);
     const LossResult result = loss.compute(logits, batch.loss_targets(), nullptr);
-    mine.push_back({result.loss, batch.size(), result.correct, result.correct_top5, {}});
+    mine.push_back({result.loss,
+                    batch.size(),
+                    result.correct,
+                    result.correct_top5,
+                    {},
+                    result.absolute_error});
   }
   Solo solo;
   const std::vector<BatchRecord> records =
       gather_in_order(ranks != nullptr ? *ranks : solo, std::move(mine));
   EvalResult out;
   out.classes = model.output_shape().per_sample();
-  double loss_sum = 0.0;
+  out.task = loss.options().task;
+  double loss_sum = 0.0, absolute_error = 0.0;
   std::int64_t correct = 0, correct_top5 = 0;
   for (const BatchRecord& r : records) {
     loss_sum += r.loss * static_cast<double>(r.samples);
     correct += r.correct;
     correct_top5 += r.correct_top5;
+    absolute_error += r.absolute_error;
     out.samples += r.samples;
   }
   if (out.samples > 0) {
     out.loss = loss_sum / static_cast<double>(out.samples);
     out.accuracy = static_cast<double>(correct) / static_cast<double>(out.samples);
     out.top5 = static_cast<double>(correct_top5) / static_cast<double>(out.samples);
+    out.mae = absolute_error / static_cast<double>(out.samples);
   }
   return out;
 }

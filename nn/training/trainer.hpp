@@ -24,8 +24,9 @@ namespace kiln::nn {
 struct EpochProgress {
   std::int64_t batches = 0;  // optimizer steps taken in this epoch
   std::int64_t samples = 0, correct = 0, correct_top5 = 0;
-  double loss_sum = 0.0;  // sum over samples of the batch loss
-  double seconds = 0.0;   // training time spent on the epoch so far
+  double loss_sum = 0.0;            // sum over samples of the batch loss
+  double absolute_error_sum = 0.0;  // regression: sum over samples of |output − target|'s mean
+  double seconds = 0.0;             // training time spent on the epoch so far
 };
 
 struct TrainState {
@@ -46,18 +47,24 @@ struct TrainState {
   EpochProgress progress{};
 };
 
+// What `accuracy` means follows the task (nn/loss.hpp): top-1 for classification, subset
+// accuracy for multi_label; regression reports the mean absolute error instead.
 struct EvalResult {
   double loss = 0.0;
   double accuracy = 0.0;
   double top5 = 0.0;  // meaningful when classes > 5
   std::int64_t samples = 0;
   std::int64_t classes = 0;
+  Task task = Task::kClassification;
+  double mae = 0.0;  // regression
 };
 
 struct EpochLogs {
   std::int64_t epoch = 0;  // 1-based: the epoch just finished
-  double loss = 0.0;       // mean over the epoch's samples (with the regularization penalty)
+  Task task = Task::kClassification;
+  double loss = 0.0;  // mean over the epoch's samples (with the regularization penalty)
   double accuracy = 0.0;
+  double mae = 0.0;          // regression
   double top5 = 0.0;         // label among the 5 highest outputs; meaningful when classes > 5
   std::int64_t classes = 0;  // the model's outputs
   std::int64_t samples = 0;
@@ -65,8 +72,9 @@ struct EpochLogs {
   float learning_rate = 0.f;             // the rate of the epoch's last step
   std::optional<EvalResult> validation;  // when fit() was given a validation source
 
-  // "loss", "accuracy", "val_loss", "val_accuracy". Throws kiln::Error for an unknown name, or a
-  // val_ metric without validation data, naming the fix.
+  // "loss", "accuracy", "val_loss", "val_accuracy"; for regression "mae" and "val_mae" in place
+  // of the accuracies. Throws kiln::Error for an unknown name, or a val_ metric without
+  // validation data, naming the fix.
   double metric(const std::string& name) const;
 };
 

@@ -62,6 +62,7 @@ io::DatasetSpec dataset_spec(const BuildOptions& o, const io::ImageIndex& index)
   spec.max_side = o.max_side;
   spec.channels = o.channels;
   spec.class_names = index.class_names;
+  spec.task = index.task;
   spec.source = o.source;
   spec.command_line = o.command_line;
   spec.gzip_level = o.gzip_level;
@@ -180,6 +181,7 @@ class WriteImages {
   bool write(const Slot& slot) {
     const std::string& path = index_.paths[static_cast<std::size_t>(slot.position)];
     const std::int32_t label = index_.labels[static_cast<std::size_t>(slot.position)];
+    const std::span<const float> targets = target_row(slot.position);
     if (!slot.reason.empty()) {
       if (o_.on_error == OnError::kFail) {
         failure_ =
@@ -190,11 +192,12 @@ class WriteImages {
       writer_.record_skipped({path, slot.reason});
     } else if (!o_.encoding.empty()) {
       writer_.append_ragged(slot.stored, slot.height, slot.width, slot.pixels, label,
-                            io::DatasetWriter::Counting::kByCaller);
+                            io::DatasetWriter::Counting::kByCaller, targets);
       ++summary_.written;
     } else {
       run_images_.insert(run_images_.end(), slot.pixels.begin(), slot.pixels.end());
       run_labels_.push_back(label);
+      run_targets_.insert(run_targets_.end(), targets.begin(), targets.end());
       ++summary_.written;
       if (static_cast<std::int64_t>(run_labels_.size()) == o_.block) flush();
     }
@@ -205,20 +208,29 @@ class WriteImages {
   }
   void flush() {
     if (run_labels_.empty()) return;
-    writer_.append(run_images_, run_labels_, io::DatasetWriter::Counting::kByCaller);
+    writer_.append(run_images_, run_labels_, io::DatasetWriter::Counting::kByCaller, run_targets_);
     run_images_.clear();
     run_labels_.clear();
+    run_targets_.clear();
   }
   const std::string& failure() const { return failure_; }
   BuildSummary& summary() { return summary_; }
 
  private:
+  // The index's target row at `position` (empty for classification).
+  std::span<const float> target_row(std::int64_t position) const {
+    if (index_.targets.empty()) return {};
+    const std::size_t width = index_.class_names.size();
+    return std::span(index_.targets).subspan(static_cast<std::size_t>(position) * width, width);
+  }
+
   const io::ImageIndex& index_;
   const BuildOptions& o_;
   io::DatasetWriter& writer_;
   const std::function<void(std::int64_t, std::int64_t)>& progress_;
   std::vector<std::uint8_t> run_images_;
   std::vector<std::int32_t> run_labels_;
+  std::vector<float> run_targets_;
   std::string failure_;  // fail mode: the first bad input, in index order
   std::int64_t done_ = 0;
   BuildSummary summary_;

@@ -22,6 +22,11 @@ io::ImageIndex slice_of(const io::ImageIndex& index, int rank, int ranks) {
   const std::int64_t lo = total * rank / ranks, hi = total * (rank + 1) / ranks;
   io::ImageIndex slice;
   slice.class_names = index.class_names;
+  slice.task = index.task;
+  if (!index.targets.empty()) {
+    const auto width = static_cast<std::int64_t>(index.class_names.size());
+    slice.targets.assign(index.targets.begin() + lo * width, index.targets.begin() + hi * width);
+  }
   slice.paths.assign(index.paths.begin() + lo, index.paths.begin() + hi);
   slice.labels.assign(index.labels.begin() + lo, index.labels.begin() + hi);
   if (rank == 0) slice.warnings = index.warnings;
@@ -36,7 +41,16 @@ struct ShardReport {
   std::vector<std::uint64_t> statistics;
 };
 
-// Copies a shard's images, labels and skipped inputs into `writer`, as stored.
+// Rows [first, first + count) of a shard's targets (empty for classification).
+std::span<const float> targets_of(const io::DatasetReader& shard, std::int64_t first,
+                                  std::int64_t count) {
+  if (shard.targets().empty()) return {};
+  const auto width = static_cast<std::int64_t>(shard.class_names().size());
+  return std::span(shard.targets())
+      .subspan(static_cast<std::size_t>(first * width), static_cast<std::size_t>(count * width));
+}
+
+// Copies a shard's images, labels (or targets) and skipped inputs into `writer`, as stored.
 void append_shard(const std::string& path, io::DatasetWriter& writer, std::int64_t block) {
   const io::DatasetReader shard(path);
   for (const io::SkippedInput& s : shard.skipped()) writer.record_skipped(s);
@@ -46,7 +60,7 @@ void append_shard(const std::string& path, io::DatasetWriter& writer, std::int64
       const cv::Size size = shard.image_size(i);
       writer.append_ragged(shard.read_stored(i), size.height, size.width, {},
                            labels[static_cast<std::size_t>(i)],
-                           io::DatasetWriter::Counting::kByCaller);
+                           io::DatasetWriter::Counting::kByCaller, targets_of(shard, i, 1));
     }
     return;
   }
@@ -58,7 +72,7 @@ void append_shard(const std::string& path, io::DatasetWriter& writer, std::int64
     writer.append(
         images,
         std::span(labels).subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(count)),
-        io::DatasetWriter::Counting::kByCaller);
+        io::DatasetWriter::Counting::kByCaller, targets_of(shard, first, count));
   }
 }
 

@@ -35,6 +35,7 @@ struct Member {
   Normalization normalization;
   cv::Size crop;  // the model's input (W, H)
   std::optional<ViewOptions> views;
+  nn::Task task = nn::Task::kClassification;  // what its outputs mean
 };
 
 // The models (one, or the ensemble's) and the data, checked once for every pass.
@@ -46,6 +47,11 @@ struct Setup {
 
 void check_fits(const Member& m, const io::DatasetReader& data, const std::string& data_path) {
   m.normalization.check_compatible(data.channels(), data.channel_order(), data_path);
+  if (data.task() != m.task) {
+    throw Error(data_path + ": holds " + std::string(nn::task_name(data.task())) + " targets but " +
+                m.path + " was trained for " + std::string(nn::task_name(m.task)) +
+                "; preprocess the data as the training data was (kiln preprocess --task)");
+  }
   const auto outputs = m.bundle.model.output_shape().per_sample();
   const auto& names = data.class_names();
   if (static_cast<std::int64_t>(names.size()) > outputs) {
@@ -156,7 +162,12 @@ BatchOutcome average_batch(Setup& s, std::vector<MemberPass>& members, bool with
     const std::int64_t k = views_of(s.models[i], with_views);
     const nn::StepContext ctx{nn::Mode::kEval, 0, 0, m.batch.indices};
     const nn::Tensor& logits = s.models[i].bundle.model.forward(m.batch.inputs, ctx);
-    nn::SoftmaxCrossEntropy::compute(logits, m.batch.labels, nullptr, &m.probabilities);
+    if (s.models[i].task == nn::Task::kClassification) {
+      nn::SoftmaxCrossEntropy::compute(logits, m.batch.labels, nullptr, &m.probabilities);
+    } else {
+      m.probabilities = logits;
+      nn::output_to_scores(s.models[i].task, m.probabilities.data(), logits.shape().n, classes);
+    }
     // Rows come in groups of k views of one image (graph.hpp keeps them together).
     for (std::int64_t image = 0; image < images; ++image) {
       std::fill(mean.begin(), mean.end(), 0.f);
@@ -188,6 +199,32 @@ BatchOutcome average_batch(Setup& s, std::vector<MemberPass>& members, bool with
   return out;
 }
 
+// One image's scores (mean probabilities or values) into the metrics of the pass's task; returns
+// the predicted class for classification (else 0).
+std::int32_t add_scores(EvalPass& pass, std::span<const float> scores, std::int32_t label,
+                        std::uint64_t index, const io::DatasetReader& data) {
+  if (pass.multi_label) {
+    pass.multi_label->add(scores, data.target_row(static_cast<std::int64_t>(index)));
+    return 0;
+  }
+  if (pass.regression) {
+    pass.regression->add(scores, data.target_row(static_cast<std::int64_t>(index)));
+    return 0;
+  }
+  return pass.metrics.add(scores, label);
+}
+
+// A pass with the metrics its task needs.
+EvalPass make_pass(std::string views, int views_per_image, nn::Task task, std::int64_t classes,
+                   double threshold) {
+  const int top_k = static_cast<int>(std::min<std::int64_t>(5, classes));
+  EvalPass pass{
+      std::move(views), views_per_image, nn::ClassificationMetrics(classes, top_k), {}, 0.0, task};
+  if (task == nn::Task::kMultiLabel) pass.multi_label.emplace(classes, threshold);
+  if (task == nn::Task::kRegression) pass.regression.emplace(classes);
+  return pass;
+}
+
 // Adds every rank's outcomes, in dataset order, to the pass's metrics and predictions (and each
 // model's own metrics, when `members` were asked for alone).
 void score(const std::vector<BatchOutcome>& outcomes, const Setup& s, std::int64_t classes,
@@ -197,15 +234,19 @@ void score(const std::vector<BatchOutcome>& outcomes, const Setup& s, std::int64
     const auto images = static_cast<std::int64_t>(out.labels.size());
     for (std::int64_t image = 0; image < images; ++image) {
       const std::int32_t label = out.labels[static_cast<std::size_t>(image)];
+      const std::uint64_t index = out.indices[static_cast<std::size_t>(image)];
       for (std::size_t i = 0; each_alone && i < members.size(); ++i) {
         const auto first =
             out.members.begin() + static_cast<std::ptrdiff_t>((i * images + image) * classes);
         std::copy_n(first, classes, mean.begin());
-        members[i].alone->metrics.add(mean, label);
+        add_scores(*members[i].alone, mean, label, index, *s.data);
       }
       std::copy_n(out.ensemble.begin() + image * classes, classes, mean.begin());
+      if (pass.task != nn::Task::kClassification) {
+        add_scores(pass, mean, label, index, *s.data);
+        continue;
+      }
       const std::int32_t predicted = pass.metrics.add(mean, label);
-      const std::uint64_t index = out.indices[static_cast<std::size_t>(image)];
       pass.predictions.push_back({index,
                                   index < s.sources.size() ? s.sources[index] : std::string(),
                                   label, predicted, mean[static_cast<std::size_t>(predicted)]});
@@ -218,7 +259,7 @@ void score(const std::vector<BatchOutcome>& outcomes, const Setup& s, std::int64
 // more than one) and then the ensemble, or the one model.
 std::vector<EvalPass> run_pass(Setup& s, const EvalRequest& request, bool with_views) {
   const auto classes = s.models[0].bundle.model.output_shape().per_sample();
-  const int top_k = static_cast<int>(std::min<std::int64_t>(5, classes));
+  const nn::Task task = s.models[0].task;
   int most_views = 1;
   for (const Member& m : s.models) most_views = std::max(most_views, views_of(m, with_views));
   // The batch size counts forward-pass rows, so views do not multiply the memory of a batch.
@@ -230,18 +271,13 @@ std::vector<EvalPass> run_pass(Setup& s, const EvalRequest& request, bool with_v
     members[i].loader =
         loader_for(s, s.models[i], request, with_views, images_per_batch, request.ranks);
     members[i].alone.emplace(
-        EvalPass{s.models[i].path + ", " + describe_views(s.models[i], with_views),
-                 views_of(s.models[i], with_views),
-                 nn::ClassificationMetrics(classes, top_k),
-                 {},
-                 0.0});
+        make_pass(s.models[i].path + ", " + describe_views(s.models[i], with_views),
+                  views_of(s.models[i], with_views), task, classes, request.threshold));
   }
-  EvalPass pass{(ensemble ? "ensemble of " + std::to_string(s.models.size()) + " models, " : "") +
+  EvalPass pass =
+      make_pass((ensemble ? "ensemble of " + std::to_string(s.models.size()) + " models, " : "") +
                     describe_views(s.models[0], with_views),
-                views_of(s.models[0], with_views),
-                nn::ClassificationMetrics(classes, top_k),
-                {},
-                0.0};
+                views_of(s.models[0], with_views), task, classes, request.threshold);
   pass.predictions.reserve(static_cast<std::size_t>(s.data->size()));
   const auto start = std::chrono::steady_clock::now();
   for (MemberPass& m : members) m.loader->start_epoch(0);
@@ -265,6 +301,11 @@ std::vector<EvalPass> run_pass(Setup& s, const EvalRequest& request, bool with_v
 
 Member load_member(const std::string& path) {
   Member m{path, io::load_model(path), {}, {}, std::nullopt};
+  try {
+    m.task = nn::task_from_name(m.bundle.preprocessing.value("task", "classification"));
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what() + "; the file is damaged");
+  }
   m.normalization =
       Normalization::from_json(m.bundle.preprocessing.at("normalization"), m.bundle.arrays);
   const nn::Shape input = m.bundle.model.input_shape();
@@ -276,7 +317,7 @@ Member load_member(const std::string& path) {
 void check_same_classes(const std::vector<Member>& models) {
   const Member& first = models.front();
   for (const Member& m : models) {
-    if (m.bundle.class_names != first.bundle.class_names ||
+    if (m.bundle.class_names != first.bundle.class_names || m.task != first.task ||
         m.bundle.model.output_shape() != first.bundle.model.output_shape()) {
       std::string names;
       for (const auto& n : m.bundle.class_names) names += (names.empty() ? "" : ", ") + n;
@@ -385,7 +426,7 @@ EvalReport evaluate_model(const EvalRequest& request) {
   }
 
   const bool writes = request.ranks == nullptr || request.ranks->rank() == 0;
-  if (!request.report_dir.empty() && writes) {
+  if (!request.report_dir.empty() && writes && first.task == nn::Task::kClassification) {
     const EvalPass& pass = report.passes.back();
     const fs::path dir(request.report_dir);
     io::write_confusion_csv((dir / "confusion.csv").string(), pass.metrics, report.class_names);

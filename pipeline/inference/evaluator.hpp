@@ -6,13 +6,15 @@
 // by the views), cuts every image into its views, batches them, and averages the softmax
 // probabilities of each image's views before taking the arg max and the loss. An ensemble of models
 // runs each with its own stored preprocessing over the same images, and averages the models'
-// probabilities (each already averaged over its views). Probabilities rather
+// probabilities (each already averaged over its views). Multi-label models average each class's
+// sigmoid probability the same way, regression models their values. Probabilities rather
 // than logits: that is what ResNet, AlexNet and Caffe's oversample average, and it keeps one
 // over-confident view from outvoting the others.
 #pragma once
 
 #include <cstdint>
 #include <opencv2/core.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,8 @@
 #include "nn/distributed/communicator.hpp"
 #include "nn/json.hpp"
 #include "nn/metrics.hpp"
+#include "nn/target_metrics.hpp"
+#include "nn/task.hpp"
 #include "pipeline/views.hpp"
 
 namespace kiln::pipeline {
@@ -34,19 +38,31 @@ struct EvalRequest {
   // model alone (with the same views), from the same forward passes.
   bool compare = false;
   std::string report_dir{};  // "": no files; else the files of io/run_files/eval_report.hpp
+  double threshold = 0.5;    // multi_label: a class is predicted at this probability or above
   // MPI ranks (io/runtime/mpi_world.hpp): each reads and runs its share of the batches, and every rank
   // gets the figures of one process; rank 0 alone writes the report files.
   nn::Communicator* ranks = nullptr;
 };
 
+// The figures of one way of viewing the images. Which metrics hold them follows the models' task
+// (nn/task.hpp): `metrics` for classification, `multi_label` or `regression` for the others.
 struct EvalPass {
   std::string views;  // "single crop (the model's eval stages)" or ViewOptions::describe()
   int views_per_image = 1;
   nn::ClassificationMetrics metrics;
-  std::vector<io::ImagePrediction> predictions;  // in dataset order
+  std::vector<io::ImagePrediction> predictions;  // in dataset order (classification)
   double seconds = 0.0;                          // wall time, reading to metrics
+  nn::Task task = nn::Task::kClassification;
+  std::optional<nn::MultiLabelMetrics> multi_label{};
+  std::optional<nn::RegressionMetrics> regression{};
+
+  std::int64_t images() const {
+    return multi_label  ? multi_label->samples()
+           : regression ? regression->samples()
+                        : metrics.samples();
+  }
   double images_per_second() const {
-    return seconds > 0 ? static_cast<double>(metrics.samples()) / seconds : 0.0;
+    return seconds > 0 ? static_cast<double>(images()) / seconds : 0.0;
   }
 };
 

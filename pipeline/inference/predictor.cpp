@@ -48,6 +48,7 @@ struct Predictor::State {
   std::optional<ViewOptions> views;
   std::vector<cv::Mat> cut;  // the views of the current image
   nn::Tensor probabilities;
+  nn::Task task = nn::Task::kClassification;
 };
 
 Predictor::Predictor(const std::string& model_path, const ViewRequest& views)
@@ -59,6 +60,7 @@ Predictor::Predictor(const std::string& model_path, const ViewRequest& views)
   // Size each image as kiln preprocess sized the training data.
   s.storage = storage_of_model(pre, model_path);
   s.normalization = Normalization::from_json(pre.at("normalization"), s.bundle.arrays);
+  s.task = nn::task_from_name(pre.value("task", "classification"));
   s.input = s.bundle.model.input_shape();
   const cv::Size crop(static_cast<int>(s.input.w), static_cast<int>(s.input.h));
   const cv::Size stored(static_cast<int>(s.storage.width), static_cast<int>(s.storage.height));
@@ -90,6 +92,8 @@ const std::vector<std::string>& Predictor::class_names() const { return s_->bund
 
 nn::Model& Predictor::model() { return s_->bundle.model; }
 
+nn::Task Predictor::task() const { return s_->task; }
+
 std::vector<float> Predictor::probabilities(const cv::Mat& decoded) {
   State& s = *s_;
   if (decoded.channels() != channels() || decoded.depth() != CV_8U) {
@@ -114,8 +118,14 @@ std::vector<float> Predictor::probabilities(const cv::Mat& decoded) {
     pack_image(s.cut[v], s.normalization, x.span().subspan(v * per_view, per_view));
   }
   const nn::Tensor& logits = s.bundle.model.forward(x, {});
-  const std::vector<std::int32_t> any_labels(s.cut.size(), 0);
-  nn::SoftmaxCrossEntropy::compute(logits, any_labels, nullptr, &s.probabilities);
+  if (s.task == nn::Task::kClassification) {
+    const std::vector<std::int32_t> any_labels(s.cut.size(), 0);
+    nn::SoftmaxCrossEntropy::compute(logits, any_labels, nullptr, &s.probabilities);
+  } else {
+    s.probabilities = logits;
+    nn::output_to_scores(s.task, s.probabilities.data(), logits.shape().n,
+                         logits.shape().per_sample());
+  }
   // The mean over the views (one view: the probabilities themselves).
   const auto classes = static_cast<std::size_t>(s.probabilities.size()) / s.cut.size();
   std::vector<float> mean(classes, 0.f);
@@ -133,14 +143,15 @@ std::vector<Prediction> predict_images(const PredictRequest& request) {
   std::vector<Predictor> models;
   for (const std::string& path : request.model_paths) {
     models.emplace_back(path, request.views);
-    if (models.back().class_names() != models.front().class_names()) {
+    if (models.back().class_names() != models.front().class_names() ||
+        models.back().task() != models.front().task()) {
       throw Error(path + ": predicts other classes than " + request.model_paths.front() +
                   "; an ensemble's models must be trained on the same classes");
     }
   }
   std::vector<Prediction> out;
   for (const std::string& path : request.paths) {
-    Prediction p{path, {}, {}};
+    Prediction p{path, {}, {}, models.front().task()};
     std::vector<std::uint8_t> bytes;
     std::vector<float> sum;
     if (!io::read_file(path, bytes, p.error)) p.error = "unreadable: " + p.error;
@@ -157,7 +168,16 @@ std::vector<Prediction> predict_images(const PredictRequest& request) {
     }
     if (p.error.empty()) {
       for (float& v : sum) v /= static_cast<float>(models.size());
-      p.top = top_classes(sum, models.front().class_names(), request.top_k);
+      const auto& names = models.front().class_names();
+      if (p.task == nn::Task::kClassification) {
+        p.top = top_classes(sum, names, request.top_k);
+      } else if (p.task == nn::Task::kMultiLabel) {
+        for (const auto& [name, probability] :
+             top_classes(sum, names, static_cast<int>(sum.size())))
+          if (probability >= request.threshold) p.top.emplace_back(name, probability);
+      } else {
+        for (std::size_t d = 0; d < sum.size(); ++d) p.top.emplace_back(names.at(d), sum[d]);
+      }
     }
     out.push_back(std::move(p));
   }

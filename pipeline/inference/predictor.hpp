@@ -13,21 +13,28 @@
 
 #include "io/decode.hpp"
 #include "nn/model/model.hpp"
+#include "nn/task.hpp"
 #include "pipeline/views.hpp"
 
 namespace kiln::pipeline {
 
+// What a model says of one image, as its task reads the outputs (nn/task.hpp):
+//   classification  the top_k classes, most likely first
+//   multi_label     every class whose probability is >= threshold, most likely first
+//   regression      every target value, in the model's order (name, value)
 struct Prediction {
   std::string path;
-  std::vector<std::pair<std::string, float>> top;  // (class name, probability), most likely first
+  std::vector<std::pair<std::string, float>> top;  // (class name, probability) or (name, value)
   std::string error;                               // non-empty: why this image has no prediction
+  nn::Task task = nn::Task::kClassification;
 };
 
 struct PredictRequest {
   std::vector<std::string> model_paths;  // several: an ensemble (mean of their probabilities)
   std::vector<std::string> paths;
   int top_k = 3;
-  ViewRequest views{};  // as in kiln evaluate (pipeline/views.hpp)
+  double threshold = 0.5;  // multi_label
+  ViewRequest views{};     // as in kiln evaluate (pipeline/views.hpp)
 };
 
 // A model file with everything its preprocessing needs, ready for images already decoded (as
@@ -40,12 +47,13 @@ class Predictor {
   Predictor(Predictor&&) noexcept;
   Predictor& operator=(Predictor&&) noexcept;
 
-  // The class probabilities of one image (H, W, channels() uint8), the mean over its views with
-  // crops > 1: sized as the training data was stored, the eval stages, the normalization.
+  // The class probabilities of one image (H, W, channels() uint8) — a multi-label model's sigmoid
+  // probabilities, a regression model's values — the mean over its views with crops > 1: sized as the training data was stored, the eval stages, the normalization.
   std::vector<float> probabilities(const cv::Mat& image);
   io::DecodeOptions decode_options() const;
   int channels() const;
   const std::vector<std::string>& class_names() const;
+  nn::Task task() const;
   // The network, whose layer outputs after probabilities() are those of the image's (last) view.
   nn::Model& model();
 

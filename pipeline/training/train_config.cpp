@@ -45,7 +45,9 @@ struct Rule {
 Rule any() { return {}; }
 Rule range(double lo, double hi) { return {lo, hi, {}, {}, {}}; }
 Rule choice(std::vector<std::string> values) { return {-kInf, kInf, std::move(values), {}, {}}; }
-Rule metric() { return choice({"", "loss", "accuracy", "val_loss", "val_accuracy"}); }
+Rule metric() {
+  return choice({"", "loss", "accuracy", "val_loss", "val_accuracy", "mae", "val_mae"});
+}
 Rule checked(std::string want, std::function<void(const Json&, const std::string&)> check) {
   return {-kInf, kInf, {}, std::move(want), std::move(check)};
 }
@@ -139,6 +141,11 @@ void check_no_decay(const Json& v, const std::string& where) {
 // (what is trained on, how, when it stops, where it goes); for_each_key() runs them in order.
 template <class Config, class Key>
 void data_and_model_keys(Config& c, Key& key) {
+  std::vector<std::string> tasks = nn::task_names();
+  tasks.insert(tasks.begin(), "");
+  key("task", c.task, choice(tasks),
+      "what a target is: classification, multi_label or regression (\"\": the training "
+      "dataset's, as kiln preprocess --task stored it)");
   key("data.train", c.data.train, any(),
       "training data: a kiln HDF5 dataset or a folder of class folders");
   key("data.validation", c.data.validation, any(),
@@ -188,10 +195,14 @@ void data_and_model_keys(Config& c, Key& key) {
 
 template <class Config, class Key>
 void optimizer_keys(Config& c, Key& key) {
-  key("loss.type", c.loss.type, choice(nn::loss_names()),
-      "training loss on the logits: softmax cross-entropy, per-class sigmoid binary "
-      "cross-entropy, or mean squared error against one-hot targets (\"loss\": \"NAME\" is "
-      "short for it)");
+  std::vector<std::string> losses = nn::loss_names();
+  losses.insert(losses.begin(), "");
+  key("loss.type", c.loss.type, choice(losses),
+      "training loss on the logits (\"\": the task's, softmax_cross_entropy, "
+      "sigmoid_binary_cross_entropy or mean_squared_error); mean_absolute_error and huber also "
+      "fit regression (\"loss\": \"NAME\" is short for it)");
+  key("loss.delta", c.loss.delta, range(1e-12, 1e12),
+      "huber: where the squared error turns linear (PyTorch's HuberLoss delta)");
   key("loss.label_smoothing", c.loss.label_smoothing, range(0.0, 0.999),
       "label smoothing ε: targets (1 - ε)·t + ε/K (softmax) or + ε/2 (sigmoid), as Keras and "
       "PyTorch smooth");

@@ -176,11 +176,29 @@ struct TrainingData {
   std::vector<io::SkippedInput> skipped;
 };
 
+// The run's task: the config's `task`, which must be the training data's, or the data's.
+nn::Task run_task(const TrainConfig& c, const io::DatasetReader& train) {
+  const nn::Task task = c.task.empty() ? train.task() : nn::task_from_name(c.task);
+  if (task != train.task()) {
+    throw ConfigError("'task' is " + c.task + " but " + c.data.train + " holds " +
+                      std::string(nn::task_name(train.task())) +
+                      " targets; preprocess it with kiln preprocess --task " + c.task +
+                      " (or leave 'task' out to train the data's task)");
+  }
+  return task;
+}
+
 // The loss the config describes. "auto" class weights count the rows the training loader reads:
 // a validation split's or fold's training rows, cut at data.limit.
 std::unique_ptr<nn::Loss> make_run_loss(const TrainConfig& c, const TrainingData& d,
                                         const nn::Model& model) {
   nn::LossOptions options{c.loss.label_smoothing, {}};
+  options.task = run_task(c, *d.train);
+  options.huber_delta = c.loss.delta;
+  if (!c.loss.class_weights.is_null() && options.task != nn::Task::kClassification) {
+    throw ConfigError("'loss.class_weights': class weights are for task classification, not " +
+                      std::string(nn::task_name(options.task)) + "; leave the key out");
+  }
   if (!c.loss.class_weights.is_null()) {
     const std::vector<std::int32_t>& all = d.train->labels();
     std::vector<std::int32_t> rows;
@@ -196,7 +214,9 @@ std::unique_ptr<nn::Loss> make_run_loss(const TrainConfig& c, const TrainingData
         d.train->class_names());
   }
   try {
-    return nn::make_loss(c.loss.type, std::move(options));
+    const nn::Task task = options.task;
+    return nn::make_loss(c.loss.type.empty() ? std::string(nn::default_loss(task)) : c.loss.type,
+                         std::move(options));
   } catch (const ConfigError&) {
     throw;
   } catch (const Error& e) {
@@ -269,6 +289,11 @@ TrainingData open_data(const TrainConfig& c, const TrainObserver& observer) {
     d.skipped = d.train_folder->skipped();
   }
   d.train = std::make_shared<const io::DatasetReader>(train_file);
+  const nn::Task task = run_task(c, *d.train);
+  if (task != nn::Task::kClassification && c.data.sampler == "balanced") {
+    throw ConfigError("'data.sampler' balanced draws by class, which task " +
+                      std::string(nn::task_name(task)) + " has not; use random");
+  }
   if (c.data.validation_split > 0.0) split_validation(c, d);
   if (c.data.folds > 0) split_folds(c, d);
   if (c.data.validation.empty()) return d;
@@ -281,6 +306,10 @@ TrainingData open_data(const TrainConfig& c, const TrainObserver& observer) {
   }
   d.validation = std::make_shared<const io::DatasetReader>(validation_file);
   check_same_size(*d.validation, *d.train, c.data.validation);
+  if (d.validation->task() != task || d.validation->class_names() != d.train->class_names()) {
+    throw Error(c.data.validation + ": holds other targets than " + c.data.train +
+                " (its task or its class names differ); preprocess both the same way");
+  }
   return d;
 }
 
@@ -325,7 +354,14 @@ Loaders make_loaders(const TrainConfig& c, const TrainingData& d,
   train.subset = d.train_subset;
   train.micro_batch_size = c.micro_batch_size;
   train.balanced = c.data.sampler == "balanced";
-  if (!batch_stage.is_null()) train.mixing = BatchMixing::from_json(batch_stage);
+  if (!batch_stage.is_null()) {
+    train.mixing = BatchMixing::from_json(batch_stage);
+    if (train.mixing->may_cutmix() && d.train->task() == nn::Task::kRegression) {
+      throw ConfigError("'augment': " + batch_stage.at("type").get<std::string>() +
+                        " pastes a box of another image, which no regression value follows; "
+                        "use mixup with task regression");
+    }
+  }
   if (ranks != nullptr) {
     train.rank = ranks->rank();
     train.ranks = ranks->size();
@@ -392,7 +428,8 @@ Json freeze_up_to(Json model_config, const std::string& last_frozen) {
 // run; the train list is kept for the record.
 Json preprocessing_record(const Normalization& normalization, const Loaders& l,
                           const io::DatasetReader& train) {
-  return {{"normalization", normalization.to_json()},
+  return {{"task", nn::task_name(train.task())},
+          {"normalization", normalization.to_json()},
           {"eval_stages", l.eval_stages},
           {"train_stages", l.train_stages},
           {"input", {train.channels(), train.height(), train.width()}},

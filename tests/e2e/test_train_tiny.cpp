@@ -114,7 +114,9 @@ TEST_F(TinyRun, ScheduleEarlyStoppingAndCsvLog) {
 // weights of its own (the same seed otherwise); training and validation losses are its values.
 TEST_F(TinyRun, EveryLossKeyTrainsWithThatLoss) {
   std::vector<std::vector<float>> weights;
-  for (const std::string& loss : nn::loss_names()) {
+  // The classification losses; mean_absolute_error and huber are regression's (test_targets).
+  for (const std::string loss :
+       {"softmax_cross_entropy", "sigmoid_binary_cross_entropy", "mean_squared_error"}) {
     pipeline::TrainConfig r = request("loss-" + loss + ".h5");
     r.loss.type = loss;
     r.epochs = 4;

@@ -91,6 +91,7 @@ std::vector<std::uint8_t> records_of(std::initializer_list<double> losses) {
     out.put(std::int64_t{0});
     out.put(std::int64_t{0});
     out.put_array(std::vector<double>{loss * 10});
+    out.put(loss / 2);  // absolute_error
   }
   return out.bytes();
 }
@@ -99,11 +100,12 @@ std::vector<std::uint8_t> records_of(std::initializer_list<double> losses) {
 TEST(BatchRecords, RanksRecordsComeBackInRoundRobinOrder) {
   RankOneOfThree ranks({records_of({0, 3}), records_of({2})});
   const std::vector<BatchRecord> all =
-      gather_in_order(ranks, {{1.0, 1, 0, 0, {10.0}}, {4.0, 1, 0, 0, {40.0}}});
+      gather_in_order(ranks, {{1.0, 1, 0, 0, {10.0}, 0.5}, {4.0, 1, 0, 0, {40.0}, 2.0}});
   ASSERT_EQ(all.size(), 5u);
   for (std::size_t i = 0; i < all.size(); ++i) {
     EXPECT_EQ(all[i].loss, static_cast<double>(i));
     EXPECT_EQ(all[i].statistics, std::vector<double>{10.0 * static_cast<double>(i)});
+    EXPECT_EQ(all[i].absolute_error, static_cast<double>(i) / 2);
   }
   std::vector<std::uint8_t> cut = records_of({0, 3});
   cut.resize(cut.size() - 3);

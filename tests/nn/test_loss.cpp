@@ -258,3 +258,109 @@ TEST(LossOptions, BadOptionsNameTheLossAndTheFix) {
 
 }  // namespace
 }  // namespace kiln::nn
+
+namespace kiln::nn {
+namespace {
+
+// Regression targets: values that are not class rows.
+Tensor regression_targets() {
+  Tensor t({4, 3, 1, 1});
+  testing::fill_uniform(t, 21, -3.f, 3.f);
+  return t;
+}
+
+TEST(RegressionLosses, GradientsMatchFiniteDifferences) {
+  Tensor out({4, 3, 1, 1});
+  testing::fill_uniform(out, 22, -3.f, 3.f);
+  const Tensor targets = regression_targets();
+  const std::vector<std::int32_t> zeros(4, 0);
+  for (const char* name : {"mean_squared_error", "mean_absolute_error", "huber"}) {
+    const auto loss = make_loss(name, {.task = Task::kRegression, .huber_delta = 0.8});
+    expect_loss_gradient_matches(*loss, out, Targets{zeros, &targets});
+  }
+}
+
+// By hand: d = z − t over one row of three values, δ = 1.
+TEST(RegressionLosses, HandComputedValuesAndAbsoluteError) {
+  Tensor out({1, 3, 1, 1});
+  Tensor t({1, 3, 1, 1});
+  const float z[] = {0.5f, 3.f, -1.f}, target[] = {0.f, 1.f, -1.f};  // d = 0.5, 2, 0
+  for (int i = 0; i < 3; ++i) out[i] = z[i], t[i] = target[i];
+  const std::vector<std::int32_t> zeros(1, 0);
+  const Targets targets{zeros, &t};
+  Tensor grad;
+  const auto mae = make_loss("mean_absolute_error", {.task = Task::kRegression});
+  const LossResult a = mae->compute(out, targets, &grad);
+  EXPECT_NEAR(a.loss, (0.5 + 2 + 0) / 3, 1e-9);
+  EXPECT_NEAR(a.absolute_error, (0.5 + 2 + 0) / 3, 1e-9);
+  EXPECT_EQ(a.correct, 0);
+  EXPECT_FLOAT_EQ(grad[0], 1.f / 3);
+  EXPECT_FLOAT_EQ(grad[2], 0.f);
+  const auto huber = make_loss("huber", {.task = Task::kRegression});
+  const LossResult h = huber->compute(out, targets, &grad);
+  EXPECT_NEAR(h.loss, (0.5 * 0.25 + 1 * (2 - 0.5) + 0) / 3, 1e-9);
+  EXPECT_FLOAT_EQ(grad[0], 0.5f / 3);  // inside δ: d
+  EXPECT_FLOAT_EQ(grad[1], 1.f / 3);   // beyond δ: δ·sign(d)
+  const LossResult m =
+      make_loss("mean_squared_error", {.task = Task::kRegression})->compute(out, targets, nullptr);
+  EXPECT_NEAR(m.loss, (0.25 + 4 + 0) / 3, 1e-9);
+  EXPECT_NEAR(m.absolute_error, (0.5 + 2 + 0) / 3, 1e-9);
+}
+
+// Multi-label rows count right only when every output falls on its target's side of 0.5.
+TEST(MultiLabelLoss, CountsExactLabelSetsAgainstTheTargetRows) {
+  Tensor logits({3, 3, 1, 1});
+  Tensor rows({3, 3, 1, 1});
+  const float z[] = {2, -1, 3, 2, -1, -3, -2, -1, -3};
+  const float t[] = {1, 0, 1, 1, 0, 1, 0, 0, 0};  // right, one class missed, empty set right
+  for (int i = 0; i < 9; ++i) logits[i] = z[i], rows[i] = t[i];
+  const std::vector<std::int32_t> zeros(3, 0);
+  const auto bce = make_loss("sigmoid_binary_cross_entropy", {.task = Task::kMultiLabel});
+  const LossResult r = bce->compute(logits, Targets{zeros, &rows}, nullptr);
+  EXPECT_EQ(r.correct, 2);
+  double expected = 0.0;
+  for (int i = 0; i < 9; ++i) {
+    const double p = 1.0 / (1.0 + std::exp(-static_cast<double>(z[i])));
+    expected -= t[i] * std::log(p) + (1 - t[i]) * std::log(1 - p);
+  }
+  EXPECT_NEAR(r.loss, expected / 9, 1e-9);
+  expect_loss_gradient_matches(*bce, logits, Targets{zeros, &rows});
+}
+
+TEST(LossOptions, ATaskTakesOnlyTheLossesThatFitIt) {
+  auto error_of = [](const std::string& name, LossOptions options) {
+    try {
+      make_loss(name, std::move(options));
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(error_of("softmax_cross_entropy", {.task = Task::kMultiLabel})
+                .find("use sigmoid_binary_cross_entropy"),
+            std::string::npos);
+  EXPECT_NE(error_of("sigmoid_binary_cross_entropy", {.task = Task::kRegression})
+                .find("mean_squared_error, mean_absolute_error or huber"),
+            std::string::npos);
+  EXPECT_NE(error_of("huber", {.label_smoothing = 0.1, .task = Task::kRegression})
+                .find("takes no label smoothing"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of("sigmoid_binary_cross_entropy", {.class_weights = {1, 2}, .task = Task::kMultiLabel})
+          .find("class weights are for task classification"),
+      std::string::npos);
+  EXPECT_NE(error_of("huber", {.task = Task::kRegression, .huber_delta = 0}).find("delta"),
+            std::string::npos);
+  EXPECT_EQ(
+      error_of("sigmoid_binary_cross_entropy", {.label_smoothing = 0.1, .task = Task::kMultiLabel}),
+      "");
+  // A multi-label batch without its rows is a wiring mistake, named.
+  Tensor out({1, 2, 1, 1});
+  const std::vector<std::int32_t> zeros(1, 0);
+  EXPECT_THROW(make_loss("sigmoid_binary_cross_entropy", {.task = Task::kMultiLabel})
+                   ->compute(out, Targets{zeros}, nullptr),
+               Error);
+}
+
+}  // namespace
+}  // namespace kiln::nn

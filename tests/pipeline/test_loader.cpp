@@ -411,3 +411,75 @@ TEST(RaggedLoader, ACropStageMakesUniformBatchesAndIsRequired) {
 
 }  // namespace
 }  // namespace kiln::pipeline
+
+namespace kiln::pipeline {
+namespace {
+
+// A regression dataset whose image i has the values (i, −2i): every batch row must carry the
+// values of the image it holds, in train (shuffled) and eval (multi-crop views) mode alike.
+TEST(TargetLoader, EveryRowCarriesItsImagesTargetsAndMixupMixesThem) {
+  testing::TempDir dir;
+  const std::string path = dir.file("values.h5");
+  io::DatasetSpec spec;
+  spec.height = spec.width = 6;
+  spec.channels = 1;
+  spec.class_names = {"a", "b"};
+  spec.task = nn::Task::kRegression;
+  {
+    io::DatasetWriter writer(path, spec);
+    std::vector<std::uint8_t> images(30 * 36);
+    std::vector<float> values;
+    for (int i = 0; i < 30; ++i) {
+      std::fill_n(images.begin() + i * 36, 36, static_cast<std::uint8_t>(i));
+      values.insert(values.end(), {static_cast<float>(i), -2.f * static_cast<float>(i)});
+    }
+    writer.append(images, std::vector<std::int32_t>(30, 0), io::DatasetWriter::Counting::kHere,
+                  values);
+    writer.commit();
+  }
+  auto reader = std::make_shared<const io::DatasetReader>(path);
+  const Normalization identity{"L", {0.f}, {1.f}};
+  LoaderOptions options;
+  options.batch_size = 7;
+  options.seed = 3;
+  Loader train(reader, identity, {}, options);
+  train.start_epoch(0);
+  nn::Batch batch;
+  std::int64_t rows = 0;
+  while (train.next(batch)) {
+    ASSERT_EQ(batch.targets.shape(), (nn::Shape{batch.size(), 2, 1, 1}));
+    for (std::int64_t r = 0; r < batch.size(); ++r, ++rows) {
+      const float pixel = batch.inputs[r * 36];
+      EXPECT_EQ(batch.targets[r * 2], pixel);
+      EXPECT_EQ(batch.targets[r * 2 + 1], -2 * pixel);
+    }
+  }
+  EXPECT_EQ(rows, 30);
+  // Mixup: the values mix with the pixels' weight.
+  options.mixing = BatchMixing::from_json({{"type", "mixup"}, {"alpha", 0.4}});
+  Loader mixed(reader, identity, {}, options);
+  mixed.start_epoch(0);
+  while (mixed.next(batch)) {
+    for (std::int64_t r = 0; r < batch.size(); ++r) {
+      EXPECT_NEAR(batch.targets[r * 2], batch.inputs[r * 36], 1e-4);
+      EXPECT_NEAR(batch.targets[r * 2 + 1], -2 * batch.inputs[r * 36], 1e-4);
+    }
+  }
+  // Eval with views: every view row carries its image's values.
+  LoaderOptions eval;
+  eval.mode = nn::Mode::kEval;
+  eval.batch_size = 4;
+  ViewOptions views;
+  views.crops = 5;
+  views.crop = cv::Size(4, 4);
+  eval.views = views;
+  Loader viewed(reader, identity, {}, eval);
+  viewed.start_epoch(0);
+  ASSERT_TRUE(viewed.next(batch));
+  ASSERT_EQ(batch.size(), 4 * 5);
+  for (std::int64_t r = 0; r < batch.size(); ++r)
+    EXPECT_EQ(batch.targets[r * 2], static_cast<float>(r / 5));
+}
+
+}  // namespace
+}  // namespace kiln::pipeline
