@@ -20,6 +20,7 @@ namespace {
 
 struct ImportFlags {
   std::string source, output, channel_order;  // "": L for one input channel, else RGB
+  std::string task;                           // "": the file's, else classification
   std::string zoo_model, model_json;          // Keras weights: the architecture
   std::vector<std::int64_t> input;
   std::vector<std::string> class_names;
@@ -87,6 +88,17 @@ nn::Model import_network(const ImportFlags& f) {
 #endif
 }
 
+// The task the outputs serve: --task, else what a kiln ONNX export records, else classification.
+nn::Task imported_task(const ImportFlags& f) {
+  if (!f.task.empty()) return nn::task_from_name(f.task);
+  if (!is_onnx(f.source)) return nn::Task::kClassification;
+#ifdef KILN_HAVE_ONNX
+  return io::onnx_task(f.source);
+#else
+  throw Error(f.source + ": this kiln was built without libonnx-dev; install it and rebuild");
+#endif
+}
+
 }  // namespace
 
 void add_import_command(CLI::App& app) {
@@ -113,6 +125,11 @@ void add_import_command(CLI::App& app) {
   cmd->add_option("--class-names", f->class_names,
                   "Names of the outputs, or one file with a name per line (default: 0, 1, ...)")
       ->expected(1, 1 << 20);
+  cmd->add_option("--task", f->task,
+                  "What the outputs mean: classification, multi_label (an independent "
+                  "probability per class) or regression (values); default: what a kiln export "
+                  "records, else classification")
+      ->check(CLI::IsMember(nn::task_names()));
   cmd->add_option("--mean", f->pre.mean, "Per-channel mean subtracted (default 0)")->expected(1, 3);
   cmd->add_option("--std", f->pre.std, "Per-channel std divided by (default 1)")->expected(1, 3);
   cmd->add_option("--pixel-scale", f->pre.pixel_scale,
@@ -144,6 +161,7 @@ void add_import_command(CLI::App& app) {
       std::reverse(f->pre.mean.begin(), f->pre.mean.end());
       std::reverse(f->pre.std.begin(), f->pre.std.end());
     }
+    f->pre.task = imported_task(*f);
     pipeline::save_imported_model(model, f->pre, read_class_names(f->class_names), f->output);
     std::printf("%sImported %s: %lld parameters, %zu layers, input %s -> %s\n",
                 model.summary().c_str(), f->source.c_str(),

@@ -78,6 +78,7 @@ py::array_t<std::uint8_t> as_pixels(const nn::Tensor& tensor) {
 PyLoader::PyLoader(const LoaderArgs& a)
     : normalize_(a.normalize), batch_size_(a.batch_size), drop_last_(a.drop_last) {
   auto reader = std::make_shared<const io::DatasetReader>(a.path);
+  task_ = reader->task();
   const Json stages =
       pipeline::with_fitted_pca(stage_list(a.augment), reader->statistics().covariance, a.path);
   pipeline::LoaderOptions o;
@@ -126,11 +127,16 @@ py::tuple PyLoader::next() {
     running_ = false;
     throw py::stop_iteration();
   }
-  py::array_t<std::int32_t> labels(static_cast<py::ssize_t>(batch_.labels.size()),
-                                   batch_.labels.data());
+  // Classification: int32 labels (N). Multi-label and regression: the float32 target rows (N, K).
+  py::object targets = py::array_t<std::int32_t>(static_cast<py::ssize_t>(batch_.labels.size()),
+                                                 batch_.labels.data());
+  if (batch_.targets.size() > 0) {
+    const nn::Shape s = batch_.targets.shape();
+    targets = py::array_t<float>({s.n, s.per_sample()}, batch_.targets.data());
+  }
   indices_ = batch_.indices;
-  if (!normalize_) return py::make_tuple(as_pixels(batch_.inputs), labels);
-  return py::make_tuple(as_array(std::move(batch_.inputs), loader_->tensor_pool()), labels);
+  if (!normalize_) return py::make_tuple(as_pixels(batch_.inputs), targets);
+  return py::make_tuple(as_array(std::move(batch_.inputs), loader_->tensor_pool()), targets);
 }
 
 void bind_loader(py::module_& m) {
@@ -145,7 +151,9 @@ the same batches bit for bit, whatever the thread count.
             ...
 
 Each images array owns its memory (no buffer is recycled under it). normalize=False yields the
-augmented pixels as uint8 (N, H, W, C) instead.)")
+augmented pixels as uint8 (N, H, W, C) instead. A multi-label or regression dataset (kiln
+preprocess --task) yields its target rows, float32 (N, K), in place of the labels; `task` says
+which.)")
       .def(py::init([](std::string path, py::object augment, std::int64_t batch_size,
                        std::uint64_t seed, bool shuffle, int threads, bool train, bool drop_last,
                        bool normalize, std::int64_t limit) {
@@ -168,6 +176,9 @@ augmented pixels as uint8 (N, H, W, C) instead.)")
           py::arg("epoch"), py::return_value_policy::reference_internal,
           "Iterate epoch `epoch`: `for x, y in loader.epoch(3): ...`.")
       .def_property_readonly("samples", &PyLoader::samples, "Samples per epoch.")
+      .def_property_readonly(
+          "task", [](const PyLoader& l) { return std::string(nn::task_name(l.task())); },
+          "classification, multi_label or regression: what the second array of a batch holds.")
       .def_property_readonly(
           "indices",
           [](const PyLoader& l) {

@@ -39,13 +39,16 @@ class PyLoader {
   // Starts the epoch set by set_epoch() (0 at first) and returns the loader as its iterator.
   PyLoader& start();
   // (images, labels): float32 (N, C, H, W) normalized, or uint8 (N, H, W, C) with
-  // normalize=False; int32 (N). Raises StopIteration at the end of the epoch.
+  // normalize=False; int32 (N), or for multi_label and regression data float32 target rows
+  // (N, K). Raises StopIteration at the end of the epoch.
   pybind11::tuple next();
   const std::vector<std::uint64_t>& indices() const { return indices_; }
+  nn::Task task() const { return task_; }
 
  private:
   std::unique_ptr<pipeline::Loader> loader_;
   bool normalize_;
+  nn::Task task_ = nn::Task::kClassification;
   std::int64_t batch_size_;
   bool drop_last_;
   std::uint64_t epoch_ = 0;

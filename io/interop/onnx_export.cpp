@@ -301,7 +301,8 @@ void add_metadata(onnx::ModelProto& model, const ModelBundle& bundle, const nn::
       {"channel_order", pre.at("normalization").value("channel_order", "")},
       {"pixel_scale", "0-255"},
       {"normalization", pre.at("normalization").dump()},
-      {"eval_stages", pre.value("eval_stages", Json::array()).dump()}};
+      {"eval_stages", pre.value("eval_stages", Json::array()).dump()},
+      {"task", pre.value("task", "classification")}};
   for (const auto& [key, value] : entries) {
     onnx::StringStringEntryProto* e = model.add_metadata_props();
     e->set_key(key);
@@ -364,13 +365,18 @@ void export_onnx(ModelBundle& bundle, const std::string& output_path,
     set_int(g.node("Flatten", {x}, &flat), "axis", 1);
     x = flat;
   }
-  onnx::NodeProto& softmax = *graph.add_node();
-  softmax.set_op_type("Softmax");
-  softmax.set_name("probabilities");
-  softmax.add_input(x);
-  softmax.add_output("probabilities");
-  set_int(softmax, "axis", 1);
-  add_io(graph.mutable_output(), "probabilities", onnx::TensorProto::FLOAT,
+  // What the outputs mean (nn/task.hpp): class probabilities (Softmax), each class's own
+  // probability (Sigmoid), or the values themselves.
+  const std::string task = bundle.preprocessing.value("task", "classification");
+  const bool regression = task == "regression";
+  const std::string output = regression ? "values" : "probabilities";
+  onnx::NodeProto& last = *graph.add_node();
+  last.set_op_type(regression ? "Identity" : task == "multi_label" ? "Sigmoid" : "Softmax");
+  last.set_name(output);
+  last.add_input(x);
+  last.add_output(output);
+  if (task == "classification") set_int(last, "axis", 1);
+  add_io(graph.mutable_output(), output, onnx::TensorProto::FLOAT,
          {"N", std::to_string(shape.per_sample())});
   try {
     onnx::checker::check_model(model);

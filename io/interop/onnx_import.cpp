@@ -15,6 +15,14 @@
 namespace kiln::io {
 namespace {
 
+// The "task" a kiln export records in the metadata; classification for other exporters' files.
+nn::Task onnx_task(const onnx::ModelProto& model) {
+  for (const auto& entry : model.metadata_props()) {
+    if (entry.key() == "task") return nn::task_from_name(entry.value());
+  }
+  return nn::Task::kClassification;
+}
+
 constexpr const char* kSupportedOps =
     "Conv, Gemm, MatMul, BatchNormalization, Relu, LeakyRelu, Sigmoid, Tanh, MaxPool, "
     "AveragePool, GlobalAveragePool, Flatten, Reshape, Dropout, Add, Concat, LRN, Identity, "
@@ -96,6 +104,7 @@ class Importer {
                   " outputs; kiln imports networks with one");
     }
     output_ = graph.output(0).name();
+    multi_label_ = onnx_task(model_) == nn::Task::kMultiLabel;
     for (const auto& node : graph.node()) {
       for (const auto& in : node.input()) ++readers_[in];
     }
@@ -246,6 +255,10 @@ class Importer {
       return;
     }
     const std::vector<std::string> in = {source(node, x)};
+    if (op == "Sigmoid" && multi_label_ && node.output(0) == output_) {
+      output_ = x;  // a multi-label model's outputs are logits in kiln, as a Softmax's are
+      return;
+    }
     if (op == "Relu" || op == "Sigmoid" || op == "Tanh") {
       add_layer(node, {{"type", op == "Relu" ? "relu" : op == "Sigmoid" ? "sigmoid" : "tanh"}}, in);
     } else if (op == "LeakyRelu") {
@@ -512,6 +525,7 @@ class Importer {
   onnx::ModelProto model_;
   nn::Shape input_;
   std::string output_;
+  bool multi_label_ = false;  // kiln's export of a multi-label model: a Sigmoid ends it
   std::map<std::string, Constant> constants_;
   std::map<std::string, std::string> values_;  // ONNX value → kiln layer name or "input"
   std::map<std::string, int> readers_;         // ONNX value → how many nodes read it
@@ -523,6 +537,13 @@ class Importer {
 };
 
 }  // namespace
+
+nn::Task onnx_task(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  onnx::ModelProto model;
+  if (!in || !model.ParseFromIstream(&in)) throw Error(path + ": not an ONNX model");
+  return onnx_task(model);
+}
 
 nn::Model import_onnx(const std::string& path, const OnnxImportOptions& options) {
   return Importer(path, options).run();

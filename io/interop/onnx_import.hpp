@@ -24,6 +24,7 @@
 #include <string>
 
 #include "nn/model/model.hpp"
+#include "nn/task.hpp"
 
 namespace kiln::io {
 
@@ -37,6 +38,11 @@ struct OnnxImportOptions {
 // Throws kiln::Error naming the file and, for an unsupported or malformed node, the node and its
 // op type.
 nn::Model import_onnx(const std::string& path, const OnnxImportOptions& options = {});
+
+// What a network's outputs mean: the "task" metadata kiln's export writes (a multi-label
+// model's final Sigmoid is then dropped on import, as a final Softmax always is), else
+// classification.
+nn::Task onnx_task(const std::string& path);
 
 // Every op type import_onnx reads, for messages and help.
 const char* onnx_import_ops();

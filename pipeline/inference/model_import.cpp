@@ -70,7 +70,8 @@ void save_imported_model(nn::Model& model, const ImportedPreprocessing& pre,
     throw Error(std::to_string(class_names.size()) + " class names for a model with " +
                 std::to_string(classes) + " outputs");
   }
-  const Json preprocessing = {{"normalization", n.to_json()},
+  const Json preprocessing = {{"task", nn::task_name(pre.task)},
+                              {"normalization", n.to_json()},
                               {"eval_stages", eval_stages},
                               {"train_stages", eval_stages},
                               {"input", {in.c, stored, stored}}};

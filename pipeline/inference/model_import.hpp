@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nn/model/model.hpp"
+#include "nn/task.hpp"
 
 namespace kiln::pipeline {
 
@@ -21,6 +22,7 @@ struct ImportedPreprocessing {
   // model's input size.
   int resize = 0;
   int crop = 0;
+  nn::Task task = nn::Task::kClassification;  // what the outputs mean
 };
 
 // Writes `model` to `output_path` with class_names (default "0", "1", ...) and the preprocessing

@@ -13,6 +13,7 @@
 
 #include "io/dataset_reader.hpp"
 #include "io/interop/onnx_export.hpp"
+#include "io/interop/onnx_import.hpp"
 #include "io/model_file.hpp"
 #include "nn/error.hpp"
 #include "nn/loss.hpp"
@@ -71,10 +72,11 @@ std::vector<float> kiln_probabilities(ModelBundle& b, const nn::Tensor& pixels) 
     x[i] = (pixels[i] - m) / std[c];
   }
   const nn::Tensor& logits = b.model.forward(x, {});
-  nn::Tensor probabilities;
-  const std::vector<std::int32_t> labels(static_cast<std::size_t>(s.n), 0);
-  nn::SoftmaxCrossEntropy::compute(logits, labels, nullptr, &probabilities);
-  return {probabilities.span().begin(), probabilities.span().end()};
+  // What the task's outputs mean: softmax, a sigmoid per class, or the values.
+  std::vector<float> scores(logits.span().begin(), logits.span().end());
+  nn::output_to_scores(nn::task_from_name(b.preprocessing.value("task", "classification")),
+                       scores.data(), s.n, logits.shape().per_sample());
+  return scores;
 }
 
 struct Variant {
@@ -219,6 +221,29 @@ TEST(OnnxExport, MetadataCarriesClassesAndInputAndUnsupportedModesAreNamed) {
     FAIL() << "zca exported";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("'zca'"), std::string::npos) << e.what();
+  }
+}
+
+// A multi-label model exports with a Sigmoid on each class, a regression model with its values;
+// OpenCV gives kiln's figures, the metadata names the task, and kiln import reads the network
+// back with its outputs as logits again (the Sigmoid dropped) and the task recorded.
+TEST(OnnxExport, MultiLabelAndRegressionOutputsRunInOpenCvAndImportBack) {
+  const Json config = nn::builtin_model("mnist_cnn", {1, 1, 28, 28}, 4, Json::object());
+  nn::Tensor pixels({3, 1, 28, 28});
+  nn::Rng rng({4, 4, 4, 4});
+  for (float& v : pixels.span()) v = std::floor(rng.uniform(0.f, 256.f));
+  for (const char* task : {"multi_label", "regression"}) {
+    ModelBundle b = bundle_of(config, 11);
+    b.preprocessing["task"] = task;
+    expect_export_agrees(b, pixels);
+    testing::TempDir dir;
+    const std::string path = dir.file("model.onnx");
+    export_onnx(b, path, {});
+    EXPECT_EQ(nn::task_name(onnx_task(path)), task);
+    nn::Model back = import_onnx(path);
+    EXPECT_EQ(back.output_shape().per_sample(), 4) << task;
+    EXPECT_EQ(back.config().at("layers").back().at("type"), "dense")
+        << task << ": the final Sigmoid is dropped, the last dense layer gives the logits";
   }
 }
 

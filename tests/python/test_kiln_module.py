@@ -228,3 +228,65 @@ def test_gif_frames_are_pils(tmp_path):
     for i, name in enumerate(sorted(frames)):
         stored = images[offsets[i]:offsets[i + 1]].reshape(shapes[i])
         assert np.array_equal(stored, frames[name]), name
+
+
+def test_multi_label_and_regression_lists_from_preprocess_to_predict(tmp_path):
+    """`kiln preprocess --task` on CSV lists as a user writes them, read back with h5py and by
+    kiln.Loader (each batch row the targets of its image), then train, evaluate and predict from
+    the command line."""
+    from PIL import Image
+    rng = np.random.default_rng(3)
+    multi, values = ["path,labels"], ["path,brightness,dark"]
+    expected_sets, expected_values = [], []
+    for i in range(64):
+        top, bottom = rng.random() < 0.5, rng.random() < 0.5
+        pixels = rng.integers(0, 40, size=(8, 8), dtype=np.uint8)
+        pixels[:4] += 200 if top else 0
+        pixels[4:] += 200 if bottom else 0
+        Image.fromarray(pixels).save(tmp_path / f"{i}.png")
+        names = " ".join(n for n, on in (("bottom", bottom), ("top", top)) if on)
+        multi.append(f"{i}.png,\"{names}\"")
+        values.append(f"{i}.png,{pixels.mean() / 255:.6f},{int(not (top or bottom))}")
+        expected_sets.append([float(bottom), float(top)])
+        expected_values.append([float(f"{pixels.mean() / 255:.6f}"), float(not (top or bottom))])
+    (tmp_path / "multi.csv").write_text("\n".join(multi) + "\n")
+    (tmp_path / "values.csv").write_text("\n".join(values) + "\n")
+    for task, lst, out in (("multi_label", "multi.csv", "ml.h5"),
+                           ("regression", "values.csv", "reg.h5")):
+        subprocess.run([KILN, "preprocess", str(tmp_path / lst), "--task", task, "--size", "8x8",
+                        "--channels", "1", "-o", str(tmp_path / out)], check=True,
+                       capture_output=True)
+    with h5py.File(tmp_path / "ml.h5") as f:
+        assert [n.decode() if isinstance(n, bytes) else n for n in f.attrs["class_names"]] == \
+            ["bottom", "top"]
+        assert f["targets"].dtype == np.uint8
+        assert f["targets"][...].tolist() == expected_sets
+    with h5py.File(tmp_path / "reg.h5") as f:
+        assert np.allclose(f["targets"][...], expected_values)
+    for out, expected in (("ml.h5", expected_sets), ("reg.h5", expected_values)):
+        loader = kiln.Loader(str(tmp_path / out), batch_size=10, seed=4)
+        assert loader.task == ("multi_label" if out == "ml.h5" else "regression")
+        seen = 0
+        for images, targets in loader:
+            assert targets.dtype == np.float32 and targets.shape == (len(images), 2)
+            assert np.allclose(targets, np.array(expected, np.float32)[loader.indices])
+            seen += len(images)
+        assert seen == 64
+    model = tmp_path / "ml-model.h5"
+    subprocess.run([KILN, "train", str(tmp_path / "ml.h5"), "--model", "mlp", "--epochs", "3",
+                    "-o", str(model), "--set", "optimizer.type=adam"], check=True,
+                   capture_output=True)
+    evaluated = subprocess.run([KILN, "evaluate", str(model), str(tmp_path / "ml.h5"),
+                                "--per-class"], check=True, capture_output=True, text=True)
+    assert "mAP" in evaluated.stdout and "subset accuracy" in evaluated.stdout
+    assert "bottom" in evaluated.stdout
+    predicted = subprocess.run([KILN, "predict", str(model), str(tmp_path / "0.png"),
+                                "--threshold", "0.01"], check=True, capture_output=True,
+                               text=True)
+    # At a threshold of 0.01 every class is printed, most likely first.
+    assert "bottom" in predicted.stdout and "top" in predicted.stdout
+    bad = subprocess.run([KILN, "train", str(tmp_path / "reg.h5"), "--epochs", "1", "-o",
+                          str(tmp_path / "never.h5"), "--set",
+                          'augment=[{"type": "cutmix", "alpha": 1.0}]'], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and "use mixup with task regression" in bad.stderr, bad.stderr
