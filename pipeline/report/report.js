@@ -112,7 +112,8 @@
     const charts = el("div", { class: "charts" });
     root.append(charts);
     const figures = [["loss", "loss"], ["val_loss", "validation loss"], ["accuracy", "accuracy"],
-                     ["val_accuracy", "validation accuracy"], ["learning_rate", "learning rate"]];
+                     ["val_accuracy", "validation accuracy"], ["mae", "MAE (regression)"],
+                     ["val_mae", "validation MAE (regression)"], ["learning_rate", "learning rate"]];
     for (const [column, title] of figures) {
       const datasets = [];
       runs.forEach((run, i) => {
@@ -146,6 +147,11 @@
         { title: "val_loss", value: (r) => r.summary.final_val_loss },
         { title: "val_accuracy", value: (r) => r.summary.final_val_accuracy },
         { title: "best val_accuracy", value: (r) => r.summary.best_val_accuracy },
+        // Regression runs (log.csv's mae columns), when there are any.
+        ...(runs.some((r) => r.summary.final_mae !== null && r.summary.final_mae !== undefined)
+          ? [{ title: "val_mae", value: (r) => r.summary.final_val_mae },
+             { title: "best val_mae", value: (r) => r.summary.best_val_mae }]
+          : []),
         { title: "seconds", value: (r) => r.summary.seconds },
         { title: "images/s", value: (r) => r.summary.images_per_second === null ? null : Math.round(r.summary.images_per_second) },
         ...shown.map((k) => ({ title: k, text: true, value: (r) => r.config[k] })),

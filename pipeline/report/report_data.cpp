@@ -47,11 +47,13 @@ Json columns_of(const io::LogTable& table) {
 Json summary_of(const io::LogTable& log) {
   Json s = Json::object();
   if (log.rows.empty()) return s;
-  for (const char* name : {"loss", "accuracy", "val_loss", "val_accuracy"}) {
+  // Regression runs log mae and val_mae in place of the accuracies.
+  for (const char* name : {"loss", "accuracy", "val_loss", "val_accuracy", "mae", "val_mae"}) {
     const std::vector<double> v = log.column(name);
     s["final_" + std::string(name)] = number_or_null(v.back());
     double best = std::nan("");
-    const bool lower = std::string(name).find("loss") != std::string::npos;
+    const bool lower = std::string(name).find("loss") != std::string::npos ||
+                       std::string(name).find("mae") != std::string::npos;
     for (const double x : v) {
       if (std::isfinite(x) && (std::isnan(best) || (lower ? x < best : x > best))) best = x;
     }

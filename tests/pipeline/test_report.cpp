@@ -45,6 +45,25 @@ TEST(ReportData, SummarizesARunDirectory) {
   EXPECT_DOUBLE_EQ(s["images_per_second"].get<double>(), 300.0);
   EXPECT_TRUE(r["log"]["top5"][0].is_null());
 
+  // A regression run's log: mae columns, the best the lowest.
+  write(dir.file("runs/b") + "/log.csv",
+        "epoch,loss,mae,val_loss,val_mae,learning_rate,seconds,top5,val_top5,samples\n"
+        "1,0.9,0.6,0.8,0.50,0.1,2.0,,,1000\n"
+        "2,0.5,0.4,0.6,0.30,0.1,3.0,,,1000\n"
+        "3,0.4,0.3,0.7,0.35,0.1,5.0,,,1000\n");
+  const Json both = collect_report({dir.file("runs")});
+  ASSERT_EQ(both["runs"].size(), 2u);
+  int regression_runs = 0;
+  for (const Json& run : both["runs"]) {
+    if (run["summary"]["final_val_mae"].is_null()) continue;
+    ++regression_runs;
+    EXPECT_DOUBLE_EQ(run["summary"]["final_val_mae"].get<double>(), 0.35);
+    EXPECT_DOUBLE_EQ(run["summary"]["best_val_mae"].get<double>(), 0.30);
+    EXPECT_TRUE(run["summary"]["final_accuracy"].is_null());
+  }
+  EXPECT_EQ(regression_runs, 1);
+  std::filesystem::remove_all(dir.file("runs/b"));
+
   // An evaluate --report folder and an augmentation preview kept in the run directory.
   write(run + "/eval/confusion.csv", "true\\predicted,cat,dog\ncat,5,1\ndog,2,7\n");
   write(run + "/eval/per_class.csv", "class,precision,recall,f1,support\ncat,0.71,0.83,0.7653,6\n");
