@@ -107,10 +107,10 @@ std::size_t longest(const std::vector<std::string>& values) {
   return n;
 }
 
-Temp vlen_string_type() {
+Temp vlen_string_type(H5T_cset_t cset = H5T_CSET_UTF8) {
   Temp t(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Tset_size(t.get(), H5T_VARIABLE);
-  H5Tset_cset(t.get(), H5T_CSET_UTF8);
+  H5Tset_cset(t.get(), cset);
   return t;
 }
 
@@ -173,11 +173,14 @@ std::vector<std::string> read_fixed_strings(hid_t obj, hid_t type, hid_t space, 
   return out;
 }
 
-std::vector<std::string> read_vlen_strings(hid_t obj, hid_t space, bool is_attribute,
-                                           const std::string& where) {
+// Variable-length strings stored as `file_type`. The memory type takes the file's character set:
+// HDF5 converts no string between ASCII and UTF-8, and h5py stores a Python `bytes` value (as
+// Keras writes keras_version and backend) as variable-length ASCII, a `str` as UTF-8.
+std::vector<std::string> read_vlen_strings(hid_t obj, hid_t file_type, hid_t space,
+                                           bool is_attribute, const std::string& where) {
   const hssize_t n = H5Sget_simple_extent_npoints(space);
   std::vector<char*> raw(static_cast<std::size_t>(n), nullptr);
-  Temp type = vlen_string_type();
+  Temp type = vlen_string_type(H5Tget_cset(file_type));
   const herr_t status = is_attribute
                             ? H5Aread(obj, type.get(), raw.data())
                             : H5Dread(obj, type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data());
@@ -297,7 +300,7 @@ std::vector<std::string> Object::strings_attribute(const std::string& key) const
   }
   Temp space(H5Aget_space(attr.get()), H5Sclose);
   if (H5Tis_variable_str(type.get()) > 0)
-    return read_vlen_strings(attr.get(), space.get(), true, where());
+    return read_vlen_strings(attr.get(), type.get(), space.get(), true, where());
   return read_fixed_strings(attr.get(), type.get(), space.get(), true,
                             where() + ": attribute '" + key + "'");
 }
@@ -443,7 +446,7 @@ std::vector<std::string> Location::read_strings(const std::string& name) const {
   Temp space(H5Dget_space(d.id()), H5Sclose);
   if (H5Sget_simple_extent_npoints(space.get()) == 0) return {};
   if (H5Tis_variable_str(type.get()) > 0) {
-    return read_vlen_strings(d.id(), space.get(), false, d.where());
+    return read_vlen_strings(d.id(), type.get(), space.get(), false, d.where());
   }
   return read_fixed_strings(d.id(), type.get(), space.get(), false, d.where());
 }

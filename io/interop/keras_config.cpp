@@ -26,6 +26,10 @@ class Translator {
     }
     const bool sequential = keras.value("class_name", "") == "Sequential";
     for (const Json& layer : list) add(layer, sequential);
+    // Keras 3 Sequential models built without an InputLayer record the shape they were built on.
+    if (!input_ && config.is_object() && config.contains("build_input_shape")) {
+      set_input(config.at("build_input_shape"), "build_input_shape");
+    }
     if (!input_) throw Error(source_ + ": the Keras model states no input shape");
     finish(config);
     return {{"input", *input_}, {"layers", layers_}};
@@ -41,14 +45,32 @@ class Translator {
     return it == c.end() || it->is_null() ? fallback : *it;
   }
 
+  // The Keras layers a node reads. Keras 2: [["name", 0, 0, {}], ...]; Keras 3: {"args": [...]}
+  // whose Keras tensors name their layer in keras_history, a merge's as one list of tensors.
+  static std::vector<std::string> node_sources(const Json& node) {
+    std::vector<std::string> names;
+    if (node.is_array()) {
+      for (const Json& ref : node) names.push_back(ref.at(0).get<std::string>());
+      return names;
+    }
+    const auto collect = [&](const Json& arg, const auto& self) -> void {
+      if (arg.is_array()) {
+        for (const Json& a : arg) self(a, self);
+      } else if (arg.is_object() && arg.value("class_name", "") == "__keras_tensor__") {
+        names.push_back(arg.at("config").at("keras_history").at(0).get<std::string>());
+      }
+    };
+    collect(node.value("args", Json::array()), collect);
+    return names;
+  }
+
   // The kiln names a Keras layer reads: its inbound nodes, or the layer before (Sequential).
   std::vector<std::string> inputs_of(const Json& layer, bool sequential) const {
     if (sequential) return {previous_};
     std::vector<std::string> in;
     const Json nodes = get(layer, "inbound_nodes", Json::array());
     if (nodes.empty()) return in;
-    for (const Json& ref : nodes.at(0)) {
-      const std::string name = ref.at(0).get<std::string>();
+    for (const std::string& name : node_sources(nodes.at(0))) {
       const auto it = output_of_.find(name);
       if (it == output_of_.end())
         fail(layer.value("name", ""), "reads unknown layer '" + name + "'");
@@ -57,10 +79,20 @@ class Translator {
     return in;
   }
 
+  // (None, H, W, C) images, or (None, D) flat vectors: a kiln input of 1 × 1 × D (kiln import
+  // --input C H W reads images whose C·H·W values are those D, in the same order).
   void set_input(const Json& shape, const std::string& name) {
-    if (!shape.is_array() || shape.size() != 4 || !shape[1].is_number_integer() ||
-        !shape[2].is_number_integer() || !shape[3].is_number_integer()) {
-      fail(name, "kiln needs a fixed (H, W, C) input shape, got " + shape.dump());
+    const auto fixed = [&](std::size_t from) {
+      for (std::size_t i = from; i < shape.size(); ++i)
+        if (!shape[i].is_number_integer()) return false;
+      return true;
+    };
+    if (shape.is_array() && shape.size() == 2 && fixed(1)) {
+      input_ = Json::array({1, 1, shape[1]});
+      return;
+    }
+    if (!shape.is_array() || shape.size() != 4 || !fixed(1)) {
+      fail(name, "kiln needs a fixed (H, W, C) or (D) input shape, got " + shape.dump());
     }
     input_ = Json::array({shape[3], shape[1], shape[2]});
   }
@@ -117,54 +149,21 @@ class Translator {
     }
     std::vector<std::string> in = inputs_of(layer, sequential);
     if (in.empty()) fail(name, "reads nothing");
-    if (cls == "Conv2D") {
-      for (const Json& d : get(c, "dilation_rate", Json::array({1, 1}))) {
-        if (d != 1) fail(name, "dilation_rate other than 1 is not supported");
-      }
-      if (get(c, "groups", 1) != 1) fail(name, "groups other than 1 are not supported");
-      const Json pad = padding(c, in);
-      push({{"type", "conv2d"},
-            {"filters", c.at("filters")},
-            {"kernel_size", c.at("kernel_size")},
-            {"strides", get(c, "strides", Json::array({1, 1}))},
-            {"padding", pad},
-            {"use_bias", get(c, "use_bias", true)}},
-           name, in);
-      activation(name, get(c, "activation", "linear"), name);
-    } else if (cls == "Dense") {
+    if (cls == "Conv2D") return add_conv(c, name, in);
+    if (cls == "Dense") {
       push({{"type", "dense"}, {"units", c.at("units")}, {"use_bias", get(c, "use_bias", true)}},
            name, in);
-      activation(name, get(c, "activation", "linear"), name);
-    } else if (cls == "MaxPooling2D" || cls == "AveragePooling2D") {
-      const Json size = get(c, "pool_size", Json::array({2, 2}));
-      const Json pad = padding(c, in);
-      push({{"type", cls == "MaxPooling2D" ? "max_pool2d" : "avg_pool2d"},
-            {"pool_size", size},
-            {"strides", get(c, "strides", size)},
-            {"padding", pad}},
-           name, in);
-      output_of_[name] = name;
-    } else if (cls == "ZeroPadding2D") {
-      // ((top, bottom), (left, right)), (h, w) or one number
-      const Json p = get(c, "padding", 1);
-      std::int64_t t, b, l, r;
-      if (p.is_number_integer()) {
-        t = b = l = r = p.get<std::int64_t>();
-      } else if (p.size() == 2 && p[0].is_number_integer()) {
-        t = b = p[0].get<std::int64_t>();
-        l = r = p[1].get<std::int64_t>();
-      } else {
-        t = p.at(0).at(0), b = p.at(0).at(1), l = p.at(1).at(0), r = p.at(1).at(1);
-      }
-      zero_padding_[name] = {in.at(0), Json::array({t, l, b, r})};
-      output_of_[name] = name;
-      previous_ = name;
-    } else if (cls == "GlobalAveragePooling2D" || cls == "Flatten") {
+      return activation(name, get(c, "activation", "linear"), name);
+    }
+    if (cls == "MaxPooling2D" || cls == "AveragePooling2D") return add_pool(cls, c, name, in);
+    if (cls == "ZeroPadding2D") return add_zero_padding(c, name, in);
+    if (cls == "Activation") return activation(name, c.at("activation").get<std::string>(), in[0]);
+    if (cls == "ReLU" || cls == "LeakyReLU") return add_relu(cls, c, name, in);
+    output_of_[name] = name;
+    if (cls == "GlobalAveragePooling2D" || cls == "Flatten") {
       push({{"type", cls == "Flatten" ? "flatten" : "global_avg_pool2d"}}, name, in);
-      output_of_[name] = name;
     } else if (cls == "Dropout") {
       push({{"type", "dropout"}, {"rate", c.at("rate")}}, name, in);
-      output_of_[name] = name;
     } else if (cls == "BatchNormalization") {
       const Json axis = get(c, "axis", -1);
       if (!(axis == -1 || axis == 3 || axis == Json::array({3}))) {
@@ -174,28 +173,74 @@ class Translator {
             {"epsilon", get(c, "epsilon", 1e-3)},
             {"momentum", get(c, "momentum", 0.99)}},
            name, in);
-      output_of_[name] = name;
-    } else if (cls == "Activation") {
-      activation(name, c.at("activation").get<std::string>(), in.at(0));
-    } else if (cls == "ReLU" || cls == "LeakyReLU") {
-      if (cls == "ReLU" &&
-          (!get(c, "max_value", nullptr).is_null() || get(c, "negative_slope", 0.0) != 0.0 ||
-           get(c, "threshold", 0.0) != 0.0)) {
-        fail(name, "only a plain ReLU (no max_value, negative_slope or threshold) is supported");
-      }
-      Json l = {{"type", cls == "ReLU" ? "relu" : "leaky_relu"}};
-      if (cls == "LeakyReLU") l["alpha"] = get(c, "alpha", 0.3);
-      push(l, name, in);
-      output_of_[name] = name;
     } else if (cls == "Add" || cls == "Concatenate") {
       if (cls == "Concatenate" && !(get(c, "axis", -1) == -1 || get(c, "axis", -1) == 3)) {
         fail(name, "kiln concatenates channels (axis -1) only");
       }
       push({{"type", cls == "Add" ? "add" : "concat"}}, name, in);
-      output_of_[name] = name;
     } else {
       fail(name, "class " + cls + " is not supported; supported: " + kSupported);
     }
+  }
+
+  void add_conv(const Json& c, const std::string& name, std::vector<std::string> in) {
+    for (const Json& d : get(c, "dilation_rate", Json::array({1, 1}))) {
+      if (d != 1) fail(name, "dilation_rate other than 1 is not supported");
+    }
+    if (get(c, "groups", 1) != 1) fail(name, "groups other than 1 are not supported");
+    const Json pad = padding(c, in);
+    push({{"type", "conv2d"},
+          {"filters", c.at("filters")},
+          {"kernel_size", c.at("kernel_size")},
+          {"strides", get(c, "strides", Json::array({1, 1}))},
+          {"padding", pad},
+          {"use_bias", get(c, "use_bias", true)}},
+         name, in);
+    activation(name, get(c, "activation", "linear"), name);
+  }
+
+  void add_pool(const std::string& cls, const Json& c, const std::string& name,
+                std::vector<std::string> in) {
+    const Json size = get(c, "pool_size", Json::array({2, 2}));
+    const Json pad = padding(c, in);
+    push({{"type", cls == "MaxPooling2D" ? "max_pool2d" : "avg_pool2d"},
+          {"pool_size", size},
+          {"strides", get(c, "strides", size)},
+          {"padding", pad}},
+         name, in);
+    output_of_[name] = name;
+  }
+
+  // Not a layer: its pixels fold into the conv or pool that reads it.
+  void add_zero_padding(const Json& c, const std::string& name,
+                        const std::vector<std::string>& in) {
+    // ((top, bottom), (left, right)), (h, w) or one number
+    const Json p = get(c, "padding", 1);
+    std::int64_t t, b, l, r;
+    if (p.is_number_integer()) {
+      t = b = l = r = p.get<std::int64_t>();
+    } else if (p.size() == 2 && p[0].is_number_integer()) {
+      t = b = p[0].get<std::int64_t>();
+      l = r = p[1].get<std::int64_t>();
+    } else {
+      t = p.at(0).at(0), b = p.at(0).at(1), l = p.at(1).at(0), r = p.at(1).at(1);
+    }
+    zero_padding_[name] = {in.at(0), Json::array({t, l, b, r})};
+    output_of_[name] = name;
+    previous_ = name;
+  }
+
+  void add_relu(const std::string& cls, const Json& c, const std::string& name,
+                const std::vector<std::string>& in) {
+    if (cls == "ReLU" &&
+        (!get(c, "max_value", nullptr).is_null() || get(c, "negative_slope", 0.0) != 0.0 ||
+         get(c, "threshold", 0.0) != 0.0)) {
+      fail(name, "only a plain ReLU (no max_value, negative_slope or threshold) is supported");
+    }
+    Json l = {{"type", cls == "ReLU" ? "relu" : "leaky_relu"}};
+    if (cls == "LeakyReLU") l["alpha"] = get(c, "alpha", get(c, "negative_slope", 0.3));
+    push(l, name, in);
+    output_of_[name] = name;
   }
 
   // The output: the Keras output layer's kiln layer, listed last; a final softmax dropped.

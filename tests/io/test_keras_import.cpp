@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 
 #include "io/interop/keras_config.hpp"
@@ -186,6 +187,87 @@ TEST(KerasImport, UnsupportedLayersAndFilesAreNamed) {
               std::string::npos)
         << e.what();
   }
+}
+
+}  // namespace
+}  // namespace kiln::io
+
+namespace kiln::io {
+namespace {
+
+// Keras 3's model.to_json() of a dense-only network on flat (None, 12) inputs: modules, registered
+// names, dtype policies as objects, build configs.
+constexpr const char* kKeras3Sequential = R"({"module": "keras", "class_name": "Sequential",
+  "config": {"name": "sequential", "trainable": true,
+    "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}},
+    "layers": [
+      {"module": "keras.layers", "class_name": "InputLayer", "registered_name": null,
+       "config": {"batch_shape": [null, 12], "dtype": "float32", "sparse": false,
+                  "name": "input_layer"}},
+      {"module": "keras.layers", "class_name": "Dense", "registered_name": null,
+       "config": {"name": "dense", "trainable": true,
+                  "dtype": {"module": "keras", "class_name": "DTypePolicy",
+                            "config": {"name": "float32"}},
+                  "units": 8, "activation": "relu", "use_bias": true},
+       "build_config": {"input_shape": [null, 12]}},
+      {"module": "keras.layers", "class_name": "Dense", "registered_name": null,
+       "config": {"name": "dense_1", "units": 3, "activation": "softmax", "use_bias": true},
+       "build_config": {"input_shape": [null, 8]}}],
+    "build_input_shape": [null, 12]},
+  "registered_name": null, "build_config": {"input_shape": [null, 12]}})";
+
+// A whole model.save("m.h5") file as Keras 2 and 3 write it (tests/io/relayout_as_keras.py
+// --keras): variable-length ASCII strings (model_config, keras_version, backend), weights under
+// /model_weights, Keras 3 nesting them by path. A flat input needs no --input.
+TEST(KerasImport, RealModelSaveFilesOfKeras2And3ImportWithoutFlags) {
+  testing::TempDir dir;
+  const Json keras = Json::parse(kKeras3Sequential);
+  const Json config = kiln_config_from_keras(keras, "m.json");
+  EXPECT_EQ(config.at("input"), Json::array({1, 1, 12}));
+  nn::Model source = nn::Model::from_config(config);
+  save_random(source, dir.file("kiln.h5"));
+  { std::ofstream(dir.file("config.json")) << keras.dump(); }
+  for (const char* version : {"2", "3"}) {
+    const std::string file = dir.file(std::string("keras") + version + ".h5");
+    if (!relayout(
+            dir.file("kiln.h5"), file,
+            "dense dense_1 --model-config " + dir.file("config.json") + " --keras " + version)) {
+      GTEST_SKIP() << "needs python3-h5py";
+    }
+    const Json stored = keras_model_config(file);  // variable-length ASCII, read as written
+    ASSERT_EQ(stored, keras) << version;
+    nn::Model imported = nn::Model::from_config(kiln_config_from_keras(stored, file));
+    load_keras_weights(file, imported);
+    expect_same_outputs(source, imported);
+  }
+}
+
+// Keras 3's functional inbound nodes: {"args": [keras tensors with their keras_history]}, a
+// list of tensors for a merge.
+TEST(KerasImport, Keras3FunctionalInboundNodesKeepTheirWiring) {
+  const Json keras = Json::parse(R"({"class_name": "Functional", "config": {"name": "f",
+    "layers": [
+      {"class_name": "InputLayer", "name": "x", "inbound_nodes": [],
+       "config": {"batch_shape": [null, 6, 5, 3], "name": "x"}},
+      {"class_name": "Conv2D", "name": "a", "config": {"name": "a", "filters": 3,
+         "kernel_size": [3, 3], "padding": "same", "activation": "relu"},
+       "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__", "config": {
+         "shape": [null, 6, 5, 3], "dtype": "float32", "keras_history": ["x", 0, 0]}}],
+         "kwargs": {}}]},
+      {"class_name": "Add", "name": "sum", "config": {"name": "sum"},
+       "inbound_nodes": [{"args": [[
+         {"class_name": "__keras_tensor__", "config": {"keras_history": ["a", 0, 0]}},
+         {"class_name": "__keras_tensor__", "config": {"keras_history": ["x", 0, 0]}}]]}]},
+      {"class_name": "GlobalAveragePooling2D", "name": "gap", "config": {"name": "gap"},
+       "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__",
+         "config": {"keras_history": ["sum", 0, 0]}}], "kwargs": {}}]},
+      {"class_name": "Dense", "name": "out", "config": {"name": "out", "units": 2},
+       "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__",
+         "config": {"keras_history": ["gap", 0, 0]}}], "kwargs": {}}]}],
+    "input_layers": [["x", 0, 0]], "output_layers": [["out", 0, 0]]}})");
+  const Json config = kiln_config_from_keras(keras, "f.json");
+  EXPECT_EQ(config.at("layers")[2].at("inputs"), Json::array({"a_relu", "input"}));
+  EXPECT_NO_THROW(nn::Model::from_config(config));
 }
 
 }  // namespace
