@@ -10,6 +10,7 @@
 #include <sstream>
 #include <vector>
 
+#include "io/interop/onnx_folding.hpp"
 #include "nn/error.hpp"
 
 namespace kiln::io {
@@ -26,50 +27,10 @@ nn::Task onnx_task(const onnx::ModelProto& model) {
 constexpr const char* kSupportedOps =
     "Conv, Gemm, MatMul, BatchNormalization, Relu, LeakyRelu, Sigmoid, Tanh, MaxPool, "
     "AveragePool, GlobalAveragePool, Flatten, Reshape, Dropout, Add, Concat, LRN, Identity, "
-    "Constant, Softmax (at the output)";
+    "Constant, Softmax (at the output); on constants also Shape, Gather, Squeeze, Unsqueeze, "
+    "Transpose, Cast";
 
-// An initializer or Constant: its dims and values (floats; integer tensors converted).
-struct Constant {
-  std::vector<std::int64_t> dims;
-  std::vector<float> values;
-  std::vector<std::int64_t> integers;  // INT64 tensors (shapes) as they are
-};
-
-Constant read_tensor(const onnx::TensorProto& t, const std::string& where) {
-  if (t.data_location() == onnx::TensorProto::EXTERNAL) {
-    throw Error(where + ": tensor '" + t.name() +
-                "' is stored in an external file; save the model with its weights inside");
-  }
-  Constant c;
-  c.dims.assign(t.dims().begin(), t.dims().end());
-  std::int64_t count = 1;
-  for (const std::int64_t d : c.dims) count *= d;
-  const std::string& raw = t.raw_data();
-  if (t.data_type() == onnx::TensorProto::FLOAT) {
-    if (!raw.empty()) {
-      c.values.resize(raw.size() / sizeof(float));
-      std::memcpy(c.values.data(), raw.data(), c.values.size() * sizeof(float));
-    } else {
-      c.values.assign(t.float_data().begin(), t.float_data().end());
-    }
-  } else if (t.data_type() == onnx::TensorProto::INT64) {
-    if (!raw.empty()) {
-      c.integers.resize(raw.size() / sizeof(std::int64_t));
-      std::memcpy(c.integers.data(), raw.data(), c.integers.size() * sizeof(std::int64_t));
-    } else {
-      c.integers.assign(t.int64_data().begin(), t.int64_data().end());
-    }
-    c.values.assign(c.integers.begin(), c.integers.end());
-  } else {
-    throw Error(where + ": tensor '" + t.name() + "' has data type " +
-                std::to_string(t.data_type()) + "; kiln reads float32 weights and int64 shapes");
-  }
-  if (static_cast<std::int64_t>(c.values.size()) != count) {
-    throw Error(where + ": tensor '" + t.name() + "' holds " + std::to_string(c.values.size()) +
-                " values for " + std::to_string(count) + " elements");
-  }
-  return c;
-}
+using Constant = OnnxConstant;
 
 // The module path of a node, as PyTorch's exporter names nodes ("/layer1/layer1.0/conv1/Conv" →
 // "layer1.0.conv1": the op type dropped, a component dropped when the next one extends it).
@@ -97,7 +58,7 @@ class Importer {
   nn::Model run() {
     read_model();
     const onnx::GraphProto& graph = model_.graph();
-    for (const auto& t : graph.initializer()) constants_[t.name()] = read_tensor(t, path_);
+    for (const auto& t : graph.initializer()) constants_[t.name()] = read_onnx_tensor(t, path_);
     find_input(graph);
     if (graph.output_size() != 1) {
       throw Error(path_ + ": the graph has " + std::to_string(graph.output_size()) +
@@ -219,10 +180,11 @@ class Importer {
     if (op == "Constant") {
       const auto* value = attribute(node, "value");
       if (value == nullptr) fail(node, "only a tensor 'value' is supported");
-      constants_[node.output(0)] = read_tensor(value->t(), path_);
+      constants_[node.output(0)] = read_onnx_tensor(value->t(), path_);
       return;
     }
     if (node.input_size() == 0) fail(node, "has no input");
+    if (fold(node)) return;
     const std::string& x = node.input(0);
     if (op == "Identity") {
       // PyTorch's exporter shares equal weights through Identity nodes.
@@ -269,9 +231,14 @@ class Importer {
       if (int_attr(node, "axis", 1) != 1) fail(node, "kiln flattens from axis 1 only");
       add_layer(node, {{"type", "flatten"}}, in);
     } else if (op == "Reshape") {
-      const Constant& shape = weight(node, 1);
-      const auto& s = shape.integers;
-      if (s.size() != 2 || !(s[1] == -1 || s[0] == 0 || s[0] == -1)) {
+      const auto& s = weight(node, 1).integers;
+      // Exports with a fixed batch of one reshape the input to its own size (CNTK), or flatten
+      // to (1, D).
+      const bool same_as_input = in[0] == "input" && s.size() == 4 && s[1] == input_.c &&
+                                 s[2] == input_.h && s[3] == input_.w;
+      if (same_as_input) return alias(node, x);
+      const bool batch = s.size() == 2 && (s[0] == 0 || s[0] == -1 || s[0] == 1);
+      if (!batch || !(s[1] == -1 || s[1] > 0)) {
         fail(node, "kiln reshapes to (N, -1) only (a flatten)");
       }
       add_layer(node, {{"type", "flatten"}}, in);
@@ -292,6 +259,42 @@ class Importer {
     } else {
       fail(node, "not supported; supported ops: " + std::string(kSupportedOps));
     }
+  }
+
+  // A node whose inputs are all constants becomes a constant (io/interop/onnx_folding.hpp); so
+  // does the Shape of a layer's output, whose size is fixed once the input's is (its batch: 1).
+  bool fold(const onnx::NodeProto& node) {
+    std::vector<const Constant*> inputs;
+    for (const auto& in : node.input()) inputs.push_back(in.empty() ? nullptr : constant(in));
+    std::optional<Constant> shape_of_layer;
+    if (node.op_type() == "Shape" && inputs[0] == nullptr) {
+      shape_of_layer = Constant{static_shape(node, node.input(0)), {}, {}};
+      shape_of_layer->values.resize(static_cast<std::size_t>(shape_of_layer->count()));
+      inputs[0] = &*shape_of_layer;
+    }
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      if (inputs[i] == nullptr && !node.input(static_cast<int>(i)).empty()) return false;
+    }
+    try {
+      std::optional<Constant> folded = fold_onnx_node(node, inputs);
+      if (!folded) return false;
+      constants_[node.output(0)] = std::move(*folded);
+    } catch (const Error& e) {
+      fail(node, e.what());
+    }
+    return true;
+  }
+
+  // The (N = 1, C, H, W) or (1, D) size of a value a layer (or the input) produces.
+  std::vector<std::int64_t> static_shape(const onnx::NodeProto& node, const std::string& value) {
+    const std::string& layer = source(node, value);
+    nn::Shape s = input_;
+    if (layer != "input") {
+      const Json config = {{"input", {input_.c, input_.h, input_.w}}, {"layers", layers_}};
+      s = nn::Model::from_config(config).layer_output_shape(layer_of_.at(layer));
+    }
+    if (s.h == 1 && s.w == 1) return {1, s.c};
+    return {1, s.c, s.h, s.w};
   }
 
   // Padding [top, left, bottom, right] of a Conv or pool: pads, or auto_pad.
@@ -363,10 +366,24 @@ class Importer {
 
   void matmul(const onnx::NodeProto& node) { dense(node, weight(node, 1), false, 1.f); }
 
-  // The bias of the dense layer just added, broadcast from one value if need be.
+  // Adds `bias` to the bias of the dense or conv layer just added (which may have none yet).
+  void add_to_bias(const onnx::NodeProto& node, std::vector<float> bias) {
+    Json& layer = layers_.back();
+    const auto units =
+        layer.at(layer.at("type") == "dense" ? "units" : "filters").get<std::size_t>();
+    if (bias.size() == 1) bias.assign(units, bias[0]);
+    auto& arrays = weights_.back();
+    if (bias.size() == units && layer.at("use_bias").get<bool>()) {
+      for (std::size_t k = 0; k < units; ++k) bias[k] += arrays.at("bias")[k];
+    }
+    set_bias(node, std::move(bias));
+  }
+
+  // The bias of the dense or conv layer just added, broadcast from one value if need be.
   void set_bias(const onnx::NodeProto& node, std::vector<float> bias) {
     Json& layer = layers_.back();
-    const auto units = layer.at("units").get<std::size_t>();
+    const auto units =
+        layer.at(layer.at("type") == "dense" ? "units" : "filters").get<std::size_t>();
     if (bias.size() == 1) bias.assign(units, bias[0]);
     if (bias.size() != units) {
       fail(node, "a bias of " + std::to_string(bias.size()) + " values for " +
@@ -385,16 +402,17 @@ class Importer {
                 {source(node, node.input(0)), source(node, node.input(1))});
       return;
     }
-    // A constant added to a MatMul: the bias of its dense layer (MatMul + Add is how some
-    // exporters write a fully connected layer).
+    // A constant added to a MatMul or a Conv just before: that layer's bias (MatMul + Add is how
+    // some exporters write a fully connected layer; CNTK adds a convolution's (C, 1, 1) bias so).
     const std::string& x = c0 ? node.input(1) : node.input(0);
     const std::string& producer = source(node, x);
     const auto it = layer_of_.find(producer);
-    const bool bias_of_last = it != layer_of_.end() && it->second + 1 == layers_.size() &&
-                              layers_.back().at("type") == "dense" &&
-                              !layers_.back().at("use_bias").get<bool>() && readers_[x] == 1;
-    if (!bias_of_last) fail(node, "adding a constant is supported only as the bias of a MatMul");
-    set_bias(node, (c0 ? c0 : c1)->values);
+    const bool last = it != layer_of_.end() && it->second + 1 == layers_.size() && readers_[x] == 1;
+    const std::string type = last ? layers_.back().at("type").get<std::string>() : "";
+    if (type != "dense" && type != "conv2d") {
+      fail(node, "adding a constant is supported only as the bias of a MatMul, Gemm or Conv");
+    }
+    add_to_bias(node, (c0 ? c0 : c1)->values);
     values_[node.output(0)] = producer;
   }
 

@@ -189,6 +189,67 @@ TEST(OnnxImport, EveryOpMatchesOpenCv) {
   EXPECT_EQ(model.size(), 15u);          // Softmax dropped, MatMul + Add one dense layer
 }
 
+// Graphs as CNTK and Caffe2 exported them (the ONNX model zoo's MNIST, opset 8): the input
+// reshaped to its own size, a convolution's bias as a separate Add of a (C, 1, 1) initializer, a
+// flatten to (1, D) with a fixed batch, and the dense weight reshaped from 4-D before its MatMul.
+TEST(OnnxImport, CntkStyleGraphsFoldTheirConstants) {
+  testing::TempDir dir;
+  OnnxGraph g({1, 1, 12, 12});
+  using G = OnnxGraph;
+  g.node("Reshape", {"x", g.shape("in_shape", {1, 1, 12, 12})}, "x2");
+  auto& conv = g.node("Conv", {"x2", g.weight("w1", {4, 1, 3, 3})}, "c1");
+  G::ints(conv, "kernel_shape", {3, 3});
+  G::ints(conv, "pads", {1, 1, 1, 1});
+  g.node("Add", {"c1", g.weight("b1", {4, 1, 1})}, "plus");
+  g.node("Relu", {"plus"}, "relu");
+  auto& pool = g.node("MaxPool", {"relu"}, "pool");
+  G::ints(pool, "kernel_shape", {2, 2});
+  G::ints(pool, "strides", {2, 2});
+  g.node("Reshape", {"pool", g.shape("flat_shape", {1, 4 * 6 * 6})}, "flat");
+  g.node("Reshape", {g.weight("w2_4d", {4, 6, 6, 3}), g.shape("w2_shape", {144, 3})}, "w2");
+  g.node("MatMul", {"flat", "w2"}, "times");
+  g.node("Add", {"times", g.weight("b2", {1, 3})}, "out");
+  g.node("Softmax", {"out"}, "prob");
+  const std::string path = g.save(dir.file("cntk.onnx"), "prob");
+  expect_opencv_agrees(path, {1, 1, 12, 12});
+  nn::Model model = import_onnx(path);
+  // conv (its bias folded in), relu, pool, flatten, dense (its weight folded, its bias folded)
+  EXPECT_EQ(model.size(), 5u);
+}
+
+// PyTorch's flatten of opset 11–13 exports: Shape → Gather → Unsqueeze → Concat with a Constant
+// −1 → Reshape; the Shape of a layer's output is known once the input's size is.
+TEST(OnnxImport, PyTorchShapeChainsFoldIntoAFlatten) {
+  testing::TempDir dir;
+  OnnxGraph g({1, 2, 6, 6});
+  using G = OnnxGraph;
+  G::ints(g.node("Conv", {"x", g.weight("w", {3, 2, 3, 3}), g.weight("b", {3})}, "c"),
+          "kernel_shape", {3, 3});
+  g.node("Relu", {"c"}, "r");
+  // Constant nodes of int64 values: a scalar (no dims) or a vector.
+  const auto constant = [&](const std::string& name, std::int64_t v, bool scalar) {
+    auto* value = g.node("Constant", {}, name).add_attribute();
+    value->set_name("value");
+    value->set_type(onnx::AttributeProto::TENSOR);
+    value->mutable_t()->set_data_type(onnx::TensorProto::INT64);
+    if (!scalar) value->mutable_t()->add_dims(1);
+    value->mutable_t()->add_int64_data(v);
+  };
+  g.node("Shape", {"r"}, "shape");
+  constant("zero", 0, true);
+  constant("minus_one", -1, false);
+  G::integer(g.node("Gather", {"shape", "zero"}, "batch"), "axis", 0);
+  g.node("Unsqueeze", {"batch", g.shape("axes", {0})}, "batch1");
+  G::integer(g.node("Concat", {"batch1", "minus_one"}, "to"), "axis", 0);
+  g.node("Reshape", {"r", "to"}, "flat");
+  auto& gemm = g.node("Gemm", {"flat", g.weight("fc", {4, 48}), g.weight("fcb", {4})}, "fc_out");
+  G::integer(gemm, "transB", 1);
+  g.node("Softmax", {"fc_out"}, "prob");
+  const std::string path = g.save(dir.file("torch_flatten.onnx"), "prob");
+  expect_opencv_agrees(path, {1, 2, 6, 6});
+  EXPECT_EQ(import_onnx(path).size(), 4u);  // conv, relu, flatten, dense
+}
+
 // Y = alpha · A Bᵀ + beta · C, against that sum worked out here (OpenCV 4.6 ignores alpha and beta).
 TEST(OnnxImport, GemmFoldsAlphaAndBeta) {
   testing::TempDir dir;
