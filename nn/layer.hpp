@@ -14,7 +14,8 @@
 //   6. register one line in nn/layers/registry.cpp: the registry-driven tests then check its
 //      config round trip and its gradients by finite differences; add a test file for what is
 //      particular to it.
-// Beyond that contract a layer opts in to what concerns it alone: FusesRelu (dense, conv2d),
+// Beyond that contract a layer opts in to what concerns it alone: FusesRelu (dense, conv2d,
+// batch_norm, add),
 // FollowsBatchStatistics (batch norm), CountsMacs (dense, conv2d). The free functions after them
 // give every layer's answer, the default for layers that did not opt in.
 // clang-format on
@@ -152,17 +153,18 @@ class JoinLayer : public Layer {
   // Throws kiln::Error when the inputs cannot be joined (the model adds which layer they are).
   virtual Shape build_join(std::span<const Shape> inputs) = 0;
   virtual void forward_join(Inputs xs, Tensor& y) = 0;
-  // Assigns dx = dL/d(input k), resized to that input's shape.
-  virtual void backward_join(std::size_t k, Inputs xs, const Tensor& dy, Tensor& dx) = 0;
+  // Assigns dx = dL/d(input k), resized to that input's shape; y is the layer's output.
+  virtual void backward_join(std::size_t k, Inputs xs, const Tensor& y, const Tensor& dy,
+                             Tensor& dx) = 0;
 
   Shape build(const Shape& input) final { return build_join(std::span(&input, 1)); }
   void forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) final {
     const Tensor* xs[] = {&x};
     forward_join(xs, y);
   }
-  void backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor& dx) final {
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) final {
     const Tensor* xs[] = {&x};
-    backward_join(0, xs, dy, dx);
+    backward_join(0, xs, y, dy, dx);
   }
 };
 

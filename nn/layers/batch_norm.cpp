@@ -1,10 +1,12 @@
 #include "nn/layers/batch_norm.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "nn/error.hpp"
 #include "nn/kernels/lane_sum.hpp"
 #include "nn/layer_options.hpp"
+#include "nn/layers/activations.hpp"
 #include "nn/parallel.hpp"
 
 namespace kiln::nn {
@@ -65,7 +67,7 @@ void BatchNorm::forward(const Tensor& x, Tensor& y, const StepContext& ctx) {
   const Shape& s = x.shape();
   const std::int64_t channels = s.c, area = s.h * s.w, count = s.n * area;
   y.resize(s);
-  xhat_.resize(static_cast<std::size_t>(x.size()));
+  mean_.resize(static_cast<std::size_t>(channels));
   inv_std_.resize(static_cast<std::size_t>(channels));
   last_was_train_ = ctx.mode == Mode::kTrain;
   statistics_.assign(last_was_train_ ? static_cast<std::size_t>(2 * channels) : 0, 0.0);
@@ -97,48 +99,71 @@ void BatchNorm::forward(const Tensor& x, Tensor& y, const StepContext& ctx) {
         var = running_var_.value[c];
       }
       const float inv_std = static_cast<float>(1.0 / std::sqrt(var + epsilon_));
-      inv_std_[static_cast<std::size_t>(c)] = inv_std;
       const float g = gamma_.value[c], b = beta_.value[c], m = static_cast<float>(mean);
+      mean_[static_cast<std::size_t>(c)] = m;
+      inv_std_[static_cast<std::size_t>(c)] = inv_std;
       for (std::int64_t n = 0; n < s.n; ++n) {
         const std::int64_t base = (n * channels + c) * area;
-        for (std::int64_t i = 0; i < area; ++i) {
-          const float xh = (x[base + i] - m) * inv_std;
-          xhat_[static_cast<std::size_t>(base + i)] = xh;
-          y[base + i] = g * xh + b;
+        // Restrict pointers: vector code (through the tensors it reloaded their data pointers).
+        const float* __restrict in = x.data() + base;
+        float* __restrict out = y.data() + base;
+        for (std::int64_t i = 0; i < area; ++i) out[i] = g * ((in[i] - m) * inv_std) + b;
+        if (relu_) {  // while the plane is in cache; the same max as the ReLU layer's
+          for (std::int64_t i = 0; i < area; ++i) out[i] = std::max(out[i], 0.f);
         }
       }
     }
   });
 }
 
-void BatchNorm::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor& dx) {
+void BatchNorm::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) {
+  backward_into(x, y, dy, &dx);
+}
+
+void BatchNorm::backward_parameters(const Tensor& x, const Tensor& y, const Tensor& dy) {
+  backward_into(x, y, dy, nullptr);
+}
+
+void BatchNorm::backward_into(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
   const Shape& s = x.shape();
   const std::int64_t channels = s.c, area = s.h * s.w;
   const auto count = static_cast<double>(s.n * area);
-  dx.resize(s);
+  if (dx != nullptr) dx->resize(s);
   parallel_chunks(channels, 4, [&](std::int64_t c0, std::int64_t c1) {
+    // With an absorbed ReLU, dy of the rectified output masked by y > 0 (the ReLU's backward),
+    // one plane at a time into a buffer that stays in cache for both passes over it.
+    std::vector<float> masked(relu_ ? static_cast<std::size_t>(area) : 0);
+    const auto plane = [&](std::int64_t base) {
+      if (!relu_) return dy.data() + base;
+      relu_gradient(y.data() + base, dy.data() + base, area, masked.data());
+      return static_cast<const float*>(masked.data());
+    };
     for (std::int64_t c = c0; c < c1; ++c) {
+      const float m = mean_[static_cast<std::size_t>(c)];
+      const float inv_std = inv_std_[static_cast<std::size_t>(c)];
       double sum_dy = 0.0, sum_dy_xhat = 0.0;
       for (std::int64_t n = 0; n < s.n; ++n) {
         const std::int64_t base = (n * channels + c) * area;
-        const float* g = dy.data() + base;
-        const float* xh = xhat_.data() + base;
+        const float* g = plane(base);
+        const float* in = x.data() + base;
         sum_dy += lane_sum(g, area);
-        sum_dy_xhat += lane_sum_of(area, [g, xh](std::int64_t i) { return g[i] * xh[i]; });
+        sum_dy_xhat += lane_sum_of(
+            area, [g, in, m, inv_std](std::int64_t i) { return g[i] * ((in[i] - m) * inv_std); });
       }
       gamma_.grad[c] += static_cast<float>(sum_dy_xhat);
       beta_.grad[c] += static_cast<float>(sum_dy);
-      const float g_inv = gamma_.value[c] * inv_std_[static_cast<std::size_t>(c)];
+      if (dx == nullptr) continue;
+      const float g_inv = gamma_.value[c] * inv_std;
       // dx = γ/σ · (dy − mean(dy) − x̂·mean(dy·x̂)) in training: μ and σ depend on x too.
       const auto mean_dy = static_cast<float>(last_was_train_ ? sum_dy / count : 0.0);
       const auto mean_dy_xhat = static_cast<float>(last_was_train_ ? sum_dy_xhat / count : 0.0);
       for (std::int64_t n = 0; n < s.n; ++n) {
         const std::int64_t base = (n * channels + c) * area;
-        const float* g = dy.data() + base;
-        const float* xh = xhat_.data() + base;
-        float* out = dx.data() + base;
+        const float* __restrict g = plane(base);
+        const float* __restrict in = x.data() + base;
+        float* __restrict out = dx->data() + base;
         for (std::int64_t i = 0; i < area; ++i) {
-          out[i] = g_inv * (g[i] - mean_dy - xh[i] * mean_dy_xhat);
+          out[i] = g_inv * (g[i] - mean_dy - ((in[i] - m) * inv_std) * mean_dy_xhat);
         }
       }
     }

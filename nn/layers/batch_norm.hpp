@@ -5,6 +5,9 @@
 //          m)·σ²·M/(M−1)
 //   eval:  the same with the running statistics: no dependence on the batch.
 // Options: momentum m in [0, 1), epsilon > 0.
+// A ReLU right after it is absorbed (FusesRelu): y = max(0, γ·x̂ + β) in the same pass, and the
+// backward masks dy by y > 0 as it sums it — the pair is bit for bit the two layers run apart,
+// with one activation tensor and two passes over it fewer each way.
 // γ, β are trained; running_mean and running_var are buffers, saved in model files.
 #pragma once
 
@@ -14,7 +17,7 @@
 
 namespace kiln::nn {
 
-class BatchNorm final : public Layer, public FollowsBatchStatistics {
+class BatchNorm final : public Layer, public FollowsBatchStatistics, public FusesRelu {
  public:
   BatchNorm(float momentum, float epsilon);
   static constexpr std::string_view kType = "batch_norm";
@@ -32,20 +35,26 @@ class BatchNorm final : public Layer, public FollowsBatchStatistics {
     return 2 * static_cast<std::size_t>(running_mean_.value.size());
   }
   void fold_batch_statistics(std::span<const double> statistics) override;
+  void absorb_relu() override { relu_ = true; }
+  void backward_parameters(const Tensor& x, const Tensor& y, const Tensor& dy) override;
   Json config() const override { return {{"momentum", momentum_}, {"epsilon", epsilon_}}; }
   // Keras' defaults: momentum 0.99, epsilon 1e-3.
   static std::unique_ptr<Layer> from_json(LayerOptions& options);
 
  private:
   void fold_channel(std::int64_t c, double mean, double unbiased);
+  // The parameter gradients, and with `dx` the input gradient, from dy of the output.
+  void backward_into(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx);
 
   float momentum_, epsilon_;
   Parameter gamma_, beta_;             // (C)
   Buffer running_mean_, running_var_;  // (C)
-  std::vector<float> xhat_;            // last forward's normalized input, like x
-  std::vector<float> inv_std_;         // (C) of the last forward
-  std::vector<double> statistics_;     // (2C) of the last training forward
+  // (C) of the last forward: x̂ = (x − mean) · inv_std is recomputed from x in backward rather
+  // than kept, an activation-sized buffer and one pass over it fewer.
+  std::vector<float> mean_, inv_std_;
+  std::vector<double> statistics_;  // (2C) of the last training forward
   bool last_was_train_ = false;
+  bool relu_ = false;  // a following ReLU absorbed (FusesRelu)
 };
 
 }  // namespace kiln::nn

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "nn/error.hpp"
+#include "nn/layers/activations.hpp"
 #include "nn/parallel.hpp"
 
 namespace kiln::nn {
@@ -37,11 +38,19 @@ void Add::forward_join(Inputs xs, Tensor& y) {
       const float* in = xs[k]->data();
       for (std::int64_t i = begin; i < end; ++i) out[i] += in[i];
     }
+    if (relu_) {  // while the chunk is in cache; the same max as the ReLU layer's
+      for (std::int64_t i = begin; i < end; ++i) out[i] = std::max(out[i], 0.f);
+    }
   });
 }
 
-void Add::backward_join(std::size_t /*k*/, Inputs /*xs*/, const Tensor& dy, Tensor& dx) {
-  copy(dy, dx);
+void Add::backward_join(std::size_t /*k*/, Inputs /*xs*/, const Tensor& y, const Tensor& dy,
+                        Tensor& dx) {
+  if (!relu_) return copy(dy, dx);
+  dx.resize(dy.shape());
+  parallel_chunks(dy.size(), 1 << 14, [&](std::int64_t begin, std::int64_t end) {
+    relu_gradient(y.data() + begin, dy.data() + begin, end - begin, dx.data() + begin);
+  });
 }
 
 Shape Concat::build_join(std::span<const Shape> inputs) {
@@ -76,7 +85,8 @@ void Concat::forward_join(Inputs xs, Tensor& y) {
   });
 }
 
-void Concat::backward_join(std::size_t k, Inputs xs, const Tensor& dy, Tensor& dx) {
+void Concat::backward_join(std::size_t k, Inputs xs, const Tensor& /*y*/, const Tensor& dy,
+                           Tensor& dx) {
   const Shape& s = xs[k]->shape();
   dx.resize(s);
   const std::int64_t area = s.h * s.w, block = s.c * area, row = dy.shape().c * area;

@@ -1,5 +1,7 @@
 // Layers that join branches of a graph model, and the identity a branch may start from.
-//   add:      y = x₁ + x₂ + …, inputs of one shape (a residual sum);  dx_k = dy
+//   add:      y = x₁ + x₂ + …, inputs of one shape (a residual sum);  dx_k = dy. A ReLU right
+//             after it is absorbed (FusesRelu): max(0, ·) in the same pass, dx_k = dy where y > 0,
+//             bit for bit the two layers run apart
 //   concat:   y = the inputs stacked along channels, in the order listed (same H and W);
 //             dx_k = dy's channels of input k
 //   identity: y = x; dx = dy (a named point to branch from)
@@ -10,17 +12,24 @@
 
 namespace kiln::nn {
 
-class Add final : public JoinLayer {
+class Add final : public JoinLayer, public FusesRelu {
  public:
   static constexpr std::string_view kType = "add";
   std::string_view type() const override { return kType; }
   Shape build_join(std::span<const Shape> inputs) override;
   void forward_join(Inputs xs, Tensor& y) override;
-  void backward_join(std::size_t k, Inputs xs, const Tensor& dy, Tensor& dx) override;
+  void backward_join(std::size_t k, Inputs xs, const Tensor& y, const Tensor& dy,
+                     Tensor& dx) override;
+  void absorb_relu() override { relu_ = true; }
+  void backward_parameters(const Tensor& /*x*/, const Tensor& /*y*/,
+                           const Tensor& /*dy*/) override {}  // it has none
   Json config() const override { return Json::object(); }
   static std::unique_ptr<Layer> from_json(LayerOptions& /*options*/) {
     return std::make_unique<Add>();
   }
+
+ private:
+  bool relu_ = false;  // a following ReLU absorbed (FusesRelu)
 };
 
 class Concat final : public JoinLayer {
@@ -29,7 +38,8 @@ class Concat final : public JoinLayer {
   std::string_view type() const override { return kType; }
   Shape build_join(std::span<const Shape> inputs) override;
   void forward_join(Inputs xs, Tensor& y) override;
-  void backward_join(std::size_t k, Inputs xs, const Tensor& dy, Tensor& dx) override;
+  void backward_join(std::size_t k, Inputs xs, const Tensor& y, const Tensor& dy,
+                     Tensor& dx) override;
   Json config() const override { return Json::object(); }
   static std::unique_ptr<Layer> from_json(LayerOptions& /*options*/) {
     return std::make_unique<Concat>();

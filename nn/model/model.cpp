@@ -195,7 +195,7 @@ void Model::backward(const Tensor& x, const Tensor& doutput) {
       Tensor* sum = gradient_of_[target];
       Tensor& dx = sum ? scratch_ : *(gradient_of_[target] = take_gradient_buffer());
       if (join) {
-        join->backward_join(k, xs, dy, dx);
+        join->backward_join(k, xs, activations_[i], dy, dx);
       } else {
         layers_[i]->backward(*xs[0], activations_[i], dy, dx);
       }

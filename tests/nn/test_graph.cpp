@@ -241,3 +241,59 @@ TEST(Zoo, ResNetParameterCountsMatchThePapersAndTorchvision) {
 
 }  // namespace
 }  // namespace kiln::nn
+
+namespace kiln::nn {
+namespace {
+
+// add and batch_norm apply the ReLU after them themselves (FusesRelu). The reference is the same
+// graph with an identity before each such ReLU, which keeps it a layer of its own: outputs and
+// every parameter gradient agree bit for bit, in training and evaluation.
+TEST(Graph, AddAndBatchNormAbsorbTheirReluBitForBit) {
+  const auto config_with = [](bool apart) {
+    Json layers = Json::array({conv("c1", 3),
+                               {{"type", "batch_norm"}, {"name", "bn1"}},
+                               {{"type", "identity"}, {"name", "gap1"}},
+                               {{"type", "relu"}, {"name", "r1"}},
+                               conv("c2", 3),
+                               {{"type", "batch_norm"}, {"name", "bn2"}},
+                               {{"type", "add"}, {"name", "sum"}, {"inputs", {"bn2", "r1"}}},
+                               {{"type", "identity"}, {"name", "gap2"}},
+                               {{"type", "relu"}, {"name", "r2"}},
+                               {{"type", "flatten"}},
+                               {{"type", "dense"}, {"units", 3}}});
+    if (!apart) {  // the relus read the layers before the identities directly
+      layers.erase(7);
+      layers.erase(2);
+      layers[2]["inputs"] = {"bn1"};
+      layers[5]["inputs"] = {"bn2", "r1"};
+      layers[6]["inputs"] = {"sum"};
+    }
+    return Json{{"input", {2, 5, 4}}, {"layers", layers}};
+  };
+  for (const Mode mode : {Mode::kTrain, Mode::kEval}) {
+    Model fused = initialized(config_with(false)), apart = initialized(config_with(true));
+    EXPECT_TRUE(fused.absorbed(2) && fused.absorbed(6)) << "r1 and r2 absorbed";
+    EXPECT_FALSE(apart.absorbed(3));
+    const auto pf = fused.parameters(), pa = apart.parameters();
+    ASSERT_EQ(pf.size(), pa.size());
+    for (std::size_t i = 0; i < pf.size(); ++i) pa[i]->value = pf[i]->value;
+    Tensor x({4, 2, 5, 4}), dy({4, 3, 1, 1});
+    testing::fill_uniform(x, 11, -1, 1);
+    testing::fill_uniform(dy, 12, -1, 1);
+    const StepContext ctx{mode};
+    for (Model* m : {&fused, &apart}) m->zero_grad();
+    const Tensor yf = fused.forward(x, ctx);
+    const Tensor ya = apart.forward(x, ctx);
+    EXPECT_TRUE(std::equal(yf.span().begin(), yf.span().end(), ya.span().begin()));
+    fused.backward(x, dy);
+    apart.backward(x, dy);
+    for (std::size_t i = 0; i < pf.size(); ++i) {
+      EXPECT_TRUE(std::equal(pf[i]->grad.span().begin(), pf[i]->grad.span().end(),
+                             pa[i]->grad.span().begin()))
+          << pf[i]->name << " " << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kiln::nn

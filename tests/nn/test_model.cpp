@@ -101,21 +101,29 @@ TEST(Model, WholeModelGradientMatchesFiniteDifferences) {
   testing::expect_model_gradients_match(model, x, dy, 1e-2f);
 }
 
-// Model lets conv2d and dense apply a following ReLU themselves (Layer::absorb_relu). The
-// reference runs the same layers one by one, each built on its own from the same config and
-// weights, so nothing is absorbed there: outputs, input-side and parameter gradients must agree
-// bit for bit. ReLUs after a ReLU, or first in a model, stay layers of their own.
-TEST(Model, AbsorbedReluEqualsTheLayersRunApart) {
+// Model lets conv2d, dense and batch_norm apply a following ReLU themselves
+// (Layer::absorb_relu). The reference runs the same layers one by one, each built on its own from
+// the same config and weights, so nothing is absorbed there: outputs, input-side and parameter
+// gradients must agree bit for bit, in training (batch statistics) and evaluation. ReLUs after a
+// ReLU, or first in a model, stay layers of their own.
+class AbsorbedRelu : public ::testing::TestWithParam<Mode> {};
+
+TEST_P(AbsorbedRelu, EqualsTheLayersRunApart) {
+  const StepContext ctx{GetParam()};
   const Json config = {{"input", {2, 7, 6}},
                        {"layers",
                         {{{"type", "relu"}},
                          {{"type", "conv2d"}, {"filters", 3}, {"kernel_size", 3}},
+                         {{"type", "batch_norm"}},
                          {{"type", "relu"}},
                          {{"type", "relu"}},
                          {{"type", "conv2d"}, {"filters", 4}, {"kernel_size", 2}},
                          {{"type", "relu"}},
                          {{"type", "flatten"}},
                          {{"type", "dense"}, {"units", 5}},
+                         {{"type", "relu"}},
+                         {{"type", "dense"}, {"units", 4}},
+                         {{"type", "batch_norm"}},
                          {{"type", "relu"}},
                          {{"type", "dense"}, {"units", 3}}}}};
   Model model = Model::from_config(config);
@@ -129,19 +137,25 @@ TEST(Model, AbsorbedReluEqualsTheLayersRunApart) {
     shape = apart.back()->build(shape);
     const auto mine = apart.back()->parameters(), theirs = model.layer(i).parameters();
     for (std::size_t p = 0; p < mine.size(); ++p) mine[p]->value = theirs[p]->value;
+    const auto buffers = apart.back()->buffers(), held = model.layer(i).buffers();
+    for (std::size_t b = 0; b < buffers.size(); ++b) {
+      testing::fill_uniform(held[b]->value, 20 + i, 0.5f, 1.5f);  // running statistics in use
+      buffers[b]->value = held[b]->value;
+    }
   }
+  ASSERT_TRUE(model.absorbed(3)) << "batch_norm takes the ReLU after it";
   Tensor x({5, 2, 7, 6});
   testing::fill_uniform(x, 8, -1, 1);
   Tensor dy({5, 3, 1, 1});
   testing::fill_uniform(dy, 9, -1, 1);
   model.zero_grad();
-  const Tensor out = model.forward(x, {});
+  const Tensor out = model.forward(x, ctx);
   model.backward(x, dy);
 
   std::vector<Tensor> outputs(apart.size());
   const Tensor* in = &x;
   for (std::size_t i = 0; i < apart.size(); ++i) {
-    apart[i]->forward(*in, outputs[i], {});
+    apart[i]->forward(*in, outputs[i], ctx);
     in = &outputs[i];
   }
   EXPECT_EQ(out.span().size(), outputs.back().span().size());
@@ -161,6 +175,8 @@ TEST(Model, AbsorbedReluEqualsTheLayersRunApart) {
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Modes, AbsorbedRelu, ::testing::Values(Mode::kTrain, Mode::kEval));
 
 TEST(Trainer, LearnsASeparableProblem) {
   Model model = Model::from_config({{"input", {8, 1, 1}},
