@@ -80,6 +80,16 @@ class Importer {
     if (!model_.ParseFromIstream(&in) || !model_.has_graph()) {
       throw Error(path_ + ": not an ONNX model (the protobuf does not parse as a ModelProto)");
     }
+    // Opsets before 7 gave ops other meanings (Reshape's shape an attribute, BatchNormalization's
+    // spatial and consumed inputs, broadcasting only by attribute).
+    for (const auto& opset : model_.opset_import()) {
+      const bool onnx_domain = opset.domain().empty() || opset.domain() == "ai.onnx";
+      if (onnx_domain && opset.version() < 7) {
+        throw Error(path_ + ": opset " + std::to_string(opset.version()) +
+                    " is older than kiln reads (7 and later); convert the model with "
+                    "onnx.version_converter.convert_version(model, 13)");
+      }
+    }
   }
 
   // The one graph input that is not a weight (older exporters list the weights as inputs too).
@@ -203,6 +213,9 @@ class Importer {
       output_ = x;
       return;
     }
+    if (op == "Transpose" && values_.count(x) && values_.at(x) == "input") {
+      return nhwc_input(node);
+    }
     if (op == "Conv") return conv(node);
     if (op == "Gemm") return gemm(node);
     if (op == "MatMul") return matmul(node);
@@ -259,6 +272,21 @@ class Importer {
     } else {
       fail(node, "not supported; supported ops: " + std::string(kSupportedOps));
     }
+  }
+
+  // tf2onnx's graphs take NHWC images and transpose them to NCHW first: the input read as
+  // (N, H, W, C) becomes kiln's (C, H, W) input (a --input given is already C H W).
+  void nhwc_input(const onnx::NodeProto& node) {
+    const auto perm = ints_attr(node, "perm", {});
+    const bool read_before = std::any_of(layers_.begin(), layers_.end(), [](const Json& l) {
+      const Json& in = l.at("inputs");
+      return std::find(in.begin(), in.end(), "input") != in.end();
+    });
+    if (perm != std::vector<std::int64_t>{0, 3, 1, 2} || read_before) {
+      fail(node, "kiln transposes only an NHWC input to NCHW (perm 0, 3, 1, 2), before any layer");
+    }
+    if (!options_.input) input_ = {1, input_.w, input_.c, input_.h};
+    alias(node, node.input(0));
   }
 
   // A node whose inputs are all constants becomes a constant (io/interop/onnx_folding.hpp); so

@@ -429,3 +429,64 @@ TEST(OnnxImport, FineTuningKeepsFrozenLayersAndTheImportedNormalization) {
 
 }  // namespace
 }  // namespace kiln::io
+
+namespace kiln::io {
+namespace {
+
+// tf2onnx's image models take NHWC input and transpose it first: kiln reads the input as
+// (C, H, W) and drops the Transpose; the same image gives OpenCV's outputs.
+TEST(OnnxImport, NhwcInputTransposedFirstIsReadAsChannelsFirst) {
+  testing::TempDir dir;
+  OnnxGraph g({1, 6, 5, 2});  // N, H, W, C
+  using G = OnnxGraph;
+  G::ints(g.node("Transpose", {"x"}, "nchw"), "perm", {0, 3, 1, 2});
+  G::ints(g.node("Conv", {"nchw", g.weight("w", {3, 2, 3, 3}), g.weight("b", {3})}, "c"),
+          "kernel_shape", {3, 3});
+  g.node("Relu", {"c"}, "r");
+  g.node("Flatten", {"r"}, "flat");
+  auto& gemm = g.node("Gemm", {"flat", g.weight("fc", {4, 3 * 4 * 3})}, "fc_out");
+  G::integer(gemm, "transB", 1);
+  g.node("Softmax", {"fc_out"}, "prob");
+  const std::string path = g.save(dir.file("nhwc.onnx"), "prob");
+  nn::Model model = import_onnx(path);
+  EXPECT_EQ(model.input_shape(), (nn::Shape{1, 2, 6, 5}));
+  const int nhwc[] = {1, 6, 5, 2};
+  cv::Mat blob(4, nhwc, CV_32F);
+  nn::Rng rng({5, 5, 5, 5});
+  for (std::size_t i = 0; i < blob.total(); ++i) blob.ptr<float>()[i] = rng.uniform(-1.f, 1.f);
+  cv::dnn::Net net = cv::dnn::readNetFromONNX(path);
+  net.setInput(blob);
+  const cv::Mat expected = net.forward();
+  nn::Tensor x({1, 2, 6, 5});
+  for (int h = 0; h < 6; ++h)
+    for (int w = 0; w < 5; ++w)
+      for (int c = 0; c < 2; ++c) x[(c * 6 + h) * 5 + w] = blob.ptr<float>()[(h * 5 + w) * 2 + c];
+  const std::vector<float> got = softmax_rows(model.forward(x, {}));
+  ASSERT_EQ(got.size(), expected.total());
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected.ptr<float>()[i], 2e-6);
+}
+
+TEST(OnnxImport, OpsetsBefore7AreRefusedNamingTheConverter) {
+  testing::TempDir dir;
+  onnx::ModelProto old;
+  old.set_ir_version(3);
+  old.add_opset_import()->set_version(6);
+  auto* in = old.mutable_graph()->add_input();
+  in->set_name("x");
+  const std::string path = dir.file("old.onnx");
+  {
+    std::ofstream out(path, std::ios::binary);
+    old.SerializeToOstream(&out);
+  }
+  try {
+    import_onnx(path);
+    FAIL() << "an opset 6 model was read";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("opset 6 is older than kiln reads (7 and later)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace kiln::io
