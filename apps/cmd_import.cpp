@@ -76,13 +76,18 @@ nn::Model import_keras(const ImportFlags& f) {
   return model;
 }
 
-nn::Model import_network(const ImportFlags& f) {
+nn::Model import_network(ImportFlags& f) {
   if (!is_onnx(f.source)) return import_keras(f);
 #ifdef KILN_HAVE_ONNX
   io::OnnxImportOptions options;
   if (!f.input.empty()) options.input = nn::Shape{1, f.input[0], f.input[1], f.input[2]};
   options.bgr_input = f.channel_order == "BGR";
-  return io::import_onnx(f.source, options);
+  io::OnnxInputAffine affine;
+  options.input_affine = &affine;
+  nn::Model model = io::import_onnx(f.source, options);
+  f.pre.input_scale = affine.scale;
+  f.pre.input_shift = affine.shift;
+  return model;
 #else
   throw Error(f.source + ": this kiln was built without libonnx-dev; install it and rebuild");
 #endif

@@ -3,6 +3,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -221,6 +222,7 @@ class Importer {
     if (op == "MatMul") return matmul(node);
     if (op == "BatchNormalization") return batch_norm(node);
     if (op == "MaxPool" || op == "AveragePool") return pool(node);
+    if (folds_into_input(node)) return fold_input_affine(node);
     if (op == "Add") return add(node);
     if (op == "Concat") {
       if (int_attr(node, "axis", 1) != 1) fail(node, "kiln concatenates channels (axis 1) only");
@@ -272,6 +274,45 @@ class Importer {
     } else {
       fail(node, "not supported; supported ops: " + std::string(kSupportedOps));
     }
+  }
+
+  // Sub/Add/Mul/Div of the input by a constant of one value or one per channel, before any layer
+  // reads the input: the graph's own normalization (OnnxImportOptions::input_affine).
+  bool folds_into_input(const onnx::NodeProto& node) const {
+    const std::string& op = node.op_type();
+    if (options_.input_affine == nullptr || node.input_size() != 2 ||
+        !(op == "Sub" || op == "Add" || op == "Mul" || op == "Div")) {
+      return false;
+    }
+    const bool from_input = values_.count(node.input(0)) && values_.at(node.input(0)) == "input";
+    const Constant* c = constant(node.input(1));
+    const bool read_before = std::any_of(layers_.begin(), layers_.end(), [](const Json& l) {
+      const Json& in = l.at("inputs");
+      return std::find(in.begin(), in.end(), "input") != in.end();
+    });
+    return from_input && c != nullptr && !read_before &&
+           (c->count() == 1 || c->count() == input_.c);
+  }
+
+  void fold_input_affine(const onnx::NodeProto& node) {
+    OnnxInputAffine& a = *options_.input_affine;
+    const auto channels = static_cast<std::size_t>(input_.c);
+    if (a.scale.empty()) a = {std::vector<float>(channels, 1.f), std::vector<float>(channels, 0.f)};
+    std::vector<float> c = constant(node.input(1))->values;
+    if (c.size() == 1) c.assign(channels, c[0]);
+    if (options_.bgr_input) std::reverse(c.begin(), c.end());  // kiln's channels are RGB
+    const std::string& op = node.op_type();
+    for (std::size_t k = 0; k < channels; ++k) {
+      if (op == "Sub") a.shift[k] -= c[k];
+      if (op == "Add") a.shift[k] += c[k];
+      if (op == "Mul" || op == "Div") {
+        const float f = op == "Mul" ? c[k] : 1.f / c[k];
+        if (!(f > 0.f) || !std::isfinite(f)) fail(node, "scales the input by a factor <= 0");
+        a.scale[k] *= f;
+        a.shift[k] *= f;
+      }
+    }
+    alias(node, node.input(0));
   }
 
   // tf2onnx's graphs take NHWC images and transpose them to NCHW first: the input read as

@@ -28,11 +28,21 @@
 
 namespace kiln::io {
 
+// The per-channel affine a graph applies to its input before any layer (Sub/Div of a mean and a
+// std, Mul/Add of a rescaling): the network computes on scale · x + shift, in kiln's (RGB)
+// channel order. kiln keeps it as the model's stored normalization, not as layers.
+struct OnnxInputAffine {
+  std::vector<float> scale, shift;  // C each
+};
+
 struct OnnxImportOptions {
   std::optional<nn::Shape> input{};  // (C, H, W); default: the graph input's static dims
   // The network takes BGR input (Caffe's convention): the channel axis of the weights of every
   // layer reading the input is reversed, so the model takes kiln's RGB images.
   bool bgr_input = false;
+  // Where the input affine of the graph's first Sub/Add/Mul/Div nodes goes (identity when there
+  // are none); null: such nodes stop the import.
+  OnnxInputAffine* input_affine = nullptr;
 };
 
 // Throws kiln::Error naming the file and, for an unsupported or malformed node, the node and its

@@ -40,6 +40,12 @@ void save_imported_model(nn::Model& model, const ImportedPreprocessing& pre,
   const float to_bytes = 255.f / pre.pixel_scale;
   n.mean = per_channel(pre.mean, 0.f, in.c, "mean");
   n.std = per_channel(pre.std, 1.f, in.c, "std");
+  // a · (x − m) / s + b = (x − (m − b·s/a)) / (s/a): the graph's affine joins the stated one.
+  for (std::size_t k = 0; k < pre.input_scale.size() && k < n.mean.size(); ++k) {
+    const float a = pre.input_scale[k], b = pre.input_shift.at(k);
+    n.mean[k] -= b * n.std[k] / a;
+    n.std[k] /= a;
+  }
   for (float& m : n.mean) m *= to_bytes;
   for (float& s : n.std) {
     if (!(s > 0.f)) throw Error("--std: every value must be > 0");

@@ -23,6 +23,9 @@ struct ImportedPreprocessing {
   int resize = 0;
   int crop = 0;
   nn::Task task = nn::Task::kClassification;  // what the outputs mean
+  // The network's own input normalization, folded out of its graph: it computes on
+  // input_scale · x + input_shift per channel (empty: identity) of what --mean/--std give it.
+  std::vector<float> input_scale{}, input_shift{};
 };
 
 // Writes `model` to `output_path` with class_names (default "0", "1", ...) and the preprocessing

@@ -490,3 +490,69 @@ TEST(OnnxImport, OpsetsBefore7AreRefusedNamingTheConverter) {
 
 }  // namespace
 }  // namespace kiln::io
+
+namespace kiln::io {
+namespace {
+
+// A graph that normalizes its own input (Sub of a per-channel mean, Div of a std, Mul of a
+// rescale) before its first layer: the importer folds the three into one per-channel affine and
+// the layers that remain compute, on that affine's output, what OpenCV computes on the raw input.
+// Without a place to put the affine (no input_affine) the nodes stay refused.
+TEST(OnnxImport, LeadingSubDivMulFoldIntoTheInputNormalization) {
+  testing::TempDir dir;
+  OnnxGraph g({1, 3, 5, 5});
+  using G = OnnxGraph;
+  g.node("Sub", {"x", g.weight("mean", {1, 3, 1, 1})}, "centred");
+  g.node("Div", {"centred", g.weight("std", {1, 3, 1, 1}, 0.5f, 2.f)}, "scaled");
+  g.node("Mul", {"scaled", g.weight("k", {1}, 1.5f, 2.f)}, "stretched");
+  G::ints(g.node("Conv", {"stretched", g.weight("w", {2, 3, 3, 3})}, "c"), "kernel_shape", {3, 3});
+  g.node("Flatten", {"c"}, "flat");
+  auto& gemm = g.node("Gemm", {"flat", g.weight("fc", {3, 18})}, "fc_out");
+  G::integer(gemm, "transB", 1);
+  g.node("Softmax", {"fc_out"}, "prob");
+  const std::string path = g.save(dir.file("normalizing.onnx"), "prob");
+  EXPECT_THROW(import_onnx(path), Error);
+  OnnxInputAffine affine;
+  nn::Model model = import_onnx(path, {.input_affine = &affine});
+  EXPECT_EQ(model.size(), 3u);  // conv, flatten, dense: no layer for the normalization
+  const std::vector<float> mean = g.values("mean"), std = g.values("std");
+  const float k = g.values("k")[0];
+  ASSERT_EQ(affine.scale.size(), 3u);
+  for (int c = 0; c < 3; ++c) {
+    EXPECT_FLOAT_EQ(affine.scale[c], k / std[c]);
+    EXPECT_FLOAT_EQ(affine.shift[c], -mean[c] / std[c] * k);
+  }
+  const int dims[] = {1, 3, 5, 5};
+  cv::Mat blob(4, dims, CV_32F);
+  nn::Rng rng({6, 6, 6, 6});
+  for (std::size_t i = 0; i < blob.total(); ++i) blob.ptr<float>()[i] = rng.uniform(0.f, 1.f);
+  cv::dnn::Net net = cv::dnn::readNetFromONNX(path);
+  net.setInput(blob);
+  const cv::Mat expected = net.forward();
+  nn::Tensor x({1, 3, 5, 5});
+  for (std::int64_t i = 0; i < x.size(); ++i) {
+    const auto c = static_cast<std::size_t>(i / 25);
+    x[i] = affine.scale[c] * blob.ptr<float>()[i] + affine.shift[c];
+  }
+  const std::vector<float> got = softmax_rows(model.forward(x, {}));
+  ASSERT_EQ(got.size(), expected.total());
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected.ptr<float>()[i], 2e-6);
+
+  // Saved as kiln import saves it: the stored normalization (x − mean) / std on 0..255 pixels is
+  // that affine on 0..1 pixels (--pixel-scale 1), so predict feeds the layers what OpenCV's
+  // graph computed.
+  pipeline::ImportedPreprocessing pre;
+  pre.input_scale = affine.scale;
+  pre.input_shift = affine.shift;
+  pipeline::save_imported_model(model, pre, {}, dir.file("model.h5"));
+  const Json n = load_model(dir.file("model.h5")).preprocessing.at("normalization");
+  for (int c = 0; c < 3; ++c) {
+    const float pixel = 0.3f;  // of 1, i.e. 76.5 of 255
+    const float stored =
+        (pixel * 255.f - n.at("mean")[c].get<float>()) / n.at("std")[c].get<float>();
+    EXPECT_NEAR(stored, affine.scale[c] * pixel + affine.shift[c], 1e-5) << c;
+  }
+}
+
+}  // namespace
+}  // namespace kiln::io
