@@ -225,7 +225,10 @@ std::string describe_model(const std::string& path) {
   ModelBundle b = load_model(path);
   std::ostringstream out;
   out << path << ": kiln model, format version " << b.format_version << "\n";
-  out << "  classes   " << b.class_names.size();
+  // What the outputs are (nn/task.hpp): classes, or for regression the values' names.
+  const std::string task = b.preprocessing.value("task", "classification");
+  if (task != "classification") out << "  task      " << task << "\n";
+  out << (task == "regression" ? "  values    " : "  classes   ") << b.class_names.size();
   for (std::size_t c = 0; c < b.class_names.size(); ++c)
     out << (c ? ", " : ": ") << b.class_names[c];
   out << "\n" << b.model.summary();

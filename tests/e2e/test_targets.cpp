@@ -7,6 +7,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "io/dataset_writer.hpp"
+#include "io/model_file.hpp"
 #include "nn/error.hpp"
 #include "nn/random.hpp"
 #include "pipeline/inference/evaluator.hpp"
@@ -129,6 +130,10 @@ TEST_F(TargetRun, RegressionTrainsEachLossAndBeatsTheMeanByFar) {
     EXPECT_LT(multi.regression->mae(), multi.regression->mean_baseline_mae() / 4) << loss;
     EXPECT_GT(multi.regression->r2(), 0.8) << loss;
   }
+  // kiln inspect names the task and the values.
+  const std::string described = io::describe_model(dir_.file("reg-huber.h5"));
+  EXPECT_NE(described.find("task      regression\n  values    2: a, b"), std::string::npos)
+      << described;
 }
 
 TEST_F(TargetRun, ConfigMistakesOfTheTasksAreNamed) {
