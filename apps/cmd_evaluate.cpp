@@ -155,9 +155,10 @@ void add_evaluate_command(CLI::App& app) {
       std::printf("ensemble minus best single model %s: %+.4f\n", last.name, last.value - best);
     }
     if (*per_class) print_per_class(report.passes.back(), report.class_names);
-    if (!request->report_dir.empty() && passes.back().task != nn::Task::kClassification) {
-      std::printf("report: none for task %s (printed figures only)\n",
-                  std::string(nn::task_name(passes.back().task)).c_str());
+    if (!request->report_dir.empty() && passes.back().multi_label) {
+      std::printf("report: %s/{per_class.csv,predictions.csv}\n", request->report_dir.c_str());
+    } else if (!request->report_dir.empty() && passes.back().regression) {
+      std::printf("report: %s/predictions.csv\n", request->report_dir.c_str());
     } else if (!request->report_dir.empty()) {
       std::printf("report: %s/{confusion.csv,confusion.png,per_class.csv,predictions.csv}\n",
                   request->report_dir.c_str());

@@ -86,6 +86,33 @@ void write_predictions_csv(const std::string& path, const std::vector<ImagePredi
   });
 }
 
+void write_multi_label_csv(const std::string& path, const nn::MultiLabelMetrics& metrics,
+                           const std::vector<std::string>& class_names) {
+  write_atomically(path, [&](std::ostream& out) {
+    out << "class,average_precision,f1,support\n";
+    for (std::int64_t c = 0; c < metrics.classes(); ++c) {
+      out << csv_field(class_name(class_names, c)) << ',' << number(metrics.average_precision(c))
+          << ',' << number(metrics.f1(c)) << ',' << metrics.support(c) << '\n';
+    }
+  });
+}
+
+void write_scores_csv(const std::string& path, const std::vector<ImageScores>& rows,
+                      const std::vector<std::string>& names) {
+  write_atomically(path, [&](std::ostream& out) {
+    out << "index,source";
+    for (const std::string& n : names)
+      out << ',' << csv_field(n) << ',' << csv_field("predicted_" + n);
+    out << '\n';
+    for (const ImageScores& r : rows) {
+      out << r.index << ',' << csv_field(r.source);
+      for (std::size_t k = 0; k < r.scores.size(); ++k)
+        out << ',' << number(r.targets.at(k)) << ',' << number(r.scores[k]);
+      out << '\n';
+    }
+  });
+}
+
 void write_confusion_png(const std::string& path, const nn::ClassificationMetrics& metrics,
                          const std::vector<std::string>& class_names) {
   const auto classes = static_cast<int>(metrics.classes());

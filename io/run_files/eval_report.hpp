@@ -4,6 +4,10 @@
 //   per_class.csv    class,precision,recall,support (an empty cell where a ratio is undefined)
 //   predictions.csv  one row per image: index,source,label,true_class,predicted,predicted_class,
 //                    probability,correct (source: the image path for folder input, else empty)
+// Multi-label and regression models (nn/task.hpp) instead:
+//   per_class.csv    multi-label: class,average_precision,f1,support
+//   predictions.csv  one row per image: index,source, then for each class or value NAME the
+//                    target NAME and the model's predicted_NAME (probability or value)
 // Class names are quoted when they hold a comma or a quote, as RFC 4180 says.
 #pragma once
 
@@ -12,6 +16,7 @@
 #include <vector>
 
 #include "nn/metrics.hpp"
+#include "nn/target_metrics.hpp"
 
 namespace kiln::io {
 
@@ -23,6 +28,13 @@ struct ImagePrediction {
   float probability = 0.f;  // of the predicted class
 };
 
+// One image of a multi-label or regression evaluation: its targets and the model's scores.
+struct ImageScores {
+  std::uint64_t index = 0;
+  std::string source;
+  std::vector<float> targets, scores;
+};
+
 // Throws kiln::Error naming the file when it cannot be written.
 void write_confusion_csv(const std::string& path, const nn::ClassificationMetrics& metrics,
                          const std::vector<std::string>& class_names);
@@ -30,6 +42,10 @@ void write_per_class_csv(const std::string& path, const nn::ClassificationMetric
                          const std::vector<std::string>& class_names);
 void write_predictions_csv(const std::string& path, const std::vector<ImagePrediction>& rows,
                            const std::vector<std::string>& class_names);
+void write_multi_label_csv(const std::string& path, const nn::MultiLabelMetrics& metrics,
+                           const std::vector<std::string>& class_names);
+void write_scores_csv(const std::string& path, const std::vector<ImageScores>& rows,
+                      const std::vector<std::string>& names);
 void write_confusion_png(const std::string& path, const nn::ClassificationMetrics& metrics,
                          const std::vector<std::string>& class_names);
 

@@ -244,6 +244,11 @@ void score(const std::vector<BatchOutcome>& outcomes, const Setup& s, std::int64
       std::copy_n(out.ensemble.begin() + image * classes, classes, mean.begin());
       if (pass.task != nn::Task::kClassification) {
         add_scores(pass, mean, label, index, *s.data);
+        const auto targets = s.data->target_row(static_cast<std::int64_t>(index));
+        pass.scored.push_back({index,
+                               index < s.sources.size() ? s.sources[index] : std::string(),
+                               {targets.begin(), targets.end()},
+                               mean});
         continue;
       }
       const std::int32_t predicted = pass.metrics.add(mean, label);
@@ -426,7 +431,15 @@ EvalReport evaluate_model(const EvalRequest& request) {
   }
 
   const bool writes = request.ranks == nullptr || request.ranks->rank() == 0;
-  if (!request.report_dir.empty() && writes && first.task == nn::Task::kClassification) {
+  if (!request.report_dir.empty() && writes && first.task != nn::Task::kClassification) {
+    const EvalPass& pass = report.passes.back();
+    const fs::path dir(request.report_dir);
+    if (pass.multi_label) {
+      io::write_multi_label_csv((dir / "per_class.csv").string(), *pass.multi_label,
+                                report.class_names);
+    }
+    io::write_scores_csv((dir / "predictions.csv").string(), pass.scored, report.class_names);
+  } else if (!request.report_dir.empty() && writes) {
     const EvalPass& pass = report.passes.back();
     const fs::path dir(request.report_dir);
     io::write_confusion_csv((dir / "confusion.csv").string(), pass.metrics, report.class_names);

@@ -55,6 +55,7 @@ struct EvalPass {
   nn::Task task = nn::Task::kClassification;
   std::optional<nn::MultiLabelMetrics> multi_label{};
   std::optional<nn::RegressionMetrics> regression{};
+  std::vector<io::ImageScores> scored{};  // multi_label, regression: in dataset order
 
   std::int64_t images() const {
     return multi_label  ? multi_label->samples()

@@ -3,11 +3,13 @@
 // through the library calls the kiln commands make; and the config mistakes of these tasks.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>
 
 #include "io/dataset_writer.hpp"
 #include "io/model_file.hpp"
+#include "io/run_files/csv_log.hpp"
 #include "nn/error.hpp"
 #include "nn/random.hpp"
 #include "pipeline/inference/evaluator.hpp"
@@ -68,8 +70,10 @@ class TargetRun : public ::testing::Test {
     r.augment = Json::array({{{"type", "pad_crop"}, {"padding", 1}}});
     return r;
   }
-  pipeline::EvalReport evaluate(const std::string& name, int crops) {
+  pipeline::EvalReport evaluate(const std::string& name, int crops,
+                                const std::string& report_dir = "") {
     pipeline::EvalRequest e;
+    e.report_dir = report_dir;
     e.model_paths = {dir_.file(name + ".h5")};
     e.data_path = dir_.file(name + "-test.h5");
     e.views.crops = crops;
@@ -88,13 +92,28 @@ TEST_F(TargetRun, MultiLabelTrainsEvaluatesAndPredictsLabelSets) {
   ASSERT_TRUE(result.validation);
   EXPECT_GT(result.validation->accuracy, 0.9);  // exact label sets
   // Five crops, no mirrors: a mirror swaps the halves, and so these labels.
-  const pipeline::EvalReport report = evaluate("ml", 5);
+  const pipeline::EvalReport report = evaluate("ml", 5, dir_.path().string());
   ASSERT_EQ(report.passes.size(), 2u);
   for (const auto& pass : report.passes) {
     ASSERT_TRUE(pass.multi_label);
     EXPECT_EQ(pass.multi_label->samples(), 200);
     EXPECT_GT(pass.multi_label->mean_average_precision(), 0.97) << pass.views;
     EXPECT_GT(pass.multi_label->micro_f1(), 0.9) << pass.views;
+  }
+  // --report: per_class.csv (AP, F1, support) and one predictions.csv row per image, read back.
+  const io::LogTable per_class = io::read_csv_log(dir_.file("per_class.csv"));
+  ASSERT_EQ(per_class.rows.size(), 2u);
+  EXPECT_NEAR(per_class.at_row(1, "average_precision"),
+              report.passes.back().multi_label->average_precision(1), 1e-6);
+  const io::LogTable predicted = io::read_csv_log(dir_.file("predictions.csv"));
+  ASSERT_EQ(predicted.rows.size(), 200u);
+  EXPECT_EQ(predicted.columns,
+            (std::vector<std::string>{"index", "source", "left", "predicted_left", "right",
+                                      "predicted_right"}));
+  for (std::size_t r = 0; r < 200; ++r) {
+    const double p = predicted.at_row(r, "predicted_right");
+    EXPECT_TRUE(p > 0 && p < 1) << r;
+    EXPECT_TRUE(predicted.at_row(r, "right") == 0 || predicted.at_row(r, "right") == 1);
   }
   // predict: a bright left half alone is "left" only.
   cv::Mat left(12, 12, CV_8U, cv::Scalar(0));
@@ -130,6 +149,18 @@ TEST_F(TargetRun, RegressionTrainsEachLossAndBeatsTheMeanByFar) {
     EXPECT_LT(multi.regression->mae(), multi.regression->mean_baseline_mae() / 4) << loss;
     EXPECT_GT(multi.regression->r2(), 0.8) << loss;
   }
+  // --report: each image's values and the model's, whose mean absolute error is the pass's.
+  const std::string folder = dir_.file("reg-report");
+  std::filesystem::create_directories(folder);
+  const pipeline::EvalReport single = evaluate("reg-huber", 1, folder);
+  const io::LogTable rows = io::read_csv_log(folder + "/predictions.csv");
+  ASSERT_EQ(rows.rows.size(), 200u);
+  double error = 0;
+  for (std::size_t r = 0; r < 200; ++r) {
+    for (const char* v : {"a", "b"})
+      error += std::abs(rows.at_row(r, v) - rows.at_row(r, std::string("predicted_") + v));
+  }
+  EXPECT_NEAR(error / 400, single.passes.back().regression->mae(), 1e-5);
   // kiln inspect names the task and the values.
   const std::string described = io::describe_model(dir_.file("reg-huber.h5"));
   EXPECT_NE(described.find("task      regression\n  values    2: a, b"), std::string::npos)
