@@ -79,6 +79,36 @@ void print_per_class(const pipeline::EvalPass& pass, const std::vector<std::stri
   }
 }
 
+// Every pass, the gain of the views or the ensemble, the per-class table and the report files.
+void print_report(const pipeline::EvalReport& report, const pipeline::EvalRequest& request,
+                  bool per_class) {
+  for (const auto& pass : report.passes) print_pass(pass);
+  const auto& passes = report.passes;
+  const Headline last = headline(passes.back());
+  if (request.model_paths.size() == 1 && passes.size() == 2) {
+    std::printf("multi-crop minus single-crop %s: %+.4f\n", last.name,
+                last.value - headline(passes[0]).value);
+  } else if (passes.size() > 2) {
+    // The best single model: the highest accuracy or mAP, the lowest MAE.
+    const bool lower_is_better = passes.back().regression.has_value();
+    double best = headline(passes[0]).value;
+    for (std::size_t i = 1; i + 1 < passes.size(); ++i) {
+      const double v = headline(passes[i]).value;
+      best = lower_is_better ? std::min(best, v) : std::max(best, v);
+    }
+    std::printf("ensemble minus best single model %s: %+.4f\n", last.name, last.value - best);
+  }
+  if (per_class) print_per_class(report.passes.back(), report.class_names);
+  if (!request.report_dir.empty() && passes.back().multi_label) {
+    std::printf("report: %s/{per_class.csv,predictions.csv}\n", request.report_dir.c_str());
+  } else if (!request.report_dir.empty() && passes.back().regression) {
+    std::printf("report: %s/predictions.csv\n", request.report_dir.c_str());
+  } else if (!request.report_dir.empty()) {
+    std::printf("report: %s/{confusion.csv,confusion.png,per_class.csv,predictions.csv}\n",
+                request.report_dir.c_str());
+  }
+}
+
 }  // namespace
 
 void add_evaluate_command(CLI::App& app) {
@@ -138,31 +168,7 @@ void add_evaluate_command(CLI::App& app) {
     }
     request->ranks = world();
     const pipeline::EvalReport report = pipeline::evaluate_model(*request);
-    for (const auto& pass : report.passes) print_pass(pass);
-    const auto& passes = report.passes;
-    const Headline last = headline(passes.back());
-    if (request->model_paths.size() == 1 && passes.size() == 2) {
-      std::printf("multi-crop minus single-crop %s: %+.4f\n", last.name,
-                  last.value - headline(passes[0]).value);
-    } else if (passes.size() > 2) {
-      // The best single model: the highest accuracy or mAP, the lowest MAE.
-      const bool lower_is_better = passes.back().regression.has_value();
-      double best = headline(passes[0]).value;
-      for (std::size_t i = 1; i + 1 < passes.size(); ++i) {
-        const double v = headline(passes[i]).value;
-        best = lower_is_better ? std::min(best, v) : std::max(best, v);
-      }
-      std::printf("ensemble minus best single model %s: %+.4f\n", last.name, last.value - best);
-    }
-    if (*per_class) print_per_class(report.passes.back(), report.class_names);
-    if (!request->report_dir.empty() && passes.back().multi_label) {
-      std::printf("report: %s/{per_class.csv,predictions.csv}\n", request->report_dir.c_str());
-    } else if (!request->report_dir.empty() && passes.back().regression) {
-      std::printf("report: %s/predictions.csv\n", request->report_dir.c_str());
-    } else if (!request->report_dir.empty()) {
-      std::printf("report: %s/{confusion.csv,confusion.png,per_class.csv,predictions.csv}\n",
-                  request->report_dir.c_str());
-    }
+    print_report(report, *request, *per_class);
   });
 }
 

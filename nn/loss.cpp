@@ -228,68 +228,55 @@ LossResult SigmoidBinaryCrossEntropy::compute(const Tensor& logits, const Target
   return result;
 }
 
-// mean_squared_error
+namespace {
+
+// The element-wise losses on d = z − t: per output value(d) and its derivative gradient(d), each
+// row weighted, the sum a mean over the N·K outputs.
+template <class Value, class Gradient>
+LossResult elementwise_loss(const Tensor& output, const Targets& targets, Tensor* doutput,
+                            std::string_view name, const LossOptions& options, Value value,
+                            Gradient gradient) {
+  const auto [n, k] = prepare(output, targets, doutput, name, options);
+  LossResult result;
+  const double scale = 1.0 / static_cast<double>(std::max<std::int64_t>(n * k, 1));
+  std::vector<double> t;
+  for (std::int64_t r = 0; r < n; ++r) {
+    const double weight = target_row(targets, options, r, k, 0.0, t);
+    for (std::int64_t j = 0; j < k; ++j) {
+      const double diff = output[r * k + j] - t[static_cast<std::size_t>(j)];
+      result.loss += value(diff) * weight * scale;
+      if (doutput) (*doutput)[r * k + j] = static_cast<float>(gradient(diff) * weight * scale);
+    }
+  }
+  count_hits(output, targets, options, k, result);
+  return result;
+}
+
+}  // namespace
 
 LossResult MeanSquaredError::compute(const Tensor& output, const Targets& targets,
                                      Tensor* doutput) const {
-  const auto [n, k] = prepare(output, targets, doutput, name(), options_);
-  LossResult result;
-  const double scale = 1.0 / static_cast<double>(std::max<std::int64_t>(n * k, 1));
-  std::vector<double> t;
-  for (std::int64_t r = 0; r < n; ++r) {
-    const double weight = target_row(targets, options_, r, k, 0.0, t);
-    for (std::int64_t j = 0; j < k; ++j) {
-      const double diff = output[r * k + j] - t[static_cast<std::size_t>(j)];
-      result.loss += diff * diff * weight * scale;
-      if (doutput) (*doutput)[r * k + j] = static_cast<float>(2.0 * diff * weight * scale);
-    }
-  }
-  count_hits(output, targets, options_, k, result);
-  return result;
+  return elementwise_loss(
+      output, targets, doutput, name(), options_, [](double d) { return d * d; },
+      [](double d) { return 2.0 * d; });
 }
-
-// mean_absolute_error
 
 LossResult MeanAbsoluteError::compute(const Tensor& output, const Targets& targets,
                                       Tensor* doutput) const {
-  const auto [n, k] = prepare(output, targets, doutput, name(), options_);
-  LossResult result;
-  const double scale = 1.0 / static_cast<double>(std::max<std::int64_t>(n * k, 1));
-  std::vector<double> t;
-  for (std::int64_t r = 0; r < n; ++r) {
-    const double weight = target_row(targets, options_, r, k, 0.0, t);
-    for (std::int64_t j = 0; j < k; ++j) {
-      const double diff = output[r * k + j] - t[static_cast<std::size_t>(j)];
-      result.loss += std::abs(diff) * weight * scale;
-      const double sign = diff > 0 ? 1.0 : (diff < 0 ? -1.0 : 0.0);
-      if (doutput) (*doutput)[r * k + j] = static_cast<float>(sign * weight * scale);
-    }
-  }
-  count_hits(output, targets, options_, k, result);
-  return result;
+  return elementwise_loss(
+      output, targets, doutput, name(), options_, [](double d) { return std::abs(d); },
+      [](double d) { return d > 0 ? 1.0 : (d < 0 ? -1.0 : 0.0); });
 }
 
-// huber
-
 LossResult Huber::compute(const Tensor& output, const Targets& targets, Tensor* doutput) const {
-  const auto [n, k] = prepare(output, targets, doutput, name(), options_);
-  LossResult result;
-  const double scale = 1.0 / static_cast<double>(std::max<std::int64_t>(n * k, 1));
   const double delta = options_.huber_delta;
-  std::vector<double> t;
-  for (std::int64_t r = 0; r < n; ++r) {
-    const double weight = target_row(targets, options_, r, k, 0.0, t);
-    for (std::int64_t j = 0; j < k; ++j) {
-      const double diff = output[r * k + j] - t[static_cast<std::size_t>(j)];
-      const double a = std::abs(diff);
-      result.loss += (a <= delta ? 0.5 * diff * diff : delta * (a - 0.5 * delta)) * weight * scale;
-      if (doutput)
-        (*doutput)[r * k + j] =
-            static_cast<float>(std::clamp(diff, -delta, delta) * weight * scale);
-    }
-  }
-  count_hits(output, targets, options_, k, result);
-  return result;
+  return elementwise_loss(
+      output, targets, doutput, name(), options_,
+      [delta](double d) {
+        const double a = std::abs(d);
+        return a <= delta ? 0.5 * d * d : delta * (a - 0.5 * delta);
+      },
+      [delta](double d) { return std::clamp(d, -delta, delta); });
 }
 
 std::unique_ptr<Loss> make_loss(const std::string& name, LossOptions options) {

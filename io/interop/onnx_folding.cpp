@@ -10,15 +10,11 @@ namespace kiln::io {
 namespace {
 
 const onnx::AttributeProto* attribute(const onnx::NodeProto& node, const char* name) {
-  for (const auto& a : node.attribute()) {
-    if (a.name() == name) return &a;
-  }
-  return nullptr;
+  return onnx_attribute(node, name);
 }
 
 std::int64_t int_attr(const onnx::NodeProto& node, const char* name, std::int64_t fallback) {
-  const auto* a = attribute(node, name);
-  return a ? a->i() : fallback;
+  return onnx_int_attribute(node, name, fallback);
 }
 
 // An axis in [0, rank), from a possibly negative one.
@@ -151,6 +147,19 @@ std::vector<std::int64_t> reshaped(const OnnxConstant& c, const std::vector<std:
 }
 
 }  // namespace
+
+const onnx::AttributeProto* onnx_attribute(const onnx::NodeProto& node, const char* name) {
+  for (const auto& a : node.attribute()) {
+    if (a.name() == name) return &a;
+  }
+  return nullptr;
+}
+
+std::int64_t onnx_int_attribute(const onnx::NodeProto& node, const char* name,
+                                std::int64_t fallback) {
+  const auto* a = onnx_attribute(node, name);
+  return a ? a->i() : fallback;
+}
 
 std::int64_t OnnxConstant::count() const {
   return std::accumulate(dims.begin(), dims.end(), std::int64_t{1}, std::multiplies<>());

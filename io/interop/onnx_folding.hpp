@@ -23,6 +23,11 @@ struct OnnxConstant {
   std::int64_t count() const;
 };
 
+// A node's attribute by name, or null; an integer attribute, or `fallback` when it is absent.
+const onnx::AttributeProto* onnx_attribute(const onnx::NodeProto& node, const char* name);
+std::int64_t onnx_int_attribute(const onnx::NodeProto& node, const char* name,
+                                std::int64_t fallback);
+
 // Throws kiln::Error naming `where` and the tensor for a type kiln does not read.
 OnnxConstant read_onnx_tensor(const onnx::TensorProto& t, const std::string& where);
 

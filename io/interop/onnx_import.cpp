@@ -126,14 +126,10 @@ class Importer {
   }
 
   const onnx::AttributeProto* attribute(const onnx::NodeProto& node, const char* name) const {
-    for (const auto& a : node.attribute()) {
-      if (a.name() == name) return &a;
-    }
-    return nullptr;
+    return onnx_attribute(node, name);
   }
   std::int64_t int_attr(const onnx::NodeProto& node, const char* name, std::int64_t fallback) {
-    const auto* a = attribute(node, name);
-    return a ? a->i() : fallback;
+    return onnx_int_attribute(node, name, fallback);
   }
   float float_attr(const onnx::NodeProto& node, const char* name, float fallback) {
     const auto* a = attribute(node, name);
@@ -231,6 +227,13 @@ class Importer {
       add_layer(node, {{"type", "concat"}}, inputs);
       return;
     }
+    single_input_layer(node);
+  }
+
+  // The ops that read one value: activations, pooling to one pixel, flatten, dropout, LRN.
+  void single_input_layer(const onnx::NodeProto& node) {
+    const std::string& op = node.op_type();
+    const std::string& x = node.input(0);
     const std::vector<std::string> in = {source(node, x)};
     if (op == "Sigmoid" && multi_label_ && node.output(0) == output_) {
       output_ = x;  // a multi-label model's outputs are logits in kiln, as a Softmax's are
@@ -246,17 +249,7 @@ class Importer {
       if (int_attr(node, "axis", 1) != 1) fail(node, "kiln flattens from axis 1 only");
       add_layer(node, {{"type", "flatten"}}, in);
     } else if (op == "Reshape") {
-      const auto& s = weight(node, 1).integers;
-      // Exports with a fixed batch of one reshape the input to its own size (CNTK), or flatten
-      // to (1, D).
-      const bool same_as_input = in[0] == "input" && s.size() == 4 && s[1] == input_.c &&
-                                 s[2] == input_.h && s[3] == input_.w;
-      if (same_as_input) return alias(node, x);
-      const bool batch = s.size() == 2 && (s[0] == 0 || s[0] == -1 || s[0] == 1);
-      if (!batch || !(s[1] == -1 || s[1] > 0)) {
-        fail(node, "kiln reshapes to (N, -1) only (a flatten)");
-      }
-      add_layer(node, {{"type", "flatten"}}, in);
+      reshape(node, in);
     } else if (op == "Dropout") {
       float ratio = float_attr(node, "ratio", 0.5f);  // opset < 12: an attribute
       if (node.input_size() > 1 && !node.input(1).empty()) ratio = weight(node, 1).values.at(0);
@@ -274,6 +267,20 @@ class Importer {
     } else {
       fail(node, "not supported; supported ops: " + std::string(kSupportedOps));
     }
+  }
+
+  // Reshape to (N, −1): a flatten. Exports with a fixed batch of one reshape the input to its own
+  // size (CNTK: dropped), or flatten to (1, D).
+  void reshape(const onnx::NodeProto& node, const std::vector<std::string>& in) {
+    const auto& s = weight(node, 1).integers;
+    const bool same_as_input = in[0] == "input" && s.size() == 4 && s[1] == input_.c &&
+                               s[2] == input_.h && s[3] == input_.w;
+    if (same_as_input) return alias(node, node.input(0));
+    const bool batch = s.size() == 2 && (s[0] == 0 || s[0] == -1 || s[0] == 1);
+    if (!batch || !(s[1] == -1 || s[1] > 0)) {
+      fail(node, "kiln reshapes to (N, -1) only (a flatten)");
+    }
+    add_layer(node, {{"type", "flatten"}}, in);
   }
 
   // Sub/Add/Mul/Div of the input by a constant of one value or one per channel, before any layer

@@ -14,7 +14,8 @@ struct BatchRecord {
   double loss = 0.0;  // mean over the batch's samples
   std::int64_t samples = 0, correct = 0, correct_top5 = 0;
   std::vector<double> statistics{};
-  double absolute_error = 0.0;  // regression: Σ over the batch's rows of the row's mean |z − t|  // Model::batch_statistics() after the forward
+  double absolute_error =
+      0.0;  // regression: Σ over the batch's rows of the row's mean |z − t|  // Model::batch_statistics() after the forward
 };
 
 // Every rank's records, in global order: rank r's j-th record is number j·ranks + r (the

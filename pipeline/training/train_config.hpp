@@ -44,7 +44,7 @@ struct TrainConfig {
     std::string fine_tune;
   };
   struct Loss {
-    std::string type;  // nn/loss.hpp; "": the task's (nn::default_loss)
+    std::string type;    // nn/loss.hpp; "": the task's (nn::default_loss)
     double delta = 1.0;  // huber
     double label_smoothing = 0.0;
     Json class_weights = nullptr;  // null: none; "auto": inverse frequency; or one per class
@@ -80,7 +80,7 @@ struct TrainConfig {
   Data data;
   Json augment = Json::array();  // training stages
   Json eval_augment = nullptr;   // null: the eval forms of `augment`
-  std::string task;  // nn/task.hpp; "": the training dataset's
+  std::string task;              // nn/task.hpp; "": the training dataset's
   std::string normalization = "channel";
   Model model;
   Loss loss;

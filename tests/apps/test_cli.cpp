@@ -349,8 +349,8 @@ TEST(Cli, OpenCvCodecsLoadOnlyWhenAnImageNeedsThem) {
 // --profile prints the machine's limits, then one line per layer and pass with its roofline
 // verdict, and the total; --classes sets the model's outputs (resnet18 keeps 1000 as torchvision).
 TEST(Cli, BenchTrainProfilesEveryLayerAgainstTheMachinesLimits) {
-  const Invocation run = kiln(
-      "bench train --model mlp --batch 8 --classes 7 --profile --profile-steps 2 --threads 1");
+  const Invocation run =
+      kiln("bench train --model mlp --batch 8 --classes 7 --profile --profile-steps 2 --threads 1");
   ASSERT_EQ(run.exit_code, 0) << run.output;
   for (const char* part : {"FMA peak", "GB/s", "dense_1 fwd", "dense_1 bwd", "dense_3 bwd",
                            "10x1x1", "all layers", "img/s"}) {
