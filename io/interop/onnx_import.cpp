@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -13,6 +14,7 @@
 
 #include "io/interop/onnx_folding.hpp"
 #include "nn/error.hpp"
+#include "nn/layers/activations.hpp"
 
 namespace kiln::io {
 namespace {
@@ -26,10 +28,11 @@ nn::Task onnx_task(const onnx::ModelProto& model) {
 }
 
 constexpr const char* kSupportedOps =
-    "Conv, Gemm, MatMul, BatchNormalization, Relu, LeakyRelu, Sigmoid, Tanh, MaxPool, "
-    "AveragePool, GlobalAveragePool, Flatten, Reshape, Dropout, Add, Concat, LRN, Identity, "
-    "Constant, Softmax (at the output); on constants also Shape, Gather, Squeeze, Unsqueeze, "
-    "Transpose, Cast";
+    "Conv (grouped, dilated), Gemm, MatMul, BatchNormalization, Relu, LeakyRelu, Sigmoid, Tanh, "
+    "Clip (as ReLU6 or ReLU), HardSigmoid, HardSwish, MaxPool, AveragePool, GlobalAveragePool, "
+    "ReduceMean (over H and W), Flatten, Reshape, Dropout, Add, Mul, Concat, Pad (zeros), LRN, "
+    "Identity, Constant, Softmax (at the output); on constants also Shape, Gather, Squeeze, "
+    "Unsqueeze, Transpose, Cast";
 
 using Constant = OnnxConstant;
 
@@ -220,6 +223,8 @@ class Importer {
     if (op == "MaxPool" || op == "AveragePool") return pool(node);
     if (folds_into_input(node)) return fold_input_affine(node);
     if (op == "Add") return add(node);
+    if (op == "Mul") return multiply(node);
+    if (op == "Pad") return pad(node);
     if (op == "Concat") {
       if (int_attr(node, "axis", 1) != 1) fail(node, "kiln concatenates channels (axis 1) only");
       std::vector<std::string> inputs;
@@ -241,6 +246,18 @@ class Importer {
     }
     if (op == "Relu" || op == "Sigmoid" || op == "Tanh") {
       add_layer(node, {{"type", op == "Relu" ? "relu" : op == "Sigmoid" ? "sigmoid" : "tanh"}}, in);
+    } else if (op == "Clip") {
+      clip(node, in);
+    } else if (op == "HardSigmoid") {
+      add_layer(node,
+                {{"type", "hard_sigmoid"},
+                 {"alpha", float_attr(node, "alpha", 0.2f)},
+                 {"beta", float_attr(node, "beta", 0.5f)}},
+                in);
+    } else if (op == "HardSwish") {
+      add_layer(node, {{"type", "hard_swish"}}, in);
+    } else if (op == "ReduceMean") {
+      reduce_mean(node, in);
     } else if (op == "LeakyRelu") {
       add_layer(node, {{"type", "leaky_relu"}, {"alpha", float_attr(node, "alpha", 0.01f)}}, in);
     } else if (op == "GlobalAveragePool") {
@@ -387,30 +404,114 @@ class Importer {
 
   void check_2d(const onnx::NodeProto& node, const std::vector<std::int64_t>& kernel) {
     if (kernel.size() != 2) fail(node, "kiln reads 2-D windows (kernel_shape of 2)");
-    for (const std::int64_t d : ints_attr(node, "dilations", {1, 1})) {
-      if (d != 1) fail(node, "dilations other than 1 are not supported");
-    }
   }
 
   void conv(const onnx::NodeProto& node) {
-    if (int_attr(node, "group", 1) != 1) fail(node, "grouped convolutions are not supported");
     const Constant& w = weight(node, 1);
-    if (w.dims.size() != 4) fail(node, "the weight must be 4-D (F, C, KH, KW)");
+    if (w.dims.size() != 4) fail(node, "the weight must be 4-D (F, C / group, KH, KW)");
     const auto kernel = ints_attr(node, "kernel_shape", {w.dims[2], w.dims[3]});
     check_2d(node, kernel);
+    const auto dilations = ints_attr(node, "dilations", {1, 1});
+    if (dilations.size() != 2) fail(node, "kiln reads 2-D dilations");
     const bool bias = node.input_size() > 2 && !node.input(2).empty();
-    Json& layer = add_layer(node,
-                            {{"type", "conv2d"},
-                             {"filters", w.dims[0]},
-                             {"kernel_size", kernel},
-                             {"strides", ints_attr(node, "strides", {1, 1})},
-                             {"padding", padding(node)},
-                             {"use_bias", bias}},
-                            {source(node, node.input(0))});
+    Json layer = {{"type", "conv2d"},         {"filters", w.dims[0]},
+                  {"kernel_size", kernel},    {"strides", ints_attr(node, "strides", {1, 1})},
+                  {"padding", padding(node)}, {"use_bias", bias}};
+    if (dilations != std::vector<std::int64_t>{1, 1}) layer["dilation"] = dilations;
+    if (const std::int64_t groups = int_attr(node, "group", 1); groups != 1)
+      layer["groups"] = groups;
+    add_layer(node, std::move(layer), {source(node, node.input(0))});
     auto& arrays = weights_.back();
     arrays["weight"] = w.values;
     if (bias) arrays["bias"] = weight(node, 2).values;
-    (void)layer;
+  }
+
+  // Clip(0, 6) is ReLU6 (MobileNet v2), Clip(0, none) a ReLU; the bounds are attributes before
+  // opset 11 and optional constant inputs since.
+  void clip(const onnx::NodeProto& node, const std::vector<std::string>& in) {
+    constexpr float kNone = std::numeric_limits<float>::infinity();
+    float lo = float_attr(node, "min", -kNone), hi = float_attr(node, "max", kNone);
+    if (node.input_size() > 1 && !node.input(1).empty()) lo = weight(node, 1).values.at(0);
+    if (node.input_size() > 2 && !node.input(2).empty()) hi = weight(node, 2).values.at(0);
+    if (lo == 0.f && hi == 6.f) {
+      add_layer(node, {{"type", "relu6"}}, in);
+    } else if (lo == 0.f && hi == kNone) {
+      add_layer(node, {{"type", "relu"}}, in);
+    } else {
+      fail(node, "clips to [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                     "]; kiln reads Clip as ReLU6 (0, 6) or ReLU (0, no maximum) only");
+    }
+  }
+
+  // The mean over H and W: a global average pool (kept dimensions or not, kiln's (C, 1, 1) output
+  // reads the same to a Flatten or Gemm after it).
+  void reduce_mean(const onnx::NodeProto& node, const std::vector<std::string>& in) {
+    std::vector<std::int64_t> axes = ints_attr(node, "axes", {});
+    if (node.input_size() > 1 && !node.input(1).empty()) axes = weight(node, 1).integers;
+    for (std::int64_t& a : axes) a = a < 0 ? a + 4 : a;
+    std::sort(axes.begin(), axes.end());
+    if (axes != std::vector<std::int64_t>{2, 3}) fail(node, "kiln averages over H and W only");
+    add_layer(node, {{"type", "global_avg_pool2d"}}, in);
+  }
+
+  // The layer just added, when it produces `value` and nothing else reads it: a pattern's head
+  // that the node being read may rewrite.
+  Json* last_layer_read_once(const onnx::NodeProto& node, const std::string& value) {
+    const auto it = layer_of_.find(source(node, value));
+    const bool last = it != layer_of_.end() && it->second + 1 == layers_.size();
+    return last && readers_[value] == 1 ? &layers_.back() : nullptr;
+  }
+
+  // x · σ(x) is SiLU and x · hard_sigmoid(x) (PyTorch's 1/6, 0.5) is HardSwish, as exporters
+  // write them: the gate layer just added becomes the activation. Any other product of two
+  // values is a multiply layer (squeeze-and-excitation's per-channel gate broadcasts).
+  void multiply(const onnx::NodeProto& node) {
+    if (node.input_size() != 2) fail(node, "needs two inputs");
+    if (constant(node.input(0)) || constant(node.input(1))) {
+      fail(node,
+           "multiplying by a constant is supported only on the input, before any layer (its "
+           "normalization)");
+    }
+    for (int gate = 0; gate < 2; ++gate) {
+      const std::string& x = source(node, node.input(1 - gate));
+      Json* head = last_layer_read_once(node, node.input(gate));
+      if (head == nullptr || head->at("inputs") != Json::array({x})) continue;
+      const bool hard =
+          head->at("type") == "hard_sigmoid" &&
+          head->at("alpha").get<float>() == nn::ElementwiseActivation::kHardSigmoidAlpha &&
+          head->at("beta").get<float>() == 0.5f;
+      if (head->at("type") != "sigmoid" && !hard) continue;
+      *head = {{"type", hard ? "hard_swish" : "silu"},
+               {"name", head->at("name")},
+               {"inputs", head->at("inputs")}};
+      values_[node.output(0)] = head->at("name").get<std::string>();
+      return;
+    }
+    add_layer(node, {{"type", "multiply"}},
+              {source(node, node.input(0)), source(node, node.input(1))});
+  }
+
+  // A Pad of zeros on H and W: a zero_pad2d layer (PyTorch writes one before an average pool
+  // that counts its padding). Pads of zero pixels vanish.
+  void pad(const onnx::NodeProto& node) {
+    const auto* mode = attribute(node, "mode");
+    if (mode != nullptr && mode->s() != "constant") fail(node, "kiln pads with zeros only");
+    std::vector<std::int64_t> pads = ints_attr(node, "pads", {});  // before opset 11
+    if (node.input_size() > 1 && !node.input(1).empty()) pads = weight(node, 1).integers;
+    float value = float_attr(node, "value", 0.f);
+    if (node.input_size() > 2 && !node.input(2).empty()) value = weight(node, 2).values.at(0);
+    if (pads.size() != 8 || value != 0.f)
+      fail(node, "kiln pads H and W of an NCHW value with zeros");
+    const bool batch_or_channels = pads[0] || pads[1] || pads[4] || pads[5];
+    const bool negative = std::any_of(pads.begin(), pads.end(), [](auto p) { return p < 0; });
+    if (batch_or_channels || negative) {
+      fail(node, "kiln pads H and W only, by pixels >= 0");
+    }
+    if (std::all_of(pads.begin(), pads.end(), [](auto p) { return p == 0; })) {
+      return alias(node, node.input(0));
+    }
+    add_layer(node, {{"type", "zero_pad2d"}, {"padding", {pads[2], pads[3], pads[6], pads[7]}}},
+              {source(node, node.input(0))});
   }
 
   // A dense layer from B of (inputs, units), or (units, inputs) when transposed.
@@ -520,6 +621,8 @@ class Importer {
     const bool max = node.op_type() == "MaxPool";
     const auto kernel = ints_attr(node, "kernel_shape", {});
     check_2d(node, kernel);
+    if (ints_attr(node, "dilations", {1, 1}) != std::vector<std::int64_t>{1, 1})
+      fail(node, "pooling with dilations other than 1 is not supported");
     const auto strides = ints_attr(node, "strides", {1, 1});
     Json pads = padding(node);
     if (max && int_attr(node, "storage_order", 0) != 0)

@@ -2,14 +2,19 @@
 // them) as a kiln graph model with its weights, read with the ONNX library's protobuf classes.
 //
 // clang-format off
-//   Conv (groups 1, dilations 1)       conv2d with explicit padding (auto_pad SAME_UPPER: "same")
+//   Conv                               conv2d with explicit padding (auto_pad SAME_UPPER: "same"),
+//                                      groups and dilation
 //   Gemm / MatMul (+ Add of a constant) dense: B as (units, inputs); alpha and beta folded in
 //   BatchNormalization (inference)     batch_norm with the running statistics
-//   Relu LeakyRelu Sigmoid Tanh        the activation layers
+//   Relu LeakyRelu Sigmoid Tanh        the activation layers; Clip(0, 6) relu6, Clip(0) relu,
+//   HardSigmoid HardSwish              hard_sigmoid (alpha, beta), hard_swish
+//   Mul                                multiply (a (C, 1, 1) gate broadcasts); x · Sigmoid(x) silu,
+//                                      x · HardSigmoid(x) (1/6, 0.5) hard_swish
+//   Pad (zeros, on H and W)            zero_pad2d
 //   MaxPool AveragePool                max/avg_pool2d with explicit padding; ceil_mode as extra
 //                                      padding after (padding never counts in kiln's windows, as
 //                                      in ONNX's ceil-mode ones); count_include_pad only unpadded
-//   GlobalAveragePool                  global_avg_pool2d
+//   GlobalAveragePool, ReduceMean(H, W) global_avg_pool2d
 //   Flatten (axis 1), Reshape to (N, -1)  flatten
 //   Dropout                            dropout (the identity when evaluating; trains as kiln's)
 //   Add, Concat (axis 1)               add, concat            LRN  lrn with alpha / size

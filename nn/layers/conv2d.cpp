@@ -11,6 +11,7 @@
 #include "nn/kernels/transpose.hpp"
 #include "nn/layer_options.hpp"
 #include "nn/layers/activations.hpp"
+#include "nn/layers/im2col.hpp"
 #include "nn/parallel.hpp"
 
 namespace kiln::nn {
@@ -99,26 +100,41 @@ Conv2D::Conv2D(Conv2DOptions options) : options_(std::move(options)) {
   if (o.filters <= 0) throw Error("conv2d: filters must be > 0, got " + std::to_string(o.filters));
   if (o.kernel.h <= 0 || o.kernel.w <= 0) throw Error("conv2d: kernel_size must be > 0");
   if (o.strides.h <= 0 || o.strides.w <= 0) throw Error("conv2d: strides must be > 0");
+  if (o.dilation.h <= 0 || o.dilation.w <= 0) throw Error("conv2d: dilation must be > 0");
+  if (o.groups <= 0 || o.filters % o.groups != 0) {
+    throw Error("conv2d: groups must be > 0 and divide filters (" + std::to_string(o.filters) +
+                "), got " + std::to_string(o.groups));
+  }
   check_initializer_name(o.weights.init.type, "conv2d");
 }
 
 Shape Conv2D::build(const Shape& input) {
   in_ = input.with_n(1);
-  rows_ = window_1d(in_.h, options_.kernel.h, options_.strides.h, options_.padding, Axis::kHeight);
-  cols_ = window_1d(in_.w, options_.kernel.w, options_.strides.w, options_.padding, Axis::kWidth);
-  if (rows_.out <= 0 || cols_.out <= 0) {
-    throw Error("conv2d: a " + std::to_string(options_.kernel.h) + "x" +
-                std::to_string(options_.kernel.w) + " kernel does not fit the input " +
-                input.str() + " with padding \"valid\"; use padding \"same\" or a smaller kernel");
-  }
   const auto& o = options_;
+  if (in_.c % o.groups != 0) {
+    throw Error("conv2d: groups (" + std::to_string(o.groups) + ") must divide the input's " +
+                std::to_string(in_.c) + " channels");
+  }
+  rows_ = window_1d(in_.h, dilated_extent(o.kernel.h, o.dilation.h), o.strides.h, o.padding,
+                    Axis::kHeight);
+  cols_ = window_1d(in_.w, dilated_extent(o.kernel.w, o.dilation.w), o.strides.w, o.padding,
+                    Axis::kWidth);
+  if (rows_.out <= 0 || cols_.out <= 0) {
+    throw Error("conv2d: a " + std::to_string(o.kernel.h) + "x" + std::to_string(o.kernel.w) +
+                " kernel does not fit the input " + input.str() +
+                " with padding \"valid\"; use padding \"same\" or a smaller kernel");
+  }
+  patch_ = {in_.c / o.groups, in_.h, in_.w, o.kernel, o.strides, o.dilation, rows_, cols_};
+  const bool plain = o.groups == 1 && o.dilation.h == 1 && o.dilation.w == 1;
   const bool winograd_fits =
-      o.kernel.h == 3 && o.kernel.w == 3 && o.strides.h == 1 && o.strides.w == 1;
+      plain && o.kernel.h == 3 && o.kernel.w == 3 && o.strides.h == 1 && o.strides.w == 1;
   if (o.algorithm == ConvAlgorithm::kWinograd && !winograd_fits) {
-    throw Error("conv2d: algorithm \"winograd\" needs a 3x3 kernel with strides 1, got kernel " +
-                std::to_string(o.kernel.h) + "x" + std::to_string(o.kernel.w) + " strides " +
-                std::to_string(o.strides.h) + "x" + std::to_string(o.strides.w) +
-                "; use \"auto\" or \"gemm\"");
+    throw Error(
+        "conv2d: algorithm \"winograd\" needs a 3x3 kernel with strides 1, dilation 1 "
+        "and groups 1, got kernel " +
+        std::to_string(o.kernel.h) + "x" + std::to_string(o.kernel.w) + " strides " +
+        std::to_string(o.strides.h) + "x" + std::to_string(o.strides.w) +
+        "; use \"auto\" or \"gemm\"");
   }
   const std::int64_t pixels = rows_.out * cols_.out;
   const bool use_winograd =
@@ -126,8 +142,8 @@ Shape Conv2D::build(const Shape& input) {
       (o.algorithm == ConvAlgorithm::kAuto && winograd_fits && in_.c >= kWinogradMinChannels &&
        o.filters >= kWinogradMinChannels && pixels >= kWinogradMinPixels);
   const std::int64_t weight_bytes =
-      static_cast<std::int64_t>(sizeof(float)) * o.filters * in_.c * o.kernel.h * o.kernel.w;
-  whole_batch_ = !use_winograd && pixels < kWholeBatchBelowPixels &&
+      static_cast<std::int64_t>(sizeof(float)) * o.filters * patch_.patch_size();
+  whole_batch_ = plain && !use_winograd && pixels < kWholeBatchBelowPixels &&
                  weight_bytes > kWholeBatchAboveWeightBytes;
   winograd_.reset();
   if (use_winograd) {
@@ -136,7 +152,7 @@ Shape Conv2D::build(const Shape& input) {
     transformed_weight_.resize(
         static_cast<std::size_t>(WinogradConv3x3::kPositions * o.filters * in_.c));
   }
-  const Shape w{options_.filters, in_.c, options_.kernel.h, options_.kernel.w};
+  const Shape w{options_.filters, patch_.channels, options_.kernel.h, options_.kernel.w};
   weight_ = {"weight", Tensor(w), Tensor(w), options_.weights.kernel_regularizer};
   if (options_.weights.use_bias)
     bias_ = {"bias", Tensor({options_.filters, 1, 1, 1}), Tensor({options_.filters, 1, 1, 1}),
@@ -146,93 +162,31 @@ Shape Conv2D::build(const Shape& input) {
 
 void Conv2D::initialize(Rng& rng) {
   const std::int64_t area = options_.kernel.h * options_.kernel.w;
-  fill_initializer(options_.weights.init, weight_.value.span(), in_.c * area,
-                   options_.filters * area, rng);
+  const std::int64_t groups = options_.groups;
+  fill_initializer(options_.weights.init, weight_.value.span(), in_.c / groups * area,
+                   options_.filters / groups * area, rng);
   if (options_.weights.use_bias) bias_.value.fill(options_.weights.bias_init);
-}
-
-// For kernel column j, the output columns whose input column ox·sw − pl + j lies in the image:
-// [first, last). Outside them the column reads padding (zeros).
-static std::pair<std::int64_t, std::int64_t> valid_output_range(std::int64_t j, std::int64_t stride,
-                                                                std::int64_t pad, std::int64_t in,
-                                                                std::int64_t out) {
-  // ox·s − pad + j >= 0  ⇔  ox >= ceil((pad − j) / s);   ox·s − pad + j < in  ⇔  ox < ceil((in +
-  // pad − j) / s)
-  auto ceil_div = [](std::int64_t a, std::int64_t b) {
-    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
-  };
-  const std::int64_t first = std::clamp<std::int64_t>(ceil_div(pad - j, stride), 0, out);
-  const std::int64_t last = std::clamp<std::int64_t>(ceil_div(in + pad - j, stride), first, out);
-  return {first, last};
-}
-
-void Conv2D::im2col(const float* x, float* col, std::int64_t col_stride) const {
-  const std::int64_t kh = options_.kernel.h, kw = options_.kernel.w;
-  const std::int64_t sh = options_.strides.h, sw = options_.strides.w;
-  const std::int64_t oh = rows_.out, ow = cols_.out;
-  for (std::int64_t c = 0; c < in_.c; ++c) {
-    const float* plane = x + c * in_.h * in_.w;
-    for (std::int64_t i = 0; i < kh; ++i) {
-      for (std::int64_t j = 0; j < kw; ++j) {
-        float* out = col + ((c * kh + i) * kw + j) * col_stride;
-        const auto [first, last] = valid_output_range(j, sw, cols_.pad_before, in_.w, ow);
-        for (std::int64_t oy = 0; oy < oh; ++oy) {
-          const std::int64_t y = oy * sh - rows_.pad_before + i;
-          float* row = out + oy * ow;
-          if (y < 0 || y >= in_.h) {
-            std::fill(row, row + ow, 0.f);
-            continue;
-          }
-          std::fill(row, row + first, 0.f);
-          const float* src = plane + y * in_.w + first * sw - cols_.pad_before + j;
-          if (sw == 1) {
-            std::copy(src, src + (last - first), row + first);
-          } else {
-            for (std::int64_t ox = first; ox < last; ++ox) row[ox] = src[(ox - first) * sw];
-          }
-          std::fill(row + last, row + ow, 0.f);
-        }
-      }
-    }
-  }
-}
-
-void Conv2D::col2im_add(const float* col, std::int64_t col_stride, float* dx) const {
-  const std::int64_t kh = options_.kernel.h, kw = options_.kernel.w;
-  const std::int64_t sh = options_.strides.h, sw = options_.strides.w;
-  const std::int64_t oh = rows_.out, ow = cols_.out;
-  for (std::int64_t c = 0; c < in_.c; ++c) {
-    float* plane = dx + c * in_.h * in_.w;
-    for (std::int64_t i = 0; i < kh; ++i) {
-      for (std::int64_t j = 0; j < kw; ++j) {
-        const float* in = col + ((c * kh + i) * kw + j) * col_stride;
-        const auto [first, last] = valid_output_range(j, sw, cols_.pad_before, in_.w, ow);
-        for (std::int64_t oy = 0; oy < oh; ++oy) {
-          const std::int64_t y = oy * sh - rows_.pad_before + i;
-          if (y < 0 || y >= in_.h) continue;
-          float* dst = plane + y * in_.w + first * sw - cols_.pad_before + j;
-          const float* row = in + oy * ow;
-          for (std::int64_t ox = first; ox < last; ++ox) dst[(ox - first) * sw] += row[ox];
-        }
-      }
-    }
-  }
 }
 
 void Conv2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
   if (winograd_) return forward_winograd(x, y);
   if (whole_batch_) return forward_whole_batch(x, y);
-  const std::int64_t n = x.shape().n;
-  const std::int64_t f = options_.filters, k = in_.c * options_.kernel.h * options_.kernel.w;
-  const std::int64_t spatial = rows_.out * cols_.out;
+  const std::int64_t n = x.shape().n, groups = options_.groups;
+  const std::int64_t f = options_.filters, fg = f / groups, k = patch_.patch_size();
+  const std::int64_t spatial = patch_.output_pixels();
+  const std::int64_t group_input = patch_.channels * in_.h * in_.w;
   y.resize({n, f, rows_.out, cols_.out});
-  const ConstMatrixMap w(weight_.value.data(), f, k);
+  const float* w = weight_.value.data();
   parallel_chunks(n, kSampleChunk, [&](std::int64_t s0, std::int64_t s1) {
     AlignedVector<float> col(static_cast<std::size_t>(k * spatial));
     for (std::int64_t s = s0; s < s1; ++s) {
-      im2col(x.data() + s * in_.per_sample(), col.data(), spatial);
-      MatrixMap ys(y.data() + s * f * spatial, f, spatial);  // (F, OH·OW) = W (F, K) · col
-      gemm(f, spatial, k, {w.data(), k, 1}, col.data(), spatial, ys.data(), spatial, false);
+      MatrixMap ys(y.data() + s * f * spatial, f, spatial);
+      for (std::int64_t g = 0; g < groups; ++g) {
+        im2col(patch_, x.data() + s * in_.per_sample() + g * group_input, col.data(), spatial);
+        // (F/G, OH·OW) = W_g (F/G, K) · col (K, OH·OW)
+        gemm(fg, spatial, k, {w + g * fg * k, k, 1}, col.data(), spatial,
+             ys.data() + g * fg * spatial, spatial, false);
+      }
       if (options_.weights.use_bias)
         ys.colwise() += Eigen::Map<const Eigen::VectorXf>(bias_.value.data(), f);
       if (relu_) ys = ys.cwiseMax(0.f);
@@ -251,34 +205,39 @@ void Conv2D::backward_parameters(const Tensor& x, const Tensor& y, const Tensor&
 void Conv2D::backward_into(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
   if (winograd_) return backward_winograd(x, y, dy, dx);
   if (whole_batch_) return backward_whole_batch(x, y, dy, dx);
-  const std::int64_t n = x.shape().n;
-  const std::int64_t f = options_.filters, k = in_.c * options_.kernel.h * options_.kernel.w;
-  const std::int64_t spatial = rows_.out * cols_.out;
+  const std::int64_t n = x.shape().n, groups = options_.groups;
+  const std::int64_t f = options_.filters, fg = f / groups, k = patch_.patch_size();
+  const std::int64_t spatial = patch_.output_pixels();
+  const std::int64_t group_input = patch_.channels * in_.h * in_.w;
   if (dx) {
     dx->resize(x.shape());
     dx->fill(0.f);
   }
-  const ConstMatrixMap w(weight_.value.data(), f, k);
+  const float* w = weight_.value.data();
   const std::int64_t chunks = (n + kSampleChunk - 1) / kSampleChunk;
   // One partial weight (and bias) gradient per chunk, summed below in chunk order.
   std::vector<float> partial_w(static_cast<std::size_t>(chunks * f * k), 0.f);
   std::vector<float> partial_b(static_cast<std::size_t>(chunks * f), 0.f);
   parallel_chunks(n, kSampleChunk, [&](std::int64_t s0, std::int64_t s1) {
     const std::int64_t chunk = s0 / kSampleChunk;
-    MatrixMap dw(partial_w.data() + chunk * f * k, f, k);
     AlignedVector<float> col(static_cast<std::size_t>(k * spatial)), dcol(col.size());
     AlignedVector<float> rectified(relu_ ? static_cast<std::size_t>(f * spatial) : 0);
     for (std::int64_t s = s0; s < s1; ++s) {
       const float* dy_s = through_relu(relu_, y.data() + s * f * spatial,
                                        dy.data() + s * f * spatial, f * spatial, rectified.data());
-      const ConstMatrixMap dys(dy_s, f, spatial);  // (F, OH·OW)
-      im2col(x.data() + s * in_.per_sample(), col.data(), spatial);
-      const ConstMatrixMap cols(col.data(), k, spatial);
-      dw.noalias() += dys * cols.transpose();  // dW (F, K) += dy · colᵀ
-      if (dx) {
-        // dcol (K, OH·OW) = Wᵀ · dy
-        gemm(k, spatial, f, {w.data(), 1, k}, dy_s, spatial, dcol.data(), spatial, false);
-        col2im_add(dcol.data(), spatial, dx->data() + s * in_.per_sample());
+      for (std::int64_t g = 0; g < groups; ++g) {
+        const float* x_g = x.data() + s * in_.per_sample() + g * group_input;
+        const float* dy_g = dy_s + g * fg * spatial;  // (F/G, OH·OW)
+        im2col(patch_, x_g, col.data(), spatial);
+        MatrixMap dw(partial_w.data() + (chunk * f + g * fg) * k, fg, k);
+        dw.noalias() += ConstMatrixMap(dy_g, fg, spatial) *
+                        ConstMatrixMap(col.data(), k, spatial).transpose();  // dW_g += dy_g·colᵀ
+        if (dx) {
+          // dcol (K, OH·OW) = W_gᵀ · dy_g
+          gemm(k, spatial, fg, {w + g * fg * k, 1, k}, dy_g, spatial, dcol.data(), spatial, false);
+          col2im_add(patch_, dcol.data(), spatial,
+                     dx->data() + s * in_.per_sample() + g * group_input);
+        }
       }
       if (options_.weights.use_bias)
         add_bias_sums(dy_s, 1, f, spatial, &partial_b[static_cast<std::size_t>(chunk * f)]);
@@ -291,19 +250,19 @@ void Conv2D::backward_into(const Tensor& x, const Tensor& y, const Tensor& dy, T
 }
 
 void Conv2D::lower_batch(const Tensor& x) {
-  const std::int64_t n = x.shape().n, k = in_.c * options_.kernel.h * options_.kernel.w;
-  const std::int64_t spatial = rows_.out * cols_.out;
+  const std::int64_t n = x.shape().n, k = patch_.patch_size();
+  const std::int64_t spatial = patch_.output_pixels();
   const std::int64_t stride = padded_stride(n * spatial);
   col_.resize(static_cast<std::size_t>(k * stride));
   parallel_chunks(n, 1, [&](std::int64_t s0, std::int64_t s1) {
     for (std::int64_t s = s0; s < s1; ++s)
-      im2col(x.data() + s * in_.per_sample(), col_.data() + s * spatial, stride);
+      im2col(patch_, x.data() + s * in_.per_sample(), col_.data() + s * spatial, stride);
   });
 }
 
 void Conv2D::forward_whole_batch(const Tensor& x, Tensor& y) {
   const std::int64_t n = x.shape().n, f = options_.filters;
-  const std::int64_t k = in_.c * options_.kernel.h * options_.kernel.w;
+  const std::int64_t k = patch_.patch_size();
   const std::int64_t spatial = rows_.out * cols_.out, columns = n * spatial;
   const std::int64_t stride = padded_stride(columns);
   y.resize({n, f, rows_.out, cols_.out});
@@ -330,7 +289,7 @@ void Conv2D::forward_whole_batch(const Tensor& x, Tensor& y) {
 
 void Conv2D::backward_whole_batch(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
   const std::int64_t n = x.shape().n, f = options_.filters;
-  const std::int64_t k = in_.c * options_.kernel.h * options_.kernel.w;
+  const std::int64_t k = patch_.patch_size();
   const std::int64_t spatial = rows_.out * cols_.out, columns = n * spatial;
   const std::int64_t stride = padded_stride(columns), patch_stride = padded_stride(k);
   // The output gradient as one matrix (F, N·OH·OW), through the absorbed ReLU.
@@ -370,7 +329,7 @@ void Conv2D::backward_whole_batch(const Tensor& x, const Tensor& y, const Tensor
   dx->fill(0.f);
   parallel_chunks(n, 1, [&](std::int64_t s0, std::int64_t s1) {
     for (std::int64_t s = s0; s < s1; ++s)
-      col2im_add(col_.data() + s * spatial, stride, dx->data() + s * in_.per_sample());
+      col2im_add(patch_, col_.data() + s * spatial, stride, dx->data() + s * in_.per_sample());
   });
 }
 
@@ -435,6 +394,8 @@ std::unique_ptr<Layer> Conv2D::from_json(LayerOptions& o) {
   o.read("kernel_size", options.kernel);
   o.read("strides", options.strides);
   o.read("padding", options.padding);
+  o.read("dilation", options.dilation);
+  o.read("groups", options.groups);
   std::string algorithm = "auto";
   o.read("algorithm", algorithm);
   options.algorithm = parse_conv_algorithm(algorithm);
@@ -448,6 +409,10 @@ Json Conv2D::config() const {
                  {"strides", options_.strides.to_json()},
                  {"padding", padding_json(options_.padding)},
                  {"algorithm", conv_algorithm_name(options_.algorithm)}};
+  // Written only where they differ from 1, so configs of plain convolutions stay as they were.
+  if (options_.dilation.h != 1 || options_.dilation.w != 1)
+    config["dilation"] = options_.dilation.to_json();
+  if (options_.groups != 1) config["groups"] = options_.groups;
   options_.weights.add_to(config);
   return config;
 }

@@ -14,10 +14,14 @@
 //           16 filters, and the output at least 25 pixels (with fewer channels its
 //           small GEMMs, and with fewer tiles its weight transforms, lose more than the
 //           multiplications save).
-// fan_in = C·KH·KW, fan_out = F·KH·KW (Keras' convention for initializers).
+// Groups (ResNeXt, RegNet; depthwise when groups = C, MobileNet): the channels split into G
+// groups, and filter f sees only its group's C/G channels: weight (F, C/G, KH, KW), F divisible by
+// G, as PyTorch and ONNX lay it out. Filter f's group is f / (F/G). Dilation d spaces the kernel's
+// taps d pixels apart (nn/layers/im2col.hpp). Both run the per-sample GEMM path, group by group.
+// fan_in = C/G·KH·KW, fan_out = F/G·KH·KW (Keras' convention for initializers).
 // Options: filters, kernel_size (int or [h, w]), strides (default 1), padding ("valid", "same" or
-// pixels: nn/layers/window.hpp), algorithm ("auto" | "gemm" | "winograd"), init, bias_init,
-// use_bias.
+// pixels: nn/layers/window.hpp), dilation (default 1), groups (default 1), algorithm ("auto" |
+// "gemm" | "winograd"), init, bias_init, use_bias.
 // Determinism: per sample, samples are processed in fixed chunks; each chunk sums its own weight
 // gradient and the partial sums are added in chunk order. For the whole batch, each element of
 // the weight gradient is one product's chain over the batch in order. Neither depends on the
@@ -28,6 +32,7 @@
 
 #include "nn/kernels/aligned_vector.hpp"
 #include "nn/layer.hpp"
+#include "nn/layers/im2col.hpp"
 #include "nn/layers/weights.hpp"
 #include "nn/layers/window.hpp"
 #include "nn/layers/winograd.hpp"
@@ -43,6 +48,8 @@ struct Conv2DOptions {
   Size2 kernel{3, 3};
   Size2 strides{1, 1};
   Padding padding = Padding::kValid;
+  Size2 dilation{1, 1};
+  std::int64_t groups = 1;
   ConvAlgorithm algorithm = ConvAlgorithm::kAuto;
   WeightOptions weights;  // init, use_bias, bias_init, regularizers (nn/layers/weights.hpp)
 };
@@ -69,13 +76,10 @@ class Conv2D final : public Layer, public FusesRelu, public CountsMacs {
   // Whether build() chose to lower the whole batch into one product (kGemm only; see above).
   bool lowers_whole_batch() const { return whole_batch_; }
   std::int64_t macs() const override {
-    return rows_.out * cols_.out * options_.filters * in_.c * options_.kernel.h * options_.kernel.w;
+    return patch_.output_pixels() * options_.filters * patch_.patch_size();
   }
 
  private:
-  // col (C·KH·KW, OH·OW): row r of the sample's patches at col + r·col_stride.
-  void im2col(const float* x_chw, float* col, std::int64_t col_stride) const;
-  void col2im_add(const float* col, std::int64_t col_stride, float* dx_chw) const;
   void lower_batch(const Tensor& x);  // col_ (C·KH·KW, N·OH·OW)
   void forward_whole_batch(const Tensor& x, Tensor& y);
   void backward_whole_batch(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx);
@@ -87,6 +91,7 @@ class Conv2D final : public Layer, public FusesRelu, public CountsMacs {
   Conv2DOptions options_;
   Shape in_;                                 // per sample
   Window1d rows_, cols_;                     // output geometry along H and W
+  PatchGeometry patch_;                      // one group's lowering: C/G channels
   Parameter weight_;                         // (F, C, KH, KW)
   Parameter bias_;                           // (F)
   bool relu_ = false;                        // a following ReLU absorbed (FusesRelu)

@@ -99,6 +99,78 @@ void Concat::backward_join(std::size_t k, Inputs xs, const Tensor& /*y*/, const 
   });
 }
 
+Shape Multiply::build_join(std::span<const Shape> inputs) {
+  Shape out = inputs[0].with_n(1);
+  for (const Shape& s : inputs) {
+    if (s.h * s.w > out.h * out.w) out = s.with_n(1);
+  }
+  for (const Shape& s : inputs) {
+    const bool full = s.with_n(1) == out, per_channel = s.c == out.c && s.h == 1 && s.w == 1;
+    if (!full && !per_channel) {
+      std::string shapes;
+      for (const Shape& t : inputs) shapes += (shapes.empty() ? "" : ", ") + t.with_n(1).str();
+      throw Error("multiply needs inputs of one shape, or (C, 1, 1) ones to broadcast, got " +
+                  shapes);
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// The product of the inputs but `skip` (none when skip >= xs.size()) at element `e` of sample n,
+// channel c: a (C, 1, 1) input gives its channel's value everywhere.
+float product_but(JoinLayer::Inputs xs, std::size_t skip, std::int64_t n, std::int64_t c,
+                  std::int64_t pixel, std::int64_t channels, std::int64_t area) {
+  float product = 1.f;
+  for (std::size_t j = 0; j < xs.size(); ++j) {
+    if (j == skip) continue;
+    const bool broadcast = xs[j]->shape().h * xs[j]->shape().w != area;
+    product *= broadcast ? (*xs[j])[n * channels + c] : (*xs[j])[(n * channels + c) * area + pixel];
+  }
+  return product;
+}
+
+}  // namespace
+
+void Multiply::forward_join(Inputs xs, Tensor& y) {
+  Shape out = xs[0]->shape();
+  for (const Tensor* x : xs)
+    if (x->shape().h * x->shape().w > out.h * out.w) out = x->shape();
+  y.resize(out);
+  const std::int64_t area = out.h * out.w;
+  parallel_chunks(out.n * out.c, 8, [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {
+      const std::int64_t n = p / out.c, c = p % out.c;
+      for (std::int64_t i = 0; i < area; ++i)
+        y[p * area + i] = product_but(xs, xs.size(), n, c, i, out.c, area);
+    }
+  });
+}
+
+void Multiply::backward_join(std::size_t k, Inputs xs, const Tensor& /*y*/, const Tensor& dy,
+                             Tensor& dx) {
+  const Shape& out = dy.shape();
+  const std::int64_t area = out.h * out.w;
+  const bool broadcast = xs[k]->shape().h * xs[k]->shape().w != area;
+  dx.resize(xs[k]->shape());
+  parallel_chunks(out.n * out.c, 8, [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {
+      const std::int64_t n = p / out.c, c = p % out.c;
+      float sum = 0.f;  // a broadcast input's gradient: its plane's, in pixel order
+      for (std::int64_t i = 0; i < area; ++i) {
+        const float g = dy[p * area + i] * product_but(xs, k, n, c, i, out.c, area);
+        if (broadcast) {
+          sum += g;
+        } else {
+          dx[p * area + i] = g;
+        }
+      }
+      if (broadcast) dx[p] = sum;
+    }
+  });
+}
+
 void Identity::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) { copy(x, y); }
 
 void Identity::backward(const Tensor& /*x*/, const Tensor& /*y*/, const Tensor& dy, Tensor& dx) {

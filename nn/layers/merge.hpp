@@ -4,6 +4,10 @@
 //             bit for bit the two layers run apart
 //   concat:   y = the inputs stacked along channels, in the order listed (same H and W);
 //             dx_k = dy's channels of input k
+//   multiply: y = x₁ ⊙ x₂ ⊙ …, each input either the output's shape or (C, 1, 1): one value per
+//             channel, broadcast over H × W (squeeze-and-excitation's gate, Hu et al. 2018; and
+//             x · σ(x) as graphs spell SiLU). dx_k = dy ⊙ Π_{j≠k} x_j, summed over H × W for a
+//             broadcast input
 //   identity: y = x; dx = dy (a named point to branch from)
 // No options, no parameters.
 #pragma once
@@ -43,6 +47,20 @@ class Concat final : public JoinLayer {
   Json config() const override { return Json::object(); }
   static std::unique_ptr<Layer> from_json(LayerOptions& /*options*/) {
     return std::make_unique<Concat>();
+  }
+};
+
+class Multiply final : public JoinLayer {
+ public:
+  static constexpr std::string_view kType = "multiply";
+  std::string_view type() const override { return kType; }
+  Shape build_join(std::span<const Shape> inputs) override;
+  void forward_join(Inputs xs, Tensor& y) override;
+  void backward_join(std::size_t k, Inputs xs, const Tensor& y, const Tensor& dy,
+                     Tensor& dx) override;
+  Json config() const override { return Json::object(); }
+  static std::unique_ptr<Layer> from_json(LayerOptions& /*options*/) {
+    return std::make_unique<Multiply>();
   }
 };
 

@@ -12,6 +12,7 @@
 #include "nn/layers/lrn.hpp"
 #include "nn/layers/merge.hpp"
 #include "nn/layers/pool2d.hpp"
+#include "nn/layers/zero_pad2d.hpp"
 
 namespace kiln::nn {
 namespace {
@@ -34,15 +35,23 @@ const std::vector<Entry>& entries() {
         {{"dense", R"({"units": 3})"}, &Dense::from_json},
         {{"dropout", R"({"rate": 0.5})"}, &Dropout::from_json},
         {{"flatten", "{}"}, &Flatten::from_json},
+        {{"gelu", "{}"}, &ElementwiseActivation::from_json<A::kGelu>},
         {{"global_avg_pool2d", "{}"}, &GlobalAvgPool2D::from_json},
+        {{"hard_sigmoid", R"({"alpha": 0.2})"}, &ElementwiseActivation::from_json<A::kHardSigmoid>},
+        {{"hard_swish", "{}"}, &ElementwiseActivation::from_json<A::kHardSwish>},
         {{"leaky_relu", R"({"alpha": 0.1})"}, &ElementwiseActivation::from_json<A::kLeakyRelu>},
         {{"identity", "{}"}, &Identity::from_json},
         {{"lrn", R"({"size": 3})"}, &LocalResponseNorm::from_json},
         {{"max_pool2d", R"({"pool_size": 2})"}, &Pool2D::max_from_json},
+        {{"multiply", "{}"}, &Multiply::from_json},
         {{"relu", "{}"}, &ElementwiseActivation::from_json<A::kRelu>},
+        {{"relu6", "{}"}, &ElementwiseActivation::from_json<A::kRelu6>},
         {{"sigmoid", "{}"}, &ElementwiseActivation::from_json<A::kSigmoid>},
+        {{"silu", "{}"}, &ElementwiseActivation::from_json<A::kSilu>},
         {{"softmax", "{}"}, &Softmax::from_json},
+        {{"stochastic_depth", R"({"rate": 0.2})"}, &StochasticDepth::from_json},
         {{"tanh", "{}"}, &ElementwiseActivation::from_json<A::kTanh>},
+        {{"zero_pad2d", R"({"padding": [1, 2, 0, 1]})"}, &ZeroPad2D::from_json},
     };
     std::sort(list.begin(), list.end(),
               [](const Entry& a, const Entry& b) { return a.info.type < b.info.type; });

@@ -1,12 +1,17 @@
 """Export a torchvision network with seeded random weights to ONNX, with reference outputs.
 
 usage: export_torchvision.py MODEL OUT_DIR [--classes N] [--batch N] [--size S] [--keep-batchnorm]
+                            [--opset N]
+       export_torchvision.py --list
 
-Writes OUT_DIR/MODEL.onnx (torch.onnx.export, opset 13, eval mode), OUT_DIR/MODEL.input.bin
+Writes OUT_DIR/MODEL.onnx (torch.onnx.export, opset 13 or --opset, eval mode), OUT_DIR/MODEL.input.bin
 (float32 (N, 3, S, S), uniform in [-2, 2]) and OUT_DIR/MODEL.logits.bin (float32 (N, classes)):
 PyTorch's own outputs on that input, for kiln's importer to match. With --keep-batchnorm the
 BatchNormalization nodes stay (by default the exporter folds them into the convolutions before).
 Batch-norm running statistics are randomised too, so an importer that ignored them (or mixed mean and variance) would fail.
+--list prints the convolutional classification builders of the installed torchvision, one per
+line: list_models() of torchvision.models, or (before 0.14's registry) the public lower-case
+callables, minus the transformers (vit, swin, maxvit).
 Exit code 3: torch or torchvision is not installed (the caller skips).
 """
 import argparse
@@ -34,10 +39,28 @@ def build(name, classes):
     return model.eval()
 
 
+TRANSFORMERS = ("vit_", "swin_", "maxvit_")
+
+
+def classification_builders():
+    models = torchvision.models
+    if hasattr(models, "list_models"):
+        names = models.list_models(module=models)
+    else:
+        names = [n for n in dir(models) if n[0].islower() and not n.startswith("_")
+                 and callable(getattr(models, n)) and n not in ("get_weight", "get_model",
+                                                                "get_model_weights")]
+    return sorted(n for n in names if not n.startswith(TRANSFORMERS))
+
+
 def main():
+    if sys.argv[1:] == ["--list"]:
+        print("\n".join(classification_builders()))
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("model")
     parser.add_argument("out_dir")
+    parser.add_argument("--opset", type=int, default=13)
     parser.add_argument("--classes", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--size", type=int, default=224)
@@ -49,7 +72,7 @@ def main():
     with torch.no_grad():
         logits = model(x)
     base = os.path.join(args.out_dir, args.model)
-    torch.onnx.export(model, x, base + ".onnx", opset_version=13,
+    torch.onnx.export(model, x, base + ".onnx", opset_version=args.opset,
                       input_names=["pixels"], output_names=["logits"],
                       dynamic_axes={"pixels": {0: "N"}, "logits": {0: "N"}},
                       training=torch.onnx.TrainingMode.PRESERVE if args.keep_batchnorm

@@ -14,6 +14,7 @@
 #include "nn/layers/lrn.hpp"
 #include "nn/layers/pool2d.hpp"
 #include "nn/layers/registry.hpp"
+#include "nn/layers/zero_pad2d.hpp"
 #include "tests/support/gradient_check.hpp"
 
 namespace kiln::nn {
@@ -105,8 +106,8 @@ INSTANTIATE_TEST_SUITE_P(
         // W 4+2-3+1 = 4
         ConvCase{{1, 2, 5, 4}, 3, {3, 3}, {1, 1}, Padding::pixels(0, 2, 1, 0), 4, 4, 0, 2},
         // Outputs of 256 pixels and more: lowered sample by sample, not as one batch.
-        ConvCase{{2, 3, 17, 16}, 4, {3, 3}, {1, 1}, Padding::kSame, 17, 16, 1, 1,
-                 ConvAlgorithm::kGemm},
+        ConvCase{
+            {2, 3, 17, 16}, 4, {3, 3}, {1, 1}, Padding::kSame, 17, 16, 1, 1, ConvAlgorithm::kGemm},
         ConvCase{{3, 2, 34, 33}, 3, {3, 3}, {2, 2}, Padding::kSame, 17, 17, 0, 1}));
 
 // Winograd F(2×2, 3×3) on whole and cut 2×2 output tiles, with and without padding.
@@ -261,29 +262,29 @@ class ConvThreads : public ::testing::TestWithParam<ConvAlgorithm> {};
 // 9×9 outputs lower the whole batch into one product, 17×17 ones each sample apart (gemm).
 TEST_P(ConvThreads, ResultsDoNotDependOnTheThreadCount) {
   for (const std::int64_t size : {9, 17}) {
-  auto run = [size](int threads) {
-    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
-    Conv2D conv({.filters = 8,
-                 .kernel = {3, 3},
-                 .strides = {1, 1},
-                 .padding = Padding::kSame,
-                 .algorithm = GetParam(),
-                 .weights = {.init = "he_normal", .use_bias = true}});
-    conv.build({1, 3, size, size});
-    Rng rng({1, 0, 0, kSlotInit});
-    conv.initialize(rng);
-    Tensor x({33, 3, size, size}), y, dy({33, 8, size, size}), dx;
-    fill_uniform(x, 1, -1, 1);
-    fill_uniform(dy, 2, -1, 1);
-    conv.forward(x, y, {});
-    conv.backward(x, y, dy, dx);
-    std::vector<float> all(y.span().begin(), y.span().end());
-    all.insert(all.end(), dx.span().begin(), dx.span().end());
-    for (Parameter* p : conv.parameters())
-      all.insert(all.end(), p->grad.span().begin(), p->grad.span().end());
-    return all;
-  };
-  EXPECT_EQ(run(1), run(2)) << size << "x" << size;
+    auto run = [size](int threads) {
+      tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+      Conv2D conv({.filters = 8,
+                   .kernel = {3, 3},
+                   .strides = {1, 1},
+                   .padding = Padding::kSame,
+                   .algorithm = GetParam(),
+                   .weights = {.init = "he_normal", .use_bias = true}});
+      conv.build({1, 3, size, size});
+      Rng rng({1, 0, 0, kSlotInit});
+      conv.initialize(rng);
+      Tensor x({33, 3, size, size}), y, dy({33, 8, size, size}), dx;
+      fill_uniform(x, 1, -1, 1);
+      fill_uniform(dy, 2, -1, 1);
+      conv.forward(x, y, {});
+      conv.backward(x, y, dy, dx);
+      std::vector<float> all(y.span().begin(), y.span().end());
+      all.insert(all.end(), dx.span().begin(), dx.span().end());
+      for (Parameter* p : conv.parameters())
+        all.insert(all.end(), p->grad.span().begin(), p->grad.span().end());
+      return all;
+    };
+    EXPECT_EQ(run(1), run(2)) << size << "x" << size;
   }
 }
 
@@ -431,38 +432,19 @@ TEST(Flatten, KeepsTheOrder) {
   expect_gradients_match(flatten, {2, 2, 3, 4});
 }
 
-TEST(Activations, GradientsMatchFiniteDifferences) {
-  testing::GradientCheckOptions away_from_kink;
-  away_from_kink.epsilon = 1e-3f;
-  away_from_kink.input_lo = 0.05f;
-  ElementwiseActivation relu(Activation::kRelu);
-  expect_gradients_match(relu, {2, 3, 4, 5}, away_from_kink);
-  ElementwiseActivation leaky(Activation::kLeakyRelu, 0.1f);
-  away_from_kink.input_lo = -1.f;
-  away_from_kink.input_hi = -0.05f;
-  expect_gradients_match(leaky, {2, 3, 4, 5}, away_from_kink);
-  testing::GradientCheckOptions smooth;
-  smooth.epsilon = 1e-3f;
-  ElementwiseActivation sigmoid(Activation::kSigmoid), tanh_layer(Activation::kTanh);
-  expect_gradients_match(sigmoid, {2, 3, 2, 2}, smooth);
-  expect_gradients_match(tanh_layer, {2, 3, 2, 2}, smooth);
-  Softmax softmax;
-  expect_gradients_match(softmax, {3, 5, 2, 1}, smooth);
-}
-
-TEST(Activations, HandComputedValues) {
-  Tensor x({1, 3, 1, 1}), y;
-  x[0] = -2.f;
-  x[1] = 0.f;
-  x[2] = 3.f;
-  ElementwiseActivation(Activation::kLeakyRelu, 0.5f).forward(x, y, {});
-  EXPECT_FLOAT_EQ(y[0], -1.f);
-  EXPECT_FLOAT_EQ(y[2], 3.f);
-  ElementwiseActivation(Activation::kSigmoid).forward(x, y, {});
-  EXPECT_FLOAT_EQ(y[1], 0.5f);
-  Softmax().forward(x, y, {});
-  const double z = std::exp(-2.0) + 1.0 + std::exp(3.0);
-  EXPECT_NEAR(y[2], std::exp(3.0) / z, 1e-6);
+TEST(ZeroPad2D, PadsEachPlaneAndPassesTheInnerGradientBack) {
+  ZeroPad2D pad(Padding::pixels(1, 0, 2, 1));  // top, left, bottom, right
+  EXPECT_EQ(pad.build({1, 2, 2, 3}), (Shape{1, 2, 5, 4}));
+  Tensor x({1, 1, 2, 2}), y;
+  x[0] = 1.f, x[1] = 2.f, x[2] = 3.f, x[3] = 4.f;
+  pad.build(x.shape());
+  pad.forward(x, y, {});
+  const std::vector<float> expected = {0, 0, 0,  // one row above, one column to the right
+                                       1, 2, 0, 3, 4, 0, 0, 0, 0, 0, 0, 0};
+  ASSERT_EQ(y.shape(), (Shape{1, 1, 5, 3}));
+  EXPECT_EQ(std::vector<float>(y.span().begin(), y.span().end()), expected);
+  expect_gradients_match(pad, {2, 3, 3, 2});
+  EXPECT_THROW(ZeroPad2D(Padding::kSame), Error);
 }
 
 TEST(Dropout, EvalIsTheIdentityAndTrainScalesTheKeptOnes) {
@@ -629,7 +611,8 @@ TEST(Registry, EveryLayerTypesGradientsMatchFiniteDifferences) {
     testing::GradientCheckOptions o;
     o.epsilon = 1e-3f;
     // ReLU-like layers: inputs away from the kink, where the derivative is defined.
-    if (info.type == "relu" || info.type == "leaky_relu") o.input_lo = 0.05f;
+    if (info.type == "relu" || info.type == "leaky_relu" || info.type == "relu6")
+      o.input_lo = 0.05f;
     expect_gradients_match(*layer, {2, 2, 6, 6}, o);
   }
 }

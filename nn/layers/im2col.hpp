@@ -1,0 +1,34 @@
+// Lowering a convolution's input to a matrix of patches (im2col) and its transpose's scatter back
+// (col2im), shared by conv2d's GEMM paths.
+//   col[(c·KH + i)·KW + j][oy·OW + ox] = x[c, oy·sh − pt + i·dh, ox·sw − pl + j·dw]
+// (zero where the position falls outside the image); col2im_add adds each entry back to the pixel
+// it was read from. With dilation d the kernel taps sit d pixels apart (Yu & Koltun 2016, PyTorch's
+// and ONNX's `dilations`); the window it spans is (k − 1)·d + 1 wide.
+#pragma once
+
+#include <cstdint>
+
+#include "nn/layers/window.hpp"
+
+namespace kiln::nn {
+
+struct PatchGeometry {
+  std::int64_t channels = 0, height = 0, width = 0;  // the input planes lowered
+  Size2 kernel, strides, dilation;
+  Window1d rows, cols;  // output positions and padding along H and W
+
+  std::int64_t patch_size() const { return channels * kernel.h * kernel.w; }
+  std::int64_t output_pixels() const { return rows.out * cols.out; }
+};
+
+// The span of a kernel of `size` taps `dilation` apart: what window_1d must fit.
+inline std::int64_t dilated_extent(std::int64_t size, std::int64_t dilation) {
+  return (size - 1) * dilation + 1;
+}
+
+// col (patch_size, output_pixels): row r of the patches at col + r·col_stride.
+void im2col(const PatchGeometry& g, const float* x_chw, float* col, std::int64_t col_stride);
+// dx_chw[pixel] += every col entry read from that pixel.
+void col2im_add(const PatchGeometry& g, const float* col, std::int64_t col_stride, float* dx_chw);
+
+}  // namespace kiln::nn

@@ -1,0 +1,85 @@
+// The ops of MobileNet, EfficientNet, RegNet, ResNeXt, DenseNet and Inception graphs, imported and
+// run against OpenCV's dnn on the same file: grouped, depthwise and dilated Conv, Clip as ReLU6,
+// HardSigmoid, x · HardSigmoid(x), x · Sigmoid(x), a squeeze-and-excitation gate (ReduceMean or
+// GlobalAveragePool → Conv → Mul by a (C, 1, 1) value), and a Pad of zeros before an average pool.
+#include <gtest/gtest.h>
+
+#include "nn/error.hpp"
+#include "tests/support/onnx_graph.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace kiln::io {
+namespace {
+
+using G = OnnxGraph;
+
+TEST(OnnxImportMobileOps, GroupedDilatedAndGatedGraphsMatchOpenCv) {
+  testing::TempDir dir;
+  OnnxGraph g({2, 4, 10, 10});
+  // Grouped 3x3 (2 groups) with dilation 2 and padding 2: (6, 10, 10), then ReLU6 as Clip(0, 6)
+  auto& grouped = g.node("Conv", {"x", g.weight("w1", {6, 2, 3, 3}), g.weight("b1", {6})}, "c1");
+  G::ints(grouped, "kernel_shape", {3, 3});
+  G::ints(grouped, "dilations", {2, 2});
+  G::ints(grouped, "pads", {2, 2, 2, 2});
+  G::integer(grouped, "group", 2);
+  // (the bounds as attributes, as before opset 11: OpenCV 4.6 reads no other form; PyTorch's
+  // inputs form is checked on torchvision's MobileNet v2)
+  auto& clip = g.node("Clip", {"c1"}, "r6");
+  G::real(clip, "min", 0.f);
+  G::real(clip, "max", 6.f);
+  // Depthwise 3x3 stride 2: (6, 5, 5), then x · Sigmoid(x) (SiLU, as PyTorch writes it)
+  auto& depthwise = g.node("Conv", {"r6", g.weight("w2", {6, 1, 3, 3})}, "dw");
+  G::ints(depthwise, "kernel_shape", {3, 3});
+  G::ints(depthwise, "strides", {2, 2});
+  G::ints(depthwise, "pads", {1, 1, 1, 1});
+  G::integer(depthwise, "group", 6);
+  g.node("Sigmoid", {"dw"}, "sig");
+  g.node("Mul", {"dw", "sig"}, "silu");
+  // Squeeze-and-excitation: mean over H, W → 1x1 conv → HardSigmoid → Mul by the (6, 1, 1) gate
+  G::ints(g.node("ReduceMean", {"silu"}, "squeeze"), "axes", {2, 3});
+  G::ints(g.node("Conv", {"squeeze", g.weight("w3", {6, 6, 1, 1}), g.weight("b3", {6})}, "fc"),
+          "kernel_shape", {1, 1});
+  auto& gate = g.node("HardSigmoid", {"fc"}, "gate");
+  G::real(gate, "alpha", 0.2f);
+  G::real(gate, "beta", 0.5f);
+  g.node("Mul", {"gate", "silu"}, "excited");
+  // x · HardSigmoid(x) with PyTorch's 1/6 and 0.5: HardSwish
+  auto& hs = g.node("HardSigmoid", {"excited"}, "hsig");
+  G::real(hs, "alpha", 1.f / 6.f);
+  G::real(hs, "beta", 0.5f);
+  g.node("Mul", {"excited", "hsig"}, "hswish");
+  // A Pad of one pixel and an unpadded 3x3 average: the zeros count (count_include_pad)
+  g.node("Pad", {"hswish", g.shape("pads", {0, 0, 1, 1, 0, 0, 1, 1})}, "padded");
+  auto& avg = g.node("AveragePool", {"padded"}, "avg");
+  G::ints(avg, "kernel_shape", {3, 3});
+  G::ints(avg, "strides", {2, 2});
+  g.node("GlobalAveragePool", {"avg"}, "gap");
+  g.node("Flatten", {"gap"}, "flat");
+  g.node("MatMul", {"flat", g.weight("w4", {6, 5})}, "logits");
+  g.node("Softmax", {"logits"}, "prob");
+  const std::string path = g.save(dir.file("mobile.onnx"), "prob");
+  expect_opencv_agrees(path, {2, 4, 10, 10});
+
+  // The patterns became kiln's own layers: no sigmoid or hard_sigmoid is left behind them.
+  nn::Model model = import_onnx(path);
+  std::vector<std::string> types;
+  for (std::size_t i = 0; i < model.size(); ++i) types.emplace_back(model.layer(i).type());
+  const std::vector<std::string> expected = {"conv2d",
+                                             "relu6",
+                                             "conv2d",
+                                             "silu",
+                                             "global_avg_pool2d",
+                                             "conv2d",
+                                             "hard_sigmoid",
+                                             "multiply",
+                                             "hard_swish",
+                                             "zero_pad2d",
+                                             "avg_pool2d",
+                                             "global_avg_pool2d",
+                                             "flatten",
+                                             "dense"};
+  EXPECT_EQ(types, expected);
+}
+
+}  // namespace
+}  // namespace kiln::io
