@@ -3,11 +3,13 @@
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
 #include "io/atomic_file.hpp"
 #include "nn/error.hpp"
+#include "nn/layers/activations.hpp"
 #include "nn/layers/window.hpp"
 #include "nn/version.hpp"
 
@@ -37,6 +39,18 @@ class GraphBuilder {
     t->mutable_float_data()->Add(values, values + count);
     return t->name();
   }
+
+  // A 1-D int64 initializer (pads, shapes).
+  std::string integers(const std::string& hint, const std::vector<std::int64_t>& values) {
+    onnx::TensorProto* t = graph_.add_initializer();
+    t->set_name(name(hint));
+    t->set_data_type(onnx::TensorProto::INT64);
+    t->add_dims(static_cast<std::int64_t>(values.size()));
+    t->mutable_int64_data()->Add(values.begin(), values.end());
+    return t->name();
+  }
+
+  std::string scalar(const std::string& hint, float value) { return constant(hint, {}, &value); }
 
   onnx::NodeProto& node(const std::string& op, const std::vector<std::string>& inputs,
                         std::string* output) {
@@ -97,7 +111,12 @@ struct Window {
 };
 
 Window window_of(const Json& config, const char* kernel_key, const nn::Shape& in) {
-  const nn::Size2 k = nn::parse_size2(config.at(kernel_key), "layer", kernel_key);
+  const nn::Size2 taps = nn::parse_size2(config.at(kernel_key), "layer", kernel_key);
+  // A dilated kernel spans (k − 1)·d + 1 pixels: the pads are those of that window.
+  const nn::Size2 d = config.contains("dilation")
+                          ? nn::parse_size2(config.at("dilation"), "layer", "dilation")
+                          : nn::Size2{1, 1};
+  const nn::Size2 k{(taps.h - 1) * d.h + 1, (taps.w - 1) * d.w + 1};
   const nn::Size2 s = nn::parse_size2(config.at("strides"), "layer", "strides");
   const nn::Padding p = nn::parse_padding(config.at("padding"), "layer");
   const nn::Window1d wh = nn::window_1d(in.h, k.h, s.h, p, nn::Axis::kHeight);
@@ -107,7 +126,7 @@ Window window_of(const Json& config, const char* kernel_key, const nn::Shape& in
       std::max<std::int64_t>((wh.out - 1) * s.h + k.h - in.h - wh.pad_before, 0);
   const std::int64_t after_w =
       std::max<std::int64_t>((ww.out - 1) * s.w + k.w - in.w - ww.pad_before, 0);
-  return {{k.h, k.w}, {s.h, s.w}, {wh.pad_before, ww.pad_before, after_h, after_w}};
+  return {{taps.h, taps.w}, {s.h, s.w}, {wh.pad_before, ww.pad_before, after_h, after_w}};
 }
 
 nn::Parameter* parameter(nn::Layer& layer, const std::string& name) {
@@ -148,6 +167,24 @@ class LayerExporter {
       set_int(g_.node("Concat", inputs, &y), "axis", 1);
       return y;
     }
+    if (type == "multiply") {
+      // ONNX's Mul broadcasts a (N, C, 1, 1) gate as kiln does. The gates go first: OpenCV 4.6
+      // gives a Mul the shape of its first input when the second is a layer's (C, 1, 1) output.
+      std::vector<std::string> ordered;
+      for (const bool gates : {true, false}) {
+        for (std::size_t k = 0; k < inputs.size(); ++k) {
+          const bool gate = shapes[k].h * shapes[k].w == 1;
+          if (gate == gates) ordered.push_back(inputs[k]);
+        }
+      }
+      y = ordered[0];
+      for (std::size_t k = 1; k < ordered.size(); ++k) {
+        std::string product;
+        g_.node("Mul", {y, ordered[k]}, &product);
+        y = product;
+      }
+      return y;
+    }
     if (type == "identity") return inputs[0];
     return add_single(layer, shapes[0], inputs[0], rank);
   }
@@ -173,7 +210,13 @@ class LayerExporter {
       return y;
     }
     if (type == "flatten") return flatten(x, rank);
-    if (type == "dropout") return x;  // the identity in evaluation
+    if (type == "dropout" || type == "stochastic_depth") return x;  // identities in evaluation
+    if (type == "zero_pad2d") {
+      const nn::Padding p = nn::parse_padding(config.at("padding"), "zero_pad2d");
+      g_.node("Pad", {x, g_.integers("pads", {0, 0, p.top, p.left, 0, 0, p.bottom, p.right})}, &y);
+      return y;
+    }
+    if (std::string gated = activation(type, config, x); !gated.empty()) return gated;
     if (type == "batch_norm") return batch_norm(layer, config, x);
     if (type == "lrn") {
       auto& n = g_.node("LRN", {x}, &y);
@@ -197,6 +240,32 @@ class LayerExporter {
       return y;
     }
     throw Error("ONNX export: layer type '" + type + "' has no ONNX form yet");
+  }
+
+  // The activations after 2017, in opset 13's ops: ReLU6 as Clip(0, 6) (as PyTorch writes it),
+  // HardSwish (an op only from opset 14) as x · HardSigmoid(x), SiLU as x · Sigmoid(x), GELU as
+  // x · (1 + erf(x / √2)) / 2. Empty for any other type.
+  std::string activation(const std::string& type, const Json& config, const std::string& x) {
+    std::string y, gate;
+    if (type == "relu6") {
+      g_.node("Clip", {x, g_.scalar("zero", 0.f), g_.scalar("six", 6.f)}, &y);
+    } else if (type == "hard_sigmoid" || type == "hard_swish") {
+      auto& n = g_.node("HardSigmoid", {x}, type == "hard_swish" ? &gate : &y);
+      set_float(n, "alpha", config.value("alpha", nn::ElementwiseActivation::kHardSigmoidAlpha));
+      set_float(n, "beta", config.value("beta", nn::ElementwiseActivation::kHardSigmoidBeta));
+      if (type == "hard_swish") g_.node("Mul", {x, gate}, &y);
+    } else if (type == "silu") {
+      g_.node("Sigmoid", {x}, &gate);
+      g_.node("Mul", {x, gate}, &y);
+    } else if (type == "gelu") {
+      std::string scaled, erf, shifted, product;
+      g_.node("Div", {x, g_.scalar("sqrt2", std::sqrt(2.f))}, &scaled);
+      g_.node("Erf", {scaled}, &erf);
+      g_.node("Add", {erf, g_.scalar("one", 1.f)}, &shifted);
+      g_.node("Mul", {x, shifted}, &product);
+      g_.node("Mul", {product, g_.scalar("half", 0.5f)}, &y);
+    }
+    return y;
   }
 
   std::string flatten(const std::string& x, int& rank) {
@@ -232,6 +301,11 @@ class LayerExporter {
     set_ints(n, "kernel_shape", w.kernel);
     set_ints(n, "strides", w.strides);
     set_ints(n, "pads", w.pads);
+    if (config.contains("dilation")) {
+      const nn::Size2 d = nn::parse_size2(config.at("dilation"), "conv2d", "dilation");
+      set_ints(n, "dilations", {d.h, d.w});
+    }
+    if (config.contains("groups")) set_int(n, "group", config.at("groups").get<std::int64_t>());
     return y;
   }
 

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <vector>
@@ -31,6 +32,7 @@ constexpr const char* kSupportedOps =
     "Conv (grouped, dilated), Gemm, MatMul, BatchNormalization, Relu, LeakyRelu, Sigmoid, Tanh, "
     "Clip (as ReLU6 or ReLU), HardSigmoid, HardSwish, MaxPool, AveragePool, GlobalAveragePool, "
     "ReduceMean (over H and W), Flatten, Reshape, Dropout, Add, Mul, Concat, Pad (zeros), LRN, "
+    "Div → Erf → Add → Mul → Mul (GELU), "
     "Identity, Constant, Softmax (at the output); on constants also Shape, Gather, Squeeze, "
     "Unsqueeze, Transpose, Cast";
 
@@ -222,6 +224,7 @@ class Importer {
     if (op == "BatchNormalization") return batch_norm(node);
     if (op == "MaxPool" || op == "AveragePool") return pool(node);
     if (folds_into_input(node)) return fold_input_affine(node);
+    if (gelu_step(node)) return;
     if (op == "Add") return add(node);
     if (op == "Mul") return multiply(node);
     if (op == "Pad") return pad(node);
@@ -491,6 +494,45 @@ class Importer {
               {source(node, node.input(0)), source(node, node.input(1))});
   }
 
+  // GELU as exporters spell it, x · (1 + erf(x / √2)) · 0.5: Div → Erf → Add 1 → Mul by x →
+  // Mul 0.5, each step reading only the one before. Each step is held (gelu_steps_: value → the
+  // x it started from and how many steps it has) until the last one adds a gelu layer on x.
+  bool gelu_step(const onnx::NodeProto& node) {
+    const std::string& op = node.op_type();
+    const auto held = [&](int k, int steps) -> const std::string* {
+      if (node.input_size() <= k) return nullptr;
+      const auto it = gelu_steps_.find(node.input(k));
+      return it != gelu_steps_.end() && it->second.second == steps ? &it->second.first : nullptr;
+    };
+    const auto constant_is = [&](int k, float value) {
+      const Constant* c = node.input_size() > k ? constant(node.input(k)) : nullptr;
+      return c != nullptr && c->count() == 1 && std::abs(c->values[0] - value) < 1e-5f * value;
+    };
+    std::optional<std::string> x;
+    int steps = 0;
+    if (op == "Div" && values_.count(node.input(0)) && constant_is(1, std::sqrt(2.f))) {
+      x = node.input(0), steps = 1;
+    } else if (op == "Erf" && held(0, 1)) {
+      x = *held(0, 1), steps = 2;
+    } else if (op == "Add" && held(0, 2) && constant_is(1, 1.f)) {
+      x = *held(0, 2), steps = 3;
+    } else if (op == "Mul" && node.input_size() == 2) {
+      for (int k = 0; k < 2 && !x; ++k) {
+        if (const std::string* from = held(k, 3); from && node.input(1 - k) == *from)
+          x = *from, steps = 4;
+        if (const std::string* from = held(k, 4); from && constant_is(1 - k, 0.5f))
+          x = *from, steps = 5;
+      }
+    }
+    if (!x) return false;
+    if (steps == 5) {
+      add_layer(node, {{"type", "gelu"}}, {source(node, *x)});
+    } else {
+      gelu_steps_[node.output(0)] = {*x, steps};
+    }
+    return true;
+  }
+
   // A Pad of zeros on H and W: a zero_pad2d layer (PyTorch writes one before an average pool
   // that counts its padding). Pads of zero pixels vanish.
   void pad(const onnx::NodeProto& node) {
@@ -726,6 +768,7 @@ class Importer {
   std::map<std::string, Constant> constants_;
   std::map<std::string, std::string> values_;  // ONNX value → kiln layer name or "input"
   std::map<std::string, int> readers_;         // ONNX value → how many nodes read it
+  std::map<std::string, std::pair<std::string, int>> gelu_steps_;  // see gelu_step()
   std::map<std::string, std::size_t> layer_of_;
   std::set<std::string> names_;
   std::map<std::string, int> suffix_;

@@ -11,6 +11,7 @@
 //   Mul                                multiply (a (C, 1, 1) gate broadcasts); x · Sigmoid(x) silu,
 //                                      x · HardSigmoid(x) (1/6, 0.5) hard_swish
 //   Pad (zeros, on H and W)            zero_pad2d
+//   Div √2 → Erf → Add 1 → Mul x → Mul 0.5   gelu
 //   MaxPool AveragePool                max/avg_pool2d with explicit padding; ceil_mode as extra
 //                                      padding after (padding never counts in kiln's windows, as
 //                                      in ONNX's ceil-mode ones); count_include_pad only unpadded
