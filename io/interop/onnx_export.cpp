@@ -216,6 +216,24 @@ class LayerExporter {
       g_.node("Pad", {x, g_.integers("pads", {0, 0, p.top, p.left, 0, 0, p.bottom, p.right})}, &y);
       return y;
     }
+    if (type == "channel_slice") {
+      const std::int64_t begin = config.at("begin"),
+                         end = std::min(config.at("end").get<std::int64_t>(), in.c);
+      g_.node(
+          "Slice",
+          {x, g_.integers("starts", {begin}), g_.integers("ends", {end}), g_.integers("axes", {1})},
+          &y);
+      return y;
+    }
+    if (type == "channel_shuffle") {  // as PyTorch writes ShuffleNet's: reshape, swap, reshape
+      const std::int64_t groups = config.at("groups");
+      std::string grouped, swapped;
+      g_.node("Reshape", {x, g_.integers("groups", {0, groups, in.c / groups, in.h, in.w})},
+              &grouped);
+      set_ints(g_.node("Transpose", {grouped}, &swapped), "perm", {0, 2, 1, 3, 4});
+      g_.node("Reshape", {swapped, g_.integers("channels", {0, in.c, in.h, in.w})}, &y);
+      return y;
+    }
     if (std::string gated = activation(type, config, x); !gated.empty()) return gated;
     if (type == "batch_norm") return batch_norm(layer, config, x);
     if (type == "lrn") {

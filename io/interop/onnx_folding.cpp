@@ -146,6 +146,43 @@ std::vector<std::int64_t> reshaped(const OnnxConstant& c, const std::vector<std:
   return dims;
 }
 
+// Add, Sub, Mul or Div of two constants of one size, or of one and a single value (shape
+// arithmetic: PyTorch computes a channel shuffle's group size so). Integers stay integers, and
+// their Div truncates, as ONNX's.
+OnnxConstant arithmetic(const std::string& op, const OnnxConstant& a, const OnnxConstant& b) {
+  const bool same = a.count() == b.count();
+  if (!same && a.count() != 1 && b.count() != 1) {
+    throw Error(op + " of constants of " + std::to_string(a.count()) + " and " +
+                std::to_string(b.count()) + " values: kiln broadcasts one value only");
+  }
+  const bool integers = !a.integers.empty() && !b.integers.empty();
+  OnnxConstant out = (same ? a.dims.size() >= b.dims.size() : a.count() > 1) ? a : b;
+  const std::int64_t count = out.count();
+  for (std::int64_t i = 0; i < count; ++i) {
+    const auto at = [&](const OnnxConstant& c) {
+      return static_cast<std::size_t>(c.count() == 1 ? 0 : i);
+    };
+    if (integers) {
+      const std::int64_t x = a.integers[at(a)], y = b.integers[at(b)];
+      if (op == "Div" && y == 0) throw Error("Div of integers by zero");
+      const std::int64_t r = op == "Add"   ? x + y
+                             : op == "Sub" ? x - y
+                             : op == "Mul" ? x * y
+                                           : x / y;
+      out.integers[static_cast<std::size_t>(i)] = r;
+      out.values[static_cast<std::size_t>(i)] = static_cast<float>(r);
+    } else {
+      const float x = a.values[at(a)], y = b.values[at(b)];
+      out.values[static_cast<std::size_t>(i)] = op == "Add"   ? x + y
+                                                : op == "Sub" ? x - y
+                                                : op == "Mul" ? x * y
+                                                              : x / y;
+    }
+  }
+  if (!integers) out.integers.clear();
+  return out;
+}
+
 }  // namespace
 
 const onnx::AttributeProto* onnx_attribute(const onnx::NodeProto& node, const char* name) {
@@ -269,6 +306,10 @@ std::optional<OnnxConstant> fold_onnx_node(const onnx::NodeProto& node,
   if (op == "Gather") {
     if (inputs.size() < 2 || inputs[1] == nullptr) return std::nullopt;
     return gather(x, int_attr(node, "axis", 0), *inputs[1]);
+  }
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
+    if (inputs.size() != 2 || inputs[1] == nullptr) return std::nullopt;
+    return arithmetic(op, x, *inputs[1]);
   }
   if (op == "Concat") {
     if (std::any_of(inputs.begin(), inputs.end(), [](auto* p) { return p == nullptr; }))

@@ -3,7 +3,8 @@
 // other exporters reach the layers they describe. CNTK and Caffe2 exports reshape a weight before
 // its MatMul; PyTorch's flatten is Shape → Gather → Unsqueeze → Concat → Reshape; tf2onnx casts
 // and transposes constants. Folded: Identity, Reshape, Transpose, Squeeze, Unsqueeze, Cast,
-// Concat, Gather, Flatten and Shape (of a constant).
+// Concat, Gather, Flatten, Shape (of a constant), and Add, Sub, Mul, Div of constants of one size
+// or by one value (PyTorch computes ShuffleNet's group size so).
 #pragma once
 
 #include <onnx/onnx_pb.h>

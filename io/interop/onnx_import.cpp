@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <vector>
 
 #include "io/interop/onnx_folding.hpp"
@@ -32,7 +33,8 @@ constexpr const char* kSupportedOps =
     "Conv (grouped, dilated), Gemm, MatMul, BatchNormalization, Relu, LeakyRelu, Sigmoid, Tanh, "
     "Clip (as ReLU6 or ReLU), HardSigmoid, HardSwish, MaxPool, AveragePool, GlobalAveragePool, "
     "ReduceMean (over H and W), Flatten, Reshape, Dropout, Add, Mul, Concat, Pad (zeros), LRN, "
-    "Div → Erf → Add → Mul → Mul (GELU), "
+    "Div → Erf → Add → Mul → Mul (GELU), Slice (of channels), Reshape → Transpose → Reshape "
+    "(a channel shuffle), "
     "Identity, Constant, Softmax (at the output); on constants also Shape, Gather, Squeeze, "
     "Unsqueeze, Transpose, Cast";
 
@@ -224,7 +226,8 @@ class Importer {
     if (op == "BatchNormalization") return batch_norm(node);
     if (op == "MaxPool" || op == "AveragePool") return pool(node);
     if (folds_into_input(node)) return fold_input_affine(node);
-    if (gelu_step(node)) return;
+    if (gelu_step(node) || shuffle_step(node)) return;
+    if (op == "Slice") return slice(node);
     if (op == "Add") return add(node);
     if (op == "Mul") return multiply(node);
     if (op == "Pad") return pad(node);
@@ -533,6 +536,58 @@ class Importer {
     return true;
   }
 
+  // ShuffleNet's channel shuffle as PyTorch writes it: Reshape to (N, g, C/g, H, W) → Transpose
+  // (0, 2, 1, 3, 4) → Reshape to (N, C, H, W). The first two steps are held (shuffle_steps_: value
+  // → the value shuffled, g, the step) until the last adds a channel_shuffle layer.
+  bool shuffle_step(const onnx::NodeProto& node) {
+    const std::string& op = node.op_type();
+    const std::string& x = node.input(0);
+    const auto held = shuffle_steps_.find(x);
+    const int step = held == shuffle_steps_.end() ? 0 : std::get<2>(held->second);
+    if (op == "Transpose" && step == 1) {
+      if (ints_attr(node, "perm", {}) != std::vector<std::int64_t>{0, 2, 1, 3, 4})
+        fail(node, "kiln transposes a 5-D activation only as a channel shuffle (0, 2, 1, 3, 4)");
+      shuffle_steps_[node.output(0)] = {std::get<0>(held->second), std::get<1>(held->second), 2};
+      return true;
+    }
+    if (op != "Reshape" || node.input_size() < 2 || constant(node.input(1)) == nullptr)
+      return false;
+    const std::vector<std::int64_t>& to = constant(node.input(1))->integers;
+    if (step == 2 && to.size() == 4) {
+      const auto& [from, groups, _] = held->second;
+      add_layer(node, {{"type", "channel_shuffle"}, {"groups", groups}}, {source(node, from)});
+      return true;
+    }
+    if (to.size() != 5 || !values_.count(x)) return false;
+    const std::vector<std::int64_t> s = static_shape(node, x);
+    const bool shuffle = s.size() == 4 && to[1] > 0 && s[1] % to[1] == 0 &&
+                         (to[2] == s[1] / to[1] || to[2] == -1) && to[3] == s[2] && to[4] == s[3];
+    if (!shuffle) fail(node, "kiln reshapes an activation to 5-D only as a channel shuffle");
+    shuffle_steps_[node.output(0)] = {x, to[1], 1};
+    return true;
+  }
+
+  // A Slice of channels (axis 1, step 1): a channel_slice layer (ShuffleNet's split in two).
+  // Bounds: inputs since opset 10, attributes before; negative ones count from the end.
+  void slice(const onnx::NodeProto& node) {
+    const auto input_or = [&](int k, const char* name, std::vector<std::int64_t> fallback) {
+      if (node.input_size() > k && !node.input(k).empty()) return weight(node, k).integers;
+      return ints_attr(node, name, std::move(fallback));
+    };
+    const auto starts = input_or(1, "starts", {}), ends = input_or(2, "ends", {});
+    const auto axes = input_or(3, "axes", {1}), steps = input_or(4, "steps", {1});
+    const bool channels = starts.size() == 1 && ends.size() == 1 && axes.size() == 1 &&
+                          (axes[0] == 1 || axes[0] == -3) && steps == std::vector<std::int64_t>{1};
+    if (!channels) fail(node, "kiln slices channels only (axis 1, step 1)");
+    const std::int64_t c = static_shape(node, node.input(0)).at(1);
+    const auto bound = [c](std::int64_t v) {
+      return std::clamp<std::int64_t>(v < 0 ? v + c : v, 0, c);
+    };
+    add_layer(node,
+              {{"type", "channel_slice"}, {"begin", bound(starts[0])}, {"end", bound(ends[0])}},
+              {source(node, node.input(0))});
+  }
+
   // A Pad of zeros on H and W: a zero_pad2d layer (PyTorch writes one before an average pool
   // that counts its padding). Pads of zero pixels vanish.
   void pad(const onnx::NodeProto& node) {
@@ -769,6 +824,7 @@ class Importer {
   std::map<std::string, std::string> values_;  // ONNX value → kiln layer name or "input"
   std::map<std::string, int> readers_;         // ONNX value → how many nodes read it
   std::map<std::string, std::pair<std::string, int>> gelu_steps_;  // see gelu_step()
+  std::map<std::string, std::tuple<std::string, std::int64_t, int>> shuffle_steps_;
   std::map<std::string, std::size_t> layer_of_;
   std::set<std::string> names_;
   std::map<std::string, int> suffix_;

@@ -12,6 +12,8 @@
 //                                      x · HardSigmoid(x) (1/6, 0.5) hard_swish
 //   Pad (zeros, on H and W)            zero_pad2d
 //   Div √2 → Erf → Add 1 → Mul x → Mul 0.5   gelu
+//   Slice of channels                  channel_slice
+//   Reshape (N, g, C/g, H, W) → Transpose (0, 2, 1, 3, 4) → Reshape (N, C, H, W)  channel_shuffle
 //   MaxPool AveragePool                max/avg_pool2d with explicit padding; ceil_mode as extra
 //                                      padding after (padding never counts in kiln's windows, as
 //                                      in ONNX's ceil-mode ones); count_include_pad only unpadded

@@ -6,6 +6,7 @@
 #include "nn/layer_options.hpp"
 #include "nn/layers/activations.hpp"
 #include "nn/layers/batch_norm.hpp"
+#include "nn/layers/channel_ops.hpp"
 #include "nn/layers/conv2d.hpp"
 #include "nn/layers/dense.hpp"
 #include "nn/layers/dropout.hpp"
@@ -30,6 +31,8 @@ const std::vector<Entry>& entries() {
         {{"add", "{}"}, &Add::from_json},
         {{"avg_pool2d", R"({"pool_size": 2})"}, &Pool2D::average_from_json},
         {{"batch_norm", R"({"momentum": 0.9})"}, &BatchNorm::from_json},
+        {{"channel_shuffle", R"({"groups": 2})"}, &ChannelShuffle::from_json},
+        {{"channel_slice", R"({"begin": 1, "end": 2})"}, &ChannelSlice::from_json},
         {{"concat", "{}"}, &Concat::from_json},
         {{"conv2d", R"({"filters": 2, "padding": "same"})"}, &Conv2D::from_json},
         {{"dense", R"({"units": 3})"}, &Dense::from_json},

@@ -216,6 +216,8 @@ const char* kModernLayers = R"([
     {"type": "multiply", "inputs": ["dw", "gate"]},
     {"type": "conv2d", "filters": 8, "groups": 2, "dilation": 2, "padding": "same"},
     {"type": "stochastic_depth", "rate": 0.3},
+    {"type": "channel_shuffle", "groups": 4},
+    {"type": "channel_slice", "begin": 2, "end": 7},
     {"type": "gelu"},
     {"type": "zero_pad2d", "padding": [1, 0, 0, 1]},
     {"type": "avg_pool2d", "pool_size": 2},
@@ -245,6 +247,8 @@ TEST(OnnxExport, ModernLayersRunInOpenCvAndImportBack) {
   EXPECT_EQ(std::count(types.begin(), types.end(), "relu6"), 1);
   EXPECT_EQ(std::count(types.begin(), types.end(), "silu"), 1);
   EXPECT_EQ(std::count(types.begin(), types.end(), "multiply"), 1);
+  EXPECT_EQ(std::count(types.begin(), types.end(), "channel_shuffle"), 1) << "three nodes, one";
+  EXPECT_EQ(std::count(types.begin(), types.end(), "channel_slice"), 1);
   const nn::Tensor& logits = back.forward(pixels, {});
   std::vector<float> got(logits.span().begin(), logits.span().end());
   nn::output_to_scores(nn::Task::kClassification, got.data(), 2, 5);

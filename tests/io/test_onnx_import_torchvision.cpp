@@ -41,9 +41,7 @@ const std::vector<std::string> kFamilyRepresentatives = {
     "squeezenet1_1",  "vgg11_bn",       "wide_resnet50_2"};
 
 // Families whose graphs need ops kiln does not read yet: they must refuse in one line.
-bool refusal_expected(const std::string& model) {
-  return model.starts_with("convnext_") || model.starts_with("shufflenet_");
-}
+bool refusal_expected(const std::string& model) { return model.starts_with("convnext_"); }
 
 std::vector<std::string> models_to_check() {
   const char* chosen = std::getenv("KILN_TORCHVISION_MODELS");
