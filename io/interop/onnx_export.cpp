@@ -236,6 +236,7 @@ class LayerExporter {
     }
     if (std::string gated = activation(type, config, x); !gated.empty()) return gated;
     if (type == "batch_norm") return batch_norm(layer, config, x);
+    if (type == "layer_norm") return layer_norm(layer, config, x);
     if (type == "lrn") {
       auto& n = g_.node("LRN", {x}, &y);
       const auto size = config.at("size").get<std::int64_t>();
@@ -324,6 +325,25 @@ class LayerExporter {
       set_ints(n, "dilations", {d.h, d.w});
     }
     if (config.contains("groups")) set_int(n, "group", config.at("groups").get<std::int64_t>());
+    return y;
+  }
+
+  // LayerNorm over channels in opset 13's ops (LayerNormalization is opset 17's), along axis 1:
+  // (x − mean) / sqrt(mean((x − mean)²) + ε) · γ + β, γ and β of shape (C, 1, 1).
+  std::string layer_norm(nn::Layer& layer, const Json& config, const std::string& x) {
+    const nn::Parameter* gamma = parameter(layer, "gamma");
+    const nn::Parameter* beta = parameter(layer, "beta");
+    const std::int64_t c = gamma->value.size();
+    std::string mean, centred, squared, variance, shifted, deviation, normalized, scaled, y;
+    set_ints(g_.node("ReduceMean", {x}, &mean), "axes", {1});
+    g_.node("Sub", {x, mean}, &centred);
+    g_.node("Pow", {centred, g_.scalar("two", 2.f)}, &squared);
+    set_ints(g_.node("ReduceMean", {squared}, &variance), "axes", {1});
+    g_.node("Add", {variance, g_.scalar("epsilon", config.at("epsilon").get<float>())}, &shifted);
+    g_.node("Sqrt", {shifted}, &deviation);
+    g_.node("Div", {centred, deviation}, &normalized);
+    g_.node("Mul", {normalized, g_.constant("ln_scale", {c, 1, 1}, gamma->value.data())}, &scaled);
+    g_.node("Add", {scaled, g_.constant("ln_bias", {c, 1, 1}, beta->value.data())}, &y);
     return y;
   }
 

@@ -11,10 +11,10 @@
 #include <optional>
 #include <set>
 #include <sstream>
-#include <tuple>
 #include <vector>
 
 #include "io/interop/onnx_folding.hpp"
+#include "io/interop/onnx_patterns.hpp"
 #include "nn/error.hpp"
 #include "nn/layers/activations.hpp"
 
@@ -33,10 +33,11 @@ constexpr const char* kSupportedOps =
     "Conv (grouped, dilated), Gemm, MatMul, BatchNormalization, Relu, LeakyRelu, Sigmoid, Tanh, "
     "Clip (as ReLU6 or ReLU), HardSigmoid, HardSwish, MaxPool, AveragePool, GlobalAveragePool, "
     "ReduceMean (over H and W), Flatten, Reshape, Dropout, Add, Mul, Concat, Pad (zeros), LRN, "
-    "Div → Erf → Add → Mul → Mul (GELU), Slice (of channels), Reshape → Transpose → Reshape "
-    "(a channel shuffle), "
-    "Identity, Constant, Softmax (at the output); on constants also Shape, Gather, Squeeze, "
-    "Unsqueeze, Transpose, Cast";
+    "Slice (of channels), Identity, Constant, Softmax (at the output); as chains: GELU (Div, Erf, "
+    "Add, Mul, Mul), LayerNorm (ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, Mul, Add), a "
+    "channel shuffle (Reshape, Transpose, Reshape), channels-last Transposes around LayerNorm, "
+    "MatMul, Add and activations; on constants also Shape, Gather, Squeeze, Unsqueeze, "
+    "Transpose, Cast, Add, Sub, Mul, Div";
 
 using Constant = OnnxConstant;
 
@@ -185,7 +186,16 @@ class Importer {
     values_[node.output(0)] = source(node, value);
   }
 
+  // A node reading a channels-last activation gives one too, but for the Transpose back.
   void add_node(const onnx::NodeProto& node) {
+    const bool channels_last =
+        std::any_of(node.input().begin(), node.input().end(),
+                    [&](const std::string& v) { return channels_last_.count(v) > 0; });
+    read_node(node, channels_last);
+    if (channels_last && node.op_type() != "Transpose") channels_last_.insert(node.output(0));
+  }
+
+  void read_node(const onnx::NodeProto& node, bool channels_last) {
     const std::string& op = node.op_type();
     if (!node.domain().empty() && node.domain() != "ai.onnx") {
       fail(node,
@@ -220,13 +230,15 @@ class Importer {
     if (op == "Transpose" && values_.count(x) && values_.at(x) == "input") {
       return nhwc_input(node);
     }
+    if (op == "Transpose" && values_.count(x)) return transpose_activation(node);
+    if (pattern(node)) return;
+    if (channels_last) return channels_last_node(node);
     if (op == "Conv") return conv(node);
     if (op == "Gemm") return gemm(node);
     if (op == "MatMul") return matmul(node);
     if (op == "BatchNormalization") return batch_norm(node);
     if (op == "MaxPool" || op == "AveragePool") return pool(node);
     if (folds_into_input(node)) return fold_input_affine(node);
-    if (gelu_step(node) || shuffle_step(node)) return;
     if (op == "Slice") return slice(node);
     if (op == "Add") return add(node);
     if (op == "Mul") return multiply(node);
@@ -384,6 +396,13 @@ class Importer {
     return true;
   }
 
+  // The (1, C, H, W) size of an activation, for the patterns (no node to blame yet).
+  std::vector<std::int64_t> shape_of(const std::string& value) {
+    onnx::NodeProto reading;
+    reading.set_name(value);
+    return static_shape(reading, value);
+  }
+
   // The (N = 1, C, H, W) or (1, D) size of a value a layer (or the input) produces.
   std::vector<std::int64_t> static_shape(const onnx::NodeProto& node, const std::string& value) {
     const std::string& layer = source(node, value);
@@ -473,11 +492,7 @@ class Importer {
   // values is a multiply layer (squeeze-and-excitation's per-channel gate broadcasts).
   void multiply(const onnx::NodeProto& node) {
     if (node.input_size() != 2) fail(node, "needs two inputs");
-    if (constant(node.input(0)) || constant(node.input(1))) {
-      fail(node,
-           "multiplying by a constant is supported only on the input, before any layer (its "
-           "normalization)");
-    }
+    if (constant(node.input(0)) || constant(node.input(1))) return scale_last_layer(node);
     for (int gate = 0; gate < 2; ++gate) {
       const std::string& x = source(node, node.input(1 - gate));
       Json* head = last_layer_read_once(node, node.input(gate));
@@ -497,74 +512,91 @@ class Importer {
               {source(node, node.input(0)), source(node, node.input(1))});
   }
 
-  // GELU as exporters spell it, x · (1 + erf(x / √2)) · 0.5: Div → Erf → Add 1 → Mul by x →
-  // Mul 0.5, each step reading only the one before. Each step is held (gelu_steps_: value → the
-  // x it started from and how many steps it has) until the last one adds a gelu layer on x.
-  bool gelu_step(const onnx::NodeProto& node) {
-    const std::string& op = node.op_type();
-    const auto held = [&](int k, int steps) -> const std::string* {
-      if (node.input_size() <= k) return nullptr;
-      const auto it = gelu_steps_.find(node.input(k));
-      return it != gelu_steps_.end() && it->second.second == steps ? &it->second.first : nullptr;
-    };
-    const auto constant_is = [&](int k, float value) {
-      const Constant* c = node.input_size() > k ? constant(node.input(k)) : nullptr;
-      return c != nullptr && c->count() == 1 && std::abs(c->values[0] - value) < 1e-5f * value;
-    };
-    std::optional<std::string> x;
-    int steps = 0;
-    if (op == "Div" && values_.count(node.input(0)) && constant_is(1, std::sqrt(2.f))) {
-      x = node.input(0), steps = 1;
-    } else if (op == "Erf" && held(0, 1)) {
-      x = *held(0, 1), steps = 2;
-    } else if (op == "Add" && held(0, 2) && constant_is(1, 1.f)) {
-      x = *held(0, 2), steps = 3;
-    } else if (op == "Mul" && node.input_size() == 2) {
-      for (int k = 0; k < 2 && !x; ++k) {
-        if (const std::string* from = held(k, 3); from && node.input(1 - k) == *from)
-          x = *from, steps = 4;
-        if (const std::string* from = held(k, 4); from && constant_is(1 - k, 0.5f))
-          x = *from, steps = 5;
-      }
+  // A constant product right after a convolution or dense layer (ConvNeXt's layer scale, one
+  // value per channel) scales its weights and bias.
+  void scale_last_layer(const onnx::NodeProto& node) {
+    const int k = constant(node.input(0)) ? 0 : 1;
+    const std::string& x = node.input(1 - k);
+    Json* layer = last_layer_read_once(node, x);
+    const std::string type = layer ? layer->at("type").get<std::string>() : "";
+    if (type != "conv2d" && type != "dense") {
+      fail(node,
+           "multiplying by a constant is supported on the input before any layer (its "
+           "normalization) or right after a Conv, Gemm or MatMul (a scale per output)");
     }
-    if (!x) return false;
-    if (steps == 5) {
-      add_layer(node, {{"type", "gelu"}}, {source(node, *x)});
-    } else {
-      gelu_steps_[node.output(0)] = {*x, steps};
+    const auto units = layer->at(type == "dense" ? "units" : "filters").get<std::size_t>();
+    std::vector<float> scale = constant(node.input(k))->values;
+    if (scale.size() == 1) scale.assign(units, scale[0]);
+    if (scale.size() != units) {
+      fail(node, "a scale of " + std::to_string(scale.size()) + " values for " +
+                     std::to_string(units) + " outputs");
+    }
+    auto& arrays = weights_.back();
+    std::vector<float>& w = arrays.at("weight");
+    const std::size_t per_output = w.size() / units;
+    for (std::size_t u = 0; u < units; ++u)
+      for (std::size_t i = 0; i < per_output; ++i) w[u * per_output + i] *= scale[u];
+    if (arrays.count("bias"))
+      for (std::size_t u = 0; u < units; ++u) arrays["bias"][u] *= scale[u];
+    values_[node.output(0)] = source(node, x);
+  }
+
+  // A node that continues a multi-node pattern (io/interop/onnx_patterns.hpp); when it completes
+  // one, the pattern's layer.
+  bool pattern(const onnx::NodeProto& node) {
+    std::optional<std::optional<OnnxPatternLayer>> taken;
+    try {
+      taken = patterns_.read(node);
+    } catch (const Error& e) {
+      fail(node, e.what());
+    }
+    if (!taken) return false;
+    if (const auto& layer = *taken) {
+      add_layer(node, layer->layer, {source(node, layer->input)});
+      for (const auto& [name, values] : layer->arrays) weights_.back()[name] = values;
     }
     return true;
   }
 
-  // ShuffleNet's channel shuffle as PyTorch writes it: Reshape to (N, g, C/g, H, W) → Transpose
-  // (0, 2, 1, 3, 4) → Reshape to (N, C, H, W). The first two steps are held (shuffle_steps_: value
-  // → the value shuffled, g, the step) until the last adds a channel_shuffle layer.
-  bool shuffle_step(const onnx::NodeProto& node) {
+  // ConvNeXt's Transposes: (0, 2, 3, 1) reads a layer's (N, C, H, W) output as (N, H, W, C), and
+  // (0, 3, 1, 2) reads it back. Between them kiln keeps its own layout and reads the ops by axis.
+  void transpose_activation(const onnx::NodeProto& node) {
+    const auto perm = ints_attr(node, "perm", {});
+    const bool last = channels_last_.count(node.input(0)) > 0;
+    if (!last && perm == std::vector<std::int64_t>{0, 2, 3, 1}) {
+      channels_last_.insert(node.output(0));
+    } else if (!(last && perm == std::vector<std::int64_t>{0, 3, 1, 2})) {
+      fail(node, "kiln transposes an activation only to channels-last (0, 2, 3, 1) and back");
+    }
+    alias(node, node.input(0));
+  }
+
+  // A node on a channels-last activation: a MatMul by a (C, F) weight is a 1x1 convolution, an
+  // Add a bias or a sum, an activation itself. Patterns (LayerNorm, GELU) were read before.
+  void channels_last_node(const onnx::NodeProto& node) {
     const std::string& op = node.op_type();
-    const std::string& x = node.input(0);
-    const auto held = shuffle_steps_.find(x);
-    const int step = held == shuffle_steps_.end() ? 0 : std::get<2>(held->second);
-    if (op == "Transpose" && step == 1) {
-      if (ints_attr(node, "perm", {}) != std::vector<std::int64_t>{0, 2, 1, 3, 4})
-        fail(node, "kiln transposes a 5-D activation only as a channel shuffle (0, 2, 1, 3, 4)");
-      shuffle_steps_[node.output(0)] = {std::get<0>(held->second), std::get<1>(held->second), 2};
-      return true;
-    }
-    if (op != "Reshape" || node.input_size() < 2 || constant(node.input(1)) == nullptr)
-      return false;
-    const std::vector<std::int64_t>& to = constant(node.input(1))->integers;
-    if (step == 2 && to.size() == 4) {
-      const auto& [from, groups, _] = held->second;
-      add_layer(node, {{"type", "channel_shuffle"}, {"groups", groups}}, {source(node, from)});
-      return true;
-    }
-    if (to.size() != 5 || !values_.count(x)) return false;
-    const std::vector<std::int64_t> s = static_shape(node, x);
-    const bool shuffle = s.size() == 4 && to[1] > 0 && s[1] % to[1] == 0 &&
-                         (to[2] == s[1] / to[1] || to[2] == -1) && to[3] == s[2] && to[4] == s[3];
-    if (!shuffle) fail(node, "kiln reshapes an activation to 5-D only as a channel shuffle");
-    shuffle_steps_[node.output(0)] = {x, to[1], 1};
-    return true;
+    if (op == "MatMul") return pointwise_conv(node);
+    if (op == "Add") return add(node);
+    const bool elementwise = op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "Clip" ||
+                             op == "HardSigmoid" || op == "HardSwish" || op == "LeakyRelu";
+    if (elementwise) return single_input_layer(node);
+    fail(node,
+         "reads a channels-last value (after a Transpose); kiln reads MatMul, Add, activations, "
+         "LayerNorm and GELU there");
+  }
+
+  // MatMul of a channels-last (N, H, W, C) value by a (C, F) weight: a 1x1 conv2d of F filters.
+  void pointwise_conv(const onnx::NodeProto& node) {
+    const Constant& b = weight(node, 1);
+    if (b.dims.size() != 2) fail(node, "the weight must be 2-D (C, F)");
+    const std::int64_t inputs = b.dims[0], filters = b.dims[1];
+    std::vector<float> w(b.values.size());
+    for (std::int64_t f = 0; f < filters; ++f)
+      for (std::int64_t c = 0; c < inputs; ++c) w[f * inputs + c] = b.values[c * filters + f];
+    add_layer(node,
+              {{"type", "conv2d"}, {"filters", filters}, {"kernel_size", 1}, {"use_bias", false}},
+              {source(node, node.input(0))});
+    weights_.back()["weight"] = std::move(w);
   }
 
   // A Slice of channels (axis 1, step 1): a channel_slice layer (ShuffleNet's split in two).
@@ -823,8 +855,11 @@ class Importer {
   std::map<std::string, Constant> constants_;
   std::map<std::string, std::string> values_;  // ONNX value → kiln layer name or "input"
   std::map<std::string, int> readers_;         // ONNX value → how many nodes read it
-  std::map<std::string, std::pair<std::string, int>> gelu_steps_;  // see gelu_step()
-  std::map<std::string, std::tuple<std::string, std::int64_t, int>> shuffle_steps_;
+  std::set<std::string> channels_last_;        // activations a Transpose turned (N, H, W, C)
+  OnnxPatterns patterns_{{[this](const std::string& v) { return constant(v); },
+                          [this](const std::string& v) { return values_.count(v) > 0; },
+                          [this](const std::string& v) { return channels_last_.count(v) > 0; },
+                          [this](const std::string& v) { return shape_of(v); }}};
   std::map<std::string, std::size_t> layer_of_;
   std::set<std::string> names_;
   std::map<std::string, int> suffix_;

@@ -11,9 +11,11 @@
 //   Mul                                multiply (a (C, 1, 1) gate broadcasts); x · Sigmoid(x) silu,
 //                                      x · HardSigmoid(x) (1/6, 0.5) hard_swish
 //   Pad (zeros, on H and W)            zero_pad2d
-//   Div √2 → Erf → Add 1 → Mul x → Mul 0.5   gelu
 //   Slice of channels                  channel_slice
-//   Reshape (N, g, C/g, H, W) → Transpose (0, 2, 1, 3, 4) → Reshape (N, C, H, W)  channel_shuffle
+//   chains of nodes                    gelu, layer_norm, channel_shuffle (io/interop/onnx_patterns.hpp)
+//   Transpose (0, 2, 3, 1) … (0, 3, 1, 2) around LayerNorm, MatMul (a 1x1 conv2d), Add and
+//                                      activations: ConvNeXt's channels-last blocks
+//   Mul by a constant after Conv/Gemm  that layer's weights and bias scaled (a layer scale)
 //   MaxPool AveragePool                max/avg_pool2d with explicit padding; ceil_mode as extra
 //                                      padding after (padding never counts in kiln's windows, as
 //                                      in ONNX's ceil-mode ones); count_include_pad only unpadded

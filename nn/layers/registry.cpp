@@ -10,6 +10,7 @@
 #include "nn/layers/conv2d.hpp"
 #include "nn/layers/dense.hpp"
 #include "nn/layers/dropout.hpp"
+#include "nn/layers/layer_norm.hpp"
 #include "nn/layers/lrn.hpp"
 #include "nn/layers/merge.hpp"
 #include "nn/layers/pool2d.hpp"
@@ -42,6 +43,7 @@ const std::vector<Entry>& entries() {
         {{"global_avg_pool2d", "{}"}, &GlobalAvgPool2D::from_json},
         {{"hard_sigmoid", R"({"alpha": 0.2})"}, &ElementwiseActivation::from_json<A::kHardSigmoid>},
         {{"hard_swish", "{}"}, &ElementwiseActivation::from_json<A::kHardSwish>},
+        {{"layer_norm", R"({"epsilon": 0.5})"}, &LayerNorm::from_json},
         {{"leaky_relu", R"({"alpha": 0.1})"}, &ElementwiseActivation::from_json<A::kLeakyRelu>},
         {{"identity", "{}"}, &Identity::from_json},
         {{"lrn", R"({"size": 3})"}, &LocalResponseNorm::from_json},

@@ -228,10 +228,12 @@ TEST(OnnxExport, ModernLayersRunInOpenCvAndImportBack) {
   // One image: OpenCV 4.6 broadcasts a Mul of two computed values right only for a batch of one
   // (the gate second, it takes the gate's shape; first, it fails on larger batches).
   expect_opencv_agrees(config, "modern layers", {.batch = 1});
-  // relu6 too, read back by kiln's importer: OpenCV 4.6 reads Clip only in its pre-opset-11
-  // form (bounds as attributes), not opset 13's (bounds as inputs), which PyTorch writes too.
+  // relu6 and layer_norm too, read back by kiln's importer. OpenCV 4.6 reads Clip only in its
+  // pre-opset-11 form (bounds as attributes), not opset 13's (bounds as inputs, as PyTorch writes
+  // them), and fails on the broadcasting Sub of LayerNorm's nodes.
   Json layers = Json::parse(kModernLayers);
   layers[1] = {{"type", "relu6"}, {"name", "stem"}};
+  layers.insert(layers.end() - 5, Json{{"type", "layer_norm"}, {"epsilon", 1e-6}});
   ModelBundle b = bundle_of({{"input", {3, 12, 12}}, {"layers", layers}}, 4);
   testing::TempDir dir;
   export_onnx(b, dir.file("m.onnx"));
@@ -249,6 +251,7 @@ TEST(OnnxExport, ModernLayersRunInOpenCvAndImportBack) {
   EXPECT_EQ(std::count(types.begin(), types.end(), "multiply"), 1);
   EXPECT_EQ(std::count(types.begin(), types.end(), "channel_shuffle"), 1) << "three nodes, one";
   EXPECT_EQ(std::count(types.begin(), types.end(), "channel_slice"), 1);
+  EXPECT_EQ(std::count(types.begin(), types.end(), "layer_norm"), 1) << "nine nodes, one layer";
   const nn::Tensor& logits = back.forward(pixels, {});
   std::vector<float> got(logits.span().begin(), logits.span().end());
   nn::output_to_scores(nn::Task::kClassification, got.data(), 2, 5);

@@ -4,6 +4,8 @@
 // GlobalAveragePool → Conv → Mul by a (C, 1, 1) value), and a Pad of zeros before an average pool.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "nn/error.hpp"
 #include "tests/support/onnx_graph.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -79,6 +81,61 @@ TEST(OnnxImportMobileOps, GroupedDilatedAndGatedGraphsMatchOpenCv) {
                                              "flatten",
                                              "dense"};
   EXPECT_EQ(types, expected);
+}
+
+// ConvNeXt's block as PyTorch writes it below opset 17: a depthwise conv, a Transpose to
+// channels-last, LayerNorm as nine nodes, Linear layers as MatMul + Add, GELU as five nodes, the
+// Transpose back, the layer scale as a Mul by a (C, 1, 1) constant, the residual Add.
+TEST(OnnxImportMobileOps, ConvNextBlockReadsAsKilnLayers) {
+  testing::TempDir dir;
+  OnnxGraph g({1, 4, 3, 3});
+  auto& dw = g.node("Conv", {"x", g.weight("dw_w", {4, 1, 3, 3}), g.weight("dw_b", {4})}, "dw");
+  G::ints(dw, "kernel_shape", {3, 3});
+  G::ints(dw, "pads", {1, 1, 1, 1});
+  G::integer(dw, "group", 4);
+  G::ints(g.node("Transpose", {"dw"}, "nhwc"), "perm", {0, 2, 3, 1});
+  G::ints(g.node("ReduceMean", {"nhwc"}, "mean"), "axes", {-1});
+  g.node("Sub", {"nhwc", "mean"}, "centred");
+  g.node("Pow", {"centred", g.weight("two", {}, 2.f, 2.f)}, "squared");
+  G::ints(g.node("ReduceMean", {"squared"}, "variance"), "axes", {-1});
+  g.node("Add", {"variance", g.weight("eps", {}, 1e-6f, 1e-6f)}, "shifted");
+  g.node("Sqrt", {"shifted"}, "deviation");
+  g.node("Div", {"centred", "deviation"}, "normalized");
+  g.node("Mul", {"normalized", g.weight("gamma", {4})}, "scaled");
+  g.node("Add", {"scaled", g.weight("beta", {4})}, "ln");
+  g.node("MatMul", {"ln", g.weight("fc1", {4, 8})}, "up");
+  g.node("Add", {g.weight("fc1_b", {8}), "up"}, "up_b");
+  g.node("Div", {"up_b", g.weight("sqrt2", {}, std::sqrt(2.f), std::sqrt(2.f))}, "g1");
+  g.node("Erf", {"g1"}, "g2");
+  g.node("Add", {"g2", g.weight("one", {}, 1.f, 1.f)}, "g3");
+  g.node("Mul", {"up_b", "g3"}, "g4");
+  g.node("Mul", {"g4", g.weight("half", {}, 0.5f, 0.5f)}, "gelu");
+  g.node("MatMul", {"gelu", g.weight("fc2", {8, 4})}, "down");
+  g.node("Add", {g.weight("fc2_b", {4}), "down"}, "down_b");
+  G::ints(g.node("Transpose", {"down_b"}, "nchw"), "perm", {0, 3, 1, 2});
+  g.node("Mul", {"nchw", g.weight("layer_scale", {4, 1, 1})}, "scaled_block");
+  g.node("Add", {"scaled_block", "x"}, "residual");
+  const std::string path = g.save(dir.file("convnext.onnx"), "residual");
+
+  nn::Model model = import_onnx(path);
+  std::vector<std::string> types;
+  for (std::size_t i = 0; i < model.size(); ++i) types.emplace_back(model.layer(i).type());
+  EXPECT_EQ(types,
+            (std::vector<std::string>{"conv2d", "layer_norm", "conv2d", "gelu", "conv2d", "add"}));
+  // MatMul's (C, F) weight as a 1x1 conv's (F, C), the layer scale folded into it and its bias.
+  const std::vector<float> fc2 = g.values("fc2"), scale = g.values("layer_scale");
+  const std::vector<float> bias = g.values("fc2_b");
+  nn::Layer& down = model.layer(4);
+  const nn::Tensor& w = down.parameters()[0]->value;
+  const nn::Tensor& b = down.parameters()[1]->value;
+  ASSERT_EQ(w.shape(), (nn::Shape{4, 8, 1, 1}));
+  for (std::int64_t f = 0; f < 4; ++f) {
+    EXPECT_FLOAT_EQ(b[f], bias[f] * scale[f]);
+    for (std::int64_t c = 0; c < 8; ++c)
+      EXPECT_FLOAT_EQ(w[f * 8 + c], fc2[c * 4 + f] * scale[f]) << f << ", " << c;
+  }
+  const nn::Tensor& gamma = model.layer(1).parameters()[0]->value;
+  EXPECT_FLOAT_EQ(gamma[2], g.values("gamma")[2]);
 }
 
 }  // namespace
