@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <numeric>
 
 #include "nn/error.hpp"
@@ -202,14 +204,49 @@ std::int64_t OnnxConstant::count() const {
   return std::accumulate(dims.begin(), dims.end(), std::int64_t{1}, std::multiplies<>());
 }
 
-OnnxConstant read_onnx_tensor(const onnx::TensorProto& t, const std::string& where) {
-  if (t.data_location() == onnx::TensorProto::EXTERNAL) {
-    throw Error(where + ": tensor '" + t.name() +
-                "' is stored in an external file; save the model with its weights inside");
+// The bytes of a tensor kept outside the model (ONNX's external data: `location` relative to the
+// model's folder, `offset` and `length` in bytes; what torch.onnx.export writes past protobuf's
+// 2 GB).
+static std::string external_bytes(const onnx::TensorProto& t, const std::string& where) {
+  std::string location;
+  std::int64_t offset = 0, length = -1;
+  for (const auto& entry : t.external_data()) {
+    if (entry.key() == "location") location = entry.value();
+    if (entry.key() == "offset") offset = std::stoll(entry.value());
+    if (entry.key() == "length") length = std::stoll(entry.value());
   }
+  const std::filesystem::path relative(location);
+  const bool inside = !location.empty() && relative.is_relative() &&
+                      std::find(relative.begin(), relative.end(), "..") == relative.end();
+  if (!inside) {
+    throw Error(where + ": tensor '" + t.name() + "' names its external data file '" + location +
+                "'; it must be a path inside the model's folder");
+  }
+  const std::filesystem::path file = std::filesystem::path(where).parent_path() / relative;
+  std::ifstream in(file, std::ios::binary | std::ios::ate);
+  if (!in) {
+    throw Error(where + ": tensor '" + t.name() + "': cannot read its external data file " +
+                file.string() + "; keep it next to the model");
+  }
+  const std::int64_t size = static_cast<std::int64_t>(in.tellg());
+  if (length < 0) length = size - offset;
+  if (offset < 0 || offset + length > size) {
+    throw Error(where + ": tensor '" + t.name() + "': bytes " + std::to_string(offset) + " to " +
+                std::to_string(offset + length) + " lie outside " + file.string() + " (" +
+                std::to_string(size) + " bytes)");
+  }
+  std::string bytes(static_cast<std::size_t>(length), '\0');
+  in.seekg(offset);
+  in.read(bytes.data(), length);
+  return bytes;
+}
+
+OnnxConstant read_onnx_tensor(const onnx::TensorProto& t, const std::string& where) {
   OnnxConstant c;
   c.dims.assign(t.dims().begin(), t.dims().end());
-  const std::string& raw = t.raw_data();
+  const bool external = t.data_location() == onnx::TensorProto::EXTERNAL;
+  const std::string external_raw = external ? external_bytes(t, where) : std::string();
+  const std::string& raw = external ? external_raw : t.raw_data();
   const auto from_raw = [&](auto sample, auto& out) {
     std::vector<decltype(sample)> v(raw.size() / sizeof(sample));
     std::memcpy(v.data(), raw.data(), v.size() * sizeof(sample));

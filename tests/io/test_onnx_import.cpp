@@ -4,6 +4,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <opencv2/dnn.hpp>
@@ -176,6 +177,29 @@ std::string import_error(const std::string& path, OnnxImportOptions options = {}
     return e.what();
   }
   return "no error";
+}
+
+// Weights kept beside the model (ONNX's external data, as torch.onnx.export writes networks over
+// 2 GB, torchvision's regnet_y_128gf): read from the file, at their offsets.
+TEST(OnnxImport, ExternalDataIsReadFromBesideTheModel) {
+  testing::TempDir dir;
+  OnnxGraph g({1, 2, 4, 4});
+  auto& conv = g.node("Conv", {"x", g.weight("w", {3, 2, 3, 3}), g.weight("b", {3})}, "c");
+  OnnxGraph::ints(conv, "kernel_shape", {3, 3});
+  g.node("Flatten", {"c"}, "f");
+  const std::vector<float> w = g.values("w"), b = g.values("b");
+  g.move_to_external_data("w", dir.path().string(), "weights.bin", 0);
+  g.move_to_external_data("b", dir.path().string(), "weights.bin", 4 * 54 + 8);  // 8 bytes on
+  const std::string path = g.save(dir.file("external.onnx"), "f");
+  nn::Model model = import_onnx(path);
+  const auto params = model.layer(0).parameters();
+  EXPECT_EQ(std::vector<float>(params[0]->value.span().begin(), params[0]->value.span().end()), w);
+  EXPECT_EQ(std::vector<float>(params[1]->value.span().begin(), params[1]->value.span().end()), b);
+
+  std::filesystem::remove(dir.file("weights.bin"));
+  const std::string e = import_error(path);
+  EXPECT_NE(e.find("tensor 'w': cannot read its external data file"), std::string::npos) << e;
+  EXPECT_NE(e.find("keep it next to the model"), std::string::npos) << e;
 }
 
 TEST(OnnxImport, UnsupportedNodesAndBadFilesAreNamed) {

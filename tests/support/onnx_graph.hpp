@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <filesystem>
 #include <fstream>
 #include <opencv2/dnn.hpp>
 #include <string>
@@ -60,6 +61,34 @@ class OnnxGraph {
     n->add_output(output);
     return *n;
   }
+  // Moves initializer `name` out of the model, as torch.onnx.export does past 2 GB: its floats
+  // written to `folder`/`location` from byte `offset` on (zeros before, from the file's end).
+  void move_to_external_data(const std::string& name, const std::string& folder,
+                             const std::string& location, std::int64_t offset) {
+    for (auto& t : *model_.mutable_graph()->mutable_initializer()) {
+      if (t.name() != name) continue;
+      const std::string file = folder + "/" + location;
+      const auto size = std::filesystem::exists(file)
+                            ? static_cast<std::int64_t>(std::filesystem::file_size(file))
+                            : std::int64_t{0};
+      std::ofstream out(file, std::ios::binary | std::ios::app);
+      const std::string padding(static_cast<std::size_t>(offset - size), '\0');
+      out.write(padding.data(), static_cast<std::streamsize>(padding.size()));
+      out.write(reinterpret_cast<const char*>(t.float_data().data()),
+                static_cast<std::streamsize>(t.float_data_size() * sizeof(float)));
+      const auto add = [&](const char* key, const std::string& value) {
+        auto* entry = t.add_external_data();
+        entry->set_key(key);
+        entry->set_value(value);
+      };
+      add("location", location);
+      add("offset", std::to_string(offset));
+      add("length", std::to_string(t.float_data_size() * sizeof(float)));
+      t.clear_float_data();
+      t.set_data_location(onnx::TensorProto::EXTERNAL);
+    }
+  }
+
   std::vector<float> values(const std::string& name) const {
     for (const auto& t : model_.graph().initializer()) {
       if (t.name() == name) return {t.float_data().begin(), t.float_data().end()};
