@@ -11,7 +11,7 @@ namespace {
 constexpr const char* kSupported =
     "InputLayer, Conv2D, Dense, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, "
     "BatchNormalization, Activation, ReLU, LeakyReLU, Flatten, Dropout, Add, Concatenate, "
-    "ZeroPadding2D";
+    "ZeroPadding2D, DepthwiseConv2D, SeparableConv2D";
 
 class Translator {
  public:
@@ -109,14 +109,28 @@ class Translator {
     output_of_[keras_name] = from;
     previous_ = from;
     if (act == "linear") return;
-    static const std::map<std::string, std::string> kinds = {
-        {"relu", "relu"}, {"sigmoid", "sigmoid"}, {"tanh", "tanh"}, {"softmax", "softmax"}};
+    static const std::map<std::string, std::string> kinds = {{"relu", "relu"},
+                                                             {"sigmoid", "sigmoid"},
+                                                             {"tanh", "tanh"},
+                                                             {"softmax", "softmax"},
+                                                             {"relu6", "relu6"},
+                                                             {"swish", "silu"},
+                                                             {"silu", "silu"},
+                                                             {"gelu", "gelu"},
+                                                             {"hard_silu", "hard_swish"},
+                                                             {"hard_swish", "hard_swish"},
+                                                             {"hard_sigmoid", "hard_sigmoid"}};
     const auto it = kinds.find(act);
     if (it == kinds.end()) {
-      fail(keras_name, "activation '" + act + "' is not supported (relu, sigmoid, tanh, softmax)");
+      fail(keras_name, "activation '" + act +
+                           "' is not supported (relu, relu6, sigmoid, tanh, softmax, swish, silu, "
+                           "gelu, hard_sigmoid, hard_silu)");
     }
     const std::string name = from == keras_name ? keras_name + "_" + act : keras_name;
-    push({{"type", it->second}}, name, {from});
+    Json layer = {{"type", it->second}};
+    // Keras 3's hard_sigmoid is relu6(x + 3) / 6 (kiln's default); Keras 2's clip(0.2x + 0.5).
+    if (act == "hard_sigmoid" && !keras3_) layer["alpha"] = 0.2;
+    push(layer, name, {from});
     output_of_[keras_name] = name;
   }
 
@@ -132,6 +146,7 @@ class Translator {
 
   void add(const Json& layer, bool sequential) {
     const std::string cls = layer.value("class_name", "");
+    keras3_ = keras3_ || layer.contains("module");  // Keras 3 names each layer's module
     const Json c = layer.value("config", Json::object());
     const std::string name = c.value("name", layer.value("name", cls));
     if (get(c, "data_format", "channels_last") != "channels_last") {
@@ -149,7 +164,8 @@ class Translator {
     }
     std::vector<std::string> in = inputs_of(layer, sequential);
     if (in.empty()) fail(name, "reads nothing");
-    if (cls == "Conv2D") return add_conv(c, name, in);
+    if (cls == "Conv2D" || cls == "DepthwiseConv2D") return add_conv(cls, c, name, in);
+    if (cls == "SeparableConv2D") return add_separable(c, name, in);
     if (cls == "Dense") {
       push({{"type", "dense"}, {"units", c.at("units")}, {"use_bias", get(c, "use_bias", true)}},
            name, in);
@@ -183,19 +199,41 @@ class Translator {
     }
   }
 
-  void add_conv(const Json& c, const std::string& name, std::vector<std::string> in) {
-    for (const Json& d : get(c, "dilation_rate", Json::array({1, 1}))) {
-      if (d != 1) fail(name, "dilation_rate other than 1 is not supported");
+  // Conv2D (groups, dilation_rate) or DepthwiseConv2D (depth_multiplier): a conv2d.
+  Json conv_layer(const std::string& cls, const Json& c, std::vector<std::string>& in) {
+    Json layer = {{"type", "conv2d"},
+                  {"kernel_size", c.at("kernel_size")},
+                  {"strides", get(c, "strides", Json::array({1, 1}))},
+                  {"dilation", get(c, "dilation_rate", Json::array({1, 1}))},
+                  {"padding", padding(c, in)},
+                  {"use_bias", get(c, "use_bias", true)}};
+    if (cls == "DepthwiseConv2D") {
+      layer["depth_multiplier"] = get(c, "depth_multiplier", 1);
+    } else {
+      layer["filters"] = c.at("filters");
+      layer["groups"] = get(c, "groups", 1);
     }
-    if (get(c, "groups", 1) != 1) fail(name, "groups other than 1 are not supported");
-    const Json pad = padding(c, in);
+    return layer;
+  }
+
+  void add_conv(const std::string& cls, const Json& c, const std::string& name,
+                std::vector<std::string> in) {
+    Json layer = conv_layer(cls, c, in);
+    push(std::move(layer), name, in);
+    activation(name, get(c, "activation", "linear"), name);
+  }
+
+  // SeparableConv2D: a depthwise conv2d "<name>_depthwise" (no bias), then the 1x1 conv2d "<name>"
+  // with the layer's filters, bias and activation.
+  void add_separable(const Json& c, const std::string& name, std::vector<std::string> in) {
+    Json depthwise = conv_layer("DepthwiseConv2D", c, in);
+    depthwise["use_bias"] = false;
+    push(std::move(depthwise), name + "_depthwise", in);
     push({{"type", "conv2d"},
           {"filters", c.at("filters")},
-          {"kernel_size", c.at("kernel_size")},
-          {"strides", get(c, "strides", Json::array({1, 1}))},
-          {"padding", pad},
+          {"kernel_size", 1},
           {"use_bias", get(c, "use_bias", true)}},
-         name, in);
+         name, {name + "_depthwise"});
     activation(name, get(c, "activation", "linear"), name);
   }
 
@@ -232,12 +270,16 @@ class Translator {
 
   void add_relu(const std::string& cls, const Json& c, const std::string& name,
                 const std::vector<std::string>& in) {
+    const Json max_value = get(c, "max_value", nullptr);
+    const bool relu6 = max_value.is_number() && max_value.get<double>() == 6.0;
     if (cls == "ReLU" &&
-        (!get(c, "max_value", nullptr).is_null() || get(c, "negative_slope", 0.0) != 0.0 ||
+        ((!max_value.is_null() && !relu6) || get(c, "negative_slope", 0.0) != 0.0 ||
          get(c, "threshold", 0.0) != 0.0)) {
-      fail(name, "only a plain ReLU (no max_value, negative_slope or threshold) is supported");
+      fail(name,
+           "only a plain ReLU or ReLU(6) (no other max_value, negative_slope or threshold) is "
+           "supported");
     }
-    Json l = {{"type", cls == "ReLU" ? "relu" : "leaky_relu"}};
+    Json l = {{"type", cls == "ReLU" ? (relu6 ? "relu6" : "relu") : "leaky_relu"}};
     if (cls == "LeakyReLU") l["alpha"] = get(c, "alpha", get(c, "negative_slope", 0.3));
     push(l, name, in);
     output_of_[name] = name;
@@ -262,6 +304,7 @@ class Translator {
   }
 
   std::string source_;
+  bool keras3_ = false;  // a layer named its module, as Keras 3 writes them
   std::optional<Json> input_;
   Json layers_ = Json::array();
   std::string previous_ = "input";

@@ -3,10 +3,15 @@
 //
 // clang-format off
 //   InputLayer                      the input: batch_input_shape (N, H, W, C) → (C, H, W)
-//   Conv2D, Dense                   conv2d, dense (same name); activation → a layer after it
+//   Conv2D, Dense                   conv2d (groups, dilation), dense (same name); activation → a
+//                                   layer after it: relu, relu6, sigmoid, tanh, softmax, swish /
+//                                   silu, gelu, hard_silu, hard_sigmoid (Keras 2's 0.2x + 0.5 or
+//                                   Keras 3's relu6(x + 3) / 6, told apart by Keras 3's "module")
+//   DepthwiseConv2D                 conv2d with depth_multiplier (groups = channels)
+//   SeparableConv2D                 conv2d "<name>_depthwise", then the 1x1 conv2d "<name>"
 //   MaxPooling2D, AveragePooling2D  max/avg_pool2d         GlobalAveragePooling2D  global_avg_pool2d
 //   BatchNormalization              batch_norm (epsilon, momentum; channels axis only)
-//   Activation, ReLU, LeakyReLU     relu, sigmoid, tanh, softmax, leaky_relu; linear is nothing
+//   Activation, ReLU, LeakyReLU     the activations above, leaky_relu; ReLU(max_value 6) relu6
 //   Flatten, Dropout, Add, Concatenate (channels)   flatten, dropout, add, concat
 //   ZeroPadding2D                   explicit padding of the convolution or pooling reading it
 // clang-format on

@@ -54,7 +54,19 @@ std::vector<KerasLayer> read_layers(const std::string& path) {
       data.read(array.values.data(), h5::Type::kF32);
       layer.weights[weight_kind(weight)] = std::move(array);
     }
-    if (!layer.weights.empty()) layers.push_back(std::move(layer));
+    if (layer.weights.empty()) continue;
+    // A SeparableConv2D is two kiln layers (io/interop/keras_config.hpp): its depthwise kernel
+    // goes to "<name>_depthwise", its pointwise kernel and bias to "<name>".
+    if (const auto pointwise = layer.weights.find("pointwise_kernel");
+        pointwise != layer.weights.end()) {
+      KerasLayer depthwise{name + "_depthwise", {}};
+      depthwise.weights["depthwise_kernel"] = layer.weights.at("depthwise_kernel");
+      layer.weights.erase("depthwise_kernel");
+      layer.weights["kernel"] = std::move(pointwise->second);
+      layer.weights.erase("pointwise_kernel");
+      layers.push_back(std::move(depthwise));
+    }
+    layers.push_back(std::move(layer));
   }
   return layers;
 }
@@ -68,7 +80,10 @@ class LayerLoader {
   void run() {
     nn::Layer& layer = model_.layer(index_);
     const std::string type(layer.type());
-    if (type == "conv2d") {
+    if (type == "conv2d" && from_.weights.contains("depthwise_kernel")) {
+      depthwise(*find_parameter("weight"));
+      if (nn::Parameter* b = optional_parameter("bias")) copy("bias", b->value);
+    } else if (type == "conv2d") {
       conv(*find_parameter("weight"));
       if (nn::Parameter* b = optional_parameter("bias")) copy("bias", b->value);
     } else if (type == "dense") {
@@ -140,6 +155,27 @@ class LayerLoader {
           for (std::int64_t j = 0; j < s.w; ++j)
             w[((f * s.c + c) * s.h + i) * s.w + j] =
                 k.values[static_cast<std::size_t>(((i * s.w + j) * s.c + c) * s.n + f)];
+  }
+
+  // DepthwiseConv2D's kernel (KH, KW, C, M) → kiln (C·M, 1, KH, KW): filter c·M + m reads
+  // channel c alone, as Keras orders the outputs.
+  void depthwise(nn::Parameter& weight) {
+    const KerasArray& k = array("depthwise_kernel");
+    const nn::Shape s = weight.value.shape();  // (C·M, 1, KH, KW)
+    const bool fits = k.dims.size() == 4 && s.c == 1 && k.dims[0] == s.h && k.dims[1] == s.w &&
+                      k.dims[2] * k.dims[3] == s.n;
+    if (!fits) {
+      fail("depthwise_kernel " + k.str() + " in the file (KH, KW, C, M), " + s.str() +
+           " here (C·M, 1, KH, KW)");
+    }
+    const std::int64_t channels = k.dims[2], multiplier = k.dims[3];
+    float* w = weight.value.data();
+    for (std::int64_t c = 0; c < channels; ++c)
+      for (std::int64_t m = 0; m < multiplier; ++m)
+        for (std::int64_t i = 0; i < s.h; ++i)
+          for (std::int64_t j = 0; j < s.w; ++j)
+            w[((c * multiplier + m) * s.h + i) * s.w + j] =
+                k.values[static_cast<std::size_t>(((i * s.w + j) * channels + c) * multiplier + m)];
   }
 
   // The (C, H, W) map a dense layer flattens, directly or through flatten layers.

@@ -6,6 +6,9 @@
 // Keras stores channels-last, so the weights are laid out again:
 // clang-format off
 //   Conv2D kernel      (KH, KW, C, F)  → kiln (F, C, KH, KW)
+//   DepthwiseConv2D    (KH, KW, C, M)  → kiln (C·M, 1, KH, KW); a SeparableConv2D's depthwise
+//                                        kernel so onto "<name>_depthwise", its pointwise one as
+//                                        a Conv2D kernel onto "<name>"
 //   Dense kernel       (in, units)     → kiln (units, in); after a Flatten of an (H, W, C) map
 //                                        Keras' inputs are in HWC order, kiln's in CHW: permuted
 //   BatchNormalization gamma, beta, moving_mean, moving_variance → gamma, beta, running_*

@@ -324,7 +324,7 @@ class LayerExporter {
       const nn::Size2 d = nn::parse_size2(config.at("dilation"), "conv2d", "dilation");
       set_ints(n, "dilations", {d.h, d.w});
     }
-    if (config.contains("groups")) set_int(n, "group", config.at("groups").get<std::int64_t>());
+    if (const std::int64_t groups = in.c / ws.c; groups != 1) set_int(n, "group", groups);
     return y;
   }
 

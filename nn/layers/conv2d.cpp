@@ -96,7 +96,12 @@ std::string conv_algorithm_name(ConvAlgorithm algorithm) {
 }
 
 Conv2D::Conv2D(Conv2DOptions options) : options_(std::move(options)) {
-  const auto& o = options_;
+  auto& o = options_;
+  if (o.depth_multiplier > 0) {
+    if (o.filters != 0 || o.groups != 1)
+      throw Error("conv2d: depth_multiplier sets filters and groups; give neither with it");
+    o.filters = o.groups = 1;  // until build() knows the input's channels
+  }
   if (o.filters <= 0) throw Error("conv2d: filters must be > 0, got " + std::to_string(o.filters));
   if (o.kernel.h <= 0 || o.kernel.w <= 0) throw Error("conv2d: kernel_size must be > 0");
   if (o.strides.h <= 0 || o.strides.w <= 0) throw Error("conv2d: strides must be > 0");
@@ -110,7 +115,11 @@ Conv2D::Conv2D(Conv2DOptions options) : options_(std::move(options)) {
 
 Shape Conv2D::build(const Shape& input) {
   in_ = input.with_n(1);
-  const auto& o = options_;
+  auto& o = options_;
+  if (o.depth_multiplier > 0) {
+    o.groups = in_.c;
+    o.filters = in_.c * o.depth_multiplier;
+  }
   if (in_.c % o.groups != 0) {
     throw Error("conv2d: groups (" + std::to_string(o.groups) + ") must divide the input's " +
                 std::to_string(in_.c) + " channels");
@@ -396,6 +405,7 @@ std::unique_ptr<Layer> Conv2D::from_json(LayerOptions& o) {
   o.read("padding", options.padding);
   o.read("dilation", options.dilation);
   o.read("groups", options.groups);
+  o.read("depth_multiplier", options.depth_multiplier);
   std::string algorithm = "auto";
   o.read("algorithm", algorithm);
   options.algorithm = parse_conv_algorithm(algorithm);
@@ -404,15 +414,19 @@ std::unique_ptr<Layer> Conv2D::from_json(LayerOptions& o) {
 }
 
 Json Conv2D::config() const {
-  Json config = {{"filters", options_.filters},
-                 {"kernel_size", options_.kernel.to_json()},
+  Json config = {{"kernel_size", options_.kernel.to_json()},
                  {"strides", options_.strides.to_json()},
                  {"padding", padding_json(options_.padding)},
                  {"algorithm", conv_algorithm_name(options_.algorithm)}};
+  if (options_.depth_multiplier > 0) {
+    config["depth_multiplier"] = options_.depth_multiplier;
+  } else {
+    config["filters"] = options_.filters;
+  }
   // Written only where they differ from 1, so configs of plain convolutions stay as they were.
   if (options_.dilation.h != 1 || options_.dilation.w != 1)
     config["dilation"] = options_.dilation.to_json();
-  if (options_.groups != 1) config["groups"] = options_.groups;
+  if (options_.groups != 1 && options_.depth_multiplier == 0) config["groups"] = options_.groups;
   options_.weights.add_to(config);
   return config;
 }

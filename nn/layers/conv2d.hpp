@@ -21,7 +21,8 @@
 // fan_in = C/G·KH·KW, fan_out = F/G·KH·KW (Keras' convention for initializers).
 // Options: filters, kernel_size (int or [h, w]), strides (default 1), padding ("valid", "same" or
 // pixels: nn/layers/window.hpp), dilation (default 1), groups (default 1), algorithm ("auto" |
-// "gemm" | "winograd"), init, bias_init, use_bias.
+// "gemm" | "winograd"), init, bias_init, use_bias. depth_multiplier M instead of filters and
+// groups (Keras' DepthwiseConv2D): groups = C and filters = C·M, whatever C the input has.
 // Determinism: per sample, samples are processed in fixed chunks; each chunk sums its own weight
 // gradient and the partial sums are added in chunk order. For the whole batch, each element of
 // the weight gradient is one product's chain over the batch in order. Neither depends on the
@@ -50,6 +51,7 @@ struct Conv2DOptions {
   Padding padding = Padding::kValid;
   Size2 dilation{1, 1};
   std::int64_t groups = 1;
+  std::int64_t depth_multiplier = 0;  // > 0: depthwise, filters and groups set by build()
   ConvAlgorithm algorithm = ConvAlgorithm::kAuto;
   WeightOptions weights;  // init, use_bias, bias_init, regularizers (nn/layers/weights.hpp)
 };

@@ -270,5 +270,40 @@ TEST(KerasImport, Keras3FunctionalInboundNodesKeepTheirWiring) {
   EXPECT_NO_THROW(nn::Model::from_config(config));
 }
 
+std::vector<float> read_float_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  std::vector<float> values(static_cast<std::size_t>(in.tellg()) / sizeof(float));
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(values.data()),
+          static_cast<std::streamsize>(values.size() * sizeof(float)));
+  return values;
+}
+
+// DepthwiseConv2D (depth_multiplier 2), ReLU(6), SeparableConv2D with swish: a Keras 3 file
+// written by h5py, against a NumPy evaluation written from Keras' definitions.
+TEST(KerasImport, DepthwiseAndSeparableConvolutionsMatchNumPy) {
+  testing::TempDir dir;
+  const std::string script = std::string(KILN_TEST_SOURCE_DIR) + "/io/write_keras_mobile.py";
+  const int status =
+      std::system(("/usr/bin/python3 " + script + " " + dir.path().string()).c_str());
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 3) GTEST_SKIP() << "needs python3-h5py";
+  ASSERT_EQ(status, 0);
+  const std::string file = dir.file("mobile.h5");
+  nn::Model model = nn::Model::from_config(kiln_config_from_keras(keras_model_config(file), file));
+  load_keras_weights(file, model);
+  std::vector<std::string> types;
+  for (std::size_t i = 0; i < model.size(); ++i) types.emplace_back(model.layer(i).type());
+  EXPECT_EQ(types, (std::vector<std::string>{"conv2d", "relu6", "conv2d", "conv2d", "silu",
+                                             "global_avg_pool2d", "dense"}));
+  nn::Tensor x({2, 2, 5, 5});
+  const std::vector<float> input = read_float_file(dir.file("input.bin"));
+  std::copy(input.begin(), input.end(), x.data());
+  const nn::Tensor& y = model.forward(x, {});
+  const std::vector<float> expected = read_float_file(dir.file("expected.bin"));
+  ASSERT_EQ(static_cast<std::size_t>(y.size()), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    EXPECT_NEAR(y[static_cast<std::int64_t>(i)], expected[i], 1e-5) << i;
+}
+
 }  // namespace
 }  // namespace kiln::io

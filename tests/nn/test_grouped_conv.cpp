@@ -112,6 +112,19 @@ TEST(GroupedConv, ConfigRoundTripsGroupsAndDilation) {
   EXPECT_FALSE(plain.contains("dilation"));
 }
 
+// Keras' DepthwiseConv2D: the multiplier fixes filters and groups once the channels are known.
+TEST(GroupedConv, DepthMultiplierMakesADepthwiseConvolutionOfTheInput) {
+  auto layer = make_layer("conv2d", {{"depth_multiplier", 3}, {"padding", "same"}});
+  EXPECT_EQ(layer->build({1, 4, 6, 6}), (Shape{1, 12, 6, 6}));
+  EXPECT_EQ(layer->parameters()[0]->value.shape(), (Shape{12, 1, 3, 3}));
+  const Json config = layer->config();
+  EXPECT_EQ(config.at("depth_multiplier"), 3);
+  EXPECT_FALSE(config.contains("filters"));
+  EXPECT_FALSE(config.contains("groups"));
+  EXPECT_EQ(make_layer("conv2d", config)->config(), config);
+  EXPECT_THROW(make_layer("conv2d", {{"depth_multiplier", 2}, {"filters", 4}}), Error);
+}
+
 TEST(GroupedConv, RefusesGroupsThatDoNotDivide) {
   EXPECT_THROW(make_layer("conv2d", {{"filters", 3}, {"groups", 2}}), Error);
   auto layer = make_layer("conv2d", {{"filters", 4}, {"groups", 2}});
