@@ -1,5 +1,5 @@
 // kiln bench: throughput measurements to compare with the peers in ../shared/bench.
-//   kiln bench train --model NAME --batch-size 128 --threads 2
+//   kiln bench train --model NAME --batch-size 128 --threads 2  (or --model-file MODEL.h5)
 //   kiln bench pipeline DATA --augment '[...]' --batch-size 64 --threads 2
 //   mpirun -np 2 kiln bench reduce --megabytes 100
 #include <tbb/global_control.h>
@@ -12,6 +12,7 @@
 #include "apps/shared/stage_list.hpp"
 #include "apps/shared/validators.hpp"
 #include "apps/shared/world.hpp"
+#include "io/model_file.hpp"
 #include "nn/kernels/machine_limits.hpp"
 #include "nn/layers/conv2d.hpp"
 #include "nn/model/model.hpp"
@@ -27,6 +28,7 @@ namespace {
 
 struct BenchTrainFlags {
   std::string model = "mnist_cnn";
+  std::string model_file;  // a saved kiln model (kiln train, kiln import) instead of a built-in
   std::vector<std::int64_t> input;  // C H W; empty: the model's usual input
   std::int64_t classes = 10;
   float width = 1.f;
@@ -107,14 +109,21 @@ void print_profile(nn::Model& model, nn::Optimizer& optimizer, const BenchTrainF
 void run_bench_train(const BenchTrainFlags& f) {
   tbb::global_control threads(tbb::global_control::max_allowed_parallelism,
                               static_cast<std::size_t>(f.threads));
-  const nn::Shape input =
+  nn::Shape input =
       f.input.empty() ? usual_input(f.model) : nn::Shape{1, f.input[0], f.input[1], f.input[2]};
-  nn::Model model = nn::Model::from_config(nn::builtin_model(
-      f.model, input, f.classes, f.width != 1.f ? Json{{"width", f.width}} : Json::object()));
-  model.initialize(f.options.seed);
+  nn::Model model;
+  if (f.model_file.empty()) {
+    model = nn::Model::from_config(nn::builtin_model(
+        f.model, input, f.classes, f.width != 1.f ? Json{{"width", f.width}} : Json::object()));
+    model.initialize(f.options.seed);
+  } else {  // its own architecture, input and weights (the weights do not change the speed)
+    model = io::load_model(f.model_file).model;
+    input = model.input_shape();
+  }
+  const std::string name = f.model_file.empty() ? f.model : f.model_file;
   const auto optimizer = nn::make_optimizer({{"type", "sgd"}, {"momentum", 0.9}});
   if (f.profile) {
-    std::printf("model %s  input (%lld, %lld, %lld)  batch %lld  threads %d\n", f.model.c_str(),
+    std::printf("model %s  input (%lld, %lld, %lld)  batch %lld  threads %d\n", name.c_str(),
                 static_cast<long long>(input.c), static_cast<long long>(input.h),
                 static_cast<long long>(input.w), static_cast<long long>(f.options.batch),
                 f.threads);
@@ -126,7 +135,7 @@ void run_bench_train(const BenchTrainFlags& f) {
   std::printf(
       "model %s  input (%lld, %lld, %lld)  batch %lld  threads %d  %.2f MFLOP forward, %.2f "
       "MFLOP train per image\n",
-      f.model.c_str(), static_cast<long long>(input.c), static_cast<long long>(input.h),
+      name.c_str(), static_cast<long long>(input.c), static_cast<long long>(input.h),
       static_cast<long long>(input.w), static_cast<long long>(f.options.batch), f.threads,
       r.forward_flops / 1e6, r.train_flops / 1e6);
   // Which GEMM runs is part of the figure (a build for another CPU may run a slower one), and
@@ -171,6 +180,12 @@ void add_bench_train(CLI::App* bench) {
       ->add_option("--input", flags->input,
                    "Input shape C H W (default: 1 28 28; 3 32 32 for cifar_cnn)")
       ->expected(3);
+  train
+      ->add_option("--model-file", flags->model_file,
+                   "A saved kiln model instead (kiln train's or kiln import's): its own layers, "
+                   "input and weights")
+      ->check(CLI::ExistingFile)
+      ->excludes("--model");
   train->add_option("--classes", flags->classes, "Classes of the model's output")
       ->check(CLI::Range(2, 1 << 20))
       ->capture_default_str();

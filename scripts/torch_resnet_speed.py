@@ -1,8 +1,10 @@
-"""PyTorch peer of `kiln bench train` for the ResNets, at any input size.
+"""PyTorch peer of `kiln bench train` for the ResNets and torchvision's networks, at any input size.
 
-  resnet18  torchvision.models.resnet18(num_classes=CLASSES), as people fine-tune it
   resnet20  He et al. 2016's CIFAR ResNet-20 (16/32/64 channels, 1x1 conv + BN shortcuts where
             the shape changes), the network kiln's zoo builds under that name
+  any other torchvision.models builder (resnet18, resnet50, mobilenet_v2, ...) with
+            num_classes=CLASSES, as people fine-tune them; kiln's side is its zoo model
+            (resnet18) or the same network through kiln import (bench-imported-vs-torch.sh)
 
 Synthetic N(0, 1) input and uniform labels; a training step is forward + softmax cross-entropy +
 backward + SGD (lr 0.01, momentum 0.9), inference a no_grad eval forward. After --warmup steps, it
@@ -50,10 +52,10 @@ def resnet20(channels, classes):
 
 
 def build(net, channels, classes):
-    if net == "resnet18":
-        assert channels == 3, "torchvision's resnet18 takes 3 channels"
-        return torchvision.models.resnet18(num_classes=classes)
-    return resnet20(channels, classes)
+    if net == "resnet20":
+        return resnet20(channels, classes)
+    assert channels == 3, f"torchvision's {net} takes 3 channels"
+    return getattr(torchvision.models, net)(num_classes=classes)
 
 
 def rates(step, batch, warmup, windows, window_s):
@@ -75,7 +77,7 @@ def rates(step, batch, warmup, windows, window_s):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--net", choices=["resnet18", "resnet20"], required=True)
+    ap.add_argument("--net", required=True, help="resnet20, or a torchvision.models builder")
     ap.add_argument("--input", type=int, nargs=3, required=True, metavar=("C", "H", "W"))
     ap.add_argument("--batch", type=int, required=True)
     ap.add_argument("--classes", type=int, default=10)

@@ -11,6 +11,7 @@
 #include "nn/kernels/transpose.hpp"
 #include "nn/layer_options.hpp"
 #include "nn/layers/activations.hpp"
+#include "nn/layers/depthwise.hpp"
 #include "nn/layers/im2col.hpp"
 #include "nn/parallel.hpp"
 
@@ -134,6 +135,7 @@ Shape Conv2D::build(const Shape& input) {
                 " with padding \"valid\"; use padding \"same\" or a smaller kernel");
   }
   patch_ = {in_.c / o.groups, in_.h, in_.w, o.kernel, o.strides, o.dilation, rows_, cols_};
+  depthwise_ = o.groups == in_.c && in_.c > 1;
   const bool plain = o.groups == 1 && o.dilation.h == 1 && o.dilation.w == 1;
   const bool winograd_fits =
       plain && o.kernel.h == 3 && o.kernel.w == 3 && o.strides.h == 1 && o.strides.w == 1;
@@ -177,7 +179,19 @@ void Conv2D::initialize(Rng& rng) {
   if (options_.weights.use_bias) bias_.value.fill(options_.weights.bias_init);
 }
 
+DepthwiseWeights Conv2D::depthwise_weights() const {
+  return {weight_.value.data(), options_.weights.use_bias ? bias_.value.data() : nullptr,
+          options_.filters / in_.c, relu_};
+}
+
+PatchGeometry Conv2D::depthwise_geometry() const {
+  PatchGeometry g = patch_;
+  g.channels = in_.c;
+  return g;
+}
+
 void Conv2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
+  if (depthwise_) return depthwise_forward(depthwise_geometry(), depthwise_weights(), x, y);
   if (winograd_) return forward_winograd(x, y);
   if (whole_batch_) return forward_whole_batch(x, y);
   const std::int64_t n = x.shape().n, groups = options_.groups;
@@ -212,6 +226,11 @@ void Conv2D::backward_parameters(const Tensor& x, const Tensor& y, const Tensor&
 }
 
 void Conv2D::backward_into(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
+  if (depthwise_) {
+    return depthwise_backward(depthwise_geometry(), depthwise_weights(), x, y, dy,
+                              weight_.grad.data(),
+                              options_.weights.use_bias ? bias_.grad.data() : nullptr, dx);
+  }
   if (winograd_) return backward_winograd(x, y, dy, dx);
   if (whole_batch_) return backward_whole_batch(x, y, dy, dx);
   const std::int64_t n = x.shape().n, groups = options_.groups;

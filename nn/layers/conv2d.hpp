@@ -17,7 +17,8 @@
 // Groups (ResNeXt, RegNet; depthwise when groups = C, MobileNet): the channels split into G
 // groups, and filter f sees only its group's C/G channels: weight (F, C/G, KH, KW), F divisible by
 // G, as PyTorch and ONNX lay it out. Filter f's group is f / (F/G). Dilation d spaces the kernel's
-// taps d pixels apart (nn/layers/im2col.hpp). Both run the per-sample GEMM path, group by group.
+// taps d pixels apart (nn/layers/im2col.hpp). Both run the per-sample GEMM path, group by group,
+// but depthwise layers (groups = C > 1), which run directly (nn/layers/depthwise.hpp).
 // fan_in = C/G·KH·KW, fan_out = F/G·KH·KW (Keras' convention for initializers).
 // Options: filters, kernel_size (int or [h, w]), strides (default 1), padding ("valid", "same" or
 // pixels: nn/layers/window.hpp), dilation (default 1), groups (default 1), algorithm ("auto" |
@@ -33,6 +34,7 @@
 
 #include "nn/kernels/aligned_vector.hpp"
 #include "nn/layer.hpp"
+#include "nn/layers/depthwise.hpp"
 #include "nn/layers/im2col.hpp"
 #include "nn/layers/weights.hpp"
 #include "nn/layers/window.hpp"
@@ -88,6 +90,8 @@ class Conv2D final : public Layer, public FusesRelu, public CountsMacs {
   void backward_into(const Tensor& x, const Tensor& y, const Tensor& dy,
                      Tensor* dx);  // dx null: parameters only
   void forward_winograd(const Tensor& x, Tensor& y);
+  DepthwiseWeights depthwise_weights() const;
+  PatchGeometry depthwise_geometry() const;  // patch_ over all C channels
   void backward_winograd(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx);
 
   Conv2DOptions options_;
@@ -100,6 +104,7 @@ class Conv2D final : public Layer, public FusesRelu, public CountsMacs {
   std::optional<WinogradConv3x3> winograd_;  // set when build() chose winograd
   AlignedVector<float> transformed_weight_;  // winograd's U (16, F, C)
   bool whole_batch_ = false;                 // gemm over the whole batch (small outputs)
+  bool depthwise_ = false;                   // groups = C > 1: nn/layers/depthwise.hpp
   // The whole-batch path's scratch, kept from step to step: the lowered batch, its transpose
   // (N·OH·OW, C·KH·KW), and the product or output gradient (F, N·OH·OW).
   AlignedVector<float> col_, patches_, product_;

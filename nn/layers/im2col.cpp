@@ -4,13 +4,10 @@
 #include <utility>
 
 namespace kiln::nn {
-namespace {
 
-// For a kernel tap `offset` pixels into its window, the output columns whose input column
-// ox·stride − pad + offset lies in the image: [first, last). Outside them the tap reads padding.
-std::pair<std::int64_t, std::int64_t> valid_output_range(std::int64_t offset, std::int64_t stride,
-                                                         std::int64_t pad, std::int64_t in,
-                                                         std::int64_t out) {
+std::pair<std::int64_t, std::int64_t> tap_output_range(std::int64_t offset, std::int64_t stride,
+                                                       std::int64_t pad, std::int64_t in,
+                                                       std::int64_t out) {
   // ox·s − pad + offset >= 0  ⇔  ox >= ceil((pad − offset) / s);
   // ox·s − pad + offset < in  ⇔  ox <  ceil((in + pad − offset) / s)
   auto ceil_div = [](std::int64_t a, std::int64_t b) {
@@ -22,8 +19,6 @@ std::pair<std::int64_t, std::int64_t> valid_output_range(std::int64_t offset, st
   return {first, last};
 }
 
-}  // namespace
-
 void im2col(const PatchGeometry& g, const float* x, float* col, std::int64_t col_stride) {
   const std::int64_t sh = g.strides.h, sw = g.strides.w;
   const std::int64_t oh = g.rows.out, ow = g.cols.out;
@@ -33,7 +28,7 @@ void im2col(const PatchGeometry& g, const float* x, float* col, std::int64_t col
       for (std::int64_t j = 0; j < g.kernel.w; ++j) {
         float* out = col + ((c * g.kernel.h + i) * g.kernel.w + j) * col_stride;
         const std::int64_t dj = j * g.dilation.w;
-        const auto [first, last] = valid_output_range(dj, sw, g.cols.pad_before, g.width, ow);
+        const auto [first, last] = tap_output_range(dj, sw, g.cols.pad_before, g.width, ow);
         for (std::int64_t oy = 0; oy < oh; ++oy) {
           const std::int64_t y = oy * sh - g.rows.pad_before + i * g.dilation.h;
           float* row = out + oy * ow;
@@ -64,7 +59,7 @@ void col2im_add(const PatchGeometry& g, const float* col, std::int64_t col_strid
       for (std::int64_t j = 0; j < g.kernel.w; ++j) {
         const float* in = col + ((c * g.kernel.h + i) * g.kernel.w + j) * col_stride;
         const std::int64_t dj = j * g.dilation.w;
-        const auto [first, last] = valid_output_range(dj, sw, g.cols.pad_before, g.width, ow);
+        const auto [first, last] = tap_output_range(dj, sw, g.cols.pad_before, g.width, ow);
         for (std::int64_t oy = 0; oy < oh; ++oy) {
           const std::int64_t y = oy * sh - g.rows.pad_before + i * g.dilation.h;
           if (y < 0 || y >= g.height) continue;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 
 #include "nn/layers/window.hpp"
 
@@ -25,6 +26,13 @@ struct PatchGeometry {
 inline std::int64_t dilated_extent(std::int64_t size, std::int64_t dilation) {
   return (size - 1) * dilation + 1;
 }
+
+// For a kernel tap `offset` pixels into its window, the output columns whose input column
+// ox·stride − pad + offset lies inside an input of `in` columns: [first, last). Outside them the
+// tap reads padding.
+std::pair<std::int64_t, std::int64_t> tap_output_range(std::int64_t offset, std::int64_t stride,
+                                                       std::int64_t pad, std::int64_t in,
+                                                       std::int64_t out);
 
 // col (patch_size, output_pixels): row r of the patches at col + r·col_stride.
 void im2col(const PatchGeometry& g, const float* x_chw, float* col, std::int64_t col_stride);

@@ -3,6 +3,8 @@
 // pixel (oy·s − p + i·d, ox·s − p + j·d)), finite-difference gradients, and the refusals.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "nn/error.hpp"
 #include "nn/layers/conv2d.hpp"
 #include "nn/layers/registry.hpp"
@@ -110,6 +112,37 @@ TEST(GroupedConv, ConfigRoundTripsGroupsAndDilation) {
   const Json plain = make_layer("conv2d", {{"filters", 4}})->config();
   EXPECT_FALSE(plain.contains("groups"));
   EXPECT_FALSE(plain.contains("dilation"));
+}
+
+// The direct depthwise path with a following ReLU absorbed: the two layers run apart, bit for bit,
+// forward and backward.
+TEST(GroupedConv, DepthwiseAbsorbsAReluBitForBit) {
+  const GroupedCase c{{5, 3, 6, 5}, 6, 3, {3, 3}, {2, 1}, {1, 1}, 1, 3, 5};
+  Conv2D fused = make_conv(c), alone = make_conv(c);
+  fused.build(c.input.with_n(1));
+  alone.build(c.input.with_n(1));
+  for (Conv2D* conv : {&fused, &alone}) {
+    fill_uniform(conv->parameters()[0]->value, 7, -1.f, 1.f);
+    fill_uniform(conv->parameters()[1]->value, 8, -1.f, 1.f);
+  }
+  fused.absorb_relu();
+  Tensor x(c.input), y_fused, y_alone, y_relu, dy(Shape{5, 6, 3, 5}), dx_fused, dx_alone, d_relu;
+  fill_uniform(x, 9, -1.f, 1.f);
+  fill_uniform(dy, 10, -1.f, 1.f);
+  fused.forward(x, y_fused, {});
+  alone.forward(x, y_alone, {});
+  for (std::int64_t e = 0; e < y_alone.size(); ++e)
+    ASSERT_EQ(y_fused[e], std::max(y_alone[e], 0.f));
+  fused.backward(x, y_fused, dy, dx_fused);
+  d_relu.resize(dy.shape());
+  for (std::int64_t e = 0; e < dy.size(); ++e) d_relu[e] = y_fused[e] > 0.f ? dy[e] : 0.f;
+  alone.backward(x, y_alone, d_relu, dx_alone);
+  for (std::int64_t e = 0; e < x.size(); ++e) ASSERT_EQ(dx_fused[e], dx_alone[e]) << e;
+  for (std::size_t p = 0; p < 2; ++p) {
+    const Tensor& a = fused.parameters()[p]->grad;
+    const Tensor& b = alone.parameters()[p]->grad;
+    for (std::int64_t e = 0; e < a.size(); ++e) ASSERT_EQ(a[e], b[e]) << p << ", " << e;
+  }
 }
 
 // Keras' DepthwiseConv2D: the multiplier fixes filters and groups once the channels are known.
