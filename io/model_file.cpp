@@ -229,8 +229,17 @@ std::string describe_model(const std::string& path) {
   const std::string task = b.preprocessing.value("task", "classification");
   if (task != "classification") out << "  task      " << task << "\n";
   out << (task == "regression" ? "  values    " : "  classes   ") << b.class_names.size();
-  for (std::size_t c = 0; c < b.class_names.size(); ++c)
+  // An ImageNet network's 1000 names would bury the layers: the first ones and the last.
+  constexpr std::size_t kShown = 20;
+  const std::size_t count = b.class_names.size();
+  for (std::size_t c = 0; c < count; ++c) {
+    if (count > kShown + 1 && c == kShown - 1) {
+      out << ", … (" << count - kShown << " more)";
+      c = count - 2;
+      continue;
+    }
     out << (c ? ", " : ": ") << b.class_names[c];
+  }
   out << "\n" << b.model.summary();
   out << "  optimizer " << b.optimizer_config.dump() << "\n";
   const nn::TrainState& t = b.train_state;

@@ -122,6 +122,25 @@ TEST(ModelFile, RejectsADatasetPassedAsModel) {
   EXPECT_THROW(load_model(dir.file("missing.h5")), Error);
 }
 
+// An imported ImageNet network has 1000 classes: inspect shows the first 19 and the last.
+TEST(ModelFile, DescriptionElidesLongClassLists) {
+  testing::TempDir dir;
+  nn::Model model = nn::Model::from_config(nn::builtin_model("mlp", {1, 1, 2, 2}, 1000));
+  std::vector<std::string> names;
+  for (int k = 0; k < 1000; ++k) names.push_back("n" + std::to_string(k));
+  nn::Sgd sgd(0.f, false);
+  save_model(dir.file("m.h5"), model, sgd, {}, Json::object(), names);
+  const std::string text = describe_model(dir.file("m.h5"));
+  EXPECT_NE(text.find("classes   1000: n0, n1,"), std::string::npos) << text.substr(0, 300);
+  EXPECT_NE(text.find(", n18, … (980 more), n999\n"), std::string::npos) << text.substr(0, 300);
+  EXPECT_EQ(text.find("n500"), std::string::npos);
+  // 21 classes are all shown.
+  nn::Model small = nn::Model::from_config(nn::builtin_model("mlp", {1, 1, 2, 2}, 21));
+  save_model(dir.file("few.h5"), small, sgd, {}, Json::object(),
+             std::vector<std::string>(names.begin(), names.begin() + 21));
+  EXPECT_NE(describe_model(dir.file("few.h5")).find(", n19, n20\n"), std::string::npos);
+}
+
 // Keras' ModelCheckpoint(save_best_only): the file changes only when the monitor improves, and
 // the best value so far rides in the TrainState, so a resumed run keeps comparing against it.
 TEST(Checkpoint, BestOnlySavesOnImprovementAndRemembersTheBestAcrossResume) {
