@@ -11,7 +11,7 @@ namespace {
 constexpr const char* kSupported =
     "InputLayer, Conv2D, Dense, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, "
     "BatchNormalization, Activation, ReLU, LeakyReLU, Flatten, Dropout, Add, Concatenate, "
-    "ZeroPadding2D, DepthwiseConv2D, SeparableConv2D";
+    "ZeroPadding2D, DepthwiseConv2D, SeparableConv2D, UpSampling2D";
 
 class Translator {
  public:
@@ -173,6 +173,17 @@ class Translator {
     }
     if (cls == "MaxPooling2D" || cls == "AveragePooling2D") return add_pool(cls, c, name, in);
     if (cls == "ZeroPadding2D") return add_zero_padding(c, name, in);
+    if (cls == "UpSampling2D") {
+      const std::string interpolation = get(c, "interpolation", "nearest");
+      if (interpolation != "nearest" && interpolation != "bilinear")
+        fail(name, "interpolation '" + interpolation + "' is not supported (nearest, bilinear)");
+      push({{"type", "upsample"},
+            {"size", get(c, "size", Json::array({2, 2}))},
+            {"interpolation", interpolation}},
+           name, in);
+      output_of_[name] = name;
+      return;
+    }
     if (cls == "Activation") return activation(name, c.at("activation").get<std::string>(), in[0]);
     if (cls == "ReLU" || cls == "LeakyReLU") return add_relu(cls, c, name, in);
     output_of_[name] = name;

@@ -14,6 +14,7 @@
 //   Activation, ReLU, LeakyReLU     the activations above, leaky_relu; ReLU(max_value 6) relu6
 //   Flatten, Dropout, Add, Concatenate (channels)   flatten, dropout, add, concat
 //   ZeroPadding2D                   explicit padding of the convolution or pooling reading it
+//   UpSampling2D                    upsample (size, nearest or bilinear)
 // clang-format on
 // Sequential and functional models (Keras 2's "Sequential", "Functional" and "Model") are read;
 // channels_last only. A softmax at the output is dropped: kiln's loss and predict apply it. Any

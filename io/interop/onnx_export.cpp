@@ -82,6 +82,13 @@ void set_int(onnx::NodeProto& n, const std::string& key, std::int64_t v) {
   a->set_i(v);
 }
 
+void set_string(onnx::NodeProto& n, const std::string& key, const std::string& v) {
+  onnx::AttributeProto* a = n.add_attribute();
+  a->set_name(key);
+  a->set_type(onnx::AttributeProto::STRING);
+  a->set_s(v);
+}
+
 void set_float(onnx::NodeProto& n, const std::string& key, float v) {
   onnx::AttributeProto* a = n.add_attribute();
   a->set_name(key);
@@ -214,6 +221,16 @@ class LayerExporter {
     if (type == "zero_pad2d") {
       const nn::Padding p = nn::parse_padding(config.at("padding"), "zero_pad2d");
       g_.node("Pad", {x, g_.integers("pads", {0, 0, p.top, p.left, 0, 0, p.bottom, p.right})}, &y);
+      return y;
+    }
+    if (type == "upsample") {  // as PyTorch writes F.interpolate(scale_factor=...)
+      const nn::Size2 f = nn::parse_size2(config.at("size"), "upsample", "size");
+      const float scales[] = {1.f, 1.f, static_cast<float>(f.h), static_cast<float>(f.w)};
+      const bool nearest = config.at("interpolation") == "nearest";
+      auto& n = g_.node("Resize", {x, "", g_.constant("scales", {4}, scales)}, &y);
+      set_string(n, "mode", nearest ? "nearest" : "linear");
+      set_string(n, "coordinate_transformation_mode", nearest ? "asymmetric" : "half_pixel");
+      if (nearest) set_string(n, "nearest_mode", "floor");
       return y;
     }
     if (type == "channel_slice") {

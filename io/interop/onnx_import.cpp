@@ -33,6 +33,7 @@ constexpr const char* kSupportedOps =
     "Conv (grouped, dilated), Gemm, MatMul, BatchNormalization, Relu, LeakyRelu, Sigmoid, Tanh, "
     "Clip (as ReLU6 or ReLU), HardSigmoid, HardSwish, MaxPool, AveragePool, GlobalAveragePool, "
     "ReduceMean (over H and W), Flatten, Reshape, Dropout, Add, Mul, Concat, Pad (zeros), LRN, "
+    "Resize and Upsample (whole factors), LayerNormalization (channels-last), "
     "Slice (of channels), Identity, Constant, Softmax (at the output); as chains: GELU (Div, Erf, "
     "Add, Mul, Mul), LayerNorm (ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, Mul, Add), a "
     "channel shuffle (Reshape, Transpose, Reshape), channels-last Transposes around LayerNorm, "
@@ -243,6 +244,7 @@ class Importer {
     if (op == "Add") return add(node);
     if (op == "Mul") return multiply(node);
     if (op == "Pad") return pad(node);
+    if (op == "Resize" || op == "Upsample") return resize(node);
     if (op == "Concat") {
       if (int_attr(node, "axis", 1) != 1) fail(node, "kiln concatenates channels (axis 1) only");
       std::vector<std::string> inputs;
@@ -577,6 +579,7 @@ class Importer {
     const std::string& op = node.op_type();
     if (op == "MatMul") return pointwise_conv(node);
     if (op == "Add") return add(node);
+    if (op == "LayerNormalization") return layer_normalization(node);
     const bool elementwise = op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "Clip" ||
                              op == "HardSigmoid" || op == "HardSwish" || op == "LeakyRelu";
     if (elementwise) return single_input_layer(node);
@@ -597,6 +600,75 @@ class Importer {
               {{"type", "conv2d"}, {"filters", filters}, {"kernel_size", 1}, {"use_bias", false}},
               {source(node, node.input(0))});
     weights_.back()["weight"] = std::move(w);
+  }
+
+  // Opset 17's LayerNormalization over the last axis of a channels-last value: a layer_norm.
+  void layer_normalization(const onnx::NodeProto& node) {
+    const std::int64_t axis = int_attr(node, "axis", -1);
+    if (axis != -1 && axis != 3)
+      fail(node, "kiln normalizes over the channels (the last axis) only");
+    add_layer(node, {{"type", "layer_norm"}, {"epsilon", float_attr(node, "epsilon", 1e-5f)}},
+              {source(node, node.input(0))});
+    weights_.back()["gamma"] = weight(node, 1).values;
+    if (node.input_size() > 2 && !node.input(2).empty()) {
+      weights_.back()["beta"] = weight(node, 2).values;
+    } else {
+      weights_.back()["beta"] = std::vector<float>(weight(node, 1).values.size(), 0.f);
+    }
+  }
+
+  std::string string_attr(const onnx::NodeProto& node, const char* name, const char* fallback) {
+    const auto* a = attribute(node, name);
+    return a ? a->s() : fallback;
+  }
+
+  // Resize (opset 10 on) or Upsample (7 to 9) by whole factors of H and W: an upsample layer.
+  // Nearest as PyTorch writes it (asymmetric, floor; half-pixel centres pick the same pixels at
+  // whole factors), linear with half-pixel centres (align_corners=False). The factors come as
+  // scales or as the output's sizes.
+  void resize(const onnx::NodeProto& node) {
+    const bool upsample = node.op_type() == "Upsample";
+    const std::string mode = string_attr(node, "mode", "nearest");
+    const std::string centres =
+        upsample ? "asymmetric" : string_attr(node, "coordinate_transformation_mode", "half_pixel");
+    const std::string rounding =
+        upsample ? "floor" : string_attr(node, "nearest_mode", "round_prefer_floor");
+    std::vector<float> scales;
+    if (const auto* a = attribute(node, "scales"))
+      scales.assign(a->floats().begin(), a->floats().end());
+    const int scales_input = upsample || node.input_size() == 2 ? 1 : 2;
+    const Constant* given = node.input_size() > scales_input && !node.input(scales_input).empty()
+                                ? &weight(node, scales_input)
+                                : nullptr;
+    if (given != nullptr && given->count() > 0) {
+      scales = given->values;
+    } else if (node.input_size() > 3 && !node.input(3).empty()) {
+      const std::vector<std::int64_t> in = static_shape(node, node.input(0));
+      const std::vector<std::int64_t>& sizes = weight(node, 3).integers;
+      if (in.size() != 4 || sizes.size() != 4) fail(node, "kiln resizes (N, C, H, W) values");
+      scales = {1.f, 1.f, static_cast<float>(sizes[2]) / static_cast<float>(in[2]),
+                static_cast<float>(sizes[3]) / static_cast<float>(in[3])};
+    }
+    const auto whole = [](float f) { return f >= 1.f && f == std::floor(f); };
+    if (scales.size() != 4 || scales[0] != 1.f || scales[1] != 1.f || !whole(scales[2]) ||
+        !whole(scales[3])) {
+      fail(node, "kiln enlarges H and W by whole factors only");
+    }
+    const bool half_pixel = centres == "half_pixel" || centres == "pytorch_half_pixel";
+    const bool nearest =
+        mode == "nearest" && (half_pixel || (centres == "asymmetric" && rounding == "floor"));
+    const bool linear = (mode == "linear" || mode == "bilinear") && half_pixel;
+    if (!nearest && !linear) {
+      fail(node, "mode " + mode + " with coordinate_transformation_mode " + centres +
+                     " is not supported; kiln reads nearest (asymmetric floor, or half_pixel) and "
+                     "linear with half_pixel centres (align_corners=False)");
+    }
+    add_layer(
+        node,
+        {{"type", "upsample"},
+         {"size", {static_cast<std::int64_t>(scales[2]), static_cast<std::int64_t>(scales[3])}},
+         {"interpolation", nearest ? "nearest" : "bilinear"}},
+        {source(node, node.input(0))});
   }
 
   // A Slice of channels (axis 1, step 1): a channel_slice layer (ShuffleNet's split in two).

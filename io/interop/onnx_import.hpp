@@ -11,6 +11,8 @@
 //   Mul                                multiply (a (C, 1, 1) gate broadcasts); x · Sigmoid(x) silu,
 //                                      x · HardSigmoid(x) (1/6, 0.5) hard_swish
 //   Pad (zeros, on H and W)            zero_pad2d
+//   Resize, Upsample (whole factors)   upsample: nearest, or linear with half-pixel centres
+//   LayerNormalization (channels-last) layer_norm
 //   Slice of channels                  channel_slice
 //   chains of nodes                    gelu, layer_norm, channel_shuffle (io/interop/onnx_patterns.hpp)
 //   Transpose (0, 2, 3, 1) … (0, 3, 1, 2) around LayerNorm, MatMul (a 1x1 conv2d), Add and

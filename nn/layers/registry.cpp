@@ -14,6 +14,7 @@
 #include "nn/layers/lrn.hpp"
 #include "nn/layers/merge.hpp"
 #include "nn/layers/pool2d.hpp"
+#include "nn/layers/upsample.hpp"
 #include "nn/layers/zero_pad2d.hpp"
 
 namespace kiln::nn {
@@ -56,6 +57,7 @@ const std::vector<Entry>& entries() {
         {{"softmax", "{}"}, &Softmax::from_json},
         {{"stochastic_depth", R"({"rate": 0.2})"}, &StochasticDepth::from_json},
         {{"tanh", "{}"}, &ElementwiseActivation::from_json<A::kTanh>},
+        {{"upsample", R"({"size": [2, 3], "interpolation": "bilinear"})"}, &Upsample::from_json},
         {{"zero_pad2d", R"({"padding": [1, 2, 0, 1]})"}, &ZeroPad2D::from_json},
     };
     std::sort(list.begin(), list.end(),

@@ -279,7 +279,8 @@ std::vector<float> read_float_file(const std::string& path) {
   return values;
 }
 
-// DepthwiseConv2D (depth_multiplier 2), ReLU(6), SeparableConv2D with swish: a Keras 3 file
+// DepthwiseConv2D (depth_multiplier 2), ReLU(6), SeparableConv2D with swish, UpSampling2D
+// (bilinear): a Keras 3 file
 // written by h5py, against a NumPy evaluation written from Keras' definitions.
 TEST(KerasImport, DepthwiseAndSeparableConvolutionsMatchNumPy) {
   testing::TempDir dir;
@@ -294,7 +295,7 @@ TEST(KerasImport, DepthwiseAndSeparableConvolutionsMatchNumPy) {
   std::vector<std::string> types;
   for (std::size_t i = 0; i < model.size(); ++i) types.emplace_back(model.layer(i).type());
   EXPECT_EQ(types, (std::vector<std::string>{"conv2d", "relu6", "conv2d", "conv2d", "silu",
-                                             "global_avg_pool2d", "dense"}));
+                                             "upsample", "conv2d", "global_avg_pool2d", "dense"}));
   nn::Tensor x({2, 2, 5, 5});
   const std::vector<float> input = read_float_file(dir.file("input.bin"));
   std::copy(input.begin(), input.end(), x.data());

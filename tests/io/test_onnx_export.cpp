@@ -216,6 +216,8 @@ const char* kModernLayers = R"([
     {"type": "multiply", "inputs": ["dw", "gate"]},
     {"type": "conv2d", "filters": 8, "groups": 2, "dilation": 2, "padding": "same"},
     {"type": "stochastic_depth", "rate": 0.3},
+    {"type": "upsample", "size": [2, 1]},
+    {"type": "upsample", "size": [1, 2], "interpolation": "bilinear"},
     {"type": "channel_shuffle", "groups": 4},
     {"type": "channel_slice", "begin": 2, "end": 7},
     {"type": "gelu"},
@@ -252,6 +254,7 @@ TEST(OnnxExport, ModernLayersRunInOpenCvAndImportBack) {
   EXPECT_EQ(std::count(types.begin(), types.end(), "channel_shuffle"), 1) << "three nodes, one";
   EXPECT_EQ(std::count(types.begin(), types.end(), "channel_slice"), 1);
   EXPECT_EQ(std::count(types.begin(), types.end(), "layer_norm"), 1) << "nine nodes, one layer";
+  EXPECT_EQ(std::count(types.begin(), types.end(), "upsample"), 2);
   const nn::Tensor& logits = back.forward(pixels, {});
   std::vector<float> got(logits.span().begin(), logits.span().end());
   nn::output_to_scores(nn::Task::kClassification, got.data(), 2, 5);

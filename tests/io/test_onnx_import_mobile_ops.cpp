@@ -138,5 +138,42 @@ TEST(OnnxImportMobileOps, ConvNextBlockReadsAsKilnLayers) {
   EXPECT_FLOAT_EQ(gamma[2], g.values("gamma")[2]);
 }
 
+// Opset 17's LayerNormalization op reads as the nine nodes before it do (those checked against
+// PyTorch on ConvNeXt): one layer_norm, the same outputs.
+TEST(OnnxImportMobileOps, LayerNormalizationOpMatchesItsDecomposition) {
+  testing::TempDir dir;
+  const auto graph = [&](bool op, const std::string& file) {
+    OnnxGraph g({2, 4, 3, 3});
+    G::ints(g.node("Conv", {"x", g.weight("w", {4, 4, 1, 1})}, "c"), "kernel_shape", {1, 1});
+    G::ints(g.node("Transpose", {"c"}, "nhwc"), "perm", {0, 2, 3, 1});
+    const std::string gamma = g.weight("gamma", {4}), beta = g.weight("beta", {4});
+    if (op) {
+      G::real(g.node("LayerNormalization", {"nhwc", gamma, beta}, "ln"), "epsilon", 1e-3f);
+    } else {
+      G::ints(g.node("ReduceMean", {"nhwc"}, "mean"), "axes", {-1});
+      g.node("Sub", {"nhwc", "mean"}, "centred");
+      g.node("Pow", {"centred", g.weight("two", {}, 2.f, 2.f)}, "squared");
+      G::ints(g.node("ReduceMean", {"squared"}, "variance"), "axes", {-1});
+      g.node("Add", {"variance", g.weight("eps", {}, 1e-3f, 1e-3f)}, "shifted");
+      g.node("Sqrt", {"shifted"}, "deviation");
+      g.node("Div", {"centred", "deviation"}, "normalized");
+      g.node("Mul", {"normalized", gamma}, "scaled");
+      g.node("Add", {"scaled", beta}, "ln");
+    }
+    G::ints(g.node("Transpose", {"ln"}, "nchw"), "perm", {0, 3, 1, 2});
+    g.node("Flatten", {"nchw"}, "flat");
+    return import_onnx(g.save(dir.file(file), "flat"));
+  };
+  nn::Model op = graph(true, "op.onnx"), nodes = graph(false, "nodes.onnx");
+  EXPECT_EQ(op.layer(1).type(), "layer_norm");
+  nn::Tensor x({2, 4, 3, 3});
+  nn::Rng rng({4, 4, 4, 4});
+  for (float& v : x.span()) v = rng.uniform(-2.f, 2.f);
+  const nn::Tensor a = op.forward(x, {});
+  const nn::Tensor& b = nodes.forward(x, {});
+  ASSERT_EQ(a.size(), b.size());
+  for (std::int64_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << i;
+}
+
 }  // namespace
 }  // namespace kiln::io

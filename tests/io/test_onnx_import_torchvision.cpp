@@ -33,6 +33,29 @@ TEST_P(TorchvisionImport, MatchesPyTorch) {
 INSTANTIATE_TEST_SUITE_P(FullSize, TorchvisionImport,
                          ::testing::Values("alexnet", "vgg11", "resnet18"));
 
+// F.interpolate, nearest and bilinear (align_corners=False), as PyTorch exports it at opsets 11
+// and 13 (Resize with scales, or with sizes it computes from Shape), against PyTorch's outputs.
+TEST(TorchInterpolate, ResizeMatchesPyTorch) {
+  for (const int opset : {11, 13}) {
+    testing::TempDir dir;
+    const std::string script =
+        std::string(KILN_TEST_SOURCE_DIR) + "/io/export_torch_interpolate.py";
+    const int status = std::system(("/usr/bin/python3 " + script + " " + dir.path().string() + " " +
+                                    std::to_string(opset) + " > /dev/null 2>&1")
+                                       .c_str());
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 3) GTEST_SKIP() << "needs python3-torch";
+    ASSERT_EQ(status, 0);
+    const std::string base = dir.file("interpolate");
+    const testing::TorchReference ref{base + ".onnx", testing::read_floats(base + ".input.bin"),
+                                      testing::read_floats(base + ".logits.bin")};
+    EXPECT_LE(testing::expect_import_matches(ref, 1e-5), 1e-5) << "opset " << opset;
+    nn::Model model = import_onnx(ref.onnx_path);
+    int upsamples = 0;
+    for (std::size_t i = 0; i < model.size(); ++i) upsamples += model.layer(i).type() == "upsample";
+    EXPECT_EQ(upsamples, 2) << "opset " << opset;
+  }
+}
+
 // One builder per family of torchvision 0.14's classification models (transformers aside).
 const std::vector<std::string> kFamilyRepresentatives = {
     "alexnet",        "convnext_tiny",  "densenet121",    "efficientnet_b0", "efficientnet_v2_s",
