@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 
 #include "io/atomic_file.hpp"
@@ -392,17 +393,36 @@ Json model_config_for(const TrainConfig& c, const nn::Shape& sample, std::int64_
   return nn::builtin_model(c.model.name, sample, classes, options);
 }
 
-// model.fine_tune: the source's graph with its dense output layer sized for `classes`.
+// The layer that makes the classes: the output layer, or the dense or conv2d one before the
+// layers that end a network without changing the channel count (SqueezeNet's classifier is a 1x1
+// conv2d, then relu, global_avg_pool2d, flatten).
+std::size_t class_layer(const Json& layers) {
+  static const std::set<std::string> keep_channels = {"relu",    "flatten",  "global_avg_pool2d",
+                                                      "dropout", "identity", "softmax"};
+  const nn::LayerGraph graph = nn::LayerGraph::parse(layers);
+  std::size_t i = layers.size() - 1;
+  while (keep_channels.count(layers[i].at("type").get<std::string>()) &&
+         graph.nodes()[i].inputs.size() == 1 && graph.nodes()[i].inputs[0] >= 0) {
+    i = static_cast<std::size_t>(graph.nodes()[i].inputs[0]);
+  }
+  return i;
+}
+
+// model.fine_tune: the source's graph with the layer that makes its classes sized for `classes`.
 Json fine_tune_config(const TrainConfig& c, nn::Model& source, std::int64_t classes) {
   Json config = source.config();
-  Json& head = config.at("layers").back();
-  if (head.at("type") != "dense") {
-    throw ConfigError("'model.fine_tune' " + c.model.fine_tune + ": its output layer '" +
-                      source.layer_name(source.size() - 1) + "' is a " +
+  const std::size_t index = class_layer(config.at("layers"));
+  Json& head = config.at("layers")[index];
+  const bool dense = head.at("type") == "dense";
+  const bool conv = head.at("type") == "conv2d" && head.value("groups", 1) == 1 &&
+                    !head.contains("depth_multiplier");
+  if (!dense && !conv) {
+    throw ConfigError("'model.fine_tune' " + c.model.fine_tune + ": the layer that makes its " +
+                      "outputs, '" + source.layer_name(index) + "', is a " +
                       head.at("type").get<std::string>() +
-                      "; fine-tuning gives a dense output layer new classes");
+                      "; fine-tuning gives a dense or conv2d output layer new classes");
   }
-  head["units"] = classes;
+  head[dense ? "units" : "filters"] = classes;
   // This run decides what is frozen (model.freeze): a second stage can unfreeze deeper blocks.
   for (Json& layer : config.at("layers")) layer.erase("trainable");
   return config;

@@ -287,6 +287,46 @@ TEST(OnnxImport, ImportedModelExportsToOnnxThatOpenCvRuns) {
 // The fine-tuning path a user takes: kiln import with the network's preprocessing, then kiln train
 // --fine-tune with the first layers frozen. Frozen weights stay bit-identical to the imported
 // ones, the output layer gets the data's classes, and the normalization is the imported one.
+// SqueezeNet's classifier: a 1x1 conv2d to the classes, then relu, global pooling and flatten.
+// Fine-tuning resizes that conv2d; a network whose classes come from anything else is refused
+// naming the layer.
+TEST(OnnxImport, FineTuningResizesAConvClassifier) {
+  testing::TempDir dir;
+  OnnxGraph g({1, 1, 8, 8});
+  OnnxGraph::ints(g.node("Conv", {"x", g.weight("w", {4, 1, 3, 3})}, "stem"), "pads", {1, 1, 1, 1});
+  g.node("Relu", {"stem"}, "act");
+  g.node("Conv", {"act", g.weight("cw", {10, 4, 1, 1}), g.weight("cb", {10})}, "classifier");
+  g.node("Relu", {"classifier"}, "positive");
+  g.node("GlobalAveragePool", {"positive"}, "pool");
+  g.node("Flatten", {"pool"}, "flat");
+  const std::string onnx = g.save(dir.file("net.onnx"), "flat");
+  const std::string imported = dir.file("imported.h5"), tuned = dir.file("tuned.h5");
+  ASSERT_EQ(testing::kiln("import " + onnx + " -o " + imported).exit_code, 0);
+  testing::write_indexed_dataset(dir.file("data.h5"), 24, 8, 8, 1, 3);
+  const auto train = testing::kiln("train " + dir.file("data.h5") + " -o " + tuned +
+                                   " --fine-tune " + imported + " --epochs 1 --batch-size 8");
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_NE(train.output.find("skipped, shape differs: classifier"), std::string::npos)
+      << train.output;
+  ModelBundle after = load_model(tuned);
+  EXPECT_EQ(after.model.output_shape().per_sample(), 3);
+
+  OnnxGraph t({1, 1, 8, 8});
+  OnnxGraph::ints(t.node("Conv", {"x", t.weight("w", {4, 1, 3, 3})}, "stem"), "pads", {1, 1, 1, 1});
+  t.node("Tanh", {"stem"}, "squash");
+  t.node("Flatten", {"squash"}, "flat");
+  ASSERT_EQ(testing::kiln("import " + t.save(dir.file("tanh.onnx"), "flat") + " -o " +
+                          dir.file("tanh.h5"))
+                .exit_code,
+            0);
+  const auto refused = testing::kiln("train " + dir.file("data.h5") + " -o " + dir.file("x.h5") +
+                                     " --fine-tune " + dir.file("tanh.h5") + " --epochs 1");
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("the layer that makes its outputs, 'squash', is a tanh"),
+            std::string::npos)
+      << refused.output;
+}
+
 TEST(OnnxImport, FineTuningKeepsFrozenLayersAndTheImportedNormalization) {
   testing::TempDir dir;
   OnnxGraph g({1, 1, 8, 8});
