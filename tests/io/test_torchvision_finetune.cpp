@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <opencv2/dnn.hpp>
+#include <ostream>
 
 #include "io/interop/onnx_import.hpp"
 #include "io/model_file.hpp"
@@ -25,6 +26,9 @@ struct Family {
   const char* builder;
   bool opencv_reads;  // OpenCV 4.6 runs the export (else kiln's importer checks it)
 };
+
+// gtest's listing names the builder, not the struct's bytes.
+void PrintTo(const Family& family, std::ostream* out) { *out << family.builder; }
 
 class TorchvisionFineTune : public ::testing::TestWithParam<Family> {};
 
@@ -112,7 +116,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Family{"densenet121", true}, Family{"mnasnet0_5", true},
                       Family{"squeezenet1_1", true}, Family{"googlenet", true},
                       Family{"resnext50_32x4d", true}),
-    [](const auto& info) { return std::string(info.param.builder); });
+    [](const auto& test) { return std::string(test.param.builder); });
 
 }  // namespace
 }  // namespace kiln::io
