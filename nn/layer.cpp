@@ -9,6 +9,11 @@ bool absorb_relu(Layer& layer) {
   return true;
 }
 
+bool absorb_relu6(Layer& layer) {
+  auto* fuses = dynamic_cast<FusesRelu*>(&layer);
+  return fuses != nullptr && fuses->absorb_relu6();
+}
+
 void backward_parameters(Layer& layer, const Tensor& x, const Tensor& y, const Tensor& dy) {
   if (auto* fuses = dynamic_cast<FusesRelu*>(&layer)) {
     fuses->backward_parameters(x, y, dy);

@@ -106,6 +106,9 @@ class FusesRelu {
   // rectifying done while the output is still in cache. The results are those of the two layers
   // run apart, bit for bit.
   virtual void absorb_relu() = 0;
+  // The same for a ReLU6 (MobileNet's): min(max(0, ·), 6), dy masked by 0 < y < 6. False where
+  // the layer cannot (then the ReLU6 stays a layer of its own).
+  virtual bool absorb_relu6() { return false; }
   // backward() for the first layer of a model, whose input gradient nobody reads: only the
   // parameter gradients are added, the costly input gradient skipped.
   virtual void backward_parameters(const Tensor& x, const Tensor& y, const Tensor& dy) = 0;
@@ -135,6 +138,7 @@ class CountsMacs {
 // Every layer's answer, whether or not it opted in:
 // whether `layer` absorbed the ReLU after it (false: the ReLU stays a layer of its own);
 bool absorb_relu(Layer& layer);
+bool absorb_relu6(Layer& layer);  // the same for a ReLU6
 // the parameter gradients only, where the layer can skip its input gradient; else backward();
 void backward_parameters(Layer& layer, const Tensor& x, const Tensor& y, const Tensor& dy);
 // the batch statistics of its last training forward (empty for layers without them);

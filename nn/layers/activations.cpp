@@ -22,6 +22,14 @@ void relu_gradient(const float* y, const float* dy, std::int64_t count, float* d
   for (std::int64_t i = 0; i < count; ++i) out[i] = outputs[i] > 0.f ? gradients[i] : 0.f;
 }
 
+void relu6_gradient(const float* y, const float* dy, std::int64_t count, float* dx) {
+  const float* __restrict outputs = y;
+  const float* __restrict gradients = dy;
+  float* __restrict out = dx;
+  for (std::int64_t i = 0; i < count; ++i)
+    out[i] = outputs[i] > 0.f && outputs[i] < 6.f ? gradients[i] : 0.f;
+}
+
 ElementwiseActivation::ElementwiseActivation(Activation kind, float alpha, float beta)
     : kind_(kind), alpha_(alpha), beta_(beta) {
   if (kind_ == Activation::kLeakyRelu && !(alpha_ >= 0.f)) {
@@ -143,7 +151,7 @@ void ElementwiseActivation::backward_range(const float* x, const float* y, const
       for (std::int64_t i = 0; i < count; ++i) dx[i] = dy[i] * (1.f - y[i] * y[i]);
       break;
     case Activation::kRelu6:
-      for (std::int64_t i = 0; i < count; ++i) dx[i] = y[i] > 0.f && y[i] < 6.f ? dy[i] : 0.f;
+      relu6_gradient(y, dy, count, dx);
       break;
     case Activation::kHardSigmoid:
       for (std::int64_t i = 0; i < count; ++i) {

@@ -34,6 +34,8 @@ enum class Activation {
 // ReLU's backward on raw arrays: dx[i] = dy[i] where y[i] > 0, else 0, for i < count (dx may not
 // overlap y or dy). Shared by the relu layer and by the dense and conv2d layers that absorb one.
 void relu_gradient(const float* y, const float* dy, std::int64_t count, float* dx);
+// ReLU6's: dx[i] = dy[i] where 0 < y[i] < 6, else 0 (the relu6 layer's and conv2d's absorbed one).
+void relu6_gradient(const float* y, const float* dy, std::int64_t count, float* dx);
 
 class ElementwiseActivation final : public Layer {
  public:

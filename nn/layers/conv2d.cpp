@@ -41,11 +41,16 @@ constexpr std::int64_t kWinogradMinPixels = 25;
 constexpr std::int64_t kWholeBatchAboveWeightBytes = 512 * 1024;
 constexpr std::int64_t kWholeBatchBelowPixels = 256;
 
-// The absorbed ReLU's backward: dy where y > 0, written to `masked`; without one, dy itself.
-const float* through_relu(bool relu, const float* y, const float* dy, std::int64_t count,
-                          float* masked) {
+// The absorbed ReLU's (or ReLU6's) backward: dy where y > 0 (and y < 6), written to `masked`;
+// without one, dy itself.
+const float* through_relu(bool relu, bool relu6, const float* y, const float* dy,
+                          std::int64_t count, float* masked) {
   if (!relu) return dy;
-  relu_gradient(y, dy, count, masked);
+  if (relu6) {
+    relu6_gradient(y, dy, count, masked);
+  } else {
+    relu_gradient(y, dy, count, masked);
+  }
   return masked;
 }
 
@@ -181,7 +186,7 @@ void Conv2D::initialize(Rng& rng) {
 
 DepthwiseWeights Conv2D::depthwise_weights() const {
   return {weight_.value.data(), options_.weights.use_bias ? bias_.value.data() : nullptr,
-          options_.filters / in_.c, relu_};
+          options_.filters / in_.c, relu_, relu6_};
 }
 
 PatchGeometry Conv2D::depthwise_geometry() const {
@@ -212,7 +217,11 @@ void Conv2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
       }
       if (options_.weights.use_bias)
         ys.colwise() += Eigen::Map<const Eigen::VectorXf>(bias_.value.data(), f);
-      if (relu_) ys = ys.cwiseMax(0.f);
+      if (relu6_) {
+        ys = ys.cwiseMax(0.f).cwiseMin(6.f);
+      } else if (relu_) {
+        ys = ys.cwiseMax(0.f);
+      }
     }
   });
 }
@@ -251,7 +260,7 @@ void Conv2D::backward_into(const Tensor& x, const Tensor& y, const Tensor& dy, T
     AlignedVector<float> col(static_cast<std::size_t>(k * spatial)), dcol(col.size());
     AlignedVector<float> rectified(relu_ ? static_cast<std::size_t>(f * spatial) : 0);
     for (std::int64_t s = s0; s < s1; ++s) {
-      const float* dy_s = through_relu(relu_, y.data() + s * f * spatial,
+      const float* dy_s = through_relu(relu_, relu6_, y.data() + s * f * spatial,
                                        dy.data() + s * f * spatial, f * spatial, rectified.data());
       for (std::int64_t g = 0; g < groups; ++g) {
         const float* x_g = x.data() + s * in_.per_sample() + g * group_input;
@@ -308,7 +317,7 @@ void Conv2D::forward_whole_batch(const Tensor& x, Tensor& y) {
         const float b = bias ? bias[o] : 0.f;
         for (std::int64_t p = 0; p < spatial; ++p) {
           const float v = from[p] + b;
-          to[p] = relu_ ? std::max(v, 0.f) : v;
+          to[p] = relu6_ ? std::min(std::max(v, 0.f), 6.f) : relu_ ? std::max(v, 0.f) : v;
         }
       }
     }
@@ -327,7 +336,9 @@ void Conv2D::backward_whole_batch(const Tensor& x, const Tensor& y, const Tensor
       for (std::int64_t o = 0; o < f; ++o) {
         const std::int64_t at = (s * f + o) * spatial;
         float* to = product_.data() + o * stride + s * spatial;
-        if (relu_) {
+        if (relu6_) {
+          relu6_gradient(y.data() + at, dy.data() + at, spatial, to);
+        } else if (relu_) {
           relu_gradient(y.data() + at, dy.data() + at, spatial, to);
         } else {
           std::copy_n(dy.data() + at, spatial, to);
@@ -396,8 +407,9 @@ void Conv2D::backward_winograd(const Tensor& x, const Tensor& y, const Tensor& d
     AlignedVector<float> rectified(relu_ ? static_cast<std::size_t>(group * out_size) : 0);
     for (std::int64_t s = s0; s < s1; s += group) {
       const std::int64_t count = std::min(group, s1 - s);
-      const float* dy_s = through_relu(relu_, y.data() + s * out_size, dy.data() + s * out_size,
-                                       count * out_size, rectified.data());
+      const float* dy_s =
+          through_relu(relu_, false, y.data() + s * out_size, dy.data() + s * out_size,
+                       count * out_size, rectified.data());
       if (options_.weights.use_bias)
         add_bias_sums(dy_s, count, f, spatial, &partial_b[static_cast<std::size_t>(chunk * f)]);
       winograd_->backward(x.data() + s * in_size, dy_s, count, transformed_weight_.data(),
@@ -409,6 +421,12 @@ void Conv2D::backward_winograd(const Tensor& x, const Tensor& y, const Tensor& d
   add_chunk_sums(partial_u.data(), chunks, u_size, u_size, total_u.data());
   winograd_->add_weight_gradient(total_u.data(), weight_.grad.data());
   if (options_.weights.use_bias) add_chunk_sums(partial_b.data(), chunks, f, f, bias_.grad.data());
+}
+
+bool Conv2D::absorb_relu6() {
+  if (winograd_) return false;
+  relu_ = relu6_ = true;
+  return true;
 }
 
 std::vector<Parameter*> Conv2D::parameters() {

@@ -71,6 +71,7 @@ class Conv2D final : public Layer, public FusesRelu, public CountsMacs {
   void backward_parameters(const Tensor& x, const Tensor& y, const Tensor& dy) override;
   std::vector<Parameter*> parameters() override;
   void absorb_relu() override { relu_ = true; }
+  bool absorb_relu6() override;  // not on the winograd path, which rectifies inside its transform
   Json config() const override;
   static std::unique_ptr<Layer> from_json(LayerOptions& options);
   // The algorithm build() chose: kGemm or kWinograd.
@@ -101,6 +102,7 @@ class Conv2D final : public Layer, public FusesRelu, public CountsMacs {
   Parameter weight_;                         // (F, C, KH, KW)
   Parameter bias_;                           // (F)
   bool relu_ = false;                        // a following ReLU absorbed (FusesRelu)
+  bool relu6_ = false;                       // ... a ReLU6 (relu_ is set too)
   std::optional<WinogradConv3x3> winograd_;  // set when build() chose winograd
   AlignedVector<float> transformed_weight_;  // winograd's U (16, F, C)
   bool whole_batch_ = false;                 // gemm over the whole batch (small outputs)

@@ -59,8 +59,11 @@ void depthwise_forward(const PatchGeometry& g, const DepthwiseWeights& w, const 
                        });
         }
       }
-      if (w.relu)
+      if (w.relu6) {
+        for (std::int64_t e = 0; e < out_plane; ++e) out[e] = std::min(std::max(out[e], 0.f), 6.f);
+      } else if (w.relu) {
         for (std::int64_t e = 0; e < out_plane; ++e) out[e] = std::max(out[e], 0.f);
+      }
     }
   });
 }
@@ -87,7 +90,11 @@ void depthwise_backward(const PatchGeometry& g, const DepthwiseWeights& w, const
         const std::int64_t c = f / w.multiplier, at = (s * filters + f) * out_plane;
         const float* grad = dy.data() + at;
         if (w.relu) {
-          relu_gradient(y.data() + at, grad, out_plane, masked.data());
+          if (w.relu6) {
+            relu6_gradient(y.data() + at, grad, out_plane, masked.data());
+          } else {
+            relu_gradient(y.data() + at, grad, out_plane, masked.data());
+          }
           grad = masked.data();
         }
         const float* in = x.data() + (s * g.channels + c) * in_plane;

@@ -18,7 +18,8 @@ struct DepthwiseWeights {
   const float* weight;  // (C·M, 1, KH, KW)
   const float* bias;    // (C·M), or null
   std::int64_t multiplier = 1;
-  bool relu = false;  // an absorbed ReLU: max(0, ·) on the output, dy masked by y > 0
+  bool relu = false;   // an absorbed ReLU: max(0, ·) on the output, dy masked by y > 0
+  bool relu6 = false;  // ... a ReLU6 (relu is set too): min(max(0, ·), 6), masked by 0 < y < 6
 };
 
 void depthwise_forward(const PatchGeometry& g, const DepthwiseWeights& w, const Tensor& x,

@@ -110,9 +110,11 @@ void Model::plan_relu_absorption() {
   for (const std::size_t i : graph_.order()) {
     output_of_[i] = i;
     const std::ptrdiff_t in = nodes[i].inputs.front();
-    if (nodes[i].type != "relu" || in == LayerGraph::kModelInput) continue;
+    const bool relu = nodes[i].type == "relu", relu6 = nodes[i].type == "relu6";
+    if (!(relu || relu6) || in == LayerGraph::kModelInput) continue;
     const auto p = static_cast<std::size_t>(in);
-    if (!absorbed_[p] && graph_.consumers()[p].size() == 1 && nn::absorb_relu(*layers_[p])) {
+    if (absorbed_[p] || graph_.consumers()[p].size() != 1) continue;
+    if (relu ? nn::absorb_relu(*layers_[p]) : nn::absorb_relu6(*layers_[p])) {
       absorbed_[i] = true;
       output_of_[i] = output_of_[p];
     }

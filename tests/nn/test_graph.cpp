@@ -295,5 +295,72 @@ TEST(Graph, AddAndBatchNormAbsorbTheirReluBitForBit) {
   }
 }
 
+// conv2d applies a ReLU6 after it itself on its GEMM paths and the depthwise one (MobileNet's
+// conv → relu6), bit for bit as the two layers apart; on the winograd path it leaves it a layer.
+TEST(Graph, Conv2dAbsorbsItsRelu6BitForBitExceptOnWinograd) {
+  const auto config_with = [](bool apart) {
+    Json layers =
+        Json::array({{{"type", "conv2d"},
+                      {"name", "c1"},
+                      {"filters", 6},
+                      {"padding", "same"},
+                      {"algorithm", "gemm"}},
+                     {{"type", "identity"}, {"name", "gap1"}},
+                     {{"type", "relu6"}, {"name", "r1"}},
+                     {{"type", "conv2d"},
+                      {"name", "dw"},
+                      {"depth_multiplier", 2},
+                      {"strides", 2},
+                      {"padding", 1}},
+                     {{"type", "identity"}, {"name", "gap2"}},
+                     {{"type", "relu6"}, {"name", "r2"}},
+                     // over 512 KB of weights on a 3x3 output: the whole batch lowered at once
+                     {{"type", "conv2d"},
+                      {"name", "wide"},
+                      {"filters", 1200},
+                      {"algorithm", "gemm"},
+                      {"padding", "same"}},
+                     {{"type", "identity"}, {"name", "gap3"}},
+                     {{"type", "relu6"}, {"name", "r3"}},
+                     {{"type", "flatten"}},
+                     {{"type", "dense"}, {"units", 3}}});
+    if (!apart) {
+      for (const int gap : {7, 4, 1}) layers.erase(gap);
+      layers[1]["inputs"] = {"c1"};
+      layers[3]["inputs"] = {"dw"};
+      layers[5]["inputs"] = {"wide"};
+    }
+    return Json{{"input", {3, 6, 5}}, {"layers", layers}};
+  };
+  Model fused = initialized(config_with(false)), apart = initialized(config_with(true));
+  EXPECT_TRUE(fused.absorbed(1) && fused.absorbed(3) && fused.absorbed(5));
+  const auto pf = fused.parameters(), pa = apart.parameters();
+  ASSERT_EQ(pf.size(), pa.size());
+  for (std::size_t i = 0; i < pf.size(); ++i) {
+    testing::fill_uniform(pf[i]->value, 40 + i, -1.f, 1.f);  // large enough to pass 6 and 0
+    pa[i]->value = pf[i]->value;
+  }
+  Tensor x({5, 3, 6, 5}), dy({5, 3, 1, 1});
+  testing::fill_uniform(x, 11, -2, 2);
+  testing::fill_uniform(dy, 12, -1, 1);
+  for (Model* m : {&fused, &apart}) m->zero_grad();
+  const Tensor yf = fused.forward(x, {Mode::kTrain});
+  const Tensor ya = apart.forward(x, {Mode::kTrain});
+  EXPECT_TRUE(std::equal(yf.span().begin(), yf.span().end(), ya.span().begin()));
+  fused.backward(x, dy);
+  apart.backward(x, dy);
+  for (std::size_t i = 0; i < pf.size(); ++i) {
+    EXPECT_TRUE(std::equal(pf[i]->grad.span().begin(), pf[i]->grad.span().end(),
+                           pa[i]->grad.span().begin()))
+        << pf[i]->name << " " << i;
+  }
+  const Json winograd = {
+      {"input", {16, 6, 6}},
+      {"layers",
+       {{{"type", "conv2d"}, {"filters", 16}, {"padding", "same"}, {"algorithm", "winograd"}},
+        {{"type", "relu6"}}}}};
+  EXPECT_FALSE(Model::from_config(winograd).absorbed(1));
+}
+
 }  // namespace
 }  // namespace kiln::nn
