@@ -7,7 +7,7 @@
 namespace kiln::nn {
 
 const std::vector<std::string>& no_decay_kinds() {
-  static const std::vector<std::string> kinds = {"bias", "batch_norm"};
+  static const std::vector<std::string> kinds = {"bias", "batch_norm", "layer_norm"};
   return kinds;
 }
 
@@ -25,9 +25,11 @@ int exempt_from_weight_decay(Model& model, const std::vector<std::string>& kinds
   };
   int exempt = 0;
   for (std::size_t i = 0; i < model.size(); ++i) {
-    const bool batch_norm = model.layer(i).type() == "batch_norm";
+    const std::string type(model.layer(i).type());
+    // A normalization's scale and shift, when its kind is named (timm and Goyal et al. exempt both).
+    const bool norm = (type == "batch_norm" || type == "layer_norm") && named(type.c_str());
     for (Parameter* p : model.layer(i).parameters()) {
-      p->decays = !((named("bias") && p->name == "bias") || (named("batch_norm") && batch_norm));
+      p->decays = !((named("bias") && p->name == "bias") || norm);
       exempt += p->decays ? 0 : 1;
     }
   }

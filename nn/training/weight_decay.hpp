@@ -10,7 +10,7 @@
 
 namespace kiln::nn {
 
-// "bias": every parameter named bias; "batch_norm": batch norm's scale and shift.
+// "bias": every parameter named bias; "batch_norm", "layer_norm": that norm's scale and shift.
 const std::vector<std::string>& no_decay_kinds();
 
 // Sets Parameter::decays for every parameter of the model: false for those of `kinds`, true for

@@ -169,6 +169,14 @@ TEST(WeightDecay, NoDecayKindsPickBiasesAndBatchNorm) {
   EXPECT_EQ(decaying().size(), 4u);  // the weights and batch norm's two
   EXPECT_EQ(exempt_from_weight_decay(model, {}), 0);
   EXPECT_THROW(exempt_from_weight_decay(model, {"norms"}), Error);
+  // ConvNeXt's layer_norm is its own kind.
+  Model convnext = Model::from_config(
+      {{"input", {2, 3, 3}},
+       {"layers",
+        {{{"type", "layer_norm"}}, {{"type", "flatten"}}, {{"type", "dense"}, {"units", 2}}}}});
+  EXPECT_EQ(exempt_from_weight_decay(convnext, {"batch_norm"}), 0);
+  EXPECT_EQ(exempt_from_weight_decay(convnext, {"layer_norm"}), 2);  // γ and β
+  EXPECT_TRUE(convnext.layer(2).parameters()[0]->decays);
 }
 
 TEST(ClipNorm, RescalesAllGradientsByTheirGlobalNorm) {
