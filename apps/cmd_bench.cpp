@@ -14,7 +14,7 @@
 #include "apps/shared/world.hpp"
 #include "io/model_file.hpp"
 #include "nn/kernels/machine_limits.hpp"
-#include "nn/layers/conv2d.hpp"
+#include "nn/layers/conv/conv2d.hpp"
 #include "nn/model/model.hpp"
 #include "nn/model/zoo.hpp"
 #include "nn/training/layer_profile.hpp"

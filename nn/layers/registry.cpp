@@ -7,7 +7,7 @@
 #include "nn/layers/activations.hpp"
 #include "nn/layers/batch_norm.hpp"
 #include "nn/layers/channel_ops.hpp"
-#include "nn/layers/conv2d.hpp"
+#include "nn/layers/conv/conv2d.hpp"
 #include "nn/layers/dense.hpp"
 #include "nn/layers/dropout.hpp"
 #include "nn/layers/layer_norm.hpp"

@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "nn/layers/conv2d.hpp"
+#include "nn/layers/conv/conv2d.hpp"
 #include "tests/support/gradient_check.hpp"
 
 namespace kiln::nn {

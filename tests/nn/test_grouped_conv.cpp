@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "nn/error.hpp"
-#include "nn/layers/conv2d.hpp"
+#include "nn/layers/conv/conv2d.hpp"
 #include "nn/layers/registry.hpp"
 #include "tests/support/gradient_check.hpp"
 

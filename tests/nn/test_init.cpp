@@ -4,7 +4,7 @@
 
 #include "nn/error.hpp"
 #include "nn/init.hpp"
-#include "nn/layers/conv2d.hpp"
+#include "nn/layers/conv/conv2d.hpp"
 
 namespace kiln::nn {
 namespace {

@@ -9,7 +9,7 @@
 #include "nn/error.hpp"
 #include "nn/layers/activations.hpp"
 #include "nn/layers/batch_norm.hpp"
-#include "nn/layers/conv2d.hpp"
+#include "nn/layers/conv/conv2d.hpp"
 #include "nn/layers/dropout.hpp"
 #include "nn/layers/lrn.hpp"
 #include "nn/layers/pool2d.hpp"

@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "nn/layers/im2col.hpp"
+#include "nn/layers/conv/im2col.hpp"
 #include "nn/tensor.hpp"
 
 namespace kiln::nn {

@@ -1,4 +1,4 @@
-#include "nn/layers/winograd.hpp"
+#include "nn/layers/conv/winograd.hpp"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "nn/layers/conv2d.hpp"
+#include "nn/layers/conv/conv2d.hpp"
 
 #include <Eigen/Core>
 #include <algorithm>
@@ -11,8 +11,8 @@
 #include "nn/kernels/transpose.hpp"
 #include "nn/layer_options.hpp"
 #include "nn/layers/activations.hpp"
-#include "nn/layers/depthwise.hpp"
-#include "nn/layers/im2col.hpp"
+#include "nn/layers/conv/depthwise.hpp"
+#include "nn/layers/conv/im2col.hpp"
 #include "nn/parallel.hpp"
 
 namespace kiln::nn {

@@ -8,7 +8,7 @@
 //           once per sample, so the whole batch is lowered into one col (C·KH·KW, N·OH·OW) and
 //           multiplied at once, the products split over blocks of their output
 //           (nn/kernels/parallel_gemm.hpp).
-//   "winograd": F(2×2, 3×3) (nn/layers/winograd.hpp), 3×3 kernels at stride 1 only: 2.25× fewer
+//   "winograd": F(2×2, 3×3) (nn/layers/conv/winograd.hpp), 3×3 kernels at stride 1 only: 2.25× fewer
 //           multiplications; results differ from "gemm" by rounding only (about 1e-6 relative).
 //   "auto" (default): winograd where it applies, the layer has at least 16 input channels and
 //           16 filters, and the output at least 25 pixels (with fewer channels its
@@ -17,8 +17,8 @@
 // Groups (ResNeXt, RegNet; depthwise when groups = C, MobileNet): the channels split into G
 // groups, and filter f sees only its group's C/G channels: weight (F, C/G, KH, KW), F divisible by
 // G, as PyTorch and ONNX lay it out. Filter f's group is f / (F/G). Dilation d spaces the kernel's
-// taps d pixels apart (nn/layers/im2col.hpp). Both run the per-sample GEMM path, group by group,
-// but depthwise layers (groups = C > 1), which run directly (nn/layers/depthwise.hpp).
+// taps d pixels apart (nn/layers/conv/im2col.hpp). Both run the per-sample GEMM path, group by group,
+// but depthwise layers (groups = C > 1), which run directly (nn/layers/conv/depthwise.hpp).
 // fan_in = C/G·KH·KW, fan_out = F/G·KH·KW (Keras' convention for initializers).
 // Options: filters, kernel_size (int or [h, w]), strides (default 1), padding ("valid", "same" or
 // pixels: nn/layers/window.hpp), dilation (default 1), groups (default 1), algorithm ("auto" |
@@ -34,11 +34,11 @@
 
 #include "nn/kernels/aligned_vector.hpp"
 #include "nn/layer.hpp"
-#include "nn/layers/depthwise.hpp"
-#include "nn/layers/im2col.hpp"
+#include "nn/layers/conv/depthwise.hpp"
+#include "nn/layers/conv/im2col.hpp"
+#include "nn/layers/conv/winograd.hpp"
 #include "nn/layers/weights.hpp"
 #include "nn/layers/window.hpp"
-#include "nn/layers/winograd.hpp"
 
 namespace kiln::nn {
 
@@ -106,7 +106,7 @@ class Conv2D final : public Layer, public FusesRelu, public CountsMacs {
   std::optional<WinogradConv3x3> winograd_;  // set when build() chose winograd
   AlignedVector<float> transformed_weight_;  // winograd's U (16, F, C)
   bool whole_batch_ = false;                 // gemm over the whole batch (small outputs)
-  bool depthwise_ = false;                   // groups = C > 1: nn/layers/depthwise.hpp
+  bool depthwise_ = false;                   // groups = C > 1: nn/layers/conv/depthwise.hpp
   // The whole-batch path's scratch, kept from step to step: the lowered batch, its transpose
   // (N·OH·OW, C·KH·KW), and the product or output gradient (F, N·OH·OW).
   AlignedVector<float> col_, patches_, product_;

@@ -1,4 +1,4 @@
-#include "nn/layers/depthwise.hpp"
+#include "nn/layers/conv/depthwise.hpp"
 
 #include <algorithm>
 #include <vector>

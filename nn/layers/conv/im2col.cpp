@@ -1,4 +1,4 @@
-#include "nn/layers/im2col.hpp"
+#include "nn/layers/conv/im2col.hpp"
 
 #include <algorithm>
 #include <utility>
