@@ -1,8 +1,10 @@
 #include "nn/layers/merge.hpp"
 
 #include <algorithm>
+#include <vector>
 
 #include "nn/error.hpp"
+#include "nn/kernels/lane_sum.hpp"
 #include "nn/layers/activations.hpp"
 #include "nn/parallel.hpp"
 
@@ -118,17 +120,23 @@ Shape Multiply::build_join(std::span<const Shape> inputs) {
 
 namespace {
 
-// The product of the inputs but `skip` (none when skip >= xs.size()) at element `e` of sample n,
-// channel c: a (C, 1, 1) input gives its channel's value everywhere.
-float product_but(JoinLayer::Inputs xs, std::size_t skip, std::int64_t n, std::int64_t c,
-                  std::int64_t pixel, std::int64_t channels, std::int64_t area) {
-  float product = 1.f;
+// plane[i] *= every input but `skip` (none when skip >= xs.size()) at plane p (sample·C +
+// channel) of `area` pixels, in the inputs' order: a (C, 1, 1) input scales the whole plane by
+// its channel's value.
+void multiply_plane(JoinLayer::Inputs xs, std::size_t skip, std::int64_t p, std::int64_t area,
+                    float* plane) {
   for (std::size_t j = 0; j < xs.size(); ++j) {
     if (j == skip) continue;
-    const bool broadcast = xs[j]->shape().h * xs[j]->shape().w != area;
-    product *= broadcast ? (*xs[j])[n * channels + c] : (*xs[j])[(n * channels + c) * area + pixel];
+    const Tensor& x = *xs[j];
+    if (x.shape().h * x.shape().w != area) {
+      const float gate = x[p];
+      for (std::int64_t i = 0; i < area; ++i) plane[i] *= gate;
+    } else {
+      const float* __restrict in = x.data() + p * area;
+      float* __restrict out = plane;
+      for (std::int64_t i = 0; i < area; ++i) out[i] *= in[i];
+    }
   }
-  return product;
 }
 
 }  // namespace
@@ -141,9 +149,9 @@ void Multiply::forward_join(Inputs xs, Tensor& y) {
   const std::int64_t area = out.h * out.w;
   parallel_chunks(out.n * out.c, 8, [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t p = p0; p < p1; ++p) {
-      const std::int64_t n = p / out.c, c = p % out.c;
-      for (std::int64_t i = 0; i < area; ++i)
-        y[p * area + i] = product_but(xs, xs.size(), n, c, i, out.c, area);
+      float* plane = y.data() + p * area;
+      std::fill(plane, plane + area, 1.f);
+      multiply_plane(xs, xs.size(), p, area, plane);
     }
   });
 }
@@ -155,18 +163,14 @@ void Multiply::backward_join(std::size_t k, Inputs xs, const Tensor& /*y*/, cons
   const bool broadcast = xs[k]->shape().h * xs[k]->shape().w != area;
   dx.resize(xs[k]->shape());
   parallel_chunks(out.n * out.c, 8, [&](std::int64_t p0, std::int64_t p1) {
+    std::vector<float> scratch(static_cast<std::size_t>(broadcast ? area : 0));
     for (std::int64_t p = p0; p < p1; ++p) {
-      const std::int64_t n = p / out.c, c = p % out.c;
-      float sum = 0.f;  // a broadcast input's gradient: its plane's, in pixel order
-      for (std::int64_t i = 0; i < area; ++i) {
-        const float g = dy[p * area + i] * product_but(xs, k, n, c, i, out.c, area);
-        if (broadcast) {
-          sum += g;
-        } else {
-          dx[p * area + i] = g;
-        }
-      }
-      if (broadcast) dx[p] = sum;
+      // dy ⊙ the other inputs: straight into dx, or for a broadcast input into scratch and then
+      // summed over the plane (lane sums: the same for any thread count).
+      float* g = broadcast ? scratch.data() : dx.data() + p * area;
+      std::copy_n(dy.data() + p * area, area, g);
+      multiply_plane(xs, k, p, area, g);
+      if (broadcast) dx[p] = lane_sum(g, area);
     }
   });
 }
