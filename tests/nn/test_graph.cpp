@@ -245,6 +245,26 @@ TEST(Zoo, ResNetParameterCountsMatchThePapersAndTorchvision) {
 namespace kiln::nn {
 namespace {
 
+// A model with layers fused and the same model with them apart, on the same weights: outputs
+// and every parameter gradient bit for bit.
+void expect_same_step(Model& fused, Model& apart, const Tensor& x, const Tensor& dy, Mode mode) {
+  const auto pf = fused.parameters(), pa = apart.parameters();
+  ASSERT_EQ(pf.size(), pa.size());
+  StepContext ctx;
+  ctx.mode = mode;
+  for (Model* m : {&fused, &apart}) m->zero_grad();
+  const Tensor yf = fused.forward(x, ctx);
+  const Tensor ya = apart.forward(x, ctx);
+  EXPECT_TRUE(std::equal(yf.span().begin(), yf.span().end(), ya.span().begin()));
+  fused.backward(x, dy);
+  apart.backward(x, dy);
+  for (std::size_t i = 0; i < pf.size(); ++i) {
+    EXPECT_TRUE(std::equal(pf[i]->grad.span().begin(), pf[i]->grad.span().end(),
+                           pa[i]->grad.span().begin()))
+        << pf[i]->name << " " << i;
+  }
+}
+
 // add and batch_norm apply the ReLU after them themselves (FusesRelu). The reference is the same
 // graph with an identity before each such ReLU, which keeps it a layer of its own: outputs and
 // every parameter gradient agree bit for bit, in training and evaluation.
@@ -280,18 +300,7 @@ TEST(Graph, AddAndBatchNormAbsorbTheirReluBitForBit) {
     Tensor x({4, 2, 5, 4}), dy({4, 3, 1, 1});
     testing::fill_uniform(x, 11, -1, 1);
     testing::fill_uniform(dy, 12, -1, 1);
-    const StepContext ctx{mode};
-    for (Model* m : {&fused, &apart}) m->zero_grad();
-    const Tensor yf = fused.forward(x, ctx);
-    const Tensor ya = apart.forward(x, ctx);
-    EXPECT_TRUE(std::equal(yf.span().begin(), yf.span().end(), ya.span().begin()));
-    fused.backward(x, dy);
-    apart.backward(x, dy);
-    for (std::size_t i = 0; i < pf.size(); ++i) {
-      EXPECT_TRUE(std::equal(pf[i]->grad.span().begin(), pf[i]->grad.span().end(),
-                             pa[i]->grad.span().begin()))
-          << pf[i]->name << " " << i;
-    }
+    expect_same_step(fused, apart, x, dy, mode);
   }
 }
 
@@ -343,17 +352,7 @@ TEST(Graph, Conv2dAbsorbsItsRelu6BitForBitExceptOnWinograd) {
   Tensor x({5, 3, 6, 5}), dy({5, 3, 1, 1});
   testing::fill_uniform(x, 11, -2, 2);
   testing::fill_uniform(dy, 12, -1, 1);
-  for (Model* m : {&fused, &apart}) m->zero_grad();
-  const Tensor yf = fused.forward(x, {Mode::kTrain});
-  const Tensor ya = apart.forward(x, {Mode::kTrain});
-  EXPECT_TRUE(std::equal(yf.span().begin(), yf.span().end(), ya.span().begin()));
-  fused.backward(x, dy);
-  apart.backward(x, dy);
-  for (std::size_t i = 0; i < pf.size(); ++i) {
-    EXPECT_TRUE(std::equal(pf[i]->grad.span().begin(), pf[i]->grad.span().end(),
-                           pa[i]->grad.span().begin()))
-        << pf[i]->name << " " << i;
-  }
+  expect_same_step(fused, apart, x, dy, Mode::kTrain);
   const Json winograd = {
       {"input", {16, 6, 6}},
       {"layers",
