@@ -13,64 +13,6 @@ namespace kiln::nn {
 namespace {
 constexpr std::int64_t kPlaneChunk = 16;  // (sample, channel) planes per task
 
-// Max over 2×2 windows at stride 2 that all lie inside the image (Keras' default pooling), 16
-// outputs at a time: the general loop below runs a dependent compare-and-select chain per window.
-// Same values and arg-maxes as that loop: windows scanned row by row, strict >, so a NaN never
-// wins and ties go to the first maximum. A vector reads 32 floats of each row, past the row's end
-// when fewer outputs are left; where that would pass `readable_end` the outputs go one by one.
-void max_pool_2x2(const float* in, std::int64_t width, std::int64_t oh, std::int64_t ow,
-                  const float* readable_end, float* out, std::int32_t* at) {
-  using simd::Vec, simd::Lanes, simd::kLanes;
-  for (std::int64_t oy = 0; oy < oh; ++oy) {
-    const float* r0 = in + 2 * oy * width;
-    const float* r1 = r0 + width;
-    for (std::int64_t ox = 0; ox < ow; ox += kLanes) {
-      const std::int64_t count = std::min(kLanes, ow - ox), o = oy * ow + ox;
-      const std::int64_t first = 2 * oy * width + 2 * ox;  // plane offset of the first window
-      if (r1 + 2 * ox + 2 * kLanes <= readable_end) {
-        const Lanes top = static_cast<std::int32_t>(first) + 2 * simd::lane_index();
-        const Lanes bottom = top + static_cast<std::int32_t>(width);
-        Vec best = Vec{} - std::numeric_limits<float>::infinity();
-        Lanes best_at = top;
-        auto consider = [&](Vec v, Lanes offset) {
-          const Lanes greater = v > best;
-          best = greater ? v : best;
-          best_at = greater ? offset : best_at;
-        };
-        consider(simd::evens(r0 + 2 * ox), top);
-        consider(simd::odds(r0 + 2 * ox), top + 1);
-        consider(simd::evens(r1 + 2 * ox), bottom);
-        consider(simd::odds(r1 + 2 * ox), bottom + 1);
-        if (count == kLanes) {
-          simd::store(out + o, best);
-          simd::store(at + o, best_at);
-        } else {
-          alignas(64) float values[kLanes];
-          alignas(64) std::int32_t offsets[kLanes];
-          simd::store(values, best);
-          simd::store(offsets, best_at);
-          std::copy_n(values, count, out + o);
-          std::copy_n(offsets, count, at + o);
-        }
-        continue;
-      }
-      for (std::int64_t i = 0; i < count; ++i) {
-        float best = -std::numeric_limits<float>::infinity();
-        std::int64_t best_at = first + 2 * i;
-        for (const std::int64_t offset :
-             {first + 2 * i, first + 2 * i + 1, first + 2 * i + width, first + 2 * i + width + 1}) {
-          if (in[offset] > best) {
-            best = in[offset];
-            best_at = offset;
-          }
-        }
-        out[o + i] = best;
-        at[o + i] = static_cast<std::int32_t>(best_at);
-      }
-    }
-  }
-}
-
 // The input range [first, last) that output position `o` pools over, clipped to the image (so
 // padding never takes part: it cannot win a max and does not count in an average).
 std::pair<std::int64_t, std::int64_t> clipped(std::int64_t o, std::int64_t stride, std::int64_t pad,
@@ -78,6 +20,66 @@ std::pair<std::int64_t, std::int64_t> clipped(std::int64_t o, std::int64_t strid
   const std::int64_t start = o * stride - pad;
   return {std::max<std::int64_t>(start, 0), std::min(start + window, size)};
 }
+
+// Max pooling at stride 2 on both axes (Keras' 2×2 default, the ResNets' 3×3 with padding 1):
+// the outputs whose windows lie inside the image 16 at a time, the rest one by one. Same values
+// and arg-maxes as the general loop in Pool2D::forward: windows scanned row by row, strict >, so
+// a NaN never wins and ties go to the first maximum. The general loop runs a dependent
+// compare-and-select chain per window (on resnet18's stem at 224 px, 22 ms a step). A vector
+// reads 32 floats of a row from a window's column, past the row's end; where that would pass
+// `readable_end`, the outputs go one by one.
+struct StrideTwoMax {
+  std::int64_t height, width, pool_h, pool_w, pad_top, pad_left, out_h, out_w;
+
+  void run(const float* in, const float* readable_end, float* out, std::int32_t* at) const {
+    using simd::Vec, simd::Lanes, simd::kLanes;
+    for (std::int64_t oy = 0; oy < out_h; ++oy) {
+      const auto [y0, y1] = clipped(oy, 2, pad_top, pool_h, height);
+      for (std::int64_t ox = 0; ox < out_w;) {
+        const std::int64_t o = oy * out_w + ox, left = 2 * ox - pad_left;
+        const bool inside = left >= 0 && ox + kLanes <= out_w &&
+                            left + 2 * (kLanes - 1) + pool_w <= width &&
+                            in + (y1 - 1) * width + left + pool_w - 1 + 2 * kLanes <= readable_end;
+        if (!inside) {
+          one(in, ox, y0, y1, out + o, at + o);
+          ++ox;
+          continue;
+        }
+        Vec best = Vec{} - std::numeric_limits<float>::infinity();
+        Lanes best_at = static_cast<std::int32_t>(y0 * width + left) + 2 * simd::lane_index();
+        for (std::int64_t yy = y0; yy < y1; ++yy) {
+          for (std::int64_t dx = 0; dx < pool_w; ++dx) {
+            const std::int64_t first = yy * width + left + dx;
+            const Vec v = simd::evens(in + first);
+            const Lanes greater = v > best;
+            best = greater ? v : best;
+            best_at = greater ? static_cast<std::int32_t>(first) + 2 * simd::lane_index() : best_at;
+          }
+        }
+        simd::store(out + o, best);
+        simd::store(at + o, best_at);
+        ox += kLanes;
+      }
+    }
+  }
+
+  void one(const float* in, std::int64_t ox, std::int64_t y0, std::int64_t y1, float* out,
+           std::int32_t* at) const {
+    const auto [x0, x1] = clipped(ox, 2, pad_left, pool_w, width);
+    float best = -std::numeric_limits<float>::infinity();
+    std::int64_t best_at = y0 * width + x0;
+    for (std::int64_t yy = y0; yy < y1; ++yy) {
+      for (std::int64_t xx = x0; xx < x1; ++xx) {
+        if (in[yy * width + xx] > best) {
+          best = in[yy * width + xx];
+          best_at = yy * width + xx;
+        }
+      }
+    }
+    *out = best;
+    *at = static_cast<std::int32_t>(best_at);
+  }
+};
 }  // namespace
 
 // max_pool2d / avg_pool2d
@@ -105,15 +107,13 @@ void Pool2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
   const std::int64_t oh = rows_.out, ow = cols_.out, plane_in = in_.h * in_.w;
   y.resize({x.shape().n, in_.c, oh, ow});
   if (kind_ == PoolKind::kMax) argmax_.resize(static_cast<std::size_t>(y.size()));
-  const bool two_by_two = kind_ == PoolKind::kMax && options_.pool.h == 2 && options_.pool.w == 2 &&
-                          options_.strides.h == 2 && options_.strides.w == 2 &&
-                          rows_.pad_before == 0 && cols_.pad_before == 0 && 2 * oh <= in_.h &&
-                          2 * ow <= in_.w;
-  if (two_by_two) {
+  if (kind_ == PoolKind::kMax && options_.strides.h == 2 && options_.strides.w == 2) {
+    const StrideTwoMax pool{
+        in_.h, in_.w, options_.pool.h, options_.pool.w, rows_.pad_before, cols_.pad_before, oh, ow};
     parallel_chunks(planes, kPlaneChunk, [&](std::int64_t p0, std::int64_t p1) {
       for (std::int64_t p = p0; p < p1; ++p)
-        max_pool_2x2(x.data() + p * plane_in, in_.w, oh, ow, x.data() + x.size(),
-                     y.data() + p * oh * ow, argmax_.data() + p * oh * ow);
+        pool.run(x.data() + p * plane_in, x.data() + x.size(), y.data() + p * oh * ow,
+                 argmax_.data() + p * oh * ow);
     });
     return;
   }

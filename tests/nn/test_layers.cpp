@@ -338,42 +338,61 @@ TEST(MaxPool2D, TiesGoToTheFirstMaximumInScanOrder) {
   }
 }
 
-// The 2×2 stride-2 path (16 windows at a time) against the definition: wide rows (vectors and a
-// tail), narrow ones, odd sizes, many ties (values drawn from {0..3}), a NaN, and the last plane,
-// where whole vectors would read past the tensor.
-TEST(MaxPool2D, TwoByTwoMatchesTheDefinitionIncludingTiesAndTheLastPlane) {
-  for (const Shape input : {Shape{2, 3, 9, 71}, Shape{3, 2, 30, 30}, Shape{2, 2, 5, 13}}) {
-    SCOPED_TRACE(input.str());
-    Pool2D pool(PoolKind::kMax, {{2, 2}, {2, 2}, Padding::kValid});
-    const Shape out = pool.build(input.with_n(1));
-    Tensor x(input), y, dx;
-    fill_uniform(x, 6, 0, 4);
-    for (float& v : x.span()) v = std::floor(v);
-    x[7] = std::numeric_limits<float>::quiet_NaN();
-    pool.forward(x, y, {});
-    Tensor dy(y.shape());
-    for (std::int64_t i = 0; i < dy.size(); ++i) dy[i] = static_cast<float>(i + 1);
-    pool.backward(x, y, dy, dx);
-    std::vector<float> expected_dx(static_cast<std::size_t>(x.size()), 0.f);
-    for (std::int64_t p = 0; p < input.n * input.c; ++p)
-      for (std::int64_t oy = 0; oy < out.h; ++oy)
-        for (std::int64_t ox = 0; ox < out.w; ++ox) {
-          float best = -std::numeric_limits<float>::infinity();
-          std::int64_t best_at = p * input.h * input.w + 2 * oy * input.w + 2 * ox;
-          for (std::int64_t r = 0; r < 2; ++r)
-            for (std::int64_t c = 0; c < 2; ++c) {
-              const std::int64_t at = p * input.h * input.w + (2 * oy + r) * input.w + 2 * ox + c;
-              if (x[at] > best) {
-                best = x[at];
-                best_at = at;
+// The stride-2 path (16 windows at a time where they lie inside the image) against the
+// definition, for Keras' 2×2 and the ResNets' 3×3 with padding 1 (and "same", and valid 3×3):
+// wide rows (vectors and a tail), narrow ones, odd sizes, many ties (values drawn from {0..3}),
+// a NaN, and the last plane, where whole vectors would read past the tensor.
+TEST(MaxPool2D, StrideTwoMatchesTheDefinitionIncludingTiesAndTheLastPlane) {
+  const Pool2DOptions pools[] = {{{2, 2}, {2, 2}, Padding::kValid},
+                                 {{3, 3}, {2, 2}, Padding::pixels(1, 1, 1, 1)},
+                                 {{3, 3}, {2, 2}, Padding::kSame},
+                                 {{3, 2}, {2, 2}, Padding::kValid}};
+  for (const Pool2DOptions& options : pools) {
+    for (const Shape input : {Shape{2, 3, 9, 71}, Shape{3, 2, 30, 30}, Shape{2, 2, 5, 13}}) {
+      SCOPED_TRACE(input.str() + " pool " + std::to_string(options.pool.h) + "x" +
+                   std::to_string(options.pool.w) + " padding " +
+                   padding_json(options.padding).dump());
+      Pool2D pool(PoolKind::kMax, options);
+      const Shape out = pool.build(input.with_n(1));
+      Tensor x(input), y, dx;
+      fill_uniform(x, 6, 0, 4);
+      for (float& v : x.span()) v = std::floor(v);
+      x[7] = std::numeric_limits<float>::quiet_NaN();
+      pool.forward(x, y, {});
+      Tensor dy(y.shape());
+      for (std::int64_t i = 0; i < dy.size(); ++i) dy[i] = static_cast<float>(i + 1);
+      pool.backward(x, y, dy, dx);
+      // Where the windows start: Keras' "same" pads (total - 1) / 2 before, explicit padding 1.
+      const auto pad_before = [&](std::int64_t size, std::int64_t window, std::int64_t outs) {
+        if (options.padding == Padding::kValid) return std::int64_t{0};
+        const std::int64_t total = std::max<std::int64_t>((outs - 1) * 2 + window - size, 0);
+        return options.padding == Padding::kSame ? total / 2 : std::int64_t{1};
+      };
+      const std::int64_t pad_y = pad_before(input.h, options.pool.h, out.h);
+      const std::int64_t pad_x = pad_before(input.w, options.pool.w, out.w);
+      std::vector<float> expected_dx(static_cast<std::size_t>(x.size()), 0.f);
+      for (std::int64_t p = 0; p < input.n * input.c; ++p)
+        for (std::int64_t oy = 0; oy < out.h; ++oy)
+          for (std::int64_t ox = 0; ox < out.w; ++ox) {
+            float best = -std::numeric_limits<float>::infinity();
+            std::int64_t best_at = -1;
+            for (std::int64_t r = 2 * oy - pad_y; r < 2 * oy - pad_y + options.pool.h; ++r)
+              for (std::int64_t c = 2 * ox - pad_x; c < 2 * ox - pad_x + options.pool.w; ++c) {
+                if (r < 0 || r >= input.h || c < 0 || c >= input.w) continue;
+                const std::int64_t at = (p * input.h + r) * input.w + c;
+                if (best_at < 0) best_at = at;
+                if (x[at] > best) {
+                  best = x[at];
+                  best_at = at;
+                }
               }
-            }
-          const std::int64_t o = (p * out.h + oy) * out.w + ox;
-          ASSERT_EQ(y[o], best) << "output " << o;
-          expected_dx[static_cast<std::size_t>(best_at)] += dy[o];
-        }
-    for (std::int64_t i = 0; i < x.size(); ++i)
-      ASSERT_EQ(dx[i], expected_dx[static_cast<std::size_t>(i)]) << "input " << i;
+            const std::int64_t o = (p * out.h + oy) * out.w + ox;
+            ASSERT_EQ(y[o], best) << "output " << o;
+            expected_dx[static_cast<std::size_t>(best_at)] += dy[o];
+          }
+      for (std::int64_t i = 0; i < x.size(); ++i)
+        ASSERT_EQ(dx[i], expected_dx[static_cast<std::size_t>(i)]) << "input " << i;
+    }
   }
 }
 

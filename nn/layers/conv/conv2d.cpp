@@ -33,6 +33,14 @@ constexpr std::int64_t kWinogradMinChannels = 16;
 // per chunk (`kiln bench train --profile`, docs/roofline.md: 4×4 outputs ran 1.4x faster without,
 // 7×7 ones slower).
 constexpr std::int64_t kWinogradMinPixels = 25;
+// ... and, where the whole-batch lowering below fits (large weights, small output), from this
+// many output pixels up (8×8). Under it a group of 4 samples has at most 64 tiles, so every
+// position's GEMM streams its (F, C) slice of the transformed weights, and its gradient, from
+// memory for a thin product: resnet18's 512-channel 7×7 layers at 224 px took 271 ms a backward
+// pass at 6% of the peak, and the step ran 2.3x faster with them lowered instead (`kiln bench
+// train --model resnet18 --input 3 224 224 --batch 16`: 25 img/s against 11; 8×8 outputs of
+// 128 channels at 64 px stay faster with Winograd, 203 img/s against 168).
+constexpr std::int64_t kWinogradMinPixelsLargeWeights = 64;
 // "gemm" lowers the whole batch into one product (conv2d.hpp) when the weights exceed what stays
 // in a core's L2 cache between samples, and the output is small enough that one sample's product
 // is thin. Smaller weights are re-read from L2 per sample at no cost, and a whole-batch lowering
@@ -153,14 +161,16 @@ Shape Conv2D::build(const Shape& input) {
         "; use \"auto\" or \"gemm\"");
   }
   const std::int64_t pixels = rows_.out * cols_.out;
+  const std::int64_t weight_bytes =
+      static_cast<std::int64_t>(sizeof(float)) * o.filters * patch_.patch_size();
+  const bool batch_lowering_fits =
+      plain && pixels < kWholeBatchBelowPixels && weight_bytes > kWholeBatchAboveWeightBytes;
   const bool use_winograd =
       o.algorithm == ConvAlgorithm::kWinograd ||
       (o.algorithm == ConvAlgorithm::kAuto && winograd_fits && in_.c >= kWinogradMinChannels &&
-       o.filters >= kWinogradMinChannels && pixels >= kWinogradMinPixels);
-  const std::int64_t weight_bytes =
-      static_cast<std::int64_t>(sizeof(float)) * o.filters * patch_.patch_size();
-  whole_batch_ = plain && !use_winograd && pixels < kWholeBatchBelowPixels &&
-                 weight_bytes > kWholeBatchAboveWeightBytes;
+       o.filters >= kWinogradMinChannels && pixels >= kWinogradMinPixels &&
+       !(batch_lowering_fits && pixels < kWinogradMinPixelsLargeWeights));
+  whole_batch_ = batch_lowering_fits && !use_winograd;
   winograd_.reset();
   if (use_winograd) {
     winograd_.emplace(WinogradGeometry{in_.c, in_.h, in_.w, o.filters, rows_.out, cols_.out,
