@@ -37,10 +37,12 @@ struct StrideTwoMax {
       const auto [y0, y1] = clipped(oy, 2, pad_top, pool_h, height);
       for (std::int64_t ox = 0; ox < out_w;) {
         const std::int64_t o = oy * out_w + ox, left = 2 * ox - pad_left;
-        const bool inside = left >= 0 && ox + kLanes <= out_w &&
-                            left + 2 * (kLanes - 1) + pool_w <= width &&
-                            in + (y1 - 1) * width + left + pool_w - 1 + 2 * kLanes <= readable_end;
-        if (!inside) {
+        // Outputs from ox on whose windows lie inside the row, at most a vector's worth.
+        const std::int64_t count =
+            left < 0 ? 0 : std::min({kLanes, out_w - ox, (width - pool_w - left) / 2 + 1});
+        const bool readable =
+            in + (y1 - 1) * width + left + pool_w - 1 + 2 * kLanes <= readable_end;
+        if (count < 2 || !readable) {
           one(in, ox, y0, y1, out + o, at + o);
           ++ox;
           continue;
@@ -56,9 +58,18 @@ struct StrideTwoMax {
             best_at = greater ? static_cast<std::int32_t>(first) + 2 * simd::lane_index() : best_at;
           }
         }
-        simd::store(out + o, best);
-        simd::store(at + o, best_at);
-        ox += kLanes;
+        if (count == kLanes) {
+          simd::store(out + o, best);
+          simd::store(at + o, best_at);
+        } else {  // lanes past `count` pooled windows that leave the row: dropped
+          alignas(64) float values[kLanes];
+          alignas(64) std::int32_t offsets[kLanes];
+          simd::store(values, best);
+          simd::store(offsets, best_at);
+          std::copy_n(values, count, out + o);
+          std::copy_n(offsets, count, at + o);
+        }
+        ox += count;
       }
     }
   }
