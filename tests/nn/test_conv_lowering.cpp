@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "nn/layers/conv/conv2d.hpp"
 #include "tests/support/gradient_check.hpp"
@@ -144,6 +145,51 @@ TEST(ConvLowering, TheWholeBatchDoesNotDependOnTheThreadCount) {
     return all;
   };
   EXPECT_EQ(run(1), run(2));
+}
+
+// The table lowering of small outputs against im2col and col2im_add, value for value: stride 1
+// and 2, padding on every side, dilation, the stem's 7×7, a 1×1 projection, and rows of 1 pixel.
+TEST(PatchTable, CopiesAndAddsBackExactlyAsIm2col) {
+  struct Case {
+    std::int64_t channels, height, width, kernel, stride, dilation;
+    Padding padding;
+  };
+  const Case cases[] = {{3, 4, 4, 3, 1, 1, Padding::kSame},
+                        {2, 9, 7, 3, 2, 1, Padding::pixels(1, 1, 1, 1)},
+                        {2, 8, 8, 3, 1, 2, Padding::pixels(2, 2, 2, 2)},
+                        {3, 19, 17, 7, 2, 1, Padding::pixels(3, 3, 3, 3)},
+                        {4, 7, 7, 1, 2, 1, Padding::kValid},
+                        {2, 1, 5, 3, 1, 1, Padding::pixels(0, 1, 0, 1)}};
+  for (const Case& k : cases) {
+    SCOPED_TRACE(std::to_string(k.kernel) + "x" + std::to_string(k.kernel) + " on " +
+                 std::to_string(k.height) + "x" + std::to_string(k.width));
+    const std::int64_t extent = dilated_extent(k.kernel, k.dilation);
+    const Window1d rows = window_1d(k.height, extent, k.stride, k.padding, Axis::kHeight);
+    const Window1d cols = window_1d(k.width, extent, k.stride, k.padding, Axis::kWidth);
+    const PatchGeometry g{k.channels,
+                          k.height,
+                          k.width,
+                          {k.kernel, k.kernel},
+                          {k.stride, k.stride},
+                          {k.dilation, k.dilation},
+                          rows,
+                          cols};
+    const std::int64_t stride = g.output_pixels() + 3;  // rows apart, as in the whole batch
+    Tensor x({1, k.channels, k.height, k.width});
+    fill_uniform(x, 5, -1, 1);
+    std::vector<float> expected(static_cast<std::size_t>(g.patch_size() * stride), 7.f);
+    std::vector<float> got = expected;
+    im2col(g, x.data(), expected.data(), stride);
+    const PatchTable table(g);
+    table.im2col(x.data(), got.data(), stride);
+    ASSERT_EQ(got, expected);
+    // Back: col entries in (-1, 1) added to a nonzero image, so the order of additions shows.
+    for (std::size_t i = 0; i < got.size(); ++i) got[i] = std::sin(static_cast<float>(i));
+    Tensor dx_expected = x, dx_got = x;
+    col2im_add(g, got.data(), stride, dx_expected.data());
+    table.col2im_add(got.data(), stride, dx_got.data());
+    for (std::int64_t i = 0; i < x.size(); ++i) ASSERT_EQ(dx_got[i], dx_expected[i]) << i;
+  }
 }
 
 }  // namespace

@@ -49,6 +49,11 @@ constexpr std::int64_t kWinogradMinPixelsLargeWeights = 64;
 constexpr std::int64_t kWholeBatchAboveWeightBytes = 512 * 1024;
 constexpr std::int64_t kWholeBatchBelowPixels = 256;
 
+// Outputs of up to this many pixels (16×16) are lowered through a PatchTable (im2col.hpp): on
+// rows this short im2col's per-row calls cost more than its copies. The table holds
+// KH·KW·OH·OW offsets: 2,304 for a 3×3 kernel.
+constexpr std::int64_t kTableMaxPixels = 256;
+
 // The absorbed ReLU's (or ReLU6's) backward: dy where y > 0 (and y < 6), written to `masked`;
 // without one, dy itself.
 const float* through_relu(bool relu, bool relu6, const float* y, const float* dy,
@@ -149,6 +154,7 @@ Shape Conv2D::build(const Shape& input) {
   }
   patch_ = {in_.c / o.groups, in_.h, in_.w, o.kernel, o.strides, o.dilation, rows_, cols_};
   depthwise_ = o.groups == in_.c && in_.c > 1;
+  table_ = patch_.output_pixels() <= kTableMaxPixels ? PatchTable(patch_) : PatchTable();
   const bool plain = o.groups == 1 && o.dilation.h == 1 && o.dilation.w == 1;
   const bool winograd_fits =
       plain && o.kernel.h == 3 && o.kernel.w == 3 && o.strides.h == 1 && o.strides.w == 1;
@@ -220,7 +226,7 @@ void Conv2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
     for (std::int64_t s = s0; s < s1; ++s) {
       MatrixMap ys(y.data() + s * f * spatial, f, spatial);
       for (std::int64_t g = 0; g < groups; ++g) {
-        im2col(patch_, x.data() + s * in_.per_sample() + g * group_input, col.data(), spatial);
+        im2col_sample(x.data() + s * in_.per_sample() + g * group_input, col.data(), spatial);
         // (F/G, OH·OW) = W_g (F/G, K) · col (K, OH·OW)
         gemm(fg, spatial, k, {w + g * fg * k, k, 1}, col.data(), spatial,
              ys.data() + g * fg * spatial, spatial, false);
@@ -275,15 +281,15 @@ void Conv2D::backward_into(const Tensor& x, const Tensor& y, const Tensor& dy, T
       for (std::int64_t g = 0; g < groups; ++g) {
         const float* x_g = x.data() + s * in_.per_sample() + g * group_input;
         const float* dy_g = dy_s + g * fg * spatial;  // (F/G, OH·OW)
-        im2col(patch_, x_g, col.data(), spatial);
+        im2col_sample(x_g, col.data(), spatial);
         MatrixMap dw(partial_w.data() + (chunk * f + g * fg) * k, fg, k);
         dw.noalias() += ConstMatrixMap(dy_g, fg, spatial) *
                         ConstMatrixMap(col.data(), k, spatial).transpose();  // dW_g += dy_g·colᵀ
         if (dx) {
           // dcol (K, OH·OW) = W_gᵀ · dy_g
           gemm(k, spatial, fg, {w + g * fg * k, 1, k}, dy_g, spatial, dcol.data(), spatial, false);
-          col2im_add(patch_, dcol.data(), spatial,
-                     dx->data() + s * in_.per_sample() + g * group_input);
+          col2im_add_sample(dcol.data(), spatial,
+                            dx->data() + s * in_.per_sample() + g * group_input);
         }
       }
       if (options_.weights.use_bias)
@@ -296,6 +302,16 @@ void Conv2D::backward_into(const Tensor& x, const Tensor& y, const Tensor& dy, T
   if (options_.weights.use_bias) add_chunk_sums(partial_b.data(), chunks, f, f, bias_.grad.data());
 }
 
+void Conv2D::im2col_sample(const float* x_chw, float* col, std::int64_t col_stride) const {
+  if (table_.empty()) return im2col(patch_, x_chw, col, col_stride);
+  table_.im2col(x_chw, col, col_stride);
+}
+
+void Conv2D::col2im_add_sample(const float* col, std::int64_t col_stride, float* dx_chw) const {
+  if (table_.empty()) return col2im_add(patch_, col, col_stride, dx_chw);
+  table_.col2im_add(col, col_stride, dx_chw);
+}
+
 void Conv2D::lower_batch(const Tensor& x) {
   const std::int64_t n = x.shape().n, k = patch_.patch_size();
   const std::int64_t spatial = patch_.output_pixels();
@@ -303,7 +319,7 @@ void Conv2D::lower_batch(const Tensor& x) {
   col_.resize(static_cast<std::size_t>(k * stride));
   parallel_chunks(n, 1, [&](std::int64_t s0, std::int64_t s1) {
     for (std::int64_t s = s0; s < s1; ++s)
-      im2col(patch_, x.data() + s * in_.per_sample(), col_.data() + s * spatial, stride);
+      im2col_sample(x.data() + s * in_.per_sample(), col_.data() + s * spatial, stride);
   });
 }
 
@@ -378,7 +394,7 @@ void Conv2D::backward_whole_batch(const Tensor& x, const Tensor& y, const Tensor
   dx->fill(0.f);
   parallel_chunks(n, 1, [&](std::int64_t s0, std::int64_t s1) {
     for (std::int64_t s = s0; s < s1; ++s)
-      col2im_add(patch_, col_.data() + s * spatial, stride, dx->data() + s * in_.per_sample());
+      col2im_add_sample(col_.data() + s * spatial, stride, dx->data() + s * in_.per_sample());
   });
 }
 

@@ -86,6 +86,9 @@ class Conv2D final : public Layer, public FusesRelu, public CountsMacs {
 
  private:
   void lower_batch(const Tensor& x);  // col_ (C·KH·KW, N·OH·OW)
+  // im2col and col2im_add of one group of one sample, through table_ where build() made one.
+  void im2col_sample(const float* x_chw, float* col, std::int64_t col_stride) const;
+  void col2im_add_sample(const float* col, std::int64_t col_stride, float* dx_chw) const;
   void forward_whole_batch(const Tensor& x, Tensor& y);
   void backward_whole_batch(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx);
   void backward_into(const Tensor& x, const Tensor& y, const Tensor& dy,
@@ -99,6 +102,7 @@ class Conv2D final : public Layer, public FusesRelu, public CountsMacs {
   Shape in_;                                 // per sample
   Window1d rows_, cols_;                     // output geometry along H and W
   PatchGeometry patch_;                      // one group's lowering: C/G channels
+  PatchTable table_;                         // patch_ as a table, for small outputs
   Parameter weight_;                         // (F, C, KH, KW)
   Parameter bias_;                           // (F)
   bool relu_ = false;                        // a following ReLU absorbed (FusesRelu)

@@ -72,4 +72,48 @@ void col2im_add(const PatchGeometry& g, const float* col, std::int64_t col_strid
   }
 }
 
+PatchTable::PatchTable(const PatchGeometry& g)
+    : channels_(g.channels),
+      plane_(g.height * g.width),
+      taps_(g.kernel.h * g.kernel.w),
+      pixels_(g.output_pixels()) {
+  source_.assign(static_cast<std::size_t>(taps_ * pixels_), -1);
+  for (std::int64_t i = 0; i < g.kernel.h; ++i) {
+    for (std::int64_t j = 0; j < g.kernel.w; ++j) {
+      std::int32_t* row = source_.data() + (i * g.kernel.w + j) * pixels_;
+      for (std::int64_t oy = 0; oy < g.rows.out; ++oy) {
+        const std::int64_t y = oy * g.strides.h - g.rows.pad_before + i * g.dilation.h;
+        for (std::int64_t ox = 0; ox < g.cols.out; ++ox) {
+          const std::int64_t x = ox * g.strides.w - g.cols.pad_before + j * g.dilation.w;
+          if (y >= 0 && y < g.height && x >= 0 && x < g.width)
+            row[oy * g.cols.out + ox] = static_cast<std::int32_t>(y * g.width + x);
+        }
+      }
+    }
+  }
+}
+
+void PatchTable::im2col(const float* x_chw, float* col, std::int64_t col_stride) const {
+  for (std::int64_t c = 0; c < channels_; ++c) {
+    const float* plane = x_chw + c * plane_;
+    for (std::int64_t t = 0; t < taps_; ++t) {
+      const std::int32_t* source = source_.data() + t * pixels_;
+      float* out = col + (c * taps_ + t) * col_stride;
+      for (std::int64_t p = 0; p < pixels_; ++p) out[p] = source[p] >= 0 ? plane[source[p]] : 0.f;
+    }
+  }
+}
+
+void PatchTable::col2im_add(const float* col, std::int64_t col_stride, float* dx_chw) const {
+  for (std::int64_t c = 0; c < channels_; ++c) {
+    float* plane = dx_chw + c * plane_;
+    for (std::int64_t t = 0; t < taps_; ++t) {
+      const std::int32_t* source = source_.data() + t * pixels_;
+      const float* in = col + (c * taps_ + t) * col_stride;
+      for (std::int64_t p = 0; p < pixels_; ++p)
+        if (source[p] >= 0) plane[source[p]] += in[p];
+    }
+  }
+}
+
 }  // namespace kiln::nn
