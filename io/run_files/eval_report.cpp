@@ -86,6 +86,18 @@ void write_predictions_csv(const std::string& path, const std::vector<ImagePredi
   });
 }
 
+void write_summary_csv(const std::string& path,
+                       const std::vector<std::pair<std::string, double>>& figures) {
+  write_atomically(path, [&](std::ostream& out) {
+    out << "metric,value\n";
+    for (const auto& [metric, value] : figures) {
+      char text[32] = "";  // NaN: an empty cell; counts stay integers, ratios keep 9 digits
+      if (!std::isnan(value)) std::snprintf(text, sizeof text, "%.9g", value);
+      out << metric << ',' << text << '\n';
+    }
+  });
+}
+
 void write_multi_label_csv(const std::string& path, const nn::MultiLabelMetrics& metrics,
                            const std::vector<std::string>& class_names) {
   write_atomically(path, [&](std::ostream& out) {

@@ -383,6 +383,58 @@ std::vector<int> auto_scales(const Json& preprocessing, const std::string& model
               "model trained without scale_crop; give the scales, e.g. --scales 32 40");
 }
 
+namespace {
+
+// summary.csv's rows for one pass (io/run_files/eval_report.hpp).
+std::vector<std::pair<std::string, double>> summary_of(const EvalPass& pass) {
+  std::vector<std::pair<std::string, double>> rows = {
+      {"images", static_cast<double>(pass.images())},
+      {"views_per_image", static_cast<double>(pass.views_per_image)}};
+  if (pass.multi_label) {
+    const nn::MultiLabelMetrics& m = *pass.multi_label;
+    rows.insert(rows.end(), {{"threshold", m.threshold()},
+                             {"mAP", m.mean_average_precision()},
+                             {"micro_f1", m.micro_f1()},
+                             {"macro_f1", m.macro_f1()},
+                             {"subset_accuracy", m.subset_accuracy()}});
+  } else if (pass.regression) {
+    const nn::RegressionMetrics& m = *pass.regression;
+    rows.insert(rows.end(), {{"MAE", m.mae()},
+                             {"RMSE", m.rmse()},
+                             {"R2", m.r2()},
+                             {"mean_baseline_MAE", m.mean_baseline_mae()}});
+  } else {
+    const nn::ClassificationMetrics& m = pass.metrics;
+    rows.insert(rows.end(), {{"loss", m.loss()},
+                             {"accuracy", m.accuracy()},
+                             {"top5_accuracy", m.top_k_accuracy()},
+                             {"macro_f1", m.macro_f1()}});
+  }
+  return rows;
+}
+
+// The files of the pass asked for (the last) in `dir`.
+void write_report_files(const EvalReport& report, const std::string& dir_name) {
+  const EvalPass& pass = report.passes.back();
+  const fs::path dir(dir_name);
+  io::write_summary_csv((dir / "summary.csv").string(), summary_of(pass));
+  if (pass.task != nn::Task::kClassification) {
+    if (pass.multi_label) {
+      io::write_multi_label_csv((dir / "per_class.csv").string(), *pass.multi_label,
+                                report.class_names);
+    }
+    io::write_scores_csv((dir / "predictions.csv").string(), pass.scored, report.class_names);
+    return;
+  }
+  io::write_confusion_csv((dir / "confusion.csv").string(), pass.metrics, report.class_names);
+  io::write_confusion_png((dir / "confusion.png").string(), pass.metrics, report.class_names);
+  io::write_per_class_csv((dir / "per_class.csv").string(), pass.metrics, report.class_names);
+  io::write_predictions_csv((dir / "predictions.csv").string(), pass.predictions,
+                            report.class_names);
+}
+
+}  // namespace
+
 EvalReport evaluate_model(const EvalRequest& request) {
   check_view_request(request.views);
   if (request.model_paths.empty()) throw Error("evaluate needs at least one model file");
@@ -431,23 +483,7 @@ EvalReport evaluate_model(const EvalRequest& request) {
   }
 
   const bool writes = request.ranks == nullptr || request.ranks->rank() == 0;
-  if (!request.report_dir.empty() && writes && first.task != nn::Task::kClassification) {
-    const EvalPass& pass = report.passes.back();
-    const fs::path dir(request.report_dir);
-    if (pass.multi_label) {
-      io::write_multi_label_csv((dir / "per_class.csv").string(), *pass.multi_label,
-                                report.class_names);
-    }
-    io::write_scores_csv((dir / "predictions.csv").string(), pass.scored, report.class_names);
-  } else if (!request.report_dir.empty() && writes) {
-    const EvalPass& pass = report.passes.back();
-    const fs::path dir(request.report_dir);
-    io::write_confusion_csv((dir / "confusion.csv").string(), pass.metrics, report.class_names);
-    io::write_confusion_png((dir / "confusion.png").string(), pass.metrics, report.class_names);
-    io::write_per_class_csv((dir / "per_class.csv").string(), pass.metrics, report.class_names);
-    io::write_predictions_csv((dir / "predictions.csv").string(), pass.predictions,
-                              report.class_names);
-  }
+  if (!request.report_dir.empty() && writes) write_report_files(report, request.report_dir);
   return report;
 }
 

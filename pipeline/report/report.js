@@ -225,29 +225,44 @@
     }
   });
 
-  // Evaluation reports: the confusion matrix, shaded by row, and the per-class table.
+  // Evaluation reports: the summary figures, the confusion matrix shaded by row (classification)
+  // and the per-class table (classification and multi-label), whichever the folder holds.
   runs.filter((r) => r.evaluation).forEach((run) => {
     const e = run.evaluation;
     root.append(el("h2", {}, "Evaluation of " + run.name + " (" + e.folder + ")"));
-    const [header, ...rows] = e.confusion;
-    const matrix = el("table", { "data-table": "confusion" });
-    matrix.append(el("tr", {}, ...header.map((h) => el("th", { class: "text" }, h))));
-    rows.forEach((row) => {
-      const counts = row.slice(1).map(Number);
-      const total = counts.reduce((a, b) => a + b, 0) || 1;
-      const tr = el("tr", {}, el("th", { class: "text" }, row[0]));
-      counts.forEach((c) => {
-        const td = el("td", {}, String(c));
-        td.style.background = "rgba(0, 114, 178, " + (c / total).toFixed(3) + ")";
-        tr.append(td);
+    const cell = (text, i) => (i === 0 ? text : text === "" ? "" : Number(text));
+    if (e.summary) {
+      const [, ...figures] = e.summary;
+      const columns = [
+        { title: "metric", text: true, value: (r) => r[0] },
+        { title: "value", value: (r) => cell(r[1], 1) },
+      ];
+      columns.name = "eval-summary";
+      root.append(el("h3", {}, "summary"), table(columns, figures));
+    }
+    if (e.confusion) {
+      const [header, ...rows] = e.confusion;
+      const matrix = el("table", { "data-table": "confusion" });
+      matrix.append(el("tr", {}, ...header.map((h) => el("th", { class: "text" }, h))));
+      rows.forEach((row) => {
+        const counts = row.slice(1).map(Number);
+        const total = counts.reduce((a, b) => a + b, 0) || 1;
+        const tr = el("tr", {}, el("th", { class: "text" }, row[0]));
+        counts.forEach((c) => {
+          const td = el("td", {}, String(c));
+          td.style.background = "rgba(0, 114, 178, " + (c / total).toFixed(3) + ")";
+          tr.append(td);
+        });
+        matrix.append(tr);
       });
-      matrix.append(tr);
-    });
-    root.append(el("h3", {}, "confusion matrix (rows: true class)"), matrix);
-    const [classHeader, ...classRows] = e.per_class;
-    const columns = classHeader.map((h, i) => ({ title: h, text: i === 0, value: (r) => (i === 0 ? r[i] : r[i] === "" ? "" : Number(r[i])) }));
-    columns.name = "per_class";
-    root.append(el("h3", {}, "per class"), table(columns, classRows));
+      root.append(el("h3", {}, "confusion matrix (rows: true class)"), matrix);
+    }
+    if (e.per_class) {
+      const [classHeader, ...classRows] = e.per_class;
+      const columns = classHeader.map((h, i) => ({ title: h, text: i === 0, value: (r) => cell(r[i], i) }));
+      columns.name = "per_class";
+      root.append(el("h3", {}, "per class"), table(columns, classRows));
+    }
   });
 
   // Augmentation previews kept in the run directories.

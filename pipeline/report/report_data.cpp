@@ -123,7 +123,10 @@ std::vector<std::vector<std::string>> csv_rows(const fs::path& path) {
   return rows;
 }
 
-// An evaluate --report folder inside the run directory (or the run directory itself).
+// An evaluate --report folder inside the run directory (or the run directory itself): the first
+// holding summary.csv, or (written before it existed) a classification's confusion.csv and
+// per_class.csv. Each file it holds is passed on as rows; multi-label and regression folders
+// have no confusion matrix, regression ones no per-class table.
 Json evaluation_of(const fs::path& dir) {
   std::vector<fs::path> candidates = {dir};
   for (const auto& entry : fs::directory_iterator(dir)) {
@@ -131,11 +134,15 @@ Json evaluation_of(const fs::path& dir) {
   }
   std::sort(candidates.begin(), candidates.end());
   for (const fs::path& folder : candidates) {
-    if (fs::exists(folder / "confusion.csv") && fs::exists(folder / "per_class.csv")) {
-      return {{"folder", folder.filename().string()},
-              {"confusion", csv_rows(folder / "confusion.csv")},
-              {"per_class", csv_rows(folder / "per_class.csv")}};
+    const bool classification =
+        fs::exists(folder / "confusion.csv") && fs::exists(folder / "per_class.csv");
+    if (!classification && !fs::exists(folder / "summary.csv")) continue;
+    Json evaluation = {{"folder", folder.filename().string()}};
+    for (const char* table : {"summary", "confusion", "per_class"}) {
+      const fs::path file = folder / (std::string(table) + ".csv");
+      if (fs::exists(file)) evaluation[table] = csv_rows(file);
     }
+    return evaluation;
   }
   return nullptr;
 }

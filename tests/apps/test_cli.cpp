@@ -422,7 +422,8 @@ TEST(Cli, PreprocessTrainEvaluate) {
       << multi.output;
   EXPECT_NE(multi.output.find("multi-crop minus single-crop accuracy"), std::string::npos);
   EXPECT_NE(multi.output.find("precision"), std::string::npos);
-  for (const char* file : {"confusion.csv", "confusion.png", "per_class.csv", "predictions.csv"}) {
+  for (const char* file :
+       {"summary.csv", "confusion.csv", "confusion.png", "per_class.csv", "predictions.csv"}) {
     EXPECT_TRUE(std::filesystem::exists(d + "/rep/" + file)) << file;
   }
   const Invocation too_big =

@@ -1,7 +1,8 @@
 // kiln report in a real browser: Debian's chromium, headless, loads the page of two short runs
-// and a small search from a file URL; the DOM after its script ran must hold a line per run in
-// every curve chart, the runs table's rows and differing keys, and no JavaScript error; a
-// screenshot (kept as report-screenshot.png in the test's working folder) must not be blank.
+// (one with a multi-label evaluation, one with a regression one) and a small search from a file
+// URL; the DOM after its script ran must hold a line per run in every curve chart, the runs
+// table's rows and differing keys, the evaluations' tables, and no JavaScript error; a screenshot
+// (kept as report-screenshot.png in the test's working folder) must not be blank.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -61,6 +62,17 @@ TEST(ReportInBrowser, ChartsTablesAndNoScriptErrors) {
                  "/search --strategy grid --param 'optimizer.lr=[0.003, 0.03]'")
                 .exit_code,
             0);
+  // Evaluation folders as evaluate --report writes them for a multi-label model (figures and a
+  // per-class table, no confusion matrix) and a regression one (figures alone).
+  std::filesystem::create_directories(d + "/runs/a/eval");
+  std::ofstream(d + "/runs/a/eval/summary.csv")
+      << "metric,value\nimages,200\nviews_per_image,1\nthreshold,0.5\nmAP,0.97\n"
+         "micro_f1,0.93\nmacro_f1,0.92\nsubset_accuracy,0.88\n";
+  std::ofstream(d + "/runs/a/eval/per_class.csv")
+      << "class,average_precision,f1,support\nleft,0.99,0.95,97\nright,0.95,,0\n";
+  std::filesystem::create_directories(d + "/runs/b/eval");
+  std::ofstream(d + "/runs/b/eval/summary.csv")
+      << "metric,value\nimages,200\nviews_per_image,5\nMAE,0.0213\nRMSE,0.031\nR2,\n";
   const std::string page = d + "/report.html";
   const Invocation report = kiln("report " + d + "/runs " + d + "/search -o " + page);
   ASSERT_EQ(report.exit_code, 0) << report.output;
@@ -92,6 +104,12 @@ TEST(ReportInBrowser, ChartsTablesAndNoScriptErrors) {
   const std::size_t trials = html.find("data-table=\"trials\"");
   ASSERT_NE(trials, std::string::npos);
   EXPECT_EQ(count(html.substr(trials, html.find("</table>", trials) - trials), "<tr"), 1 + 2);
+  // The two evaluations: their figures each, one per-class table, no confusion matrix.
+  EXPECT_EQ(count(html, "data-table=\"eval-summary\""), 2);
+  EXPECT_EQ(count(html, "data-table=\"per_class\""), 1);
+  EXPECT_EQ(count(html, "data-table=\"confusion\""), 0);
+  EXPECT_NE(html.find(">subset_accuracy<"), std::string::npos);
+  EXPECT_NE(html.find(">RMSE<"), std::string::npos);
   // No JavaScript error: none caught by the page, none in the browser's console log.
   EXPECT_NE(html.find("<pre id=\"js-errors\"></pre>"), std::string::npos) << html.substr(0, 2000);
   std::ifstream log(d + "/chromium.log");

@@ -5,6 +5,9 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
 #include <opencv2/imgcodecs.hpp>
 
 #include "io/dataset_writer.hpp"
@@ -19,6 +22,22 @@
 
 namespace kiln {
 namespace {
+
+// summary.csv of an evaluate --report folder: metric -> value.
+std::map<std::string, double> summary_csv(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "metric,value") << path;
+  std::map<std::string, double> figures;
+  while (std::getline(in, line)) {
+    const auto comma = line.find(',');
+    const std::string value = line.substr(comma + 1);  // empty: undefined
+    figures[line.substr(0, comma)] =
+        value.empty() ? std::numeric_limits<double>::quiet_NaN() : std::stod(value);
+  }
+  return figures;
+}
 
 // 12×12 grey images: the left half lit at brightness a, the right half at b (each 0 or a level
 // in [80, 255]), with noise. Multi-label: classes "left" and "right", present when lit.
@@ -105,6 +124,14 @@ TEST_F(TargetRun, MultiLabelTrainsEvaluatesAndPredictsLabelSets) {
   ASSERT_EQ(per_class.rows.size(), 2u);
   EXPECT_NEAR(per_class.at_row(1, "average_precision"),
               report.passes.back().multi_label->average_precision(1), 1e-6);
+  // summary.csv: the pass's figures, as kiln report shows them.
+  const std::map<std::string, double> summary = summary_csv(dir_.file("summary.csv"));
+  const nn::MultiLabelMetrics& asked = *report.passes.back().multi_label;
+  EXPECT_EQ(summary.at("images"), 200);
+  EXPECT_EQ(summary.at("views_per_image"), 5);
+  EXPECT_NEAR(summary.at("mAP"), asked.mean_average_precision(), 1e-8);
+  EXPECT_NEAR(summary.at("micro_f1"), asked.micro_f1(), 1e-8);
+  EXPECT_NEAR(summary.at("subset_accuracy"), asked.subset_accuracy(), 1e-8);
   const io::LogTable predicted = io::read_csv_log(dir_.file("predictions.csv"));
   ASSERT_EQ(predicted.rows.size(), 200u);
   EXPECT_EQ(predicted.columns,
@@ -153,6 +180,12 @@ TEST_F(TargetRun, RegressionTrainsEachLossAndBeatsTheMeanByFar) {
   const std::string folder = dir_.file("reg-report");
   std::filesystem::create_directories(folder);
   const pipeline::EvalReport single = evaluate("reg-huber", 1, folder);
+  const nn::RegressionMetrics& figures = *single.passes.back().regression;
+  const std::map<std::string, double> summary = summary_csv(folder + "/summary.csv");
+  EXPECT_NEAR(summary.at("MAE"), figures.mae(), 1e-8);
+  EXPECT_NEAR(summary.at("RMSE"), figures.rmse(), 1e-8);
+  EXPECT_NEAR(summary.at("R2"), figures.r2(), 1e-8);
+  EXPECT_NEAR(summary.at("mean_baseline_MAE"), figures.mean_baseline_mae(), 1e-8);
   const io::LogTable rows = io::read_csv_log(folder + "/predictions.csv");
   ASSERT_EQ(rows.rows.size(), 200u);
   double error = 0;

@@ -76,6 +76,24 @@ TEST(ReportData, SummarizesARunDirectory) {
   write(run + "/augment-preview.png", "Ma");
   EXPECT_EQ(collect_report({run})["runs"][0]["previews"][0]["src"], "data:image/png;base64,TWE=");
 
+  // A multi-label evaluation: figures and a per-class table, no confusion matrix; a regression
+  // one: figures alone. Both are shown (a folder of summary.csv counts, as of a classification).
+  std::filesystem::remove_all(run + "/eval");
+  write(run + "/eval/summary.csv", "metric,value\nimages,200\nmAP,0.97\n");
+  write(run + "/eval/per_class.csv", "class,average_precision,f1,support\nleft,0.99,0.95,97\n");
+  const Json multi_label = collect_report({run})["runs"][0]["evaluation"];
+  EXPECT_EQ(multi_label["summary"][2][1], "0.97");
+  EXPECT_EQ(multi_label["per_class"][1][0], "left");
+  EXPECT_FALSE(multi_label.contains("confusion"));
+  std::filesystem::remove(run + "/eval/per_class.csv");
+  write(run + "/eval/summary.csv", "metric,value\nimages,200\nMAE,0.0213\n");
+  const Json regression = collect_report({run})["runs"][0]["evaluation"];
+  EXPECT_EQ(regression["folder"], "eval");
+  EXPECT_EQ(regression["summary"][2][0], "MAE");
+  EXPECT_FALSE(regression.contains("per_class"));
+  std::filesystem::remove_all(run + "/eval");
+  EXPECT_FALSE(collect_report({run})["runs"][0].contains("evaluation"));
+
   write(run + "/model.h5", "");
   EXPECT_FALSE(collect_report({run})["live"].get<bool>());
   EXPECT_THROW(collect_report({dir.file("runs/a/nothing")}), Error);
