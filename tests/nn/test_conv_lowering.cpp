@@ -8,6 +8,7 @@
 #include <cmath>
 #include <vector>
 
+#include "nn/kernels/gemm.hpp"
 #include "nn/layers/conv/conv2d.hpp"
 #include "tests/support/gradient_check.hpp"
 
@@ -145,6 +146,43 @@ TEST(ConvLowering, TheWholeBatchDoesNotDependOnTheThreadCount) {
     return all;
   };
   EXPECT_EQ(run(1), run(2));
+}
+
+// A sample whose patches exceed the forward band (resnet18's stem: 7×7, stride 2, padding 3)
+// is lowered and multiplied band of rows by band of rows; its outputs must be the very floats of
+// one whole-sample lowering and product (a partial last band and padding at both ends included).
+TEST(ConvLowering, ForwardBandsGiveTheWholeSampleProductExactly) {
+  Conv2D conv({.filters = 8,
+               .kernel = {7, 7},
+               .strides = {2, 2},
+               .padding = Padding::pixels(3, 3, 3, 3),
+               .algorithm = ConvAlgorithm::kGemm,
+               .weights = {.init = "he_normal", .use_bias = false}});
+  const Shape input{2, 3, 100, 98};
+  const Shape out = conv.build(input.with_n(1));
+  ASSERT_EQ(out, (Shape{1, 8, 50, 49}));  // 3·49·2,450 floats of patches: 1.4 MB, banded
+  Rng rng({2, 0, 0, kSlotInit});
+  conv.initialize(rng);
+  Tensor x(input), y;
+  fill_uniform(x, 3, -1, 1);
+  conv.forward(x, y, {});
+  const std::int64_t k = 3 * 49, pixels = 50 * 49;
+  const PatchGeometry whole{3,
+                            100,
+                            98,
+                            {7, 7},
+                            {2, 2},
+                            {1, 1},
+                            window_1d(100, 7, 2, Padding::pixels(3, 3, 3, 3), Axis::kHeight),
+                            window_1d(98, 7, 2, Padding::pixels(3, 3, 3, 3), Axis::kWidth)};
+  std::vector<float> col(static_cast<std::size_t>(k * pixels)), expected(8 * pixels);
+  for (std::int64_t s = 0; s < input.n; ++s) {
+    im2col(whole, x.data() + s * input.per_sample(), col.data(), pixels);
+    gemm(8, pixels, k, {conv.parameters()[0]->value.data(), k, 1}, col.data(), pixels,
+         expected.data(), pixels, false);
+    for (std::int64_t i = 0; i < 8 * pixels; ++i)
+      ASSERT_EQ(y[s * 8 * pixels + i], expected[static_cast<std::size_t>(i)]) << s << " " << i;
+  }
 }
 
 // The table lowering of small outputs against im2col and col2im_add, value for value: stride 1

@@ -54,6 +54,13 @@ constexpr std::int64_t kWholeBatchBelowPixels = 256;
 // KH·KW·OH·OW offsets: 2,304 for a 3×3 kernel.
 constexpr std::int64_t kTableMaxPixels = 256;
 
+// The per-sample forward pass lowers and multiplies bands of output rows whose patches fill at
+// most this many bytes, so that they are still in the L2 cache when the product reads them (the
+// stem of resnet18 at 224 px lowers 7.4 MB a sample). The values do not change: every output is
+// the same chain of multiply-adds whichever band computes it. The backward passes lower whole
+// samples: banding would reorder the sums of the weight and input gradients.
+constexpr std::int64_t kForwardBandBytes = 256 * 1024;
+
 // The absorbed ReLU's (or ReLU6's) backward: dy where y > 0 (and y < 6), written to `masked`;
 // without one, dy itself.
 const float* through_relu(bool relu, bool relu6, const float* y, const float* dy,
@@ -155,6 +162,12 @@ Shape Conv2D::build(const Shape& input) {
   patch_ = {in_.c / o.groups, in_.h, in_.w, o.kernel, o.strides, o.dilation, rows_, cols_};
   depthwise_ = o.groups == in_.c && in_.c > 1;
   table_ = patch_.output_pixels() <= kTableMaxPixels ? PatchTable(patch_) : PatchTable();
+  const std::int64_t col_floats = patch_.patch_size() * patch_.output_pixels();
+  forward_band_rows_ =
+      col_floats * 4 <= kForwardBandBytes
+          ? rows_.out
+          : std::clamp<std::int64_t>(kForwardBandBytes / 4 / (patch_.patch_size() * cols_.out), 1,
+                                     rows_.out);
   const bool plain = o.groups == 1 && o.dilation.h == 1 && o.dilation.w == 1;
   const bool winograd_fits =
       plain && o.kernel.h == 3 && o.kernel.w == 3 && o.strides.h == 1 && o.strides.w == 1;
@@ -221,15 +234,20 @@ void Conv2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
   const std::int64_t group_input = patch_.channels * in_.h * in_.w;
   y.resize({n, f, rows_.out, cols_.out});
   const float* w = weight_.value.data();
+  const std::int64_t band = forward_band_rows_, ow = cols_.out;
   parallel_chunks(n, kSampleChunk, [&](std::int64_t s0, std::int64_t s1) {
-    AlignedVector<float> col(static_cast<std::size_t>(k * spatial));
+    AlignedVector<float> col(static_cast<std::size_t>(k * band * ow));
     for (std::int64_t s = s0; s < s1; ++s) {
       MatrixMap ys(y.data() + s * f * spatial, f, spatial);
       for (std::int64_t g = 0; g < groups; ++g) {
-        im2col_sample(x.data() + s * in_.per_sample() + g * group_input, col.data(), spatial);
-        // (F/G, OH·OW) = W_g (F/G, K) · col (K, OH·OW)
-        gemm(fg, spatial, k, {w + g * fg * k, k, 1}, col.data(), spatial,
-             ys.data() + g * fg * spatial, spatial, false);
+        const float* x_g = x.data() + s * in_.per_sample() + g * group_input;
+        for (std::int64_t oy = 0; oy < rows_.out; oy += band) {
+          const std::int64_t pixels = std::min(band, rows_.out - oy) * ow;
+          im2col_rows(x_g, oy, pixels / ow, col.data());
+          // (F/G, pixels) = W_g (F/G, K) · col (K, pixels), into the band's columns of y
+          gemm(fg, pixels, k, {w + g * fg * k, k, 1}, col.data(), pixels,
+               ys.data() + g * fg * spatial + oy * ow, spatial, false);
+        }
       }
       if (options_.weights.use_bias)
         ys.colwise() += Eigen::Map<const Eigen::VectorXf>(bias_.value.data(), f);
@@ -310,6 +328,17 @@ void Conv2D::im2col_sample(const float* x_chw, float* col, std::int64_t col_stri
 void Conv2D::col2im_add_sample(const float* col, std::int64_t col_stride, float* dx_chw) const {
   if (table_.empty()) return col2im_add(patch_, col, col_stride, dx_chw);
   table_.col2im_add(col, col_stride, dx_chw);
+}
+
+void Conv2D::im2col_rows(const float* x_chw, std::int64_t first_row, std::int64_t rows,
+                         float* col) const {
+  if (rows == rows_.out) return im2col_sample(x_chw, col, patch_.output_pixels());
+  // The band as a convolution of `rows` output rows whose padding starts first_row·stride rows
+  // earlier (negative: the band starts inside the image).
+  PatchGeometry band = patch_;
+  band.rows.out = rows;
+  band.rows.pad_before = patch_.rows.pad_before - first_row * patch_.strides.h;
+  im2col(band, x_chw, col, rows * cols_.out);
 }
 
 void Conv2D::lower_batch(const Tensor& x) {

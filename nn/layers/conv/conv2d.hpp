@@ -89,6 +89,8 @@ class Conv2D final : public Layer, public FusesRelu, public CountsMacs {
   // im2col and col2im_add of one group of one sample, through table_ where build() made one.
   void im2col_sample(const float* x_chw, float* col, std::int64_t col_stride) const;
   void col2im_add_sample(const float* col, std::int64_t col_stride, float* dx_chw) const;
+  // col (C·KH·KW, rows·OW) for output rows [first_row, first_row + rows) of one group of a sample.
+  void im2col_rows(const float* x_chw, std::int64_t first_row, std::int64_t rows, float* col) const;
   void forward_whole_batch(const Tensor& x, Tensor& y);
   void backward_whole_batch(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx);
   void backward_into(const Tensor& x, const Tensor& y, const Tensor& dy,
@@ -103,6 +105,7 @@ class Conv2D final : public Layer, public FusesRelu, public CountsMacs {
   Window1d rows_, cols_;                     // output geometry along H and W
   PatchGeometry patch_;                      // one group's lowering: C/G channels
   PatchTable table_;                         // patch_ as a table, for small outputs
+  std::int64_t forward_band_rows_ = 0;       // output rows lowered at a time in forward()
   Parameter weight_;                         // (F, C, KH, KW)
   Parameter bias_;                           // (F)
   bool relu_ = false;                        // a following ReLU absorbed (FusesRelu)
