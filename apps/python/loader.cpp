@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "io/dataset_reader.hpp"
 #include "nn/error.hpp"
+#include "pipeline/batch_mixing.hpp"
 #include "pipeline/graph.hpp"
 #include "pipeline/normalize.hpp"
 #include "pipeline/transforms/pca_lighting.hpp"
@@ -79,8 +81,16 @@ PyLoader::PyLoader(const LoaderArgs& a)
     : normalize_(a.normalize), batch_size_(a.batch_size), drop_last_(a.drop_last) {
   auto reader = std::make_shared<const io::DatasetReader>(a.path);
   task_ = reader->task();
+  // A batch stage (mixup, cutmix) closes the list; it mixes training batches only, as in kiln
+  // train, and has no eval form.
+  Json per_sample, batch_stage;
+  try {
+    std::tie(per_sample, batch_stage) = pipeline::split_batch_stage(stage_list(a.augment));
+  } catch (const Error& e) {
+    throw ConfigError(std::string("augment: ") + e.what());
+  }
   const Json stages =
-      pipeline::with_fitted_pca(stage_list(a.augment), reader->statistics().covariance, a.path);
+      pipeline::with_fitted_pca(per_sample, reader->statistics().covariance, a.path);
   pipeline::LoaderOptions o;
   o.batch_size = a.batch_size;
   o.seed = a.seed;
@@ -89,6 +99,24 @@ PyLoader::PyLoader(const LoaderArgs& a)
   o.threads = a.threads;
   o.drop_last = a.drop_last;
   o.limit = a.limit;
+  if (!batch_stage.is_null() && a.train) {
+    const std::string type = batch_stage.at("type").get<std::string>();
+    if (!a.normalize) {
+      throw ConfigError("augment: " + type +
+                        " blends pixels into fractions, which uint8 batches cannot hold; use "
+                        "normalize=True");
+    }
+    try {
+      o.mixing = pipeline::BatchMixing::from_json(batch_stage);
+    } catch (const Error& e) {
+      throw ConfigError(std::string("augment: ") + e.what());
+    }
+    if (o.mixing->may_cutmix() && task_ == nn::Task::kRegression) {
+      throw ConfigError("augment: " + type +
+                        " pastes a box of another image, which no regression value follows; "
+                        "use mixup with regression data");
+    }
+  }
   pipeline::Normalization normalization =
       a.normalize
           ? pipeline::Normalization::from_statistics(reader->statistics(), reader->channel_order())
@@ -153,7 +181,8 @@ the same batches bit for bit, whatever the thread count.
 Each images array owns its memory (no buffer is recycled under it). normalize=False yields the
 augmented pixels as uint8 (N, H, W, C) instead. A multi-label or regression dataset (kiln
 preprocess --task) yields its target rows, float32 (N, K), in place of the labels; `task` says
-which.)")
+which. A last stage mixup, cutmix or mixup_cutmix mixes each training batch as kiln train does,
+and its batches carry the mixed target rows, float32 (N, classes), in place of the labels.)")
       .def(py::init([](std::string path, py::object augment, std::int64_t batch_size,
                        std::uint64_t seed, bool shuffle, int threads, bool train, bool drop_last,
                        bool normalize, std::int64_t limit) {

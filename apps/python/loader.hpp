@@ -39,8 +39,9 @@ class PyLoader {
   // Starts the epoch set by set_epoch() (0 at first) and returns the loader as its iterator.
   PyLoader& start();
   // (images, labels): float32 (N, C, H, W) normalized, or uint8 (N, H, W, C) with
-  // normalize=False; int32 (N), or for multi_label and regression data float32 target rows
-  // (N, K). Raises StopIteration at the end of the epoch.
+  // normalize=False; int32 (N), or for multi_label and regression data, and for any training
+  // batch a mixup or cutmix stage mixed, float32 target rows (N, K). Raises StopIteration at the
+  // end of the epoch.
   pybind11::tuple next();
   const std::vector<std::uint64_t>& indices() const { return indices_; }
   nn::Task task() const { return task_; }

@@ -290,3 +290,60 @@ def test_multi_label_and_regression_lists_from_preprocess_to_predict(tmp_path):
                           'augment=[{"type": "cutmix", "alpha": 1.0}]'], capture_output=True,
                          text=True)
     assert bad.returncode == 2 and "use mixup with task regression" in bad.stderr, bad.stderr
+
+
+def test_mixup_and_cutmix_mix_each_row_with_its_mirror_row(data):
+    """Row i of a training batch is mixed with row n-1-i of the unmixed batch (the same seed
+    without the batch stage): mixup's pixels are lam*x_i + (1-lam)*x_j with lam read off the
+    target row, and cutmix pastes exactly the pixel fraction the target gives row j."""
+    path = str(data / "data.h5")
+
+    def batch(stages, per_sample=AUGMENT[:2]):
+        loader = kiln.Loader(path, augment=per_sample + stages, batch_size=12, seed=5, threads=2)
+        return next(iter(loader))
+
+    plain, labels = batch([])
+    mixed, targets = batch([{"type": "mixup", "alpha": 0.4}])
+    assert targets.dtype == np.float32 and targets.shape == (12, 4)
+    assert np.allclose(targets.sum(axis=1), 1, atol=1e-6)
+    mirrored = 0
+    for i in range(12):
+        j = 11 - i
+        lam = targets[i, labels[i]] if labels[i] != labels[j] else 1.0
+        if labels[i] == labels[j]:
+            continue
+        assert np.allclose(targets[i, labels[j]], 1 - lam, atol=1e-6)
+        assert np.allclose(mixed[i], lam * plain[i] + (1 - lam) * plain[j], atol=1e-5)
+        mirrored += 0 < lam < 1
+    assert mirrored >= 6
+
+    # Without pad_crop, whose zero borders would hide a box's edge where both images have them.
+    plain, labels = batch([], per_sample=[])
+    pasted, cut_targets = batch([{"type": "cutmix", "alpha": 1.0}], per_sample=[])
+    boxes = 0
+    for i in range(12):
+        j = 11 - i
+        if labels[i] == labels[j]:
+            continue
+        changed = np.any(pasted[i] != plain[i], axis=0)  # (H, W)
+        box = np.zeros_like(changed)
+        if changed.any():
+            rows, cols = np.nonzero(changed)
+            box[rows.min():rows.max() + 1, cols.min():cols.max() + 1] = True
+            boxes += 1
+        # Inside the box row j's pixels, outside row i's; the label weight is the box's area.
+        assert np.array_equal(pasted[i][:, box], plain[j][:, box])
+        assert np.array_equal(pasted[i][:, ~box], plain[i][:, ~box])
+        assert abs(cut_targets[i, labels[j]] - box.mean()) < 1e-6
+        assert abs(cut_targets[i, labels[i]] - (1 - box.mean())) < 1e-6
+    assert boxes >= 4
+
+    # Evaluation batches never mix: their labels stay int32 classes.
+    eval_loader = kiln.Loader(path, augment=[{"type": "mixup", "alpha": 0.4}], batch_size=12,
+                              train=False, shuffle=False)
+    _, eval_labels = next(iter(eval_loader))
+    assert eval_labels.dtype == np.int32
+    with pytest.raises(kiln.ConfigError, match="uint8"):
+        kiln.Loader(path, augment=[{"type": "mixup", "alpha": 0.4}], normalize=False)
+    with pytest.raises(kiln.ConfigError, match="last"):
+        kiln.Loader(path, augment=[{"type": "mixup", "alpha": 0.4}, {"type": "horizontal_flip"}])
