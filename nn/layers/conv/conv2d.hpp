@@ -11,9 +11,9 @@
 //   "winograd": F(2×2, 3×3) (nn/layers/conv/winograd.hpp), 3×3 kernels at stride 1 only: 2.25× fewer
 //           multiplications; results differ from "gemm" by rounding only (about 1e-6 relative).
 //   "auto" (default): winograd where it applies, the layer has at least 16 input channels and
-//           16 filters, and the output at least 25 pixels (with fewer channels its
-//           small GEMMs, and with fewer tiles its weight transforms, lose more than the
-//           multiplications save).
+//           16 filters, and the output at least 25 pixels, or 64 where the weights exceed 512 KB
+//           (with fewer channels its small GEMMs, and with fewer tiles its weight transforms and
+//           gradient, lose more than the multiplications save); else "gemm".
 // Groups (ResNeXt, RegNet; depthwise when groups = C, MobileNet): the channels split into G
 // groups, and filter f sees only its group's C/G channels: weight (F, C/G, KH, KW), F divisible by
 // G, as PyTorch and ONNX lay it out. Filter f's group is f / (F/G). Dilation d spaces the kernel's
