@@ -10,7 +10,7 @@
 //   predictions.csv  one row per image: index,source, then for each class or value NAME the
 //                    target NAME and the model's predicted_NAME (probability or value)
 // summary.csv rows: images and views_per_image, then classification: loss, accuracy,
-// top5_accuracy, macro_f1; multi-label: threshold, mAP, micro_f1, macro_f1, subset_accuracy;
+// top<k>_accuracy (k = min(5, classes)), macro_f1; multi-label: threshold, mAP, micro_f1, macro_f1, subset_accuracy;
 // regression: MAE, RMSE, R2, mean_baseline_MAE (an empty value where a figure is undefined).
 // Class names are quoted when they hold a comma or a quote, as RFC 4180 says.
 #pragma once

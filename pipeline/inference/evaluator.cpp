@@ -407,7 +407,7 @@ std::vector<std::pair<std::string, double>> summary_of(const EvalPass& pass) {
     const nn::ClassificationMetrics& m = pass.metrics;
     rows.insert(rows.end(), {{"loss", m.loss()},
                              {"accuracy", m.accuracy()},
-                             {"top5_accuracy", m.top_k_accuracy()},
+                             {"top" + std::to_string(m.top_k()) + "_accuracy", m.top_k_accuracy()},
                              {"macro_f1", m.macro_f1()}});
   }
   return rows;

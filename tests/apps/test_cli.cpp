@@ -426,6 +426,13 @@ TEST(Cli, PreprocessTrainEvaluate) {
        {"summary.csv", "confusion.csv", "confusion.png", "per_class.csv", "predictions.csv"}) {
     EXPECT_TRUE(std::filesystem::exists(d + "/rep/" + file)) << file;
   }
+  // summary.csv: the figures by name; with 4 classes top-k is top-4.
+  std::stringstream summary;
+  summary << std::ifstream(d + "/rep/summary.csv").rdbuf();
+  for (const char* row : {"metric,value\n", "\nimages,", "\nviews_per_image,10\n", "\nloss,",
+                          "\naccuracy,", "\ntop4_accuracy,", "\nmacro_f1,"}) {
+    EXPECT_NE(summary.str().find(row), std::string::npos) << row << "\n" << summary.str();
+  }
   const Invocation too_big =
       kiln("evaluate " + d + "/model.h5 " + d + "/test.h5 --crops 5 --scales 4");
   EXPECT_EQ(too_big.exit_code, 1);
