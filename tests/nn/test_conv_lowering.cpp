@@ -1,6 +1,7 @@
 // Conv2D's two im2col lowerings (sample by sample, and the whole batch as one product for large
-// weights on small outputs) against the convolution's direct definition in double, in every
-// pass: output, input gradient, weight and bias gradients, with and without an absorbed ReLU.
+// weights on small outputs), and Winograd over the whole batch, against the convolution's direct
+// definition in double, in every pass: output, input gradient, weight and bias gradients, with
+// and without an absorbed ReLU.
 #include <gtest/gtest.h>
 #include <tbb/global_control.h>
 
@@ -135,6 +136,92 @@ TEST(ConvLowering, TheWholeBatchDoesNotDependOnTheThreadCount) {
     Rng rng({1, 0, 0, kSlotInit});
     conv.initialize(rng);
     Tensor x({9, 120, 5, 5}), y, dy({9, 130, 5, 5}), dx;
+    fill_uniform(x, 1, -1, 1);
+    fill_uniform(dy, 2, -1, 1);
+    conv.forward(x, y, {});
+    conv.backward(x, y, dy, dx);
+    std::vector<float> all(y.span().begin(), y.span().end());
+    all.insert(all.end(), dx.span().begin(), dx.span().end());
+    for (Parameter* p : conv.parameters())
+      all.insert(all.end(), p->grad.span().begin(), p->grad.span().end());
+    return all;
+  };
+  EXPECT_EQ(run(1), run(2));
+}
+
+// Winograd over the whole batch, where the lowering above would apply (590 KB of weights on
+// 7×7 outputs: an odd edge, whose last tiles are cut off), in every pass against the definition.
+TEST(ConvWinogradBatch, MatchesTheDirectDefinitionInEveryPass) {
+  for (const bool relu : {false, true}) {
+    SCOPED_TRACE(relu ? "with an absorbed ReLU" : "alone");
+    Conv2D conv({.filters = 128,
+                 .padding = Padding::kSame,
+                 .weights = {.init = "he_normal", .use_bias = true}});
+    const Shape input{3, 128, 7, 7};
+    const Shape out = conv.build(input.with_n(1));
+    ASSERT_EQ(conv.algorithm(), ConvAlgorithm::kWinograd);
+    ASSERT_TRUE(conv.winograd_over_batch());
+    if (relu) conv.absorb_relu();
+    Rng rng({5, 0, 0, kSlotInit});
+    conv.initialize(rng);
+    Tensor& b = conv.parameters()[1]->value;
+    fill_uniform(b, 6, -0.5f, 0.5f);
+    Tensor x(input), y, dy(out.with_n(input.n)), dx;
+    fill_uniform(x, 7, -1, 1);
+    fill_uniform(dy, 8, -1, 1);
+    conv.forward(x, y, {});
+    conv.backward(x, y, dy, dx);
+    const Direct d = direct_convolution(x, conv.parameters()[0]->value, b, dy, 1, 1, relu);
+    expect_near(y, d.y, "y");
+    expect_near(dx, d.dx, "dx");
+    expect_near(conv.parameters()[0]->grad, d.dw, "weight gradient");
+    expect_near(conv.parameters()[1]->grad, d.db, "bias gradient");
+  }
+}
+
+// The batch passes against the grouped ones on the same samples: the outputs and the input
+// gradient are the same floats (every element is the same chain, whichever columns share a
+// GEMM); the transformed weight gradient sums the same terms in another grouping.
+TEST(ConvWinogradBatch, GivesTheGroupedPassesValues) {
+  const WinogradGeometry g{20, 9, 7, 24, 9, 7, 1, 1};
+  const WinogradConv3x3 winograd(g);
+  const std::int64_t samples = 5, in_size = 20 * 9 * 7, out_size = 24 * 9 * 7;
+  const std::int64_t u_size = WinogradConv3x3::kPositions * 24 * 20;
+  Tensor weights({24, 20, 3, 3}), x({samples, 20, 9, 7}), dy({samples, 24, 9, 7});
+  fill_uniform(weights, 1, -1, 1);
+  fill_uniform(x, 2, -1, 1);
+  fill_uniform(dy, 3, -1, 1);
+  std::vector<float> u(static_cast<std::size_t>(u_size)), bias(24, 0.25f);
+  winograd.transform_weights(weights.data(), u.data());
+  std::vector<float> y_groups(static_cast<std::size_t>(samples * out_size));
+  std::vector<float> dx_groups(static_cast<std::size_t>(samples * in_size));
+  std::vector<float> du_groups(static_cast<std::size_t>(u_size), 0.f);
+  for (std::int64_t s = 0; s < samples; s += 2) {  // groups of 2, 2 and 1 samples
+    const std::int64_t count = std::min<std::int64_t>(2, samples - s);
+    winograd.forward(x.data() + s * in_size, count, u.data(), bias.data(), true,
+                     y_groups.data() + s * out_size);
+    winograd.backward(x.data() + s * in_size, dy.data() + s * out_size, count, u.data(),
+                      du_groups.data(), dx_groups.data() + s * in_size);
+  }
+  std::vector<float> y_batch(y_groups.size()), dx_batch(dx_groups.size()), du_batch(u.size());
+  winograd.forward_batch(x.data(), samples, u.data(), bias.data(), true, y_batch.data());
+  winograd.backward_batch(x.data(), dy.data(), samples, u.data(), du_batch.data(), dx_batch.data());
+  EXPECT_EQ(y_batch, y_groups);
+  EXPECT_EQ(dx_batch, dx_groups);
+  for (std::size_t i = 0; i < du_batch.size(); ++i)
+    ASSERT_NEAR(du_batch[i], du_groups[i], 1e-4f * (1.f + std::fabs(du_groups[i]))) << i;
+}
+
+TEST(ConvWinogradBatch, DoesNotDependOnTheThreadCount) {
+  auto run = [](int threads) {
+    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+    Conv2D conv({.filters = 130, .padding = Padding::kSame, .weights = {.use_bias = true}});
+    conv.build({1, 120, 6, 6});
+    EXPECT_TRUE(conv.winograd_over_batch());
+    conv.absorb_relu();
+    Rng rng({1, 0, 0, kSlotInit});
+    conv.initialize(rng);
+    Tensor x({9, 120, 6, 6}), y, dy({9, 130, 6, 6}), dx;
     fill_uniform(x, 1, -1, 1);
     fill_uniform(dy, 2, -1, 1);
     conv.forward(x, y, {});

@@ -34,13 +34,14 @@ constexpr std::int64_t kWinogradMinChannels = 16;
 // 7×7 ones slower).
 constexpr std::int64_t kWinogradMinPixels = 25;
 // ... and, where the whole-batch lowering below fits (large weights, small output), from this
-// many output pixels up (8×8). Under it a group of 4 samples has at most 64 tiles, so every
-// position's GEMM streams its (F, C) slice of the transformed weights, and its gradient, from
-// memory for a thin product: resnet18's 512-channel 7×7 layers at 224 px took 271 ms a backward
-// pass at 6% of the peak, and the step ran 2.3x faster with them lowered instead (`kiln bench
-// train --model resnet18 --input 3 224 224 --batch 16`: 25 img/s against 11; 8×8 outputs of
-// 128 channels at 64 px stay faster with Winograd, 203 img/s against 168).
-constexpr std::int64_t kWinogradMinPixelsLargeWeights = 64;
+// many output pixels up (4×4). There Winograd runs over the whole batch too (forward_batch):
+// a group's GEMMs would be thin and stream the transformed weights, and their gradient, from
+// memory once per group (resnet18's 512-channel 7×7 layers at 224 px took 271 ms a backward
+// pass that way). Batched, those layers run faster than the whole-batch lowering (`kiln bench
+// train --model resnet18 --input 3 224 224 --batch 16`: 22 img/s against 15 without them;
+// docs/benchmarks.md). On 2×2 outputs (one tile a sample) the lowering stays faster: at 3×64×64
+// 194 img/s with 4×4 outputs as the least, 158 with 2×2.
+constexpr std::int64_t kWinogradMinPixelsLargeWeights = 16;
 // "gemm" lowers the whole batch into one product (conv2d.hpp) when the weights exceed what stays
 // in a core's L2 cache between samples, and the output is small enough that one sample's product
 // is thin. Smaller weights are re-read from L2 per sample at no cost, and a whole-batch lowering
@@ -184,12 +185,14 @@ Shape Conv2D::build(const Shape& input) {
       static_cast<std::int64_t>(sizeof(float)) * o.filters * patch_.patch_size();
   const bool batch_lowering_fits =
       plain && pixels < kWholeBatchBelowPixels && weight_bytes > kWholeBatchAboveWeightBytes;
+  const std::int64_t min_pixels =
+      batch_lowering_fits ? kWinogradMinPixelsLargeWeights : kWinogradMinPixels;
   const bool use_winograd =
       o.algorithm == ConvAlgorithm::kWinograd ||
       (o.algorithm == ConvAlgorithm::kAuto && winograd_fits && in_.c >= kWinogradMinChannels &&
-       o.filters >= kWinogradMinChannels && pixels >= kWinogradMinPixels &&
-       !(batch_lowering_fits && pixels < kWinogradMinPixelsLargeWeights));
+       o.filters >= kWinogradMinChannels && pixels >= min_pixels);
   whole_batch_ = batch_lowering_fits && !use_winograd;
+  winograd_batch_ = batch_lowering_fits && use_winograd;
   winograd_.reset();
   if (use_winograd) {
     winograd_.emplace(WinogradGeometry{in_.c, in_.h, in_.w, o.filters, rows_.out, cols_.out,
@@ -433,6 +436,9 @@ void Conv2D::forward_winograd(const Tensor& x, Tensor& y) {
   winograd_->transform_weights(weight_.value.data(), transformed_weight_.data());
   const float* bias = options_.weights.use_bias ? bias_.value.data() : nullptr;
   const std::int64_t group = std::min(kSampleChunk, winograd_->samples_per_group());
+  if (winograd_batch_) {
+    return winograd_->forward_batch(x.data(), n, transformed_weight_.data(), bias, relu_, y.data());
+  }
   const std::int64_t in_size = in_.per_sample(), out_size = f * rows_.out * cols_.out;
   parallel_chunks(n, kSampleChunk, [&](std::int64_t s0, std::int64_t s1) {
     for (std::int64_t s = s0; s < s1; s += group) {
@@ -452,6 +458,17 @@ void Conv2D::backward_winograd(const Tensor& x, const Tensor& y, const Tensor& d
   // that backward never depends on a forward call having happened first.
   winograd_->transform_weights(weight_.value.data(), transformed_weight_.data());
   const std::int64_t u_size = static_cast<std::int64_t>(transformed_weight_.size());
+  AlignedVector<float> total_u(static_cast<std::size_t>(u_size), 0.f);
+  if (winograd_batch_) {
+    AlignedVector<float> rectified(relu_ ? static_cast<std::size_t>(n * out_size) : 0);
+    const float* dy_all =
+        through_relu(relu_, false, y.data(), dy.data(), n * out_size, rectified.data());
+    if (options_.weights.use_bias) add_bias_sums(dy_all, n, f, spatial, bias_.grad.data());
+    winograd_->backward_batch(x.data(), dy_all, n, transformed_weight_.data(), total_u.data(),
+                              dx ? dx->data() : nullptr);
+    winograd_->add_weight_gradient(total_u.data(), weight_.grad.data());
+    return;
+  }
   const std::int64_t chunks = (n + kSampleChunk - 1) / kSampleChunk;
   // One partial (transformed) weight gradient and bias gradient per chunk, summed in chunk order.
   AlignedVector<float> partial_u(static_cast<std::size_t>(chunks * u_size), 0.f);
@@ -472,7 +489,6 @@ void Conv2D::backward_winograd(const Tensor& x, const Tensor& y, const Tensor& d
                           dx ? dx->data() + s * in_size : nullptr);
     }
   });
-  AlignedVector<float> total_u(static_cast<std::size_t>(u_size), 0.f);
   add_chunk_sums(partial_u.data(), chunks, u_size, u_size, total_u.data());
   winograd_->add_weight_gradient(total_u.data(), weight_.grad.data());
   if (options_.weights.use_bias) add_chunk_sums(partial_b.data(), chunks, f, f, bias_.grad.data());

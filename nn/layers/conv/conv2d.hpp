@@ -11,9 +11,11 @@
 //   "winograd": F(2×2, 3×3) (nn/layers/conv/winograd.hpp), 3×3 kernels at stride 1 only: 2.25× fewer
 //           multiplications; results differ from "gemm" by rounding only (about 1e-6 relative).
 //   "auto" (default): winograd where it applies, the layer has at least 16 input channels and
-//           16 filters, and the output at least 25 pixels, or 64 where the weights exceed 512 KB
-//           (with fewer channels its small GEMMs, and with fewer tiles its weight transforms and
-//           gradient, lose more than the multiplications save); else "gemm".
+//           16 filters, and the output at least 25 pixels (with fewer channels its small GEMMs,
+//           and with fewer tiles its weight transforms and gradient, lose more than the
+//           multiplications save); else "gemm". Where "gemm" would lower the whole batch (large
+//           weights, small outputs), winograd runs over the whole batch as well, from 16 output
+//           pixels up (WinogradConv3x3::forward_batch).
 // Groups (ResNeXt, RegNet; depthwise when groups = C, MobileNet): the channels split into G
 // groups, and filter f sees only its group's C/G channels: weight (F, C/G, KH, KW), F divisible by
 // G, as PyTorch and ONNX lay it out. Filter f's group is f / (F/G). Dilation d spaces the kernel's
@@ -80,6 +82,8 @@ class Conv2D final : public Layer, public FusesRelu, public CountsMacs {
   }
   // Whether build() chose to lower the whole batch into one product (kGemm only; see above).
   bool lowers_whole_batch() const { return whole_batch_; }
+  // Whether build() chose winograd over the whole batch (WinogradConv3x3::forward_batch).
+  bool winograd_over_batch() const { return winograd_batch_; }
   std::int64_t macs() const override {
     return patch_.output_pixels() * options_.filters * patch_.patch_size();
   }
@@ -113,6 +117,7 @@ class Conv2D final : public Layer, public FusesRelu, public CountsMacs {
   std::optional<WinogradConv3x3> winograd_;  // set when build() chose winograd
   AlignedVector<float> transformed_weight_;  // winograd's U (16, F, C)
   bool whole_batch_ = false;                 // gemm over the whole batch (small outputs)
+  bool winograd_batch_ = false;              // winograd over the whole batch (the same outputs)
   bool depthwise_ = false;                   // groups = C > 1: nn/layers/conv/depthwise.hpp
   // The whole-batch path's scratch, kept from step to step: the lowered batch, its transpose
   // (N·OH·OW, C·KH·KW), and the product or output gradient (F, N·OH·OW).

@@ -6,6 +6,7 @@
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/simd.hpp"
 #include "nn/kernels/transpose.hpp"
+#include "nn/parallel.hpp"
 
 namespace kiln::nn {
 namespace {
@@ -14,6 +15,10 @@ constexpr std::int64_t kP = WinogradConv3x3::kPositions;
 // Tiles per GEMM the grouping aims at: 256 keeps V and M (16 × channels × tiles floats each) near
 // L2-sized for 32-64 channels while the GEMMs are still wide enough to run near peak.
 constexpr std::int64_t kTargetTiles = 256;
+// Channels (or filters) per task in the batch passes' transforms, and kernels per task in the
+// weight transforms: every element is computed alone, so the split changes no value.
+constexpr std::int64_t kChannelChunk = 16;
+constexpr std::int64_t kKernelChunk = 4096;
 
 // The transforms run 16 tiles at a time in 16-lane vectors (nn/kernels/simd.hpp): without the scalar
 // remainder loops autovectorization leaves, which dominate here because a tile row holds only
@@ -32,6 +37,16 @@ using simd::odds;
 using simd::store;
 using simd::Vec;
 inline std::int64_t round_up(std::int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
+
+// Stores v, or only its first `count` lanes where count < kLanes: the lanes left before the end
+// of the rows a call writes, past which another task's rows begin in the batch passes.
+inline void store_tiles(float* p, Vec v, std::int64_t count) {
+  if (count >= kLanes) {
+    store(p, v);
+  } else {
+    simd::store_first(p, v, count);
+  }
+}
 
 // G (4×3) applied along one axis: u = G g.
 struct KernelTransform {
@@ -53,20 +68,24 @@ WinogradConv3x3::WinogradConv3x3(const WinogradGeometry& geometry)
 
 void WinogradConv3x3::transform_weights(const float* weights, float* u) const {
   const std::int64_t fc = g_.filters * g_.channels;
-  for (std::int64_t k = 0; k < fc; ++k) {
-    const float* g = weights + k * 9;
-    // Columns of G g (4×3), then G applied to its rows: U = G g Gᵀ.
-    const KernelTransform c0(g[0], g[3], g[6]), c1(g[1], g[4], g[7]), c2(g[2], g[5], g[8]);
-    const float rows[4][3] = {
-        {c0.u0, c1.u0, c2.u0}, {c0.u1, c1.u1, c2.u1}, {c0.u2, c1.u2, c2.u2}, {c0.u3, c1.u3, c2.u3}};
-    for (int i = 0; i < 4; ++i) {
-      const KernelTransform r(rows[i][0], rows[i][1], rows[i][2]);
-      u[(i * 4 + 0) * fc + k] = r.u0;
-      u[(i * 4 + 1) * fc + k] = r.u1;
-      u[(i * 4 + 2) * fc + k] = r.u2;
-      u[(i * 4 + 3) * fc + k] = r.u3;
+  parallel_chunks(fc, kKernelChunk, [&](std::int64_t k0, std::int64_t k1) {
+    for (std::int64_t k = k0; k < k1; ++k) {
+      const float* g = weights + k * 9;
+      // Columns of G g (4×3), then G applied to its rows: U = G g Gᵀ.
+      const KernelTransform c0(g[0], g[3], g[6]), c1(g[1], g[4], g[7]), c2(g[2], g[5], g[8]);
+      const float rows[4][3] = {{c0.u0, c1.u0, c2.u0},
+                                {c0.u1, c1.u1, c2.u1},
+                                {c0.u2, c1.u2, c2.u2},
+                                {c0.u3, c1.u3, c2.u3}};
+      for (int i = 0; i < 4; ++i) {
+        const KernelTransform r(rows[i][0], rows[i][1], rows[i][2]);
+        u[(i * 4 + 0) * fc + k] = r.u0;
+        u[(i * 4 + 1) * fc + k] = r.u1;
+        u[(i * 4 + 2) * fc + k] = r.u2;
+        u[(i * 4 + 3) * fc + k] = r.u3;
+      }
     }
-  }
+  });
 }
 
 void WinogradConv3x3::add_weight_gradient(const float* du, float* grad) const {
@@ -77,25 +96,31 @@ void WinogradConv3x3::add_weight_gradient(const float* du, float* grad) const {
     g[stride] = 0.5f * (u1 - u2);
     g[2 * stride] = 0.5f * (u1 + u2) + u3;
   };
-  for (std::int64_t k = 0; k < fc; ++k) {
-    float rows[4][3];  // Gᵀ applied along j for every i
-    for (int i = 0; i < 4; ++i) {
-      const float* d = du + i * 4 * fc + k;
-      back(d[0], d[fc], d[2 * fc], d[3 * fc], rows[i], 1);
+  parallel_chunks(fc, kKernelChunk, [&](std::int64_t k0, std::int64_t k1) {
+    for (std::int64_t k = k0; k < k1; ++k) {
+      float rows[4][3];  // Gᵀ applied along j for every i
+      for (int i = 0; i < 4; ++i) {
+        const float* d = du + i * 4 * fc + k;
+        back(d[0], d[fc], d[2 * fc], d[3 * fc], rows[i], 1);
+      }
+      float dg[9];
+      for (int v = 0; v < 3; ++v) back(rows[0][v], rows[1][v], rows[2][v], rows[3][v], dg + v, 3);
+      for (int e = 0; e < 9; ++e) grad[k * 9 + e] += dg[e];
     }
-    float dg[9];
-    for (int v = 0; v < 3; ++v) back(rows[0][v], rows[1][v], rows[2][v], rows[3][v], dg + v, 3);
-    for (int e = 0; e < 9; ++e) grad[k * 9 + e] += dg[e];
-  }
+  });
 }
 
 // Strides that keep the surplus lanes harmless: V, M, dM and dV are (16, channels or filters,
 // tiles) with `position_stride` = channels·tiles + 16. A row of tiles spills up to 15 lanes into
-// the next row, which is written later (rows are written in order: channel, then sample, then
-// tile row), and the last row of a position into the slack before the next position. Planes
-// built here have slack rows or columns for the lanes past their last tile.
+// the rows after it, which the same call writes later (rows are written in order: channel, then
+// sample, then tile row); near the end of a call's channels the stores stop at that end
+// (store_tiles), since what follows belongs to the next channel range, another task's in the
+// batch passes. Loads of a row's last vector read up to 15 lanes past it, into the next row or
+// the slack before the next position, and drop them. Planes built here have slack rows or
+// columns for the lanes past their last tile.
 
-void WinogradConv3x3::transform_input(const float* x, std::int64_t samples, float* v) const {
+void WinogradConv3x3::transform_input(const float* x, std::int64_t samples, std::int64_t first,
+                                      std::int64_t last, float* v) const {
   const std::int64_t tiles = samples * tiles_;
   const std::int64_t stride = position_stride(g_.channels, samples);
   const std::int64_t plane = g_.height * g_.width;
@@ -104,7 +129,7 @@ void WinogradConv3x3::transform_input(const float* x, std::int64_t samples, floa
   // Zero once: every channel writes the same (image) positions, the padding stays zero. The
   // last row's surplus lanes read up to 2·16 + 2 floats past its tiles.
   AlignedVector<float> padded(static_cast<std::size_t>(padded_h_ * padded_w_ + 3 * kLanes), 0.f);
-  for (std::int64_t c = 0; c < g_.channels; ++c) {
+  for (std::int64_t c = first; c < last; ++c) {
     for (std::int64_t s = 0; s < samples; ++s) {
       const float* image = x + (s * g_.channels + c) * plane;
       for (std::int64_t yy = 0; yy < rows; ++yy)
@@ -123,11 +148,12 @@ void WinogradConv3x3::transform_input(const float* x, std::int64_t samples, floa
             h[k][2] = c2 - b;
             h[k][3] = b - d;
           }
-          for (int j = 0; j < 4; ++j) {  // Bᵀ down each column
-            store(o + (0 * 4 + j) * stride + tx, h[0][j] - h[2][j]);
-            store(o + (1 * 4 + j) * stride + tx, h[1][j] + h[2][j]);
-            store(o + (2 * 4 + j) * stride + tx, h[2][j] - h[1][j]);
-            store(o + (3 * 4 + j) * stride + tx, h[1][j] - h[3][j]);
+          const std::int64_t count = last * tiles - (o + tx - v);  // to the range's end
+          for (int j = 0; j < 4; ++j) {                            // Bᵀ down each column
+            store_tiles(o + (0 * 4 + j) * stride + tx, h[0][j] - h[2][j], count);
+            store_tiles(o + (1 * 4 + j) * stride + tx, h[1][j] + h[2][j], count);
+            store_tiles(o + (2 * 4 + j) * stride + tx, h[2][j] - h[1][j], count);
+            store_tiles(o + (3 * 4 + j) * stride + tx, h[1][j] - h[3][j], count);
           }
         }
       }
@@ -135,11 +161,12 @@ void WinogradConv3x3::transform_input(const float* x, std::int64_t samples, floa
   }
 }
 
-void WinogradConv3x3::inverse_output(const float* m, std::int64_t samples, const float* bias,
-                                     bool relu, float* y) const {
+void WinogradConv3x3::inverse_output(const float* m, std::int64_t samples, std::int64_t first,
+                                     std::int64_t last, const float* bias, bool relu,
+                                     float* y) const {
   const std::int64_t tiles = samples * tiles_;
   const std::int64_t stride = position_stride(g_.filters, samples);
-  for (std::int64_t f = 0; f < g_.filters; ++f) {
+  for (std::int64_t f = first; f < last; ++f) {
     const float b = bias ? bias[f] : 0.f;
     for (std::int64_t s = 0; s < samples; ++s) {
       float* plane = y + (s * g_.filters + f) * g_.out_h * g_.out_w;
@@ -181,13 +208,14 @@ void WinogradConv3x3::inverse_output(const float* m, std::int64_t samples, const
 }
 
 void WinogradConv3x3::transform_output_gradient(const float* dy, std::int64_t samples,
+                                                std::int64_t first, std::int64_t last,
                                                 float* dm) const {
   const std::int64_t tiles = samples * tiles_;
   const std::int64_t stride = position_stride(g_.filters, samples);
   // dy on whole tiles: zero past an odd edge; slack for the last row's surplus lanes.
   const std::int64_t row_stride = 2 * tiles_x_;
   AlignedVector<float> full(static_cast<std::size_t>(2 * tiles_y_ * row_stride + 2 * kLanes), 0.f);
-  for (std::int64_t f = 0; f < g_.filters; ++f) {
+  for (std::int64_t f = first; f < last; ++f) {
     for (std::int64_t s = 0; s < samples; ++s) {
       const float* plane = dy + (s * g_.filters + f) * g_.out_h * g_.out_w;
       for (std::int64_t oy = 0; oy < g_.out_h; ++oy)
@@ -202,11 +230,12 @@ void WinogradConv3x3::transform_output_gradient(const float* dy, std::int64_t sa
           const Vec b0 = evens(bottom + 2 * tx), b1 = odds(bottom + 2 * tx);
           const Vec row0[4] = {t0, t0 + t1, t0 - t1, -t1};
           const Vec row1[4] = {b0, b0 + b1, b0 - b1, -b1};
-          for (int j = 0; j < 4; ++j) {  // A down each column
-            store(o + (0 * 4 + j) * stride + tx, row0[j]);
-            store(o + (1 * 4 + j) * stride + tx, row0[j] + row1[j]);
-            store(o + (2 * 4 + j) * stride + tx, row0[j] - row1[j]);
-            store(o + (3 * 4 + j) * stride + tx, -row1[j]);
+          const std::int64_t count = last * tiles - (o + tx - dm);  // to the range's end
+          for (int j = 0; j < 4; ++j) {                             // A down each column
+            store_tiles(o + (0 * 4 + j) * stride + tx, row0[j], count);
+            store_tiles(o + (1 * 4 + j) * stride + tx, row0[j] + row1[j], count);
+            store_tiles(o + (2 * 4 + j) * stride + tx, row0[j] - row1[j], count);
+            store_tiles(o + (3 * 4 + j) * stride + tx, -row1[j], count);
           }
         }
       }
@@ -215,6 +244,7 @@ void WinogradConv3x3::transform_output_gradient(const float* dy, std::int64_t sa
 }
 
 void WinogradConv3x3::inverse_input_gradient(const float* dv, std::int64_t samples,
+                                             std::int64_t first, std::int64_t last,
                                              float* dx) const {
   const std::int64_t tiles = samples * tiles_;
   const std::int64_t stride = position_stride(g_.channels, samples);
@@ -225,7 +255,7 @@ void WinogradConv3x3::inverse_input_gradient(const float* dv, std::int64_t sampl
   // wide enough for a last vector's 2·16 + 2 columns (its surplus lanes add zeros).
   const std::int64_t row_stride = 2 * round_up(tiles_x_) + kLanes;
   AlignedVector<float> padded(static_cast<std::size_t>(padded_h_ * row_stride));
-  for (std::int64_t c = 0; c < g_.channels; ++c) {
+  for (std::int64_t c = first; c < last; ++c) {
     for (std::int64_t s = 0; s < samples; ++s) {
       std::fill(padded.begin(), padded.end(), 0.f);
       for (std::int64_t ty = 0; ty < tiles_y_; ++ty) {
@@ -275,12 +305,12 @@ void WinogradConv3x3::forward(const float* x, std::int64_t samples, const float*
   const std::int64_t v_stride = position_stride(c, samples), m_stride = position_stride(f, samples);
   ScratchVector<float> v(static_cast<std::size_t>(kP * v_stride));
   ScratchVector<float> m(static_cast<std::size_t>(kP * m_stride));
-  transform_input(x, samples, v.data());
+  transform_input(x, samples, 0, c, v.data());
   for (std::int64_t p = 0; p < kP; ++p) {  // M_p (F, tiles) = U_p (F, C) · V_p (C, tiles)
     gemm(f, tiles, c, {u + p * f * c, c, 1}, v.data() + p * v_stride, tiles,
          m.data() + p * m_stride, tiles, false);
   }
-  inverse_output(m.data(), samples, bias, relu, y);
+  inverse_output(m.data(), samples, 0, f, bias, relu, y);
 }
 
 void WinogradConv3x3::backward(const float* x, const float* dy, std::int64_t samples,
@@ -290,8 +320,8 @@ void WinogradConv3x3::backward(const float* x, const float* dy, std::int64_t sam
   const std::int64_t v_stride = position_stride(c, samples), m_stride = position_stride(f, samples);
   ScratchVector<float> v(static_cast<std::size_t>(kP * v_stride));
   ScratchVector<float> dm(static_cast<std::size_t>(kP * m_stride));
-  transform_input(x, samples, v.data());
-  transform_output_gradient(dy, samples, dm.data());
+  transform_input(x, samples, 0, c, v.data());
+  transform_output_gradient(dy, samples, 0, f, dm.data());
   // dU_p (F, C) += dM_p (F, tiles) · V_pᵀ. gemm reads B by rows, so V_p is transposed first.
   ScratchVector<float> v_transposed(static_cast<std::size_t>(tiles * c));
   for (std::int64_t p = 0; p < kP; ++p) {
@@ -305,7 +335,63 @@ void WinogradConv3x3::backward(const float* x, const float* dy, std::int64_t sam
     gemm(c, tiles, f, {u + p * f * c, 1, c}, dm.data() + p * m_stride, tiles, dv + p * v_stride,
          tiles, false);
   }
-  inverse_input_gradient(dv, samples, dx);
+  inverse_input_gradient(dv, samples, 0, c, dx);
+}
+
+void WinogradConv3x3::forward_batch(const float* x, std::int64_t samples, const float* u,
+                                    const float* bias, bool relu, float* y) const {
+  const std::int64_t tiles = samples * tiles_;
+  const std::int64_t f = g_.filters, c = g_.channels;
+  const std::int64_t v_stride = position_stride(c, samples), m_stride = position_stride(f, samples);
+  ScratchVector<float> v(static_cast<std::size_t>(kP * v_stride));
+  ScratchVector<float> m(static_cast<std::size_t>(kP * m_stride));
+  parallel_chunks(c, kChannelChunk, [&](std::int64_t c0, std::int64_t c1) {
+    transform_input(x, samples, c0, c1, v.data());
+  });
+  parallel_chunks(kP, 1, [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {  // M_p (F, tiles) = U_p (F, C) · V_p (C, tiles)
+      gemm(f, tiles, c, {u + p * f * c, c, 1}, v.data() + p * v_stride, tiles,
+           m.data() + p * m_stride, tiles, false);
+    }
+  });
+  parallel_chunks(f, kChannelChunk, [&](std::int64_t f0, std::int64_t f1) {
+    inverse_output(m.data(), samples, f0, f1, bias, relu, y);
+  });
+}
+
+void WinogradConv3x3::backward_batch(const float* x, const float* dy, std::int64_t samples,
+                                     const float* u, float* du, float* dx) const {
+  const std::int64_t tiles = samples * tiles_;
+  const std::int64_t f = g_.filters, c = g_.channels;
+  const std::int64_t v_stride = position_stride(c, samples), m_stride = position_stride(f, samples);
+  ScratchVector<float> v(static_cast<std::size_t>(kP * v_stride));
+  ScratchVector<float> dm(static_cast<std::size_t>(kP * m_stride));
+  parallel_chunks(c, kChannelChunk, [&](std::int64_t c0, std::int64_t c1) {
+    transform_input(x, samples, c0, c1, v.data());
+  });
+  parallel_chunks(f, kChannelChunk, [&](std::int64_t f0, std::int64_t f1) {
+    transform_output_gradient(dy, samples, f0, f1, dm.data());
+  });
+  parallel_chunks(kP, 1, [&](std::int64_t p0, std::int64_t p1) {
+    // dU_p (F, C) = dM_p (F, tiles) · V_pᵀ, with V_p transposed for gemm as in backward().
+    ScratchVector<float> v_transposed(static_cast<std::size_t>(tiles * c));
+    for (std::int64_t p = p0; p < p1; ++p) {
+      transpose(v.data() + p * v_stride, c, tiles, tiles, v_transposed.data(), c);
+      gemm(f, c, tiles, {dm.data() + p * m_stride, tiles, 1}, v_transposed.data(), c,
+           du + p * f * c, c, false);
+    }
+  });
+  if (!dx) return;
+  float* dv = v.data();  // every dU product has read V: reuse it for dV
+  parallel_chunks(kP, 1, [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {  // dV_p (C, tiles) = U_pᵀ (C, F) · dM_p (F, tiles)
+      gemm(c, tiles, f, {u + p * f * c, 1, c}, dm.data() + p * m_stride, tiles, dv + p * v_stride,
+           tiles, false);
+    }
+  });
+  parallel_chunks(c, kChannelChunk, [&](std::int64_t c0, std::int64_t c1) {
+    inverse_input_gradient(dv, samples, c0, c1, dx);
+  });
 }
 
 }  // namespace kiln::nn

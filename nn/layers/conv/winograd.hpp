@@ -49,16 +49,32 @@ class WinogradConv3x3 {
   // tiles to stay in cache. Callers split their work into groups of this size.
   std::int64_t samples_per_group() const { return samples_per_group_; }
 
+  // The same two passes over a whole batch at once, run in parallel inside (nn/parallel.hpp):
+  // for large weights on small outputs, where a group's GEMMs are thin and would stream U (and
+  // dU) from memory once per group. Here each position's GEMM takes every sample's tiles, and
+  // one task computes it whole; the transforms split over channels or filters. forward_batch
+  // gives exactly forward()'s values (each output's chain is the same). backward_batch sets
+  // du = the transformed weight gradient, each element one chain over the batch's tiles in
+  // order: its values depend on neither the thread count nor a grouping.
+  void forward_batch(const float* x, std::int64_t samples, const float* u, const float* bias,
+                     bool relu, float* y) const;
+  void backward_batch(const float* x, const float* dy, std::int64_t samples, const float* u,
+                      float* du, float* dx) const;
+
  private:
   // Floats from one transform position to the next in V, M, dM, dV: a row of slack (.cpp).
   std::int64_t position_stride(std::int64_t rows, std::int64_t samples) const {
     return rows * samples * tiles_ + 16;
   }
-  void transform_input(const float* x, std::int64_t samples, float* v) const;
-  void inverse_output(const float* m, std::int64_t samples, const float* bias, bool relu,
-                      float* y) const;
-  void transform_output_gradient(const float* dy, std::int64_t samples, float* dm) const;
-  void inverse_input_gradient(const float* dv, std::int64_t samples, float* dx) const;
+  // The transforms, for the channels (or filters) [first, last) of `samples` samples.
+  void transform_input(const float* x, std::int64_t samples, std::int64_t first, std::int64_t last,
+                       float* v) const;
+  void inverse_output(const float* m, std::int64_t samples, std::int64_t first, std::int64_t last,
+                      const float* bias, bool relu, float* y) const;
+  void transform_output_gradient(const float* dy, std::int64_t samples, std::int64_t first,
+                                 std::int64_t last, float* dm) const;
+  void inverse_input_gradient(const float* dv, std::int64_t samples, std::int64_t first,
+                              std::int64_t last, float* dx) const;
 
   WinogradGeometry g_;
   std::int64_t tiles_y_, tiles_x_, tiles_;  // per sample
