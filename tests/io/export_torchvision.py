@@ -9,6 +9,8 @@ Writes OUT_DIR/MODEL.onnx (torch.onnx.export, opset 13 or --opset, eval mode), O
 PyTorch's own outputs on that input, for kiln's importer to match. With --keep-batchnorm the
 BatchNormalization nodes stay (by default the exporter folds them into the convolutions before).
 Batch-norm running statistics are randomised too, so an importer that ignored them (or mixed mean and variance) would fail.
+MODEL grey_cnn is not torchvision's: a one-channel network as people write one for MNIST (input
+(N, 1, S, S) in [0, 1], S = 28), flattened with x.view(x.size(0), -1) as in PyTorch's MNIST example.
 --list prints the convolutional classification builders of the installed torchvision, one per
 line: list_models() of torchvision.models, or (before 0.14's registry) the public lower-case
 callables, minus the transformers (vit, swin, maxvit).
@@ -26,8 +28,23 @@ except ImportError as e:  # pragma: no cover - depends on the machine
     sys.exit(3)
 
 
+class GreyCnn(torch.nn.Module):
+    def __init__(self, classes):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 8, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(8, 16, 3)
+        self.fc = torch.nn.Linear(16 * 6 * 6, classes)
+
+    def forward(self, x):
+        x = torch.nn.functional.max_pool2d(torch.relu(self.conv1(x)), 2)  # 28 -> 14
+        x = torch.nn.functional.max_pool2d(torch.relu(self.conv2(x)), 2)  # 12 -> 6
+        return self.fc(x.view(x.size(0), -1))
+
+
 def build(name, classes):
     torch.manual_seed(0)
+    if name == "grey_cnn":
+        return GreyCnn(classes).eval()
     model = getattr(torchvision.models, name)(num_classes=classes)
     with torch.no_grad():
         for m in model.modules():
@@ -68,7 +85,10 @@ def main():
     args = parser.parse_args()
     model = build(args.model, args.classes)
     torch.manual_seed(1)
-    x = torch.rand(args.batch, 3, args.size, args.size) * 4 - 2
+    if args.model == "grey_cnn":
+        x = torch.rand(args.batch, 1, args.size, args.size)
+    else:
+        x = torch.rand(args.batch, 3, args.size, args.size) * 4 - 2
     with torch.no_grad():
         logits = model(x)
     base = os.path.join(args.out_dir, args.model)

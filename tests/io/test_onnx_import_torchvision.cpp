@@ -13,7 +13,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "io/model_file.hpp"
 #include "nn/error.hpp"
+#include "tests/support/run_kiln.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/torchvision_reference.hpp"
 
@@ -32,6 +34,21 @@ TEST_P(TorchvisionImport, MatchesPyTorch) {
 
 INSTANTIATE_TEST_SUITE_P(FullSize, TorchvisionImport,
                          ::testing::Values("alexnet", "vgg11", "resnet18"));
+
+// A one-channel network as people export one from PyTorch (Conv2d(1, ·), a view(N, -1) flatten:
+// Shape, Gather, Unsqueeze, Concat before the Reshape): it matches PyTorch, and `kiln import`
+// without --channel-order stores the channel order L.
+TEST(TorchGreyNetwork, ImportsAsLWithoutAChannelOrder) {
+  testing::TempDir dir;
+  const auto ref =
+      testing::export_torchvision("grey_cnn", dir.path().string(), "--classes 10 --size 28");
+  if (!ref) GTEST_SKIP() << "needs python3-torch and python3-torchvision";
+  testing::expect_import_matches(*ref, 1e-5);
+  const testing::Invocation r =
+      testing::kiln("import " + ref->onnx_path + " -o " + dir.file("grey.h5"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(load_model(dir.file("grey.h5")).preprocessing["normalization"]["channel_order"], "L");
+}
 
 // F.interpolate, nearest and bilinear (align_corners=False), as PyTorch exports it at opsets 11
 // and 13 (Resize with scales, or with sizes it computes from Shape), against PyTorch's outputs.
