@@ -1,5 +1,7 @@
 #include "nn/layer.hpp"
 
+#include <algorithm>
+
 namespace kiln::nn {
 
 bool absorb_relu(Layer& layer) {
@@ -42,6 +44,14 @@ void fold_batch_statistics(Layer& layer, std::span<const double> statistics) {
 std::int64_t macs(const Layer& layer) {
   const auto* counts = dynamic_cast<const CountsMacs*>(&layer);
   return counts != nullptr ? counts->macs() : 0;
+}
+
+void ChannelMap::apply(std::int64_t c, const float* in, float* out, std::int64_t count) const {
+  const float g = gamma[c], m = mean[c], s = inv_std[c], b = beta[c];
+  for (std::int64_t i = 0; i < count; ++i) out[i] = g * ((in[i] - m) * s) + b;
+  if (relu) {  // std::max(v, 0): a NaN stays NaN, as in the ReLU layer
+    for (std::int64_t i = 0; i < count; ++i) out[i] = std::max(out[i], 0.f);
+  }
 }
 
 }  // namespace kiln::nn

@@ -15,7 +15,7 @@
 //      config round trip and its gradients by finite differences; add a test file for what is
 //      particular to it.
 // Beyond that contract a layer opts in to what concerns it alone: FusesRelu (dense, conv2d,
-// batch_norm, add),
+// batch_norm, add), AppliesChannelMap (conv2d) and EvaluatesAsChannelMap (batch norm),
 // FollowsBatchStatistics (batch norm), CountsMacs (dense, conv2d). The free functions after them
 // give every layer's answer, the default for layers that did not opt in.
 // clang-format on
@@ -55,6 +55,9 @@ struct StepContext {
   // variance). Data-parallel training turns it off and folds every micro-batch's statistics on
   // every rank afterwards, in micro-batch order (Layer::fold_batch_statistics).
   bool fold_statistics = true;
+  // Eval mode: only the model's output is read after this forward (no backward, no
+  // Model::layer_output), so a layer may apply the batch norm after it (AppliesChannelMap).
+  bool output_only = false;
 };
 
 struct Parameter {
@@ -112,6 +115,42 @@ class FusesRelu {
   // backward() for the first layer of a model, whose input gradient nobody reads: only the
   // parameter gradients are added, the costly input gradient skipped.
   virtual void backward_parameters(const Tensor& x, const Tensor& y, const Tensor& dy) = 0;
+};
+
+// Batch norm in evaluation is a map per channel c: y = γ_c·((x − μ_c)·s_c) + β_c, s_c its
+// 1 / sqrt(σ²_c + ε), then max(0, ·) where it absorbed a ReLU. Each array holds one float a
+// channel; apply() is batch norm's own arithmetic (nn/layers/batch_norm.cpp runs it too).
+struct ChannelMap {
+  const float* gamma;
+  const float* mean;
+  const float* inv_std;
+  const float* beta;
+  bool relu = false;
+  // out[i] = the map of in[i], i < count, for channel c; out may be in.
+  void apply(std::int64_t c, const float* in, float* out, std::int64_t count) const;
+};
+
+// Opt-in: a layer that can apply the evaluation-mode batch norm after it (a ChannelMap) to its
+// output while that is still in cache, when only the model's output is read
+// (StepContext::output_only): one pass over the activations fewer.
+class AppliesChannelMap {
+ public:
+  virtual ~AppliesChannelMap() = default;
+  // Whether forward_mapped() applies to the layer as built (false: the batch norm runs apart).
+  virtual bool can_apply_channel_map() const = 0;
+  // forward(), then `map` on every output channel: bit for bit forward() followed by the batch
+  // norm's evaluation forward.
+  virtual void forward_mapped(const Tensor& x, Tensor& y, const StepContext& ctx,
+                              const ChannelMap& map) = 0;
+};
+
+// Opt-in: a layer that is, in evaluation, a ChannelMap (batch norm), which the layer before it
+// may apply instead (AppliesChannelMap).
+class EvaluatesAsChannelMap {
+ public:
+  virtual ~EvaluatesAsChannelMap() = default;
+  // The map on the running statistics; valid until the layer's next forward() or eval_map().
+  virtual ChannelMap eval_map() = 0;
 };
 
 // Opt-in: a layer whose buffers follow the statistics of its training batches (batch norm).

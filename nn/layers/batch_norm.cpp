@@ -98,22 +98,35 @@ void BatchNorm::forward(const Tensor& x, Tensor& y, const StepContext& ctx) {
         mean = running_mean_.value[c];
         var = running_var_.value[c];
       }
-      const float inv_std = static_cast<float>(1.0 / std::sqrt(var + epsilon_));
-      const float g = gamma_.value[c], b = beta_.value[c], m = static_cast<float>(mean);
-      mean_[static_cast<std::size_t>(c)] = m;
-      inv_std_[static_cast<std::size_t>(c)] = inv_std;
+      mean_[static_cast<std::size_t>(c)] = static_cast<float>(mean);
+      inv_std_[static_cast<std::size_t>(c)] = inverse_std(var);
+      // The map (with an absorbed ReLU) while the plane is in cache: what a convolution before
+      // this layer applies in its place at evaluation (eval_map()).
+      const ChannelMap map{gamma_.value.data(), mean_.data(), inv_std_.data(), beta_.value.data(),
+                           relu_};
       for (std::int64_t n = 0; n < s.n; ++n) {
         const std::int64_t base = (n * channels + c) * area;
-        // Restrict pointers: vector code (through the tensors it reloaded their data pointers).
-        const float* __restrict in = x.data() + base;
-        float* __restrict out = y.data() + base;
-        for (std::int64_t i = 0; i < area; ++i) out[i] = g * ((in[i] - m) * inv_std) + b;
-        if (relu_) {  // while the plane is in cache; the same max as the ReLU layer's
-          for (std::int64_t i = 0; i < area; ++i) out[i] = std::max(out[i], 0.f);
-        }
+        map.apply(c, x.data() + base, y.data() + base, area);
       }
     }
   });
+}
+
+float BatchNorm::inverse_std(double variance) const {
+  return static_cast<float>(1.0 / std::sqrt(variance + epsilon_));
+}
+
+ChannelMap BatchNorm::eval_map() {
+  const std::int64_t channels = running_mean_.value.size();
+  mean_.resize(static_cast<std::size_t>(channels));
+  inv_std_.resize(static_cast<std::size_t>(channels));
+  for (std::int64_t c = 0; c < channels; ++c) {
+    mean_[static_cast<std::size_t>(c)] = running_mean_.value[c];
+    inv_std_[static_cast<std::size_t>(c)] = inverse_std(running_var_.value[c]);
+  }
+  last_was_train_ = false;
+  statistics_.clear();
+  return {gamma_.value.data(), mean_.data(), inv_std_.data(), beta_.value.data(), relu_};
 }
 
 void BatchNorm::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) {

@@ -8,6 +8,8 @@
 // A ReLU right after it is absorbed (FusesRelu): y = max(0, γ·x̂ + β) in the same pass, and the
 // backward masks dy by y > 0 as it sums it — the pair is bit for bit the two layers run apart,
 // with one activation tensor and two passes over it fewer each way.
+// In evaluation, where only the model's output is read, a convolution right before it applies
+// its map instead (eval_map(), AppliesChannelMap), the same floats, one pass fewer.
 // γ, β are trained; running_mean and running_var are buffers, saved in model files.
 #pragma once
 
@@ -17,7 +19,10 @@
 
 namespace kiln::nn {
 
-class BatchNorm final : public Layer, public FollowsBatchStatistics, public FusesRelu {
+class BatchNorm final : public Layer,
+                        public FollowsBatchStatistics,
+                        public FusesRelu,
+                        public EvaluatesAsChannelMap {
  public:
   BatchNorm(float momentum, float epsilon);
   static constexpr std::string_view kType = "batch_norm";
@@ -36,6 +41,9 @@ class BatchNorm final : public Layer, public FollowsBatchStatistics, public Fuse
   }
   void fold_batch_statistics(std::span<const double> statistics) override;
   void absorb_relu() override { relu_ = true; }
+  // The evaluation-mode forward as a map (running statistics), for the layer before to apply
+  // (AppliesChannelMap); valid until the next forward() or eval_map(). Counts as an eval forward.
+  ChannelMap eval_map() override;
   void backward_parameters(const Tensor& x, const Tensor& y, const Tensor& dy) override;
   Json config() const override { return {{"momentum", momentum_}, {"epsilon", epsilon_}}; }
   // Keras' defaults: momentum 0.99, epsilon 1e-3.
@@ -43,6 +51,7 @@ class BatchNorm final : public Layer, public FollowsBatchStatistics, public Fuse
 
  private:
   void fold_channel(std::int64_t c, double mean, double unbiased);
+  float inverse_std(double variance) const;  // 1 / sqrt(σ² + ε), rounded once to float
   // The parameter gradients, and with `dx` the input gradient, from dy of the output.
   void backward_into(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx);
 

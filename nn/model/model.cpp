@@ -59,6 +59,7 @@ Model Model::from_config(const Json& config) {
   model.graph_ = LayerGraph::parse(expand_blocks(config.at("layers"), model.input_));
   model.build_layers();
   model.plan_relu_absorption();
+  model.plan_channel_maps();
   return model;
 }
 
@@ -121,6 +122,30 @@ void Model::plan_relu_absorption() {
   }
 }
 
+// A batch norm read from a layer that can apply it (AppliesChannelMap) and that nothing else
+// reads: in output-only forwards that layer applies it (after any ReLU absorption, so a norm
+// with its ReLU goes whole).
+void Model::plan_channel_maps() {
+  const auto& nodes = graph_.nodes();
+  mapped_by_.assign(nodes.size(), -1);
+  map_of_.assign(nodes.size(), -1);
+  mapped_output_of_ = output_of_;
+  for (const std::size_t i : graph_.order()) {
+    const std::ptrdiff_t in = nodes[i].inputs.front();
+    if (in == LayerGraph::kModelInput || absorbed_[i]) continue;
+    if (dynamic_cast<EvaluatesAsChannelMap*>(layers_[i].get()) == nullptr) continue;
+    const auto p = static_cast<std::size_t>(in);
+    auto* applies = dynamic_cast<AppliesChannelMap*>(layers_[p].get());
+    if (applies == nullptr || !applies->can_apply_channel_map() || absorbed_[p] ||
+        graph_.consumers()[p].size() != 1 || map_of_[p] >= 0)
+      continue;
+    mapped_by_[i] = in;
+    map_of_[p] = static_cast<std::ptrdiff_t>(i);
+    for (std::size_t& o : mapped_output_of_)
+      if (o == i) o = p;
+  }
+}
+
 Json Model::config() const {
   Json layers = Json::array();
   for (std::size_t i = 0; i < layers_.size(); ++i) {
@@ -137,7 +162,7 @@ void Model::initialize(std::uint64_t seed) {
 }
 
 const Tensor& Model::input_of(const Tensor& x, std::ptrdiff_t in) const {
-  return in == LayerGraph::kModelInput ? x : activations_[output_of_[static_cast<std::size_t>(in)]];
+  return in == LayerGraph::kModelInput ? x : activations_[outputs()[static_cast<std::size_t>(in)]];
 }
 
 const Tensor& Model::forward(const Tensor& x, const StepContext& ctx) {
@@ -146,8 +171,10 @@ const Tensor& Model::forward(const Tensor& x, const StepContext& ctx) {
                 " but the model expects " + input_.str());
   }
   StepContext layer_ctx = ctx;
+  mapped_forward_ = ctx.mode == Mode::kEval && ctx.output_only;
   for (const std::size_t i : graph_.order()) {
-    if (absorbed_[i]) continue;  // done by its input layer
+    if (absorbed_[i]) continue;                           // done by its input layer
+    if (mapped_forward_ && mapped_by_[i] >= 0) continue;  // likewise
     const GraphNode& node = graph_.nodes()[i];
     layer_ctx.layer = static_cast<std::uint32_t>(i);
     layer_ctx.mode = node.trainable ? ctx.mode : Mode::kEval;
@@ -156,11 +183,17 @@ const Tensor& Model::forward(const Tensor& x, const StepContext& ctx) {
       std::vector<const Tensor*> xs;
       for (const std::ptrdiff_t in : node.inputs) xs.push_back(&input_of(x, in));
       join->forward_join(xs, activations_[i]);
+    } else if (mapped_forward_ && map_of_[i] >= 0) {
+      auto& norm =
+          dynamic_cast<EvaluatesAsChannelMap&>(*layers_[static_cast<std::size_t>(map_of_[i])]);
+      dynamic_cast<AppliesChannelMap&>(*layers_[i])
+          .forward_mapped(input_of(x, node.inputs.front()), activations_[i], layer_ctx,
+                          norm.eval_map());
     } else {
       layers_[i]->forward(input_of(x, node.inputs.front()), activations_[i], layer_ctx);
     }
   }
-  return activations_[output_of_.back()];
+  return activations_[outputs().back()];
 }
 
 Tensor* Model::take_gradient_buffer() {
@@ -174,6 +207,9 @@ Tensor* Model::take_gradient_buffer() {
 }
 
 void Model::backward(const Tensor& x, const Tensor& doutput) {
+  if (mapped_forward_) {
+    throw Error("model: backward() after an output-only forward (StepContext::output_only)");
+  }
   const std::vector<std::size_t>& order = graph_.order();
   const std::size_t output = output_of_[order.back()];
   for (auto it = order.rbegin(); it != order.rend(); ++it) {

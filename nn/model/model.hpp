@@ -37,7 +37,9 @@ class Model {
 
   // x: (N, C, H, W) matching input_shape(). Returns the output (N, ...), owned by the model and
   // valid until the next forward(). Activations are kept for backward(). Frozen layers run as in
-  // evaluation (batch norm on its running statistics).
+  // evaluation (batch norm on its running statistics). With ctx.output_only (eval mode), a batch
+  // norm whose input layer can apply it (AppliesChannelMap, read by nothing else) is applied by
+  // that layer: the same output, one pass fewer; backward() then refuses.
   const Tensor& forward(const Tensor& x, const StepContext& ctx);
 
   // doutput: dL/d(output of the last forward). Adds into every trainable parameter's grad.
@@ -70,11 +72,13 @@ class Model {
   Shape layer_output_shape(std::size_t i) const { return output_shapes_[i]; }  // n = 1
   // After forward(): what layer i passed on. A ReLU applied by the layer before it (absorbed)
   // shares that layer's tensor, which then holds the values after the ReLU.
-  const Tensor& layer_output(std::size_t i) const { return activations_[output_of_[i]]; }
+  const Tensor& layer_output(std::size_t i) const { return activations_[outputs()[i]]; }
   // Whether layer i applies the ReLU that follows it, so its own output is not kept apart.
   bool applies_next_relu(std::size_t i) const;
   // Whether layer i is a ReLU that the layer before it applies (it then does no work itself).
   bool absorbed(std::size_t i) const { return absorbed_[i]; }
+  // Whether layer i is a batch norm that its input layer applies in output-only forwards.
+  bool applied_by_input(std::size_t i) const { return mapped_by_[i] >= 0; }
   const LayerGraph& graph() const { return graph_; }
 
   // From now on forward() and backward() add every layer's wall time to *times (resized to
@@ -88,6 +92,11 @@ class Model {
  private:
   void build_layers();
   void plan_relu_absorption();
+  void plan_channel_maps();
+  // Where each layer's output is, as the last forward left it.
+  const std::vector<std::size_t>& outputs() const {
+    return mapped_forward_ ? mapped_output_of_ : output_of_;
+  }
   const Tensor& input_of(const Tensor& x, std::ptrdiff_t in) const;
   Tensor* take_gradient_buffer();
   void backward_node(std::size_t i, const Tensor& x);
@@ -104,6 +113,11 @@ class Model {
   // activations_[output_of_[i]], the absorbing layer's.
   std::vector<bool> absorbed_;
   std::vector<std::size_t> output_of_;
+  // Output-only forwards: mapped_by_[i] = the layer that applies batch norm i (else -1), which
+  // then holds the outputs that were layer i's (mapped_output_of_); map_of_[p] = that norm.
+  std::vector<std::ptrdiff_t> mapped_by_, map_of_;
+  std::vector<std::size_t> mapped_output_of_;
+  bool mapped_forward_ = false;  // the last forward applied them so
   // needs_gradient_[i]: layer i or a layer before it trains, so backward must reach it.
   std::vector<bool> needs_gradient_;
   // Backward's dL/d(output of layer i): borrowed from a pool while some reader of layer i still

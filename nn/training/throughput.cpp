@@ -92,6 +92,10 @@ void SyntheticTrainingStep::train() {
   optimizer_.step(parameters_, 0.01f);
 }
 
-void SyntheticTrainingStep::infer() { model_.forward(x_, {Mode::kEval, seed_, 0, rows_}); }
+void SyntheticTrainingStep::infer() {
+  StepContext ctx{Mode::kEval, seed_, 0, rows_};
+  ctx.output_only = true;  // as evaluate and predict run
+  model_.forward(x_, ctx);
+}
 
 }  // namespace kiln::nn

@@ -221,7 +221,8 @@ EvalResult Trainer::evaluate(Model& model, BatchSource& source, const Loss& loss
   Batch batch;
   std::vector<BatchRecord> mine;
   while (source.next(batch)) {
-    const StepContext ctx{Mode::kEval, 0, 0, batch.indices};
+    StepContext ctx{Mode::kEval, 0, 0, batch.indices};
+    ctx.output_only = true;  // batch norms applied by the convolutions before them
     const Tensor& logits = model.forward(batch.inputs, ctx);
     const LossResult result = loss.compute(logits, batch.loss_targets(), nullptr);
     mine.push_back({result.loss,

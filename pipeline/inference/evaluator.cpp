@@ -160,7 +160,8 @@ BatchOutcome average_batch(Setup& s, std::vector<MemberPass>& members, bool with
   for (std::size_t i = 0; i < members.size(); ++i) {
     MemberPass& m = members[i];
     const std::int64_t k = views_of(s.models[i], with_views);
-    const nn::StepContext ctx{nn::Mode::kEval, 0, 0, m.batch.indices};
+    nn::StepContext ctx{nn::Mode::kEval, 0, 0, m.batch.indices};
+    ctx.output_only = true;  // batch norms applied by the convolutions before them
     const nn::Tensor& logits = s.models[i].bundle.model.forward(m.batch.inputs, ctx);
     if (s.models[i].task == nn::Task::kClassification) {
       nn::SoftmaxCrossEntropy::compute(logits, m.batch.labels, nullptr, &m.probabilities);

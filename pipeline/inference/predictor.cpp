@@ -117,7 +117,9 @@ std::vector<float> Predictor::probabilities(const cv::Mat& decoded) {
     if (!s.cut[v].isContinuous()) s.cut[v] = s.cut[v].clone();
     pack_image(s.cut[v], s.normalization, x.span().subspan(v * per_view, per_view));
   }
-  const nn::Tensor& logits = s.bundle.model.forward(x, {});
+  nn::StepContext ctx;
+  ctx.output_only = true;  // batch norms applied by the convolutions before them
+  const nn::Tensor& logits = s.bundle.model.forward(x, ctx);
   if (s.task == nn::Task::kClassification) {
     const std::vector<std::int32_t> any_labels(s.cut.size(), 0);
     nn::SoftmaxCrossEntropy::compute(logits, any_labels, nullptr, &s.probabilities);

@@ -198,13 +198,13 @@ TEST(ConvWinogradBatch, GivesTheGroupedPassesValues) {
   std::vector<float> du_groups(static_cast<std::size_t>(u_size), 0.f);
   for (std::int64_t s = 0; s < samples; s += 2) {  // groups of 2, 2 and 1 samples
     const std::int64_t count = std::min<std::int64_t>(2, samples - s);
-    winograd.forward(x.data() + s * in_size, count, u.data(), bias.data(), true,
+    winograd.forward(x.data() + s * in_size, count, u.data(), bias.data(), true, nullptr,
                      y_groups.data() + s * out_size);
     winograd.backward(x.data() + s * in_size, dy.data() + s * out_size, count, u.data(),
                       du_groups.data(), dx_groups.data() + s * in_size);
   }
   std::vector<float> y_batch(y_groups.size()), dx_batch(dx_groups.size()), du_batch(u.size());
-  winograd.forward_batch(x.data(), samples, u.data(), bias.data(), true, y_batch.data());
+  winograd.forward_batch(x.data(), samples, u.data(), bias.data(), true, nullptr, y_batch.data());
   winograd.backward_batch(x.data(), dy.data(), samples, u.data(), du_batch.data(), dx_batch.data());
   EXPECT_EQ(y_batch, y_groups);
   EXPECT_EQ(dx_batch, dx_groups);

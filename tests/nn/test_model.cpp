@@ -435,5 +435,37 @@ TEST(Trainer, RejectsDataOfTheWrongShape) {
   EXPECT_THROW(Trainer::evaluate(model, data), Error);
 }
 
+// An output-only forward (what evaluate, predict and validation run) lets each convolution apply
+// the batch norm after it: resnet18 at 3×64×64 has one on every convolution path (the stem's
+// per-sample product, Winograd in groups and over the batch, the whole-batch product at 2×2,
+// the 1×1 projections). With random statistics and affine parameters, the output must be the
+// very floats of the layers run apart; and backward() after it is refused.
+TEST(Model, OutputOnlyForwardAppliesBatchNormsInTheConvolutionsBitForBit) {
+  Model model = Model::from_config(builtin_model("resnet18", {1, 3, 64, 64}, 10));
+  model.initialize(3);
+  std::size_t norms = 0, applied = 0;
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    if (model.layer(i).type() != "batch_norm") continue;
+    ++norms;
+    applied += model.applied_by_input(i) ? 1 : 0;
+    std::uint64_t seed = 10 * i;
+    for (Parameter* p : model.layer(i).parameters())
+      testing::fill_uniform(p->value, ++seed, 0.5f, 1.5f);
+    for (Buffer* b : model.layer(i).buffers()) testing::fill_uniform(b->value, ++seed, 0.2f, 2.f);
+  }
+  EXPECT_EQ(applied, norms);
+  ASSERT_GT(norms, 15u);
+  Tensor x({3, 3, 64, 64});
+  testing::fill_uniform(x, 1, -1, 1);
+  const Tensor& plain = model.forward(x, {});
+  const std::vector<float> expected(plain.span().begin(), plain.span().end());
+  StepContext output_only;
+  output_only.output_only = true;
+  const Tensor& mapped = model.forward(x, output_only);
+  EXPECT_EQ(std::vector<float>(mapped.span().begin(), mapped.span().end()), expected);
+  Tensor dy(mapped.shape());
+  EXPECT_THROW(model.backward(x, dy), Error);
+}
+
 }  // namespace
 }  // namespace kiln::nn

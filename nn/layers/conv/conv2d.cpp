@@ -228,9 +228,21 @@ PatchGeometry Conv2D::depthwise_geometry() const {
 }
 
 void Conv2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
+  forward_into(x, y, nullptr);
+}
+
+bool Conv2D::can_apply_channel_map() const { return !depthwise_ && !relu_; }
+
+void Conv2D::forward_mapped(const Tensor& x, Tensor& y, const StepContext& /*ctx*/,
+                            const ChannelMap& map) {
+  if (!can_apply_channel_map()) throw Error("conv2d: cannot apply the batch norm after it");
+  forward_into(x, y, &map);
+}
+
+void Conv2D::forward_into(const Tensor& x, Tensor& y, const ChannelMap* map) {
   if (depthwise_) return depthwise_forward(depthwise_geometry(), depthwise_weights(), x, y);
-  if (winograd_) return forward_winograd(x, y);
-  if (whole_batch_) return forward_whole_batch(x, y);
+  if (winograd_) return forward_winograd(x, y, map);
+  if (whole_batch_) return forward_whole_batch(x, y, map);
   const std::int64_t n = x.shape().n, groups = options_.groups;
   const std::int64_t f = options_.filters, fg = f / groups, k = patch_.patch_size();
   const std::int64_t spatial = patch_.output_pixels();
@@ -258,6 +270,10 @@ void Conv2D::forward(const Tensor& x, Tensor& y, const StepContext& /*ctx*/) {
         ys = ys.cwiseMax(0.f).cwiseMin(6.f);
       } else if (relu_) {
         ys = ys.cwiseMax(0.f);
+      }
+      if (map) {  // the following batch norm, while the sample's output is in cache
+        for (std::int64_t o = 0; o < f; ++o)
+          map->apply(o, ys.data() + o * spatial, ys.data() + o * spatial, spatial);
       }
     }
   });
@@ -355,7 +371,7 @@ void Conv2D::lower_batch(const Tensor& x) {
   });
 }
 
-void Conv2D::forward_whole_batch(const Tensor& x, Tensor& y) {
+void Conv2D::forward_whole_batch(const Tensor& x, Tensor& y, const ChannelMap* map) {
   const std::int64_t n = x.shape().n, f = options_.filters;
   const std::int64_t k = patch_.patch_size();
   const std::int64_t spatial = rows_.out * cols_.out, columns = n * spatial;
@@ -377,6 +393,7 @@ void Conv2D::forward_whole_batch(const Tensor& x, Tensor& y) {
           const float v = from[p] + b;
           to[p] = relu6_ ? std::min(std::max(v, 0.f), 6.f) : relu_ ? std::max(v, 0.f) : v;
         }
+        if (map) map->apply(o, to, to, spatial);
       }
     }
   });
@@ -430,21 +447,22 @@ void Conv2D::backward_whole_batch(const Tensor& x, const Tensor& y, const Tensor
   });
 }
 
-void Conv2D::forward_winograd(const Tensor& x, Tensor& y) {
+void Conv2D::forward_winograd(const Tensor& x, Tensor& y, const ChannelMap* map) {
   const std::int64_t n = x.shape().n, f = options_.filters;
   y.resize({n, f, rows_.out, cols_.out});
   winograd_->transform_weights(weight_.value.data(), transformed_weight_.data());
   const float* bias = options_.weights.use_bias ? bias_.value.data() : nullptr;
   const std::int64_t group = std::min(kSampleChunk, winograd_->samples_per_group());
   if (winograd_batch_) {
-    return winograd_->forward_batch(x.data(), n, transformed_weight_.data(), bias, relu_, y.data());
+    return winograd_->forward_batch(x.data(), n, transformed_weight_.data(), bias, relu_, map,
+                                    y.data());
   }
   const std::int64_t in_size = in_.per_sample(), out_size = f * rows_.out * cols_.out;
   parallel_chunks(n, kSampleChunk, [&](std::int64_t s0, std::int64_t s1) {
     for (std::int64_t s = s0; s < s1; s += group) {
       const std::int64_t count = std::min(group, s1 - s);
       winograd_->forward(x.data() + s * in_size, count, transformed_weight_.data(), bias, relu_,
-                         y.data() + s * out_size);
+                         map, y.data() + s * out_size);
     }
   });
 }

@@ -60,7 +60,7 @@ struct Conv2DOptions {
   WeightOptions weights;  // init, use_bias, bias_init, regularizers (nn/layers/weights.hpp)
 };
 
-class Conv2D final : public Layer, public FusesRelu, public CountsMacs {
+class Conv2D final : public Layer, public FusesRelu, public AppliesChannelMap, public CountsMacs {
  public:
   explicit Conv2D(Conv2DOptions options);
   static constexpr std::string_view kType = "conv2d";
@@ -74,6 +74,10 @@ class Conv2D final : public Layer, public FusesRelu, public CountsMacs {
   std::vector<Parameter*> parameters() override;
   void absorb_relu() override { relu_ = true; }
   bool absorb_relu6() override;  // not on the winograd path, which rectifies inside its transform
+  // The batch norm after it, on every path but depthwise (and not after an absorbed ReLU).
+  bool can_apply_channel_map() const override;
+  void forward_mapped(const Tensor& x, Tensor& y, const StepContext& ctx,
+                      const ChannelMap& map) override;
   Json config() const override;
   static std::unique_ptr<Layer> from_json(LayerOptions& options);
   // The algorithm build() chose: kGemm or kWinograd.
@@ -95,11 +99,12 @@ class Conv2D final : public Layer, public FusesRelu, public CountsMacs {
   void col2im_add_sample(const float* col, std::int64_t col_stride, float* dx_chw) const;
   // col (C·KH·KW, rows·OW) for output rows [first_row, first_row + rows) of one group of a sample.
   void im2col_rows(const float* x_chw, std::int64_t first_row, std::int64_t rows, float* col) const;
-  void forward_whole_batch(const Tensor& x, Tensor& y);
+  void forward_into(const Tensor& x, Tensor& y, const ChannelMap* map);  // map: null or applied
+  void forward_whole_batch(const Tensor& x, Tensor& y, const ChannelMap* map);
   void backward_whole_batch(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx);
   void backward_into(const Tensor& x, const Tensor& y, const Tensor& dy,
                      Tensor* dx);  // dx null: parameters only
-  void forward_winograd(const Tensor& x, Tensor& y);
+  void forward_winograd(const Tensor& x, Tensor& y, const ChannelMap* map);
   DepthwiseWeights depthwise_weights() const;
   PatchGeometry depthwise_geometry() const;  // patch_ over all C channels
   void backward_winograd(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx);

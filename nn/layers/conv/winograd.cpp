@@ -163,11 +163,15 @@ void WinogradConv3x3::transform_input(const float* x, std::int64_t samples, std:
 
 void WinogradConv3x3::inverse_output(const float* m, std::int64_t samples, std::int64_t first,
                                      std::int64_t last, const float* bias, bool relu,
-                                     float* y) const {
+                                     const ChannelMap* map, float* y) const {
   const std::int64_t tiles = samples * tiles_;
   const std::int64_t stride = position_stride(g_.filters, samples);
   for (std::int64_t f = first; f < last; ++f) {
     const float b = bias ? bias[f] : 0.f;
+    // The batch norm after the layer, if applied here: ChannelMap::apply's arithmetic, in vectors.
+    const float map_g = map ? map->gamma[f] : 0.f, map_m = map ? map->mean[f] : 0.f;
+    const float map_s = map ? map->inv_std[f] : 0.f, map_b = map ? map->beta[f] : 0.f;
+    const bool map_relu = map && map->relu;
     for (std::int64_t s = 0; s < samples; ++s) {
       float* plane = y + (s * g_.filters + f) * g_.out_h * g_.out_w;
       for (std::int64_t ty = 0; ty < tiles_y_; ++ty) {
@@ -196,6 +200,14 @@ void WinogradConv3x3::inverse_output(const float* m, std::int64_t samples, std::
             if (relu) {  // std::max(v, 0): NaN stays NaN, as in the GEMM path
               low = low < 0.f ? Vec{} : low;
               high = high < 0.f ? Vec{} : high;
+            }
+            if (map) {
+              low = map_g * ((low - map_m) * map_s) + map_b;
+              high = map_g * ((high - map_m) * map_s) + map_b;
+              if (map_relu) {
+                low = low < 0.f ? Vec{} : low;
+                high = high < 0.f ? Vec{} : high;
+              }
             }
             float* row = plane + (2 * ty + i) * g_.out_w + 2 * tx;
             simd::store_first(row, low, columns);
@@ -299,7 +311,7 @@ void WinogradConv3x3::inverse_input_gradient(const float* dv, std::int64_t sampl
 }
 
 void WinogradConv3x3::forward(const float* x, std::int64_t samples, const float* u,
-                              const float* bias, bool relu, float* y) const {
+                              const float* bias, bool relu, const ChannelMap* map, float* y) const {
   const std::int64_t tiles = samples * tiles_;
   const std::int64_t f = g_.filters, c = g_.channels;
   const std::int64_t v_stride = position_stride(c, samples), m_stride = position_stride(f, samples);
@@ -310,7 +322,7 @@ void WinogradConv3x3::forward(const float* x, std::int64_t samples, const float*
     gemm(f, tiles, c, {u + p * f * c, c, 1}, v.data() + p * v_stride, tiles,
          m.data() + p * m_stride, tiles, false);
   }
-  inverse_output(m.data(), samples, 0, f, bias, relu, y);
+  inverse_output(m.data(), samples, 0, f, bias, relu, map, y);
 }
 
 void WinogradConv3x3::backward(const float* x, const float* dy, std::int64_t samples,
@@ -339,7 +351,8 @@ void WinogradConv3x3::backward(const float* x, const float* dy, std::int64_t sam
 }
 
 void WinogradConv3x3::forward_batch(const float* x, std::int64_t samples, const float* u,
-                                    const float* bias, bool relu, float* y) const {
+                                    const float* bias, bool relu, const ChannelMap* map,
+                                    float* y) const {
   const std::int64_t tiles = samples * tiles_;
   const std::int64_t f = g_.filters, c = g_.channels;
   const std::int64_t v_stride = position_stride(c, samples), m_stride = position_stride(f, samples);
@@ -355,7 +368,7 @@ void WinogradConv3x3::forward_batch(const float* x, std::int64_t samples, const 
     }
   });
   parallel_chunks(f, kChannelChunk, [&](std::int64_t f0, std::int64_t f1) {
-    inverse_output(m.data(), samples, f0, f1, bias, relu, y);
+    inverse_output(m.data(), samples, f0, f1, bias, relu, map, y);
   });
 }
 

@@ -17,6 +17,8 @@
 
 #include <cstdint>
 
+#include "nn/layer.hpp"
+
 namespace kiln::nn {
 
 struct WinogradGeometry {
@@ -37,9 +39,10 @@ class WinogradConv3x3 {
   // Adds Gᵀ dU G (the weight gradient) to grad (F, C, 3, 3).
   void add_weight_gradient(const float* du, float* grad) const;
 
-  // y for `samples` consecutive samples: bias (F) or null; relu clamps at zero.
+  // y for `samples` consecutive samples: bias (F) or null; relu clamps at zero; map (null or
+  // the batch norm after the layer, nn/layer.hpp) applied last, with ChannelMap::apply's floats.
   void forward(const float* x, std::int64_t samples, const float* u, const float* bias, bool relu,
-               float* y) const;
+               const ChannelMap* map, float* y) const;
   // For `samples` consecutive samples whose output gradient is dy (already masked by any ReLU):
   // du (16, F, C) += the transformed weight gradient; dx (if not null) = the input gradient.
   void backward(const float* x, const float* dy, std::int64_t samples, const float* u, float* du,
@@ -57,7 +60,7 @@ class WinogradConv3x3 {
   // du = the transformed weight gradient, each element one chain over the batch's tiles in
   // order: its values depend on neither the thread count nor a grouping.
   void forward_batch(const float* x, std::int64_t samples, const float* u, const float* bias,
-                     bool relu, float* y) const;
+                     bool relu, const ChannelMap* map, float* y) const;
   void backward_batch(const float* x, const float* dy, std::int64_t samples, const float* u,
                       float* du, float* dx) const;
 
@@ -70,7 +73,7 @@ class WinogradConv3x3 {
   void transform_input(const float* x, std::int64_t samples, std::int64_t first, std::int64_t last,
                        float* v) const;
   void inverse_output(const float* m, std::int64_t samples, std::int64_t first, std::int64_t last,
-                      const float* bias, bool relu, float* y) const;
+                      const float* bias, bool relu, const ChannelMap* map, float* y) const;
   void transform_output_gradient(const float* dy, std::int64_t samples, std::int64_t first,
                                  std::int64_t last, float* dm) const;
   void inverse_input_gradient(const float* dv, std::int64_t samples, std::int64_t first,
