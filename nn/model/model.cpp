@@ -326,6 +326,13 @@ void Model::time_layers(LayerTimes* times) {
   times_->backward_seconds.resize(layers_.size(), 0.0);
 }
 
+const Tensor& Model::layer_output(std::size_t i) const {
+  if (mapped_forward_) {
+    throw Error("model: layer outputs are not kept by an output-only forward (StepContext)");
+  }
+  return activations_[output_of_[i]];
+}
+
 bool Model::applies_next_relu(std::size_t i) const {
   for (std::size_t j = i + 1; j < layers_.size(); ++j) {
     if (absorbed_[j] && output_of_[j] == i) return true;

@@ -71,8 +71,9 @@ class Model {
   bool trainable(std::size_t i) const { return graph_.nodes()[i].trainable; }
   Shape layer_output_shape(std::size_t i) const { return output_shapes_[i]; }  // n = 1
   // After forward(): what layer i passed on. A ReLU applied by the layer before it (absorbed)
-  // shares that layer's tensor, which then holds the values after the ReLU.
-  const Tensor& layer_output(std::size_t i) const { return activations_[outputs()[i]]; }
+  // shares that layer's tensor, which then holds the values after the ReLU. Throws kiln::Error
+  // after an output-only forward, which keeps no layer's output apart.
+  const Tensor& layer_output(std::size_t i) const;
   // Whether layer i applies the ReLU that follows it, so its own output is not kept apart.
   bool applies_next_relu(std::size_t i) const;
   // Whether layer i is a ReLU that the layer before it applies (it then does no work itself).

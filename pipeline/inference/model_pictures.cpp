@@ -130,6 +130,7 @@ cv::Mat activation_grid(const nn::Model& model, const std::string& layer) {
 cv::Mat image_activation_grid(const std::string& model_path, const std::string& image_path,
                               const std::string& layer) {
   Predictor predictor(model_path);
+  predictor.keep_layer_outputs();
   layer_index(predictor.model(), layer);  // a wrong name is said before the image is read
   std::vector<std::uint8_t> bytes;
   std::string error;

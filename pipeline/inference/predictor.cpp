@@ -49,6 +49,7 @@ struct Predictor::State {
   std::vector<cv::Mat> cut;  // the views of the current image
   nn::Tensor probabilities;
   nn::Task task = nn::Task::kClassification;
+  bool keep_layer_outputs = false;
 };
 
 Predictor::Predictor(const std::string& model_path, const ViewRequest& views)
@@ -118,7 +119,7 @@ std::vector<float> Predictor::probabilities(const cv::Mat& decoded) {
     pack_image(s.cut[v], s.normalization, x.span().subspan(v * per_view, per_view));
   }
   nn::StepContext ctx;
-  ctx.output_only = true;  // batch norms applied by the convolutions before them
+  ctx.output_only = !s.keep_layer_outputs;  // batch norms applied by the convolutions before them
   const nn::Tensor& logits = s.bundle.model.forward(x, ctx);
   if (s.task == nn::Task::kClassification) {
     const std::vector<std::int32_t> any_labels(s.cut.size(), 0);
@@ -139,6 +140,8 @@ std::vector<float> Predictor::probabilities(const cv::Mat& decoded) {
   for (float& m : mean) m /= static_cast<float>(s.cut.size());
   return mean;
 }
+
+void Predictor::keep_layer_outputs() { s_->keep_layer_outputs = true; }
 
 std::vector<Prediction> predict_images(const PredictRequest& request) {
   if (request.model_paths.empty()) throw Error("predict needs at least one model file");

@@ -54,8 +54,11 @@ class Predictor {
   int channels() const;
   const std::vector<std::string>& class_names() const;
   nn::Task task() const;
-  // The network, whose layer outputs after probabilities() are those of the image's (last) view.
+  // The network, whose layer outputs after probabilities() are those of the image's (last) view
+  // once keep_layer_outputs() was called. Without it probabilities() runs output-only forwards
+  // (nn::StepContext::output_only), which keep no layer's output apart.
   nn::Model& model();
+  void keep_layer_outputs();
 
  private:
   struct State;

@@ -439,7 +439,7 @@ TEST(Trainer, RejectsDataOfTheWrongShape) {
 // the batch norm after it: resnet18 at 3×64×64 has one on every convolution path (the stem's
 // per-sample product, Winograd in groups and over the batch, the whole-batch product at 2×2,
 // the 1×1 projections). With random statistics and affine parameters, the output must be the
-// very floats of the layers run apart; and backward() after it is refused.
+// very floats of the layers run apart; backward() and layer_output() after it are refused.
 TEST(Model, OutputOnlyForwardAppliesBatchNormsInTheConvolutionsBitForBit) {
   Model model = Model::from_config(builtin_model("resnet18", {1, 3, 64, 64}, 10));
   model.initialize(3);
@@ -465,6 +465,9 @@ TEST(Model, OutputOnlyForwardAppliesBatchNormsInTheConvolutionsBitForBit) {
   EXPECT_EQ(std::vector<float>(mapped.span().begin(), mapped.span().end()), expected);
   Tensor dy(mapped.shape());
   EXPECT_THROW(model.backward(x, dy), Error);
+  EXPECT_THROW(model.layer_output(0), Error);  // not kept apart
+  model.forward(x, {});
+  EXPECT_EQ(model.layer_output(0).shape(), (Shape{3, 64, 32, 32}));
 }
 
 }  // namespace
