@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <vector>
 
 #include "nn/kernels/gemm.hpp"
@@ -123,28 +124,38 @@ INSTANTIATE_TEST_SUITE_P(
         // Small weights: sample by sample, on small and on large outputs.
         LoweringCase{{5, 3, 6, 5}, 4, 1, false}, LoweringCase{{2, 3, 17, 16}, 4, 1, false}));
 
+// Every output and gradient of a convolution (with an absorbed ReLU and a bias) on a batch of 9,
+// run with `threads` threads: 130 filters on 120 channels of `size`×`size`. `check` sees the
+// layer after build(): the path under test must be the one taken.
+std::vector<float> outputs_and_gradients(Conv2DOptions options, std::int64_t size, int threads,
+                                         const std::function<void(const Conv2D&)>& check) {
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+  options.filters = 130;
+  options.padding = Padding::kSame;
+  options.weights.use_bias = true;
+  Conv2D conv(options);
+  conv.build({1, 120, size, size});
+  check(conv);
+  conv.absorb_relu();
+  Rng rng({1, 0, 0, kSlotInit});
+  conv.initialize(rng);
+  Tensor x({9, 120, size, size}), y, dy({9, 130, size, size}), dx;
+  fill_uniform(x, 1, -1, 1);
+  fill_uniform(dy, 2, -1, 1);
+  conv.forward(x, y, {});
+  conv.backward(x, y, dy, dx);
+  std::vector<float> all(y.span().begin(), y.span().end());
+  all.insert(all.end(), dx.span().begin(), dx.span().end());
+  for (Parameter* p : conv.parameters())
+    all.insert(all.end(), p->grad.span().begin(), p->grad.span().end());
+  return all;
+}
+
 TEST(ConvLowering, TheWholeBatchDoesNotDependOnTheThreadCount) {
   auto run = [](int threads) {
-    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
-    Conv2D conv({.filters = 130,
-                 .padding = Padding::kSame,
-                 .algorithm = ConvAlgorithm::kGemm,
-                 .weights = {.use_bias = true}});
-    conv.build({1, 120, 5, 5});
-    EXPECT_TRUE(conv.lowers_whole_batch());
-    conv.absorb_relu();
-    Rng rng({1, 0, 0, kSlotInit});
-    conv.initialize(rng);
-    Tensor x({9, 120, 5, 5}), y, dy({9, 130, 5, 5}), dx;
-    fill_uniform(x, 1, -1, 1);
-    fill_uniform(dy, 2, -1, 1);
-    conv.forward(x, y, {});
-    conv.backward(x, y, dy, dx);
-    std::vector<float> all(y.span().begin(), y.span().end());
-    all.insert(all.end(), dx.span().begin(), dx.span().end());
-    for (Parameter* p : conv.parameters())
-      all.insert(all.end(), p->grad.span().begin(), p->grad.span().end());
-    return all;
+    return outputs_and_gradients(
+        {.algorithm = ConvAlgorithm::kGemm}, 5, threads,
+        [](const Conv2D& conv) { EXPECT_TRUE(conv.lowers_whole_batch()); });
   };
   EXPECT_EQ(run(1), run(2));
 }
@@ -214,23 +225,8 @@ TEST(ConvWinogradBatch, GivesTheGroupedPassesValues) {
 
 TEST(ConvWinogradBatch, DoesNotDependOnTheThreadCount) {
   auto run = [](int threads) {
-    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
-    Conv2D conv({.filters = 130, .padding = Padding::kSame, .weights = {.use_bias = true}});
-    conv.build({1, 120, 6, 6});
-    EXPECT_TRUE(conv.winograd_over_batch());
-    conv.absorb_relu();
-    Rng rng({1, 0, 0, kSlotInit});
-    conv.initialize(rng);
-    Tensor x({9, 120, 6, 6}), y, dy({9, 130, 6, 6}), dx;
-    fill_uniform(x, 1, -1, 1);
-    fill_uniform(dy, 2, -1, 1);
-    conv.forward(x, y, {});
-    conv.backward(x, y, dy, dx);
-    std::vector<float> all(y.span().begin(), y.span().end());
-    all.insert(all.end(), dx.span().begin(), dx.span().end());
-    for (Parameter* p : conv.parameters())
-      all.insert(all.end(), p->grad.span().begin(), p->grad.span().end());
-    return all;
+    return outputs_and_gradients(
+        {}, 6, threads, [](const Conv2D& conv) { EXPECT_TRUE(conv.winograd_over_batch()); });
   };
   EXPECT_EQ(run(1), run(2));
 }

@@ -1,6 +1,7 @@
 #include "nn/layers/conv/winograd.hpp"
 
 #include <algorithm>
+#include <functional>
 
 #include "nn/kernels/aligned_vector.hpp"
 #include "nn/kernels/gemm.hpp"
@@ -312,99 +313,92 @@ void WinogradConv3x3::inverse_input_gradient(const float* dv, std::int64_t sampl
 
 void WinogradConv3x3::forward(const float* x, std::int64_t samples, const float* u,
                               const float* bias, bool relu, const ChannelMap* map, float* y) const {
-  const std::int64_t tiles = samples * tiles_;
-  const std::int64_t f = g_.filters, c = g_.channels;
-  const std::int64_t v_stride = position_stride(c, samples), m_stride = position_stride(f, samples);
-  ScratchVector<float> v(static_cast<std::size_t>(kP * v_stride));
-  ScratchVector<float> m(static_cast<std::size_t>(kP * m_stride));
-  transform_input(x, samples, 0, c, v.data());
-  for (std::int64_t p = 0; p < kP; ++p) {  // M_p (F, tiles) = U_p (F, C) · V_p (C, tiles)
-    gemm(f, tiles, c, {u + p * f * c, c, 1}, v.data() + p * v_stride, tiles,
-         m.data() + p * m_stride, tiles, false);
-  }
-  inverse_output(m.data(), samples, 0, f, bias, relu, map, y);
+  forward_pass(x, samples, u, bias, relu, map, y, false);
 }
 
 void WinogradConv3x3::backward(const float* x, const float* dy, std::int64_t samples,
                                const float* u, float* du, float* dx) const {
-  const std::int64_t tiles = samples * tiles_;
-  const std::int64_t f = g_.filters, c = g_.channels;
-  const std::int64_t v_stride = position_stride(c, samples), m_stride = position_stride(f, samples);
-  ScratchVector<float> v(static_cast<std::size_t>(kP * v_stride));
-  ScratchVector<float> dm(static_cast<std::size_t>(kP * m_stride));
-  transform_input(x, samples, 0, c, v.data());
-  transform_output_gradient(dy, samples, 0, f, dm.data());
-  // dU_p (F, C) += dM_p (F, tiles) · V_pᵀ. gemm reads B by rows, so V_p is transposed first.
-  ScratchVector<float> v_transposed(static_cast<std::size_t>(tiles * c));
-  for (std::int64_t p = 0; p < kP; ++p) {
-    transpose(v.data() + p * v_stride, c, tiles, tiles, v_transposed.data(), c);
-    gemm(f, c, tiles, {dm.data() + p * m_stride, tiles, 1}, v_transposed.data(), c, du + p * f * c,
-         c, true);
-  }
-  if (!dx) return;
-  float* dv = v.data();                    // V is spent: reuse it for dV
-  for (std::int64_t p = 0; p < kP; ++p) {  // dV_p (C, tiles) = U_pᵀ (C, F) · dM_p (F, tiles)
-    gemm(c, tiles, f, {u + p * f * c, 1, c}, dm.data() + p * m_stride, tiles, dv + p * v_stride,
-         tiles, false);
-  }
-  inverse_input_gradient(dv, samples, 0, c, dx);
+  backward_pass(x, dy, samples, u, du, dx, false);
 }
 
 void WinogradConv3x3::forward_batch(const float* x, std::int64_t samples, const float* u,
                                     const float* bias, bool relu, const ChannelMap* map,
                                     float* y) const {
+  forward_pass(x, samples, u, bias, relu, map, y, true);
+}
+
+void WinogradConv3x3::backward_batch(const float* x, const float* dy, std::int64_t samples,
+                                     const float* u, float* du, float* dx) const {
+  backward_pass(x, dy, samples, u, du, dx, true);
+}
+
+namespace {
+
+// body(begin, end) over [0, n): at once (a group's pass, already inside its caller's task), or
+// in parallel chunks of `chunk` (the batch passes). Every element is computed alone either way.
+void split(std::int64_t n, std::int64_t chunk, bool parallel,
+           const std::function<void(std::int64_t, std::int64_t)>& body) {
+  if (parallel) {
+    parallel_chunks(n, chunk, body);
+  } else {
+    body(0, n);
+  }
+}
+
+}  // namespace
+
+void WinogradConv3x3::forward_pass(const float* x, std::int64_t samples, const float* u,
+                                   const float* bias, bool relu, const ChannelMap* map, float* y,
+                                   bool parallel) const {
   const std::int64_t tiles = samples * tiles_;
   const std::int64_t f = g_.filters, c = g_.channels;
   const std::int64_t v_stride = position_stride(c, samples), m_stride = position_stride(f, samples);
   ScratchVector<float> v(static_cast<std::size_t>(kP * v_stride));
   ScratchVector<float> m(static_cast<std::size_t>(kP * m_stride));
-  parallel_chunks(c, kChannelChunk, [&](std::int64_t c0, std::int64_t c1) {
-    transform_input(x, samples, c0, c1, v.data());
-  });
-  parallel_chunks(kP, 1, [&](std::int64_t p0, std::int64_t p1) {
+  split(c, kChannelChunk, parallel,
+        [&](std::int64_t c0, std::int64_t c1) { transform_input(x, samples, c0, c1, v.data()); });
+  split(kP, 1, parallel, [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t p = p0; p < p1; ++p) {  // M_p (F, tiles) = U_p (F, C) · V_p (C, tiles)
       gemm(f, tiles, c, {u + p * f * c, c, 1}, v.data() + p * v_stride, tiles,
            m.data() + p * m_stride, tiles, false);
     }
   });
-  parallel_chunks(f, kChannelChunk, [&](std::int64_t f0, std::int64_t f1) {
+  split(f, kChannelChunk, parallel, [&](std::int64_t f0, std::int64_t f1) {
     inverse_output(m.data(), samples, f0, f1, bias, relu, map, y);
   });
 }
 
-void WinogradConv3x3::backward_batch(const float* x, const float* dy, std::int64_t samples,
-                                     const float* u, float* du, float* dx) const {
+void WinogradConv3x3::backward_pass(const float* x, const float* dy, std::int64_t samples,
+                                    const float* u, float* du, float* dx, bool parallel) const {
   const std::int64_t tiles = samples * tiles_;
   const std::int64_t f = g_.filters, c = g_.channels;
   const std::int64_t v_stride = position_stride(c, samples), m_stride = position_stride(f, samples);
   ScratchVector<float> v(static_cast<std::size_t>(kP * v_stride));
   ScratchVector<float> dm(static_cast<std::size_t>(kP * m_stride));
-  parallel_chunks(c, kChannelChunk, [&](std::int64_t c0, std::int64_t c1) {
-    transform_input(x, samples, c0, c1, v.data());
-  });
-  parallel_chunks(f, kChannelChunk, [&](std::int64_t f0, std::int64_t f1) {
+  split(c, kChannelChunk, parallel,
+        [&](std::int64_t c0, std::int64_t c1) { transform_input(x, samples, c0, c1, v.data()); });
+  split(f, kChannelChunk, parallel, [&](std::int64_t f0, std::int64_t f1) {
     transform_output_gradient(dy, samples, f0, f1, dm.data());
   });
-  parallel_chunks(kP, 1, [&](std::int64_t p0, std::int64_t p1) {
-    // dU_p (F, C) = dM_p (F, tiles) · V_pᵀ, with V_p transposed for gemm as in backward().
+  split(kP, 1, parallel, [&](std::int64_t p0, std::int64_t p1) {
+    // dU_p (F, C) += dM_p (F, tiles) · V_pᵀ. gemm reads B by rows, so V_p is transposed first.
     ScratchVector<float> v_transposed(static_cast<std::size_t>(tiles * c));
     for (std::int64_t p = p0; p < p1; ++p) {
       transpose(v.data() + p * v_stride, c, tiles, tiles, v_transposed.data(), c);
       gemm(f, c, tiles, {dm.data() + p * m_stride, tiles, 1}, v_transposed.data(), c,
-           du + p * f * c, c, false);
+           du + p * f * c, c, true);
     }
   });
   if (!dx) return;
   float* dv = v.data();  // every dU product has read V: reuse it for dV
-  parallel_chunks(kP, 1, [&](std::int64_t p0, std::int64_t p1) {
+  split(kP, 1, parallel, [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t p = p0; p < p1; ++p) {  // dV_p (C, tiles) = U_pᵀ (C, F) · dM_p (F, tiles)
       gemm(c, tiles, f, {u + p * f * c, 1, c}, dm.data() + p * m_stride, tiles, dv + p * v_stride,
            tiles, false);
     }
   });
-  parallel_chunks(c, kChannelChunk, [&](std::int64_t c0, std::int64_t c1) {
-    inverse_input_gradient(dv, samples, c0, c1, dx);
-  });
+  split(c, kChannelChunk, parallel,
+        [&](std::int64_t c0, std::int64_t c1) { inverse_input_gradient(dv, samples, c0, c1, dx); });
 }
 
 }  // namespace kiln::nn

@@ -56,9 +56,9 @@ class WinogradConv3x3 {
   // for large weights on small outputs, where a group's GEMMs are thin and would stream U (and
   // dU) from memory once per group. Here each position's GEMM takes every sample's tiles, and
   // one task computes it whole; the transforms split over channels or filters. forward_batch
-  // gives exactly forward()'s values (each output's chain is the same). backward_batch sets
-  // du = the transformed weight gradient, each element one chain over the batch's tiles in
-  // order: its values depend on neither the thread count nor a grouping.
+  // gives exactly forward()'s values (each output's chain is the same). backward_batch adds the
+  // transformed weight gradient to du, each element one chain over the batch's tiles in order:
+  // its values depend on neither the thread count nor a grouping.
   void forward_batch(const float* x, std::int64_t samples, const float* u, const float* bias,
                      bool relu, const ChannelMap* map, float* y) const;
   void backward_batch(const float* x, const float* dy, std::int64_t samples, const float* u,
@@ -69,6 +69,11 @@ class WinogradConv3x3 {
   std::int64_t position_stride(std::int64_t rows, std::int64_t samples) const {
     return rows * samples * tiles_ + 16;
   }
+  // The passes behind both forms: with `parallel`, split over tasks (the batch forms).
+  void forward_pass(const float* x, std::int64_t samples, const float* u, const float* bias,
+                    bool relu, const ChannelMap* map, float* y, bool parallel) const;
+  void backward_pass(const float* x, const float* dy, std::int64_t samples, const float* u,
+                     float* du, float* dx, bool parallel) const;
   // The transforms, for the channels (or filters) [first, last) of `samples` samples.
   void transform_input(const float* x, std::int64_t samples, std::int64_t first, std::int64_t last,
                        float* v) const;
